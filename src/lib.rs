@@ -1,0 +1,27 @@
+//! bt-exec: Binary Transparency for the programs you run.
+//!
+//! The crate's map, pure core first:
+//! - [`note`]: signed notes, vkeys, Ed25519 and cosignature/v1 signatures.
+//! - [`tlog`]: RFC 6962 hashing, checkpoints, C2SP tiles and bundles, proofs,
+//!   `tlog-proof` files.
+//! - [`entry`]: the release entry (DESIGN §3), CBOR, publisher signatures.
+//! - [`index`]: the `bt/index/<hh>` lookup shards.
+//! - [`policy`]: C2SP `tlog-policy` text and quorum evaluation.
+//!
+//! I/O at the edges:
+//! - [`fsutil`]: atomic writes, locks.
+//! - [`fetch`]: capped, deadline-bound reads over http(s) and `file://`.
+//! - [`log`]: the log writer behind `bt-log init` / `add`.
+//! - [`witness`]: the C2SP tlog-witness server and client.
+//! - [`serve`]: static HTTP for a log directory.
+
+pub mod entry;
+pub mod fetch;
+pub mod fsutil;
+pub mod index;
+pub mod log;
+pub mod note;
+pub mod policy;
+pub mod serve;
+pub mod tlog;
+pub mod witness;

@@ -1,0 +1,6 @@
+//! Trust policy: which logs and witnesses are trusted and the witness quorum,
+//! in C2SP `tlog-policy` text (the format Sigsum's tools read too).
+
+mod trust;
+
+pub use trust::{LogSpec, PolicyError, Quorum, TrustPolicy, WitnessSpec};

@@ -1,0 +1,161 @@
+//! Checkpoints (C2SP `tlog-checkpoint`): strict parsing of the note body, and
+//! verification of a signed checkpoint against a log key and witness keys.
+
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+
+use super::{Hash, TlogError, MAX_TREE_SIZE};
+use crate::note::{self, NoteError, VerifierKey};
+
+/// A checkpoint is read up to this many bytes (DESIGN §10).
+pub const MAX_CHECKPOINT_BYTES: usize = 1 << 20;
+
+/// The body of a checkpoint: origin, size, root hash and extension lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    pub origin: String,
+    pub size: u64,
+    pub root: Hash,
+    pub extensions: Vec<String>,
+}
+
+impl Checkpoint {
+    pub fn new(origin: &str, size: u64, root: Hash) -> Self {
+        Checkpoint {
+            origin: origin.to_string(),
+            size,
+            root,
+            extensions: Vec::new(),
+        }
+    }
+
+    /// Parses the note text of a checkpoint. Sizes are decimal with no
+    /// leading zero, at most 2^63 − 1; the root is 32 bytes of padded
+    /// standard base64; extension lines must not be empty.
+    pub fn parse(text: &[u8]) -> Result<Self, TlogError> {
+        let bad = |why: &str| TlogError::BadCheckpoint(why.to_string());
+        let text = std::str::from_utf8(text).map_err(|_| bad("not UTF-8"))?;
+        let body = text
+            .strip_suffix('\n')
+            .ok_or_else(|| bad("does not end in a newline"))?;
+        let mut lines = body.split('\n');
+        let origin = lines.next().unwrap_or_default();
+        if origin.is_empty() {
+            return Err(bad("empty origin line"));
+        }
+        let size = parse_size(lines.next().ok_or_else(|| bad("missing size line"))?)
+            .ok_or_else(|| bad("size is not a decimal number without leading zeros, ≤ 2^63−1"))?;
+        let root = parse_hash(lines.next().ok_or_else(|| bad("missing root hash line"))?)
+            .ok_or_else(|| bad("root hash is not 32 bytes of standard padded base64"))?;
+        let mut extensions = Vec::new();
+        for l in lines {
+            if l.is_empty() {
+                return Err(bad("empty extension line"));
+            }
+            extensions.push(l.to_string());
+        }
+        Ok(Checkpoint {
+            origin: origin.to_string(),
+            size,
+            root,
+            extensions,
+        })
+    }
+
+    /// The note text.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut s = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root.0)
+        );
+        for e in &self.extensions {
+            s.push_str(e);
+            s.push('\n');
+        }
+        s.into_bytes()
+    }
+}
+
+/// Parses a decimal tree size or index: no sign, no leading zero, ≤ 2^63−1.
+pub fn parse_size(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
+        return None;
+    }
+    s.parse::<u64>().ok().filter(|&n| n <= MAX_TREE_SIZE)
+}
+
+/// Parses one base64 hash (standard alphabet, padded, exactly 32 bytes).
+pub fn parse_hash(s: &str) -> Option<Hash> {
+    if s.len() != 44 {
+        return None;
+    }
+    let raw = B64.decode(s).ok()?;
+    Some(Hash(raw.try_into().ok()?))
+}
+
+/// A cosignature that verified, with its timestamp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cosignature {
+    pub witness: VerifierKey,
+    pub timestamp: u64,
+}
+
+/// A checkpoint whose log signature verified, with the cosignatures that
+/// verified against the witness keys given.
+#[derive(Debug, Clone)]
+pub struct SignedCheckpoint {
+    pub checkpoint: Checkpoint,
+    pub cosignatures: Vec<Cosignature>,
+    /// The note as received (all signature lines, known or not).
+    pub note: Vec<u8>,
+}
+
+impl SignedCheckpoint {
+    /// Verifies a checkpoint note: the log's Ed25519 signature is required,
+    /// the origin must be the expected one, witness cosignatures are kept
+    /// with their timestamps. A plain Ed25519 line from a witness key never
+    /// counts as a cosignature (witness keys are always used in 0x04 form).
+    pub fn verify(
+        note_bytes: &[u8],
+        origin: &str,
+        log_key: &VerifierKey,
+        witnesses: &[VerifierKey],
+    ) -> Result<Self, TlogError> {
+        if note_bytes.len() > MAX_CHECKPOINT_BYTES {
+            return Err(TlogError::TooLarge("checkpoint", MAX_CHECKPOINT_BYTES));
+        }
+        let mut keys = vec![log_key.clone()];
+        keys.extend(witnesses.iter().map(|w| w.to_cosignature_key()));
+        let opened = note::open(note_bytes, &keys).map_err(|e| match e {
+            NoteError::Unverified => TlogError::Note(NoteError::Unverified),
+            other => TlogError::Note(other),
+        })?;
+        if !opened.verified.iter().any(|s| s.key == *log_key) {
+            return Err(TlogError::NoLogSignature(log_key.name.clone()));
+        }
+        let checkpoint = Checkpoint::parse(&opened.text)?;
+        if checkpoint.origin != origin {
+            return Err(TlogError::WrongOrigin {
+                want: origin.to_string(),
+                got: checkpoint.origin,
+            });
+        }
+        let cosignatures = opened
+            .verified
+            .into_iter()
+            .filter_map(|s| {
+                s.timestamp.map(|timestamp| Cosignature {
+                    witness: s.key,
+                    timestamp,
+                })
+            })
+            .collect();
+        Ok(SignedCheckpoint {
+            checkpoint,
+            cosignatures,
+            note: note_bytes.to_vec(),
+        })
+    }
+}
