@@ -1,0 +1,434 @@
+//! `bt-log add`: integrate releases into the log under one new checkpoint.
+//!
+//! Order of writes, so that a reader never sees a checkpoint whose data is
+//! missing and a `kill -9` at any point leaves a log the next `add` repairs
+//! or continues:
+//! 1. entry bundles, hash tiles and index shards for the new size, then
+//!    `syncfs`;
+//! 2. the log-signed checkpoint to `.bt-log/pending` (so the log never signs
+//!    two different trees of one size: a crashed run's pending checkpoint is
+//!    completed by the next run, never replaced);
+//! 3. cosignatures from the witnesses, tlog-proof files, `syncfs`;
+//! 4. `checkpoint`, atomically; then `.bt-log/pending` is removed.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::{
+    io, load_secret_key, read_checkpoint, sign_checkpoint, LogConfig, LogError, STATE_DIR,
+};
+use crate::entry::{Entry, Release, Source};
+use crate::fsutil::{self, Durability, Lock};
+use crate::index;
+use crate::note::{SecretKey, VerifierKey};
+use crate::tlog::store::TileHashes;
+use crate::tlog::tiles::{
+    bundle_path, decode_bundle, encode_bundle, hash_tile_path, index_path, tile_width, TILE_WIDTH,
+};
+use crate::tlog::{Checkpoint, SignedCheckpoint, TlogProof, MAX_CHECKPOINT_BYTES};
+
+/// One release to add.
+#[derive(Debug, Clone)]
+pub struct NewRelease {
+    pub file: PathBuf,
+    pub name: String,
+    pub version: String,
+    pub platform: String,
+    pub cas_url: Option<String>,
+    pub source: Option<Source>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AddOptions {
+    /// Unix seconds to record as `published` (defaults to now).
+    pub now: Option<u64>,
+    /// Show a progress bar (on a terminal).
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct AddReport {
+    /// Leaf index of each release, in input order.
+    pub indexes: Vec<u64>,
+    pub entries: Vec<Entry>,
+    pub checkpoint: Checkpoint,
+    /// Witnesses that cosigned, and those that failed with why.
+    pub cosigned: Vec<String>,
+    pub witness_failures: Vec<(String, String)>,
+}
+
+impl AddReport {
+    pub fn quorum_met(&self) -> bool {
+        self.witness_failures.is_empty()
+    }
+}
+
+/// The largest file `add` will hash and copy.
+pub const MAX_RELEASE_BYTES: u64 = 1 << 40;
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn hash_file(path: &Path) -> Result<([u8; 32], u64), LogError> {
+    let mut f = std::fs::File::open(path).map_err(io(path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(io(path))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        size += n as u64;
+        if size > MAX_RELEASE_BYTES {
+            return Err(LogError::Usage(format!(
+                "{} is larger than 1 TiB",
+                path.display()
+            )));
+        }
+    }
+    Ok((h.finalize().into(), size))
+}
+
+/// Where a CAS copy goes: a `file://` base gets it at `<base>/sha256/<hex>`;
+/// any other base is taken to be served from this log's `cas/` directory.
+fn cas_target(dir: &Path, base: &str, hex: &str) -> PathBuf {
+    match url::Url::parse(base)
+        .ok()
+        .filter(|u| u.scheme() == "file")
+        .and_then(|u| u.to_file_path().ok())
+    {
+        Some(p) => p.join("sha256").join(hex),
+        None => dir.join("cas/sha256").join(hex),
+    }
+}
+
+fn make_entry(
+    dir: &Path,
+    r: &NewRelease,
+    published: u64,
+    key: &ed25519_dalek::SigningKey,
+) -> Result<Entry, LogError> {
+    let (sha256, size) = hash_file(&r.file)?;
+    let hexh = hex::encode(sha256);
+    let mut cas = Vec::new();
+    if let Some(base) = &r.cas_url {
+        let base = base.trim_end_matches('/');
+        let target = cas_target(dir, base, &hexh);
+        if !target.exists() {
+            let tmp_src = std::fs::read(&r.file).map_err(io(&r.file))?;
+            if Sha256::digest(&tmp_src).as_slice() != sha256 {
+                return Err(LogError::Usage(format!(
+                    "{} changed while it was being added",
+                    r.file.display()
+                )));
+            }
+            fsutil::write_atomic(&target, &tmp_src, 0o444, Durability::Batch)
+                .map_err(io(&target))?;
+        }
+        cas.push(format!("{base}/sha256/{hexh}"));
+    }
+    let release = Release {
+        name: r.name.clone(),
+        version: r.version.clone(),
+        platform: r.platform.clone(),
+        sha256,
+        size,
+        published,
+        cas,
+        source: r.source.clone(),
+    };
+    Entry::sign(release, key).map_err(|e| LogError::Usage(format!("{}: {e}", r.file.display())))
+}
+
+/// A hash reader over the log's own tiles on disk, as of tree `size`.
+fn disk_store(dir: &Path, size: u64) -> TileHashes {
+    let dir = dir.to_path_buf();
+    TileHashes::with_loader(Box::new(move |level, n| {
+        let w = tile_width(level, n, size);
+        if w == 0 {
+            return None;
+        }
+        fsutil::read_capped(
+            &dir.join(hash_tile_path(level, n, w)),
+            32 * TILE_WIDTH as usize,
+        )
+        .ok()
+    }))
+}
+
+/// Reads the leaves `[from, to)` back from the entry bundles of tree `size`.
+fn read_leaves(dir: &Path, from: u64, to: u64, size: u64) -> Result<Vec<Vec<u8>>, LogError> {
+    let mut out = Vec::new();
+    let mut n = from / TILE_WIDTH;
+    while n * TILE_WIDTH < to {
+        let w = tile_width(0, n, size);
+        let p = dir.join(bundle_path(n, w));
+        let data = fsutil::read_capped(&p, crate::tlog::tiles::MAX_BUNDLE_BYTES).map_err(io(&p))?;
+        for (i, e) in decode_bundle(&data, w as usize)?.into_iter().enumerate() {
+            let idx = n * TILE_WIDTH + i as u64;
+            if (from..to).contains(&idx) {
+                out.push(e.to_vec());
+            }
+        }
+        n += 1;
+    }
+    Ok(out)
+}
+
+/// Integrates `releases` under one new checkpoint.
+pub fn add(
+    dir: &Path,
+    releases: &[NewRelease],
+    publisher: &SecretKey,
+    opts: &AddOptions,
+) -> Result<AddReport, LogError> {
+    if releases.is_empty() {
+        return Err(LogError::Usage("nothing to add".into()));
+    }
+    let cfg = LogConfig::load(dir)?;
+    let _lock = Lock::exclusive(&dir.join(STATE_DIR).join("lock")).map_err(io(dir))?;
+    let key = load_secret_key(&cfg.key)?;
+    let vkey = key.verifier();
+    let mut current = read_checkpoint(dir, &cfg, &vkey)?.checkpoint;
+    if let Some(done) = finish_pending(dir, &cfg, &key, &vkey, current.size)? {
+        current = done.checkpoint;
+    }
+    let old = current.size;
+
+    let bar = progress(opts.progress, releases.len() as u64, "hashing and signing");
+    let published = opts.now.unwrap_or_else(now_secs);
+    let entries: Vec<Entry> = releases
+        .par_iter()
+        .map(|r| {
+            let e = make_entry(dir, r, published, &publisher.key);
+            bar.inc(1);
+            e
+        })
+        .collect::<Result<_, _>>()?;
+    bar.finish_and_clear();
+    let leaves: Vec<Vec<u8>> = entries.par_iter().map(|e| e.encode()).collect();
+    let new_size = old + leaves.len() as u64;
+
+    let mut store = disk_store(dir, old);
+    store.set_fresh(
+        tlog_tiles::stored_hash_count(old),
+        Vec::with_capacity(leaves.len() * 2),
+    );
+    for (i, leaf) in leaves.iter().enumerate() {
+        let hashes = tlog_tiles::stored_hashes(old + i as u64, leaf, &store).map_err(|e| {
+            LogError::Tlog(crate::tlog::TlogError::Missing(format!(
+                "stored hashes: {e} (is the log directory complete?)"
+            )))
+        })?;
+        store.push_fresh(&hashes);
+    }
+    let root = store.tree_hash(new_size)?;
+
+    write_tiles(dir, &store, old, new_size)?;
+    write_bundles(dir, &leaves, old, new_size)?;
+    write_index(dir, &entries, old)?;
+    fsutil::sync_fs(dir).map_err(io(dir))?;
+
+    let cp = Checkpoint::new(&cfg.origin, new_size, root);
+    let pending = sign_checkpoint(&key, &cp, &[]);
+    let pending_path = dir.join(STATE_DIR).join("pending");
+    fsutil::write_atomic(&pending_path, &pending, 0o644, Durability::Sync)
+        .map_err(io(&pending_path))?;
+
+    let (cosigned, failures) = publish(dir, &cfg, &key, &store, old, &cp, &leaves)?;
+    Ok(AddReport {
+        indexes: (old..new_size).collect(),
+        entries,
+        checkpoint: cp,
+        cosigned,
+        witness_failures: failures,
+    })
+}
+
+type Published = (Vec<String>, Vec<(String, String)>);
+
+/// Cosigns, writes proofs, publishes `cp` (whose tiles are on disk).
+fn publish(
+    dir: &Path,
+    cfg: &LogConfig,
+    key: &SecretKey,
+    store: &TileHashes,
+    old: u64,
+    cp: &Checkpoint,
+    leaves: &[Vec<u8>],
+) -> Result<Published, LogError> {
+    let witnesses = cfg.witness_keys()?;
+    let log_only = sign_checkpoint(key, cp, &[]);
+    let results = crate::witness::client::collect(&cfg.witness, &witnesses, &log_only, old, store);
+    let mut lines = Vec::new();
+    let mut cosigned = Vec::new();
+    let mut failures = Vec::new();
+    for (w, r) in cfg.witness.iter().zip(results) {
+        match r {
+            Ok(l) => {
+                cosigned.push(w.url.clone());
+                lines.extend(l);
+            }
+            Err(e) => failures.push((w.url.clone(), e)),
+        }
+    }
+    let note = sign_checkpoint(key, cp, &lines);
+    // Our own note must verify with our keys before anyone sees it.
+    SignedCheckpoint::verify(&note, &cfg.origin, &key.verifier(), &witnesses)?;
+    write_proofs(dir, store, old, cp.size, leaves, &note)?;
+    fsutil::sync_fs(dir).map_err(io(dir))?;
+    let path = dir.join("checkpoint");
+    fsutil::write_atomic(&path, &note, 0o644, Durability::Sync).map_err(io(&path))?;
+    let _ = std::fs::remove_file(dir.join(STATE_DIR).join("pending"));
+    Ok((cosigned, failures))
+}
+
+/// Completes a checkpoint a crashed `add` signed but did not publish.
+fn finish_pending(
+    dir: &Path,
+    cfg: &LogConfig,
+    key: &SecretKey,
+    vkey: &VerifierKey,
+    published: u64,
+) -> Result<Option<SignedCheckpoint>, LogError> {
+    let path = dir.join(STATE_DIR).join("pending");
+    let Some(note) = fsutil::read_optional(&path, MAX_CHECKPOINT_BYTES).map_err(io(&path))? else {
+        return Ok(None);
+    };
+    let pending = match SignedCheckpoint::verify(&note, &cfg.origin, vkey, &[]) {
+        Ok(p) if p.checkpoint.size > published => p,
+        _ => {
+            let _ = std::fs::remove_file(&path);
+            return Ok(None);
+        }
+    };
+    let size = pending.checkpoint.size;
+    let store = disk_store(dir, size);
+    if store.tree_hash(size).ok() != Some(pending.checkpoint.root) {
+        return Err(LogError::Usage(format!(
+            "{}: a signed pending checkpoint of size {size} does not match the tiles on disk; the log needs an operator",
+            path.display()
+        )));
+    }
+    let leaves = read_leaves(dir, published, size, size)?;
+    publish(
+        dir,
+        cfg,
+        key,
+        &store,
+        published,
+        &pending.checkpoint,
+        &leaves,
+    )?;
+    Ok(Some(read_checkpoint(dir, cfg, vkey)?))
+}
+
+fn write_tiles(dir: &Path, store: &TileHashes, old: u64, new: u64) -> Result<(), LogError> {
+    let tiles = tlog_tiles::Tile::new_tiles(crate::tlog::tiles::TILE_HEIGHT, old, new);
+    tiles.par_iter().try_for_each(|t| {
+        let w = u64::from(t.width());
+        let data = store.tile_data(t.level(), t.level_index(), w)?;
+        let p = dir.join(hash_tile_path(t.level(), t.level_index(), w));
+        fsutil::write_atomic(&p, &data, 0o644, Durability::Batch).map_err(io(&p))
+    })
+}
+
+fn write_bundles(dir: &Path, leaves: &[Vec<u8>], old: u64, new: u64) -> Result<(), LogError> {
+    let first = old / TILE_WIDTH;
+    let carried = if old % TILE_WIDTH != 0 {
+        read_leaves(dir, first * TILE_WIDTH, old, old)?
+    } else {
+        Vec::new()
+    };
+    let mut all: Vec<&[u8]> = carried.iter().map(Vec::as_slice).collect();
+    all.extend(leaves.iter().map(Vec::as_slice));
+    let chunks: Vec<(u64, &[&[u8]])> = all
+        .chunks(TILE_WIDTH as usize)
+        .enumerate()
+        .map(|(i, c)| (first + i as u64, c))
+        .collect();
+    chunks.par_iter().try_for_each(|(n, chunk)| {
+        let w = tile_width(0, *n, new);
+        let data = encode_bundle(chunk.iter().copied())?;
+        let p = dir.join(bundle_path(*n, w));
+        fsutil::write_atomic(&p, &data, 0o644, Durability::Batch).map_err(io(&p))
+    })
+}
+
+fn write_index(dir: &Path, entries: &[Entry], old: u64) -> Result<(), LogError> {
+    let mut shards: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        let rec = index::encode_record(&e.release.sha256, old + i as u64);
+        shards
+            .entry(e.release.sha256[0])
+            .or_default()
+            .extend_from_slice(&rec);
+    }
+    shards.into_par_iter().try_for_each(|(b, new)| {
+        let p = dir.join(format!("bt/index/{b:02x}"));
+        let mut data = fsutil::read_optional(&p, usize::MAX >> 1)
+            .map_err(io(&p))?
+            .unwrap_or_default();
+        // Repair: drop records a crashed run wrote past the published size.
+        let keep = data
+            .chunks_exact(index::RECORD_BYTES)
+            .take_while(|r| {
+                let mut idx = [0u8; 8];
+                idx.copy_from_slice(&r[32..]);
+                u64::from_be_bytes(idx) < old
+            })
+            .count();
+        data.truncate(keep * index::RECORD_BYTES);
+        data.extend_from_slice(&new);
+        fsutil::write_atomic(&p, &data, 0o644, Durability::Batch).map_err(io(&p))
+    })
+}
+
+/// `bt/proof/<N>.tlog-proof`, N in tile-path form (`x001/234.tlog-proof`).
+pub fn proof_path(index: u64) -> String {
+    format!("bt/proof/{}.tlog-proof", index_path(index))
+}
+
+fn write_proofs(
+    dir: &Path,
+    store: &TileHashes,
+    old: u64,
+    size: u64,
+    leaves: &[Vec<u8>],
+    note: &[u8],
+) -> Result<(), LogError> {
+    leaves.par_iter().enumerate().try_for_each(|(i, leaf)| {
+        let index = old + i as u64;
+        let proof = TlogProof {
+            extra: Some(leaf.clone()),
+            index,
+            proof: store.inclusion_proof(index, size)?,
+            checkpoint: note.to_vec(),
+        };
+        let p = dir.join(proof_path(index));
+        fsutil::write_atomic(&p, &proof.encode(), 0o644, Durability::Batch).map_err(io(&p))
+    })
+}
+
+fn progress(show: bool, len: u64, what: &'static str) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(what);
+    bar
+}
