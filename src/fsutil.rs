@@ -58,6 +58,21 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32, durability: Durability)
     result
 }
 
+/// Writes `data` to `path` in place (create or truncate), for files no
+/// reader may use before a later atomic step publishes them (the log's
+/// tlog-proof files, written before the checkpoint that makes them
+/// reachable). The parent directory must exist. Saves the temp file and
+/// rename of [`write_atomic`], which dominate when writing 100 000 files.
+pub fn write_unpublished(path: &Path, data: &[u8]) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(path)?;
+    f.write_all(data)
+}
+
 fn sync_dir(path: &Path) -> io::Result<()> {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => File::open(dir)?.sync_all(),

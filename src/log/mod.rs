@@ -11,7 +11,7 @@
 
 mod writer;
 
-pub use writer::{add, AddOptions, AddReport, NewRelease};
+pub use writer::{add, proof_path, AddOptions, AddReport, NewRelease};
 
 use std::path::{Path, PathBuf};
 

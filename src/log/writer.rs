@@ -77,7 +77,24 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-fn hash_file(path: &Path) -> Result<([u8; 32], u64), LogError> {
+/// Files up to this size are read whole (and kept for the CAS copy);
+/// larger ones are streamed.
+const READ_WHOLE_BYTES: u64 = 8 << 20;
+
+/// Hashes a file; returns its bytes too when it is small.
+fn hash_file(path: &Path) -> Result<([u8; 32], u64, Option<Vec<u8>>), LogError> {
+    let mut f = std::fs::File::open(path).map_err(io(path))?;
+    let len = f.metadata().map_err(io(path))?.len();
+    if len <= READ_WHOLE_BYTES {
+        let mut data = Vec::with_capacity(len as usize + 1);
+        (&mut f)
+            .take(READ_WHOLE_BYTES + 1)
+            .read_to_end(&mut data)
+            .map_err(io(path))?;
+        if data.len() as u64 <= READ_WHOLE_BYTES {
+            return Ok((Sha256::digest(&data).into(), data.len() as u64, Some(data)));
+        }
+    }
     let mut f = std::fs::File::open(path).map_err(io(path))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -96,7 +113,7 @@ fn hash_file(path: &Path) -> Result<([u8; 32], u64), LogError> {
             )));
         }
     }
-    Ok((h.finalize().into(), size))
+    Ok((h.finalize().into(), size, None))
 }
 
 /// Where a CAS copy goes: a `file://` base gets it at `<base>/sha256/<hex>`;
@@ -118,14 +135,17 @@ fn make_entry(
     published: u64,
     key: &ed25519_dalek::SigningKey,
 ) -> Result<Entry, LogError> {
-    let (sha256, size) = hash_file(&r.file)?;
+    let (sha256, size, data) = hash_file(&r.file)?;
     let hexh = hex::encode(sha256);
     let mut cas = Vec::new();
     if let Some(base) = &r.cas_url {
         let base = base.trim_end_matches('/');
         let target = cas_target(dir, base, &hexh);
         if !target.exists() {
-            let tmp_src = std::fs::read(&r.file).map_err(io(&r.file))?;
+            let tmp_src = match data {
+                Some(d) => d,
+                None => std::fs::read(&r.file).map_err(io(&r.file))?,
+            };
             if Sha256::digest(&tmp_src).as_slice() != sha256 {
                 return Err(LogError::Usage(format!(
                     "{} changed while it was being added",
@@ -407,6 +427,15 @@ fn write_proofs(
     leaves: &[Vec<u8>],
     note: &[u8],
 ) -> Result<(), LogError> {
+    let mut dirs = std::collections::BTreeSet::new();
+    for i in old..size {
+        if let Some(parent) = dir.join(proof_path(i)).parent() {
+            dirs.insert(parent.to_path_buf());
+        }
+    }
+    for d in dirs {
+        std::fs::create_dir_all(&d).map_err(io(&d))?;
+    }
     leaves.par_iter().enumerate().try_for_each(|(i, leaf)| {
         let index = old + i as u64;
         let proof = TlogProof {
@@ -416,7 +445,7 @@ fn write_proofs(
             checkpoint: note.to_vec(),
         };
         let p = dir.join(proof_path(index));
-        fsutil::write_atomic(&p, &proof.encode(), 0o644, Durability::Batch).map_err(io(&p))
+        fsutil::write_unpublished(&p, &proof.encode()).map_err(io(&p))
     })
 }
 

@@ -25,3 +25,104 @@ pub fn b64(s: &str) -> Vec<u8> {
         .decode(s)
         .unwrap_or_default()
 }
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+pub const BT_LOG: &str = env!("CARGO_BIN_EXE_bt-log");
+
+/// A child process killed (SIGKILL) when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a bt-log server (`serve` or `witness serve`) on a free loopback
+/// port and waits until it says where it listens.
+pub fn spawn_server(args: &[&str]) -> Proc {
+    let mut child = Command::new(BT_LOG)
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn bt-log");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .expect("read");
+        if let Some(at) = line.find("http://") {
+            break line[at..].trim().to_string();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    Proc { child, addr }
+}
+
+/// Runs bt-log and returns (status, stdout, stderr).
+pub fn bt_log(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BT_LOG)
+        .args(args)
+        .output()
+        .expect("run bt-log");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn keygen(dir: &Path, name: &str, file: &str) -> String {
+    let out = dir.join(file);
+    let (code, stdout, stderr) = bt_log(&["keygen", name, "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    stdout.trim().to_string()
+}
+
+/// Whether the independent Python implementation can run here. Under CI it
+/// must (`.ci/run` installs it); elsewhere a missing module is a loud skip.
+pub fn python_interop(test: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import cryptography, cbor2"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have python3 with cryptography and cbor2"
+        );
+        eprintln!("SKIP {test}: python3 with cryptography and cbor2 not found (pip install -r tests/requirements.txt)");
+    }
+    ok
+}
+
+/// Runs the independent reader over a log directory; returns its JSON.
+pub fn independent_read(dir: &Path, log_vkey: &str, witnesses: &[&str]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/verify_log.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(dir)
+        .arg(log_vkey)
+        .args(witnesses)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "independent reader: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
