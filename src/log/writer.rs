@@ -81,8 +81,15 @@ fn now_secs() -> u64 {
 /// larger ones are streamed.
 const READ_WHOLE_BYTES: u64 = 8 << 20;
 
+/// A hashed input file, with its bytes when it was small enough to keep.
+struct Hashed {
+    sha256: [u8; 32],
+    size: u64,
+    data: Option<Vec<u8>>,
+}
+
 /// Hashes a file; returns its bytes too when it is small.
-fn hash_file(path: &Path) -> Result<([u8; 32], u64, Option<Vec<u8>>), LogError> {
+fn hash_file(path: &Path) -> Result<Hashed, LogError> {
     let mut f = std::fs::File::open(path).map_err(io(path))?;
     let len = f.metadata().map_err(io(path))?.len();
     if len <= READ_WHOLE_BYTES {
@@ -92,7 +99,11 @@ fn hash_file(path: &Path) -> Result<([u8; 32], u64, Option<Vec<u8>>), LogError> 
             .read_to_end(&mut data)
             .map_err(io(path))?;
         if data.len() as u64 <= READ_WHOLE_BYTES {
-            return Ok((Sha256::digest(&data).into(), data.len() as u64, Some(data)));
+            return Ok(Hashed {
+                sha256: Sha256::digest(&data).into(),
+                size: data.len() as u64,
+                data: Some(data),
+            });
         }
     }
     let mut f = std::fs::File::open(path).map_err(io(path))?;
@@ -113,7 +124,11 @@ fn hash_file(path: &Path) -> Result<([u8; 32], u64, Option<Vec<u8>>), LogError> 
             )));
         }
     }
-    Ok((h.finalize().into(), size, None))
+    Ok(Hashed {
+        sha256: h.finalize().into(),
+        size,
+        data: None,
+    })
 }
 
 /// Where a CAS copy goes: a `file://` base gets it at `<base>/sha256/<hex>`;
@@ -135,7 +150,7 @@ fn make_entry(
     published: u64,
     key: &ed25519_dalek::SigningKey,
 ) -> Result<Entry, LogError> {
-    let (sha256, size, data) = hash_file(&r.file)?;
+    let Hashed { sha256, size, data } = hash_file(&r.file)?;
     let hexh = hex::encode(sha256);
     let mut cas = Vec::new();
     if let Some(base) = &r.cas_url {
