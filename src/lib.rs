@@ -11,6 +11,7 @@
 //! I/O at the edges:
 //! - [`fsutil`]: atomic writes, locks.
 //! - [`fetch`]: capped, deadline-bound reads over http(s) and `file://`.
+//! - [`httpd`]: the HTTP server loop (header deadline, connection cap, graceful stop).
 //! - [`log`]: the log writer behind `bt-log init` / `add`.
 //! - [`witness`]: the C2SP tlog-witness server and client.
 //! - [`serve`]: static HTTP for a log directory.
@@ -18,6 +19,7 @@
 pub mod entry;
 pub mod fetch;
 pub mod fsutil;
+pub mod httpd;
 pub mod index;
 pub mod log;
 pub mod note;

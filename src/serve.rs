@@ -72,23 +72,5 @@ pub fn router(dir: &Path) -> Router {
 
 /// Serves `dir` until SIGTERM or Ctrl-C.
 pub async fn serve(dir: &Path, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(dir))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = term => {},
-        _ = tokio::signal::ctrl_c() => {},
-    }
+    crate::httpd::serve(listener, router(dir)).await
 }

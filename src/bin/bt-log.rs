@@ -237,7 +237,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 bail!("{} has no checkpoint: not a log directory", dir.display());
             }
             runtime()?.block_on(async {
-                let l = bt_exec::witness::server::bind(&listen).await?;
+                let l = bt_exec::httpd::bind(&listen).await?;
                 eprintln!(
                     "bt-log: serving {} on http://{}",
                     dir.display(),
@@ -262,7 +262,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let w = Arc::new(bt_exec::witness::server::Witness::open(key, &state, &logs)?);
             runtime()?.block_on(async {
-                let l = bt_exec::witness::server::bind(&listen).await?;
+                let l = bt_exec::httpd::bind(&listen).await?;
                 eprintln!("bt-log: witness listening on http://{}", l.local_addr()?);
                 bt_exec::witness::server::serve(w, l).await
             })?;

@@ -4,7 +4,6 @@
 //! requests per log and persists before it answers.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -239,15 +238,5 @@ pub fn router(w: Arc<Witness>) -> Router {
 
 /// Serves until SIGTERM or Ctrl-C.
 pub async fn serve(w: Arc<Witness>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(w))
-        .with_graceful_shutdown(crate::serve::shutdown_signal())
-        .await
-}
-
-/// Binds `addr`.
-pub async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
-    let addr: SocketAddr = addr.parse().map_err(|e| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr}: {e}"))
-    })?;
-    tokio::net::TcpListener::bind(addr).await
+    crate::httpd::serve(listener, router(w)).await
 }

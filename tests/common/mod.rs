@@ -126,3 +126,43 @@ pub fn independent_read(dir: &Path, log_vkey: &str, witnesses: &[&str]) -> serde
     );
     serde_json::from_slice(&out.stdout).expect("json")
 }
+
+/// A minimal HTTP/1.1 request over a raw socket (so tests can also send
+/// malformed, huge or stalled requests). Returns (status, headers, body).
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
+    try_http(addr, method, path, headers, body).expect("HTTP exchange")
+}
+
+/// Like [`http`], but `None` when the server went away mid-exchange.
+pub fn try_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<(u16, String, Vec<u8>)> {
+    use std::io::{Read, Write};
+    let hostport = addr.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(hostport).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .ok()?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let at = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..at]).into_owned();
+    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok())?;
+    Some((status, head, raw[at + 4..].to_vec()))
+}
