@@ -31,8 +31,8 @@ pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves `router` on `listener` until SIGTERM or Ctrl-C.
-pub async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
+/// Serves `router` on `listener` until `stop` fires (SIGTERM or Ctrl-C).
+pub async fn serve(listener: TcpListener, router: Router, stop: StopSignal) -> std::io::Result<()> {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -42,7 +42,7 @@ pub async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()>
     let builder = Arc::new(builder.http1_only());
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let shutdown = shutdown_signal();
+    let shutdown = stop.wait();
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -72,18 +72,28 @@ pub async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()>
     Ok(())
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// SIGTERM and SIGINT handlers, installed when this is made: make it before
+/// announcing the server, so a signal sent right after is never lost.
+pub struct StopSignal {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    /// Installs the handlers (inside a Tokio runtime).
+    pub fn install() -> std::io::Result<StopSignal> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(StopSignal {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Resolves on the first SIGTERM or SIGINT.
+    pub async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {},
+            _ = self.int.recv() => {},
         }
-    };
-    tokio::select! {
-        _ = term => {},
-        _ = tokio::signal::ctrl_c() => {},
     }
 }

@@ -34,11 +34,11 @@ fn content_type(path: &str) -> &'static str {
 
 async fn headers(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
-    // Hidden files (the log's private state) are never served.
-    if path
-        .split('/')
-        .any(|seg| seg.starts_with('.') || seg.contains('\\'))
-    {
+    // Hidden files (the log's private state) are never served, however the
+    // path is spelled: check the decoded segments.
+    let decoded = percent_encoding::percent_decode_str(&path).decode_utf8_lossy();
+    let hidden = |seg: &str| seg.starts_with('.') || seg.contains('\\') || seg.contains('\0');
+    if decoded.split('/').any(hidden) {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     }
     let mut resp = next.run(req).await;
@@ -70,7 +70,11 @@ pub fn router(dir: &Path) -> Router {
         ))
 }
 
-/// Serves `dir` until SIGTERM or Ctrl-C.
-pub async fn serve(dir: &Path, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    crate::httpd::serve(listener, router(dir)).await
+/// Serves `dir` until `stop` fires.
+pub async fn serve(
+    dir: &Path,
+    listener: tokio::net::TcpListener,
+    stop: crate::httpd::StopSignal,
+) -> std::io::Result<()> {
+    crate::httpd::serve(listener, router(dir), stop).await
 }

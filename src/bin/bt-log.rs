@@ -238,12 +238,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             runtime()?.block_on(async {
                 let l = bt_exec::httpd::bind(&listen).await?;
+                let stop = bt_exec::httpd::StopSignal::install()?;
                 eprintln!(
                     "bt-log: serving {} on http://{}",
                     dir.display(),
                     l.local_addr()?
                 );
-                bt_exec::serve::serve(&dir, l).await
+                bt_exec::serve::serve(&dir, l, stop).await
             })?;
         }
         Cmd::Witness(WitnessCmd::Serve {
@@ -263,8 +264,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let w = Arc::new(bt_exec::witness::server::Witness::open(key, &state, &logs)?);
             runtime()?.block_on(async {
                 let l = bt_exec::httpd::bind(&listen).await?;
+                let stop = bt_exec::httpd::StopSignal::install()?;
                 eprintln!("bt-log: witness listening on http://{}", l.local_addr()?);
-                bt_exec::witness::server::serve(w, l).await
+                bt_exec::witness::server::serve(w, l, stop).await
             })?;
         }
     }

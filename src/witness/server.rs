@@ -236,7 +236,11 @@ pub fn router(w: Arc<Witness>) -> Router {
         .with_state(w)
 }
 
-/// Serves until SIGTERM or Ctrl-C.
-pub async fn serve(w: Arc<Witness>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    crate::httpd::serve(listener, router(w)).await
+/// Serves until `stop` fires.
+pub async fn serve(
+    w: Arc<Witness>,
+    listener: tokio::net::TcpListener,
+    stop: crate::httpd::StopSignal,
+) -> std::io::Result<()> {
+    crate::httpd::serve(listener, router(w), stop).await
 }

@@ -166,3 +166,62 @@ pub fn try_http(
     let status = head.split(' ').nth(1).and_then(|c| c.parse().ok())?;
     Some((status, head, raw[at + 4..].to_vec()))
 }
+
+/// Checks a log directory as a reader would: the checkpoint verifies, every
+/// hash tile and entry bundle of its size is present and hashes to its root,
+/// and every entry decodes with a valid publisher signature. Returns the
+/// checkpoint and the entries.
+pub fn verify_log_dir(
+    dir: &Path,
+    log_vkey: &str,
+    witnesses: &[&str],
+) -> (bt_exec::tlog::SignedCheckpoint, Vec<bt_exec::entry::Entry>) {
+    use bt_exec::note::VerifierKey;
+    use bt_exec::tlog::store::TileHashes;
+    use bt_exec::tlog::tiles::{
+        bundle_path, decode_bundle, hash_tile_path, tile_width, TILE_WIDTH,
+    };
+    let key = VerifierKey::parse_log(log_vkey).unwrap();
+    let wk: Vec<VerifierKey> = witnesses
+        .iter()
+        .map(|w| VerifierKey::parse_witness(w).unwrap())
+        .collect();
+    let note = std::fs::read(dir.join("checkpoint")).unwrap();
+    let sc = bt_exec::tlog::SignedCheckpoint::verify(&note, &key.name, &key, &wk).unwrap();
+    let size = sc.checkpoint.size;
+    let store = TileHashes::new();
+    let mut entries = vec![];
+    for level in 0..8u8 {
+        let mut n = 0;
+        while tile_width(level, n, size) > 0 {
+            let w = tile_width(level, n, size);
+            let data = std::fs::read(dir.join(hash_tile_path(level, n, w))).unwrap();
+            assert_eq!(data.len() as u64, w * 32, "tile {level}/{n}");
+            if level == 0 {
+                let bundle = std::fs::read(dir.join(bundle_path(n, w))).unwrap();
+                for (i, e) in decode_bundle(&bundle, w as usize)
+                    .unwrap()
+                    .into_iter()
+                    .enumerate()
+                {
+                    assert_eq!(
+                        bt_exec::tlog::leaf_hash(e).0,
+                        data[i * 32..i * 32 + 32],
+                        "entry {}",
+                        n * TILE_WIDTH + i as u64
+                    );
+                    entries.push(bt_exec::entry::Entry::decode_verified(e).unwrap());
+                }
+            }
+            store.insert_tile(level, n, data).unwrap();
+            n += 1;
+        }
+    }
+    assert_eq!(
+        store.tree_hash(size).unwrap(),
+        sc.checkpoint.root,
+        "root of {}",
+        dir.display()
+    );
+    (sc, entries)
+}

@@ -1,0 +1,257 @@
+//! `bt-log add` under stress: concurrent adds, `kill -9` at any moment,
+//! an unreachable witness, and bad input that must leave the log unchanged.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{bt_log, keygen, spawn_server, verify_log_dir, BT_LOG};
+
+struct LogDir {
+    tmp: tempfile::TempDir,
+    log: PathBuf,
+    log_vkey: String,
+}
+
+/// Keys for a log and a publisher, no log yet.
+fn keys() -> LogDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let log_vkey = keygen(tmp.path(), "example.org/robust", "log.key");
+    keygen(tmp.path(), "example.org", "pub.key");
+    let log = tmp.path().join("log");
+    LogDir { tmp, log, log_vkey }
+}
+
+fn init(l: &LogDir, witness_args: &[String]) {
+    let key = l.tmp.path().join("log.key");
+    let mut args = vec![
+        "init".to_string(),
+        l.log.to_str().unwrap().into(),
+        "--origin".into(),
+        "example.org/robust".into(),
+        "--key".into(),
+        key.to_str().unwrap().into(),
+    ];
+    for w in witness_args {
+        args.push("--witness".into());
+        args.push(w.clone());
+    }
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, err) = bt_log(&a);
+    assert_eq!(code, 0, "{err}");
+}
+
+fn new_log(witness_args: &[String]) -> LogDir {
+    let l = keys();
+    init(&l, witness_args);
+    l
+}
+
+fn manifest(dir: &Path, tag: &str, count: usize) -> PathBuf {
+    let files = dir.join(format!("files-{tag}"));
+    fs::create_dir_all(&files).unwrap();
+    let mut m = String::new();
+    for i in 0..count {
+        fs::write(files.join(format!("{i}")), format!("{tag} {i}\n")).unwrap();
+        m.push_str(&format!(
+            "{{\"file\":\"files-{tag}/{i}\",\"name\":\"example.org/{tag}\",\"version\":\"{i}\"}}\n"
+        ));
+    }
+    let p = dir.join(format!("{tag}.jsonl"));
+    fs::write(&p, m).unwrap();
+    p
+}
+
+fn add_cmd(l: &LogDir, m: &Path) -> Command {
+    let mut c = Command::new(BT_LOG);
+    c.args([
+        "add",
+        l.log.to_str().unwrap(),
+        "--manifest",
+        m.to_str().unwrap(),
+        "--publisher-key",
+    ])
+    .arg(l.tmp.path().join("pub.key"))
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    c
+}
+
+#[test]
+fn concurrent_adds_are_serialised() {
+    let l = new_log(&[]);
+    let ms: Vec<PathBuf> = (0..4)
+        .map(|i| manifest(l.tmp.path(), &format!("c{i}"), 300))
+        .collect();
+    let children: Vec<_> = ms.iter().map(|m| add_cmd(&l, m).spawn().unwrap()).collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (sc, entries) = verify_log_dir(&l.log, &l.log_vkey, &[]);
+    assert_eq!(sc.checkpoint.size, 1200);
+    for i in 0..4 {
+        assert_eq!(
+            entries
+                .iter()
+                .filter(|e| e.release.name == format!("example.org/c{i}"))
+                .count(),
+            300
+        );
+    }
+}
+
+#[test]
+fn kill_9_at_any_moment_then_next_add_continues() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wv = keygen(tmp.path(), "w.example", "w.key");
+    // The witness must accept every checkpoint the log ever publishes:
+    // a crashed add must never lead the log to sign two trees of one size.
+    let l = keys();
+    let witness = spawn_server(&[
+        "witness",
+        "serve",
+        "--key",
+        tmp.path().join("w.key").to_str().unwrap(),
+        "--state",
+        tmp.path().join("wstate").to_str().unwrap(),
+        "--log",
+        &l.log_vkey,
+    ]);
+    init(&l, &[format!("{}={wv}", witness.addr)]);
+    let mut published = vec![];
+    for round in 0..6u64 {
+        let m = manifest(l.tmp.path(), &format!("k{round}"), 3000);
+        let mut child = add_cmd(&l, &m).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(40 + 60 * round));
+        let _ = child.kill();
+        let _ = child.wait();
+        let (sc, _) = verify_log_dir(&l.log, &l.log_vkey, &[]);
+        published.push(sc.checkpoint.clone());
+    }
+    let m = manifest(l.tmp.path(), "final", 10);
+    let out = add_cmd(&l, &m).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (sc, entries) = verify_log_dir(&l.log, &l.log_vkey, &[&wv]);
+    assert_eq!(
+        sc.cosignatures.len(),
+        1,
+        "the witness cosigned the final checkpoint"
+    );
+    assert_eq!(entries.last().unwrap().release.name, "example.org/final");
+    // Every checkpoint ever published is a prefix of the final tree.
+    let store = bt_exec::tlog::store::TileHashes::new();
+    for (level, n, data) in all_tiles(&l.log, sc.checkpoint.size) {
+        store.insert_tile(level, n, data).unwrap();
+    }
+    for cp in published {
+        assert_eq!(
+            store.tree_hash(cp.size).unwrap(),
+            cp.root,
+            "size {}",
+            cp.size
+        );
+    }
+    assert!(!l.log.join(".bt-log/pending").exists());
+}
+
+fn all_tiles(dir: &Path, size: u64) -> Vec<(u8, u64, Vec<u8>)> {
+    use bt_exec::tlog::tiles::{hash_tile_path, tile_width};
+    let mut out = vec![];
+    for level in 0..8u8 {
+        let mut n = 0;
+        while tile_width(level, n, size) > 0 {
+            out.push((
+                level,
+                n,
+                fs::read(dir.join(hash_tile_path(level, n, tile_width(level, n, size)))).unwrap(),
+            ));
+            n += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn unreachable_witness_still_integrates_with_status_3() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tmp = tempfile::tempdir().unwrap();
+    let wv = keygen(tmp.path(), "w.example", "w.key");
+    let l = new_log(&[format!("http://127.0.0.1:{port}={wv}")]);
+    let m = manifest(l.tmp.path(), "nq", 5);
+    let out = add_cmd(&l, &m).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did not cosign"), "{err}");
+    let (sc, _) = verify_log_dir(&l.log, &l.log_vkey, &[]);
+    assert_eq!((sc.checkpoint.size, sc.cosignatures.len()), (5, 0));
+}
+
+#[test]
+fn bad_input_leaves_the_log_unchanged() {
+    let l = new_log(&[]);
+    let m = manifest(l.tmp.path(), "ok", 3);
+    assert!(add_cmd(&l, &m).output().unwrap().status.success());
+    let before = fs::read(l.log.join("checkpoint")).unwrap();
+    let dir = l.tmp.path();
+    let cases: Vec<(&str, String)> = vec![
+        ("missing file", "{\"file\":\"nope\",\"name\":\"example.org/x\",\"version\":\"1\"}\n".into()),
+        ("unknown field", "{\"file\":\"files-ok/0\",\"name\":\"example.org/x\",\"version\":\"1\",\"colour\":\"red\"}\n".into()),
+        ("name without namespace", "{\"file\":\"files-ok/0\",\"name\":\"x\",\"version\":\"1\"}\n".into()),
+        ("version with a space", "{\"file\":\"files-ok/0\",\"name\":\"example.org/x\",\"version\":\"1 2\"}\n".into()),
+        ("not JSON", "file=x\n".into()),
+        ("empty", String::new()),
+    ];
+    for (what, text) in cases {
+        let p = dir.join("bad.jsonl");
+        fs::write(&p, text).unwrap();
+        let out = add_cmd(&l, &p).output().unwrap();
+        assert!(!out.status.success(), "{what} was accepted");
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+            "{what}"
+        );
+        assert_eq!(
+            fs::read(l.log.join("checkpoint")).unwrap(),
+            before,
+            "{what}"
+        );
+    }
+    // A publisher key that is not a key, and a log directory that is not a log.
+    fs::write(dir.join("junk.key"), "hello").unwrap();
+    let (code, _, err) = bt_log(&[
+        "add",
+        l.log.to_str().unwrap(),
+        "--manifest",
+        m.to_str().unwrap(),
+        "--publisher-key",
+        dir.join("junk.key").to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("secret key"), "{err}");
+    let (code, _, err) = bt_log(&[
+        "add",
+        dir.to_str().unwrap(),
+        "--manifest",
+        m.to_str().unwrap(),
+        "--publisher-key",
+        dir.join("pub.key").to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("bt-log init"), "{err}");
+}
