@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
+use clap::Parser;
+
+use bt_exec::cli::{AddArgs, Cli, Cmd, WitnessCmd};
 
 use bt_exec::entry::Source;
 use bt_exec::log::{self, AddOptions, NewRelease};
@@ -16,99 +18,6 @@ use bt_exec::note::VerifierKey;
 
 /// Exit status when releases were integrated but a witness did not cosign.
 const EXIT_NO_QUORUM: u8 = 3;
-
-#[derive(Parser)]
-#[command(
-    name = "bt-log",
-    version,
-    about = "Publish releases into a transparency log, serve it, witness logs",
-    long_about = "bt-log writes C2SP tiled transparency logs of binary releases (bt-exec's release \
-entries), collects cosignatures from C2SP tlog-witness witnesses, serves a log directory over \
-HTTP, and runs a witness.\n\nExit status: 0 success; 1 error; 2 usage; 3 releases were \
-integrated and published but at least one configured witness did not cosign."
-)]
-struct Cli {
-    #[command(subcommand)]
-    cmd: Cmd,
-}
-
-#[derive(Subcommand)]
-enum Cmd {
-    /// Generate an Ed25519 key: PATH (secret, mode 0600) and PATH.pub (the vkey).
-    Keygen {
-        /// Key name; for a log key, the log's origin.
-        name: String,
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// Create a log directory with an empty signed checkpoint.
-    Init {
-        dir: PathBuf,
-        #[arg(long)]
-        origin: String,
-        /// The log's secret key (its name must be the origin).
-        #[arg(long)]
-        key: PathBuf,
-        /// A witness to ask for cosignatures: URL=VKEY (repeatable).
-        #[arg(long = "witness", value_name = "URL=VKEY")]
-        witnesses: Vec<String>,
-    },
-    /// Add one release, or a JSONL manifest of many, under one new checkpoint.
-    Add(AddArgs),
-    /// Serve a log directory over HTTP until SIGTERM.
-    Serve {
-        dir: PathBuf,
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
-    },
-    /// Witness commands.
-    #[command(subcommand)]
-    Witness(WitnessCmd),
-}
-
-#[derive(clap::Args)]
-struct AddArgs {
-    dir: PathBuf,
-    /// The file to add (or use --manifest).
-    file: Option<PathBuf>,
-    #[arg(long)]
-    name: Option<String>,
-    #[arg(long)]
-    version: Option<String>,
-    #[arg(long, default_value = "any")]
-    platform: String,
-    /// The publisher's secret key (as bt-log keygen writes it).
-    #[arg(long)]
-    publisher_key: PathBuf,
-    /// Base URL of a content-addressed store; the entry records BASE/sha256/<hex>.
-    #[arg(long)]
-    cas_url: Option<String>,
-    #[arg(long, requires = "source_rev")]
-    source_repo: Option<String>,
-    #[arg(long, requires = "source_repo")]
-    source_rev: Option<String>,
-    /// JSON lines: "file", "name", "version", optional "platform", "cas_url", "source_repo", "source_rev".
-    #[arg(long, conflicts_with_all = ["file", "name", "version"])]
-    manifest: Option<PathBuf>,
-}
-
-#[derive(Subcommand)]
-enum WitnessCmd {
-    /// Run a C2SP tlog-witness (POST /add-checkpoint) until SIGTERM.
-    Serve {
-        /// The witness's secret key.
-        #[arg(long)]
-        key: PathBuf,
-        /// Directory for the witness's durable state.
-        #[arg(long)]
-        state: PathBuf,
-        #[arg(long, default_value = "127.0.0.1:8081")]
-        listen: String,
-        /// A log to witness: its vkey, whose name is its origin (repeatable).
-        #[arg(long = "log", value_name = "VKEY")]
-        logs: Vec<String>,
-    },
-}
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
