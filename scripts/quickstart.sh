@@ -49,4 +49,7 @@ curl -s "http://127.0.0.1:$LOG_PORT/bt/proof/$(printf '%03d' "$index").tlog-proo
 echo "-- the bytes, from the content-addressed store:"
 sum=$(sha256sum hello | cut -d' ' -f1)
 curl -s "http://127.0.0.1:$LOG_PORT/cas/sha256/$sum" | cmp - hello && echo "CAS copy matches $sum"
+echo "== a monitor verifies everything the log serves and lists its releases"
+bt-log monitor "http://127.0.0.1:$LOG_PORT" --key "$(cat log.key.pub)" \
+  --witness "$(cat witness.key.pub)" --state monitor-state --json
 echo "quickstart done in $QS_DIR"

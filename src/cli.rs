@@ -57,6 +57,14 @@ pub enum Cmd {
     /// Witness commands.
     #[command(subcommand)]
     Witness(WitnessCmd),
+    /// Follow a log: verify everything new since the last run, list the new releases.
+    ///
+    /// One pass, then exit (run it from cron or a systemd timer). Exit status:
+    /// 0 verified; 4 verified, with alerts (a name published by a new key, or
+    /// one name/version/platform logged with two hashes); 1 a fault: the log
+    /// misbehaved (split view, rollback, data that contradicts its checkpoint)
+    /// or could not be read.
+    Monitor(MonitorArgs),
 }
 
 #[derive(clap::Args)]
@@ -108,4 +116,29 @@ pub enum WitnessCmd {
         #[arg(long = "log", value_name = "VKEY")]
         logs: Vec<String>,
     },
+}
+
+#[derive(clap::Args)]
+pub struct MonitorArgs {
+    /// The log: http(s)://… or file:///… (a trailing slash is optional).
+    pub url: String,
+    /// The log's verifier key; its name is the origin.
+    #[arg(long, value_name = "VKEY")]
+    pub key: String,
+    /// A witness whose cosignature the checkpoint must carry (repeatable).
+    #[arg(long = "witness", value_name = "VKEY")]
+    pub witnesses: Vec<String>,
+    /// A C2SP tlog-policy file whose witness quorum the checkpoint must meet.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Where the monitor keeps its checkpoint and view of the log
+    /// [default: $BT_EXEC_STATE_DIR, else ~/.local/state/bt-exec].
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// List only releases of this name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// One JSON object per release on stdout.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -61,3 +61,160 @@ pub async fn read_capped(
     }
     Ok(out)
 }
+
+/// Where a log (or any prefix of static files) is read from.
+#[derive(Clone)]
+pub enum Fetcher {
+    Http {
+        client: reqwest::blocking::Client,
+        base: String,
+    },
+    File {
+        base: std::path::PathBuf,
+    },
+}
+
+/// How many times a transient failure is retried, and the first backoff.
+pub const RETRIES: u32 = 3;
+pub const BACKOFF: Duration = Duration::from_millis(200);
+
+impl Fetcher {
+    /// `http(s)://…` or `file:///…`; a trailing slash is optional.
+    pub fn new(url: &str) -> Result<Fetcher, FetchError> {
+        let bad = |msg: String| FetchError::Unreachable {
+            url: url.to_string(),
+            msg,
+        };
+        let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        match parsed.scheme() {
+            "http" | "https" => {
+                let client = reqwest::blocking::Client::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .timeout(REQUEST_TIMEOUT)
+                    .redirect(reqwest::redirect::Policy::limited(3))
+                    .user_agent(concat!("bt-exec/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| bad(e.to_string()))?;
+                Ok(Fetcher::Http {
+                    client,
+                    base: url.trim_end_matches('/').to_string(),
+                })
+            }
+            "file" => {
+                let base = parsed
+                    .to_file_path()
+                    .map_err(|_| bad("not a local path".into()))?;
+                Ok(Fetcher::File { base })
+            }
+            s => Err(bad(format!(
+                "unsupported scheme {s:?} (http, https or file)"
+            ))),
+        }
+    }
+
+    pub fn describe(&self, path: &str) -> String {
+        match self {
+            Fetcher::Http { base, .. } => format!("{base}/{path}"),
+            Fetcher::File { base } => base.join(path).display().to_string(),
+        }
+    }
+
+    /// Reads `path` under the prefix, up to `cap` bytes. `Ok(None)` when it
+    /// does not exist (404 or no such file). Transient failures (connection
+    /// errors, 5xx, 429) are retried with backoff; anything larger than
+    /// `cap` is refused without reading the rest.
+    pub fn get(&self, path: &str, cap: usize) -> Result<Option<Vec<u8>>, FetchError> {
+        let url = self.describe(path);
+        match self {
+            Fetcher::File { base } => match crate::fsutil::read_capped(&base.join(path), cap) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    Err(FetchError::TooLarge { url, cap })
+                }
+                Err(e) => Err(FetchError::Unreachable {
+                    url,
+                    msg: e.to_string(),
+                }),
+            },
+            Fetcher::Http { client, .. } => {
+                let mut wait = BACKOFF;
+                let mut last = None;
+                for attempt in 0..=RETRIES {
+                    if attempt > 0 {
+                        std::thread::sleep(wait);
+                        wait *= 2;
+                    }
+                    match http_once(client, &url, cap) {
+                        Ok(r) => return Ok(r),
+                        Err((e, transient)) => {
+                            if !transient {
+                                return Err(e);
+                            }
+                            last = Some(e);
+                        }
+                    }
+                }
+                Err(last.unwrap_or(FetchError::Unreachable {
+                    url,
+                    msg: "no attempt".into(),
+                }))
+            }
+        }
+    }
+}
+
+/// One GET; the error says whether it is worth retrying.
+fn http_once(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    cap: usize,
+) -> Result<Option<Vec<u8>>, (FetchError, bool)> {
+    use std::io::Read;
+    let unreachable = |msg: String| FetchError::Unreachable {
+        url: url.to_string(),
+        msg,
+    };
+    let resp = client
+        .get(url)
+        .send()
+        .map_err(|e| (unreachable(e.to_string()), true))?;
+    let status = resp.status().as_u16();
+    if status == 404 || status == 410 {
+        return Ok(None);
+    }
+    if status != 200 {
+        let transient = status >= 500 || status == 429;
+        return Err((
+            FetchError::Status {
+                url: url.to_string(),
+                status,
+                body: String::new(),
+            },
+            transient,
+        ));
+    }
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Err((
+            FetchError::TooLarge {
+                url: url.to_string(),
+                cap,
+            },
+            false,
+        ));
+    }
+    let mut out = Vec::new();
+    resp.take(cap as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| (unreachable(e.to_string()), true))?;
+    if out.len() > cap {
+        return Err((
+            FetchError::TooLarge {
+                url: url.to_string(),
+                cap,
+            },
+            false,
+        ));
+    }
+    Ok(Some(out))
+}

@@ -23,6 +23,7 @@ pub mod fsutil;
 pub mod httpd;
 pub mod index;
 pub mod log;
+pub mod monitor;
 pub mod note;
 pub mod policy;
 pub mod serve;

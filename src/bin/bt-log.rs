@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use bt_exec::cli::{AddArgs, Cli, Cmd, WitnessCmd};
+use bt_exec::cli::{AddArgs, Cli, Cmd, MonitorArgs, WitnessCmd};
 
 use bt_exec::entry::Source;
 use bt_exec::log::{self, AddOptions, NewRelease};
@@ -114,6 +114,128 @@ fn add(a: AddArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Exit status of a monitor pass that verified but found alerts.
+const EXIT_ALERTS: u8 = 4;
+
+fn release_json(s: &bt_exec::monitor::Seen) -> serde_json::Value {
+    use base64::Engine;
+    let r = &s.entry.release;
+    let mut v = serde_json::json!({
+        "index": s.index,
+        "name": r.name,
+        "version": r.version,
+        "platform": r.platform,
+        "sha256": hex::encode(r.sha256),
+        "size": r.size,
+        "published": r.published,
+        "publisher": base64::engine::general_purpose::STANDARD.encode(s.entry.publisher.as_bytes()),
+        "alerts": s.alerts,
+    });
+    if !r.cas.is_empty() {
+        v["cas"] = serde_json::json!(r.cas);
+    }
+    if let Some(src) = &r.source {
+        v["source"] = serde_json::json!({"repo": src.repo, "rev": src.rev});
+    }
+    v
+}
+
+fn monitor(m: MonitorArgs) -> Result<ExitCode> {
+    use std::io::Write;
+    let key = VerifierKey::parse_log(&m.key)?;
+    let witnesses = m
+        .witnesses
+        .iter()
+        .map(|w| VerifierKey::parse_witness(w))
+        .collect::<Result<Vec<_>, _>>()?;
+    let policy = match &m.policy {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Some(
+                bt_exec::policy::TrustPolicy::parse(&text)
+                    .with_context(|| p.display().to_string())?,
+            )
+        }
+        None => None,
+    };
+    let state_root = match m.state {
+        Some(s) => s,
+        None => bt_exec::monitor::default_state_root()
+            .context("no state directory: give --state DIR")?,
+    };
+    let opts = bt_exec::monitor::MonitorOptions {
+        url: m.url.clone(),
+        key,
+        witnesses,
+        policy,
+        state_root,
+        progress: std::io::stderr().is_terminal(),
+        now: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    };
+    // Releases are listed only once the whole pass has verified: they are
+    // spooled to a temporary file meanwhile, so memory stays bounded.
+    let mut spool = std::io::BufWriter::new(tempfile::tempfile().context("temporary file")?);
+    let mut write_err = None;
+    let outcome = bt_exec::monitor::run(&opts, &mut |s| {
+        for a in &s.alerts {
+            eprintln!("bt-log monitor: ALERT at index {}: {a}", s.index);
+        }
+        if m.name.as_ref().is_some_and(|n| n != &s.entry.release.name) {
+            return;
+        }
+        let r = &s.entry.release;
+        let line = if m.json {
+            release_json(s).to_string()
+        } else {
+            format!(
+                "{} {} {} {} {} {}",
+                s.index,
+                r.name,
+                r.version,
+                r.platform,
+                hex::encode(r.sha256),
+                r.size
+            )
+        };
+        if let Err(e) = writeln!(spool, "{line}") {
+            write_err.get_or_insert(e);
+        }
+    });
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(fault) => {
+            eprintln!("bt-log monitor: FAULT in {}: {fault}", m.url);
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if let Some(e) = write_err {
+        return Err(e).context("spooling the release list");
+    }
+    let mut file = spool.into_inner().map_err(|e| e.into_error())?;
+    use std::io::Seek;
+    file.seek(std::io::SeekFrom::Start(0))?;
+    std::io::copy(&mut file, &mut std::io::stdout().lock())?;
+    eprintln!(
+        "bt-log monitor: {} verified at size {} ({} new entries; read {} tiles, {} bundles, {} bytes); {} alert(s)",
+        m.url,
+        outcome.size,
+        outcome.size - outcome.previous,
+        outcome.tiles_read,
+        outcome.bundles_read,
+        outcome.bytes_read,
+        outcome.alerts
+    );
+    Ok(if outcome.alerts > 0 {
+        ExitCode::from(EXIT_ALERTS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -141,6 +263,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{v}");
         }
         Cmd::Add(a) => return add(a),
+        Cmd::Monitor(m) => return monitor(m),
         Cmd::Serve { dir, listen } => {
             if !dir.join("checkpoint").is_file() {
                 bail!("{} has no checkpoint: not a log directory", dir.display());

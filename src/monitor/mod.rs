@@ -1,0 +1,273 @@
+//! `bt-log monitor`: follow a log, verify everything it serves, list every
+//! release, and flag what a watcher needs to see.
+//!
+//! One pass: fetch the checkpoint, verify it; prove it extends the saved
+//! one (from the tiles, which are checked to hash to the new root); fetch
+//! every new entry bundle and hash tile; check every leaf hash, every
+//! higher-level tile entry, every entry's encoding and publisher signature;
+//! then save the checkpoint. Any fault stops the pass before anything is
+//! saved.
+
+mod state;
+mod tiles;
+
+pub use state::{MonitorState, StateError};
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::entry::Entry;
+use crate::fetch::{FetchError, Fetcher};
+use crate::note::VerifierKey;
+use crate::policy::TrustPolicy;
+use crate::tlog::{SignedCheckpoint, TlogError, MAX_CHECKPOINT_BYTES};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Fault {
+    #[error("{0}")]
+    Unreachable(#[from] FetchError),
+    #[error("checkpoint: {0}")]
+    Checkpoint(TlogError),
+    #[error("checkpoint: {0}")]
+    Quorum(String),
+    #[error("split view: {msg}{}", evidence_note(.evidence))]
+    SplitView {
+        msg: String,
+        evidence: Option<PathBuf>,
+    },
+    #[error("rollback: {msg}{}", evidence_note(.evidence))]
+    Rollback {
+        msg: String,
+        evidence: Option<PathBuf>,
+    },
+    #[error("missing: {0}")]
+    Missing(String),
+    #[error("bad log data: {0}")]
+    BadData(String),
+    #[error("{0}")]
+    State(#[from] StateError),
+}
+
+fn evidence_note(p: &Option<PathBuf>) -> String {
+    p.as_ref()
+        .map(|p| format!(" (both checkpoints written to {})", p.display()))
+        .unwrap_or_default()
+}
+
+pub struct MonitorOptions {
+    pub url: String,
+    pub key: VerifierKey,
+    /// Witnesses that must all have cosigned (`--witness`).
+    pub witnesses: Vec<VerifierKey>,
+    /// A tlog-policy whose witnesses and quorum apply (`--policy`).
+    pub policy: Option<TrustPolicy>,
+    pub state_root: PathBuf,
+    pub progress: bool,
+    pub now: u64,
+}
+
+/// A release seen in this pass, with what a watcher should look at.
+pub struct Seen<'a> {
+    pub index: u64,
+    pub entry: &'a Entry,
+    pub alerts: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub size: u64,
+    pub previous: u64,
+    pub tiles_read: u64,
+    pub bundles_read: u64,
+    pub bytes_read: u64,
+    pub alerts: u64,
+}
+
+/// Counts what a pass reads.
+#[derive(Default)]
+pub(crate) struct Counters {
+    tiles: AtomicU64,
+    bundles: AtomicU64,
+    bytes: AtomicU64,
+}
+
+fn witness_keys(o: &MonitorOptions) -> Vec<VerifierKey> {
+    let mut keys = o.witnesses.clone();
+    if let Some(p) = &o.policy {
+        keys.extend(p.witnesses.iter().map(|w| w.key.clone()));
+    }
+    keys
+}
+
+fn check_quorum(o: &MonitorOptions, sc: &SignedCheckpoint) -> Result<(), Fault> {
+    let cosigners: HashSet<String> = sc.cosignatures.iter().map(|c| c.witness.encode()).collect();
+    for w in &o.witnesses {
+        if !cosigners.contains(&w.to_cosignature_key().encode()) {
+            return Err(Fault::Quorum(format!(
+                "no valid cosignature from witness {}",
+                w.name
+            )));
+        }
+    }
+    if let Some(p) = &o.policy {
+        if !p.quorum_met(&p.witness_positions(sc.cosignatures.iter().map(|c| &c.witness))) {
+            return Err(Fault::Quorum(format!(
+                "the policy's witness quorum is not met ({} valid cosignature(s) from policy witnesses)",
+                sc.cosignatures.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// One monitoring pass. `emit` sees every new release in log order.
+pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, Fault> {
+    let fetcher = Fetcher::new(&o.url)?;
+    let origin = o.key.name.clone();
+    let wkeys = witness_keys(o);
+    let note = fetcher
+        .get("checkpoint", MAX_CHECKPOINT_BYTES)?
+        .ok_or_else(|| {
+            Fault::Missing(format!(
+                "{} (no checkpoint)",
+                fetcher.describe("checkpoint")
+            ))
+        })?;
+    let new =
+        SignedCheckpoint::verify(&note, &origin, &o.key, &wkeys).map_err(Fault::Checkpoint)?;
+    check_quorum(o, &new)?;
+    let dir = MonitorState::dir_for(&o.state_root, &origin);
+    let mut st = MonitorState::load(&dir, &origin, &o.key, &wkeys)?;
+    let counters = Counters::default();
+    let old = st.checkpoint.clone();
+    let old_size = old.as_ref().map_or(0, |c| c.checkpoint.size);
+    if let Some(old) = &old {
+        let (a, b) = (&old.checkpoint, &new.checkpoint);
+        if b.size == a.size && b.root != a.root {
+            let evidence = st.evidence("split-view", &old.note, &note, o.now);
+            return Err(Fault::SplitView {
+                msg: format!("the log signed two different trees of size {}", a.size),
+                evidence,
+            });
+        }
+        if b.size < a.size {
+            let consistent = tiles::prefix_of(&fetcher, a, b, &counters);
+            let evidence = st.evidence("rollback", &old.note, &note, o.now);
+            let how = match consistent {
+                Some(true) => "it is a prefix of the saved one (a stale copy or a rollback)",
+                Some(false) => "and it is NOT a prefix of the saved one: a split view",
+                None => "and the tiles to check whether it is a prefix are not available",
+            };
+            return Err(Fault::Rollback {
+                msg: format!(
+                    "the log serves size {} after size {} was seen; {how}",
+                    b.size, a.size
+                ),
+                evidence,
+            });
+        }
+    }
+    let mut records = Vec::new();
+    let mut alerts = 0u64;
+    let bar = progress(o.progress, new.checkpoint.size - old_size);
+    tiles::verify_growth(
+        &fetcher,
+        old.as_ref().map(|c| &c.checkpoint),
+        &new.checkpoint,
+        &counters,
+        &mut |index, entry| {
+            let a = alerts_for(&mut st, entry);
+            alerts += a.len() as u64;
+            let r = entry.release.clone();
+            records.extend_from_slice(&state::record(
+                &r.name,
+                &r.version,
+                &r.platform,
+                &r.sha256,
+                entry.publisher.as_bytes(),
+            ));
+            emit(&Seen {
+                index,
+                entry,
+                alerts: a,
+            });
+            bar.inc(1);
+        },
+    )
+    .map_err(|f| match f {
+        Fault::SplitView { msg, .. } => {
+            let evidence = old
+                .as_ref()
+                .and_then(|o2| st.evidence("inconsistent", &o2.note, &note, o.now));
+            Fault::SplitView { msg, evidence }
+        }
+        other => other,
+    })?;
+    bar.finish_and_clear();
+    st.commit(&records, &note)?;
+    Ok(Outcome {
+        size: new.checkpoint.size,
+        previous: old_size,
+        tiles_read: counters.tiles.load(Ordering::Relaxed),
+        bundles_read: counters.bundles.load(Ordering::Relaxed),
+        bytes_read: counters.bytes.load(Ordering::Relaxed),
+        alerts,
+    })
+}
+
+/// What a watcher must see about a new entry, updating the remembered view.
+fn alerts_for(st: &mut MonitorState, e: &Entry) -> Vec<String> {
+    let r = &e.release;
+    let mut out = Vec::new();
+    let pubs = st.publishers.entry(state::name_key(&r.name)).or_default();
+    if !pubs.is_empty() && !pubs.contains(e.publisher.as_bytes()) {
+        out.push(format!(
+            "{} is published by a key it was not published by before",
+            r.name
+        ));
+    }
+    pubs.insert(*e.publisher.as_bytes());
+    let k = state::release_key(&r.name, &r.version, &r.platform);
+    match st.hashes.get(&k) {
+        Some(h) if h != &r.sha256 => out.push(format!(
+            "{} {} {} was logged before with another hash ({})",
+            r.name,
+            r.version,
+            r.platform,
+            hex::encode(h)
+        )),
+        Some(_) => {}
+        None => {
+            st.hashes.insert(k, r.sha256);
+        }
+    }
+    out
+}
+
+fn progress(show: bool, len: u64) -> indicatif::ProgressBar {
+    if !show || len < 10_000 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "verifying {bar:40} {pos}/{len} entries ({per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// The default state root: `$BT_EXEC_STATE_DIR`, else the XDG state dir.
+pub fn default_state_root() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("BT_EXEC_STATE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    let p = directories::ProjectDirs::from("", "", "bt-exec")?;
+    Some(
+        p.state_dir()
+            .unwrap_or_else(|| p.data_local_dir())
+            .to_path_buf(),
+    )
+}

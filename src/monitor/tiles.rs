@@ -1,0 +1,243 @@
+//! Fetching and checking tiles and bundles for the monitor.
+//!
+//! Bottom-up: every new entry bundle must hash to its level-0 tile; every
+//! entry of a new level-L tile must be the hash of its full level-(L−1)
+//! child; and at the end the tiles must hash to the checkpoint's root, and
+//! to the saved checkpoint's root at the saved size (consistency).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+
+use rayon::prelude::*;
+use tlog_tiles::Tile;
+
+use super::{Counters, Fault};
+use crate::entry::Entry;
+use crate::fetch::Fetcher;
+use crate::tlog::store::TileHashes;
+use crate::tlog::tiles::{
+    bundle_path, decode_bundle, hash_tile_path, tile_width, MAX_BUNDLE_BYTES, MAX_TILE_BYTES,
+    TILE_HEIGHT, TILE_WIDTH,
+};
+use crate::tlog::{leaf_hash, Checkpoint, Hash};
+
+/// Bundles verified in parallel per step; bounds memory to a few MiB.
+const WINDOW: u64 = 32;
+
+fn fetch_tile(f: &Fetcher, c: &Counters, level: u8, n: u64, w: u64) -> Result<Vec<u8>, Fault> {
+    let path = hash_tile_path(level, n, w);
+    let data = f
+        .get(&path, MAX_TILE_BYTES)?
+        .ok_or_else(|| Fault::Missing(f.describe(&path)))?;
+    c.tiles.fetch_add(1, Ordering::Relaxed);
+    c.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+    if data.len() as u64 != w * 32 {
+        return Err(Fault::BadData(format!(
+            "{path} is {} bytes, expected {} ({w} hashes)",
+            data.len(),
+            w * 32
+        )));
+    }
+    Ok(data)
+}
+
+struct BundleResult {
+    n: u64,
+    entries: Vec<Entry>,
+    tile: Vec<u8>,
+}
+
+fn check_bundle(f: &Fetcher, c: &Counters, n: u64, size: u64) -> Result<BundleResult, Fault> {
+    let w = tile_width(0, n, size);
+    let tile = fetch_tile(f, c, 0, n, w)?;
+    let path = bundle_path(n, w);
+    let data = f
+        .get(&path, MAX_BUNDLE_BYTES)?
+        .ok_or_else(|| Fault::Missing(f.describe(&path)))?;
+    c.bundles.fetch_add(1, Ordering::Relaxed);
+    c.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+    let leaves =
+        decode_bundle(&data, w as usize).map_err(|e| Fault::BadData(format!("{path}: {e}")))?;
+    let mut entries = Vec::with_capacity(leaves.len());
+    for (i, leaf) in leaves.iter().enumerate() {
+        let index = n * TILE_WIDTH + i as u64;
+        if leaf_hash(leaf).0[..] != tile[i * 32..i * 32 + 32] {
+            return Err(Fault::BadData(format!(
+                "entry {index} in {path} does not hash to its leaf hash in {}",
+                hash_tile_path(0, n, w)
+            )));
+        }
+        entries
+            .push(Entry::decode(leaf).map_err(|e| Fault::BadData(format!("entry {index}: {e}")))?);
+    }
+    verify_signatures(&entries, n * TILE_WIDTH)?;
+    Ok(BundleResult { n, entries, tile })
+}
+
+/// Batch verification; on failure, one by one to name the bad entry.
+fn verify_signatures(entries: &[Entry], first: u64) -> Result<(), Fault> {
+    let msgs: Vec<Vec<u8>> = entries.iter().map(Entry::signed_message).collect();
+    let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+    let sigs: Vec<ed25519_dalek::Signature> = entries
+        .iter()
+        .map(|e| ed25519_dalek::Signature::from_bytes(&e.signature))
+        .collect();
+    let keys: Vec<ed25519_dalek::VerifyingKey> = entries.iter().map(|e| e.publisher).collect();
+    if ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok() {
+        return Ok(());
+    }
+    for (i, e) in entries.iter().enumerate() {
+        e.verify_signature().map_err(|_| {
+            Fault::BadData(format!(
+                "entry {}: publisher signature does not verify",
+                first + i as u64
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Tiles whose hashes the tree hashes at these sizes read.
+fn needed_tiles(sizes: &[u64]) -> HashSet<(u8, u64)> {
+    let mut out = HashSet::new();
+    for &s in sizes.iter().filter(|&&s| s > 0) {
+        for idx in tlog_tiles::sub_tree_index(0, s, vec![]) {
+            let t = Tile::from_index(TILE_HEIGHT, idx);
+            out.insert((t.level(), t.level_index()));
+        }
+    }
+    out
+}
+
+/// Verifies the tree grew from `old` to `new`, calling `on_entry` for each
+/// new entry in order.
+pub(super) fn verify_growth(
+    f: &Fetcher,
+    old: Option<&Checkpoint>,
+    new: &Checkpoint,
+    c: &Counters,
+    on_entry: &mut dyn FnMut(u64, &Entry),
+) -> Result<(), Fault> {
+    let old_size = old.map_or(0, |o| o.size);
+    let size = new.size;
+    if size == old_size {
+        return Ok(());
+    }
+    let needed = needed_tiles(&[size, old_size]);
+    let mut kept: HashMap<(u8, u64), Vec<u8>> = HashMap::new();
+    // Level 0: bundles and their tiles.
+    let first = old_size / TILE_WIDTH;
+    let last = size.div_ceil(TILE_WIDTH);
+    let mut child_hashes: HashMap<u64, Hash> = HashMap::new();
+    let mut start = first;
+    while start < last {
+        let end = (start + WINDOW).min(last);
+        let mut results: Vec<BundleResult> = (start..end)
+            .into_par_iter()
+            .map(|n| check_bundle(f, c, n, size))
+            .collect::<Result<_, _>>()?;
+        results.sort_by_key(|r| r.n);
+        for r in results {
+            for (i, e) in r.entries.iter().enumerate() {
+                let index = r.n * TILE_WIDTH + i as u64;
+                if index >= old_size {
+                    on_entry(index, e);
+                }
+            }
+            if r.tile.len() == MAX_TILE_BYTES {
+                child_hashes.insert(r.n, Tile::subtree_hash(&r.tile));
+            }
+            if needed.contains(&(0, r.n)) {
+                kept.insert((0, r.n), r.tile);
+            }
+        }
+        start = end;
+    }
+    // Higher levels: each entry is the hash of a full tile one level down.
+    let mut level = 1u8;
+    while level < 8 && (size >> (u32::from(level) * 8)) > 0 {
+        let shift = u32::from(level) * 8;
+        let (first, last) = (
+            (old_size >> shift) / TILE_WIDTH,
+            (size >> shift).div_ceil(TILE_WIDTH),
+        );
+        let mut next = HashMap::new();
+        for n in first..last {
+            let w = tile_width(level, n, size);
+            let tile = fetch_tile(f, c, level, n, w)?;
+            for j in 0..w {
+                if let Some(h) = child_hashes.get(&(n * TILE_WIDTH + j)) {
+                    let at = (j * 32) as usize;
+                    if h.0[..] != tile[at..at + 32] {
+                        return Err(Fault::BadData(format!(
+                            "{} entry {j} is not the hash of {}",
+                            hash_tile_path(level, n, w),
+                            hash_tile_path(level - 1, n * TILE_WIDTH + j, TILE_WIDTH)
+                        )));
+                    }
+                }
+            }
+            if tile.len() == MAX_TILE_BYTES {
+                next.insert(n, Tile::subtree_hash(&tile));
+            }
+            if needed.contains(&(level, n)) {
+                kept.insert((level, n), tile);
+            }
+        }
+        child_hashes = next;
+        level += 1;
+    }
+    // The root, and the saved checkpoint as a prefix.
+    let store = TileHashes::new();
+    for &(l, n) in &needed {
+        let data = match kept.remove(&(l, n)) {
+            Some(d) => d,
+            None => fetch_tile(f, c, l, n, tile_width(l, n, size))?,
+        };
+        store
+            .insert_tile(l, n, data)
+            .map_err(|e| Fault::BadData(e.to_string()))?;
+    }
+    let root = store
+        .tree_hash(size)
+        .map_err(|e| Fault::BadData(e.to_string()))?;
+    if root != new.root {
+        return Err(Fault::BadData(format!(
+            "the tiles do not hash to the checkpoint's root at size {size}"
+        )));
+    }
+    if let Some(o) = old.filter(|o| o.size > 0) {
+        let r = store
+            .tree_hash(o.size)
+            .map_err(|e| Fault::BadData(e.to_string()))?;
+        if r != o.root {
+            return Err(Fault::SplitView {
+                msg: format!("the log's tiles prove the saved checkpoint of size {} is not a prefix of size {size}", o.size),
+                evidence: None,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether `smaller` is a prefix of `saved`, from the tiles at the saved
+/// size (`None` when they cannot be read or do not hash to the saved root).
+pub(super) fn prefix_of(
+    f: &Fetcher,
+    saved: &Checkpoint,
+    smaller: &Checkpoint,
+    c: &Counters,
+) -> Option<bool> {
+    if smaller.size == 0 {
+        return Some(true);
+    }
+    let store = TileHashes::new();
+    for (l, n) in needed_tiles(&[saved.size, smaller.size]) {
+        let data = fetch_tile(f, c, l, n, tile_width(l, n, saved.size)).ok()?;
+        store.insert_tile(l, n, data).ok()?;
+    }
+    if store.tree_hash(saved.size).ok()? != saved.root {
+        return None;
+    }
+    Some(store.tree_hash(smaller.size).ok()? == smaller.root)
+}
