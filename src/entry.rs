@@ -58,11 +58,33 @@ pub struct Release {
     pub source: Option<Source>,
 }
 
+/// Decompressed publisher keys, by their bytes (bounded: a log with more
+/// distinct publishers than this just decompresses again).
+#[derive(Default)]
+pub struct KeyCache(std::collections::HashMap<[u8; 32], VerifyingKey>);
+
+impl KeyCache {
+    const MAX: usize = 4096;
+
+    fn get(&mut self, raw: &[u8; 32]) -> Result<VerifyingKey, EntryError> {
+        if let Some(k) = self.0.get(raw) {
+            return Ok(*k);
+        }
+        let k = VerifyingKey::from_bytes(raw)
+            .map_err(|_| EntryError::Shape("publisher key is not an Ed25519 point".into()))?;
+        if self.0.len() < Self::MAX {
+            self.0.insert(*raw, k);
+        }
+        Ok(k)
+    }
+}
+
 /// A decoded leaf.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub release: Release,
-    pub statement: Vec<u8>,
+    /// `SIGNATURE_CONTEXT ‖ statement`: what the publisher signed.
+    message: Vec<u8>,
     pub publisher: VerifyingKey,
     pub signature: [u8; 64],
 }
@@ -234,12 +256,12 @@ impl Entry {
     /// Signs a release statement with the publisher's key.
     pub fn sign(release: Release, key: &SigningKey) -> Result<Self, EntryError> {
         let statement = release.encode_statement()?;
-        let mut msg = SIGNATURE_CONTEXT.to_vec();
-        msg.extend_from_slice(&statement);
-        let signature = key.sign(&msg).to_bytes();
+        let mut message = SIGNATURE_CONTEXT.to_vec();
+        message.extend_from_slice(&statement);
+        let signature = key.sign(&message).to_bytes();
         let e = Entry {
             release,
-            statement,
+            message,
             publisher: key.verifying_key(),
             signature,
         };
@@ -252,7 +274,7 @@ impl Entry {
     /// The leaf bytes.
     pub fn encode(&self) -> Vec<u8> {
         encode_value(&Value::Array(vec![
-            Value::Bytes(self.statement.clone()),
+            Value::Bytes(self.statement().to_vec()),
             Value::Bytes(self.publisher.as_bytes().to_vec()),
             Value::Bytes(self.signature.to_vec()),
         ]))
@@ -261,6 +283,13 @@ impl Entry {
     /// Decodes a leaf without checking the publisher signature (the monitor
     /// checks signatures in batches); see [`Entry::decode_verified`].
     pub fn decode(leaf: &[u8]) -> Result<Self, EntryError> {
+        Self::decode_with_keys(leaf, &mut KeyCache::default())
+    }
+
+    /// [`Entry::decode`], reusing publisher keys already decompressed (a log
+    /// holds many entries from few publishers; decompressing a point costs
+    /// about as much as a quarter of a signature check).
+    pub fn decode_with_keys(leaf: &[u8], keys: &mut KeyCache) -> Result<Self, EntryError> {
         if leaf.len() > MAX_LEAF_BYTES {
             return Err(EntryError::TooLarge(leaf.len()));
         }
@@ -278,29 +307,36 @@ impl Entry {
             .as_slice()
             .try_into()
             .map_err(|_| EntryError::Shape("publisher key must be 32 bytes".into()))?;
-        let publisher = VerifyingKey::from_bytes(&publisher)
-            .map_err(|_| EntryError::Shape("publisher key is not an Ed25519 point".into()))?;
+        let publisher = keys.get(&publisher)?;
         let signature: [u8; 64] = signature
             .as_slice()
             .try_into()
             .map_err(|_| EntryError::Shape("signature must be 64 bytes".into()))?;
+        let mut message = Vec::with_capacity(SIGNATURE_CONTEXT.len() + statement.len());
+        message.extend_from_slice(SIGNATURE_CONTEXT);
+        message.extend_from_slice(statement);
         Ok(Entry {
             release: Release::from_statement(statement)?,
-            statement: statement.clone(),
+            message,
             publisher,
             signature,
         })
     }
 
-    /// The message the publisher signed.
-    pub fn signed_message(&self) -> Vec<u8> {
-        let mut msg = SIGNATURE_CONTEXT.to_vec();
-        msg.extend_from_slice(&self.statement);
-        msg
+    /// The statement bytes (deterministic CBOR), as logged.
+    pub fn statement(&self) -> &[u8] {
+        self.message
+            .get(SIGNATURE_CONTEXT.len()..)
+            .unwrap_or_default()
+    }
+
+    /// The message the publisher signed: `"bt-exec release v1\n" ‖ statement`.
+    pub fn signed_message(&self) -> &[u8] {
+        &self.message
     }
 
     pub fn verify_signature(&self) -> Result<(), EntryError> {
-        if verify_ed25519(&self.publisher, &self.signed_message(), &self.signature) {
+        if verify_ed25519(&self.publisher, self.signed_message(), &self.signature) {
             Ok(())
         } else {
             Err(EntryError::BadSignature)
@@ -342,7 +378,7 @@ mod tests {
         let d = Entry::decode_verified(&e.encode()).unwrap();
         assert_eq!(d, e);
         // Keys are in RFC 8949 deterministic order.
-        let s = &e.statement;
+        let s = e.statement();
         let pos = |k: &str| s.windows(k.len()).position(|w| w == k.as_bytes()).unwrap();
         assert!(pos("cas") < pos("name") && pos("name") < pos("size"));
         assert!(pos("sha256") < pos("source") && pos("version") < pos("platform"));

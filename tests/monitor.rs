@@ -365,6 +365,11 @@ fn fork_and_rollback_after_seeing_the_original() {
     let (code, _, err) = l.monitor(&[]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("split view"), "{err}");
+    assert!(
+        err.contains("checkpoint saved by an earlier pass")
+            && err.matches("example.org/mon\n15\n").count() == 2,
+        "both notes printed: {err}"
+    );
     let dir = fs::read_dir(l.state().join("monitor"))
         .unwrap()
         .next()

@@ -147,7 +147,11 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
         if b.size == a.size && b.root != a.root {
             let evidence = st.evidence("split-view", &old.note, &note, o.now);
             return Err(Fault::SplitView {
-                msg: format!("the log signed two different trees of size {}", a.size),
+                msg: format!(
+                    "the log signed two different trees of size {}{}",
+                    a.size,
+                    both(&old.note, &note)
+                ),
                 evidence,
             });
         }
@@ -161,14 +165,17 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
             };
             return Err(Fault::Rollback {
                 msg: format!(
-                    "the log serves size {} after size {} was seen; {how}",
-                    b.size, a.size
+                    "the log serves size {} after size {} was seen; {how}{}",
+                    b.size,
+                    a.size,
+                    both(&old.note, &note)
                 ),
                 evidence,
             });
         }
     }
-    let mut records = Vec::new();
+    let mut records = st.appender()?;
+    let mut write_error = None;
     let mut alerts = 0u64;
     let bar = progress(o.progress, new.checkpoint.size - old_size);
     tiles::verify_growth(
@@ -179,14 +186,19 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
         &mut |index, entry| {
             let a = alerts_for(&mut st, entry);
             alerts += a.len() as u64;
-            let r = entry.release.clone();
-            records.extend_from_slice(&state::record(
-                &r.name,
-                &r.version,
-                &r.platform,
-                &r.sha256,
-                entry.publisher.as_bytes(),
-            ));
+            let r = &entry.release;
+            if let Err(e) = std::io::Write::write_all(
+                &mut records,
+                &state::record(
+                    &r.name,
+                    &r.version,
+                    &r.platform,
+                    &r.sha256,
+                    entry.publisher.as_bytes(),
+                ),
+            ) {
+                write_error.get_or_insert(e);
+            }
             emit(&Seen {
                 index,
                 entry,
@@ -200,12 +212,25 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
             let evidence = old
                 .as_ref()
                 .and_then(|o2| st.evidence("inconsistent", &o2.note, &note, o.now));
-            Fault::SplitView { msg, evidence }
+            let notes = old
+                .as_ref()
+                .map(|o2| both(&o2.note, &note))
+                .unwrap_or_default();
+            Fault::SplitView {
+                msg: format!("{msg}{notes}"),
+                evidence,
+            }
         }
         other => other,
     })?;
     bar.finish_and_clear();
-    st.commit(&records, &note)?;
+    if let Some(e) = write_error {
+        return Err(Fault::State(StateError {
+            path: dir.clone(),
+            msg: format!("writing records: {e}"),
+        }));
+    }
+    st.commit(records, &note)?;
     Ok(Outcome {
         size: new.checkpoint.size,
         previous: old_size,
@@ -214,6 +239,15 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
         bytes_read: counters.bytes.load(Ordering::Relaxed),
         alerts,
     })
+}
+
+/// Both checkpoints, for a split view or rollback message.
+fn both(saved: &[u8], served: &[u8]) -> String {
+    format!(
+        "\n--- checkpoint saved by an earlier pass ---\n{}--- checkpoint the log serves now ---\n{}",
+        String::from_utf8_lossy(saved),
+        String::from_utf8_lossy(served)
+    )
 }
 
 /// What a watcher must see about a new entry, updating the remembered view.

@@ -3,7 +3,6 @@
 //! appended before the checkpoint that covers it is saved.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -107,24 +106,40 @@ impl MonitorState {
         Ok(st)
     }
 
-    /// Appends records, then saves the checkpoint that covers them.
-    pub fn commit(&self, records: &[u8], note: &[u8]) -> Result<(), StateError> {
+    /// Opens the record file for appending after the saved checkpoint's
+    /// records (dropping whatever a crashed pass left past them). Records
+    /// written through it count only once [`MonitorState::commit`] saves the
+    /// checkpoint that covers them.
+    pub fn appender(&self) -> Result<std::io::BufWriter<std::fs::File>, StateError> {
         let err = |msg: String| StateError {
             path: self.dir.clone(),
             msg,
         };
         std::fs::create_dir_all(&self.dir).map_err(|e| err(e.to_string()))?;
         let size = self.checkpoint.as_ref().map_or(0, |c| c.checkpoint.size);
-        let path = self.dir.join("records");
-        let mut f = std::fs::OpenOptions::new()
+        let f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&path)
+            .open(self.dir.join("records"))
             .map_err(|e| err(e.to_string()))?;
-        // Drop whatever a crashed run left past the saved checkpoint.
         f.set_len(size * RECORD_BYTES as u64)
             .map_err(|e| err(e.to_string()))?;
-        f.write_all(records).map_err(|e| err(e.to_string()))?;
+        Ok(std::io::BufWriter::with_capacity(1 << 20, f))
+    }
+
+    /// Makes the appended records durable, then saves the checkpoint.
+    pub fn commit(
+        &self,
+        records: std::io::BufWriter<std::fs::File>,
+        note: &[u8],
+    ) -> Result<(), StateError> {
+        let err = |msg: String| StateError {
+            path: self.dir.clone(),
+            msg,
+        };
+        let f = records
+            .into_inner()
+            .map_err(|e| err(e.error().to_string()))?;
         f.sync_all().map_err(|e| err(e.to_string()))?;
         fsutil::write_atomic(&self.dir.join("checkpoint"), note, 0o644, Durability::Sync)
             .map_err(|e| err(e.to_string()))

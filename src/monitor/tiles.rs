@@ -59,6 +59,7 @@ fn check_bundle(f: &Fetcher, c: &Counters, n: u64, size: u64) -> Result<BundleRe
     let leaves =
         decode_bundle(&data, w as usize).map_err(|e| Fault::BadData(format!("{path}: {e}")))?;
     let mut entries = Vec::with_capacity(leaves.len());
+    let mut keys = crate::entry::KeyCache::default();
     for (i, leaf) in leaves.iter().enumerate() {
         let index = n * TILE_WIDTH + i as u64;
         if leaf_hash(leaf).0[..] != tile[i * 32..i * 32 + 32] {
@@ -67,8 +68,8 @@ fn check_bundle(f: &Fetcher, c: &Counters, n: u64, size: u64) -> Result<BundleRe
                 hash_tile_path(0, n, w)
             )));
         }
-        entries
-            .push(Entry::decode(leaf).map_err(|e| Fault::BadData(format!("entry {index}: {e}")))?);
+        let e = Entry::decode_with_keys(leaf, &mut keys);
+        entries.push(e.map_err(|e| Fault::BadData(format!("entry {index}: {e}")))?);
     }
     verify_signatures(&entries, n * TILE_WIDTH)?;
     Ok(BundleResult { n, entries, tile })
@@ -76,8 +77,7 @@ fn check_bundle(f: &Fetcher, c: &Counters, n: u64, size: u64) -> Result<BundleRe
 
 /// Batch verification; on failure, one by one to name the bad entry.
 fn verify_signatures(entries: &[Entry], first: u64) -> Result<(), Fault> {
-    let msgs: Vec<Vec<u8>> = entries.iter().map(Entry::signed_message).collect();
-    let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+    let refs: Vec<&[u8]> = entries.iter().map(Entry::signed_message).collect();
     let sigs: Vec<ed25519_dalek::Signature> = entries
         .iter()
         .map(|e| ed25519_dalek::Signature::from_bytes(&e.signature))
@@ -129,30 +129,46 @@ pub(super) fn verify_growth(
     let first = old_size / TILE_WIDTH;
     let last = size.div_ceil(TILE_WIDTH);
     let mut child_hashes: HashMap<u64, Hash> = HashMap::new();
-    let mut start = first;
-    while start < last {
-        let end = (start + WINDOW).min(last);
-        let mut results: Vec<BundleResult> = (start..end)
-            .into_par_iter()
-            .map(|n| check_bundle(f, c, n, size))
-            .collect::<Result<_, _>>()?;
-        results.sort_by_key(|r| r.n);
-        for r in results {
-            for (i, e) in r.entries.iter().enumerate() {
-                let index = r.n * TILE_WIDTH + i as u64;
-                if index >= old_size {
-                    on_entry(index, e);
+    // Windows are verified in parallel on the pool while this thread hands
+    // the previous window's entries to `on_entry` in order (a pipeline two
+    // windows deep, so memory stays bounded).
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<BundleResult>, Fault>>(2);
+    std::thread::scope(|scope| -> Result<(), Fault> {
+        scope.spawn(move || {
+            let mut start = first;
+            while start < last {
+                let end = (start + WINDOW).min(last);
+                let r = (start..end)
+                    .into_par_iter()
+                    .map(|n| check_bundle(f, c, n, size))
+                    .collect::<Result<Vec<_>, _>>();
+                let failed = r.is_err();
+                if tx.send(r).is_err() || failed {
+                    return;
+                }
+                start = end;
+            }
+        });
+        for results in rx {
+            let mut results = results?;
+            results.sort_by_key(|r| r.n);
+            for r in results {
+                for (i, e) in r.entries.iter().enumerate() {
+                    let index = r.n * TILE_WIDTH + i as u64;
+                    if index >= old_size {
+                        on_entry(index, e);
+                    }
+                }
+                if r.tile.len() == MAX_TILE_BYTES {
+                    child_hashes.insert(r.n, Tile::subtree_hash(&r.tile));
+                }
+                if needed.contains(&(0, r.n)) {
+                    kept.insert((0, r.n), r.tile);
                 }
             }
-            if r.tile.len() == MAX_TILE_BYTES {
-                child_hashes.insert(r.n, Tile::subtree_hash(&r.tile));
-            }
-            if needed.contains(&(0, r.n)) {
-                kept.insert((0, r.n), r.tile);
-            }
         }
-        start = end;
-    }
+        Ok(())
+    })?;
     // Higher levels: each entry is the hash of a full tile one level down.
     let mut level = 1u8;
     while level < 8 && (size >> (u32::from(level) * 8)) > 0 {
