@@ -142,3 +142,101 @@ pub struct MonitorArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+/// The command line of `bt-exec`.
+#[derive(Parser)]
+#[command(
+    name = "bt-exec",
+    version,
+    args_conflicts_with_subcommands = true,
+    about = "Run a program only after proving its exact bytes are in public, witnessed transparency logs",
+    long_about = "bt-exec PROGRAM [ARGS…] resolves PROGRAM like execvp, hashes it into a local \
+content-addressed cache, proves the hash is logged per the policy (log signatures, witness quorum, \
+freshness, consistency with every checkpoint seen before, inclusion, publisher allowed for the \
+name), then execs the verified copy with your arguments and environment.\n\n\
+Exit status: the program's own once it runs; 123 a log misbehaved (split view or data contradicting \
+its signed checkpoint: a security alert, evidence written); 124 a log could not be reached and the \
+cache cannot meet the policy; 125 usage or configuration error; 126 refused: not proven to policy; \
+127 program not found or not executable.\n\n\
+A program named like a subcommand (verify, gossip, status, alarm) runs with `bt-exec -- NAME`."
+)]
+pub struct ExecCli {
+    #[command(subcommand)]
+    pub cmd: Option<ExecCmd>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(clap::Args)]
+pub struct CommonArgs {
+    /// The policy file [default: $BT_EXEC_POLICY, else ~/.config/bt-exec/policy.toml].
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Make no network request: use cached checkpoints (while they meet max_age) and proofs.
+    #[arg(long)]
+    pub offline: bool,
+    /// Print the verification report as one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Narrate each step on stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The program and its arguments (use -- before a program whose name starts with -).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "PROGRAM [ARGS]"
+    )]
+    pub program: Vec<std::ffi::OsString>,
+}
+
+#[derive(Subcommand)]
+pub enum ExecCmd {
+    /// Verify PROGRAM and report; never run it.
+    Verify {
+        #[command(flatten)]
+        common: CommonArgs,
+        program: std::ffi::OsString,
+    },
+    /// Share the checkpoint cache with other machines.
+    #[command(subcommand)]
+    Gossip(GossipCmd),
+    /// Show each log's cached checkpoint, its age, alarms and the cache size.
+    Status {
+        /// The policy file.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
+    /// Split-view alarms.
+    #[command(subcommand)]
+    Alarm(AlarmCmd),
+}
+
+#[derive(Subcommand)]
+pub enum GossipCmd {
+    /// Write every cached checkpoint to stdout.
+    Export,
+    /// Check checkpoints from export files or plain notes against the local view.
+    Import {
+        /// The policy file.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// Make no network request (consistency that needs tiles is then unknown).
+        #[arg(long)]
+        offline: bool,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AlarmCmd {
+    /// After investigating the evidence, let bt-exec use this log again.
+    Clear { origin: String },
+}

@@ -18,6 +18,7 @@
 
 pub mod cli;
 pub mod entry;
+pub mod exec;
 pub mod fetch;
 pub mod fsutil;
 pub mod httpd;
@@ -27,5 +28,7 @@ pub mod monitor;
 pub mod note;
 pub mod policy;
 pub mod serve;
+pub mod store;
 pub mod tlog;
+pub mod verify;
 pub mod witness;

@@ -1,17 +1,327 @@
-//! bt-exec: run a program only after proving it is logged.
-//!
-//! This build carries the log side (bt-log) and the verification core; the
-//! runtime that verifies and executes is not in it yet, so it refuses
-//! everything (fail closed) with status 125.
+//! bt-exec: run a program only after proving its bytes are logged.
+//! Argument parsing, reporting and exec only; the decision is in
+//! `bt_exec::verify`.
 
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--version" || a == "-V") {
-        println!("bt-exec {}", env!("CARGO_PKG_VERSION"));
-        return ExitCode::SUCCESS;
+use clap::Parser;
+
+use bt_exec::cli::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd};
+use bt_exec::policy::Policy;
+use bt_exec::store::Store;
+use bt_exec::tlog::MAX_PROOF_BYTES;
+use bt_exec::verify::{self, exit, Context, LogOutcome, Verdict};
+
+/// A failure before any verification: message and exit code.
+struct Fail(u8, String);
+
+type Res<T> = Result<T, Fail>;
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn load_policy(flag: Option<&Path>) -> Res<Policy> {
+    let path = Policy::locate(flag).ok_or_else(|| {
+        Fail(
+            exit::CONFIG,
+            "no policy file: give --policy FILE or set BT_EXEC_POLICY".into(),
+        )
+    })?;
+    if !path.exists() {
+        return Err(Fail(
+            exit::CONFIG,
+            format!(
+                "no policy at {}: write one (man bt-exec, POLICY) or give --policy FILE",
+                path.display()
+            ),
+        ));
     }
-    eprintln!("bt-exec: this build cannot verify programs yet; refusing to run anything (see bt-log for publishing)");
-    ExitCode::from(125)
+    Policy::load(&path).map_err(|e| Fail(exit::CONFIG, e.to_string()))
+}
+
+fn store() -> Res<Store> {
+    Store::open_default().ok_or_else(|| {
+        Fail(
+            exit::CONFIG,
+            "no cache or state directory: set BT_EXEC_CACHE_DIR and BT_EXEC_STATE_DIR".into(),
+        )
+    })
+}
+
+fn report_json(program: &Path, v: &Verdict) -> serde_json::Value {
+    use base64::Engine;
+    let logs: Vec<serde_json::Value> = v
+        .logs
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "origin": r.origin,
+                "result": r.outcome.result(),
+                "message": r.outcome.message(),
+                "size": r.checkpoint.as_ref().map(|c| c.size),
+                "root": r.checkpoint.as_ref().map(|c| base64::engine::general_purpose::STANDARD.encode(c.root.0)),
+                "cosigners": r.cosigners.iter().map(|(n, t)| serde_json::json!({"name": n, "timestamp": t})).collect::<Vec<_>>(),
+                "leaf_index": match r.outcome { LogOutcome::Proven { index } => Some(index), _ => None },
+                "elapsed_ms": r.elapsed_ms,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "program": program.display().to_string(),
+        "sha256": hex::encode(v.file.sha256),
+        "size": v.file.size,
+        "decision": if v.proven() { "run" } else { "refuse" },
+        "exit_code": v.code,
+        "reason": v.reason,
+        "logs": logs,
+        "elapsed_ms": v.elapsed_ms,
+    })
+}
+
+/// Verifies PROGRAM; runs it when `args` is given and it is proven.
+fn verify_and_maybe_run(
+    common: &CommonArgs,
+    program: &OsString,
+    args: Option<&[OsString]>,
+) -> Res<u8> {
+    let path = bt_exec::exec::resolve(program).map_err(|m| Fail(exit::NOT_FOUND, m))?;
+    let policy = load_policy(common.policy.as_deref())?;
+    let store = store()?;
+    let file = store
+        .ingest(&path)
+        .map_err(|e| Fail(exit::NOT_FOUND, format!("cannot read the program: {e}")))?;
+    if common.verbose {
+        eprintln!(
+            "bt-exec: {} is sha256 {} ({} bytes{})",
+            path.display(),
+            hex::encode(file.sha256),
+            file.size,
+            if file.cached { ", hash cached" } else { "" }
+        );
+    }
+    let sidecar_path = PathBuf::from(format!("{}.tlog-proof", path.display()));
+    let sidecar = match bt_exec::fsutil::read_optional(&sidecar_path, MAX_PROOF_BYTES) {
+        Ok(Some(b)) => Some((sidecar_path, b)),
+        Ok(None) => None,
+        // Present but unreadable or too large: a refusal, never a fallback.
+        Err(e) => Some((sidecar_path, e.to_string().into_bytes())),
+    };
+    let ctx = Context {
+        policy: &policy,
+        store: &store,
+        offline: common.offline,
+        now: now(),
+        verbose: common.verbose,
+    };
+    let verdict = verify::verify(&ctx, file, sidecar);
+    {
+        let _lock = store
+            .lock()
+            .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
+        for r in &verdict.logs {
+            if let Some(n) = &r.save_checkpoint {
+                let _ = store.save_checkpoint(&r.origin, n);
+            }
+            if let Some(p) = &r.save_proof {
+                let _ = store.save_proof(&r.origin, &verdict.file.sha256, p);
+            }
+        }
+    }
+    if common.json {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", report_json(&path, &verdict));
+    }
+    if !verdict.proven() {
+        return Err(Fail(
+            verdict.code,
+            format!("refused {}: {}", path.display(), verdict.reason),
+        ));
+    }
+    if common.verbose || (args.is_none() && !common.json) {
+        eprintln!("bt-exec: {}", verdict.reason);
+    }
+    match args {
+        None => Ok(0),
+        Some(args) => {
+            let err = bt_exec::exec::exec(&verdict.file.cas_path, program, args);
+            Err(Fail(
+                exit::REFUSED,
+                format!("cannot execute the verified copy: {err}"),
+            ))
+        }
+    }
+}
+
+fn gossip_import(policy: Option<&Path>, offline: bool, files: &[PathBuf]) -> Res<u8> {
+    let policy = load_policy(policy)?;
+    let store = store()?;
+    let ctx = Context {
+        policy: &policy,
+        store: &store,
+        offline,
+        now: now(),
+        verbose: false,
+    };
+    let mut worst = 0u8;
+    for f in files {
+        let data = bt_exec::fsutil::read_capped(f, 64 << 20)
+            .map_err(|e| Fail(exit::CONFIG, format!("{}: {e}", f.display())))?;
+        let text = String::from_utf8_lossy(&data);
+        let notes: Vec<String> = if text.contains("# bt-exec gossip\n") {
+            text.split("# bt-exec gossip\n")
+                .filter(|n| !n.trim().is_empty())
+                .map(String::from)
+                .collect()
+        } else {
+            vec![text.into_owned()]
+        };
+        for note in notes {
+            let origin = note.lines().next().unwrap_or_default().to_string();
+            let Some(spec) = policy.trust.log(&origin) else {
+                eprintln!("bt-exec: {}: skipping a checkpoint of {origin:?}, a log the policy does not list", f.display());
+                continue;
+            };
+            match verify::gossip_check(&ctx, spec, note.as_bytes()) {
+                Ok(Some(n)) => {
+                    let _lock = store
+                        .lock()
+                        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
+                    let _ = store.save_checkpoint(&origin, &n);
+                    eprintln!("bt-exec: {origin}: newer consistent checkpoint imported");
+                }
+                Ok(None) => eprintln!("bt-exec: {origin}: consistent with the local view"),
+                Err(o) => {
+                    let code = match o {
+                        LogOutcome::Misbehaved { .. } => exit::MISBEHAVIOUR,
+                        LogOutcome::Unreachable(_) => exit::UNREACHABLE,
+                        _ => exit::REFUSED,
+                    };
+                    eprintln!("bt-exec: {}: {origin}: {}", f.display(), o.message());
+                    worst = if worst == exit::MISBEHAVIOUR || code == exit::MISBEHAVIOUR {
+                        exit::MISBEHAVIOUR
+                    } else {
+                        worst.max(code)
+                    };
+                }
+            }
+        }
+    }
+    if worst != 0 {
+        return Err(Fail(worst, "gossip import found problems (above)".into()));
+    }
+    Ok(0)
+}
+
+fn status(policy: Option<&Path>) -> Res<u8> {
+    let policy = load_policy(policy)?;
+    let store = store()?;
+    let now = now();
+    println!("policy: {}", policy.path.display());
+    for l in &policy.trust.logs {
+        let keys: Vec<_> = policy
+            .trust
+            .witnesses
+            .iter()
+            .map(|w| w.key.clone())
+            .collect();
+        match store.checkpoint(&l.origin).and_then(|n| {
+            bt_exec::tlog::SignedCheckpoint::verify(&n, &l.origin, &l.key, &keys).ok()
+        }) {
+            Some(sc) => {
+                let newest = sc.cosignatures.iter().map(|c| c.timestamp).max();
+                let age = newest
+                    .map(|t| format!("newest cosignature {} s old", now.saturating_sub(t)))
+                    .unwrap_or_else(|| "no cosignatures".into());
+                println!(
+                    "log {}: size {}, {} cosignature(s), {age}",
+                    l.origin,
+                    sc.checkpoint.size,
+                    sc.cosignatures.len()
+                );
+            }
+            None => println!("log {}: nothing cached yet", l.origin),
+        }
+        if let Some(a) = store.alarm(&l.origin) {
+            println!(
+                "  ALARM: split view recorded ({a}); clear with: bt-exec alarm clear {}",
+                l.origin
+            );
+        }
+    }
+    println!(
+        "cache: {} ({} bytes in the CAS)",
+        store.cache.display(),
+        store.cas_bytes()
+    );
+    println!("state: {}", store.state.display());
+    Ok(0)
+}
+
+fn run(cli: ExecCli) -> Res<u8> {
+    match cli.cmd {
+        None => {
+            let Some((program, args)) = cli.run.program.split_first() else {
+                return Err(Fail(
+                    exit::CONFIG,
+                    "usage: bt-exec [--policy FILE] [--offline] [--json] [-v] [--] PROGRAM [ARGS…]"
+                        .into(),
+                ));
+            };
+            verify_and_maybe_run(&cli.run.common, program, Some(args))
+        }
+        Some(ExecCmd::Verify { common, program }) => verify_and_maybe_run(&common, &program, None),
+        Some(ExecCmd::Gossip(GossipCmd::Export)) => {
+            let store = store()?;
+            let mut out = std::io::stdout().lock();
+            for n in store.all_checkpoints() {
+                let _ = out.write_all(b"# bt-exec gossip\n");
+                let _ = out.write_all(&n);
+            }
+            Ok(0)
+        }
+        Some(ExecCmd::Gossip(GossipCmd::Import {
+            policy,
+            offline,
+            files,
+        })) => gossip_import(policy.as_deref(), offline, &files),
+        Some(ExecCmd::Status { policy }) => status(policy.as_deref()),
+        Some(ExecCmd::Alarm(AlarmCmd::Clear { origin })) => {
+            let store = store()?;
+            match store.clear_alarm(&origin) {
+                Ok(true) => {
+                    eprintln!(
+                        "bt-exec: alarm for {origin} cleared; the evidence files stay in {}",
+                        store.state.join("evidence").display()
+                    );
+                    Ok(0)
+                }
+                Ok(false) => Err(Fail(exit::CONFIG, format!("no alarm for {origin}"))),
+                Err(e) => Err(Fail(exit::CONFIG, e.to_string())),
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match ExecCli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::CONFIG } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(c) => ExitCode::from(c),
+        Err(Fail(code, msg)) => {
+            eprintln!("bt-exec: {msg}");
+            ExitCode::from(code)
+        }
+    }
 }

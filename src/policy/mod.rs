@@ -1,6 +1,9 @@
 //! Trust policy: which logs and witnesses are trusted and the witness quorum,
 //! in C2SP `tlog-policy` text (the format Sigsum's tools read too).
 
+mod config;
 mod trust;
+
+pub use config::{parse_duration, ConfigError, Policy, Publisher, Require};
 
 pub use trust::{LogSpec, PolicyError, Quorum, TrustPolicy, WitnessSpec};

@@ -1,0 +1,79 @@
+//! Finding the program the way `execvp` does, and replacing this process
+//! with the verified CAS copy.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// Resolves PROGRAM: a name with a `/` is a path; otherwise the first
+/// executable regular file of that name on `$PATH`.
+pub fn resolve(program: &OsStr) -> Result<PathBuf, String> {
+    let executable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.as_bytes().contains(&b'/') {
+        let p = PathBuf::from(program);
+        return match std::fs::metadata(&p) {
+            Err(e) => Err(format!("{}: {e}", p.display())),
+            Ok(m) if !m.is_file() => Err(format!("{}: not a regular file", p.display())),
+            Ok(_) if !executable(&p) => {
+                Err(format!("{}: not executable (chmod +x it)", p.display()))
+            }
+            Ok(_) => Ok(p),
+        };
+    }
+    if program.is_empty() {
+        return Err("no program given".into());
+    }
+    let path =
+        std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+    for dir in std::env::split_paths(&path) {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let cand = dir.join(program);
+        if executable(&cand) {
+            return Ok(cand);
+        }
+    }
+    Err(format!(
+        "{}: command not found on PATH",
+        program.to_string_lossy()
+    ))
+}
+
+fn cstring(s: &OsStr) -> Result<CString, String> {
+    CString::new(s.as_bytes()).map_err(|_| format!("{:?} contains a NUL byte", s))
+}
+
+/// Replaces this process with `cas_path`, argv[0] as the user typed it, the
+/// environment unchanged. Returns only on failure.
+pub fn exec(cas_path: &Path, argv0: &OsStr, args: &[OsString]) -> String {
+    let prog = match cstring(cas_path.as_os_str()) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let mut argv = Vec::with_capacity(args.len() + 1);
+    for a in std::iter::once(argv0).chain(args.iter().map(OsString::as_os_str)) {
+        match cstring(a) {
+            Ok(c) => argv.push(c),
+            Err(e) => return e,
+        }
+    }
+    let mut env = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        let mut kv = k.as_bytes().to_vec();
+        kv.push(b'=');
+        kv.extend_from_slice(v.as_bytes());
+        if let Ok(c) = CString::new(kv) {
+            env.push(c);
+        }
+    }
+    match nix::unistd::execve(&prog, &argv, &env) {
+        Err(e) => format!("execve {}: {e}", cas_path.display()),
+        Ok(never) => match never {},
+    }
+}

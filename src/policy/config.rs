@@ -1,0 +1,283 @@
+//! The bt-exec policy file (DESIGN §5): TOML, with the trust part in C2SP
+//! tlog-policy text (inline `trust` or `trust_file`). Strict: unknown keys,
+//! bad values and bad trust lines are errors naming the line.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ed25519_dalek::VerifyingKey;
+use serde::Deserialize;
+
+use super::TrustPolicy;
+use crate::note::parse_public_key;
+
+#[derive(Debug, thiserror::Error)]
+#[error("policy {path}: {msg}")]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub msg: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    trust: Option<String>,
+    trust_file: Option<PathBuf>,
+    #[serde(default)]
+    publisher: Vec<RawPublisher>,
+    #[serde(default)]
+    require: RawRequire,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPublisher {
+    names: Vec<String>,
+    key: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRequire {
+    logs: Option<u64>,
+    max_age: Option<String>,
+    latest: Option<bool>,
+    no_downgrade: Option<bool>,
+    prior_revisions: Option<u64>,
+    min_release_age: Option<String>,
+}
+
+/// A publisher key and the release names it may publish.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    pub names: Vec<String>,
+    pub key: VerifyingKey,
+}
+
+impl Publisher {
+    /// `example.org/*` matches every name under `example.org/`; other
+    /// patterns match exactly.
+    pub fn may_publish(&self, name: &str) -> bool {
+        self.names.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix) && prefix.ends_with('/'),
+            None => p == name,
+        })
+    }
+}
+
+/// `[require]`, with DESIGN §10's defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Require {
+    pub logs: usize,
+    pub max_age: Duration,
+    pub latest: bool,
+    pub no_downgrade: bool,
+    pub prior_revisions: u64,
+    pub min_release_age: Duration,
+}
+
+impl Default for Require {
+    fn default() -> Self {
+        Require {
+            logs: 1,
+            max_age: Duration::from_secs(24 * 3600),
+            latest: false,
+            no_downgrade: false,
+            prior_revisions: 0,
+            min_release_age: Duration::ZERO,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub path: PathBuf,
+    pub trust: TrustPolicy,
+    pub publishers: Vec<Publisher>,
+    pub require: Require,
+}
+
+/// Parses `90s`, `15m`, `24h`, `7d`, and sums like `1h30m`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    if s.is_empty() {
+        return None;
+    }
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86400,
+            _ => return None,
+        };
+        let n: u64 = num.parse().ok()?;
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        num.clear();
+    }
+    num.is_empty().then_some(Duration::from_secs(total))
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).map_or(0, |t| t.matches('\n').count()) + 1
+}
+
+impl Policy {
+    pub fn load(path: &Path) -> Result<Policy, ConfigError> {
+        let err = |msg: String| ConfigError {
+            path: path.to_path_buf(),
+            msg,
+        };
+        let text = crate::fsutil::read_capped(path, 1 << 20).map_err(|e| err(e.to_string()))?;
+        let text = String::from_utf8(text).map_err(|_| err("not UTF-8".into()))?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Policy, ConfigError> {
+        let err = |msg: String| ConfigError {
+            path: path.to_path_buf(),
+            msg,
+        };
+        let raw: RawPolicy = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| format!("line {}: ", line_of(text, s.start)))
+                .unwrap_or_default();
+            err(format!("{line}{}", e.message()))
+        })?;
+        let trust = match (&raw.trust, &raw.trust_file) {
+            (Some(t), None) => {
+                // Report trust lines by their line in the policy file.
+                let first = text.find(t.lines().next().unwrap_or_default()).map_or(0, |o| line_of(text, o) - 1);
+                TrustPolicy::parse(t).map_err(|e| err(format!("line {}: {}", first + e.line, e.msg)))?
+            }
+            (None, Some(f)) => {
+                let f = if f.is_relative() { path.parent().unwrap_or(Path::new(".")).join(f) } else { f.clone() };
+                let t = crate::fsutil::read_capped(&f, 1 << 20).map_err(|e| err(format!("trust_file {}: {e}", f.display())))?;
+                let t = String::from_utf8(t).map_err(|_| err(format!("trust_file {}: not UTF-8", f.display())))?;
+                TrustPolicy::parse(&t).map_err(|e| err(format!("trust_file {}: {e}", f.display())))?
+            }
+            (Some(_), Some(_)) => return Err(err("give trust or trust_file, not both".into())),
+            (None, None) => return Err(err("no trust: give the trusted logs and witnesses in trust = \"\"\"…\"\"\" or trust_file".into())),
+        };
+        if trust.logs.is_empty() {
+            return Err(err("the trust policy lists no log".into()));
+        }
+        for l in &trust.logs {
+            if l.url.is_none() {
+                return Err(err(format!(
+                    "log {} has no URL: bt-exec needs one to read it",
+                    l.origin
+                )));
+            }
+        }
+        let mut publishers = Vec::new();
+        for (i, p) in raw.publisher.iter().enumerate() {
+            let key = parse_public_key(&p.key)
+                .map_err(|e| err(format!("[[publisher]] #{}: {e}", i + 1)))?;
+            if p.names.is_empty() {
+                return Err(err(format!("[[publisher]] #{}: names is empty", i + 1)));
+            }
+            for n in &p.names {
+                let bad = n.is_empty()
+                    || n.chars().any(char::is_whitespace)
+                    || (n.contains('*') && !n.ends_with("/*"));
+                if bad {
+                    return Err(err(format!("[[publisher]] #{}: bad name pattern {n:?} (a name, or a prefix ending in /*)", i + 1)));
+                }
+            }
+            publishers.push(Publisher {
+                names: p.names.clone(),
+                key,
+            });
+        }
+        let d = Require::default();
+        let dur = |field: &str,
+                   v: &Option<String>,
+                   default: Duration|
+         -> Result<Duration, ConfigError> {
+            match v {
+                None => Ok(default),
+                Some(s) => parse_duration(s).ok_or_else(|| err(format!("[require] {field} = {s:?}: a duration like \"90s\", \"15m\", \"24h\", \"7d\""))),
+            }
+        };
+        let r = &raw.require;
+        let logs = r.logs.map_or(Ok(d.logs), |n| {
+            usize::try_from(n).map_err(|_| err("[require] logs is too large".into()))
+        })?;
+        if logs == 0 || logs > trust.logs.len() {
+            return Err(err(format!(
+                "[require] logs = {logs}, but the policy lists {} log(s)",
+                trust.logs.len()
+            )));
+        }
+        let require = Require {
+            logs,
+            max_age: dur("max_age", &r.max_age, d.max_age)?,
+            latest: r.latest.unwrap_or(d.latest),
+            no_downgrade: r.no_downgrade.unwrap_or(d.no_downgrade),
+            prior_revisions: r.prior_revisions.unwrap_or(d.prior_revisions),
+            min_release_age: dur("min_release_age", &r.min_release_age, d.min_release_age)?,
+        };
+        if require.latest
+            || require.no_downgrade
+            || require.prior_revisions > 0
+            || !require.min_release_age.is_zero()
+        {
+            // Fail closed: a policy must never be weaker than it reads.
+            return Err(err(
+                "[require] latest, no_downgrade, prior_revisions and min_release_age are not supported by this version of bt-exec".into(),
+            ));
+        }
+        Ok(Policy {
+            path: path.to_path_buf(),
+            trust,
+            publishers,
+            require,
+        })
+    }
+
+    /// The policy file: `--policy`, else `$BT_EXEC_POLICY`, else the XDG config dir.
+    pub fn locate(flag: Option<&Path>) -> Option<PathBuf> {
+        if let Some(p) = flag {
+            return Some(p.to_path_buf());
+        }
+        if let Some(p) = std::env::var_os("BT_EXEC_POLICY") {
+            return Some(PathBuf::from(p));
+        }
+        directories::ProjectDirs::from("", "", "bt-exec")
+            .map(|d| d.config_dir().join("policy.toml"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("0s"), Some(Duration::ZERO));
+        for bad in ["", "h", "10", "1x", "-1h", "1.5h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn publisher_patterns() {
+        let p = Publisher {
+            names: vec!["example.org/*".into(), "other.net/tool".into()],
+            key: VerifyingKey::from_bytes(&[0; 32]).unwrap(),
+        };
+        assert!(p.may_publish("example.org/hello"));
+        assert!(!p.may_publish("example.org.evil/hello"));
+        assert!(p.may_publish("other.net/tool"));
+        assert!(!p.may_publish("other.net/tool2"));
+    }
+}

@@ -1,0 +1,307 @@
+//! bt-exec's local state (DESIGN §7): the content-addressed cache of
+//! verified bytes, the hash cache, the latest verified checkpoint of each
+//! origin, cached inclusion proofs, evidence of split views and alarms.
+//! Every write is atomic; writers take a lock.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::fsutil::{self, Durability, Lock};
+use crate::tlog::{Hash, MAX_CHECKPOINT_BYTES};
+
+pub struct Store {
+    pub cache: PathBuf,
+    pub state: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {err}")]
+pub struct StoreError {
+    pub path: PathBuf,
+    pub err: std::io::Error,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |err| StoreError {
+        path: path.to_path_buf(),
+        err,
+    }
+}
+
+/// A file whose bytes are now in the CAS.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    pub sha256: [u8; 32],
+    pub size: u64,
+    /// The read-only CAS copy: what is executed.
+    pub cas_path: PathBuf,
+    /// Whether the hash came from the hash cache (the file was not read).
+    pub cached: bool,
+}
+
+/// A cached inclusion proof of one binary in one log, against a root this
+/// machine verified (and that every later checkpoint was proven to extend).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CachedProof {
+    pub index: u64,
+    pub leaf: String,
+    pub size: u64,
+    pub root: String,
+    pub proof: Vec<String>,
+}
+
+impl CachedProof {
+    pub fn new(index: u64, leaf: &[u8], size: u64, root: Hash, proof: &[Hash]) -> Self {
+        CachedProof {
+            index,
+            leaf: B64.encode(leaf),
+            size,
+            root: B64.encode(root.0),
+            proof: proof.iter().map(|h| B64.encode(h.0)).collect(),
+        }
+    }
+    pub fn decode(&self) -> Option<(Vec<u8>, Hash, Vec<Hash>)> {
+        let leaf = B64.decode(&self.leaf).ok()?;
+        let root = Hash(B64.decode(&self.root).ok()?.try_into().ok()?);
+        let proof = self
+            .proof
+            .iter()
+            .map(|p| B64.decode(p).ok().and_then(|b| b.try_into().ok()).map(Hash))
+            .collect::<Option<Vec<_>>>()?;
+        Some((leaf, root, proof))
+    }
+}
+
+pub fn origin_key(origin: &str) -> String {
+    hex::encode(&Sha256::digest(origin.as_bytes())[..16])
+}
+
+impl Store {
+    /// `$BT_EXEC_CACHE_DIR` / `$BT_EXEC_STATE_DIR`, else the XDG directories.
+    pub fn open_default() -> Option<Store> {
+        let dirs = directories::ProjectDirs::from("", "", "bt-exec");
+        let cache = std::env::var_os("BT_EXEC_CACHE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| dirs.as_ref().map(|d| d.cache_dir().to_path_buf()))?;
+        let state = std::env::var_os("BT_EXEC_STATE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| {
+                dirs.as_ref().map(|d| {
+                    d.state_dir()
+                        .unwrap_or_else(|| d.data_local_dir())
+                        .to_path_buf()
+                })
+            })?;
+        Some(Store { cache, state })
+    }
+
+    pub fn lock(&self) -> Result<Lock, StoreError> {
+        let p = self.state.join("lock");
+        Lock::exclusive(&p).map_err(io(&p))
+    }
+
+    pub fn cas_path(&self, sha256: &[u8; 32]) -> PathBuf {
+        let h = hex::encode(sha256);
+        self.cache.join("cas/sha256").join(&h[..2]).join(h)
+    }
+
+    fn hash_cache_path(&self, meta: &std::fs::Metadata) -> PathBuf {
+        let key = format!(
+            "{}:{}:{}:{}.{}:{}.{}",
+            meta.dev(),
+            meta.ino(),
+            meta.size(),
+            meta.mtime(),
+            meta.mtime_nsec(),
+            meta.ctime(),
+            meta.ctime_nsec()
+        );
+        let h = hex::encode(&Sha256::digest(key.as_bytes())[..20]);
+        self.state.join("hashes").join(&h[..2]).join(h)
+    }
+
+    /// Hashes `path` (or takes the hash cache's word for an unchanged file)
+    /// and makes sure its bytes are in the CAS: the bytes hashed are the
+    /// bytes copied, so the CAS copy is exactly what was hashed.
+    pub fn ingest(&self, path: &Path) -> Result<Ingested, StoreError> {
+        let mut f = File::open(path).map_err(io(path))?;
+        let meta = f.metadata().map_err(io(path))?;
+        let hc = self.hash_cache_path(&meta);
+        if let Ok(Some(h)) = fsutil::read_optional(&hc, 32) {
+            if let Ok(sha256) = <[u8; 32]>::try_from(h.as_slice()) {
+                let cas_path = self.cas_path(&sha256);
+                if std::fs::metadata(&cas_path).is_ok_and(|m| m.len() == meta.len()) {
+                    return Ok(Ingested {
+                        sha256,
+                        size: meta.len(),
+                        cas_path,
+                        cached: true,
+                    });
+                }
+            }
+        }
+        let dir = self.cache.join("cas/tmp");
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io(&dir))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut size = 0u64;
+        loop {
+            let n = f.read(&mut buf).map_err(io(path))?;
+            if n == 0 {
+                break;
+            }
+            let chunk = buf.get(..n).unwrap_or_default();
+            hasher.update(chunk);
+            tmp.write_all(chunk).map_err(io(&dir))?;
+            size += n as u64;
+        }
+        let sha256: [u8; 32] = hasher.finalize().into();
+        let cas_path = self.cas_path(&sha256);
+        if !cas_path.exists() {
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o555))
+                .map_err(io(&dir))?;
+            if let Some(parent) = cas_path.parent() {
+                std::fs::create_dir_all(parent).map_err(io(parent))?;
+            }
+            tmp.persist(&cas_path).map_err(|e| StoreError {
+                path: cas_path.clone(),
+                err: e.error,
+            })?;
+        }
+        // Remember the hash only if the file did not change while read.
+        let after = std::fs::metadata(path).map_err(io(path))?;
+        if after.len() == size && self.hash_cache_path(&after) == hc {
+            let _ = fsutil::write_atomic(&hc, &sha256, 0o644, Durability::Batch);
+        }
+        Ok(Ingested {
+            sha256,
+            size,
+            cas_path,
+            cached: false,
+        })
+    }
+
+    fn checkpoint_path(&self, origin: &str) -> PathBuf {
+        self.state
+            .join("checkpoints")
+            .join(format!("{}.checkpoint", origin_key(origin)))
+    }
+
+    /// The latest verified checkpoint note of `origin`, unverified bytes.
+    pub fn checkpoint(&self, origin: &str) -> Option<Vec<u8>> {
+        fsutil::read_optional(&self.checkpoint_path(origin), MAX_CHECKPOINT_BYTES)
+            .ok()
+            .flatten()
+    }
+
+    pub fn save_checkpoint(&self, origin: &str, note: &[u8]) -> Result<(), StoreError> {
+        let p = self.checkpoint_path(origin);
+        fsutil::write_atomic(&p, note, 0o644, Durability::Sync).map_err(io(&p))
+    }
+
+    /// Every saved checkpoint note (for `gossip export` and `status`).
+    pub fn all_checkpoints(&self) -> Vec<Vec<u8>> {
+        let Ok(rd) = std::fs::read_dir(self.state.join("checkpoints")) else {
+            return vec![];
+        };
+        let mut out: Vec<_> = rd
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".checkpoint"))
+            .filter_map(|e| fsutil::read_capped(&e.path(), MAX_CHECKPOINT_BYTES).ok())
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn proof_path(&self, origin: &str, sha256: &[u8; 32]) -> PathBuf {
+        self.state
+            .join("proofs")
+            .join(origin_key(origin))
+            .join(hex::encode(sha256))
+    }
+
+    pub fn proof(&self, origin: &str, sha256: &[u8; 32]) -> Option<CachedProof> {
+        let b =
+            fsutil::read_optional(&self.proof_path(origin, sha256), 64 * 1024 + 8192).ok()??;
+        serde_json::from_slice(&b).ok()
+    }
+
+    pub fn save_proof(
+        &self,
+        origin: &str,
+        sha256: &[u8; 32],
+        p: &CachedProof,
+    ) -> Result<(), StoreError> {
+        let path = self.proof_path(origin, sha256);
+        let data = serde_json::to_vec(p).unwrap_or_default();
+        fsutil::write_atomic(&path, &data, 0o644, Durability::Batch).map_err(io(&path))
+    }
+
+    fn alarm_path(&self, origin: &str) -> PathBuf {
+        self.state.join("alarms").join(origin_key(origin))
+    }
+
+    /// The evidence file of a split view recorded for `origin`, if any.
+    pub fn alarm(&self, origin: &str) -> Option<String> {
+        fsutil::read_optional(&self.alarm_path(origin), 4096)
+            .ok()
+            .flatten()
+            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+    }
+
+    /// Writes both notes of a split view and raises the alarm for `origin`.
+    pub fn record_split_view(&self, origin: &str, a: &[u8], b: &[u8], now: u64) -> Option<PathBuf> {
+        let p = self
+            .state
+            .join("evidence")
+            .join(format!("{now}-{}.txt", origin_key(origin)));
+        let mut text =
+            format!("# split view of {origin}: two validly signed, inconsistent checkpoints\n")
+                .into_bytes();
+        text.extend_from_slice(a);
+        text.extend_from_slice(b"# ---\n");
+        text.extend_from_slice(b);
+        fsutil::write_atomic(&p, &text, 0o644, Durability::Sync).ok()?;
+        let _ = fsutil::write_atomic(
+            &self.alarm_path(origin),
+            p.display().to_string().as_bytes(),
+            0o644,
+            Durability::Sync,
+        );
+        Some(p)
+    }
+
+    pub fn clear_alarm(&self, origin: &str) -> Result<bool, StoreError> {
+        let p = self.alarm_path(origin);
+        match std::fs::remove_file(&p) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(StoreError { path: p, err: e }),
+        }
+    }
+
+    /// Bytes used by the CAS.
+    pub fn cas_bytes(&self) -> u64 {
+        fn walk(p: &Path) -> u64 {
+            std::fs::read_dir(p)
+                .map(|rd| {
+                    rd.flatten()
+                        .map(|e| match e.file_type() {
+                            Ok(t) if t.is_dir() => walk(&e.path()),
+                            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+                        })
+                        .sum()
+                })
+                .unwrap_or(0)
+        }
+        walk(&self.cache.join("cas"))
+    }
+}

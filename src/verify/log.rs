@@ -1,0 +1,570 @@
+//! Verification against one log: its checkpoint (signature, origin, witness
+//! quorum, freshness), consistency with the checkpoint this machine saw
+//! before, finding the leaf (sidecar tlog-proof, cached proof, `bt/index`),
+//! inclusion, and the entry itself.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::{Context, MAX_SKEW_SECS};
+use crate::entry::Entry;
+use crate::fetch::{FetchError, Fetcher};
+use crate::index;
+use crate::policy::LogSpec;
+use crate::store::{CachedProof, Ingested};
+use crate::tlog::store::TileHashes;
+use crate::tlog::tiles::{
+    bundle_path, decode_bundle, hash_tile_path, tile_width, MAX_BUNDLE_BYTES, MAX_TILE_BYTES,
+    TILE_WIDTH,
+};
+use crate::tlog::{
+    leaf_hash, verify_inclusion, Checkpoint, SignedCheckpoint, TlogError, TlogProof,
+    MAX_CHECKPOINT_BYTES,
+};
+
+/// How many candidate leaves an index shard may point us to for one hash.
+const MAX_CANDIDATES: usize = 16;
+
+#[derive(Debug, Clone)]
+pub enum LogOutcome {
+    Proven {
+        index: u64,
+    },
+    /// Not proven from data that was reached (126).
+    Refused(String),
+    /// The log could not be reached and the cache cannot stand in (124).
+    Unreachable(String),
+    /// Split view or data contradicting a signed checkpoint (123).
+    Misbehaved {
+        msg: String,
+        evidence: Option<PathBuf>,
+    },
+}
+
+impl LogOutcome {
+    pub fn message(&self) -> String {
+        match self {
+            LogOutcome::Proven { index } => format!("proven at leaf {index}"),
+            LogOutcome::Refused(m) | LogOutcome::Unreachable(m) => m.clone(),
+            LogOutcome::Misbehaved { msg, evidence } => match evidence {
+                Some(p) => format!("{msg} (evidence: {})", p.display()),
+                None => msg.clone(),
+            },
+        }
+    }
+    pub fn result(&self) -> &'static str {
+        match self {
+            LogOutcome::Proven { .. } => "proven",
+            LogOutcome::Refused(_) => "refused",
+            LogOutcome::Unreachable(_) => "unreachable",
+            LogOutcome::Misbehaved { .. } => "misbehaved",
+        }
+    }
+}
+
+/// What one log said, for the report.
+#[derive(Debug, Clone)]
+pub struct LogReport {
+    pub origin: String,
+    pub outcome: LogOutcome,
+    pub checkpoint: Option<Checkpoint>,
+    pub cosigners: Vec<(String, u64)>,
+    pub elapsed_ms: u128,
+    /// To save once the whole verdict is positive.
+    pub save_checkpoint: Option<Vec<u8>>,
+    pub save_proof: Option<CachedProof>,
+}
+
+impl LogReport {
+    pub fn new(origin: &str, outcome: LogOutcome) -> Self {
+        LogReport {
+            origin: origin.to_string(),
+            outcome,
+            checkpoint: None,
+            cosigners: vec![],
+            elapsed_ms: 0,
+            save_checkpoint: None,
+            save_proof: None,
+        }
+    }
+}
+
+/// A step's failure, already classified.
+type Step<T> = Result<T, LogOutcome>;
+
+fn refused<T>(m: impl Into<String>) -> Step<T> {
+    Err(LogOutcome::Refused(m.into()))
+}
+
+struct Log<'a> {
+    ctx: &'a Context<'a>,
+    spec: &'a LogSpec,
+    fetcher: Option<Fetcher>,
+    witness_keys: Vec<crate::note::VerifierKey>,
+}
+
+impl Log<'_> {
+    fn get(&self, path: &str, cap: usize) -> Step<Option<Vec<u8>>> {
+        let Some(f) = &self.fetcher else {
+            return Err(LogOutcome::Unreachable(format!(
+                "offline: {path} is not cached"
+            )));
+        };
+        f.get(path, cap).map_err(|e| match e {
+            FetchError::TooLarge { .. } => LogOutcome::Refused(e.to_string()),
+            e => LogOutcome::Unreachable(e.to_string()),
+        })
+    }
+
+    /// Tiles of the tree of `size`, fetched as the proof code asks for
+    /// them; nothing read here is trusted until [`Log::authenticate`].
+    fn tiles(&self, size: u64) -> TileHashes {
+        let fetcher = self.fetcher.clone();
+        TileHashes::with_loader(Box::new(move |level, n| {
+            let w = tile_width(level, n, size);
+            let data = fetcher
+                .as_ref()?
+                .get(&hash_tile_path(level, n, w), MAX_TILE_BYTES)
+                .ok()??;
+            (data.len() as u64 == w * 32).then_some(data)
+        }))
+    }
+
+    /// Checks `tiles` hash to `cp`'s root; a mismatch is the log contradicting itself.
+    fn authenticate(&self, tiles: &TileHashes, cp: &Checkpoint) -> Step<()> {
+        if self.fetcher.is_none() {
+            return Err(LogOutcome::Unreachable(
+                "offline: tiles are needed and not cached".into(),
+            ));
+        }
+        match tiles.tree_hash(cp.size) {
+            Ok(r) if r == cp.root => Ok(()),
+            Ok(_) => Err(LogOutcome::Misbehaved {
+                msg: format!(
+                    "the log's tiles do not hash to its signed root at size {}",
+                    cp.size
+                ),
+                evidence: None,
+            }),
+            Err(e) => Err(LogOutcome::Unreachable(format!(
+                "tiles for size {}: {e}",
+                cp.size
+            ))),
+        }
+    }
+
+    fn split_view(&self, a: &[u8], b: &[u8], what: &str) -> LogOutcome {
+        let evidence = self
+            .ctx
+            .store
+            .record_split_view(&self.spec.origin, a, b, self.ctx.now);
+        LogOutcome::Misbehaved {
+            msg: format!(
+                "split view: {what}\n--- one checkpoint ---\n{}--- the other ---\n{}",
+                String::from_utf8_lossy(a),
+                String::from_utf8_lossy(b)
+            ),
+            evidence,
+        }
+    }
+
+    /// Proves `older` is a prefix of `newer` (both validly signed) from the
+    /// tiles of `newer`; a proven inconsistency is a split view.
+    fn prove_prefix(&self, older: &SignedCheckpoint, newer: &SignedCheckpoint) -> Step<()> {
+        let (a, b) = (&older.checkpoint, &newer.checkpoint);
+        if a.size == b.size {
+            if a.root == b.root {
+                return Ok(());
+            }
+            return Err(self.split_view(
+                &older.note,
+                &newer.note,
+                &format!("two different trees of size {}", a.size),
+            ));
+        }
+        if a.size == 0 {
+            return Ok(());
+        }
+        let tiles = self.tiles(b.size);
+        self.authenticate(&tiles, b)?;
+        match tiles.tree_hash(a.size) {
+            Ok(r) if r == a.root => Ok(()),
+            Ok(_) => Err(self.split_view(
+                &older.note,
+                &newer.note,
+                &format!("size {} is not a prefix of size {}", a.size, b.size),
+            )),
+            Err(e) => Err(LogOutcome::Unreachable(format!("consistency tiles: {e}"))),
+        }
+    }
+
+    /// Freshness and quorum: the witnesses whose cosignatures are at most
+    /// `max_age` old must meet the quorum; none may be from the future.
+    fn fresh(&self, sc: &SignedCheckpoint) -> Step<()> {
+        let now = self.ctx.now;
+        let max_age = self.ctx.policy.require.max_age.as_secs();
+        if let Some(c) = sc
+            .cosignatures
+            .iter()
+            .find(|c| c.timestamp > now.saturating_add(MAX_SKEW_SECS))
+        {
+            return refused(format!(
+                "cosignature by {} is dated {} s in the future; check this machine's clock",
+                c.witness.name,
+                c.timestamp - now
+            ));
+        }
+        let trust = &self.ctx.policy.trust;
+        let fresh = trust.witness_positions(
+            sc.cosignatures
+                .iter()
+                .filter(|c| c.timestamp.saturating_add(max_age) >= now)
+                .map(|c| &c.witness),
+        );
+        if trust.quorum_met(&fresh) {
+            return Ok(());
+        }
+        let all = trust.witness_positions(sc.cosignatures.iter().map(|c| &c.witness));
+        if trust.quorum_met(&all) {
+            refused(format!("the witness cosignatures are older than max_age ({max_age} s): the checkpoint is stale"))
+        } else {
+            refused(format!(
+                "the witness quorum is not met ({} valid cosignature(s) from policy witnesses)",
+                all.len()
+            ))
+        }
+    }
+}
+
+fn open(note: &[u8], log: &Log) -> Result<SignedCheckpoint, TlogError> {
+    SignedCheckpoint::verify(note, &log.spec.origin, &log.spec.key, &log.witness_keys)
+}
+
+/// Verifies `file` against one log.
+pub fn verify_log(
+    ctx: &Context,
+    spec: &LogSpec,
+    file: &Ingested,
+    sidecar: Option<&(PathBuf, Result<TlogProof, TlogError>)>,
+) -> LogReport {
+    let start = Instant::now();
+    let fetcher = if ctx.offline {
+        None
+    } else {
+        spec.url.as_deref().and_then(|u| Fetcher::new(u).ok())
+    };
+    let log = Log {
+        ctx,
+        spec,
+        fetcher,
+        witness_keys: ctx
+            .policy
+            .trust
+            .witnesses
+            .iter()
+            .map(|w| w.key.clone())
+            .collect(),
+    };
+    let mut report = LogReport::new(&spec.origin, LogOutcome::Refused(String::new()));
+    let outcome = match run(&log, file, sidecar, &mut report) {
+        Ok(index) => LogOutcome::Proven { index },
+        Err(o) => o,
+    };
+    report.outcome = outcome;
+    report.elapsed_ms = start.elapsed().as_millis();
+    report
+}
+
+fn run(
+    log: &Log,
+    file: &Ingested,
+    sidecar: Option<&(PathBuf, Result<TlogProof, TlogError>)>,
+    report: &mut LogReport,
+) -> Step<u64> {
+    let ctx = log.ctx;
+    let origin = &log.spec.origin;
+    if let Some(ev) = ctx.store.alarm(origin) {
+        return Err(LogOutcome::Misbehaved {
+            msg: format!("a split view of this log was recorded earlier ({ev}); it stays refused until a person runs `bt-exec alarm clear {origin}`"),
+            evidence: Some(PathBuf::from(ev)),
+        });
+    }
+    // The checkpoint this machine saw last (verified when it was saved).
+    let cached = ctx
+        .store
+        .checkpoint(origin)
+        .and_then(|n| open(&n, log).ok());
+    // The log's checkpoint now.
+    let fetched = match log.get("checkpoint", MAX_CHECKPOINT_BYTES) {
+        Ok(Some(note)) => match open(&note, log) {
+            Ok(sc) => Some(sc),
+            Err(e) => return refused(format!("checkpoint: {e}")),
+        },
+        Ok(None) => None,
+        Err(LogOutcome::Unreachable(m)) => {
+            ctx.say(
+                origin,
+                &format!("unreachable: {m}; using the cached checkpoint"),
+            );
+            None
+        }
+        Err(o) => return Err(o),
+    };
+    // The checkpoint in force: the newer of the two, once consistent.
+    let current = match (cached, fetched) {
+        (None, None) => {
+            return Err(LogOutcome::Unreachable(
+                "the log cannot be reached and no checkpoint of it is cached".into(),
+            ))
+        }
+        (Some(c), None) => {
+            log.fresh(&c).map_err(|o| match o {
+                LogOutcome::Refused(m) => LogOutcome::Unreachable(format!("the log cannot be reached and the cached checkpoint does not meet the policy: {m}")),
+                o => o,
+            })?;
+            c
+        }
+        (None, Some(f)) => {
+            log.fresh(&f)?;
+            report.save_checkpoint = Some(f.note.clone());
+            f
+        }
+        (Some(c), Some(f)) if f.checkpoint.size >= c.checkpoint.size => {
+            log.prove_prefix(&c, &f)?;
+            log.fresh(&f)?;
+            report.save_checkpoint = Some(f.note.clone());
+            f
+        }
+        (Some(c), Some(f)) => {
+            // A smaller checkpoint (a stale mirror or CDN): the cached one
+            // stays in force; it must be a prefix of it, or it is a fork.
+            match log.prove_prefix(&f, &c) {
+                Ok(()) => ctx.say(origin, &format!("the log serves size {} < cached {}; keeping the cached checkpoint", f.checkpoint.size, c.checkpoint.size)),
+                Err(LogOutcome::Misbehaved { msg, evidence }) => return Err(LogOutcome::Misbehaved { msg, evidence }),
+                Err(_) => {
+                    return Err(LogOutcome::Unreachable(format!(
+                        "the log serves size {} after size {} was seen, and whether it is a prefix cannot be checked now",
+                        f.checkpoint.size, c.checkpoint.size
+                    )))
+                }
+            }
+            log.fresh(&c)?;
+            c
+        }
+    };
+    report.checkpoint = Some(current.checkpoint.clone());
+    report.cosigners = current
+        .cosignatures
+        .iter()
+        .map(|c| (c.witness.name.clone(), c.timestamp))
+        .collect();
+    ctx.say(
+        origin,
+        &format!(
+            "checkpoint size {} verified, {} cosignature(s)",
+            current.checkpoint.size,
+            current.cosignatures.len()
+        ),
+    );
+    find_leaf(log, &current, file, sidecar, report)
+}
+
+/// Checks a decoded leaf is this file's release, by an allowed publisher.
+fn check_entry(log: &Log, leaf: &[u8], file: &Ingested) -> Step<Entry> {
+    let e = Entry::decode(leaf).map_err(|e| LogOutcome::Refused(format!("entry: {e}")))?;
+    if e.release.sha256 != file.sha256 || e.release.size != file.size {
+        return refused(format!(
+            "the entry is for other bytes (sha256 {}, {} bytes), not this file",
+            hex::encode(e.release.sha256),
+            e.release.size
+        ));
+    }
+    e.verify_signature().map_err(|_| {
+        LogOutcome::Refused(format!(
+            "entry for {} {}: the publisher signature does not verify",
+            e.release.name, e.release.version
+        ))
+    })?;
+    let platform = format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH);
+    if e.release.platform != "any" && e.release.platform != platform {
+        return refused(format!(
+            "the release is for platform {}, this machine is {platform}",
+            e.release.platform
+        ));
+    }
+    let allowed = log
+        .ctx
+        .policy
+        .publishers
+        .iter()
+        .any(|p| p.key == e.publisher && p.may_publish(&e.release.name));
+    if !allowed {
+        use base64::Engine;
+        return refused(format!(
+            "publisher key {} is not allowed to publish {} by the policy ([[publisher]] names)",
+            base64::engine::general_purpose::STANDARD.encode(e.publisher.as_bytes()),
+            e.release.name
+        ));
+    }
+    Ok(e)
+}
+
+fn find_leaf(
+    log: &Log,
+    current: &SignedCheckpoint,
+    file: &Ingested,
+    sidecar: Option<&(PathBuf, Result<TlogProof, TlogError>)>,
+    report: &mut LogReport,
+) -> Step<u64> {
+    let ctx = log.ctx;
+    let origin = &log.spec.origin;
+    let cp = &current.checkpoint;
+    // 1. A sidecar tlog-proof for this log: it must verify, no fallback.
+    if let Some((path, parsed)) = sidecar {
+        let proof = match parsed {
+            Ok(p) => Some(p),
+            Err(e) => return refused(format!("{}: {e}", path.display())),
+        };
+        if let Some(p) =
+            proof.filter(|p| p.checkpoint.split(|&b| b == b'\n').next() == Some(origin.as_bytes()))
+        {
+            let sc = open(&p.checkpoint, log)
+                .map_err(|e| LogOutcome::Refused(format!("{}: checkpoint: {e}", path.display())))?;
+            let leaf = p.extra.as_deref().ok_or_else(|| {
+                LogOutcome::Refused(format!("{}: no extra line with the entry", path.display()))
+            })?;
+            verify_inclusion(
+                leaf_hash(leaf),
+                p.index,
+                sc.checkpoint.size,
+                &p.proof,
+                sc.checkpoint.root,
+            )
+            .map_err(|e| LogOutcome::Refused(format!("{}: {e}", path.display())))?;
+            // The proof's checkpoint and the one in force must be one history.
+            if sc.checkpoint.size <= cp.size {
+                log.prove_prefix(&sc, current)?;
+            } else {
+                log.prove_prefix(current, &sc)?;
+            }
+            check_entry(log, leaf, file)?;
+            ctx.say(
+                origin,
+                &format!("proven by {} at leaf {}", path.display(), p.index),
+            );
+            return Ok(p.index);
+        }
+    }
+    // 2. A proof cached by an earlier run.
+    if let Some(c) = ctx.store.proof(origin, &file.sha256) {
+        if let Some((leaf, root, proof)) = c.decode() {
+            let ok = c.size <= cp.size
+                && (c.size != cp.size || root == cp.root)
+                && verify_inclusion(leaf_hash(&leaf), c.index, c.size, &proof, root).is_ok();
+            if ok && check_entry(log, &leaf, file).is_ok() {
+                ctx.say(
+                    origin,
+                    &format!("proven from the cache at leaf {}", c.index),
+                );
+                return Ok(c.index);
+            }
+        }
+    }
+    // 3. The log's index.
+    let shard_path = index::shard_path(&file.sha256);
+    let shard = match log.get(&shard_path, index::MAX_SHARD_BYTES)? {
+        Some(s) => s,
+        None => return refused("not in this log (its index has no entry for this hash)"),
+    };
+    let candidates = index::lookup(&shard, &file.sha256)
+        .map_err(|e| LogOutcome::Refused(format!("{shard_path}: {e}")))?;
+    let mut last = "not in this log".to_string();
+    for idx in candidates
+        .into_iter()
+        .filter(|&i| i < cp.size)
+        .take(MAX_CANDIDATES)
+    {
+        let n = idx / TILE_WIDTH;
+        let w = tile_width(0, n, cp.size);
+        let bpath = bundle_path(n, w);
+        let bundle = log
+            .get(&bpath, MAX_BUNDLE_BYTES)?
+            .ok_or_else(|| LogOutcome::Unreachable(format!("{bpath} is missing")))?;
+        let leaves = decode_bundle(&bundle, w as usize).map_err(|e| LogOutcome::Misbehaved {
+            msg: format!("{bpath}: {e}"),
+            evidence: None,
+        })?;
+        let leaf = leaves
+            .get((idx % TILE_WIDTH) as usize)
+            .copied()
+            .unwrap_or_default();
+        let tiles = log.tiles(cp.size);
+        log.authenticate(&tiles, cp)?;
+        let proof = tiles
+            .inclusion_proof(idx, cp.size)
+            .map_err(|e| LogOutcome::Unreachable(e.to_string()))?;
+        if verify_inclusion(leaf_hash(leaf), idx, cp.size, &proof, cp.root).is_err() {
+            return Err(LogOutcome::Misbehaved {
+                msg: format!("{bpath}: entry {idx} does not match the log's tiles and signed root"),
+                evidence: None,
+            });
+        }
+        match check_entry(log, leaf, file) {
+            Ok(_) => {
+                report.save_proof = Some(CachedProof::new(idx, leaf, cp.size, cp.root, &proof));
+                ctx.say(
+                    origin,
+                    &format!("proven from the log's index at leaf {idx}"),
+                );
+                return Ok(idx);
+            }
+            Err(LogOutcome::Refused(m)) => last = m,
+            Err(o) => return Err(o),
+        }
+    }
+    Err(LogOutcome::Refused(last))
+}
+
+/// Checks a gossiped checkpoint note against the local view: its log
+/// signature, then consistency with the cached checkpoint of its origin
+/// (fetching tiles unless offline). Returns the note to save when it is a
+/// newer, consistent view.
+pub fn gossip_check(
+    ctx: &Context,
+    spec: &LogSpec,
+    note: &[u8],
+) -> Result<Option<Vec<u8>>, LogOutcome> {
+    let fetcher = if ctx.offline {
+        None
+    } else {
+        spec.url.as_deref().and_then(|u| Fetcher::new(u).ok())
+    };
+    let log = Log {
+        ctx,
+        spec,
+        fetcher,
+        witness_keys: ctx
+            .policy
+            .trust
+            .witnesses
+            .iter()
+            .map(|w| w.key.clone())
+            .collect(),
+    };
+    let theirs =
+        open(note, &log).map_err(|e| LogOutcome::Refused(format!("gossiped checkpoint: {e}")))?;
+    let Some(ours) = ctx
+        .store
+        .checkpoint(&spec.origin)
+        .and_then(|n| open(&n, &log).ok())
+    else {
+        return Ok(Some(theirs.note));
+    };
+    if theirs.checkpoint.size >= ours.checkpoint.size {
+        log.prove_prefix(&ours, &theirs)?;
+        Ok((theirs.checkpoint.size > ours.checkpoint.size).then_some(theirs.note))
+    } else {
+        log.prove_prefix(&theirs, &ours)?;
+        Ok(None)
+    }
+}
