@@ -68,6 +68,8 @@ pub enum Fetcher {
     Http {
         client: reqwest::blocking::Client,
         base: String,
+        /// No request starts, and no retry waits, past this instant.
+        deadline: Option<std::time::Instant>,
     },
     File {
         base: std::path::PathBuf,
@@ -98,6 +100,7 @@ impl Fetcher {
                 Ok(Fetcher::Http {
                     client,
                     base: url.trim_end_matches('/').to_string(),
+                    deadline: None,
                 })
             }
             "file" => {
@@ -110,6 +113,15 @@ impl Fetcher {
                 "unsupported scheme {s:?} (http, https or file)"
             ))),
         }
+    }
+
+    /// Bounds the whole use of this fetcher: requests get at most the time
+    /// left, and nothing is retried past `deadline`.
+    pub fn with_deadline(mut self, at: std::time::Instant) -> Self {
+        if let Fetcher::Http { deadline, .. } = &mut self {
+            *deadline = Some(at);
+        }
+        self
     }
 
     pub fn describe(&self, path: &str) -> String {
@@ -137,15 +149,31 @@ impl Fetcher {
                     msg: e.to_string(),
                 }),
             },
-            Fetcher::Http { client, .. } => {
+            Fetcher::Http {
+                client, deadline, ..
+            } => {
                 let mut wait = BACKOFF;
                 let mut last = None;
                 for attempt in 0..=RETRIES {
+                    let left =
+                        deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
                     if attempt > 0 {
+                        if left.is_some_and(|l| l <= wait) {
+                            break;
+                        }
                         std::thread::sleep(wait);
                         wait *= 2;
                     }
-                    match http_once(client, &url, cap) {
+                    let left =
+                        deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+                    if left.is_some_and(|l| l.is_zero()) {
+                        last.get_or_insert(FetchError::Unreachable {
+                            url: url.clone(),
+                            msg: "the verification deadline passed".into(),
+                        });
+                        break;
+                    }
+                    match http_once(client, &url, cap, left) {
                         Ok(r) => return Ok(r),
                         Err((e, transient)) => {
                             if !transient {
@@ -169,16 +197,18 @@ fn http_once(
     client: &reqwest::blocking::Client,
     url: &str,
     cap: usize,
+    left: Option<Duration>,
 ) -> Result<Option<Vec<u8>>, (FetchError, bool)> {
     use std::io::Read;
     let unreachable = |msg: String| FetchError::Unreachable {
         url: url.to_string(),
         msg,
     };
-    let resp = client
-        .get(url)
-        .send()
-        .map_err(|e| (unreachable(e.to_string()), true))?;
+    let mut req = client.get(url);
+    if let Some(l) = left {
+        req = req.timeout(l.min(REQUEST_TIMEOUT));
+    }
+    let resp = req.send().map_err(|e| (unreachable(e.to_string()), true))?;
     let status = resp.status().as_u16();
     if status == 404 || status == 410 {
         return Ok(None);

@@ -119,6 +119,7 @@ fn verify_and_maybe_run(
         offline: common.offline,
         now: now(),
         verbose: common.verbose,
+        deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
     };
     let verdict = verify::verify(&ctx, file, sidecar);
     {
@@ -168,6 +169,7 @@ fn gossip_import(policy: Option<&Path>, offline: bool, files: &[PathBuf]) -> Res
         offline,
         now: now(),
         verbose: false,
+        deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
     };
     let mut worst = 0u8;
     for f in files {

@@ -251,7 +251,10 @@ pub fn verify_log(
     let fetcher = if ctx.offline {
         None
     } else {
-        spec.url.as_deref().and_then(|u| Fetcher::new(u).ok())
+        spec.url
+            .as_deref()
+            .and_then(|u| Fetcher::new(u).ok())
+            .map(|f| f.with_deadline(ctx.deadline))
     };
     let log = Log {
         ctx,
@@ -537,7 +540,10 @@ pub fn gossip_check(
     let fetcher = if ctx.offline {
         None
     } else {
-        spec.url.as_deref().and_then(|u| Fetcher::new(u).ok())
+        spec.url
+            .as_deref()
+            .and_then(|u| Fetcher::new(u).ok())
+            .map(|f| f.with_deadline(ctx.deadline))
     };
     let log = Log {
         ctx,

@@ -32,7 +32,12 @@ pub struct Context<'a> {
     pub now: u64,
     /// Narrate each step on stderr (`-v`).
     pub verbose: bool,
+    /// The whole verification's deadline: no request runs past it.
+    pub deadline: std::time::Instant,
 }
+
+/// How long a whole verification may take by default.
+pub const DEFAULT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl Context<'_> {
     pub(crate) fn say(&self, origin: &str, msg: &str) {

@@ -5,6 +5,8 @@ tlog-checkpoint, signed-note, RFC 6962, DESIGN section 3) with
 pyca/cryptography and cbor2. Shares no code with the Rust implementation.
 
 usage: write_log.py OUTDIR COUNT [ORIGIN]
+With PROOF_AT=i, also writes OUTDIR/release-i (the released file, mode 755)
+and OUTDIR/release-i.tlog-proof (a C2SP tlog-proof whose extra is the leaf).
 Prints one JSON object: {"log_vkey": ..., "publisher": base64 key,
 "releases": [{"name","version","sha256"}...]}.
 """
@@ -40,6 +42,23 @@ def mth(h):
     return hashlib.sha256(b"\x01" + mth(h[:k]) + mth(h[k:])).digest()
 
 
+def inclusion_path(m, h):
+    """RFC 6962 section 2.1.1 PATH(m, D[n]), leaf's sibling first."""
+    if len(h) <= 1:
+        return []
+    k = 1
+    while k * 2 < len(h):
+        k *= 2
+    if m < k:
+        return inclusion_path(m, h[:k]) + [mth(h[k:])]
+    return inclusion_path(m - k, h[k:]) + [mth(h[:k])]
+
+
+def read_back(d, p):
+    with open(os.path.join(d, p), "rb") as f:
+        return f.read()
+
+
 def npath(n):
     s = "%03d" % (n % 1000)
     n //= 1000
@@ -69,7 +88,7 @@ def main():
     pub = raw_pub(pub_key)
     leaves, releases = [], []
     for i in range(count):
-        data = b"independent release %d\n" % i
+        data = b"#!/bin/sh\necho independent release %d\n" % i
         st = {"name": "example.net/tool%d" % (i % 10), "version": "2.%d" % i, "platform": "any",
               "sha256": hashlib.sha256(data).digest(), "size": len(data), "published": 1790000000 + i}
         stb = cbor2.dumps(st, canonical=True)
@@ -97,6 +116,15 @@ def main():
     sig = base64.b64encode(kid + log_key.sign(text)).decode()
     write(out, "checkpoint", text + ("\n\u2014 %s %s\n" % (origin, sig)).encode())
     vkey = "%s+%s+%s" % (origin, kid.hex(), base64.b64encode(b"\x01" + lpub).decode())
+    if os.environ.get("PROOF_AT"):
+        i = int(os.environ["PROOF_AT"])
+        with open(os.path.join(out, "release-%d" % i), "wb") as f:
+            f.write(b"#!/bin/sh\necho independent release %d\n" % i)
+        os.chmod(os.path.join(out, "release-%d" % i), 0o755)
+        proof = "c2sp.org/tlog-proof@v1\nextra %s\nindex %d\n" % (base64.b64encode(leaves[i]).decode(), i)
+        proof += "".join(base64.b64encode(h).decode() + "\n" for h in inclusion_path(i, hashes))
+        with open(os.path.join(out, "release-%d.tlog-proof" % i), "wb") as f:
+            f.write(proof.encode() + b"\n" + read_back(out, "checkpoint"))
     print(json.dumps({"log_vkey": vkey, "publisher": base64.b64encode(pub).decode(), "releases": releases}))
 
 

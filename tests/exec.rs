@@ -1,0 +1,619 @@
+//! bt-exec end to end: logs written by bt-log (file:// and over HTTP from an
+//! ordinary static file server), witnesses whose cosignatures the tests sign
+//! at chosen times, and every refusal with its exit code — the program never
+//! runs when it is refused (its canary file never appears).
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use bt_exec::log::{load_secret_key, sign_checkpoint};
+use bt_exec::note::{sign_cosignature_line, SecretKey};
+use bt_exec::tlog::Checkpoint;
+use common::{bt_log, keygen};
+
+const BT_EXEC: &str = env!("CARGO_BIN_EXE_bt-exec");
+
+struct L {
+    dir: PathBuf,
+    key: SecretKey,
+    vkey: String,
+    url: String,
+}
+
+struct World {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    logs: Vec<L>,
+    witnesses: Vec<(SecretKey, String)>,
+    prog: PathBuf,
+    canary: PathBuf,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+impl World {
+    fn new(n: usize) -> World {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        keygen(&root, "example.org", "pub.key");
+        keygen(&root, "evil.example", "evil.key");
+        let mut logs = vec![];
+        for i in 0..n {
+            let origin = format!("example.org/log{i}");
+            let vkey = keygen(&root, &origin, &format!("log{i}.key"));
+            let dir = root.join(format!("log{i}"));
+            let (c, _, e) = bt_log(&[
+                "init",
+                dir.to_str().unwrap(),
+                "--origin",
+                &origin,
+                "--key",
+                root.join(format!("log{i}.key")).to_str().unwrap(),
+            ]);
+            assert_eq!(c, 0, "{e}");
+            let key = load_secret_key(&root.join(format!("log{i}.key"))).unwrap();
+            logs.push(L {
+                url: format!("file://{}", dir.display()),
+                dir,
+                key,
+                vkey,
+            });
+        }
+        let witnesses = (1..=2)
+            .map(|i| {
+                let v = keygen(&root, &format!("w{i}.example"), &format!("w{i}.key"));
+                (load_secret_key(&root.join(format!("w{i}.key"))).unwrap(), v)
+            })
+            .collect();
+        let canary = root.join("canary");
+        let prog = root.join("bin/prog");
+        fs::create_dir_all(root.join("bin")).unwrap();
+        fs::write(
+            &prog,
+            format!(
+                "#!/bin/sh\ntouch {}\necho \"args:$*\"\nread line\necho \"stdin:$line\"\nexit 3\n",
+                canary.display()
+            ),
+        )
+        .unwrap();
+        chmod_x(&prog);
+        World {
+            _tmp: tmp,
+            root,
+            logs,
+            witnesses,
+            prog,
+            canary,
+        }
+    }
+
+    fn publish(&self, i: usize, file: &Path, key: &str) {
+        let (c, _, e) = bt_log(&[
+            "add",
+            self.logs[i].dir.to_str().unwrap(),
+            file.to_str().unwrap(),
+            "--name",
+            "example.org/prog",
+            "--version",
+            "1.0",
+            "--publisher-key",
+            self.root.join(key).to_str().unwrap(),
+        ]);
+        assert_eq!(c, 0, "{e}");
+    }
+
+    fn checkpoint(&self, i: usize) -> Checkpoint {
+        let note = fs::read(self.logs[i].dir.join("checkpoint")).unwrap();
+        let end = note.windows(2).position(|w| w == b"\n\n").unwrap();
+        Checkpoint::parse(&note[..=end]).unwrap()
+    }
+
+    /// Re-signs log `i`'s checkpoint `cp` with cosignatures at these times.
+    fn sign(&self, i: usize, cp: &Checkpoint, times: &[Option<u64>]) -> Vec<u8> {
+        let lines: Vec<String> = self
+            .witnesses
+            .iter()
+            .zip(times)
+            .filter_map(|((k, _), t)| t.map(|t| sign_cosignature_line(k, t, &cp.encode())))
+            .collect();
+        sign_checkpoint(&self.logs[i].key, cp, &lines)
+    }
+
+    fn cosign(&self, i: usize, times: &[Option<u64>]) {
+        let note = self.sign(i, &self.checkpoint(i), times);
+        fs::write(self.logs[i].dir.join("checkpoint"), note).unwrap();
+    }
+
+    fn policy(&self, require: &str) -> PathBuf {
+        let mut trust = String::new();
+        for l in &self.logs {
+            trust.push_str(&format!("log {} {}\n", l.vkey, l.url));
+        }
+        for (i, (_, v)) in self.witnesses.iter().enumerate() {
+            trust.push_str(&format!("witness w{i} {v}\n"));
+        }
+        trust.push_str("group both all w0 w1\nquorum both\n");
+        let p = self.root.join("policy.toml");
+        let publisher = fs::read_to_string(self.root.join("pub.key.pub")).unwrap();
+        fs::write(&p, format!("trust = \"\"\"\n{trust}\"\"\"\n\n[[publisher]]\nnames = [\"example.org/*\"]\nkey = \"{}\"\n\n[require]\n{require}\n", publisher.trim())).unwrap();
+        p
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(BT_EXEC);
+        c.args(args)
+            .env("BT_EXEC_CACHE_DIR", self.root.join("cache"))
+            .env("BT_EXEC_STATE_DIR", self.root.join("state"))
+            .env("BT_EXEC_POLICY", self.root.join("policy.toml"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let _ = child.stdin.take().unwrap().write_all(b"from stdin\n");
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs the program through bt-exec and asserts it was refused with `code`.
+    fn refused(&self, code: i32, why: &str) -> String {
+        let _ = fs::remove_file(&self.canary);
+        let out = self.run(&[self.prog.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(code), "{why}: {err}");
+        assert!(!self.canary.exists(), "{why}: the program ran");
+        assert!(!err.contains("panicked"), "{why}: {err}");
+        err
+    }
+
+    fn runs(&self) -> String {
+        let _ = fs::remove_file(&self.canary);
+        let out = self.run(&[self.prog.to_str().unwrap(), "x", "y z"]);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "args:x y z\nstdin:from stdin\n"
+        );
+        assert!(self.canary.exists());
+        err
+    }
+
+    /// Two logs with the program published and freshly cosigned.
+    fn ready(n: usize) -> World {
+        let w = World::new(n);
+        for i in 0..n {
+            w.publish(i, &w.prog, "pub.key");
+            w.cosign(i, &[Some(now()), Some(now())]);
+        }
+        w.policy(&format!("logs = {n}\nmax_age = \"1h\""));
+        w
+    }
+}
+
+fn chmod_x(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn flip_in(path: &Path, find: &[u8], at: usize) {
+    let mut b = fs::read(path).unwrap();
+    let pos = b.windows(find.len()).position(|w| w == find).unwrap() + at;
+    b[pos] ^= 1;
+    fs::write(path, b).unwrap();
+}
+
+#[test]
+fn runs_a_logged_program_with_its_io_and_status() {
+    let w = World::ready(2);
+    w.runs();
+    // By name on PATH too.
+    let out = Command::new(BT_EXEC)
+        .arg("prog")
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", w.root.join("bin").display()),
+        )
+        .env("BT_EXEC_CACHE_DIR", w.root.join("cache"))
+        .env("BT_EXEC_STATE_DIR", w.root.join("state"))
+        .env("BT_EXEC_POLICY", w.root.join("policy.toml"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // verify --json reports both logs and never runs the program.
+    let _ = fs::remove_file(&w.canary);
+    let out = w.run(&["verify", "--json", w.prog.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!w.canary.exists());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["decision"], "run");
+    let logs = v["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 2);
+    for l in logs {
+        assert_eq!(l["result"], "proven");
+        assert_eq!(l["cosigners"].as_array().unwrap().len(), 2);
+        assert_eq!(l["leaf_index"], 0);
+    }
+    // Warm and offline: everything from the cache.
+    let out = w.run(&["--offline", w.prog.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn argv0_is_preserved_for_binaries() {
+    let w = World::new(1);
+    let src = w.root.join("argv0.c");
+    fs::write(
+        &src,
+        "#include <stdio.h>\nint main(int c, char **v) { printf(\"%s\\n\", v[0]); return 0; }\n",
+    )
+    .unwrap();
+    let bin = w.root.join("bin/argv0");
+    if !Command::new("cc")
+        .arg(&src)
+        .arg("-o")
+        .arg(&bin)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have a C compiler"
+        );
+        eprintln!("SKIP argv0_is_preserved_for_binaries: no C compiler");
+        return;
+    }
+    w.publish(0, &bin, "pub.key");
+    w.cosign(0, &[Some(now()), Some(now())]);
+    w.policy("logs = 1");
+    let out = w.run(&[bin.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        bin.to_str().unwrap(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn refusals_of_the_program_and_its_publisher() {
+    let w = World::ready(2);
+    // A tampered copy.
+    let tampered = w.root.join("bin/prog");
+    let original = fs::read(&tampered).unwrap();
+    fs::write(&tampered, [original.as_slice(), b"# extra\n"].concat()).unwrap();
+    let err = w.refused(126, "tampered binary");
+    assert!(err.contains("not in this log"), "{err}");
+    fs::write(&tampered, &original).unwrap();
+    // Logged by a key not allowed for the name.
+    let other = w.root.join("bin/other");
+    fs::write(&other, "#!/bin/sh\ntouch \"$0.ran\"\n").unwrap();
+    chmod_x(&other);
+    for i in 0..2 {
+        w.publish(i, &other, "evil.key");
+        w.cosign(i, &[Some(now()), Some(now())]);
+    }
+    let out = w.run(&[other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(126));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not allowed to publish example.org/prog")
+    );
+    // In one log only, with logs = 2.
+    let third = w.root.join("bin/third");
+    fs::write(&third, "#!/bin/sh\nexit 0\n").unwrap();
+    chmod_x(&third);
+    w.publish(0, &third, "pub.key");
+    w.cosign(0, &[Some(now()), Some(now())]);
+    let out = w.run(&[third.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(126),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("proven in 1 log(s), the policy requires 2")
+    );
+}
+
+#[test]
+fn refusals_of_checkpoints_and_cosignatures() {
+    type Case = (&'static str, fn(&World), i32, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            "cosignatures older than max_age",
+            |w| w.cosign(0, &[Some(now() - 7200), Some(now() - 7200)]),
+            126,
+            "older than max_age",
+        ),
+        (
+            "cosignature from the future",
+            |w| w.cosign(0, &[Some(now() + 3600), Some(now())]),
+            126,
+            "in the future",
+        ),
+        (
+            "missing witness quorum",
+            |w| w.cosign(0, &[Some(now()), None]),
+            126,
+            "quorum is not met",
+        ),
+        (
+            "corrupted cosignature",
+            |w| {
+                let p = w.logs[0].dir.join("checkpoint");
+                let text = fs::read_to_string(&p).unwrap();
+                let line = text
+                    .lines()
+                    .find(|l| l.starts_with("— w1.example"))
+                    .unwrap()
+                    .to_string();
+                let mut b = line.clone().into_bytes();
+                let n = b.len() - 6;
+                b[n] = if b[n] == b'A' { b'B' } else { b'A' };
+                fs::write(&p, text.replace(&line, &String::from_utf8(b).unwrap())).unwrap();
+            },
+            126,
+            "does not verify",
+        ),
+        (
+            "corrupted log signature",
+            |w| {
+                let p = w.logs[0].dir.join("checkpoint");
+                let text = fs::read_to_string(&p).unwrap();
+                let line = text
+                    .lines()
+                    .find(|l| l.starts_with("— example.org/log0"))
+                    .unwrap()
+                    .to_string();
+                let mut b = line.clone().into_bytes();
+                let n = b.len() - 6;
+                b[n] = if b[n] == b'A' { b'B' } else { b'A' };
+                fs::write(&p, text.replace(&line, &String::from_utf8(b).unwrap())).unwrap();
+            },
+            126,
+            "does not verify",
+        ),
+        (
+            "wrong origin",
+            |w| {
+                let mut cp = w.checkpoint(0);
+                cp.origin = "example.org/elsewhere".into();
+                fs::write(
+                    w.logs[0].dir.join("checkpoint"),
+                    w.sign(0, &cp, &[Some(now()), Some(now())]),
+                )
+                .unwrap();
+            },
+            126,
+            "origin",
+        ),
+        (
+            "flipped root, not re-signed",
+            |w| flip_in(&w.logs[0].dir.join("checkpoint"), b"\n1\n", 4),
+            126,
+            "checkpoint",
+        ),
+        (
+            "flipped root, re-signed by the log",
+            |w| {
+                let mut cp = w.checkpoint(0);
+                cp.root.0[0] ^= 1;
+                fs::write(
+                    w.logs[0].dir.join("checkpoint"),
+                    w.sign(0, &cp, &[Some(now()), Some(now())]),
+                )
+                .unwrap();
+            },
+            123,
+            "do not hash to its signed root",
+        ),
+        (
+            "unreachable log, no cache",
+            |w| fs::remove_dir_all(&w.logs[1].dir).unwrap(),
+            124,
+            "cannot be reached",
+        ),
+    ];
+    for (what, corrupt, code, msg) in cases {
+        let w = World::ready(2);
+        corrupt(&w);
+        let err = w.refused(code, what);
+        assert!(err.contains(msg), "{what}: {err}");
+    }
+}
+
+#[test]
+fn offline_and_unreachable_fall_back_to_a_fresh_cache_only() {
+    let w = World::ready(1);
+    w.runs(); // caches checkpoint and proof
+    fs::rename(&w.logs[0].dir, w.root.join("gone")).unwrap();
+    w.runs(); // unreachable, fresh cache: still runs
+    assert_eq!(
+        w.run(&["--offline", w.prog.to_str().unwrap()])
+            .status
+            .code(),
+        Some(3)
+    );
+    // A stale cache does not do.
+    w.policy("logs = 1\nmax_age = \"1s\"");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let err = w.refused(124, "offline with a stale cache");
+    assert!(err.contains("does not meet the policy"), "{err}");
+    let out = w.run(&["--offline", w.prog.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(124));
+}
+
+#[test]
+fn policies_that_are_wrong_are_configuration_errors() {
+    let w = World::ready(1);
+    let good = fs::read_to_string(w.root.join("policy.toml")).unwrap();
+    for (what, text) in [
+        (
+            "unknown key",
+            good.replace("[require]", "[require]\nmax_agee = \"1h\""),
+        ),
+        ("malformed TOML", good.replace("[require]", "[require")),
+        (
+            "bad trust line",
+            good.replace("quorum both", "quorum nobody"),
+        ),
+        (
+            "bad duration",
+            good.replace("max_age = \"1h\"", "max_age = \"1 hour\""),
+        ),
+        (
+            "more logs than listed",
+            good.replace("logs = 1", "logs = 3"),
+        ),
+        (
+            "unsupported requirement",
+            good.replace("[require]", "[require]\nlatest = true"),
+        ),
+    ] {
+        fs::write(w.root.join("policy.toml"), &text).unwrap();
+        let err = w.refused(125, what);
+        assert!(err.contains("policy"), "{what}: {err}");
+    }
+    let out = w.run(&["/nonexistent/prog"]);
+    assert_eq!(out.status.code(), Some(127));
+}
+
+#[test]
+fn fork_after_the_original_was_seen_is_a_split_view() {
+    let w = World::ready(1);
+    w.runs();
+    let original = fs::read(w.logs[0].dir.join("checkpoint")).unwrap();
+    // The log key signs another tree of the same size; no witness cosigned it.
+    let mut cp = w.checkpoint(0);
+    cp.root.0[5] ^= 1;
+    fs::write(
+        w.logs[0].dir.join("checkpoint"),
+        w.sign(0, &cp, &[None, None]),
+    )
+    .unwrap();
+    let err = w.refused(123, "fork");
+    assert!(err.contains("split view"), "{err}");
+    let evidence: Vec<_> = fs::read_dir(w.root.join("state/evidence"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(evidence.len(), 1);
+    let text = fs::read_to_string(evidence[0].path()).unwrap();
+    assert_eq!(
+        text.matches("example.org/log0\n1\n").count(),
+        2,
+        "both notes in the evidence"
+    );
+    // The alarm stays until a person clears it, even once the log is fixed.
+    fs::write(w.logs[0].dir.join("checkpoint"), &original).unwrap();
+    w.refused(123, "alarm");
+    let out = w.run(&["alarm", "clear", "example.org/log0"]);
+    assert_eq!(out.status.code(), Some(0));
+    w.runs();
+}
+
+#[test]
+fn smaller_checkpoints_stale_or_forked() {
+    let w = World::ready(1);
+    let stale = fs::read(w.logs[0].dir.join("checkpoint")).unwrap();
+    let more = w.root.join("bin/more");
+    fs::write(&more, "#!/bin/sh\nexit 0\n").unwrap();
+    chmod_x(&more);
+    w.publish(0, &more, "pub.key");
+    w.cosign(0, &[Some(now()), Some(now())]);
+    w.runs(); // sees size 2
+              // A CDN serves the stale size-1 checkpoint: no alarm, still runs.
+    fs::write(w.logs[0].dir.join("checkpoint"), &stale).unwrap();
+    w.runs();
+    // A smaller checkpoint that is not a prefix: a split view.
+    let mut cp = w.checkpoint(0);
+    cp.root.0[1] ^= 1;
+    fs::write(
+        w.logs[0].dir.join("checkpoint"),
+        w.sign(0, &cp, &[Some(now()), Some(now())]),
+    )
+    .unwrap();
+    let err = w.refused(123, "inconsistent smaller checkpoint");
+    assert!(err.contains("split view"), "{err}");
+}
+
+#[test]
+fn gossip_import_reveals_a_fork() {
+    let w = World::ready(1);
+    w.runs();
+    let out = w.run(&["gossip", "export"]);
+    assert_eq!(out.status.code(), Some(0));
+    let exported = w.root.join("export.txt");
+    fs::write(&exported, &out.stdout).unwrap();
+    assert_eq!(
+        w.run(&["gossip", "import", exported.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let mut cp = w.checkpoint(0);
+    cp.root.0[9] ^= 1;
+    let forked = w.root.join("forked.checkpoint");
+    fs::write(&forked, w.sign(0, &cp, &[None, None])).unwrap();
+    let out = w.run(&["gossip", "import", forked.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(123),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(fs::read_dir(w.root.join("state/evidence")).unwrap().count() == 1);
+}
+
+#[test]
+fn fifty_processes_at_once_on_a_fresh_state() {
+    let w = World::ready(2);
+    let children: Vec<_> = (0..50)
+        .map(|_| {
+            Command::new(BT_EXEC)
+                .args(["verify", w.prog.to_str().unwrap()])
+                .env("BT_EXEC_CACHE_DIR", w.root.join("cache"))
+                .env("BT_EXEC_STATE_DIR", w.root.join("state"))
+                .env("BT_EXEC_POLICY", w.root.join("policy.toml"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    w.runs();
+    assert_eq!(
+        w.run(&["--offline", w.prog.to_str().unwrap()])
+            .status
+            .code(),
+        Some(3)
+    );
+}
