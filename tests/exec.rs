@@ -617,3 +617,219 @@ fn fifty_processes_at_once_on_a_fresh_state() {
         Some(3)
     );
 }
+
+/// Starts a Python helper server and returns it with its URL.
+fn helper_server(args: &[&str]) -> (common::Proc, String) {
+    use std::io::BufRead;
+    let mut child = Command::new("python3")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().to_string();
+    (
+        common::Proc {
+            child,
+            addr: format!("http://127.0.0.1:{port}"),
+        },
+        format!("http://127.0.0.1:{port}"),
+    )
+}
+
+#[test]
+fn two_logs_over_http_and_file_with_real_witnesses() {
+    // Log 0 is served by an ordinary static file server, log 1 is file://;
+    // both ask two `bt-log witness serve` witnesses for cosignatures.
+    let mut w = World::new(2);
+    let mut witnesses = vec![];
+    for (i, (_, v)) in w.witnesses.iter().enumerate() {
+        let logs: Vec<&str> = w.logs.iter().map(|l| l.vkey.as_str()).collect();
+        let mut args = vec!["witness", "serve", "--key"];
+        let key = w.root.join(format!("w{}.key", i + 1));
+        let state = w.root.join(format!("w{i}-state"));
+        args.push(key.to_str().unwrap());
+        args.push("--state");
+        args.push(state.to_str().unwrap());
+        for l in &logs {
+            args.push("--log");
+            args.push(l);
+        }
+        let p = common::spawn_server(&args);
+        witnesses.push((p.addr.clone(), v.clone(), p));
+    }
+    for (i, l) in w.logs.iter().enumerate() {
+        let cfg = l.dir.join(".bt-log/config.toml");
+        let mut text = fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("witness = []\n", "");
+        for (url, v, _) in &witnesses {
+            text.push_str(&format!("\n[[witness]]\nurl = \"{url}\"\nvkey = \"{v}\"\n"));
+        }
+        fs::write(&cfg, text).unwrap();
+        w.publish(i, &w.prog, "pub.key");
+    }
+    let (_http, url) = helper_server(&["-c", "import http.server,socketserver,sys,os;os.chdir(sys.argv[1]);s=socketserver.TCPServer(('127.0.0.1',0),http.server.SimpleHTTPRequestHandler);print(s.server_address[1],flush=True);s.serve_forever()", w.logs[0].dir.to_str().unwrap()]);
+    w.logs[0].url = url;
+    w.policy("logs = 2\nmax_age = \"1h\"");
+    w.runs();
+    let out = w.run(&["verify", "--json", w.prog.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let origins: Vec<&str> = v["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["origin"].as_str().unwrap())
+        .collect();
+    assert_eq!(origins, ["example.org/log0", "example.org/log1"]);
+    assert!(v["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["result"] == "proven" && l["cosigners"].as_array().unwrap().len() == 2));
+}
+
+#[test]
+fn independent_log_with_a_sidecar_proof() {
+    if !common::python_interop("independent_log_with_a_sidecar_proof") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("log");
+    let gen = |env: &[(&str, &str)]| {
+        let _ = fs::remove_dir_all(&dir);
+        let out = Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/interop/write_log.py"
+            ))
+            .arg(&dir)
+            .arg("300")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        meta
+    };
+    let meta = gen(&[("PROOF_AT", "260")]);
+    let policy = tmp.path().join("policy.toml");
+    fs::write(&policy, format!(
+        "trust = \"\"\"\nlog {} file://{}\nquorum none\n\"\"\"\n[[publisher]]\nnames = [\"example.net/*\"]\nkey = \"{}\"\n",
+        meta["log_vkey"].as_str().unwrap(), dir.display(), meta["publisher"].as_str().unwrap()
+    )).unwrap();
+    let run = |extra: &str| {
+        let prog = dir.join("release-260");
+        let out = Command::new(BT_EXEC)
+            .arg(&prog)
+            .env(
+                "BT_EXEC_CACHE_DIR",
+                tmp.path().join(format!("cache{extra}")),
+            )
+            .env(
+                "BT_EXEC_STATE_DIR",
+                tmp.path().join(format!("state{extra}")),
+            )
+            .env("BT_EXEC_POLICY", &policy)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run("a");
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "independent release 260\n"),
+        "{err}"
+    );
+    // Without the sidecar there is no index to find it: refused.
+    let proof = dir.join("release-260.tlog-proof");
+    let saved = fs::read(&proof).unwrap();
+    fs::remove_file(&proof).unwrap();
+    assert_eq!(run("b").0, Some(126));
+    // A flipped hash in the proof, a flipped byte in the entry: refused, no fallback.
+    let text = String::from_utf8(saved.clone()).unwrap();
+    let hash_line = text.lines().nth(3).unwrap().to_string();
+    let mut flipped = hash_line.clone().into_bytes();
+    flipped[3] = if flipped[3] == b'A' { b'B' } else { b'A' };
+    fs::write(
+        &proof,
+        text.replace(&hash_line, std::str::from_utf8(&flipped).unwrap()),
+    )
+    .unwrap();
+    assert_eq!(run("c").0, Some(126));
+    let extra_line = text.lines().nth(1).unwrap().to_string();
+    let mut flipped = extra_line.clone().into_bytes();
+    flipped[40] = if flipped[40] == b'A' { b'B' } else { b'A' };
+    fs::write(
+        &proof,
+        text.replace(&extra_line, std::str::from_utf8(&flipped).unwrap()),
+    )
+    .unwrap();
+    assert_eq!(run("d").0, Some(126));
+    // An entry with a bad publisher signature, proven in the log.
+    gen(&[("PROOF_AT", "260"), ("CORRUPT_SIG_AT", "260")]);
+    let (code, _, err) = run("e");
+    assert_eq!(code, Some(126), "{err}");
+    assert!(err.contains("publisher signature does not verify"), "{err}");
+    // A fork in a proof file after the client saw the original: same key,
+    // same size, another tree (different release at index 0).
+    gen(&[("PROOF_AT", "260")]);
+    assert_eq!(run("f").0, Some(0));
+    let forked_dir = tmp.path().join("fork");
+    let out = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/interop/write_log.py"
+        ))
+        .arg(&forked_dir)
+        .arg("300")
+        .env("PROOF_AT", "260")
+        .env("CORRUPT_SIG_AT", "3")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    fs::copy(forked_dir.join("release-260.tlog-proof"), &proof).unwrap();
+    let (code, _, err) = run("f");
+    assert_eq!(code, Some(123), "{err}");
+    assert!(err.contains("split view"), "{err}");
+}
+
+#[test]
+fn endless_or_stalled_servers_are_bounded() {
+    for mode in ["endless", "slow"] {
+        let w = World::ready(1);
+        let (_srv, url) = helper_server(&[
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/bad_server.py"),
+            mode,
+        ]);
+        let mut w = w;
+        w.logs[0].url = url;
+        w.policy("logs = 1");
+        let start = std::time::Instant::now();
+        let err = w.refused(if mode == "endless" { 126 } else { 124 }, mode);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(40),
+            "{mode}: took {:?}",
+            start.elapsed()
+        );
+        assert!(
+            err.contains("more than")
+                || err.contains("reached")
+                || err.contains("deadline")
+                || err.contains("timed out"),
+            "{mode}: {err}"
+        );
+    }
+}
