@@ -1,5 +1,5 @@
-//! The man page and README keep up with the command line: every subcommand
-//! and every long option `--help` shows is documented in man/bt-log.1.
+//! The man pages keep up with the command lines: every subcommand and every
+//! long option `--help` shows is documented in man/bt-log.1 and man/bt-exec.1.
 
 use clap::CommandFactory;
 
@@ -18,23 +18,30 @@ fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<(String, Vec<String>)>) {
     }
 }
 
-#[test]
-fn man_page_documents_every_command_and_option() {
+fn check(page: &str, cmd: clap::Command) {
     let man =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/bt-log.1")).unwrap();
+        std::fs::read_to_string(format!("{}/man/{page}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let mut cmds = vec![];
-    walk(&bt_exec::cli::Cli::command(), "", &mut cmds);
-    assert!(cmds.len() >= 6);
+    walk(&cmd, "", &mut cmds);
+    assert!(cmds.len() >= 5);
     for (path, flags) in cmds {
         if let Some(last) = path.split(' ').next_back().filter(|s| !s.is_empty()) {
+            let documented =
+                [".B ", ".B witness ", ".B gossip ", ".B alarm "].map(|p| format!("{p}{last}"));
             assert!(
-                man.contains(&format!(".B {last}")) || man.contains(&format!(".B witness {last}")),
-                "man page lacks command {path:?}"
+                documented.iter().any(|d| man.contains(d.as_str())),
+                "{page} lacks command {path:?}"
             );
         }
         for f in flags {
-            assert!(man.contains(&f), "man page lacks {f} of {path:?}");
+            assert!(man.contains(&f), "{page} lacks {f} of {path:?}");
         }
     }
-    bt_exec::cli::Cli::command().debug_assert();
+    cmd.debug_assert();
+}
+
+#[test]
+fn man_pages_document_every_command_and_option() {
+    check("bt-log.1", bt_exec::cli::Cli::command());
+    check("bt-exec.1", bt_exec::cli::ExecCli::command());
 }

@@ -49,5 +49,13 @@ fn quickstart_runs() {
         stdout.contains("— witness.example "),
         "cosigned checkpoint shown: {stdout}"
     );
-    assert!(stdout.contains("CAS copy matches"), "{stdout}");
+    assert!(
+        stdout.contains("hello from a logged program: world"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("refused with status 126"), "{stdout}");
+    assert!(
+        stdout.contains("\"name\":\"example.org/hello\""),
+        "{stdout}"
+    );
 }
