@@ -202,6 +202,15 @@ impl Store {
             .flatten()
     }
 
+    /// How long ago the checkpoint of `origin` was last fetched and saved.
+    pub fn checkpoint_age(&self, origin: &str) -> Option<std::time::Duration> {
+        let m = std::fs::metadata(self.checkpoint_path(origin))
+            .ok()?
+            .modified()
+            .ok()?;
+        std::time::SystemTime::now().duration_since(m).ok()
+    }
+
     pub fn save_checkpoint(&self, origin: &str, note: &[u8]) -> Result<(), StoreError> {
         let p = self.checkpoint_path(origin);
         fsutil::write_atomic(&p, note, 0o644, Durability::Sync).map_err(io(&p))

@@ -833,3 +833,48 @@ fn endless_or_stalled_servers_are_bounded() {
         );
     }
 }
+
+#[test]
+fn warm_path_with_refresh_makes_no_request() {
+    let mut w = World::ready(1);
+    let access = w.root.join("access.log");
+    let log_file = fs::File::create(&access).unwrap();
+    let mut child = Command::new("python3")
+        .args(["-c", "import http.server,socketserver,sys,os;os.chdir(sys.argv[1]);s=socketserver.TCPServer(('127.0.0.1',0),http.server.SimpleHTTPRequestHandler);print(s.server_address[1],flush=True);s.serve_forever()"])
+        .arg(&w.logs[0].dir)
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let _server = common::Proc {
+        child,
+        addr: String::new(),
+    };
+    w.logs[0].url = format!("http://127.0.0.1:{}", line.trim());
+    w.policy("logs = 1\nmax_age = \"1h\"\nrefresh = \"5m\"");
+    w.runs();
+    let requests = |p: &Path| {
+        fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("\"GET "))
+            .count()
+    };
+    let cold = requests(&access);
+    assert!(
+        cold >= 2,
+        "the first run fetched the checkpoint, index, bundle and tiles"
+    );
+    w.runs();
+    assert_eq!(requests(&access), cold, "the warm run made a request");
+    // Without refresh, every run fetches the checkpoint (and only it).
+    w.policy("logs = 1\nmax_age = \"1h\"");
+    w.runs();
+    assert_eq!(requests(&access), cold + 1);
+}

@@ -45,6 +45,7 @@ struct RawRequire {
     no_downgrade: Option<bool>,
     prior_revisions: Option<u64>,
     min_release_age: Option<String>,
+    refresh: Option<String>,
 }
 
 /// A publisher key and the release names it may publish.
@@ -74,6 +75,11 @@ pub struct Require {
     pub no_downgrade: bool,
     pub prior_revisions: u64,
     pub min_release_age: Duration,
+    /// While the cached checkpoint was fetched less than this long ago (and
+    /// still meets max_age), a file whose proof is cached is verified with
+    /// no network request. 0 (the default): every run fetches checkpoints,
+    /// so a split view is seen on the very next run.
+    pub refresh: Duration,
 }
 
 impl Default for Require {
@@ -85,6 +91,7 @@ impl Default for Require {
             no_downgrade: false,
             prior_revisions: 0,
             min_release_age: Duration::ZERO,
+            refresh: Duration::ZERO,
         }
     }
 }
@@ -223,6 +230,7 @@ impl Policy {
             no_downgrade: r.no_downgrade.unwrap_or(d.no_downgrade),
             prior_revisions: r.prior_revisions.unwrap_or(d.prior_revisions),
             min_release_age: dur("min_release_age", &r.min_release_age, d.min_release_age)?,
+            refresh: dur("refresh", &r.refresh, d.refresh)?,
         };
         if require.latest
             || require.no_downgrade

@@ -297,6 +297,33 @@ fn run(
         .store
         .checkpoint(origin)
         .and_then(|n| open(&n, log).ok());
+    // The warm path: a checkpoint fetched less than `refresh` ago that still
+    // meets the policy, and a cached proof of this file, need no network
+    // request at all.
+    let refresh = ctx.policy.require.refresh;
+    let recent = !refresh.is_zero()
+        && ctx
+            .store
+            .checkpoint_age(origin)
+            .is_some_and(|a| a < refresh);
+    if let Some(c) = cached.as_ref().filter(|c| recent && log.fresh(c).is_ok()) {
+        if let Some(index) = cached_proof(log, &c.checkpoint, file) {
+            report.checkpoint = Some(c.checkpoint.clone());
+            report.cosigners = c
+                .cosignatures
+                .iter()
+                .map(|x| (x.witness.name.clone(), x.timestamp))
+                .collect();
+            ctx.say(
+                origin,
+                &format!(
+                    "cached checkpoint size {} is fresh; proven from the cache at leaf {index}",
+                    c.checkpoint.size
+                ),
+            );
+            return Ok(index);
+        }
+    }
     // The log's checkpoint now.
     let fetched = match log.get("checkpoint", MAX_CHECKPOINT_BYTES) {
         Ok(Some(note)) => match open(&note, log) {
@@ -370,6 +397,18 @@ fn run(
         ),
     );
     find_leaf(log, &current, file, sidecar, report)
+}
+
+/// A proof cached by an earlier run, against a root this machine verified
+/// (every later checkpoint was proven to extend it), still valid for `cp`.
+fn cached_proof(log: &Log, cp: &Checkpoint, file: &Ingested) -> Option<u64> {
+    let c = log.ctx.store.proof(&log.spec.origin, &file.sha256)?;
+    let (leaf, root, proof) = c.decode()?;
+    let ok = c.size <= cp.size
+        && (c.size != cp.size || root == cp.root)
+        && verify_inclusion(leaf_hash(&leaf), c.index, c.size, &proof, root).is_ok()
+        && check_entry(log, &leaf, file).is_ok();
+    ok.then_some(c.index)
 }
 
 /// Checks a decoded leaf is this file's release, by an allowed publisher.
