@@ -66,7 +66,8 @@ pub async fn read_capped(
 #[derive(Clone)]
 pub enum Fetcher {
     Http {
-        client: reqwest::blocking::Client,
+        /// Built on first use: the warm path never pays for it.
+        client: std::sync::Arc<std::sync::OnceLock<Result<reqwest::blocking::Client, String>>>,
         base: String,
         /// No request starts, and no retry waits, past this instant.
         deadline: Option<std::time::Instant>,
@@ -89,20 +90,11 @@ impl Fetcher {
         };
         let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
         match parsed.scheme() {
-            "http" | "https" => {
-                let client = reqwest::blocking::Client::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .timeout(REQUEST_TIMEOUT)
-                    .redirect(reqwest::redirect::Policy::limited(3))
-                    .user_agent(concat!("bt-exec/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .map_err(|e| bad(e.to_string()))?;
-                Ok(Fetcher::Http {
-                    client,
-                    base: url.trim_end_matches('/').to_string(),
-                    deadline: None,
-                })
-            }
+            "http" | "https" => Ok(Fetcher::Http {
+                client: Default::default(),
+                base: url.trim_end_matches('/').to_string(),
+                deadline: None,
+            }),
             "file" => {
                 let base = parsed
                     .to_file_path()
@@ -152,6 +144,21 @@ impl Fetcher {
             Fetcher::Http {
                 client, deadline, ..
             } => {
+                let client = client
+                    .get_or_init(|| {
+                        reqwest::blocking::Client::builder()
+                            .connect_timeout(CONNECT_TIMEOUT)
+                            .timeout(REQUEST_TIMEOUT)
+                            .redirect(reqwest::redirect::Policy::limited(3))
+                            .user_agent(concat!("bt-exec/", env!("CARGO_PKG_VERSION")))
+                            .build()
+                            .map_err(|e| e.to_string())
+                    })
+                    .as_ref()
+                    .map_err(|e| FetchError::Unreachable {
+                        url: url.clone(),
+                        msg: e.clone(),
+                    })?;
                 let mut wait = BACKOFF;
                 let mut last = None;
                 for attempt in 0..=RETRIES {

@@ -211,9 +211,13 @@ impl Store {
         std::time::SystemTime::now().duration_since(m).ok()
     }
 
+    /// Saves a verified checkpoint: atomic (a killed process leaves the old
+    /// or the new file), not fsynced — after a power loss a lost or empty
+    /// file only means "nothing cached", and everything read back is
+    /// verified again. Evidence and alarms are fsynced.
     pub fn save_checkpoint(&self, origin: &str, note: &[u8]) -> Result<(), StoreError> {
         let p = self.checkpoint_path(origin);
-        fsutil::write_atomic(&p, note, 0o644, Durability::Sync).map_err(io(&p))
+        fsutil::write_atomic(&p, note, 0o644, Durability::Batch).map_err(io(&p))
     }
 
     /// Every saved checkpoint note (for `gossip export` and `status`).
