@@ -203,6 +203,21 @@ fn chmod_x(p: &Path) {
     fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// Changes one base64 character of the signature line starting with `prefix`.
+fn corrupt_signature_line(w: &World, prefix: &str) {
+    let p = w.logs[0].dir.join("checkpoint");
+    let text = fs::read_to_string(&p).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap()
+        .to_string();
+    let mut b = line.clone().into_bytes();
+    let n = b.len() - 6;
+    b[n] = if b[n] == b'A' { b'B' } else { b'A' };
+    fs::write(&p, text.replace(&line, &String::from_utf8(b).unwrap())).unwrap();
+}
+
 fn flip_in(path: &Path, find: &[u8], at: usize) {
     let mut b = fs::read(path).unwrap();
     let pos = b.windows(find.len()).position(|w| w == find).unwrap() + at;
@@ -358,37 +373,13 @@ fn refusals_of_checkpoints_and_cosignatures() {
         ),
         (
             "corrupted cosignature",
-            |w| {
-                let p = w.logs[0].dir.join("checkpoint");
-                let text = fs::read_to_string(&p).unwrap();
-                let line = text
-                    .lines()
-                    .find(|l| l.starts_with("— w1.example"))
-                    .unwrap()
-                    .to_string();
-                let mut b = line.clone().into_bytes();
-                let n = b.len() - 6;
-                b[n] = if b[n] == b'A' { b'B' } else { b'A' };
-                fs::write(&p, text.replace(&line, &String::from_utf8(b).unwrap())).unwrap();
-            },
+            |w| corrupt_signature_line(w, "— w1.example"),
             126,
             "does not verify",
         ),
         (
             "corrupted log signature",
-            |w| {
-                let p = w.logs[0].dir.join("checkpoint");
-                let text = fs::read_to_string(&p).unwrap();
-                let line = text
-                    .lines()
-                    .find(|l| l.starts_with("— example.org/log0"))
-                    .unwrap()
-                    .to_string();
-                let mut b = line.clone().into_bytes();
-                let n = b.len() - 6;
-                b[n] = if b[n] == b'A' { b'B' } else { b'A' };
-                fs::write(&p, text.replace(&line, &String::from_utf8(b).unwrap())).unwrap();
-            },
+            |w| corrupt_signature_line(w, "— example.org/log0"),
             126,
             "does not verify",
         ),

@@ -103,7 +103,30 @@ struct Log<'a> {
     witness_keys: Vec<crate::note::VerifierKey>,
 }
 
-impl Log<'_> {
+impl<'a> Log<'a> {
+    fn new(ctx: &'a Context<'a>, spec: &'a LogSpec) -> Self {
+        let fetcher = if ctx.offline {
+            None
+        } else {
+            spec.url
+                .as_deref()
+                .and_then(|u| Fetcher::new(u).ok())
+                .map(|f| f.with_deadline(ctx.deadline))
+        };
+        Log {
+            ctx,
+            spec,
+            fetcher,
+            witness_keys: ctx
+                .policy
+                .trust
+                .witnesses
+                .iter()
+                .map(|w| w.key.clone())
+                .collect(),
+        }
+    }
+
     fn get(&self, path: &str, cap: usize) -> Step<Option<Vec<u8>>> {
         let Some(f) = &self.fetcher else {
             return Err(LogOutcome::Unreachable(format!(
@@ -248,26 +271,7 @@ pub fn verify_log(
     sidecar: Option<&(PathBuf, Result<TlogProof, TlogError>)>,
 ) -> LogReport {
     let start = Instant::now();
-    let fetcher = if ctx.offline {
-        None
-    } else {
-        spec.url
-            .as_deref()
-            .and_then(|u| Fetcher::new(u).ok())
-            .map(|f| f.with_deadline(ctx.deadline))
-    };
-    let log = Log {
-        ctx,
-        spec,
-        fetcher,
-        witness_keys: ctx
-            .policy
-            .trust
-            .witnesses
-            .iter()
-            .map(|w| w.key.clone())
-            .collect(),
-    };
+    let log = Log::new(ctx, spec);
     let mut report = LogReport::new(&spec.origin, LogOutcome::Refused(String::new()));
     let outcome = match run(&log, file, sidecar, &mut report) {
         Ok(index) => LogOutcome::Proven { index },
@@ -576,26 +580,7 @@ pub fn gossip_check(
     spec: &LogSpec,
     note: &[u8],
 ) -> Result<Option<Vec<u8>>, LogOutcome> {
-    let fetcher = if ctx.offline {
-        None
-    } else {
-        spec.url
-            .as_deref()
-            .and_then(|u| Fetcher::new(u).ok())
-            .map(|f| f.with_deadline(ctx.deadline))
-    };
-    let log = Log {
-        ctx,
-        spec,
-        fetcher,
-        witness_keys: ctx
-            .policy
-            .trust
-            .witnesses
-            .iter()
-            .map(|w| w.key.clone())
-            .collect(),
-    };
+    let log = Log::new(ctx, spec);
     let theirs =
         open(note, &log).map_err(|e| LogOutcome::Refused(format!("gossiped checkpoint: {e}")))?;
     let Some(ours) = ctx
