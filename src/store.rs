@@ -78,6 +78,56 @@ impl CachedProof {
     }
 }
 
+/// Chunks in flight between the hashing and the writing thread.
+const COPY_BUFFERS: usize = 4;
+const COPY_CHUNK: usize = 1 << 20;
+
+/// Copies `src` to `dst` and hashes the bytes copied. This thread reads and
+/// hashes; a second thread writes, so hashing and writing overlap. The error
+/// says whether reading (`true`) or writing failed.
+fn copy_and_hash(
+    src: &mut File,
+    dst: &mut File,
+) -> Result<([u8; 32], u64), (bool, std::io::Error)> {
+    let (to_writer, chunks) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(COPY_BUFFERS);
+    let (to_reader, free) = std::sync::mpsc::channel::<Vec<u8>>();
+    for _ in 0..COPY_BUFFERS {
+        let _ = to_reader.send(vec![0u8; COPY_CHUNK]);
+    }
+    std::thread::scope(|s| {
+        let writer = s.spawn(move || -> std::io::Result<()> {
+            for (buf, n) in chunks {
+                dst.write_all(buf.get(..n).unwrap_or_default())?;
+                let _ = to_reader.send(buf);
+            }
+            Ok(())
+        });
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let read: std::io::Result<()> = (|| {
+            while let Ok(mut buf) = free.recv() {
+                let n = src.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(buf.get(..n).unwrap_or_default());
+                size += n as u64;
+                if to_writer.send((buf, n)).is_err() {
+                    break; // the writer failed; its error is reported below
+                }
+            }
+            Ok(())
+        })();
+        drop(to_writer);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("writer thread panicked")));
+        read.map_err(|e| (true, e))?;
+        written.map_err(|e| (false, e))?;
+        Ok((hasher.finalize().into(), size))
+    })
+}
+
 pub fn origin_key(origin: &str) -> String {
     hex::encode(&Sha256::digest(origin.as_bytes())[..16])
 }
@@ -149,20 +199,11 @@ impl Store {
         let dir = self.cache.join("cas/tmp");
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io(&dir))?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut size = 0u64;
-        loop {
-            let n = f.read(&mut buf).map_err(io(path))?;
-            if n == 0 {
-                break;
-            }
-            let chunk = buf.get(..n).unwrap_or_default();
-            hasher.update(chunk);
-            tmp.write_all(chunk).map_err(io(&dir))?;
-            size += n as u64;
-        }
-        let sha256: [u8; 32] = hasher.finalize().into();
+        let (sha256, size) =
+            copy_and_hash(&mut f, tmp.as_file_mut()).map_err(|(p, err)| StoreError {
+                path: if p { path.to_path_buf() } else { dir.clone() },
+                err,
+            })?;
         let cas_path = self.cas_path(&sha256);
         if !cas_path.exists() {
             tmp.as_file()
