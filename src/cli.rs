@@ -188,11 +188,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// The program and its arguments (use -- before a program whose name starts with -).
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "PROGRAM [ARGS]"
-    )]
+    #[arg(trailing_var_arg = true, value_name = "PROGRAM [ARGS]")]
     pub program: Vec<std::ffi::OsString>,
 }
 

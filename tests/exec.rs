@@ -869,3 +869,22 @@ fn warm_path_with_refresh_makes_no_request() {
     w.runs();
     assert_eq!(requests(&access), cold + 1);
 }
+
+#[test]
+fn flags_before_the_program_are_bt_exec_s_and_after_it_the_program_s() {
+    let w = World::ready(1);
+    assert_eq!(
+        w.run(&["--no-such-flag", w.prog.to_str().unwrap()])
+            .status
+            .code(),
+        Some(125)
+    );
+    let out = w.run(&["--", w.prog.to_str().unwrap(), "-v", "--json", "--", "x"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("args:-v --json -- x\n"));
+}
