@@ -691,26 +691,7 @@ fn independent_log_with_a_sidecar_proof() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("log");
-    let gen = |env: &[(&str, &str)]| {
-        let _ = fs::remove_dir_all(&dir);
-        let out = Command::new("python3")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/interop/write_log.py"
-            ))
-            .arg(&dir)
-            .arg("300")
-            .envs(env.iter().copied())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        meta
-    };
+    let gen = |env: &[(&str, &str)]| common::independent_log(&dir, 300, env);
     let meta = gen(&[("PROOF_AT", "260")]);
     let policy = tmp.path().join("policy.toml");
     fs::write(&policy, format!(
@@ -779,18 +760,11 @@ fn independent_log_with_a_sidecar_proof() {
     gen(&[("PROOF_AT", "260")]);
     assert_eq!(run("f").0, Some(0));
     let forked_dir = tmp.path().join("fork");
-    let out = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/interop/write_log.py"
-        ))
-        .arg(&forked_dir)
-        .arg("300")
-        .env("PROOF_AT", "260")
-        .env("CORRUPT_SIG_AT", "3")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    common::independent_log(
+        &forked_dir,
+        300,
+        &[("PROOF_AT", "260"), ("CORRUPT_SIG_AT", "3")],
+    );
     fs::copy(forked_dir.join("release-260.tlog-proof"), &proof).unwrap();
     let (code, _, err) = run("f");
     assert_eq!(code, Some(123), "{err}");

@@ -134,21 +134,7 @@ fn independent_writer_1000_releases_all_listed() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("log");
-    let out = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/interop/write_log.py"
-        ))
-        .arg(&dir)
-        .arg("1000")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let meta = common::independent_log(&dir, 1000, &[]);
     let url = format!("file://{}/", dir.display());
     let (code, stdout, err) = monitor_url(
         &url,
@@ -193,18 +179,7 @@ fn independent_writer_bad_publisher_signature() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("log");
-    let out = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/interop/write_log.py"
-        ))
-        .arg(&dir)
-        .arg("300")
-        .env("CORRUPT_SIG_AT", "277")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let meta = common::independent_log(&dir, 300, &[("CORRUPT_SIG_AT", "277")]);
     let (code, stdout, err) = monitor_url(
         &format!("file://{}", dir.display()),
         meta["log_vkey"].as_str().unwrap(),

@@ -225,3 +225,26 @@ pub fn verify_log_dir(
     );
     (sc, entries)
 }
+
+/// Writes a log of `count` releases with the independent Python writer
+/// (tests/interop/write_log.py) into `dir`, with its environment knobs
+/// (`PROOF_AT`, `CORRUPT_SIG_AT`); returns the JSON it prints.
+pub fn independent_log(dir: &Path, count: usize, env: &[(&str, &str)]) -> serde_json::Value {
+    let _ = std::fs::remove_dir_all(dir);
+    let out = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/interop/write_log.py"
+        ))
+        .arg(dir)
+        .arg(count.to_string())
+        .envs(env.iter().copied())
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
