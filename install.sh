@@ -2,15 +2,33 @@
 # Builds bt-exec and bt-log and installs them with their man pages.
 #   ./install.sh                 # into ~/.local (or /usr/local when run as root)
 #   PREFIX=/opt/bt ./install.sh  # elsewhere
+#   STATIC=0 ./install.sh        # dynamically linked binaries
+# On Linux with glibc the binaries are linked statically (still
+# position-independent, so ASLR applies): bt-exec starts in front of every
+# program it runs, and a static binary skips the dynamic loader's work
+# (docs/BENCHMARKS.md). When that build fails, the ordinary one is used.
 set -eu
 cd "$(dirname "$0")"
 if [ -z "${PREFIX:-}" ]; then
   if [ "$(id -u)" = 0 ]; then PREFIX=/usr/local; else PREFIX="$HOME/.local"; fi
 fi
 command -v cargo >/dev/null 2>&1 || { echo "install.sh: cargo is needed (https://rustup.rs)" >&2; exit 1; }
-cargo build --release --locked --bins
+host="$(rustc -vV | sed -n 's/^host: //p')"
+out=target/release
+case "$host" in
+  *-linux-gnu)
+    if [ "${STATIC:-1}" != 0 ] &&
+      RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
+        cargo build --release --locked --bins --target "$host"; then
+      out="target/$host/release"
+    else
+      echo "install.sh: building dynamically linked binaries" >&2
+      cargo build --release --locked --bins
+    fi ;;
+  *) cargo build --release --locked --bins ;;
+esac
 install -d "$PREFIX/bin" "$PREFIX/share/man/man1"
-install -m 0755 target/release/bt-exec target/release/bt-log "$PREFIX/bin/"
+install -m 0755 "$out/bt-exec" "$out/bt-log" "$PREFIX/bin/"
 install -m 0644 man/*.1 "$PREFIX/share/man/man1/"
 echo "installed bt-exec and bt-log into $PREFIX/bin, man pages into $PREFIX/share/man/man1"
 case ":$PATH:" in *":$PREFIX/bin:"*) ;; *) echo "note: add $PREFIX/bin to your PATH" ;; esac

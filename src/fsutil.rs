@@ -90,7 +90,10 @@ pub fn sync_fs(path: &Path) -> io::Result<()> {
 /// Reads a file up to `cap` bytes; a larger file is an error, not truncated.
 pub fn read_capped(path: &Path, cap: usize) -> io::Result<Vec<u8>> {
     let f = File::open(path)?;
-    let mut buf = Vec::new();
+    // Sized from the file's length (a hint only: the cap is what bounds it),
+    // so a small file is one read rather than a series of growing ones.
+    let hint = f.metadata().map(|m| m.len()).unwrap_or(0).min(cap as u64) as usize;
+    let mut buf = Vec::with_capacity(hint + 1);
     f.take(cap as u64 + 1).read_to_end(&mut buf)?;
     if buf.len() > cap {
         return Err(io::Error::new(

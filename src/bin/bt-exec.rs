@@ -122,7 +122,11 @@ fn verify_and_maybe_run(
         deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
     };
     let verdict = verify::verify(&ctx, file, sidecar);
-    {
+    let to_save = verdict
+        .logs
+        .iter()
+        .any(|r| r.save_checkpoint.is_some() || r.save_proof.is_some());
+    if to_save {
         let _lock = store
             .lock()
             .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;

@@ -110,6 +110,9 @@ pub struct SignedCheckpoint {
     pub cosignatures: Vec<Cosignature>,
     /// The note as received (all signature lines, known or not).
     pub note: Vec<u8>,
+    /// The note with only the signature lines that verified: what the state
+    /// directory keeps.
+    pub verified_note: Vec<u8>,
 }
 
 impl SignedCheckpoint {
@@ -123,12 +126,35 @@ impl SignedCheckpoint {
         log_key: &VerifierKey,
         witnesses: &[VerifierKey],
     ) -> Result<Self, TlogError> {
+        Self::open_with(note_bytes, origin, log_key, witnesses, note::open)
+    }
+
+    /// A checkpoint from the state directory, saved (as
+    /// [`SignedCheckpoint::verified_note`]) after [`SignedCheckpoint::verify`]
+    /// passed: the same checks without redoing the signature arithmetic
+    /// ([`note::open_saved`]).
+    pub fn open_saved(
+        note_bytes: &[u8],
+        origin: &str,
+        log_key: &VerifierKey,
+        witnesses: &[VerifierKey],
+    ) -> Result<Self, TlogError> {
+        Self::open_with(note_bytes, origin, log_key, witnesses, note::open_saved)
+    }
+
+    fn open_with(
+        note_bytes: &[u8],
+        origin: &str,
+        log_key: &VerifierKey,
+        witnesses: &[VerifierKey],
+        open: fn(&[u8], &[VerifierKey]) -> Result<note::OpenedNote, NoteError>,
+    ) -> Result<Self, TlogError> {
         if note_bytes.len() > MAX_CHECKPOINT_BYTES {
             return Err(TlogError::TooLarge("checkpoint", MAX_CHECKPOINT_BYTES));
         }
         let mut keys = vec![log_key.clone()];
         keys.extend(witnesses.iter().map(|w| w.to_cosignature_key()));
-        let opened = note::open(note_bytes, &keys).map_err(|e| match e {
+        let opened = open(note_bytes, &keys).map_err(|e| match e {
             NoteError::Unverified => TlogError::Note(NoteError::Unverified),
             other => TlogError::Note(other),
         })?;
@@ -136,6 +162,7 @@ impl SignedCheckpoint {
             return Err(TlogError::NoLogSignature(log_key.name.clone()));
         }
         let checkpoint = Checkpoint::parse(&opened.text)?;
+        let verified_note = opened.verified_note();
         if checkpoint.origin != origin {
             return Err(TlogError::WrongOrigin {
                 want: origin.to_string(),
@@ -156,6 +183,70 @@ impl SignedCheckpoint {
             checkpoint,
             cosignatures,
             note: note_bytes.to_vec(),
+            verified_note,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::note::{assemble, sign_cosignature_line, sign_ed25519_line, SecretKey};
+
+    #[test]
+    fn the_state_keeps_only_verified_lines_and_matches_them_by_key() {
+        let log = SecretKey::generate("example.org/log").unwrap_or_else(|e| panic!("{e}"));
+        let w = SecretKey::generate("w.example").unwrap_or_else(|e| panic!("{e}"));
+        let other = SecretKey::generate("other.example").unwrap_or_else(|e| panic!("{e}"));
+        let text = Checkpoint::new("example.org/log", 3, Hash([7; 32])).encode();
+        let lines = vec![
+            sign_ed25519_line(&log, &text),
+            sign_cosignature_line(&w, 100, &text),
+            sign_cosignature_line(&other, 200, &text),
+        ];
+        let note = assemble(&text, &lines);
+        let witnesses = [w.verifier()];
+        let sc = SignedCheckpoint::verify(&note, "example.org/log", &log.verifier(), &witnesses)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The line nobody checked (other.example's) is not kept.
+        assert_eq!(sc.verified_note, assemble(&text, &lines[..2]));
+        // Opened from the state with a policy that now also trusts
+        // other.example: its line is gone, so it does not count.
+        let both = [w.verifier(), other.verifier()];
+        let saved = SignedCheckpoint::open_saved(
+            &sc.verified_note,
+            "example.org/log",
+            &log.verifier(),
+            &both,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let ts: Vec<u64> = saved.cosignatures.iter().map(|c| c.timestamp).collect();
+        assert_eq!(ts, vec![100]);
+        assert_eq!(saved.checkpoint, sc.checkpoint);
+        // A policy with another log key or origin still refuses the saved note.
+        assert!(SignedCheckpoint::open_saved(
+            &sc.verified_note,
+            "example.org/log",
+            &other.verifier(),
+            &both
+        )
+        .is_err());
+        assert!(SignedCheckpoint::open_saved(
+            &sc.verified_note,
+            "example.org/other",
+            &log.verifier(),
+            &both
+        )
+        .is_err());
+        // From anywhere but the state directory the arithmetic is done: a
+        // flipped byte in the log signature is refused by verify.
+        let mut bad = lines[0].clone().into_bytes();
+        let i = bad.len() - 3;
+        bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+        let forged = assemble(&text, &[String::from_utf8(bad).unwrap_or_default()]);
+        assert!(
+            SignedCheckpoint::verify(&forged, "example.org/log", &log.verifier(), &witnesses)
+                .is_err()
+        );
     }
 }

@@ -263,6 +263,51 @@ fn open(note: &[u8], log: &Log) -> Result<SignedCheckpoint, TlogError> {
     SignedCheckpoint::verify(note, &log.spec.origin, &log.spec.key, &log.witness_keys)
 }
 
+/// The checkpoint this machine saw last: saved only after it verified, so
+/// its signatures are matched to the policy's keys but not recomputed
+/// ([`SignedCheckpoint::open_saved`]).
+fn saved(log: &Log) -> Option<SignedCheckpoint> {
+    let note = log.ctx.store.checkpoint(&log.spec.origin)?;
+    SignedCheckpoint::open_saved(&note, &log.spec.origin, &log.spec.key, &log.witness_keys).ok()
+}
+
+/// The warm path: a checkpoint fetched less than `require.refresh` ago that
+/// still meets the policy, and a cached proof of this file against it, need
+/// no network request at all. `None` when this log needs the full path.
+pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport> {
+    let refresh = ctx.policy.require.refresh;
+    if refresh.is_zero() || ctx.store.alarm(&spec.origin).is_some() {
+        return None;
+    }
+    if !ctx
+        .store
+        .checkpoint_age(&spec.origin)
+        .is_some_and(|a| a < refresh)
+    {
+        return None;
+    }
+    let start = Instant::now();
+    let log = Log::new(ctx, spec);
+    let c = saved(&log).filter(|c| log.fresh(c).is_ok())?;
+    let index = cached_proof(&log, &c.checkpoint, file)?;
+    ctx.say(
+        &spec.origin,
+        &format!(
+            "cached checkpoint size {} is fresh; proven from the cache at leaf {index}",
+            c.checkpoint.size
+        ),
+    );
+    let mut report = LogReport::new(&spec.origin, LogOutcome::Proven { index });
+    report.cosigners = c
+        .cosignatures
+        .iter()
+        .map(|x| (x.witness.name.clone(), x.timestamp))
+        .collect();
+    report.checkpoint = Some(c.checkpoint);
+    report.elapsed_ms = start.elapsed().as_millis();
+    Some(report)
+}
+
 /// Verifies `file` against one log.
 pub fn verify_log(
     ctx: &Context,
@@ -297,37 +342,7 @@ fn run(
         });
     }
     // The checkpoint this machine saw last (verified when it was saved).
-    let cached = ctx
-        .store
-        .checkpoint(origin)
-        .and_then(|n| open(&n, log).ok());
-    // The warm path: a checkpoint fetched less than `refresh` ago that still
-    // meets the policy, and a cached proof of this file, need no network
-    // request at all.
-    let refresh = ctx.policy.require.refresh;
-    let recent = !refresh.is_zero()
-        && ctx
-            .store
-            .checkpoint_age(origin)
-            .is_some_and(|a| a < refresh);
-    if let Some(c) = cached.as_ref().filter(|c| recent && log.fresh(c).is_ok()) {
-        if let Some(index) = cached_proof(log, &c.checkpoint, file) {
-            report.checkpoint = Some(c.checkpoint.clone());
-            report.cosigners = c
-                .cosignatures
-                .iter()
-                .map(|x| (x.witness.name.clone(), x.timestamp))
-                .collect();
-            ctx.say(
-                origin,
-                &format!(
-                    "cached checkpoint size {} is fresh; proven from the cache at leaf {index}",
-                    c.checkpoint.size
-                ),
-            );
-            return Ok(index);
-        }
-    }
+    let cached = saved(log);
     // The log's checkpoint now.
     let fetched = match log.get("checkpoint", MAX_CHECKPOINT_BYTES) {
         Ok(Some(note)) => match open(&note, log) {
@@ -360,13 +375,13 @@ fn run(
         }
         (None, Some(f)) => {
             log.fresh(&f)?;
-            report.save_checkpoint = Some(f.note.clone());
+            report.save_checkpoint = Some(f.verified_note.clone());
             f
         }
         (Some(c), Some(f)) if f.checkpoint.size >= c.checkpoint.size => {
             log.prove_prefix(&c, &f)?;
             log.fresh(&f)?;
-            report.save_checkpoint = Some(f.note.clone());
+            report.save_checkpoint = Some(f.verified_note.clone());
             f
         }
         (Some(c), Some(f)) => {
@@ -405,18 +420,28 @@ fn run(
 
 /// A proof cached by an earlier run, against a root this machine verified
 /// (every later checkpoint was proven to extend it), still valid for `cp`.
+/// Its entry's publisher signature verified before it was saved; the
+/// policy's rules (publisher scope, platform) are applied again.
 fn cached_proof(log: &Log, cp: &Checkpoint, file: &Ingested) -> Option<u64> {
     let c = log.ctx.store.proof(&log.spec.origin, &file.sha256)?;
     let (leaf, root, proof) = c.decode()?;
     let ok = c.size <= cp.size
         && (c.size != cp.size || root == cp.root)
         && verify_inclusion(leaf_hash(&leaf), c.index, c.size, &proof, root).is_ok()
-        && check_entry(log, &leaf, file).is_ok();
+        && check_entry(log, &leaf, file, Signature::Saved).is_ok();
     ok.then_some(c.index)
 }
 
+/// Whether an entry's publisher signature is to be verified, or was
+/// verified before the entry was saved in the state directory.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Signature {
+    Verify,
+    Saved,
+}
+
 /// Checks a decoded leaf is this file's release, by an allowed publisher.
-fn check_entry(log: &Log, leaf: &[u8], file: &Ingested) -> Step<Entry> {
+fn check_entry(log: &Log, leaf: &[u8], file: &Ingested, sig: Signature) -> Step<Entry> {
     let e = Entry::decode(leaf).map_err(|e| LogOutcome::Refused(format!("entry: {e}")))?;
     if e.release.sha256 != file.sha256 || e.release.size != file.size {
         return refused(format!(
@@ -425,12 +450,14 @@ fn check_entry(log: &Log, leaf: &[u8], file: &Ingested) -> Step<Entry> {
             e.release.size
         ));
     }
-    e.verify_signature().map_err(|_| {
-        LogOutcome::Refused(format!(
-            "entry for {} {}: the publisher signature does not verify",
-            e.release.name, e.release.version
-        ))
-    })?;
+    if sig == Signature::Verify {
+        e.verify_signature().map_err(|_| {
+            LogOutcome::Refused(format!(
+                "entry for {} {}: the publisher signature does not verify",
+                e.release.name, e.release.version
+            ))
+        })?;
+    }
     let platform = format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH);
     if e.release.platform != "any" && e.release.platform != platform {
         return refused(format!(
@@ -493,7 +520,7 @@ fn find_leaf(
             } else {
                 log.prove_prefix(current, &sc)?;
             }
-            check_entry(log, leaf, file)?;
+            check_entry(log, leaf, file, Signature::Verify)?;
             ctx.say(
                 origin,
                 &format!("proven by {} at leaf {}", path.display(), p.index),
@@ -502,19 +529,9 @@ fn find_leaf(
         }
     }
     // 2. A proof cached by an earlier run.
-    if let Some(c) = ctx.store.proof(origin, &file.sha256) {
-        if let Some((leaf, root, proof)) = c.decode() {
-            let ok = c.size <= cp.size
-                && (c.size != cp.size || root == cp.root)
-                && verify_inclusion(leaf_hash(&leaf), c.index, c.size, &proof, root).is_ok();
-            if ok && check_entry(log, &leaf, file).is_ok() {
-                ctx.say(
-                    origin,
-                    &format!("proven from the cache at leaf {}", c.index),
-                );
-                return Ok(c.index);
-            }
-        }
+    if let Some(index) = cached_proof(log, cp, file) {
+        ctx.say(origin, &format!("proven from the cache at leaf {index}"));
+        return Ok(index);
     }
     // 3. The log's index.
     let shard_path = index::shard_path(&file.sha256);
@@ -555,7 +572,7 @@ fn find_leaf(
                 evidence: None,
             });
         }
-        match check_entry(log, leaf, file) {
+        match check_entry(log, leaf, file, Signature::Verify) {
             Ok(_) => {
                 report.save_proof = Some(CachedProof::new(idx, leaf, cp.size, cp.root, &proof));
                 ctx.say(
@@ -583,16 +600,12 @@ pub fn gossip_check(
     let log = Log::new(ctx, spec);
     let theirs =
         open(note, &log).map_err(|e| LogOutcome::Refused(format!("gossiped checkpoint: {e}")))?;
-    let Some(ours) = ctx
-        .store
-        .checkpoint(&spec.origin)
-        .and_then(|n| open(&n, &log).ok())
-    else {
-        return Ok(Some(theirs.note));
+    let Some(ours) = saved(&log) else {
+        return Ok(Some(theirs.verified_note));
     };
     if theirs.checkpoint.size >= ours.checkpoint.size {
         log.prove_prefix(&ours, &theirs)?;
-        Ok((theirs.checkpoint.size > ours.checkpoint.size).then_some(theirs.note))
+        Ok((theirs.checkpoint.size > ours.checkpoint.size).then_some(theirs.verified_note))
     } else {
         log.prove_prefix(&theirs, &ours)?;
         Ok(None)

@@ -68,27 +68,32 @@ pub fn verify(ctx: &Context, file: Ingested, sidecar: Option<(PathBuf, Vec<u8>)>
     let proof = sidecar
         .as_ref()
         .map(|(p, b)| (p.clone(), TlogProof::parse(b)));
-    let reports: Vec<LogReport> = std::thread::scope(|s| {
-        let handles: Vec<_> = ctx
-            .policy
-            .trust
-            .logs
-            .iter()
-            .map(|l| {
-                let (file, proof) = (&file, &proof);
-                s.spawn(move || log::verify_log(ctx, l, file, proof.as_ref()))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .zip(&ctx.policy.trust.logs)
-            .map(|(h, l)| {
-                h.join().unwrap_or_else(|_| {
-                    LogReport::new(&l.origin, LogOutcome::Refused("internal error".into()))
-                })
-            })
-            .collect()
-    });
+    // Warm logs first, on this thread: with every log warm no thread is
+    // started and no request made.
+    let logs = &ctx.policy.trust.logs;
+    let mut reports: Vec<Option<LogReport>> =
+        logs.iter().map(|l| log::warm(ctx, l, &file)).collect();
+    let cold: Vec<usize> = (0..logs.len()).filter(|&i| reports[i].is_none()).collect();
+    let full = |l| log::verify_log(ctx, l, &file, proof.as_ref());
+    match cold.as_slice() {
+        [] => {}
+        [i] => reports[*i] = Some(full(&logs[*i])),
+        _ => std::thread::scope(|s| {
+            let handles: Vec<_> = cold
+                .iter()
+                .map(|&i| (i, s.spawn(move || full(&logs[i]))))
+                .collect();
+            for (i, h) in handles {
+                reports[i] = Some(h.join().unwrap_or_else(|_| {
+                    LogReport::new(
+                        &logs[i].origin,
+                        LogOutcome::Refused("internal error".into()),
+                    )
+                }));
+            }
+        }),
+    }
+    let reports: Vec<LogReport> = reports.into_iter().flatten().collect();
     let need = ctx.policy.require.logs;
     let proven = reports
         .iter()
