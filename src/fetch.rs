@@ -144,21 +144,12 @@ impl Fetcher {
             Fetcher::Http {
                 client, deadline, ..
             } => {
-                let client = client
-                    .get_or_init(|| {
-                        reqwest::blocking::Client::builder()
-                            .connect_timeout(CONNECT_TIMEOUT)
-                            .timeout(REQUEST_TIMEOUT)
-                            .redirect(reqwest::redirect::Policy::limited(3))
-                            .user_agent(concat!("bt-exec/", env!("CARGO_PKG_VERSION")))
-                            .build()
-                            .map_err(|e| e.to_string())
-                    })
-                    .as_ref()
-                    .map_err(|e| FetchError::Unreachable {
+                let client = client.get_or_init(blocking_client).as_ref().map_err(|e| {
+                    FetchError::Unreachable {
                         url: url.clone(),
                         msg: e.clone(),
-                    })?;
+                    }
+                })?;
                 let mut wait = BACKOFF;
                 let mut last = None;
                 for attempt in 0..=RETRIES {
@@ -197,6 +188,131 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// The blocking client: rustls, bounded redirects, the timeouts above.
+fn blocking_client() -> Result<reqwest::blocking::Client, String> {
+    reqwest::blocking::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .user_agent(concat!("bt-exec/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn time_left(url: &str, deadline: std::time::Instant) -> Result<Duration, FetchError> {
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    if left.is_zero() {
+        return Err(FetchError::Unreachable {
+            url: url.into(),
+            msg: "the deadline passed".into(),
+        });
+    }
+    Ok(left.min(REQUEST_TIMEOUT))
+}
+
+/// Whether `url` (http, https or file) serves `size` bytes now: a HEAD
+/// request answered 200 whose length, when given, is `size`.
+pub fn available(url: &str, size: u64, deadline: std::time::Instant) -> Result<bool, FetchError> {
+    let bad = |msg: String| FetchError::Unreachable {
+        url: url.into(),
+        msg,
+    };
+    let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    match parsed.scheme() {
+        "file" => {
+            let p = parsed
+                .to_file_path()
+                .map_err(|_| bad("not a local path".into()))?;
+            Ok(std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() == size))
+        }
+        "http" | "https" => {
+            let client = blocking_client().map_err(bad)?;
+            let resp = client
+                .head(url)
+                .timeout(time_left(url, deadline)?)
+                .send()
+                .map_err(|e| bad(e.to_string()))?;
+            Ok(resp.status().as_u16() == 200 && resp.content_length().map_or(true, |n| n == size))
+        }
+        s => Err(bad(format!("unsupported scheme {s:?}"))),
+    }
+}
+
+/// Streams exactly `size` bytes from `url` (http, https or file) into `out`,
+/// by `deadline`; more or fewer bytes are an error, and nothing past `size`
+/// is read. `progress` is told the bytes received so far.
+pub fn download(
+    url: &str,
+    size: u64,
+    deadline: std::time::Instant,
+    out: &mut dyn std::io::Write,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), FetchError> {
+    use std::io::Read;
+    let bad = |msg: String| FetchError::Unreachable {
+        url: url.into(),
+        msg,
+    };
+    let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    let mut body: Box<dyn Read> = match parsed.scheme() {
+        "file" => {
+            let p = parsed
+                .to_file_path()
+                .map_err(|_| bad("not a local path".into()))?;
+            Box::new(std::fs::File::open(p).map_err(|e| bad(e.to_string()))?)
+        }
+        "http" | "https" => {
+            let client = blocking_client().map_err(bad)?;
+            let resp = client
+                .get(url)
+                .timeout(time_left(url, deadline)?)
+                .send()
+                .map_err(|e| bad(e.to_string()))?;
+            let status = resp.status().as_u16();
+            if status != 200 {
+                return Err(FetchError::Status {
+                    url: url.into(),
+                    status,
+                    body: String::new(),
+                });
+            }
+            if resp.content_length().is_some_and(|n| n != size) {
+                return Err(bad(format!(
+                    "serves {} bytes, the release has {size}",
+                    resp.content_length().unwrap_or_default()
+                )));
+            }
+            Box::new(resp)
+        }
+        s => return Err(bad(format!("unsupported scheme {s:?}"))),
+    };
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut got = 0u64;
+    loop {
+        if std::time::Instant::now() >= deadline {
+            return Err(bad("the deadline passed".into()));
+        }
+        let n = body.read(&mut buf).map_err(|e| bad(e.to_string()))?;
+        if n == 0 {
+            break;
+        }
+        got += n as u64;
+        if got > size {
+            return Err(FetchError::TooLarge {
+                url: url.into(),
+                cap: usize::try_from(size).unwrap_or(usize::MAX),
+            });
+        }
+        out.write_all(buf.get(..n).unwrap_or_default())
+            .map_err(|e| bad(e.to_string()))?;
+        progress(got);
+    }
+    if got != size {
+        return Err(bad(format!("ended after {got} of {size} bytes")));
+    }
+    Ok(())
 }
 
 /// One GET; the error says whether it is worth retrying.

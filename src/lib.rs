@@ -21,6 +21,7 @@ pub mod entry;
 pub mod exec;
 pub mod fetch;
 pub mod fsutil;
+pub mod history;
 pub mod httpd;
 pub mod index;
 pub mod log;

@@ -69,6 +69,7 @@ fn report_json(program: &Path, v: &Verdict) -> serde_json::Value {
                 "root": r.checkpoint.as_ref().map(|c| base64::engine::general_purpose::STANDARD.encode(c.root.0)),
                 "cosigners": r.cosigners.iter().map(|(n, t)| serde_json::json!({"name": n, "timestamp": t})).collect::<Vec<_>>(),
                 "leaf_index": match r.outcome { LogOutcome::Proven { index } => Some(index), _ => None },
+                "release": r.entry.as_ref().map(|e| serde_json::json!({"name": e.release.name, "version": e.release.version, "platform": e.release.platform})),
                 "elapsed_ms": r.elapsed_ms,
             })
         })
@@ -155,6 +156,7 @@ fn verify_and_maybe_run(
     match args {
         None => Ok(0),
         Some(args) => {
+            record_run(&store, &verdict)?;
             let err = bt_exec::exec::exec(&verdict.file.cas_path, program, args);
             Err(Fail(
                 exit::REFUSED,
@@ -162,6 +164,40 @@ fn verify_and_maybe_run(
             ))
         }
     }
+}
+
+/// Remembers, durably and before the exec, the newest leaf of this release's
+/// name that ran (what `require.no_downgrade` compares against).
+fn record_run(store: &Store, verdict: &verify::Verdict) -> Res<()> {
+    let proven: Vec<_> = verdict
+        .logs
+        .iter()
+        .filter_map(|r| match (&r.outcome, &r.entry) {
+            (LogOutcome::Proven { index }, Some(e)) => Some((r.origin.clone(), *index, e)),
+            _ => None,
+        })
+        .collect();
+    let Some((_, _, e)) = proven.first() else {
+        return Ok(());
+    };
+    let (name, version) = (e.release.name.clone(), e.release.version.clone());
+    let at: Vec<(String, u64)> = proven.iter().map(|(o, i, _)| (o.clone(), *i)).collect();
+    let known = bt_exec::history::runs(store, &name);
+    if at
+        .iter()
+        .all(|(o, i)| known.logs.get(o).is_some_and(|(k, _)| k >= i))
+    {
+        return Ok(());
+    }
+    let _lock = store
+        .lock()
+        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
+    bt_exec::history::record_run(store, &name, &version, &at).map_err(|e| {
+        Fail(
+            exit::CONFIG,
+            format!("cannot record this run for require.no_downgrade: {e}"),
+        )
+    })
 }
 
 fn gossip_import(policy: Option<&Path>, offline: bool, files: &[PathBuf]) -> Res<u8> {

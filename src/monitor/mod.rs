@@ -8,8 +8,8 @@
 //! then save the checkpoint. Any fault stops the pass before anything is
 //! saved.
 
-mod state;
-mod tiles;
+pub mod state;
+pub(crate) mod tiles;
 
 pub use state::{MonitorState, StateError};
 

@@ -111,7 +111,7 @@ fn needed_tiles(sizes: &[u64]) -> HashSet<(u8, u64)> {
 
 /// Verifies the tree grew from `old` to `new`, calling `on_entry` for each
 /// new entry in order.
-pub(super) fn verify_growth(
+pub(crate) fn verify_growth(
     f: &Fetcher,
     old: Option<&Checkpoint>,
     new: &Checkpoint,

@@ -232,16 +232,6 @@ impl Policy {
             min_release_age: dur("min_release_age", &r.min_release_age, d.min_release_age)?,
             refresh: dur("refresh", &r.refresh, d.refresh)?,
         };
-        if require.latest
-            || require.no_downgrade
-            || require.prior_revisions > 0
-            || !require.min_release_age.is_zero()
-        {
-            // Fail closed: a policy must never be weaker than it reads.
-            return Err(err(
-                "[require] latest, no_downgrade, prior_revisions and min_release_age are not supported by this version of bt-exec".into(),
-            ));
-        }
         Ok(Policy {
             path: path.to_path_buf(),
             trust,

@@ -73,6 +73,8 @@ pub struct LogReport {
     /// To save once the whole verdict is positive.
     pub save_checkpoint: Option<Vec<u8>>,
     pub save_proof: Option<CachedProof>,
+    /// The release proven (for the report and the run record).
+    pub entry: Option<Entry>,
 }
 
 impl LogReport {
@@ -85,12 +87,21 @@ impl LogReport {
             elapsed_ms: 0,
             save_checkpoint: None,
             save_proof: None,
+            entry: None,
         }
     }
 }
 
 /// A step's failure, already classified.
 type Step<T> = Result<T, LogOutcome>;
+
+/// The leaf that proves the file, and how old a cosigned checkpoint that
+/// covers it is known to be from a proof file.
+struct Found {
+    index: u64,
+    entry: Entry,
+    proof_time: Option<u64>,
+}
 
 fn refused<T>(m: impl Into<String>) -> Step<T> {
     Err(LogOutcome::Refused(m.into()))
@@ -289,7 +300,13 @@ pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport>
     let start = Instant::now();
     let log = Log::new(ctx, spec);
     let c = saved(&log).filter(|c| log.fresh(c).is_ok())?;
-    let index = cached_proof(&log, &c.checkpoint, file)?;
+    let found = cached_proof(&log, &c.checkpoint, file)?;
+    // Release history from the state alone; anything else (or a refusal,
+    // which fresh data might change) goes the full way.
+    if ctx.policy.require.prior_revisions > 0 || history(&log, &c, &found, false).is_err() {
+        return None;
+    }
+    let index = found.index;
     ctx.say(
         &spec.origin,
         &format!(
@@ -298,6 +315,7 @@ pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport>
         ),
     );
     let mut report = LogReport::new(&spec.origin, LogOutcome::Proven { index });
+    report.entry = Some(found.entry);
     report.cosigners = c
         .cosignatures
         .iter()
@@ -415,21 +433,176 @@ fn run(
             current.cosignatures.len()
         ),
     );
-    find_leaf(log, &current, file, sidecar, report)
+    if let Some(t) = crate::history::quorum_time(&ctx.policy.trust, &current.cosignatures) {
+        let view = crate::history::View::open(ctx.store, origin);
+        if let Err(e) = view.record_coverage(current.checkpoint.size, t) {
+            ctx.say(origin, &format!("{e}"));
+        }
+    }
+    let found = find_leaf(log, &current, file, sidecar, report)?;
+    history(log, &current, &found, true)?;
+    report.entry = Some(found.entry);
+    Ok(found.index)
+}
+
+/// The policy's release-history rules (DESIGN §5): `latest`,
+/// `prior_revisions`, `no_downgrade`, `min_release_age`. With `may_fetch`
+/// false nothing is read from the network (the warm path).
+fn history(log: &Log, cp: &SignedCheckpoint, found: &Found, may_fetch: bool) -> Step<()> {
+    use crate::history::{runs, HistoryError, View};
+    let ctx = log.ctx;
+    let req = &ctx.policy.require;
+    let origin = &log.spec.origin;
+    let view = View::open(ctx.store, origin);
+    let r = &found.entry.release;
+    let local = |e: HistoryError| LogOutcome::Refused(e.to_string());
+    if req.latest || req.prior_revisions > 0 {
+        let (have, _) = view.size();
+        if have < cp.checkpoint.size {
+            let f = match (&log.fetcher, may_fetch) {
+                (Some(f), true) => f,
+                _ => {
+                    return Err(LogOutcome::Unreachable(format!(
+                        "the release history of this log covers {have} of {} entries and cannot be brought up to date offline",
+                        cp.checkpoint.size
+                    )))
+                }
+            };
+            let added = view.update(f, &cp.checkpoint).map_err(|e| match e {
+                HistoryError::Log(crate::monitor::Fault::SplitView { msg, evidence }) => {
+                    LogOutcome::Misbehaved { msg, evidence }
+                }
+                HistoryError::Log(crate::monitor::Fault::BadData(m)) => LogOutcome::Misbehaved {
+                    msg: format!("release history: {m}"),
+                    evidence: None,
+                },
+                HistoryError::Log(f) => LogOutcome::Unreachable(format!("release history: {f}")),
+                e => local(e),
+            })?;
+            ctx.say(
+                origin,
+                &format!("release history: {added} new entries read and verified"),
+            );
+        }
+        let allowed = |e: &Entry| {
+            ctx.policy
+                .publishers
+                .iter()
+                .any(|p| p.key == e.publisher && p.may_publish(&e.release.name))
+        };
+        let releases: Vec<_> = view
+            .releases(&r.name)
+            .map_err(local)?
+            .into_iter()
+            .filter(|s| allowed(&s.entry))
+            .collect();
+        if req.latest {
+            let platform = host_platform();
+            if let Some(n) = releases.iter().rev().find(|s| {
+                s.index > found.index
+                    && (s.entry.release.platform == "any" || s.entry.release.platform == platform)
+            }) {
+                return refused(format!(
+                    "{} {} is not the latest release: {} {} (leaf {}) is in the log; run that one (`bt-exec {}@latest`), or set require.latest = false",
+                    r.name, r.version, n.entry.release.name, n.entry.release.version, n.index, r.name
+                ));
+            }
+        }
+        if req.prior_revisions > 0 {
+            let mut ok = 0u64;
+            let mut missing = vec![];
+            for s in releases.iter().rev().filter(|s| s.index < found.index) {
+                if ok >= req.prior_revisions {
+                    break;
+                }
+                let e = &s.entry.release;
+                let fetchable = if log.fetcher.is_none() {
+                    view.available_since(&e.sha256).is_some()
+                } else {
+                    e.cas
+                        .iter()
+                        .any(|u| crate::fetch::available(u, e.size, ctx.deadline).unwrap_or(false))
+                };
+                if fetchable {
+                    if log.fetcher.is_some() {
+                        view.record_available(&e.sha256, ctx.now);
+                    }
+                    ok += 1;
+                } else {
+                    missing.push(format!("{} (leaf {})", e.version, s.index));
+                }
+            }
+            if ok < req.prior_revisions {
+                let gone = if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; bytes not fetchable from their cas URLs: {}",
+                        missing.join(", ")
+                    )
+                };
+                return refused(format!(
+                    "{} {} has {ok} earlier release(s) still fetchable in this log, the policy requires {} (require.prior_revisions){gone}",
+                    r.name, r.version, req.prior_revisions
+                ));
+            }
+        }
+    }
+    if req.no_downgrade {
+        if let Some((i, v)) = runs(ctx.store, &r.name).logs.get(origin.as_str()) {
+            if *i > found.index {
+                return refused(format!(
+                    "downgrade: {} {v} (leaf {i}) ran on this machine before; {} (leaf {}) is older (require.no_downgrade)",
+                    r.name, r.version, found.index
+                ));
+            }
+        }
+    }
+    if !req.min_release_age.is_zero() {
+        let now_cover = (cp.checkpoint.size > found.index)
+            .then(|| crate::history::quorum_time(&ctx.policy.trust, &cp.cosignatures))
+            .flatten();
+        let since = [view.covered_since(found.index), found.proof_time, now_cover]
+            .into_iter()
+            .flatten()
+            .min();
+        let need = req.min_release_age.as_secs();
+        let age = since.map(|t| ctx.now.saturating_sub(t));
+        if age.map_or(true, |a| a < need) {
+            return refused(format!(
+                "{} {} was first seen cosigned {} ago; the policy requires {need} s (require.min_release_age){}",
+                r.name,
+                r.version,
+                age.map_or("never".into(), |a| format!("{a} s")),
+                if found.proof_time.is_none() { "; a .tlog-proof with an older cosigned checkpoint would show it" } else { "" }
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn host_platform() -> String {
+    format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
 }
 
 /// A proof cached by an earlier run, against a root this machine verified
 /// (every later checkpoint was proven to extend it), still valid for `cp`.
 /// Its entry's publisher signature verified before it was saved; the
 /// policy's rules (publisher scope, platform) are applied again.
-fn cached_proof(log: &Log, cp: &Checkpoint, file: &Ingested) -> Option<u64> {
+fn cached_proof(log: &Log, cp: &Checkpoint, file: &Ingested) -> Option<Found> {
     let c = log.ctx.store.proof(&log.spec.origin, &file.sha256)?;
     let (leaf, root, proof) = c.decode()?;
     let ok = c.size <= cp.size
         && (c.size != cp.size || root == cp.root)
-        && verify_inclusion(leaf_hash(&leaf), c.index, c.size, &proof, root).is_ok()
-        && check_entry(log, &leaf, file, Signature::Saved).is_ok();
-    ok.then_some(c.index)
+        && verify_inclusion(leaf_hash(&leaf), c.index, c.size, &proof, root).is_ok();
+    let entry = check_entry(log, &leaf, file, Signature::Saved)
+        .ok()
+        .filter(|_| ok)?;
+    Some(Found {
+        index: c.index,
+        entry,
+        proof_time: None,
+    })
 }
 
 /// Whether an entry's publisher signature is to be verified, or was
@@ -458,7 +631,7 @@ fn check_entry(log: &Log, leaf: &[u8], file: &Ingested, sig: Signature) -> Step<
             ))
         })?;
     }
-    let platform = format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH);
+    let platform = host_platform();
     if e.release.platform != "any" && e.release.platform != platform {
         return refused(format!(
             "the release is for platform {}, this machine is {platform}",
@@ -488,7 +661,7 @@ fn find_leaf(
     file: &Ingested,
     sidecar: Option<&(PathBuf, Result<TlogProof, TlogError>)>,
     report: &mut LogReport,
-) -> Step<u64> {
+) -> Step<Found> {
     let ctx = log.ctx;
     let origin = &log.spec.origin;
     let cp = &current.checkpoint;
@@ -520,18 +693,26 @@ fn find_leaf(
             } else {
                 log.prove_prefix(current, &sc)?;
             }
-            check_entry(log, leaf, file, Signature::Verify)?;
+            let entry = check_entry(log, leaf, file, Signature::Verify)?;
             ctx.say(
                 origin,
                 &format!("proven by {} at leaf {}", path.display(), p.index),
             );
-            return Ok(p.index);
+            let trust = &ctx.policy.trust;
+            return Ok(Found {
+                index: p.index,
+                entry,
+                proof_time: crate::history::quorum_time(trust, &sc.cosignatures),
+            });
         }
     }
     // 2. A proof cached by an earlier run.
-    if let Some(index) = cached_proof(log, cp, file) {
-        ctx.say(origin, &format!("proven from the cache at leaf {index}"));
-        return Ok(index);
+    if let Some(found) = cached_proof(log, cp, file) {
+        ctx.say(
+            origin,
+            &format!("proven from the cache at leaf {}", found.index),
+        );
+        return Ok(found);
     }
     // 3. The log's index.
     let shard_path = index::shard_path(&file.sha256);
@@ -573,13 +754,17 @@ fn find_leaf(
             });
         }
         match check_entry(log, leaf, file, Signature::Verify) {
-            Ok(_) => {
+            Ok(entry) => {
                 report.save_proof = Some(CachedProof::new(idx, leaf, cp.size, cp.root, &proof));
                 ctx.say(
                     origin,
                     &format!("proven from the log's index at leaf {idx}"),
                 );
-                return Ok(idx);
+                return Ok(Found {
+                    index: idx,
+                    entry,
+                    proof_time: None,
+                });
             }
             Err(LogOutcome::Refused(m)) => last = m,
             Err(o) => return Err(o),

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod world;
+
 use std::path::PathBuf;
 
 /// `../shared/vectors` beside the checkout, or `None` (and a clear SKIP line).

@@ -1,0 +1,203 @@
+//! Release history in the policy (DESIGN §5, §6 step 4): `latest`,
+//! `no_downgrade`, `prior_revisions`, `min_release_age`, and
+//! `NAME@VERSION` / `NAME@latest`, against logs written by bt-log with
+//! cosignatures signed at chosen times (no sleeps).
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::world::{chmod_x, now, World, BT_EXEC};
+
+const NAME: &str = "example.org/tool";
+
+/// A world with one log holding releases 1.0, 1.1 and 2.0 of NAME (each a
+/// script that writes the canary and prints its version), their bytes in a
+/// file:// CAS, all cosigned `age` seconds ago.
+fn three_releases(age: u64) -> (World, Vec<PathBuf>, PathBuf) {
+    let w = World::new(1);
+    let cas = w.root.join("cas");
+    let cas_url = format!("file://{}", cas.display());
+    let mut files = vec![];
+    for v in ["1.0", "1.1", "2.0"] {
+        let f = w.root.join(format!("bin/tool-{v}"));
+        fs::write(
+            &f,
+            format!(
+                "#!/bin/sh\ntouch {}\necho \"tool {v}: $*\"\n",
+                w.canary.display()
+            ),
+        )
+        .unwrap();
+        chmod_x(&f);
+        w.publish_release(0, &f, NAME, v, "pub.key", Some(&cas_url));
+        files.push(f);
+    }
+    let t = now() - age;
+    w.cosign(0, &[Some(t), Some(t)]);
+    (w, files, cas)
+}
+
+fn run(w: &World, args: &[&str]) -> (i32, String, String) {
+    let _ = fs::remove_file(&w.canary);
+    let out = Command::new(BT_EXEC)
+        .args(args)
+        .env("BT_EXEC_CACHE_DIR", w.root.join("cache"))
+        .env("BT_EXEC_STATE_DIR", w.root.join("state"))
+        .env("BT_EXEC_POLICY", w.root.join("policy.toml"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!err.contains("panicked"), "{err}");
+    let code = out.status.code().unwrap_or(-1);
+    if code != 0 {
+        assert!(
+            !w.canary.exists(),
+            "refused with {code} but the program ran: {err}"
+        );
+    }
+    (code, String::from_utf8_lossy(&out.stdout).into_owned(), err)
+}
+
+fn runs_ok(w: &World, f: &Path) -> String {
+    let (c, out, err) = run(w, &[f.to_str().unwrap(), "hi"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(w.canary.exists());
+    out
+}
+
+fn refused(w: &World, f: &Path, code: i32) -> String {
+    let (c, _, err) = run(w, &[f.to_str().unwrap()]);
+    assert_eq!(c, code, "{err}");
+    err
+}
+
+#[test]
+fn latest_runs_the_newest_and_names_it_when_refusing() {
+    let (w, f, _) = three_releases(0);
+    w.policy("max_age = \"1h\"\nlatest = true");
+    assert_eq!(runs_ok(&w, &f[2]), "tool 2.0: hi\n");
+    let err = refused(&w, &f[1], 126);
+    assert!(
+        err.contains("not the latest") && err.contains("2.0"),
+        "{err}"
+    );
+    let err = refused(&w, &f[0], 126);
+    assert!(err.contains("2.0"), "{err}");
+    // The verdict comes from the state alone once the view is current.
+    w.policy("max_age = \"1h\"\nlatest = true\nrefresh = \"5m\"");
+    assert_eq!(runs_ok(&w, &f[2]), "tool 2.0: hi\n");
+    refused(&w, &f[1], 126);
+    // The report names the release.
+    let (c, out, err) = run(&w, &["verify", "--json", f[2].to_str().unwrap()]);
+    assert_eq!(c, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["logs"][0]["release"]["version"], "2.0");
+}
+
+#[test]
+fn latest_ignores_releases_by_keys_not_allowed_for_the_name() {
+    let (w, f, _) = three_releases(0);
+    // An unauthorised key logs a "newer" release of the name: it must not
+    // make the real newest release look outdated.
+    let junk = w.root.join("bin/junk");
+    fs::write(&junk, "#!/bin/sh\necho junk\n").unwrap();
+    w.publish_release(0, &junk, NAME, "9.9", "evil.key", None);
+    w.cosign(0, &[Some(now()), Some(now())]);
+    w.policy("max_age = \"1h\"\nlatest = true");
+    assert_eq!(runs_ok(&w, &f[2]), "tool 2.0: hi\n");
+}
+
+#[test]
+fn no_downgrade_after_a_newer_release_ran() {
+    let (w, f, _) = three_releases(0);
+    w.policy("max_age = \"1h\"\nno_downgrade = true");
+    runs_ok(&w, &f[1]);
+    runs_ok(&w, &f[2]);
+    let err = refused(&w, &f[1], 126);
+    assert!(err.contains("downgrade") && err.contains("2.0"), "{err}");
+    // verify alone never counts as running.
+    let fresh = w.root.join("state2");
+    let out = Command::new(BT_EXEC)
+        .args(["verify", f[2].to_str().unwrap()])
+        .env("BT_EXEC_CACHE_DIR", w.root.join("cache"))
+        .env("BT_EXEC_STATE_DIR", &fresh)
+        .env("BT_EXEC_POLICY", w.root.join("policy.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!fresh.join("runs").exists());
+}
+
+#[test]
+fn no_downgrade_survives_a_process_killed_at_any_moment() {
+    let (w, f, _) = three_releases(0);
+    w.policy("max_age = \"1h\"\nno_downgrade = true");
+    // Warm the caches so the kills land around the record and the exec.
+    runs_ok(&w, &f[2]);
+    for i in 0..30u64 {
+        let _ = fs::remove_dir_all(w.root.join("state/runs"));
+        let _ = fs::remove_file(&w.canary);
+        let mut child = Command::new(BT_EXEC)
+            .arg(&f[2])
+            .env("BT_EXEC_CACHE_DIR", w.root.join("cache"))
+            .env("BT_EXEC_STATE_DIR", w.root.join("state"))
+            .env("BT_EXEC_POLICY", w.root.join("policy.toml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(300 * i));
+        let _ = child.kill();
+        let _ = child.wait();
+        // Let a program that was already exec'd finish writing its canary.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let ran = w.canary.exists();
+        let (c, _, err) = run(&w, &[f[1].to_str().unwrap()]);
+        if ran {
+            assert_eq!(c, 126, "2.0 ran, then 1.1 was allowed: {err}");
+        } else {
+            assert!(c == 0 || c == 126, "{err}");
+        }
+    }
+}
+
+#[test]
+fn prior_revisions_counts_earlier_releases_whose_bytes_are_fetchable() {
+    let (w, f, cas) = three_releases(0);
+    w.policy("max_age = \"1h\"\nprior_revisions = 2");
+    runs_ok(&w, &f[2]);
+    let err = refused(&w, &f[1], 126);
+    assert!(err.contains("prior_revisions"), "{err}");
+    // Delete the CAS copy of 1.0: 2.0 now has one fetchable predecessor.
+    let h = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        fs::read(&f[0]).unwrap(),
+    ));
+    fs::remove_file(cas.join("sha256").join(&h)).unwrap();
+    let err = refused(&w, &f[2], 126);
+    assert!(err.contains("1.0"), "{err}");
+}
+
+#[test]
+fn min_release_age_from_cosignature_times() {
+    // 1.0, 1.1 and 2.0 cosigned two hours ago, and seen then.
+    let (w, f, _) = three_releases(7200);
+    w.policy("max_age = \"1d\"\nmin_release_age = \"1h\"");
+    runs_ok(&w, &f[2]);
+    // A new release cosigned a minute ago is too young.
+    let young = w.root.join("bin/tool-3.0");
+    fs::write(&young, "#!/bin/sh\necho tool 3.0\n").unwrap();
+    chmod_x(&young);
+    w.publish_release(0, &young, NAME, "3.0", "pub.key", None);
+    w.cosign(0, &[Some(now() - 60), Some(now() - 60)]);
+    let err = refused(&w, &young, 126);
+    assert!(err.contains("min_release_age"), "{err}");
+    // The older releases still run: they were covered two hours ago.
+    runs_ok(&w, &f[1]);
+    // A machine that never saw the old checkpoint cannot know 2.0's age.
+    let _ = fs::remove_dir_all(w.root.join("state"));
+    refused(&w, &f[2], 126);
+}
