@@ -230,6 +230,71 @@ impl Store {
         })
     }
 
+    /// Puts the bytes of a logged release into the CAS from its `cas` URLs,
+    /// trying each in turn: at most `size` bytes, hashed while they stream,
+    /// by `deadline`; bytes that are not the release's are discarded. Returns
+    /// the CAS path, or each URL's failure (already in the CAS: no request).
+    pub fn fetch_release(
+        &self,
+        release: &crate::entry::Release,
+        deadline: std::time::Instant,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<PathBuf, Vec<crate::fetch::FetchError>> {
+        let cas_path = self.cas_path(&release.sha256);
+        if std::fs::metadata(&cas_path).is_ok_and(|m| m.len() == release.size) {
+            return Ok(cas_path);
+        }
+        let dir = self.cache.join("cas/tmp");
+        let mut errors = vec![];
+        let local = |e: std::io::Error| crate::fetch::FetchError::Unreachable {
+            url: dir.display().to_string(),
+            msg: e.to_string(),
+        };
+        for url in &release.cas {
+            let attempt = (|| {
+                std::fs::create_dir_all(&dir).map_err(local)?;
+                let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(local)?;
+                struct Hashing<'a>(&'a File, Sha256);
+                impl Write for Hashing<'_> {
+                    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                        let n = self.0.write(b)?;
+                        self.1.update(b.get(..n).unwrap_or_default());
+                        Ok(n)
+                    }
+                    fn flush(&mut self) -> std::io::Result<()> {
+                        self.0.flush()
+                    }
+                }
+                let mut sink = Hashing(tmp.as_file(), Sha256::new());
+                crate::fetch::download(url, release.size, deadline, &mut sink, progress)?;
+                let got: [u8; 32] = sink.1.finalize().into();
+                if got != release.sha256 {
+                    return Err(crate::fetch::FetchError::Unreachable {
+                        url: url.clone(),
+                        msg: format!(
+                            "served other bytes (sha256 {}, the release is {})",
+                            hex::encode(got),
+                            hex::encode(release.sha256)
+                        ),
+                    });
+                }
+                tmp.as_file()
+                    .set_permissions(std::fs::Permissions::from_mode(0o555))
+                    .map_err(local)?;
+                if let Some(parent) = cas_path.parent() {
+                    std::fs::create_dir_all(parent).map_err(local)?;
+                }
+                tmp.persist(&cas_path).map_err(|e| local(e.error))?;
+                Ok(())
+            })();
+            match attempt {
+                Ok(()) => return Ok(cas_path),
+                Err(e) => errors.push(e),
+            }
+        }
+        Err(errors)
+    }
+
     fn checkpoint_path(&self, origin: &str) -> PathBuf {
         self.state
             .join("checkpoints")

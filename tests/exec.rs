@@ -418,28 +418,6 @@ fn fifty_processes_at_once_on_a_fresh_state() {
 }
 
 /// Starts a Python helper server and returns it with its URL.
-fn helper_server(args: &[&str]) -> (common::Proc, String) {
-    use std::io::BufRead;
-    let mut child = Command::new("python3")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().to_string();
-    (
-        common::Proc {
-            child,
-            addr: format!("http://127.0.0.1:{port}"),
-        },
-        format!("http://127.0.0.1:{port}"),
-    )
-}
-
 #[test]
 fn two_logs_over_http_and_file_with_real_witnesses() {
     // Log 0 is served by an ordinary static file server, log 1 is file://;
@@ -472,7 +450,7 @@ fn two_logs_over_http_and_file_with_real_witnesses() {
         fs::write(&cfg, text).unwrap();
         w.publish(i, &w.prog, "pub.key");
     }
-    let (_http, url) = helper_server(&["-c", "import http.server,socketserver,sys,os;os.chdir(sys.argv[1]);s=socketserver.TCPServer(('127.0.0.1',0),http.server.SimpleHTTPRequestHandler);print(s.server_address[1],flush=True);s.serve_forever()", w.logs[0].dir.to_str().unwrap()]);
+    let (_http, url) = common::helper_server(&["-c", "import http.server,socketserver,sys,os;os.chdir(sys.argv[1]);s=socketserver.TCPServer(('127.0.0.1',0),http.server.SimpleHTTPRequestHandler);print(s.server_address[1],flush=True);s.serve_forever()", w.logs[0].dir.to_str().unwrap()]);
     w.logs[0].url = url;
     w.policy("logs = 2\nmax_age = \"1h\"");
     w.runs();
@@ -583,7 +561,7 @@ fn independent_log_with_a_sidecar_proof() {
 fn endless_or_stalled_servers_are_bounded() {
     for mode in ["endless", "slow"] {
         let w = World::ready(1);
-        let (_srv, url) = helper_server(&[
+        let (_srv, url) = common::helper_server(&[
             concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/bad_server.py"),
             mode,
         ]);

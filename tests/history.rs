@@ -201,3 +201,102 @@ fn min_release_age_from_cosignature_times() {
     let _ = fs::remove_dir_all(w.root.join("state"));
     refused(&w, &f[2], 126);
 }
+
+/// Releases 1.0, 1.1, 2.0 whose bytes a `bt-log serve` of the log serves
+/// over loopback HTTP, plus `example.org/endless` and `example.org/stalled`
+/// whose `cas` URLs point at servers that misbehave.
+fn served_releases() -> (World, Vec<PathBuf>, Vec<common::Proc>) {
+    let w = World::new(1);
+    let serve = common::spawn_server(&["serve", w.logs[0].dir.to_str().unwrap()]);
+    let cas_url = format!("{}/cas", serve.addr);
+    let mut files = vec![];
+    for v in ["1.0", "1.1", "2.0"] {
+        let f = w.root.join(format!("bin/tool-{v}"));
+        fs::write(
+            &f,
+            format!(
+                "#!/bin/sh\ntouch {}\necho \"tool {v}: $*\"\n",
+                w.canary.display()
+            ),
+        )
+        .unwrap();
+        chmod_x(&f);
+        w.publish_release(0, &f, NAME, v, "pub.key", Some(&cas_url));
+        files.push(f);
+    }
+    let mut procs = vec![serve];
+    for (mode, name) in [("endless", "endless"), ("slow", "stalled")] {
+        let (p, url) = common::helper_server(&["tests/interop/bad_server.py", mode]);
+        let f = w.root.join(format!("bin/{name}"));
+        // 100 bytes: the stalling server announces that length, so only the
+        // deadline can end the wait.
+        let mut script = format!("#!/bin/sh\ntouch {}\n#", w.canary.display());
+        while script.len() < 99 {
+            script.push('#');
+        }
+        script.push('\n');
+        fs::write(&f, script).unwrap();
+        w.publish_release(
+            0,
+            &f,
+            &format!("example.org/{name}"),
+            "1.0",
+            "pub.key",
+            Some(&url),
+        );
+        procs.push(p);
+    }
+    w.cosign(0, &[Some(now()), Some(now())]);
+    w.policy("max_age = \"1h\"");
+    (w, files, procs)
+}
+
+#[test]
+fn name_at_version_fetches_verifies_and_runs_from_the_cas() {
+    let (w, _, _procs) = served_releases();
+    let (c, out, err) = run(&w, &[&format!("{NAME}@1.1"), "hi"]);
+    assert_eq!((c, out.as_str()), (0, "tool 1.1: hi\n"), "{err}");
+    let (c, out, err) = run(&w, &[&format!("{NAME}@latest"), "hi"]);
+    assert_eq!((c, out.as_str()), (0, "tool 2.0: hi\n"), "{err}");
+    // verify resolves and proves without running.
+    let (c, _, err) = run(&w, &["verify", &format!("{NAME}@1.0")]);
+    assert_eq!(c, 0, "{err}");
+    assert!(!w.canary.exists());
+    // Unknown versions and names are refused by name.
+    let (c, _, err) = run(&w, &[&format!("{NAME}@7.7")]);
+    assert_eq!(c, 126, "{err}");
+    assert!(err.contains("@7.7"), "{err}");
+    // The policy's publisher rules apply: a name no key may publish.
+    let text = fs::read_to_string(w.root.join("policy.toml"))
+        .unwrap()
+        .replace("example.org/*", "example.org/other");
+    fs::write(w.root.join("policy.toml"), text).unwrap();
+    let (c, _, err) = run(&w, &[&format!("{NAME}@2.0")]);
+    assert_eq!(c, 126, "{err}");
+}
+
+#[test]
+fn a_cas_that_serves_other_endless_or_no_bytes_is_refused_in_time() {
+    let (w, files, _procs) = served_releases();
+    // The served copy of 1.0 is replaced by other bytes.
+    let h = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        fs::read(&files[0]).unwrap(),
+    ));
+    let served = w.logs[0].dir.join("cas/sha256").join(&h);
+    fs::remove_file(&served).unwrap();
+    fs::write(&served, fs::read(&files[1]).unwrap()).unwrap();
+    let (c, _, err) = run(&w, &[&format!("{NAME}@1.0")]);
+    assert_eq!(c, 126, "{err}");
+    assert!(
+        err.contains("other bytes") || err.contains("bytes"),
+        "{err}"
+    );
+    let start = std::time::Instant::now();
+    let (c, _, err) = run(&w, &["example.org/endless@1.0"]);
+    assert_eq!(c, 126, "{err}");
+    assert!(err.contains("more than"), "{err}");
+    let (c, _, err) = run(&w, &["example.org/stalled@1.0"]);
+    assert_eq!(c, 124, "{err}");
+    // Bounded by bt-exec's 20 s deadline, with room for a slow machine.
+    assert!(start.elapsed() < std::time::Duration::from_secs(45));
+}

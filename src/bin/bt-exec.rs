@@ -13,7 +13,7 @@ use bt_exec::cli::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd};
 use bt_exec::policy::Policy;
 use bt_exec::store::Store;
 use bt_exec::tlog::MAX_PROOF_BYTES;
-use bt_exec::verify::{self, exit, Context, LogOutcome, Verdict};
+use bt_exec::verify::{self, exit, Context, LogOutcome, LogReport, Verdict};
 
 /// A failure before any verification: message and exit code.
 struct Fail(u8, String);
@@ -92,9 +92,18 @@ fn verify_and_maybe_run(
     program: &OsString,
     args: Option<&[OsString]>,
 ) -> Res<u8> {
-    let path = bt_exec::exec::resolve(program).map_err(|m| Fail(exit::NOT_FOUND, m))?;
-    let policy = load_policy(common.policy.as_deref())?;
-    let store = store()?;
+    let (path, policy, store) = match release_spec(program) {
+        Some((name, version)) => {
+            let policy = load_policy(common.policy.as_deref())?;
+            let store = store()?;
+            let path = fetch_release(common, &policy, &store, &name, version.as_deref())?;
+            (path, policy, store)
+        }
+        None => {
+            let path = bt_exec::exec::resolve(program).map_err(|m| Fail(exit::NOT_FOUND, m))?;
+            (path, load_policy(common.policy.as_deref())?, store()?)
+        }
+    };
     let file = store
         .ingest(&path)
         .map_err(|e| Fail(exit::NOT_FOUND, format!("cannot read the program: {e}")))?;
@@ -123,23 +132,7 @@ fn verify_and_maybe_run(
         deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
     };
     let verdict = verify::verify(&ctx, file, sidecar);
-    let to_save = verdict
-        .logs
-        .iter()
-        .any(|r| r.save_checkpoint.is_some() || r.save_proof.is_some());
-    if to_save {
-        let _lock = store
-            .lock()
-            .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
-        for r in &verdict.logs {
-            if let Some(n) = &r.save_checkpoint {
-                let _ = store.save_checkpoint(&r.origin, n);
-            }
-            if let Some(p) = &r.save_proof {
-                let _ = store.save_proof(&r.origin, &verdict.file.sha256, p);
-            }
-        }
-    }
+    save(&store, &verdict.logs, &verdict.file.sha256)?;
     if common.json {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}", report_json(&path, &verdict));
@@ -164,6 +157,127 @@ fn verify_and_maybe_run(
             ))
         }
     }
+}
+
+/// Records what verification learnt: new checkpoints and proofs
+/// (atomically, under the state lock; nothing at all on the warm path).
+fn save(store: &Store, reports: &[LogReport], sha256: &[u8; 32]) -> Res<()> {
+    let to_save = reports
+        .iter()
+        .any(|r| r.save_checkpoint.is_some() || r.save_proof.is_some());
+    if !to_save {
+        return Ok(());
+    }
+    let _lock = store
+        .lock()
+        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
+    for r in reports {
+        if let Some(n) = &r.save_checkpoint {
+            let _ = store.save_checkpoint(&r.origin, n);
+        }
+        if let Some(p) = &r.save_proof {
+            let _ = store.save_proof(&r.origin, sha256, p);
+        }
+    }
+    Ok(())
+}
+
+/// `NAME@VERSION` or `NAME@latest`: a release name (it has a `/`, as
+/// release names are namespaced) that is not an existing file.
+fn release_spec(program: &OsString) -> Option<(String, Option<String>)> {
+    let s = program.to_str()?;
+    if s.starts_with(['/', '.']) || Path::new(s).exists() {
+        return None;
+    }
+    let (name, version) = s.rsplit_once('@')?;
+    if !name.contains('/') || version.is_empty() || s.chars().any(char::is_whitespace) {
+        return None;
+    }
+    Some((
+        name.to_string(),
+        (version != "latest").then(|| version.to_string()),
+    ))
+}
+
+/// Resolves a release from the logs' histories and puts its bytes in the
+/// CAS from its `cas` URLs; the path returned is then verified as usual.
+fn fetch_release(
+    common: &CommonArgs,
+    policy: &Policy,
+    store: &Store,
+    name: &str,
+    version: Option<&str>,
+) -> Res<PathBuf> {
+    let ctx = Context {
+        policy,
+        store,
+        offline: common.offline,
+        now: now(),
+        verbose: common.verbose,
+        deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
+    };
+    let (reports, found) = verify::resolve_release(&ctx, name, version);
+    save(store, &reports, &[0; 32])?;
+    let seen = found.map_err(|(c, m)| Fail(c, m))?;
+    let r = &seen.entry.release;
+    if common.verbose {
+        eprintln!(
+            "bt-exec: {name}@{} is {} {} (leaf {}), sha256 {}, {} bytes",
+            version.unwrap_or("latest"),
+            r.name,
+            r.version,
+            seen.index,
+            hex::encode(r.sha256),
+            r.size
+        );
+    }
+    if r.cas.is_empty() {
+        return Err(Fail(
+            exit::REFUSED,
+            format!(
+                "{} {}: the entry names no cas URL to fetch its bytes from",
+                r.name, r.version
+            ),
+        ));
+    }
+    use std::io::IsTerminal;
+    let bar = if std::io::stderr().is_terminal() && r.size >= 8 << 20 {
+        let b = indicatif::ProgressBar::new(r.size);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "fetching {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let path = store
+        .fetch_release(r, ctx.deadline, &mut |n| bar.set_position(n))
+        .map_err(|errs| {
+            use bt_exec::fetch::FetchError;
+            let refused = errs.iter().any(|e| match e {
+                FetchError::TooLarge { .. } | FetchError::Status { .. } => true,
+                FetchError::Unreachable { msg, .. } => msg.starts_with("served other bytes"),
+            });
+            let why: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+            Fail(
+                if refused {
+                    exit::REFUSED
+                } else {
+                    exit::UNREACHABLE
+                },
+                format!(
+                    "{} {}: its bytes could not be fetched: {}",
+                    r.name,
+                    r.version,
+                    why.join("; ")
+                ),
+            )
+        });
+    bar.finish_and_clear();
+    path
 }
 
 /// Remembers, durably and before the exec, the newest leaf of this release's

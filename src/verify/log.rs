@@ -351,6 +351,17 @@ fn run(
     sidecar: Option<&(PathBuf, Result<TlogProof, TlogError>)>,
     report: &mut LogReport,
 ) -> Step<u64> {
+    let current = current(log, report)?;
+    let found = find_leaf(log, &current, file, sidecar, report)?;
+    history(log, &current, &found, true)?;
+    report.entry = Some(found.entry);
+    Ok(found.index)
+}
+
+/// The checkpoint in force for this log: fetched and verified, proven
+/// consistent with the one seen before (or the cached one, when it must
+/// stand in); its coverage recorded for `min_release_age`.
+fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoint> {
     let ctx = log.ctx;
     let origin = &log.spec.origin;
     if let Some(ev) = ctx.store.alarm(origin) {
@@ -439,10 +450,73 @@ fn run(
             ctx.say(origin, &format!("{e}"));
         }
     }
-    let found = find_leaf(log, &current, file, sidecar, report)?;
-    history(log, &current, &found, true)?;
-    report.entry = Some(found.entry);
-    Ok(found.index)
+    Ok(current)
+}
+
+/// A release of `name` this log holds: `version`, or the newest when
+/// `None`, for this platform (or `any`), by a publisher the policy allows
+/// for the name — from the release history, brought up to the checkpoint
+/// in force first. Also returns the report (with the checkpoint to save).
+pub fn find_release(
+    ctx: &Context,
+    spec: &LogSpec,
+    name: &str,
+    version: Option<&str>,
+) -> (LogReport, Step<Option<crate::history::Seen>>) {
+    let log = Log::new(ctx, spec);
+    let mut report = LogReport::new(&spec.origin, LogOutcome::Refused(String::new()));
+    let r = (|| {
+        let cp = current(&log, &mut report)?;
+        let view = crate::history::View::open(ctx.store, &spec.origin);
+        update_view(&log, &view, &cp)?;
+        let platform = host_platform();
+        let releases = view
+            .releases(name)
+            .map_err(|e| LogOutcome::Refused(e.to_string()))?;
+        Ok(releases.into_iter().rev().find(|s| {
+            let r = &s.entry.release;
+            (r.platform == "any" || r.platform == platform)
+                && version.map_or(true, |v| r.version == v)
+                && ctx
+                    .policy
+                    .publishers
+                    .iter()
+                    .any(|p| p.key == s.entry.publisher && p.may_publish(name))
+        }))
+    })();
+    (report, r)
+}
+
+/// Brings `view` up to `cp`, reading from the log (never offline).
+fn update_view(log: &Log, view: &crate::history::View, cp: &SignedCheckpoint) -> Step<()> {
+    use crate::history::HistoryError;
+    use crate::monitor::Fault;
+    let (have, _) = view.size();
+    if have >= cp.checkpoint.size {
+        return Ok(());
+    }
+    let Some(f) = &log.fetcher else {
+        return Err(LogOutcome::Unreachable(format!(
+            "the release history of this log covers {have} of {} entries and cannot be brought up to date offline",
+            cp.checkpoint.size
+        )));
+    };
+    let added = view.update(f, &cp.checkpoint).map_err(|e| match e {
+        HistoryError::Log(Fault::SplitView { msg, evidence }) => {
+            LogOutcome::Misbehaved { msg, evidence }
+        }
+        HistoryError::Log(Fault::BadData(m)) => LogOutcome::Misbehaved {
+            msg: format!("release history: {m}"),
+            evidence: None,
+        },
+        HistoryError::Log(f) => LogOutcome::Unreachable(format!("release history: {f}")),
+        e => LogOutcome::Refused(e.to_string()),
+    })?;
+    log.ctx.say(
+        &log.spec.origin,
+        &format!("release history: {added} new entries read and verified"),
+    );
+    Ok(())
 }
 
 /// The policy's release-history rules (DESIGN §5): `latest`,
@@ -457,32 +531,12 @@ fn history(log: &Log, cp: &SignedCheckpoint, found: &Found, may_fetch: bool) -> 
     let r = &found.entry.release;
     let local = |e: HistoryError| LogOutcome::Refused(e.to_string());
     if req.latest || req.prior_revisions > 0 {
-        let (have, _) = view.size();
-        if have < cp.checkpoint.size {
-            let f = match (&log.fetcher, may_fetch) {
-                (Some(f), true) => f,
-                _ => {
-                    return Err(LogOutcome::Unreachable(format!(
-                        "the release history of this log covers {have} of {} entries and cannot be brought up to date offline",
-                        cp.checkpoint.size
-                    )))
-                }
-            };
-            let added = view.update(f, &cp.checkpoint).map_err(|e| match e {
-                HistoryError::Log(crate::monitor::Fault::SplitView { msg, evidence }) => {
-                    LogOutcome::Misbehaved { msg, evidence }
-                }
-                HistoryError::Log(crate::monitor::Fault::BadData(m)) => LogOutcome::Misbehaved {
-                    msg: format!("release history: {m}"),
-                    evidence: None,
-                },
-                HistoryError::Log(f) => LogOutcome::Unreachable(format!("release history: {f}")),
-                e => local(e),
-            })?;
-            ctx.say(
-                origin,
-                &format!("release history: {added} new entries read and verified"),
-            );
+        if may_fetch {
+            update_view(log, &view, cp)?;
+        } else if view.size().0 < cp.checkpoint.size {
+            return Err(LogOutcome::Unreachable(
+                "the release history is behind".into(),
+            ));
         }
         let allowed = |e: &Entry| {
             ctx.policy

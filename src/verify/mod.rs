@@ -4,7 +4,7 @@
 
 mod log;
 
-pub use log::{gossip_check, LogOutcome, LogReport};
+pub use log::{find_release, gossip_check, LogOutcome, LogReport};
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -150,4 +150,81 @@ pub fn verify(ctx: &Context, file: Ingested, sidecar: Option<(PathBuf, Vec<u8>)>
         reason,
         elapsed_ms: start.elapsed().as_millis(),
     }
+}
+
+/// Resolves `NAME@VERSION` (or `NAME@latest` with `version` `None`) from
+/// every log's release history, concurrently: the release most logs agree
+/// on (by file hash; ties go to the policy's first log). Returns it with
+/// the per-log reports (their checkpoints are worth saving), or the exit
+/// code and reason when no log holds such a release.
+pub fn resolve_release(
+    ctx: &Context,
+    name: &str,
+    version: Option<&str>,
+) -> (Vec<LogReport>, Result<crate::history::Seen, (u8, String)>) {
+    let logs = &ctx.policy.trust.logs;
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = logs
+            .iter()
+            .map(|l| s.spawn(move || log::find_release(ctx, l, name, version)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(logs)
+            .map(|(h, l)| {
+                h.join().unwrap_or_else(|_| {
+                    (
+                        LogReport::new(&l.origin, LogOutcome::Refused("internal error".into())),
+                        Err(LogOutcome::Refused("internal error".into())),
+                    )
+                })
+            })
+            .collect()
+    });
+    let mut reports = vec![];
+    let mut found: Vec<crate::history::Seen> = vec![];
+    let mut why = vec![];
+    let mut code = exit::REFUSED;
+    for (report, r) in results {
+        match r {
+            Ok(Some(seen)) => found.push(seen),
+            Ok(None) => why.push(format!("{}: no such release", report.origin)),
+            Err(o) => {
+                code = match (&o, code) {
+                    (LogOutcome::Misbehaved { .. }, _) => exit::MISBEHAVIOUR,
+                    (LogOutcome::Unreachable(_), exit::REFUSED) => exit::UNREACHABLE,
+                    (_, c) => c,
+                };
+                why.push(format!("{}: {}", report.origin, o.message()));
+            }
+        }
+        reports.push(report);
+    }
+    let best = found
+        .iter()
+        .max_by_key(|s| {
+            let votes = found
+                .iter()
+                .filter(|o| o.entry.release.sha256 == s.entry.release.sha256)
+                .count();
+            let first = found
+                .iter()
+                .position(|o| o.entry.release.sha256 == s.entry.release.sha256)
+                .unwrap_or(0);
+            (votes, std::cmp::Reverse(first))
+        })
+        .cloned();
+    let what = format!("{name}@{}", version.unwrap_or("latest"));
+    let r = match best {
+        Some(b) if code != exit::MISBEHAVIOUR => Ok(b),
+        _ => Err((
+            if found.is_empty() || code == exit::MISBEHAVIOUR { code } else { exit::REFUSED },
+            format!(
+                "{what}: no release for this platform by a publisher the policy allows for the name{}{}",
+                if why.is_empty() { "" } else { " — " },
+                why.join("; ")
+            ),
+        )),
+    };
+    (reports, r)
 }

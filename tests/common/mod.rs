@@ -250,3 +250,26 @@ pub fn independent_log(dir: &Path, count: usize, env: &[(&str, &str)]) -> serde_
     );
     serde_json::from_slice(&out.stdout).expect("json")
 }
+
+/// Starts a Python helper that prints its port first; returns it and its URL.
+pub fn helper_server(args: &[&str]) -> (Proc, String) {
+    use std::io::BufRead;
+    let mut child = Command::new("python3")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().to_string();
+    (
+        Proc {
+            child,
+            addr: format!("http://127.0.0.1:{port}"),
+        },
+        format!("http://127.0.0.1:{port}"),
+    )
+}
