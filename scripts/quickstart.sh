@@ -70,6 +70,9 @@ POLICY
 echo "== run it through bt-exec"
 bt-exec ./hello world
 
+echo "== run it by name: found in the logs, fetched from log a's CAS, verified"
+bt-exec example.org/hello@latest world
+
 echo "== a tampered copy is refused"
 cp hello hello-tampered && echo 'echo pwned' >> hello-tampered
 if bt-exec ./hello-tampered; then echo "tampered copy ran!" >&2; exit 1; else echo "refused with status $?"; fi

@@ -153,7 +153,10 @@ pub struct MonitorArgs {
     long_about = "bt-exec PROGRAM [ARGS…] resolves PROGRAM like execvp, hashes it into a local \
 content-addressed cache, proves the hash is logged per the policy (log signatures, witness quorum, \
 freshness, consistency with every checkpoint seen before, inclusion, publisher allowed for the \
-name), then execs the verified copy with your arguments and environment.\n\n\
+name, and the policy's release-history rules), then execs the verified copy with your arguments \
+and environment. PROGRAM may also be NAME@VERSION or NAME@latest (e.g. example.org/tool@1.2): the \
+release is looked up in the logs, its bytes fetched from its cas URLs into the cache, then verified \
+and run the same way.\n\n\
 Exit status: the program's own once it runs; 123 a log misbehaved (split view or data contradicting \
 its signed checkpoint: a security alert, evidence written); 124 a log could not be reached and the \
 cache cannot meet the policy; 125 usage or configuration error; 126 refused: not proven to policy; \
@@ -187,7 +190,8 @@ pub struct CommonArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The program and its arguments (use -- before a program whose name starts with -).
+    /// The program (a path, a name on PATH, or NAME@VERSION / NAME@latest) and its
+    /// arguments (use -- before a program whose name starts with -).
     #[arg(trailing_var_arg = true, value_name = "PROGRAM [ARGS]")]
     pub program: Vec<std::ffi::OsString>,
 }

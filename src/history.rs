@@ -344,6 +344,20 @@ pub fn runs(store: &Store, name: &str) -> Runs {
         .unwrap_or_default()
 }
 
+/// Every name this machine ran (for `bt-exec status`), sorted by name.
+pub fn all_runs(store: &Store) -> Vec<Runs> {
+    let Ok(rd) = std::fs::read_dir(store.state.join("runs")) else {
+        return vec![];
+    };
+    let mut out: Vec<Runs> = rd
+        .flatten()
+        .filter_map(|e| fsutil::read_capped(&e.path(), 1 << 20).ok())
+        .filter_map(|b| serde_json::from_slice(&b).ok())
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
 /// Records that `name` ran at these leaves (raising, never lowering, each
 /// log's index); durable before it returns. Call under the state lock.
 pub fn record_run(

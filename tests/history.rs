@@ -119,6 +119,12 @@ fn no_downgrade_after_a_newer_release_ran() {
     runs_ok(&w, &f[2]);
     let err = refused(&w, &f[1], 126);
     assert!(err.contains("downgrade") && err.contains("2.0"), "{err}");
+    let (c, out, _) = run(&w, &["status"]);
+    assert_eq!(c, 0);
+    assert!(
+        out.contains(&format!("{NAME} 2.0: example.org/log0 leaf 2")),
+        "{out}"
+    );
     // verify alone never counts as running.
     let fresh = w.root.join("state2");
     let out = Command::new(BT_EXEC)

@@ -53,6 +53,12 @@ fn quickstart_runs() {
         stdout.contains("hello from a logged program: world"),
         "{stdout}"
     );
+    // Once by path, once by name (NAME@latest, fetched from the CAS).
+    assert_eq!(
+        stdout.matches("hello from a logged program: world").count(),
+        2,
+        "{stdout}"
+    );
     assert!(stdout.contains("refused with status 126"), "{stdout}");
     assert!(
         stdout.contains("\"name\":\"example.org/hello\""),

@@ -410,6 +410,34 @@ fn status(policy: Option<&Path>) -> Res<u8> {
                 l.origin
             );
         }
+        let (n, _) = bt_exec::history::View::open(&store, &l.origin).size();
+        if n > 0 {
+            println!("  release history: {n} entries verified and indexed");
+        }
+    }
+    let runs = bt_exec::history::all_runs(&store);
+    if !runs.is_empty() {
+        println!("releases run on this machine (newest per name):");
+    }
+    for r in runs {
+        for (origin, (index, version)) in &r.logs {
+            let view = bt_exec::history::View::open(&store, origin);
+            let age = view
+                .covered_since(*index)
+                .map(|t| format!("first seen cosigned {} s ago", now.saturating_sub(t)))
+                .unwrap_or_else(|| "age unknown".into());
+            let newest = view
+                .releases(&r.name)
+                .ok()
+                .and_then(|v| v.last().map(|s| (s.index, s.entry.release.version.clone())))
+                .filter(|(i, _)| i > index)
+                .map(|(i, v)| format!("; newer in the log: {v} (leaf {i})"))
+                .unwrap_or_default();
+            println!(
+                "  {} {version}: {origin} leaf {index}, {age}{newest}",
+                r.name
+            );
+        }
     }
     println!(
         "cache: {} ({} bytes in the CAS)",
