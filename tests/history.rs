@@ -20,36 +20,33 @@ fn three_releases(age: u64) -> (World, Vec<PathBuf>, PathBuf) {
     let w = World::new(1);
     let cas = w.root.join("cas");
     let cas_url = format!("file://{}", cas.display());
-    let mut files = vec![];
-    for v in ["1.0", "1.1", "2.0"] {
-        let f = w.root.join(format!("bin/tool-{v}"));
-        fs::write(
-            &f,
-            format!(
-                "#!/bin/sh\ntouch {}\necho \"tool {v}: $*\"\n",
-                w.canary.display()
-            ),
-        )
-        .unwrap();
-        chmod_x(&f);
-        w.publish_release(0, &f, NAME, v, "pub.key", Some(&cas_url));
-        files.push(f);
-    }
+    let files = publish_three(&w, &cas_url);
     let t = now() - age;
     w.cosign(0, &[Some(t), Some(t)]);
     (w, files, cas)
 }
 
+/// Publishes 1.0, 1.1 and 2.0 of NAME (each a script that writes the
+/// canary and prints its version) with their bytes under `cas_url`.
+fn publish_three(w: &World, cas_url: &str) -> Vec<PathBuf> {
+    let mut files = vec![];
+    for v in ["1.0", "1.1", "2.0"] {
+        let f = w.root.join(format!("bin/tool-{v}"));
+        let script = format!(
+            "#!/bin/sh\ntouch {}\necho \"tool {v}: $*\"\n",
+            w.canary.display()
+        );
+        fs::write(&f, script).unwrap();
+        chmod_x(&f);
+        w.publish_release(0, &f, NAME, v, "pub.key", Some(cas_url));
+        files.push(f);
+    }
+    files
+}
+
 fn run(w: &World, args: &[&str]) -> (i32, String, String) {
     let _ = fs::remove_file(&w.canary);
-    let out = Command::new(BT_EXEC)
-        .args(args)
-        .env("BT_EXEC_CACHE_DIR", w.root.join("cache"))
-        .env("BT_EXEC_STATE_DIR", w.root.join("state"))
-        .env("BT_EXEC_POLICY", w.root.join("policy.toml"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = w.run(args);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!err.contains("panicked"), "{err}");
     let code = out.status.code().unwrap_or(-1);
@@ -215,21 +212,7 @@ fn served_releases() -> (World, Vec<PathBuf>, Vec<common::Proc>) {
     let w = World::new(1);
     let serve = common::spawn_server(&["serve", w.logs[0].dir.to_str().unwrap()]);
     let cas_url = format!("{}/cas", serve.addr);
-    let mut files = vec![];
-    for v in ["1.0", "1.1", "2.0"] {
-        let f = w.root.join(format!("bin/tool-{v}"));
-        fs::write(
-            &f,
-            format!(
-                "#!/bin/sh\ntouch {}\necho \"tool {v}: $*\"\n",
-                w.canary.display()
-            ),
-        )
-        .unwrap();
-        chmod_x(&f);
-        w.publish_release(0, &f, NAME, v, "pub.key", Some(&cas_url));
-        files.push(f);
-    }
+    let files = publish_three(&w, &cas_url);
     let mut procs = vec![serve];
     for (mode, name) in [("endless", "endless"), ("slow", "stalled")] {
         let (p, url) = common::helper_server(&["tests/interop/bad_server.py", mode]);
