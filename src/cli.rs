@@ -184,6 +184,10 @@ pub struct CommonArgs {
     /// Narrate each step on stderr.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Audit mode: verify and record the verdict, warn, and run the program
+    /// even when it would be refused (a split view still exits 123).
+    #[arg(long)]
+    pub audit: bool,
 }
 
 #[derive(clap::Args)]
@@ -216,6 +220,16 @@ pub enum ExecCmd {
     /// Split-view alarms.
     #[command(subcommand)]
     Alarm(AlarmCmd),
+    /// Policy files.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCmd {
+    /// Validate a policy file and print what it trusts (exit 125 when it is
+    /// malformed or past its expiry date).
+    Check { file: PathBuf },
 }
 
 #[derive(Subcommand)]

@@ -16,6 +16,7 @@
 //! - [`witness`]: the C2SP tlog-witness server and client.
 //! - [`serve`]: static HTTP for a log directory.
 
+pub mod audit;
 pub mod cli;
 pub mod entry;
 pub mod exec;

@@ -26,8 +26,14 @@ fn check(page: &str, cmd: clap::Command) {
     assert!(cmds.len() >= 5);
     for (path, flags) in cmds {
         if let Some(last) = path.split(' ').next_back().filter(|s| !s.is_empty()) {
-            let documented =
-                [".B ", ".B witness ", ".B gossip ", ".B alarm "].map(|p| format!("{p}{last}"));
+            let documented = [
+                ".B ",
+                ".B witness ",
+                ".B gossip ",
+                ".B alarm ",
+                ".B policy ",
+            ]
+            .map(|p| format!("{p}{last}"));
             assert!(
                 documented.iter().any(|d| man.contains(d.as_str())),
                 "{page} lacks command {path:?}"

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use bt_exec::cli::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd};
+use bt_exec::cli::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd, PolicyCmd};
 use bt_exec::policy::Policy;
 use bt_exec::store::Store;
 use bt_exec::tlog::MAX_PROOF_BYTES;
@@ -43,7 +43,71 @@ fn load_policy(flag: Option<&Path>) -> Res<Policy> {
             ),
         ));
     }
-    Policy::load(&path).map_err(|e| Fail(exit::CONFIG, e.to_string()))
+    let policy = Policy::load(&path).map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
+    policy
+        .check_expiry(now())
+        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
+    Ok(policy)
+}
+
+/// `bt-exec policy check FILE`: what the policy trusts, in plain words.
+fn policy_check(file: &Path) -> Res<u8> {
+    use base64::Engine;
+    let p = Policy::load(file).map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
+    let b64 = |k: &ed25519_dalek::VerifyingKey| {
+        base64::engine::general_purpose::STANDARD.encode(k.as_bytes())
+    };
+    println!("policy {}: valid", file.display());
+    for l in &p.trust.logs {
+        println!(
+            "log {} (key {}) at {}",
+            l.origin,
+            b64(&l.key.key),
+            l.url.as_deref().unwrap_or("-")
+        );
+    }
+    for w in &p.trust.witnesses {
+        println!(
+            "witness {} = {} (key {})",
+            w.name,
+            w.key.name,
+            b64(&w.key.key)
+        );
+    }
+    println!("quorum: {}", p.trust.quorum_text());
+    for pb in &p.publishers {
+        println!(
+            "publisher {} may publish {}",
+            b64(&pb.key),
+            pb.names.join(", ")
+        );
+    }
+    let r = &p.require;
+    println!(
+        "require: logs {} of {}, max_age {} s, refresh {} s, latest {}, no_downgrade {}, prior_revisions {}, min_release_age {} s",
+        r.logs,
+        p.trust.logs.len(),
+        r.max_age.as_secs(),
+        r.refresh.as_secs(),
+        r.latest,
+        r.no_downgrade,
+        r.prior_revisions,
+        r.min_release_age.as_secs()
+    );
+    println!(
+        "mode: {}",
+        match p.mode {
+            bt_exec::policy::Mode::Enforce => "enforce",
+            bt_exec::policy::Mode::Audit => "audit",
+        }
+    );
+    match &p.expires {
+        Some((_, date)) => println!("expires: {date}"),
+        None => println!("expires: never"),
+    }
+    p.check_expiry(now())
+        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
+    Ok(0)
 }
 
 fn store() -> Res<Store> {
@@ -137,11 +201,28 @@ fn verify_and_maybe_run(
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}", report_json(&path, &verdict));
     }
+    let audit = common.audit || policy.mode == bt_exec::policy::Mode::Audit;
+    let typed = program.to_string_lossy();
+    if audit && args.is_some() {
+        let rec = bt_exec::audit::Record::new(&typed, &verdict, now());
+        if let Err(e) = bt_exec::audit::record(&store, &rec) {
+            eprintln!("bt-exec: audit: cannot record the verdict: {e}");
+        }
+    }
     if !verdict.proven() {
-        return Err(Fail(
-            verdict.code,
-            format!("refused {}: {}", path.display(), verdict.reason),
-        ));
+        // Audit mode runs what it would refuse — never past a split view.
+        if !(audit && args.is_some() && verdict.code != exit::MISBEHAVIOUR) {
+            return Err(Fail(
+                verdict.code,
+                format!("refused {}: {}", path.display(), verdict.reason),
+            ));
+        }
+        eprintln!(
+            "bt-exec: AUDIT: would refuse {} ({}): {} — running it anyway (audit mode)",
+            path.display(),
+            bt_exec::audit::cause(&verdict),
+            verdict.reason
+        );
     }
     if common.verbose || (args.is_none() && !common.json) {
         eprintln!("bt-exec: {}", verdict.reason);
@@ -149,7 +230,9 @@ fn verify_and_maybe_run(
     match args {
         None => Ok(0),
         Some(args) => {
-            record_run(&store, &verdict)?;
+            if verdict.proven() {
+                record_run(&store, &verdict)?;
+            }
             let err = bt_exec::exec::exec(&verdict.file.cas_path, program, args);
             Err(Fail(
                 exit::REFUSED,
@@ -439,6 +522,30 @@ fn status(policy: Option<&Path>) -> Res<u8> {
             );
         }
     }
+    let audit = bt_exec::audit::records(&store);
+    if !audit.is_empty() {
+        let refused: Vec<_> = audit.iter().filter(|r| r.verdict != "run").collect();
+        println!(
+            "audit log: {} verdict(s), {} would have been refused",
+            audit.len(),
+            refused.len()
+        );
+        let mut by: std::collections::BTreeMap<&str, usize> = Default::default();
+        for r in &refused {
+            *by.entry(r.verdict.as_str()).or_default() += 1;
+        }
+        for (v, n) in by {
+            println!("  {n} × {v}");
+        }
+        for r in refused.iter().rev().take(5) {
+            println!(
+                "  {} s ago: {} — {}",
+                now.saturating_sub(r.time),
+                r.program,
+                r.reason
+            );
+        }
+    }
     println!(
         "cache: {} ({} bytes in the CAS)",
         store.cache.display(),
@@ -461,6 +568,7 @@ fn run(cli: ExecCli) -> Res<u8> {
             verify_and_maybe_run(&cli.run.common, program, Some(args))
         }
         Some(ExecCmd::Verify { common, program }) => verify_and_maybe_run(&common, &program, None),
+        Some(ExecCmd::Policy(PolicyCmd::Check { file })) => policy_check(&file),
         Some(ExecCmd::Gossip(GossipCmd::Export)) => {
             let store = store()?;
             let mut out = std::io::stdout().lock();

@@ -21,6 +21,8 @@ pub struct ConfigError {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
+    expires: Option<toml::value::Datetime>,
+    mode: Option<String>,
     trust: Option<String>,
     trust_file: Option<PathBuf>,
     #[serde(default)]
@@ -96,12 +98,58 @@ impl Default for Require {
     }
 }
 
+/// Whether a refusal stops the program (`enforce`, the default) or is
+/// recorded while the program runs anyway (`audit`, for rollouts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Enforce,
+    Audit,
+}
+
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub path: PathBuf,
     pub trust: TrustPolicy,
     pub publishers: Vec<Publisher>,
     pub require: Require,
+    pub mode: Mode,
+    /// `expires`: the policy is refused from this moment (Unix seconds),
+    /// with the date as written.
+    pub expires: Option<(u64, String)>,
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A TOML date or date-time as Unix seconds (a bare date is its midnight
+/// UTC; a local time without an offset is taken as UTC).
+fn unix_time(dt: &toml::value::Datetime) -> Option<u64> {
+    let date = dt.date?;
+    if !(1..=12).contains(&date.month) || !(1..=31).contains(&date.day) {
+        return None;
+    }
+    let days = days_from_civil(
+        i64::from(date.year),
+        u32::from(date.month),
+        u32::from(date.day),
+    );
+    let mut secs = days.checked_mul(86_400)?;
+    if let Some(t) = dt.time {
+        secs += i64::from(t.hour) * 3600 + i64::from(t.minute) * 60 + i64::from(t.second);
+    }
+    if let Some(toml::value::Offset::Custom { minutes }) = dt.offset {
+        secs -= i64::from(minutes) * 60;
+    }
+    u64::try_from(secs).ok()
 }
 
 /// Parses `90s`, `15m`, `24h`, `7d`, and sums like `1h30m`.
@@ -232,12 +280,40 @@ impl Policy {
             min_release_age: dur("min_release_age", &r.min_release_age, d.min_release_age)?,
             refresh: dur("refresh", &r.refresh, d.refresh)?,
         };
+        let mode = match raw.mode.as_deref() {
+            None | Some("enforce") => Mode::Enforce,
+            Some("audit") => Mode::Audit,
+            Some(m) => return Err(err(format!("mode = {m:?}: \"enforce\" or \"audit\""))),
+        };
+        let expires = match &raw.expires {
+            None => None,
+            Some(dt) => Some((
+                unix_time(dt).ok_or_else(|| err(format!("expires = {dt}: not a date")))?,
+                dt.to_string(),
+            )),
+        };
         Ok(Policy {
             path: path.to_path_buf(),
             trust,
             publishers,
             require,
+            mode,
+            expires,
         })
+    }
+
+    /// Refuses a policy past its `expires` date: a stale trust list must not
+    /// silently stay in force.
+    pub fn check_expiry(&self, now: u64) -> Result<(), ConfigError> {
+        match &self.expires {
+            Some((at, date)) if now >= *at => Err(ConfigError {
+                path: self.path.clone(),
+                msg: format!(
+                    "expired on {date}: its trust list may be out of date; get the current policy from whoever maintains it and replace this file (bt-exec policy check FILE shows what a policy trusts)"
+                ),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The policy file: `--policy`, else `$BT_EXEC_POLICY`, else the XDG config dir.
@@ -256,6 +332,21 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expiry_dates_as_python_computes_them() {
+        // datetime(..., tzinfo=timezone.utc).timestamp()
+        for (text, want) in [
+            ("2027-06-01", 1_811_808_000),
+            ("2000-02-29", 951_782_400),
+            ("1970-01-01", 0),
+            ("2024-12-31", 1_735_603_200),
+            ("2027-06-01T12:30:00+02:00", 1_811_845_800),
+        ] {
+            let dt: toml::value::Datetime = text.parse().unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(unix_time(&dt), Some(want), "{text}");
+        }
+    }
 
     #[test]
     fn durations() {

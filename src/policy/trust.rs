@@ -215,6 +215,25 @@ impl TrustPolicy {
     }
 
     /// Whether the witnesses at these positions of `self.witnesses` meet the quorum.
+    /// The quorum in words: `none`, a witness name, or `k of (a, b, …)`.
+    pub fn quorum_text(&self) -> String {
+        fn text(q: &Quorum, w: &[WitnessSpec]) -> String {
+            match q {
+                Quorum::None => "none".into(),
+                Quorum::Witness(i) => w.get(*i).map_or("?".into(), |w| w.name.clone()),
+                Quorum::Group { name, k, members } => format!(
+                    "{name}: {k} of ({})",
+                    members
+                        .iter()
+                        .map(|m| text(m, w))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+        text(&self.quorum, &self.witnesses)
+    }
+
     pub fn quorum_met(&self, cosigned: &HashSet<usize>) -> bool {
         fn met(q: &Quorum, c: &HashSet<usize>) -> bool {
             match q {
