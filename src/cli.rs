@@ -190,6 +190,22 @@ pub struct CommonArgs {
     pub audit: bool,
 }
 
+/// Verifying against a Sigsum proof instead of bt-log logs.
+#[derive(clap::Args, Default)]
+pub struct SigsumArgs {
+    /// A Sigsum proof (as sigsum-submit writes it) of PROGRAM's bytes.
+    #[arg(long, value_name = "FILE")]
+    pub sigsum_proof: Option<PathBuf>,
+    /// The Sigsum policy: a file, or a built-in name like sigsum-generic-2025-1
+    /// [default: the bt-exec policy's [sigsum] policy].
+    #[arg(long, value_name = "POLICY")]
+    pub sigsum_policy: Option<String>,
+    /// A submitter's public key (64 hex digits or an ssh-ed25519 line); repeatable
+    /// [default: the [sigsum] submitters allowed for PROGRAM's file name].
+    #[arg(long = "sigsum-key", value_name = "KEY")]
+    pub sigsum_keys: Vec<String>,
+}
+
 #[derive(clap::Args)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -206,6 +222,8 @@ pub enum ExecCmd {
     Verify {
         #[command(flatten)]
         common: CommonArgs,
+        #[command(flatten)]
+        sigsum: SigsumArgs,
         program: std::ffi::OsString,
     },
     /// Share the checkpoint cache with other machines.

@@ -30,6 +30,7 @@ pub mod monitor;
 pub mod note;
 pub mod policy;
 pub mod serve;
+pub mod sigsum_interop;
 pub mod store;
 pub mod tlog;
 pub mod verify;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use bt_exec::cli::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd, PolicyCmd};
+use bt_exec::cli::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd, PolicyCmd, SigsumArgs};
 use bt_exec::policy::Policy;
 use bt_exec::store::Store;
 use bt_exec::tlog::MAX_PROOF_BYTES;
@@ -153,6 +153,7 @@ fn report_json(program: &Path, v: &Verdict) -> serde_json::Value {
 /// Verifies PROGRAM; runs it when `args` is given and it is proven.
 fn verify_and_maybe_run(
     common: &CommonArgs,
+    sigsum: &SigsumArgs,
     program: &OsString,
     args: Option<&[OsString]>,
 ) -> Res<u8> {
@@ -165,7 +166,31 @@ fn verify_and_maybe_run(
         }
         None => {
             let path = bt_exec::exec::resolve(program).map_err(|m| Fail(exit::NOT_FOUND, m))?;
-            (path, load_policy(common.policy.as_deref())?, store()?)
+            // `verify --sigsum-proof P --sigsum-policy Q --sigsum-key K` stands
+            // alone: it needs no bt-exec policy.
+            let standalone = sigsum.sigsum_proof.is_some()
+                && sigsum.sigsum_policy.is_some()
+                && !sigsum.sigsum_keys.is_empty()
+                && common.policy.is_none()
+                && Policy::locate(None).map_or(true, |p| !p.exists());
+            let policy = if standalone {
+                Policy {
+                    path: PathBuf::from("(none)"),
+                    sigsum: None,
+                    trust: bt_exec::policy::TrustPolicy {
+                        logs: vec![],
+                        witnesses: vec![],
+                        quorum: bt_exec::policy::Quorum::None,
+                    },
+                    publishers: vec![],
+                    require: Default::default(),
+                    mode: bt_exec::policy::Mode::Enforce,
+                    expires: None,
+                }
+            } else {
+                load_policy(common.policy.as_deref())?
+            };
+            (path, policy, store()?)
         }
     };
     let file = store
@@ -195,7 +220,46 @@ fn verify_and_maybe_run(
         verbose: common.verbose,
         deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
     };
-    let verdict = verify::verify(&ctx, file, sidecar);
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let sigsum_path = match &sigsum.sigsum_proof {
+        Some(p) => Some(p.clone()),
+        None => Some(PathBuf::from(format!("{}.sigsum-proof", path.display())))
+            .filter(|p| policy.sigsum.is_some() && p.exists()),
+    };
+    let verdict = match sigsum_path {
+        Some(proof_path) => {
+            let section = policy.sigsum.as_ref();
+            let sigsum_policy = match (&sigsum.sigsum_policy, section) {
+                (Some(spec), _) => bt_exec::sigsum_interop::load_policy(spec, Path::new("."))
+                    .map_err(|e| Fail(exit::CONFIG, e))?,
+                (None, Some(s)) => s.policy.clone(),
+                (None, None) => {
+                    return Err(Fail(
+                        exit::CONFIG,
+                        "a Sigsum proof needs a Sigsum policy: --sigsum-policy, or [sigsum] policy in the bt-exec policy".into(),
+                    ))
+                }
+            };
+            let keys = if sigsum.sigsum_keys.is_empty() {
+                section.map(|s| s.keys_for(&file_name)).unwrap_or_default()
+            } else {
+                sigsum
+                    .sigsum_keys
+                    .iter()
+                    .map(|k| bt_exec::sigsum_interop::parse_key(k))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| Fail(exit::CONFIG, e))?
+            };
+            let proof =
+                bt_exec::fsutil::read_capped(&proof_path, bt_exec::sigsum_interop::MAX_PROOF_BYTES)
+                    .map_err(|e| Fail(exit::REFUSED, format!("{}: {e}", proof_path.display())))?;
+            verify::sigsum_verdict(file, &proof_path, &proof, &keys, &sigsum_policy)
+        }
+        None => verify::verify(&ctx, file, sidecar),
+    };
     save(&store, &verdict.logs, &verdict.file.sha256)?;
     if common.json {
         let mut out = std::io::stdout().lock();
@@ -565,9 +629,13 @@ fn run(cli: ExecCli) -> Res<u8> {
                         .into(),
                 ));
             };
-            verify_and_maybe_run(&cli.run.common, program, Some(args))
+            verify_and_maybe_run(&cli.run.common, &SigsumArgs::default(), program, Some(args))
         }
-        Some(ExecCmd::Verify { common, program }) => verify_and_maybe_run(&common, &program, None),
+        Some(ExecCmd::Verify {
+            common,
+            sigsum,
+            program,
+        }) => verify_and_maybe_run(&common, &sigsum, &program, None),
         Some(ExecCmd::Policy(PolicyCmd::Check { file })) => policy_check(&file),
         Some(ExecCmd::Gossip(GossipCmd::Export)) => {
             let store = store()?;

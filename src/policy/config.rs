@@ -29,6 +29,15 @@ struct RawPolicy {
     publisher: Vec<RawPublisher>,
     #[serde(default)]
     require: RawRequire,
+    sigsum: Option<RawSigsum>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSigsum {
+    policy: String,
+    #[serde(default)]
+    submitter: Vec<RawPublisher>,
 }
 
 #[derive(Deserialize)]
@@ -106,9 +115,36 @@ pub enum Mode {
     Audit,
 }
 
+/// `[sigsum]`: programs whose publisher logs in Sigsum, proven by a
+/// `PROGRAM.sigsum-proof` beside them.
+#[derive(Debug, Clone)]
+pub struct SigsumSection {
+    pub policy: crate::sigsum_interop::SigsumPolicy,
+    /// Submitter keys and the program file names each may sign.
+    pub submitters: Vec<([u8; 32], Vec<String>)>,
+}
+
+impl SigsumSection {
+    /// The submitter keys allowed for a program of this file name
+    /// (`name` exactly, or a pattern ending in `*` as a prefix).
+    pub fn keys_for(&self, file_name: &str) -> Vec<[u8; 32]> {
+        self.submitters
+            .iter()
+            .filter(|(_, names)| {
+                names.iter().any(|p| match p.strip_suffix('*') {
+                    Some(prefix) => file_name.starts_with(prefix),
+                    None => p == file_name,
+                })
+            })
+            .map(|(k, _)| *k)
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub path: PathBuf,
+    pub sigsum: Option<SigsumSection>,
     pub trust: TrustPolicy,
     pub publishers: Vec<Publisher>,
     pub require: Require,
@@ -218,9 +254,30 @@ impl Policy {
                 TrustPolicy::parse(&t).map_err(|e| err(format!("trust_file {}: {e}", f.display())))?
             }
             (Some(_), Some(_)) => return Err(err("give trust or trust_file, not both".into())),
+            (None, None) if raw.sigsum.is_some() => TrustPolicy { logs: vec![], witnesses: vec![], quorum: super::Quorum::None },
             (None, None) => return Err(err("no trust: give the trusted logs and witnesses in trust = \"\"\"…\"\"\" or trust_file".into())),
         };
-        if trust.logs.is_empty() {
+        let sigsum = match &raw.sigsum {
+            None => None,
+            Some(s) => {
+                let base = path.parent().unwrap_or(Path::new("."));
+                let policy = crate::sigsum_interop::load_policy(&s.policy, base)
+                    .map_err(|e| err(format!("[sigsum] policy: {e}")))?;
+                let mut submitters = vec![];
+                for (i, sub) in s.submitter.iter().enumerate() {
+                    let key = crate::sigsum_interop::parse_key(&sub.key)
+                        .map_err(|e| err(format!("[[sigsum.submitter]] #{}: {e}", i + 1)))?;
+                    if sub.names.is_empty()
+                        || sub.names.iter().any(|n| n.is_empty() || n.contains('/'))
+                    {
+                        return Err(err(format!("[[sigsum.submitter]] #{}: names must be program file names (or prefixes ending in *)", i + 1)));
+                    }
+                    submitters.push((key, sub.names.clone()));
+                }
+                Some(SigsumSection { policy, submitters })
+            }
+        };
+        if trust.logs.is_empty() && sigsum.is_none() {
             return Err(err("the trust policy lists no log".into()));
         }
         for l in &trust.logs {
@@ -265,7 +322,7 @@ impl Policy {
         let logs = r.logs.map_or(Ok(d.logs), |n| {
             usize::try_from(n).map_err(|_| err("[require] logs is too large".into()))
         })?;
-        if logs == 0 || logs > trust.logs.len() {
+        if logs == 0 || (!trust.logs.is_empty() && logs > trust.logs.len()) {
             return Err(err(format!(
                 "[require] logs = {logs}, but the policy lists {} log(s)",
                 trust.logs.len()
@@ -294,6 +351,7 @@ impl Policy {
         };
         Ok(Policy {
             path: path.to_path_buf(),
+            sigsum,
             trust,
             publishers,
             require,

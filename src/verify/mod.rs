@@ -228,3 +228,64 @@ pub fn resolve_release(
     };
     (reports, r)
 }
+
+/// The verdict on a program proven by a Sigsum proof (`[sigsum]` in the
+/// policy, or `bt-exec verify --sigsum-proof`): `keys` are the submitter
+/// keys allowed for it. No bt-log log is consulted.
+pub fn sigsum_verdict(
+    file: Ingested,
+    proof_path: &std::path::Path,
+    proof: &[u8],
+    keys: &[[u8; 32]],
+    policy: &crate::sigsum_interop::SigsumPolicy,
+) -> Verdict {
+    let start = Instant::now();
+    let hexh = hex::encode(file.sha256);
+    let (code, reason, report) = if keys.is_empty() {
+        (
+            exit::REFUSED,
+            format!("{}: no Sigsum submitter key is allowed for this program ([[sigsum.submitter]] names)", proof_path.display()),
+            LogReport::new("sigsum", LogOutcome::Refused("no submitter key".into())),
+        )
+    } else {
+        match crate::sigsum_interop::verify(&file.sha256, proof, keys, policy) {
+            Ok(p) => {
+                let mut r = LogReport::new(
+                    &p.origin,
+                    LogOutcome::Proven {
+                        index: p.leaf_index,
+                    },
+                );
+                r.elapsed_ms = start.elapsed().as_millis();
+                (
+                    0,
+                    format!(
+                        "sha256 {hexh} is proven by the Sigsum proof {} (log {}, leaf {} of {}, policy {})",
+                        proof_path.display(),
+                        p.origin,
+                        p.leaf_index,
+                        p.size,
+                        policy.name
+                    ),
+                    r,
+                )
+            }
+            Err(e) => (
+                exit::REFUSED,
+                format!(
+                    "{}: the Sigsum proof does not prove sha256 {hexh} under policy {}: {e}",
+                    proof_path.display(),
+                    policy.name
+                ),
+                LogReport::new("sigsum", LogOutcome::Refused(e)),
+            ),
+        }
+    };
+    Verdict {
+        file,
+        logs: vec![report],
+        code,
+        reason,
+        elapsed_ms: start.elapsed().as_millis(),
+    }
+}
