@@ -131,6 +131,10 @@ pub struct MonitorArgs {
     /// A C2SP tlog-policy file whose witness quorum the checkpoint must meet.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// A rebuilder, NAME=KEY (a vkey or base64 Ed25519 key); repeatable. Its
+    /// entries are listed as attestations; one for other bytes is an alert.
+    #[arg(long = "rebuilder", value_name = "NAME=KEY")]
+    pub rebuilders: Vec<String>,
     /// Where the monitor keeps its checkpoint and view of the log
     /// [default: $BT_EXEC_STATE_DIR, else ~/.local/state/bt-exec].
     #[arg(long, value_name = "DIR")]

@@ -353,6 +353,40 @@ impl Store {
         serde_json::from_slice(&b).ok()
     }
 
+    fn attestation_dir(&self, origin: &str, sha256: &[u8; 32]) -> PathBuf {
+        self.state
+            .join("proofs")
+            .join(origin_key(origin))
+            .join(format!("{}.attest", hex::encode(sha256)))
+    }
+
+    /// Rebuilder attestations of this file cached by earlier runs.
+    pub fn attestations(&self, origin: &str, sha256: &[u8; 32]) -> Vec<CachedProof> {
+        let Ok(rd) = std::fs::read_dir(self.attestation_dir(origin, sha256)) else {
+            return vec![];
+        };
+        rd.flatten()
+            .take(256)
+            .filter_map(|e| fsutil::read_capped(&e.path(), 64 * 1024 + 8192).ok())
+            .filter_map(|b| serde_json::from_slice(&b).ok())
+            .collect()
+    }
+
+    /// Caches a verified attestation by the rebuilder with this key.
+    pub fn save_attestation(
+        &self,
+        origin: &str,
+        sha256: &[u8; 32],
+        key: &[u8; 32],
+        p: &CachedProof,
+    ) -> Result<(), StoreError> {
+        let path = self
+            .attestation_dir(origin, sha256)
+            .join(hex::encode(&key[..16]));
+        let data = serde_json::to_vec(p).unwrap_or_default();
+        fsutil::write_atomic(&path, &data, 0o644, Durability::Batch).map_err(io(&path))
+    }
+
     pub fn save_proof(
         &self,
         origin: &str,

@@ -103,3 +103,63 @@ fn policy_check_prints_what_a_policy_trusts() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line"), "{err}");
 }
+
+/// Logs an attestation: `key`'s own entry for `file` as example.org/prog 1.0,
+/// with the source it was rebuilt from.
+fn attest(w: &World, file: &std::path::Path, key: &str) {
+    let dir = w.logs[0].dir.to_str().unwrap().to_string();
+    let key = w.root.join(key);
+    let (c, _, e) = common::bt_log(&[
+        "add",
+        &dir,
+        file.to_str().unwrap(),
+        "--name",
+        "example.org/prog",
+        "--version",
+        "1.0",
+        "--publisher-key",
+        key.to_str().unwrap(),
+        "--source-repo",
+        "https://example.org/prog.git",
+        "--source-rev",
+        "v1.0",
+    ]);
+    assert_eq!(c, 0, "{e}");
+}
+
+#[test]
+fn rebuilders_k_of_n() {
+    let w = World::new(1);
+    w.publish(0, &w.prog, "pub.key");
+    let r1 = common::keygen(&w.root, "r1.example", "r1.key");
+    let r2 = common::keygen(&w.root, "r2.example", "r2.key");
+    attest(&w, &w.prog, "r1.key");
+    // Attestations that must not count: an unlisted key, and r2 vouching
+    // for other bytes under the same name and version.
+    attest(&w, &w.prog, "evil.key");
+    let other = w.root.join("other");
+    fs::write(&other, "#!/bin/sh\necho other\n").unwrap();
+    attest(&w, &other, "r2.key");
+    w.cosign(0, &[Some(now()), Some(now())]);
+    w.policy("max_age = \"1h\"\nrebuilders = 2");
+    set_policy(&w, |t| {
+        format!("{t}\n[[rebuilder]]\nname = \"r1\"\nkey = \"{r1}\"\n\n[[rebuilder]]\nname = \"r2\"\nkey = \"{r2}\"\n")
+    });
+    let err = w.refused(126, "one of two rebuilders");
+    assert!(err.contains("attested by [r1], missing [r2]"), "{err}");
+    // r2 rebuilds the same bytes: both attest, it runs.
+    attest(&w, &w.prog, "r2.key");
+    w.cosign(0, &[Some(now()), Some(now())]);
+    w.runs();
+    let out = w.run(&["verify", "--json", w.prog.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rebuilders"], serde_json::json!(["r1", "r2"]), "{v}");
+    // Warm, from the cached attestations.
+    set_policy(&w, |t| {
+        t.replace("rebuilders = 2", "rebuilders = 2\nrefresh = \"5m\"")
+    });
+    w.runs();
+    // A policy asking for more rebuilders than it lists is a configuration error.
+    set_policy(&w, |t| t.replace("rebuilders = 2", "rebuilders = 3"));
+    w.refused(125, "rebuilders > listed");
+}

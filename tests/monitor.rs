@@ -498,3 +498,55 @@ fn huge_checkpoint_over_http_is_refused_unread() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("more than 1048576 bytes"), "{err}");
 }
+
+#[test]
+fn rebuilder_attestations_are_shown_and_a_mismatch_is_an_alert() {
+    let mut l = Log::new("example.org/mon");
+    l.add(1, "pub.key", "a");
+    let t = l.tmp.path();
+    let r1 = common::keygen(t, "r1.example", "r1.key");
+    let r2 = common::keygen(t, "r2.example", "r2.key");
+    fs::write(t.join("files/other"), "rebuilt to other bytes\n").unwrap();
+    for (file, key) in [("files/0", "r1.key"), ("files/other", "r2.key")] {
+        let (code, _, err) = bt_log(&[
+            "add",
+            l.dir.to_str().unwrap(),
+            t.join(file).to_str().unwrap(),
+            "--name",
+            "example.org/tool0",
+            "--version",
+            "1.0",
+            "--publisher-key",
+            t.join(key).to_str().unwrap(),
+            "--source-repo",
+            "https://example.org/tool.git",
+            "--source-rev",
+            "v1.0",
+        ]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, out, err) = l.monitor(&[
+        "--json",
+        "--rebuilder",
+        &format!("r1={r1}"),
+        "--rebuilder",
+        &format!("r2={r2}"),
+    ]);
+    assert_eq!(code, 4, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0].get("attestation").is_none());
+    assert_eq!(lines[1]["attestation"]["rebuilder"], "r1");
+    assert_eq!(lines[1]["attestation"]["matches_release"], true);
+    assert_eq!(lines[1]["source"]["rev"], "v1.0");
+    assert_eq!(lines[2]["attestation"]["matches_release"], false);
+    assert!(
+        err.contains("rebuilder r2 logged example.org/tool0 1.0"),
+        "{err}"
+    );
+    // A rebuilder is not "a new publisher of the name".
+    assert!(!err.contains("not published by before"), "{err}");
+}

@@ -134,10 +134,23 @@ fn report_json(program: &Path, v: &Verdict) -> serde_json::Value {
                 "cosigners": r.cosigners.iter().map(|(n, t)| serde_json::json!({"name": n, "timestamp": t})).collect::<Vec<_>>(),
                 "leaf_index": match r.outcome { LogOutcome::Proven { index } => Some(index), _ => None },
                 "release": r.entry.as_ref().map(|e| serde_json::json!({"name": e.release.name, "version": e.release.version, "platform": e.release.platform})),
+                "rebuilders": r.attested,
                 "elapsed_ms": r.elapsed_ms,
             })
         })
         .collect();
+    let mut attested: Vec<&str> = vec![];
+    for r in v
+        .logs
+        .iter()
+        .filter(|r| matches!(r.outcome, LogOutcome::Proven { .. }))
+    {
+        for n in &r.attested {
+            if !attested.contains(&n.as_str()) {
+                attested.push(n);
+            }
+        }
+    }
     serde_json::json!({
         "program": program.display().to_string(),
         "sha256": hex::encode(v.file.sha256),
@@ -146,6 +159,7 @@ fn report_json(program: &Path, v: &Verdict) -> serde_json::Value {
         "exit_code": v.code,
         "reason": v.reason,
         "logs": logs,
+        "rebuilders": attested,
         "elapsed_ms": v.elapsed_ms,
     })
 }
@@ -176,6 +190,7 @@ fn verify_and_maybe_run(
             let policy = if standalone {
                 Policy {
                     path: PathBuf::from("(none)"),
+                    rebuilders: vec![],
                     sigsum: None,
                     trust: bt_exec::policy::TrustPolicy {
                         logs: vec![],
@@ -309,9 +324,9 @@ fn verify_and_maybe_run(
 /// Records what verification learnt: new checkpoints and proofs
 /// (atomically, under the state lock; nothing at all on the warm path).
 fn save(store: &Store, reports: &[LogReport], sha256: &[u8; 32]) -> Res<()> {
-    let to_save = reports
-        .iter()
-        .any(|r| r.save_checkpoint.is_some() || r.save_proof.is_some());
+    let to_save = reports.iter().any(|r| {
+        r.save_checkpoint.is_some() || r.save_proof.is_some() || !r.save_attestations.is_empty()
+    });
     if !to_save {
         return Ok(());
     }
@@ -324,6 +339,9 @@ fn save(store: &Store, reports: &[LogReport], sha256: &[u8; 32]) -> Res<()> {
         }
         if let Some(p) = &r.save_proof {
             let _ = store.save_proof(&r.origin, sha256, p);
+        }
+        for (key, p) in &r.save_attestations {
+            let _ = store.save_attestation(&r.origin, sha256, key, p);
         }
     }
     Ok(())

@@ -131,6 +131,9 @@ fn release_json(s: &bt_exec::monitor::Seen) -> serde_json::Value {
         "publisher": base64::engine::general_purpose::STANDARD.encode(s.entry.publisher.as_bytes()),
         "alerts": s.alerts,
     });
+    if let Some((name, matches)) = &s.attestation {
+        v["attestation"] = serde_json::json!({"rebuilder": name, "matches_release": matches});
+    }
     if !r.cas.is_empty() {
         v["cas"] = serde_json::json!(r.cas);
     }
@@ -159,6 +162,16 @@ fn monitor(m: MonitorArgs) -> Result<ExitCode> {
         }
         None => None,
     };
+    let rebuilders = m
+        .rebuilders
+        .iter()
+        .map(|r| {
+            let (name, key) = r
+                .split_once('=')
+                .with_context(|| format!("--rebuilder {r:?}: NAME=KEY"))?;
+            Ok((name.to_string(), bt_exec::note::parse_public_key(key)?))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let state_root = match m.state {
         Some(s) => s,
         None => bt_exec::monitor::default_state_root()
@@ -170,6 +183,7 @@ fn monitor(m: MonitorArgs) -> Result<ExitCode> {
         witnesses,
         policy,
         state_root,
+        rebuilders,
         progress: std::io::stderr().is_terminal(),
         now: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -191,8 +205,14 @@ fn monitor(m: MonitorArgs) -> Result<ExitCode> {
         let line = if m.json {
             release_json(s).to_string()
         } else {
+            let attests = match &s.attestation {
+                Some((n, Some(true))) => format!(" attested-by {n}"),
+                Some((n, Some(false))) => format!(" MISMATCH-by {n}"),
+                Some((n, None)) => format!(" rebuilt-by {n}"),
+                None => String::new(),
+            };
             format!(
-                "{} {} {} {} {} {}",
+                "{} {} {} {} {} {}{attests}",
                 s.index,
                 r.name,
                 r.version,

@@ -65,6 +65,9 @@ pub struct MonitorOptions {
     pub state_root: PathBuf,
     pub progress: bool,
     pub now: u64,
+    /// Rebuilders (`--rebuilder NAME=KEY`): their entries are shown as
+    /// attestations, and one for other bytes than the release is an alert.
+    pub rebuilders: Vec<(String, ed25519_dalek::VerifyingKey)>,
 }
 
 /// A release seen in this pass, with what a watcher should look at.
@@ -72,6 +75,10 @@ pub struct Seen<'a> {
     pub index: u64,
     pub entry: &'a Entry,
     pub alerts: Vec<String>,
+    /// When a listed rebuilder logged this entry: its name, and whether the
+    /// hash is the one the release was logged with (`None`: no release of
+    /// that name, version and platform seen yet).
+    pub attestation: Option<(String, Option<bool>)>,
 }
 
 #[derive(Debug, Default)]
@@ -184,7 +191,7 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
         &new.checkpoint,
         &counters,
         &mut |index, entry| {
-            let a = alerts_for(&mut st, entry);
+            let (a, attestation) = alerts_for(&mut st, entry, &o.rebuilders);
             alerts += a.len() as u64;
             let r = &entry.release;
             if let Err(e) = std::io::Write::write_all(
@@ -203,6 +210,7 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
                 index,
                 entry,
                 alerts: a,
+                attestation,
             });
             bar.inc(1);
         },
@@ -250,10 +258,31 @@ fn both(saved: &[u8], served: &[u8]) -> String {
     )
 }
 
-/// What a watcher must see about a new entry, updating the remembered view.
-fn alerts_for(st: &mut MonitorState, e: &Entry) -> Vec<String> {
+/// What a watcher must see about a new entry, updating the remembered view;
+/// and, for an entry by a listed rebuilder, whether it attests the release.
+fn alerts_for(
+    st: &mut MonitorState,
+    e: &Entry,
+    rebuilders: &[(String, ed25519_dalek::VerifyingKey)],
+) -> (Vec<String>, Option<(String, Option<bool>)>) {
     let r = &e.release;
     let mut out = Vec::new();
+    let k = state::release_key(&r.name, &r.version, &r.platform);
+    if let Some((name, _)) = rebuilders.iter().find(|(_, key)| *key == e.publisher) {
+        // A rebuilder's attestation: compared with the release, never
+        // counted as a publisher of the name.
+        let matches = st.hashes.get(&k).map(|h| h == &r.sha256);
+        if matches == Some(false) {
+            out.push(format!(
+                "rebuilder {name} logged {} {} {} with sha256 {}, not the release's: the published binary does not match its source",
+                r.name,
+                r.version,
+                r.platform,
+                hex::encode(r.sha256)
+            ));
+        }
+        return (out, Some((name.clone(), matches)));
+    }
     let pubs = st.publishers.entry(state::name_key(&r.name)).or_default();
     if !pubs.is_empty() && !pubs.contains(e.publisher.as_bytes()) {
         out.push(format!(
@@ -262,7 +291,6 @@ fn alerts_for(st: &mut MonitorState, e: &Entry) -> Vec<String> {
         ));
     }
     pubs.insert(*e.publisher.as_bytes());
-    let k = state::release_key(&r.name, &r.version, &r.platform);
     match st.hashes.get(&k) {
         Some(h) if h != &r.sha256 => out.push(format!(
             "{} {} {} was logged before with another hash ({})",
@@ -276,7 +304,7 @@ fn alerts_for(st: &mut MonitorState, e: &Entry) -> Vec<String> {
             st.hashes.insert(k, r.sha256);
         }
     }
-    out
+    (out, None)
 }
 
 fn progress(show: bool, len: u64) -> indicatif::ProgressBar {

@@ -30,6 +30,15 @@ struct RawPolicy {
     #[serde(default)]
     require: RawRequire,
     sigsum: Option<RawSigsum>,
+    #[serde(default)]
+    rebuilder: Vec<RawRebuilder>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRebuilder {
+    name: String,
+    key: String,
 }
 
 #[derive(Deserialize)]
@@ -57,6 +66,7 @@ struct RawRequire {
     prior_revisions: Option<u64>,
     min_release_age: Option<String>,
     refresh: Option<String>,
+    rebuilders: Option<u64>,
 }
 
 /// A publisher key and the release names it may publish.
@@ -91,6 +101,8 @@ pub struct Require {
     /// no network request. 0 (the default): every run fetches checkpoints,
     /// so a split view is seen on the very next run.
     pub refresh: Duration,
+    /// Distinct listed rebuilders that must have logged the same file.
+    pub rebuilders: usize,
 }
 
 impl Default for Require {
@@ -103,6 +115,7 @@ impl Default for Require {
             prior_revisions: 0,
             min_release_age: Duration::ZERO,
             refresh: Duration::ZERO,
+            rebuilders: 0,
         }
     }
 }
@@ -141,9 +154,18 @@ impl SigsumSection {
     }
 }
 
+/// A rebuilder: it rebuilds releases from source and logs its own entry for
+/// the same file when the bytes match (`[[rebuilder]]`).
+#[derive(Debug, Clone)]
+pub struct Rebuilder {
+    pub name: String,
+    pub key: VerifyingKey,
+}
+
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub path: PathBuf,
+    pub rebuilders: Vec<Rebuilder>,
     pub sigsum: Option<SigsumSection>,
     pub trust: TrustPolicy,
     pub publishers: Vec<Publisher>,
@@ -336,7 +358,34 @@ impl Policy {
             prior_revisions: r.prior_revisions.unwrap_or(d.prior_revisions),
             min_release_age: dur("min_release_age", &r.min_release_age, d.min_release_age)?,
             refresh: dur("refresh", &r.refresh, d.refresh)?,
+            rebuilders: r.rebuilders.map_or(Ok(0), |n| {
+                usize::try_from(n).map_err(|_| err("[require] rebuilders is too large".into()))
+            })?,
         };
+        let mut rebuilders: Vec<Rebuilder> = vec![];
+        for (i, rb) in raw.rebuilder.iter().enumerate() {
+            let key = parse_public_key(&rb.key)
+                .map_err(|e| err(format!("[[rebuilder]] #{}: {e}", i + 1)))?;
+            if rb.name.trim().is_empty()
+                || rebuilders.iter().any(|o| o.name == rb.name || o.key == key)
+            {
+                return Err(err(format!(
+                    "[[rebuilder]] #{}: a unique, non-empty name and key",
+                    i + 1
+                )));
+            }
+            rebuilders.push(Rebuilder {
+                name: rb.name.clone(),
+                key,
+            });
+        }
+        if require.rebuilders > rebuilders.len() {
+            return Err(err(format!(
+                "[require] rebuilders = {}, but the policy lists {} rebuilder(s)",
+                require.rebuilders,
+                rebuilders.len()
+            )));
+        }
         let mode = match raw.mode.as_deref() {
             None | Some("enforce") => Mode::Enforce,
             Some("audit") => Mode::Audit,
@@ -351,6 +400,7 @@ impl Policy {
         };
         Ok(Policy {
             path: path.to_path_buf(),
+            rebuilders,
             sigsum,
             trust,
             publishers,

@@ -4,6 +4,8 @@
 mod config;
 mod trust;
 
-pub use config::{parse_duration, ConfigError, Mode, Policy, Publisher, Require, SigsumSection};
+pub use config::{
+    parse_duration, ConfigError, Mode, Policy, Publisher, Rebuilder, Require, SigsumSection,
+};
 
 pub use trust::{LogSpec, PolicyError, Quorum, TrustPolicy, WitnessSpec};

@@ -75,6 +75,10 @@ pub struct LogReport {
     pub save_proof: Option<CachedProof>,
     /// The release proven (for the report and the run record).
     pub entry: Option<Entry>,
+    /// The `[[rebuilder]]`s whose attestations this log proved.
+    pub attested: Vec<String>,
+    /// Attestations to cache: (rebuilder key, proof).
+    pub save_attestations: Vec<([u8; 32], CachedProof)>,
 }
 
 impl LogReport {
@@ -88,6 +92,8 @@ impl LogReport {
             save_checkpoint: None,
             save_proof: None,
             entry: None,
+            attested: vec![],
+            save_attestations: vec![],
         }
     }
 }
@@ -306,6 +312,11 @@ pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport>
     if ctx.policy.require.prior_revisions > 0 || history(&log, &c, &found, false).is_err() {
         return None;
     }
+    let mut scratch = LogReport::new(&spec.origin, LogOutcome::Refused(String::new()));
+    let attested = attestations(&log, &c.checkpoint, file, &found, false, &mut scratch).ok()?;
+    if attested.len() < ctx.policy.require.rebuilders {
+        return None;
+    }
     let index = found.index;
     ctx.say(
         &spec.origin,
@@ -316,6 +327,7 @@ pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport>
     );
     let mut report = LogReport::new(&spec.origin, LogOutcome::Proven { index });
     report.entry = Some(found.entry);
+    report.attested = attested;
     report.cosigners = c
         .cosignatures
         .iter()
@@ -354,6 +366,7 @@ fn run(
     let current = current(log, report)?;
     let found = find_leaf(log, &current, file, sidecar, report)?;
     history(log, &current, &found, true)?;
+    report.attested = attestations(log, &current.checkpoint, file, &found, true, report)?;
     report.entry = Some(found.entry);
     Ok(found.index)
 }
@@ -769,47 +782,12 @@ fn find_leaf(
         return Ok(found);
     }
     // 3. The log's index.
-    let shard_path = index::shard_path(&file.sha256);
-    let shard = match log.get(&shard_path, index::MAX_SHARD_BYTES)? {
-        Some(s) => s,
-        None => return refused("not in this log (its index has no entry for this hash)"),
-    };
-    let candidates = index::lookup(&shard, &file.sha256)
-        .map_err(|e| LogOutcome::Refused(format!("{shard_path}: {e}")))?;
     let mut last = "not in this log".to_string();
-    for idx in candidates
-        .into_iter()
-        .filter(|&i| i < cp.size)
-        .take(MAX_CANDIDATES)
-    {
-        let n = idx / TILE_WIDTH;
-        let w = tile_width(0, n, cp.size);
-        let bpath = bundle_path(n, w);
-        let bundle = log
-            .get(&bpath, MAX_BUNDLE_BYTES)?
-            .ok_or_else(|| LogOutcome::Unreachable(format!("{bpath} is missing")))?;
-        let leaves = decode_bundle(&bundle, w as usize).map_err(|e| LogOutcome::Misbehaved {
-            msg: format!("{bpath}: {e}"),
-            evidence: None,
-        })?;
-        let leaf = leaves
-            .get((idx % TILE_WIDTH) as usize)
-            .copied()
-            .unwrap_or_default();
-        let tiles = log.tiles(cp.size);
-        log.authenticate(&tiles, cp)?;
-        let proof = tiles
-            .inclusion_proof(idx, cp.size)
-            .map_err(|e| LogOutcome::Unreachable(e.to_string()))?;
-        if verify_inclusion(leaf_hash(leaf), idx, cp.size, &proof, cp.root).is_err() {
-            return Err(LogOutcome::Misbehaved {
-                msg: format!("{bpath}: entry {idx} does not match the log's tiles and signed root"),
-                evidence: None,
-            });
-        }
-        match check_entry(log, leaf, file, Signature::Verify) {
+    for idx in index_candidates(log, cp, file)? {
+        let (leaf, proof) = proven_leaf(log, cp, idx)?;
+        match check_entry(log, &leaf, file, Signature::Verify) {
             Ok(entry) => {
-                report.save_proof = Some(CachedProof::new(idx, leaf, cp.size, cp.root, &proof));
+                report.save_proof = Some(CachedProof::new(idx, &leaf, cp.size, cp.root, &proof));
                 ctx.say(
                     origin,
                     &format!("proven from the log's index at leaf {idx}"),
@@ -825,6 +803,142 @@ fn find_leaf(
         }
     }
     Err(LogOutcome::Refused(last))
+}
+
+/// The leaves the log's index lists for this file's hash (below `cp`'s
+/// size, at most [`MAX_CANDIDATES`]); a missing shard means "not in this log".
+fn index_candidates(log: &Log, cp: &Checkpoint, file: &Ingested) -> Step<Vec<u64>> {
+    let shard_path = index::shard_path(&file.sha256);
+    let shard = match log.get(&shard_path, index::MAX_SHARD_BYTES)? {
+        Some(s) => s,
+        None => return refused("not in this log (its index has no entry for this hash)"),
+    };
+    let candidates = index::lookup(&shard, &file.sha256)
+        .map_err(|e| LogOutcome::Refused(format!("{shard_path}: {e}")))?;
+    Ok(candidates
+        .into_iter()
+        .filter(|&i| i < cp.size)
+        .take(MAX_CANDIDATES)
+        .collect())
+}
+
+/// Leaf `idx` from its entry bundle, with its inclusion proof from the
+/// log's tiles, both checked against `cp`'s signed root.
+fn proven_leaf(log: &Log, cp: &Checkpoint, idx: u64) -> Step<(Vec<u8>, Vec<crate::tlog::Hash>)> {
+    let n = idx / TILE_WIDTH;
+    let w = tile_width(0, n, cp.size);
+    let bpath = bundle_path(n, w);
+    let bundle = log
+        .get(&bpath, MAX_BUNDLE_BYTES)?
+        .ok_or_else(|| LogOutcome::Unreachable(format!("{bpath} is missing")))?;
+    let leaves = decode_bundle(&bundle, w as usize).map_err(|e| LogOutcome::Misbehaved {
+        msg: format!("{bpath}: {e}"),
+        evidence: None,
+    })?;
+    let leaf = leaves
+        .get((idx % TILE_WIDTH) as usize)
+        .copied()
+        .unwrap_or_default()
+        .to_vec();
+    let tiles = log.tiles(cp.size);
+    log.authenticate(&tiles, cp)?;
+    let proof = tiles
+        .inclusion_proof(idx, cp.size)
+        .map_err(|e| LogOutcome::Unreachable(e.to_string()))?;
+    if verify_inclusion(leaf_hash(&leaf), idx, cp.size, &proof, cp.root).is_err() {
+        return Err(LogOutcome::Misbehaved {
+            msg: format!("{bpath}: entry {idx} does not match the log's tiles and signed root"),
+            evidence: None,
+        });
+    }
+    Ok((leaf, proof))
+}
+
+/// Rebuilder attestations of the release `found` in this log (DESIGN §3,
+/// `source`): entries for the same file, name and version by keys the
+/// policy lists as `[[rebuilder]]`, each proven by inclusion. From the
+/// attestations cached by earlier runs first; then, with `may_fetch`,
+/// the other leaves the log's index lists for this hash. Returns the
+/// names of the rebuilders that attested.
+fn attestations(
+    log: &Log,
+    cp: &Checkpoint,
+    file: &Ingested,
+    found: &Found,
+    may_fetch: bool,
+    report: &mut LogReport,
+) -> Step<Vec<String>> {
+    let ctx = log.ctx;
+    let need = ctx.policy.require.rebuilders;
+    let mut names: Vec<String> = vec![];
+    if need == 0 {
+        return Ok(names);
+    }
+    let r = &found.entry.release;
+    let attester = |e: &Entry| -> Option<String> {
+        let same = e.release.sha256 == file.sha256
+            && e.release.size == file.size
+            && e.release.name == r.name
+            && e.release.version == r.version;
+        ctx.policy
+            .rebuilders
+            .iter()
+            .find(|rb| same && rb.key == e.publisher)
+            .map(|rb| rb.name.clone())
+    };
+    for c in ctx.store.attestations(&log.spec.origin, &file.sha256) {
+        let Some((leaf, root, proof)) = c.decode() else {
+            continue;
+        };
+        let ok = c.size <= cp.size
+            && (c.size != cp.size || root == cp.root)
+            && verify_inclusion(leaf_hash(&leaf), c.index, c.size, &proof, root).is_ok();
+        // Saved only after its signature verified (as cached proofs are).
+        if let Some(name) = Entry::decode(&leaf)
+            .ok()
+            .filter(|_| ok)
+            .and_then(|e| attester(&e))
+        {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    if names.len() >= need || !may_fetch {
+        return Ok(in_policy_order(ctx, names));
+    }
+    let candidates = match index_candidates(log, cp, file) {
+        Ok(c) => c,
+        Err(LogOutcome::Refused(_)) => return Ok(names),
+        Err(o) => return Err(o),
+    };
+    for idx in candidates.into_iter().filter(|&i| i != found.index) {
+        let (leaf, proof) = proven_leaf(log, cp, idx)?;
+        let Ok(e) = Entry::decode(&leaf) else {
+            continue;
+        };
+        let Some(name) = attester(&e) else {
+            continue;
+        };
+        if e.verify_signature().is_err() || names.contains(&name) {
+            continue;
+        }
+        ctx.say(
+            &log.spec.origin,
+            &format!("rebuilder {name} attests this release at leaf {idx}"),
+        );
+        report.save_attestations.push((
+            *e.publisher.as_bytes(),
+            CachedProof::new(idx, &leaf, cp.size, cp.root, &proof),
+        ));
+        names.push(name);
+    }
+    Ok(in_policy_order(ctx, names))
+}
+
+fn in_policy_order(ctx: &Context, mut names: Vec<String>) -> Vec<String> {
+    names.sort_by_key(|n| ctx.policy.rebuilders.iter().position(|r| &r.name == n));
+    names
 }
 
 /// Checks a gossiped checkpoint note against the local view: its log

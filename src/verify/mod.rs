@@ -118,13 +118,19 @@ pub fn verify(ctx: &Context, file: Ingested, sidecar: Option<(PathBuf, Vec<u8>)>
             format!("SECURITY ALERT: a log misbehaved — {}", which.join("; ")),
         )
     } else if proven >= need {
-        (
-            0,
-            format!(
-                "sha256 {hexh} is proven in {proven} of {} log(s) (policy requires {need})",
-                reports.len()
+        match rebuilders_missing(ctx, &reports) {
+            None => (
+                0,
+                format!(
+                    "sha256 {hexh} is proven in {proven} of {} log(s) (policy requires {need})",
+                    reports.len()
+                ),
             ),
-        )
+            Some(why) => (
+                exit::REFUSED,
+                format!("sha256 {hexh} is proven in {proven} log(s), but {why}"),
+            ),
+        }
     } else {
         let why: Vec<String> = reports
             .iter()
@@ -150,6 +156,43 @@ pub fn verify(ctx: &Context, file: Ingested, sidecar: Option<(PathBuf, Vec<u8>)>
         reason,
         elapsed_ms: start.elapsed().as_millis(),
     }
+}
+
+/// The rebuilders (`[[rebuilder]]`) whose attestations some log proved,
+/// in policy order.
+pub fn attested(ctx: &Context, reports: &[LogReport]) -> Vec<String> {
+    ctx.policy
+        .rebuilders
+        .iter()
+        .map(|rb| rb.name.clone())
+        .filter(|n| {
+            reports
+                .iter()
+                .any(|r| matches!(r.outcome, LogOutcome::Proven { .. }) && r.attested.contains(n))
+        })
+        .collect()
+}
+
+/// Why `require.rebuilders` is not met, naming who attested and who is missing.
+fn rebuilders_missing(ctx: &Context, reports: &[LogReport]) -> Option<String> {
+    let need = ctx.policy.require.rebuilders;
+    let have = attested(ctx, reports);
+    if have.len() >= need {
+        return None;
+    }
+    let missing: Vec<&str> = ctx
+        .policy
+        .rebuilders
+        .iter()
+        .map(|r| r.name.as_str())
+        .filter(|n| !have.iter().any(|h| h == n))
+        .collect();
+    Some(format!(
+        "{} of the required {need} rebuilder attestation(s): attested by [{}], missing [{}] (require.rebuilders); ask a rebuilder to rebuild it from source and log it",
+        have.len(),
+        have.join(", "),
+        missing.join(", ")
+    ))
 }
 
 /// Resolves `NAME@VERSION` (or `NAME@latest` with `version` `None`) from
