@@ -261,7 +261,20 @@ pub fn download(
             let p = parsed
                 .to_file_path()
                 .map_err(|_| bad("not a local path".into()))?;
-            Box::new(std::fs::File::open(p).map_err(|e| bad(e.to_string()))?)
+            // Only a regular file: a FIFO or device named by a log entry
+            // could block past any deadline (opened non-blocking, so even
+            // opening one returns at once).
+            use std::os::unix::fs::OpenOptionsExt;
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+                .open(p)
+                .map_err(|e| bad(e.to_string()))?;
+            let meta = f.metadata().map_err(|e| bad(e.to_string()))?;
+            if !meta.is_file() {
+                return Err(bad("not a regular file".into()));
+            }
+            Box::new(f)
         }
         "http" | "https" => {
             let client = blocking_client().map_err(bad)?;

@@ -213,6 +213,18 @@ fn served_releases() -> (World, Vec<PathBuf>, Vec<common::Proc>) {
     let serve = common::spawn_server(&["serve", w.logs[0].dir.to_str().unwrap()]);
     let cas_url = format!("{}/cas", serve.addr);
     let files = publish_three(&w, &cas_url);
+    // A file:// CAS whose copy is a FIFO: reading it could block forever.
+    let fifo_cas = w.root.join("fifo-cas");
+    let f = w.root.join("bin/fifo");
+    fs::write(&f, format!("#!/bin/sh\ntouch {}\n", w.canary.display())).unwrap();
+    let url = format!("file://{}", fifo_cas.display());
+    w.publish_release(0, &f, "example.org/fifo", "1.0", "pub.key", Some(&url));
+    let h = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        fs::read(&f).unwrap(),
+    ));
+    let copy = fifo_cas.join("sha256").join(h);
+    fs::remove_file(&copy).unwrap();
+    nix::unistd::mkfifo(&copy, nix::sys::stat::Mode::S_IRWXU).unwrap();
     let mut procs = vec![serve];
     for (mode, name) in [("endless", "endless"), ("slow", "stalled")] {
         let (p, url) = common::helper_server(&["tests/interop/bad_server.py", mode]);
@@ -284,6 +296,9 @@ fn a_cas_that_serves_other_endless_or_no_bytes_is_refused_in_time() {
     let (c, _, err) = run(&w, &["example.org/endless@1.0"]);
     assert_eq!(c, 126, "{err}");
     assert!(err.contains("more than"), "{err}");
+    let (c, _, err) = run(&w, &["example.org/fifo@1.0"]);
+    assert_eq!(c, 124, "{err}");
+    assert!(err.contains("not a regular file"), "{err}");
     let (c, _, err) = run(&w, &["example.org/stalled@1.0"]);
     assert_eq!(c, 124, "{err}");
     // Bounded by bt-exec's 20 s deadline, with room for a slow machine.
