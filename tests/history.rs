@@ -259,6 +259,14 @@ fn name_at_version_fetches_verifies_and_runs_from_the_cas() {
     assert_eq!((c, out.as_str()), (0, "tool 1.1: hi\n"), "{err}");
     let (c, out, err) = run(&w, &[&format!("{NAME}@latest"), "hi"]);
     assert_eq!((c, out.as_str()), (0, "tool 2.0: hi\n"), "{err}");
+    // A log without an index: the history knows the leaf, and its proof is
+    // what the verification finds (fresh state and cache, nothing cached).
+    fs::remove_dir_all(w.logs[0].dir.join("bt/index")).unwrap();
+    for d in ["state", "cache"] {
+        let _ = fs::remove_dir_all(w.root.join(d));
+    }
+    let (c, out, err) = run(&w, &[&format!("{NAME}@1.0"), "hi"]);
+    assert_eq!((c, out.as_str()), (0, "tool 1.0: hi\n"), "{err}");
     // verify resolves and proves without running.
     let (c, _, err) = run(&w, &["verify", &format!("{NAME}@1.0")]);
     assert_eq!(c, 0, "{err}");

@@ -382,7 +382,11 @@ fn fetch_release(
         deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
     };
     let (reports, found) = verify::resolve_release(&ctx, name, version);
-    save(store, &reports, &[0; 32])?;
+    let sha256 = found
+        .as_ref()
+        .map(|s| s.entry.release.sha256)
+        .unwrap_or_default();
+    save(store, &reports, &sha256)?;
     let seen = found.map_err(|(c, m)| Fail(c, m))?;
     let r = &seen.entry.release;
     if common.verbose {

@@ -486,7 +486,7 @@ pub fn find_release(
         let releases = view
             .releases(name)
             .map_err(|e| LogOutcome::Refused(e.to_string()))?;
-        Ok(releases.into_iter().rev().find(|s| {
+        let found = releases.into_iter().rev().find(|s| {
             let r = &s.entry.release;
             (r.platform == "any" || r.platform == platform)
                 && version.map_or(true, |v| r.version == v)
@@ -495,7 +495,23 @@ pub fn find_release(
                     .publishers
                     .iter()
                     .any(|p| p.key == s.entry.publisher && p.may_publish(name))
-        }))
+        });
+        // The history knows the leaf: its inclusion proof, cached, lets the
+        // verification that follows find it even in a log without an index.
+        if let Some(s) = &found {
+            let c = &cp.checkpoint;
+            let leaf = s.entry.encode();
+            let tiles = log.tiles(c.size);
+            if log.authenticate(&tiles, c).is_ok() {
+                if let Ok(proof) = tiles.inclusion_proof(s.index, c.size) {
+                    if verify_inclusion(leaf_hash(&leaf), s.index, c.size, &proof, c.root).is_ok() {
+                        report.save_proof =
+                            Some(CachedProof::new(s.index, &leaf, c.size, c.root, &proof));
+                    }
+                }
+            }
+        }
+        Ok(found)
     })();
     (report, r)
 }

@@ -225,10 +225,15 @@ pub fn resolve_release(
             .collect()
     });
     let mut reports = vec![];
+    let mut found_by_log: Vec<Option<[u8; 32]>> = vec![];
     let mut found: Vec<crate::history::Seen> = vec![];
     let mut why = vec![];
     let mut code = exit::REFUSED;
     for (report, r) in results {
+        found_by_log.push(match &r {
+            Ok(Some(seen)) => Some(seen.entry.release.sha256),
+            _ => None,
+        });
         match r {
             Ok(Some(seen)) => found.push(seen),
             Ok(None) => why.push(format!("{}: no such release", report.origin)),
@@ -257,6 +262,14 @@ pub fn resolve_release(
             (votes, std::cmp::Reverse(first))
         })
         .cloned();
+    // Only proofs of the chosen release are worth caching.
+    if let Some(b) = &best {
+        for (r, f) in reports.iter_mut().zip(&found_by_log) {
+            if f.as_ref() != Some(&b.entry.release.sha256) {
+                r.save_proof = None;
+            }
+        }
+    }
     let what = format!("{name}@{}", version.unwrap_or("latest"));
     let r = match best {
         Some(b) if code != exit::MISBEHAVIOUR => Ok(b),
