@@ -219,15 +219,9 @@ pub fn available(url: &str, size: u64, deadline: std::time::Instant) -> Result<b
         url: url.into(),
         msg,
     };
-    let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
-    match parsed.scheme() {
-        "file" => {
-            let p = parsed
-                .to_file_path()
-                .map_err(|_| bad("not a local path".into()))?;
-            Ok(std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() == size))
-        }
-        "http" | "https" => {
+    match local_path(url)? {
+        Some(p) => Ok(std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() == size)),
+        None => {
             let client = blocking_client().map_err(bad)?;
             let resp = client
                 .head(url)
@@ -236,6 +230,22 @@ pub fn available(url: &str, size: u64, deadline: std::time::Instant) -> Result<b
                 .map_err(|e| bad(e.to_string()))?;
             Ok(resp.status().as_u16() == 200 && resp.content_length().map_or(true, |n| n == size))
         }
+    }
+}
+
+/// A `file://` URL's path, `None` for http(s); other schemes are errors.
+fn local_path(url: &str) -> Result<Option<std::path::PathBuf>, FetchError> {
+    let bad = |msg: String| FetchError::Unreachable {
+        url: url.into(),
+        msg,
+    };
+    let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    match parsed.scheme() {
+        "file" => parsed
+            .to_file_path()
+            .map(Some)
+            .map_err(|_| bad("not a local path".into())),
+        "http" | "https" => Ok(None),
         s => Err(bad(format!("unsupported scheme {s:?}"))),
     }
 }
@@ -255,12 +265,8 @@ pub fn download(
         url: url.into(),
         msg,
     };
-    let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
-    let mut body: Box<dyn Read> = match parsed.scheme() {
-        "file" => {
-            let p = parsed
-                .to_file_path()
-                .map_err(|_| bad("not a local path".into()))?;
+    let mut body: Box<dyn Read> = match local_path(url)? {
+        Some(p) => {
             // Only a regular file: a FIFO or device named by a log entry
             // could block past any deadline (opened non-blocking, so even
             // opening one returns at once).
@@ -276,7 +282,7 @@ pub fn download(
             }
             Box::new(f)
         }
-        "http" | "https" => {
+        None => {
             let client = blocking_client().map_err(bad)?;
             let resp = client
                 .get(url)
@@ -299,7 +305,6 @@ pub fn download(
             }
             Box::new(resp)
         }
-        s => return Err(bad(format!("unsupported scheme {s:?}"))),
     };
     let mut buf = vec![0u8; 256 * 1024];
     let mut got = 0u64;

@@ -351,10 +351,11 @@ fn save(store: &Store, reports: &[LogReport], sha256: &[u8; 32]) -> Res<()> {
 /// release names are namespaced) that is not an existing file.
 fn release_spec(program: &OsString) -> Option<(String, Option<String>)> {
     let s = program.to_str()?;
+    // Cheap tests first: this runs in front of every program.
+    let (name, version) = s.rsplit_once('@')?;
     if s.starts_with(['/', '.']) || Path::new(s).exists() {
         return None;
     }
-    let (name, version) = s.rsplit_once('@')?;
     if !name.contains('/') || version.is_empty() || s.chars().any(char::is_whitespace) {
         return None;
     }

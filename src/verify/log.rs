@@ -674,18 +674,24 @@ fn host_platform() -> String {
 /// policy's rules (publisher scope, platform) are applied again.
 fn cached_proof(log: &Log, cp: &Checkpoint, file: &Ingested) -> Option<Found> {
     let c = log.ctx.store.proof(&log.spec.origin, &file.sha256)?;
-    let (leaf, root, proof) = c.decode()?;
-    let ok = c.size <= cp.size
-        && (c.size != cp.size || root == cp.root)
-        && verify_inclusion(leaf_hash(&leaf), c.index, c.size, &proof, root).is_ok();
-    let entry = check_entry(log, &leaf, file, Signature::Saved)
-        .ok()
-        .filter(|_| ok)?;
+    let leaf = still_valid(&c, cp)?;
+    let entry = check_entry(log, &leaf, file, Signature::Saved).ok()?;
     Some(Found {
         index: c.index,
         entry,
         proof_time: None,
     })
+}
+
+/// The leaf of a proof cached against a root this machine verified, when
+/// that root is still the one in force or a prefix of it (every later
+/// checkpoint was proven to extend it) and the proof leads to it.
+fn still_valid(c: &CachedProof, cp: &Checkpoint) -> Option<Vec<u8>> {
+    let (leaf, root, proof) = c.decode()?;
+    let ok = c.size <= cp.size
+        && (c.size != cp.size || root == cp.root)
+        && verify_inclusion(leaf_hash(&leaf), c.index, c.size, &proof, root).is_ok();
+    ok.then_some(leaf)
 }
 
 /// Whether an entry's publisher signature is to be verified, or was
@@ -903,16 +909,9 @@ fn attestations(
             .map(|rb| rb.name.clone())
     };
     for c in ctx.store.attestations(&log.spec.origin, &file.sha256) {
-        let Some((leaf, root, proof)) = c.decode() else {
-            continue;
-        };
-        let ok = c.size <= cp.size
-            && (c.size != cp.size || root == cp.root)
-            && verify_inclusion(leaf_hash(&leaf), c.index, c.size, &proof, root).is_ok();
         // Saved only after its signature verified (as cached proofs are).
-        if let Some(name) = Entry::decode(&leaf)
-            .ok()
-            .filter(|_| ok)
+        if let Some(name) = still_valid(&c, cp)
+            .and_then(|leaf| Entry::decode(&leaf).ok())
             .and_then(|e| attester(&e))
         {
             if !names.contains(&name) {
