@@ -77,3 +77,35 @@ pub fn exec(cas_path: &Path, argv0: &OsStr, args: &[OsString]) -> String {
         Ok(never) => match never {},
     }
 }
+
+/// Makes sure descriptors 0, 1 and 2 are open, opening `/dev/null` (without
+/// close-on-exec) on any that is closed, so that no file bt-exec opens later
+/// takes their place and receives output meant for the terminal, and the
+/// program run finds them open as Rust's own start-up would leave them.
+/// bt-exec's entry point calls this because it does not run that start-up
+/// (src/bin/bt-exec.rs says why).
+pub fn ensure_stdio() -> Result<(), String> {
+    use nix::errno::Errno;
+    use nix::fcntl::{fcntl, open, FcntlArg, OFlag};
+    for fd in 0..3 {
+        if fcntl(fd, FcntlArg::F_GETFD) != Err(Errno::EBADF) {
+            continue;
+        }
+        match open("/dev/null", OFlag::O_RDWR, nix::sys::stat::Mode::empty()) {
+            // The lowest free descriptor is the one that was closed.
+            Ok(got) if got == fd => {}
+            Ok(got) => {
+                let _ = nix::unistd::close(got);
+                return Err(format!(
+                    "descriptor {fd} is closed and could not be reopened"
+                ));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "descriptor {fd} is closed and /dev/null cannot be opened: {e}"
+                ))
+            }
+        }
+    }
+    Ok(())
+}

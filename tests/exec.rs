@@ -648,3 +648,61 @@ fn flags_before_the_program_are_bt_exec_s_and_after_it_the_program_s() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("args:-v --json -- x\n"));
 }
+
+/// The program inherits the signal dispositions and descriptors bt-exec was
+/// started with: SIGPIPE stays at its default (a program piped into `head`
+/// is ended by it) or stays ignored when the caller ignored it, and a
+/// closed standard input reaches the program as /dev/null, never as a file
+/// bt-exec opened.
+#[test]
+fn signal_dispositions_and_standard_descriptors_pass_through() {
+    let w = World::new(1);
+    let prog = w.root.join("bin/sig");
+    fs::write(
+        &prog,
+        "#!/bin/sh\nsed -n 's/^SigIgn:[[:space:]]*//p' /proc/self/status\nreadlink /proc/self/fd/0\n",
+    )
+    .unwrap();
+    chmod_x(&prog);
+    w.publish(0, &prog, "pub.key");
+    w.cosign(0, &[Some(now()), Some(now())]);
+    w.policy("logs = 1");
+    let run = |shell: &str| {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(shell)
+            .arg("sh")
+            .arg(BT_EXEC)
+            .arg(&prog)
+            .env("BT_EXEC_CACHE_DIR", w.root.join("cache"))
+            .env("BT_EXEC_STATE_DIR", w.root.join("state"))
+            .env("BT_EXEC_POLICY", w.root.join("policy.toml"))
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut lines = text.lines();
+        let ignored = u64::from_str_radix(lines.next().unwrap(), 16).unwrap();
+        (
+            ignored & (1 << (13 - 1)) != 0,
+            lines.next().unwrap_or("").to_owned(),
+        )
+    };
+    // std's Command starts `sh` with SIGPIPE at its default.
+    let (ignored, stdin) = run("exec \"$1\" \"$2\" </dev/null");
+    assert!(!ignored, "SIGPIPE ignored in the program");
+    assert_eq!(stdin, "/dev/null");
+    let (ignored, _) = run("trap '' PIPE; exec \"$1\" \"$2\" </dev/null");
+    assert!(ignored, "the caller's ignored SIGPIPE was not passed on");
+    let (_, stdin) = run("exec \"$1\" \"$2\" <&-");
+    assert_eq!(
+        stdin, "/dev/null",
+        "a closed stdin must reach the program as /dev/null"
+    );
+}

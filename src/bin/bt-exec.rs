@@ -1,11 +1,11 @@
 //! bt-exec: run a program only after proving its bytes are logged.
 //! Argument parsing, reporting and exec only; the decision is in
 //! `bt_exec::verify`.
+#![no_main]
 
-use std::ffi::OsString;
+use std::ffi::{c_char, c_int, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::Parser;
 
@@ -692,19 +692,45 @@ fn run(cli: ExecCli) -> Res<u8> {
     }
 }
 
-fn main() -> ExitCode {
+fn real_main() -> u8 {
+    if let Err(e) = bt_exec::exec::ensure_stdio() {
+        eprintln!("bt-exec: {e}");
+        return exit::CONFIG;
+    }
     let cli = match ExecCli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::CONFIG } else { 0 });
+            return if e.use_stderr() { exit::CONFIG } else { 0 };
         }
     };
     match run(cli) {
-        Ok(c) => ExitCode::from(c),
+        Ok(c) => c,
         Err(Fail(code, msg)) => {
             eprintln!("bt-exec: {msg}");
-            ExitCode::from(code)
+            code
         }
     }
+}
+
+/// The process's entry point, called by the C library's start-up.
+///
+/// bt-exec defines `main` itself (`#![no_main]`) rather than letting Rust's
+/// runtime wrap an ordinary one, because that runtime changes what the
+/// program bt-exec runs inherits: it sets SIGPIPE to "ignore", and an ignored
+/// signal stays ignored across `execve`, so a program would never be ended by
+/// SIGPIPE (`bt-exec yes | head` would not stop `yes`). The signal
+/// dispositions bt-exec was started with pass to the program untouched. The
+/// runtime's other start-up work (reading /proc/self/maps for the stack
+/// guard, an alternate signal stack) is also skipped: it is start-up time
+/// spent in front of every program. What bt-exec needs of it is done here:
+/// closed standard descriptors are opened on /dev/null, standard output is
+/// flushed at the end, and a panic still ends the process with status 101.
+/// A stack overflow is a plain SIGSEGV, without Rust's message.
+#[no_mangle]
+pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
+    // Arguments come from std::env::args_os, which glibc's start-up fills.
+    let code = std::panic::catch_unwind(real_main).unwrap_or(101);
+    let _ = std::io::stdout().flush();
+    c_int::from(code)
 }
