@@ -276,3 +276,150 @@ pub enum AlarmCmd {
     /// After investigating the evidence, let bt-exec use this log again.
     Clear { origin: String },
 }
+
+/// Names that make the first word a subcommand rather than PROGRAM.
+const EXEC_SUBCOMMANDS: [&str; 6] = ["verify", "gossip", "status", "alarm", "policy", "help"];
+
+impl ExecCli {
+    /// Parses the command line the way clap does (`ExecCli::parse_from`) when
+    /// it is the ordinary run form, `[--policy FILE] [--offline] [--json]
+    /// [-v] [--audit] [--] PROGRAM [ARGS…]`, each flag at most once; `None`
+    /// for anything else (a subcommand, --help, an unknown or repeated flag),
+    /// which clap then parses and reports. bt-exec sits in front of every
+    /// program it runs, and building clap's parser for every subcommand is
+    /// a measurable part of its start-up; a unit test checks that this
+    /// agrees with clap on every form it accepts.
+    pub fn parse_run_form(args: &[std::ffi::OsString]) -> Option<ExecCli> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut common = CommonArgs {
+            policy: None,
+            offline: false,
+            json: false,
+            verbose: false,
+            audit: false,
+        };
+        let mut i = 0;
+        let set = |flag: &mut bool| (!std::mem::replace(flag, true)).then_some(());
+        while let Some(arg) = args.get(i) {
+            let bytes = arg.as_bytes();
+            match bytes {
+                b"--" => {
+                    i += 1;
+                    break;
+                }
+                b"--offline" => set(&mut common.offline)?,
+                b"--json" => set(&mut common.json)?,
+                b"--audit" => set(&mut common.audit)?,
+                b"-v" | b"--verbose" => set(&mut common.verbose)?,
+                b"--policy" => {
+                    let value = args.get(i + 1)?;
+                    if common.policy.is_some() || value.as_bytes().first() == Some(&b'-') {
+                        return None;
+                    }
+                    common.policy = Some(PathBuf::from(value));
+                    i += 1;
+                }
+                _ if bytes.starts_with(b"--policy=") => {
+                    let value = bytes.get(b"--policy=".len()..)?;
+                    if common.policy.is_some() || value.is_empty() {
+                        return None;
+                    }
+                    common.policy = Some(PathBuf::from(std::ffi::OsStr::from_bytes(value)));
+                }
+                _ if bytes.first() == Some(&b'-') => return None,
+                _ if EXEC_SUBCOMMANDS.iter().any(|s| s.as_bytes() == bytes) => return None,
+                _ => break,
+            }
+            i += 1;
+        }
+        let program = args.get(i..)?.to_vec();
+        if program.is_empty() {
+            return None;
+        }
+        Some(ExecCli {
+            cmd: None,
+            run: RunArgs { common, program },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    /// Every command line the fast parser accepts, clap parses to the same
+    /// thing; everything else is left to clap.
+    #[test]
+    fn the_run_form_parser_agrees_with_clap() {
+        let accepted: &[&[&str]] = &[
+            &["prog"],
+            &["./prog", "a", "--json", "-v", "--", "x"],
+            &["--policy", "p.toml", "./prog"],
+            &["--policy=p.toml", "--offline", "prog", "--policy", "q"],
+            &["--offline", "--json", "-v", "--audit", "prog"],
+            &["--verbose", "--", "--weird-name", "-x"],
+            &["--", "verify", "x"],
+            &["--policy", "verify", "prog"],
+            &["example.org/hello@latest", "arg"],
+            &["prog", "verify"],
+            &["--", "prog"],
+        ];
+        for args in accepted {
+            let argv = os(args);
+            let fast = ExecCli::parse_run_form(&argv)
+                .unwrap_or_else(|| panic!("{args:?} should take the fast path"));
+            let clap =
+                ExecCli::try_parse_from(std::iter::once(OsString::from("bt-exec")).chain(argv))
+                    .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert!(clap.cmd.is_none(), "{args:?}");
+            let (f, c) = (&fast.run, &clap.run);
+            assert_eq!(f.program, c.program, "{args:?}");
+            assert_eq!(f.common.policy, c.common.policy, "{args:?}");
+            assert_eq!(
+                (
+                    f.common.offline,
+                    f.common.json,
+                    f.common.verbose,
+                    f.common.audit
+                ),
+                (
+                    c.common.offline,
+                    c.common.json,
+                    c.common.verbose,
+                    c.common.audit
+                ),
+                "{args:?}"
+            );
+        }
+        let left_to_clap: &[&[&str]] = &[
+            &[],
+            &["--"],
+            &["--help"],
+            &["-h"],
+            &["--version"],
+            &["-vv", "prog"],
+            &["-v", "-v", "prog"],
+            &["--offline", "--offline", "prog"],
+            &["--policy", "a", "--policy", "b", "prog"],
+            &["--policy"],
+            &["--policy", "--offline", "prog"],
+            &["--policy=", "prog"],
+            &["--no-such-flag", "prog"],
+            &["verify", "prog"],
+            &["--json", "status"],
+            &["gossip", "export"],
+            &["help"],
+            &["policy", "check", "f"],
+            &["alarm", "clear", "o"],
+            &["--offline"],
+        ];
+        for args in left_to_clap {
+            assert!(ExecCli::parse_run_form(&os(args)).is_none(), "{args:?}");
+        }
+    }
+}

@@ -5,9 +5,9 @@
 //! statement`.
 
 use ciborium::Value;
-use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer as _, SigningKey};
 
-use crate::note::verify_ed25519;
+use crate::note::{verify_ed25519, PublicKey};
 
 /// The signature context prefixed to the statement.
 pub const SIGNATURE_CONTEXT: &[u8] = b"bt-exec release v1\n";
@@ -61,22 +61,25 @@ pub struct Release {
 /// Decompressed publisher keys, by their bytes (bounded: a log with more
 /// distinct publishers than this just decompresses again).
 #[derive(Default)]
-pub struct KeyCache(std::collections::HashMap<[u8; 32], VerifyingKey>);
+pub struct KeyCache(std::collections::HashMap<[u8; 32], PublicKey>);
 
 impl KeyCache {
     const MAX: usize = 4096;
 
-    fn get(&mut self, raw: &[u8; 32]) -> Result<VerifyingKey, EntryError> {
+    fn get(&mut self, raw: &[u8; 32]) -> Result<PublicKey, EntryError> {
         if let Some(k) = self.0.get(raw) {
-            return Ok(*k);
+            return Ok(k.clone());
         }
-        let k = VerifyingKey::from_bytes(raw)
-            .map_err(|_| EntryError::Shape("publisher key is not an Ed25519 point".into()))?;
+        let k = PublicKey::checked(*raw).ok_or_else(not_a_point)?;
         if self.0.len() < Self::MAX {
-            self.0.insert(*raw, k);
+            self.0.insert(*raw, k.clone());
         }
         Ok(k)
     }
+}
+
+fn not_a_point() -> EntryError {
+    EntryError::Shape("publisher key is not an Ed25519 point".into())
 }
 
 /// A decoded leaf.
@@ -85,7 +88,9 @@ pub struct Entry {
     pub release: Release,
     /// `SIGNATURE_CONTEXT ‖ statement`: what the publisher signed.
     message: Vec<u8>,
-    pub publisher: VerifyingKey,
+    /// Decompressed when first used: by [`Entry::decode_with_keys`], or by
+    /// the signature check of an entry [`Entry::decode`] read.
+    pub publisher: PublicKey,
     pub signature: [u8; 64],
 }
 
@@ -262,7 +267,7 @@ impl Entry {
         let e = Entry {
             release,
             message,
-            publisher: key.verifying_key(),
+            publisher: key.verifying_key().into(),
             signature,
         };
         if e.encode().len() > MAX_LEAF_BYTES {
@@ -280,16 +285,22 @@ impl Entry {
         ]))
     }
 
-    /// Decodes a leaf without checking the publisher signature (the monitor
-    /// checks signatures in batches); see [`Entry::decode_verified`].
+    /// Decodes a leaf without checking the publisher signature or that the
+    /// publisher key is a curve point (both are checked by
+    /// [`Entry::verify_signature`]); see [`Entry::decode_verified`].
     pub fn decode(leaf: &[u8]) -> Result<Self, EntryError> {
-        Self::decode_with_keys(leaf, &mut KeyCache::default())
+        Self::decode_inner(leaf, None)
     }
 
     /// [`Entry::decode`], reusing publisher keys already decompressed (a log
     /// holds many entries from few publishers; decompressing a point costs
     /// about as much as a quarter of a signature check).
+    /// The publisher key is checked to be a curve point.
     pub fn decode_with_keys(leaf: &[u8], keys: &mut KeyCache) -> Result<Self, EntryError> {
+        Self::decode_inner(leaf, Some(keys))
+    }
+
+    fn decode_inner(leaf: &[u8], keys: Option<&mut KeyCache>) -> Result<Self, EntryError> {
         if leaf.len() > MAX_LEAF_BYTES {
             return Err(EntryError::TooLarge(leaf.len()));
         }
@@ -307,7 +318,10 @@ impl Entry {
             .as_slice()
             .try_into()
             .map_err(|_| EntryError::Shape("publisher key must be 32 bytes".into()))?;
-        let publisher = keys.get(&publisher)?;
+        let publisher = match keys {
+            Some(keys) => keys.get(&publisher)?,
+            None => PublicKey::unchecked(publisher),
+        };
         let signature: [u8; 64] = signature
             .as_slice()
             .try_into()
@@ -336,7 +350,8 @@ impl Entry {
     }
 
     pub fn verify_signature(&self) -> Result<(), EntryError> {
-        if verify_ed25519(&self.publisher, self.signed_message(), &self.signature) {
+        let key = self.publisher.point().ok_or_else(not_a_point)?;
+        if verify_ed25519(key, self.signed_message(), &self.signature) {
             Ok(())
         } else {
             Err(EntryError::BadSignature)

@@ -74,6 +74,14 @@ pub struct Seen {
 }
 
 impl View {
+    /// The files of the view of `origin` that release-history rules read
+    /// to decide on a release already indexed (`size`, `coverage`); they
+    /// change whenever the view does.
+    pub fn files(store: &Store, origin: &str) -> [PathBuf; 2] {
+        let dir = Self::open(store, origin).dir;
+        [dir.join("size"), dir.join("coverage")]
+    }
+
     pub fn open(store: &Store, origin: &str) -> View {
         View {
             dir: store.state.join("views").join(origin_key(origin)),
@@ -331,7 +339,8 @@ pub struct Runs {
     pub logs: BTreeMap<String, (u64, String)>,
 }
 
-fn runs_path(store: &Store, name: &str) -> PathBuf {
+/// The file holding the run record of `name`.
+pub fn runs_path(store: &Store, name: &str) -> PathBuf {
     store.state.join("runs").join(hex::encode(name_key(name)))
 }
 
@@ -382,6 +391,21 @@ pub fn record_run(
     let p = runs_path(store, name);
     let data = serde_json::to_vec(&r).unwrap_or_default();
     fsutil::write_atomic(&p, &data, 0o644, Durability::Sync).map_err(io(&p))
+}
+
+/// Whether a stored run record (`bytes` as read, `None` when there is none)
+/// shows no release of `name` newer than the leaves `at` (origin, index) in
+/// those logs, so that `require.no_downgrade` allows them. An unreadable
+/// record allows nothing.
+pub fn no_newer_run(bytes: Option<&[u8]>, name: &str, at: &[(String, u64)]) -> bool {
+    let Some(bytes) = bytes else { return true };
+    let Ok(r) = serde_json::from_slice::<Runs>(bytes) else {
+        return false;
+    };
+    r.name == name
+        && at
+            .iter()
+            .all(|(origin, index)| r.logs.get(origin).map_or(true, |(i, _)| i <= index))
 }
 
 /// The time a witness quorum had cosigned: the earliest `t` such that the

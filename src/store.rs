@@ -151,6 +151,23 @@ impl Store {
         Some(Store { cache, state })
     }
 
+    fn policy_mark(&self, digest: &[u8; 32]) -> PathBuf {
+        self.state.join("policies").join(hex::encode(digest))
+    }
+
+    /// Whether a policy text with this digest (`Loaded::digest`) passed a
+    /// full load before, every key checked to be a curve point.
+    pub fn policy_validated(&self, digest: &[u8; 32]) -> bool {
+        self.policy_mark(digest).exists()
+    }
+
+    /// Records that the policy text with this digest passed a full load: an
+    /// empty file `policies/<hex digest>` in the state directory.
+    pub fn mark_policy_validated(&self, digest: &[u8; 32]) -> Result<(), StoreError> {
+        let p = self.policy_mark(digest);
+        fsutil::write_atomic(&p, b"", 0o644, Durability::Batch).map_err(io(&p))
+    }
+
     pub fn lock(&self) -> Result<Lock, StoreError> {
         let p = self.state.join("lock");
         Lock::exclusive(&p).map_err(io(&p))
@@ -398,7 +415,8 @@ impl Store {
         fsutil::write_atomic(&path, &data, 0o644, Durability::Batch).map_err(io(&path))
     }
 
-    fn alarm_path(&self, origin: &str) -> PathBuf {
+    /// The alarm file of `origin`: present while a split view is unresolved.
+    pub fn alarm_path(&self, origin: &str) -> PathBuf {
         self.state.join("alarms").join(origin_key(origin))
     }
 

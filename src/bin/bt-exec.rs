@@ -27,7 +27,9 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-fn load_policy(flag: Option<&Path>) -> Res<Policy> {
+/// Loads the policy; a text the state directory records as fully validated
+/// before is loaded without decompressing its keys (`Policy::load_validated`).
+fn load_policy(flag: Option<&Path>, store: &Store) -> Res<Policy> {
     let path = Policy::locate(flag).ok_or_else(|| {
         Fail(
             exit::CONFIG,
@@ -43,7 +45,13 @@ fn load_policy(flag: Option<&Path>) -> Res<Policy> {
             ),
         ));
     }
-    let policy = Policy::load(&path).map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
+    let loaded = Policy::load_validated(&path, |d| store.policy_validated(d))
+        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
+    if loaded.check == bt_exec::note::PointCheck::Now {
+        // Best effort: without the mark the next load checks the points again.
+        let _ = store.mark_policy_validated(&loaded.digest);
+    }
+    let policy = loaded.policy;
     policy
         .check_expiry(now())
         .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
@@ -54,7 +62,7 @@ fn load_policy(flag: Option<&Path>) -> Res<Policy> {
 fn policy_check(file: &Path) -> Res<u8> {
     use base64::Engine;
     let p = Policy::load(file).map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
-    let b64 = |k: &ed25519_dalek::VerifyingKey| {
+    let b64 = |k: &bt_exec::note::PublicKey| {
         base64::engine::general_purpose::STANDARD.encode(k.as_bytes())
     };
     println!("policy {}: valid", file.display());
@@ -173,8 +181,8 @@ fn verify_and_maybe_run(
 ) -> Res<u8> {
     let (path, policy, store) = match release_spec(program) {
         Some((name, version)) => {
-            let policy = load_policy(common.policy.as_deref())?;
             let store = store()?;
+            let policy = load_policy(common.policy.as_deref(), &store)?;
             let path = fetch_release(common, &policy, &store, &name, version.as_deref())?;
             (path, policy, store)
         }
@@ -187,6 +195,7 @@ fn verify_and_maybe_run(
                 && !sigsum.sigsum_keys.is_empty()
                 && common.policy.is_none()
                 && Policy::locate(None).map_or(true, |p| !p.exists());
+            let store = store()?;
             let policy = if standalone {
                 Policy {
                     path: PathBuf::from("(none)"),
@@ -203,9 +212,9 @@ fn verify_and_maybe_run(
                     expires: None,
                 }
             } else {
-                load_policy(common.policy.as_deref())?
+                load_policy(common.policy.as_deref(), &store)?
             };
-            (path, policy, store()?)
+            (path, policy, store)
         }
     };
     let file = store
@@ -485,8 +494,8 @@ fn record_run(store: &Store, verdict: &verify::Verdict) -> Res<()> {
 }
 
 fn gossip_import(policy: Option<&Path>, offline: bool, files: &[PathBuf]) -> Res<u8> {
-    let policy = load_policy(policy)?;
     let store = store()?;
+    let policy = load_policy(policy, &store)?;
     let ctx = Context {
         policy: &policy,
         store: &store,
@@ -546,8 +555,8 @@ fn gossip_import(policy: Option<&Path>, offline: bool, files: &[PathBuf]) -> Res
 }
 
 fn status(policy: Option<&Path>) -> Res<u8> {
-    let policy = load_policy(policy)?;
     let store = store()?;
+    let policy = load_policy(policy, &store)?;
     let now = now();
     println!("policy: {}", policy.path.display());
     for l in &policy.trust.logs {
@@ -697,7 +706,12 @@ fn real_main() -> u8 {
         eprintln!("bt-exec: {e}");
         return exit::CONFIG;
     }
-    let cli = match ExecCli::try_parse() {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let parsed = match ExecCli::parse_run_form(&args) {
+        Some(c) => Ok(c),
+        None => ExecCli::try_parse_from(std::env::args_os()),
+    };
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

@@ -67,7 +67,7 @@ pub struct MonitorOptions {
     pub now: u64,
     /// Rebuilders (`--rebuilder NAME=KEY`): their entries are shown as
     /// attestations, and one for other bytes than the release is an alert.
-    pub rebuilders: Vec<(String, ed25519_dalek::VerifyingKey)>,
+    pub rebuilders: Vec<(String, crate::note::PublicKey)>,
 }
 
 /// A release seen in this pass, with what a watcher should look at.
@@ -263,7 +263,7 @@ fn both(saved: &[u8], served: &[u8]) -> String {
 fn alerts_for(
     st: &mut MonitorState,
     e: &Entry,
-    rebuilders: &[(String, ed25519_dalek::VerifyingKey)],
+    rebuilders: &[(String, crate::note::PublicKey)],
 ) -> (Vec<String>, Option<(String, Option<bool>)>) {
     let r = &e.release;
     let mut out = Vec::new();

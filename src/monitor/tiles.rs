@@ -82,8 +82,11 @@ fn verify_signatures(entries: &[Entry], first: u64) -> Result<(), Fault> {
         .iter()
         .map(|e| ed25519_dalek::Signature::from_bytes(&e.signature))
         .collect();
-    let keys: Vec<ed25519_dalek::VerifyingKey> = entries.iter().map(|e| e.publisher).collect();
-    if ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok() {
+    let keys: Option<Vec<ed25519_dalek::VerifyingKey>> = entries
+        .iter()
+        .map(|e| e.publisher.point().copied())
+        .collect();
+    if keys.is_some_and(|keys| ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok()) {
         return Ok(());
     }
     for (i, e) in entries.iter().enumerate() {

@@ -24,13 +24,105 @@ pub fn key_id(name: &str, alg: u8, key: &[u8]) -> u32 {
     u32::from_be_bytes([d[0], d[1], d[2], d[3]])
 }
 
+/// An Ed25519 public key: its 32 bytes, with the curve point decompressed
+/// on first use. Decompressing costs a field exponentiation (~8 µs), and
+/// bt-exec's warm path checks no signature, so keys from a policy already
+/// validated, or from a cached entry, are never decompressed there. Keys
+/// compare by their bytes.
+#[derive(Clone)]
+pub struct PublicKey {
+    bytes: [u8; 32],
+    point: std::sync::OnceLock<Option<VerifyingKey>>,
+}
+
+impl PublicKey {
+    /// The key, checked now: `None` when the bytes are not a curve point.
+    pub fn checked(bytes: [u8; 32]) -> Option<Self> {
+        VerifyingKey::from_bytes(&bytes).ok().map(Self::from)
+    }
+
+    /// The key, checked when first used: [`PublicKey::point`] is `None` then
+    /// when the bytes are not a point, and every signature fails.
+    pub fn unchecked(bytes: [u8; 32]) -> Self {
+        PublicKey {
+            bytes,
+            point: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+
+    /// The decompressed point, `None` when the bytes are not one.
+    pub fn point(&self) -> Option<&VerifyingKey> {
+        self.point
+            .get_or_init(|| VerifyingKey::from_bytes(&self.bytes).ok())
+            .as_ref()
+    }
+
+    /// Ed25519 as Go's `crypto/ed25519` does it (see [`super::verify_ed25519`]).
+    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        self.point()
+            .is_some_and(|k| super::verify_ed25519(k, msg, sig))
+    }
+}
+
+impl From<VerifyingKey> for PublicKey {
+    fn from(k: VerifyingKey) -> Self {
+        PublicKey {
+            bytes: k.to_bytes(),
+            point: std::sync::OnceLock::from(Some(k)),
+        }
+    }
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for PublicKey {}
+
+impl std::hash::Hash for PublicKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.bytes.hash(h)
+    }
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PublicKey({})", hex::encode(self.bytes))
+    }
+}
+
+/// Whether a parser checks now that key bytes are a curve point. `Later` is
+/// for text known to have passed the check before (a policy whose exact
+/// text the state directory records as validated): the point is then
+/// decompressed only if a signature is checked with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PointCheck {
+    Now,
+    Later,
+}
+
+impl PointCheck {
+    pub(crate) fn key(self, bytes: [u8; 32]) -> Option<PublicKey> {
+        match self {
+            PointCheck::Now => PublicKey::checked(bytes),
+            PointCheck::Later => Some(PublicKey::unchecked(bytes)),
+        }
+    }
+}
+
 /// A parsed Ed25519-based verifier key of type 0x01 or 0x04.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifierKey {
     pub name: String,
     pub id: u32,
     pub alg: u8,
-    pub key: VerifyingKey,
+    pub key: PublicKey,
 }
 
 fn valid_name(name: &str) -> bool {
@@ -41,6 +133,11 @@ impl VerifierKey {
     /// Parses a vkey. Only the Ed25519 types 0x01 and 0x04 are accepted; the
     /// key ID must match the name and key.
     pub fn parse(vkey: &str) -> Result<Self, NoteError> {
+        Self::parse_with(vkey, PointCheck::Now)
+    }
+
+    /// [`VerifierKey::parse`], checking the point now or later.
+    pub fn parse_with(vkey: &str, check: PointCheck) -> Result<Self, NoteError> {
         let bad = |why: &str| NoteError::BadKey(format!("{why}: {vkey:?}"));
         let vkey = vkey.trim();
         let mut parts = vkey.splitn(3, '+');
@@ -67,7 +164,7 @@ impl VerifierKey {
         if key_id(name, alg, &key) != id {
             return Err(bad("key ID does not match the name and key"));
         }
-        let key = VerifyingKey::from_bytes(&key).map_err(|_| bad("not an Ed25519 point"))?;
+        let key = check.key(key).ok_or_else(|| bad("not an Ed25519 point"))?;
         Ok(VerifierKey {
             name: name.to_string(),
             id,
@@ -77,7 +174,7 @@ impl VerifierKey {
     }
 
     /// Builds the vkey of `alg` for a raw Ed25519 public key.
-    pub fn from_ed25519(name: &str, alg: u8, key: VerifyingKey) -> Result<Self, NoteError> {
+    pub fn from_ed25519(name: &str, alg: u8, key: PublicKey) -> Result<Self, NoteError> {
         if !valid_name(name) {
             return Err(NoteError::BadKey(format!("invalid key name {name:?}")));
         }
@@ -96,7 +193,7 @@ impl VerifierKey {
             name: self.name.clone(),
             id: key_id(&self.name, ALG_COSIGNATURE_V1, self.key.as_bytes()),
             alg: ALG_COSIGNATURE_V1,
-            key: self.key,
+            key: self.key.clone(),
         }
     }
 
@@ -207,17 +304,24 @@ impl SecretKey {
             name: self.name.clone(),
             id: key_id(&self.name, ALG_ED25519, key.as_bytes()),
             alg: ALG_ED25519,
-            key,
+            key: key.into(),
         }
     }
 }
 
 /// Parses an Ed25519 public key given as a vkey (any type) or as base64 of
 /// the raw 32 bytes (policy `[[publisher]] key`).
-pub fn parse_public_key(text: &str) -> Result<VerifyingKey, NoteError> {
+pub fn parse_public_key(text: &str) -> Result<PublicKey, NoteError> {
+    parse_public_key_with(text, PointCheck::Now)
+}
+
+/// [`parse_public_key`], checking the point now or later.
+pub fn parse_public_key_with(text: &str, check: PointCheck) -> Result<PublicKey, NoteError> {
     let text = text.trim();
-    if text.contains('+') && VerifierKey::parse(text).is_ok() {
-        return VerifierKey::parse(text).map(|k| k.key);
+    if text.contains('+') {
+        if let Ok(k) = VerifierKey::parse_with(text, check) {
+            return Ok(k.key);
+        }
     }
     let raw = B64
         .decode(text)
@@ -225,8 +329,9 @@ pub fn parse_public_key(text: &str) -> Result<VerifyingKey, NoteError> {
     let raw: [u8; 32] = raw
         .try_into()
         .map_err(|_| NoteError::BadKey(format!("an Ed25519 key is 32 bytes: {text:?}")))?;
-    VerifyingKey::from_bytes(&raw)
-        .map_err(|_| NoteError::BadKey(format!("not an Ed25519 point: {text:?}")))
+    check
+        .key(raw)
+        .ok_or_else(|| NoteError::BadKey(format!("not an Ed25519 point: {text:?}")))
 }
 
 #[cfg(test)]

@@ -7,7 +7,10 @@
 
 mod keys;
 
-pub use keys::{key_id, parse_public_key, SecretKey, VerifierKey, ALG_COSIGNATURE_V1, ALG_ED25519};
+pub use keys::{
+    key_id, parse_public_key, parse_public_key_with, PointCheck, PublicKey, SecretKey, VerifierKey,
+    ALG_COSIGNATURE_V1, ALG_ED25519,
+};
 
 use ed25519_dalek::{Signature as EdSignature, Signer as _, Verifier as _, VerifyingKey};
 use signed_note::{Note, Verifier, VerifierList};
@@ -54,12 +57,12 @@ impl Verifier for KeyVerifier {
     fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
         match self.key.alg {
             ALG_ED25519 if self.trusted => sig.len() == 64,
-            ALG_ED25519 => verify_ed25519(&self.key.key, msg, sig),
+            ALG_ED25519 => self.key.key.verify(msg, sig),
             ALG_COSIGNATURE_V1 => {
                 let Some((ts, sig)) = split_cosignature(sig) else {
                     return false;
                 };
-                self.trusted || verify_ed25519(&self.key.key, &cosignature_message(ts, msg), sig)
+                self.trusted || self.key.key.verify(&cosignature_message(ts, msg), sig)
             }
             _ => false,
         }

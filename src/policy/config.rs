@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ed25519_dalek::VerifyingKey;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use super::TrustPolicy;
-use crate::note::parse_public_key;
+use crate::note::{parse_public_key_with, PointCheck, PublicKey};
 
 #[derive(Debug, thiserror::Error)]
 #[error("policy {path}: {msg}")]
@@ -73,7 +73,7 @@ struct RawRequire {
 #[derive(Debug, Clone)]
 pub struct Publisher {
     pub names: Vec<String>,
-    pub key: VerifyingKey,
+    pub key: PublicKey,
 }
 
 impl Publisher {
@@ -159,7 +159,7 @@ impl SigsumSection {
 #[derive(Debug, Clone)]
 pub struct Rebuilder {
     pub name: String,
-    pub key: VerifyingKey,
+    pub key: PublicKey,
 }
 
 #[derive(Debug, Clone)]
@@ -240,18 +240,65 @@ fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).map_or(0, |t| t.matches('\n').count()) + 1
 }
 
+/// A policy as [`Policy::load_validated`] loaded it.
+pub struct Loaded {
+    pub policy: Policy,
+    /// SHA-256 over the policy text (and its trust_file's text).
+    pub digest: [u8; 32],
+    /// `Now` when every key was checked to be a curve point in this load.
+    pub check: PointCheck,
+    /// Whether the trust came from a trust_file (the digest then covers
+    /// more than [`Policy::text_digest`] of the policy file).
+    pub trust_file: bool,
+}
+
 impl Policy {
     pub fn load(path: &Path) -> Result<Policy, ConfigError> {
+        Self::load_validated(path, |_| false).map(|l| l.policy)
+    }
+
+    /// Loads the policy at `path`; `validated(digest)` says whether this
+    /// exact text (the file, and its trust_file when it has one) passed a
+    /// full load before, in which case the keys' curve points are checked
+    /// only when a signature is checked with them (`PointCheck::Later`): a
+    /// key that is no point then verifies nothing, so no signature by it
+    /// ever counts. The caller records the digest once a full load passed
+    /// (`Store::mark_policy_validated`).
+    pub fn load_validated(
+        path: &Path,
+        validated: impl Fn(&[u8; 32]) -> bool,
+    ) -> Result<Loaded, ConfigError> {
         let err = |msg: String| ConfigError {
             path: path.to_path_buf(),
             msg,
         };
         let text = crate::fsutil::read_capped(path, 1 << 20).map_err(|e| err(e.to_string()))?;
         let text = String::from_utf8(text).map_err(|_| err("not UTF-8".into()))?;
-        Self::parse(&text, path)
+        Self::parse_inner(&text, path, &validated)
+    }
+
+    fn digest_start(text: &[u8]) -> Sha256 {
+        let mut digest = Sha256::new();
+        digest.update(b"bt-exec policy\n");
+        digest.update(text);
+        digest
+    }
+
+    /// The digest of a policy text that has no trust_file: what
+    /// `Loaded::digest` is for it, computed without parsing.
+    pub fn text_digest(text: &[u8]) -> [u8; 32] {
+        Self::digest_start(text).finalize().into()
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Policy, ConfigError> {
+        Self::parse_inner(text, path, &|_| false).map(|l| l.policy)
+    }
+
+    fn parse_inner(
+        text: &str,
+        path: &Path,
+        validated: &dyn Fn(&[u8; 32]) -> bool,
+    ) -> Result<Loaded, ConfigError> {
         let err = |msg: String| ConfigError {
             path: path.to_path_buf(),
             msg,
@@ -263,19 +310,40 @@ impl Policy {
                 .unwrap_or_default();
             err(format!("{line}{}", e.message()))
         })?;
-        let trust = match (&raw.trust, &raw.trust_file) {
-            (Some(t), None) => {
+        let mut digest = Self::digest_start(text.as_bytes());
+        let trust_file = match (&raw.trust, &raw.trust_file) {
+            (None, Some(f)) => {
+                let f = if f.is_relative() {
+                    path.parent().unwrap_or(Path::new(".")).join(f)
+                } else {
+                    f.clone()
+                };
+                let t = crate::fsutil::read_capped(&f, 1 << 20)
+                    .map_err(|e| err(format!("trust_file {}: {e}", f.display())))?;
+                let t = String::from_utf8(t)
+                    .map_err(|_| err(format!("trust_file {}: not UTF-8", f.display())))?;
+                digest.update(b"\ntrust_file\n");
+                digest.update(t.as_bytes());
+                Some((f, t))
+            }
+            _ => None,
+        };
+        let digest: [u8; 32] = digest.finalize().into();
+        let check = if validated(&digest) {
+            PointCheck::Later
+        } else {
+            PointCheck::Now
+        };
+        let trust = match (&raw.trust, trust_file) {
+            (Some(t), None) if raw.trust_file.is_none() => {
                 // Report trust lines by their line in the policy file.
                 let first = text.find(t.lines().next().unwrap_or_default()).map_or(0, |o| line_of(text, o) - 1);
-                TrustPolicy::parse(t).map_err(|e| err(format!("line {}: {}", first + e.line, e.msg)))?
+                TrustPolicy::parse_with(t, check).map_err(|e| err(format!("line {}: {}", first + e.line, e.msg)))?
             }
-            (None, Some(f)) => {
-                let f = if f.is_relative() { path.parent().unwrap_or(Path::new(".")).join(f) } else { f.clone() };
-                let t = crate::fsutil::read_capped(&f, 1 << 20).map_err(|e| err(format!("trust_file {}: {e}", f.display())))?;
-                let t = String::from_utf8(t).map_err(|_| err(format!("trust_file {}: not UTF-8", f.display())))?;
-                TrustPolicy::parse(&t).map_err(|e| err(format!("trust_file {}: {e}", f.display())))?
+            (None, Some((f, t))) => {
+                TrustPolicy::parse_with(&t, check).map_err(|e| err(format!("trust_file {}: {e}", f.display())))?
             }
-            (Some(_), Some(_)) => return Err(err("give trust or trust_file, not both".into())),
+            (Some(_), _) => return Err(err("give trust or trust_file, not both".into())),
             (None, None) if raw.sigsum.is_some() => TrustPolicy { logs: vec![], witnesses: vec![], quorum: super::Quorum::None },
             (None, None) => return Err(err("no trust: give the trusted logs and witnesses in trust = \"\"\"…\"\"\" or trust_file".into())),
         };
@@ -312,7 +380,7 @@ impl Policy {
         }
         let mut publishers = Vec::new();
         for (i, p) in raw.publisher.iter().enumerate() {
-            let key = parse_public_key(&p.key)
+            let key = parse_public_key_with(&p.key, check)
                 .map_err(|e| err(format!("[[publisher]] #{}: {e}", i + 1)))?;
             if p.names.is_empty() {
                 return Err(err(format!("[[publisher]] #{}: names is empty", i + 1)));
@@ -364,7 +432,7 @@ impl Policy {
         };
         let mut rebuilders: Vec<Rebuilder> = vec![];
         for (i, rb) in raw.rebuilder.iter().enumerate() {
-            let key = parse_public_key(&rb.key)
+            let key = parse_public_key_with(&rb.key, check)
                 .map_err(|e| err(format!("[[rebuilder]] #{}: {e}", i + 1)))?;
             if rb.name.trim().is_empty()
                 || rebuilders.iter().any(|o| o.name == rb.name || o.key == key)
@@ -398,15 +466,20 @@ impl Policy {
                 dt.to_string(),
             )),
         };
-        Ok(Policy {
-            path: path.to_path_buf(),
-            rebuilders,
-            sigsum,
-            trust,
-            publishers,
-            require,
-            mode,
-            expires,
+        Ok(Loaded {
+            policy: Policy {
+                path: path.to_path_buf(),
+                rebuilders,
+                sigsum,
+                trust,
+                publishers,
+                require,
+                mode,
+                expires,
+            },
+            digest,
+            check,
+            trust_file: raw.trust_file.is_some(),
         })
     }
 
@@ -456,6 +529,44 @@ mod tests {
         }
     }
 
+    /// A key that is no curve point is refused, naming its line, unless the
+    /// state records this exact text as validated before; then it loads and
+    /// verifies nothing.
+    #[test]
+    fn a_key_that_is_no_point_is_refused_unless_the_text_was_validated() {
+        use base64::Engine;
+        let raw = (0u8..=255)
+            .map(|i| {
+                let mut b = [0u8; 32];
+                b[0] = i;
+                b
+            })
+            .find(|b| ed25519_dalek::VerifyingKey::from_bytes(b).is_err())
+            .unwrap();
+        let name = "example.org/bad";
+        let vkey = format!(
+            "{name}+{:08x}+{}",
+            crate::note::key_id(name, 1, &raw),
+            base64::engine::general_purpose::STANDARD.encode([&[1u8][..], &raw].concat())
+        );
+        let text = format!("trust = \"\"\"\nlog {vkey} http://x/\nquorum none\n\"\"\"\n");
+        let path = Path::new("p.toml");
+        let err = Policy::parse(&text, path).unwrap_err().to_string();
+        assert!(
+            err.contains("line 2") && err.contains("not an Ed25519 point"),
+            "{err}"
+        );
+        let digest = Policy::text_digest(text.as_bytes());
+        let l = Policy::parse_inner(&text, path, &|d| *d == digest).unwrap();
+        assert_eq!(
+            (l.check, l.digest, l.trust_file),
+            (PointCheck::Later, digest, false)
+        );
+        let key = &l.policy.trust.logs[0].key.key;
+        assert!(key.point().is_none());
+        assert!(!key.verify(b"message", &[0; 64]));
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86400)));
@@ -470,7 +581,7 @@ mod tests {
     fn publisher_patterns() {
         let p = Publisher {
             names: vec!["example.org/*".into(), "other.net/tool".into()],
-            key: VerifyingKey::from_bytes(&[0; 32]).unwrap(),
+            key: PublicKey::unchecked([0; 32]),
         };
         assert!(p.may_publish("example.org/hello"));
         assert!(!p.may_publish("example.org.evil/hello"));

@@ -5,7 +5,7 @@ mod config;
 mod trust;
 
 pub use config::{
-    parse_duration, ConfigError, Mode, Policy, Publisher, Rebuilder, Require, SigsumSection,
+    parse_duration, ConfigError, Loaded, Mode, Policy, Publisher, Rebuilder, Require, SigsumSection,
 };
 
 pub use trust::{LogSpec, PolicyError, Quorum, TrustPolicy, WitnessSpec};

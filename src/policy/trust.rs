@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 
-use crate::note::{VerifierKey, ALG_ED25519};
+use crate::note::{PointCheck, VerifierKey, ALG_ED25519};
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[error("policy line {line}: {msg}")]
@@ -54,14 +54,20 @@ pub const MAX_LOGS: usize = 256;
 pub const MAX_WITNESSES: usize = 256;
 pub const MAX_GROUPS: usize = 256;
 
-fn parse_key(tok: &str, name_for_hex: &str, log: bool) -> Result<VerifierKey, String> {
+fn parse_key(
+    tok: &str,
+    name_for_hex: &str,
+    log: bool,
+    check: PointCheck,
+) -> Result<VerifierKey, String> {
     // Sigsum policies write raw hex Ed25519 keys; the log's origin is then
     // sigsum.org/v1/tree/<hex SHA-256 of the key>, a witness's name is its own.
     if tok.len() == 64 && tok.bytes().all(|b| b.is_ascii_hexdigit()) {
         let raw = hex::decode(tok).map_err(|e| e.to_string())?;
         let raw: [u8; 32] = raw.try_into().map_err(|_| "bad hex key".to_string())?;
-        let key = ed25519_dalek::VerifyingKey::from_bytes(&raw)
-            .map_err(|_| "not an Ed25519 key".to_string())?;
+        let key = check
+            .key(raw)
+            .ok_or_else(|| "not an Ed25519 key".to_string())?;
         let name = if log {
             format!("sigsum.org/v1/tree/{}", hex::encode(Sha256::digest(raw)))
         } else {
@@ -69,11 +75,16 @@ fn parse_key(tok: &str, name_for_hex: &str, log: bool) -> Result<VerifierKey, St
         };
         return VerifierKey::from_ed25519(&name, ALG_ED25519, key).map_err(|e| e.to_string());
     }
-    VerifierKey::parse(tok).map_err(|e| e.to_string())
+    VerifierKey::parse_with(tok, check).map_err(|e| e.to_string())
 }
 
 impl TrustPolicy {
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        Self::parse_with(text, PointCheck::Now)
+    }
+
+    /// [`TrustPolicy::parse`], checking key points now or later.
+    pub fn parse_with(text: &str, check: PointCheck) -> Result<Self, PolicyError> {
         let mut logs: Vec<LogSpec> = Vec::new();
         let mut witnesses: Vec<WitnessSpec> = Vec::new();
         let mut names: HashMap<String, Quorum> = HashMap::new();
@@ -100,11 +111,11 @@ impl TrustPolicy {
                     if !(2..=3).contains(&toks.len()) {
                         return Err(err("expected: log <vkey> [<url>]".into()));
                     }
-                    let key = parse_key(toks[1], "", true).map_err(err)?;
+                    let key = parse_key(toks[1], "", true, check).map_err(err)?;
                     if key.alg != ALG_ED25519 {
                         return Err(err("a log key must be an Ed25519 (type 0x01) vkey".into()));
                     }
-                    if !keys_seen.insert(key.key.to_bytes()) {
+                    if !keys_seen.insert(*key.key.as_bytes()) {
                         return Err(err("duplicate key".into()));
                     }
                     if logs.len() == MAX_LOGS {
@@ -124,10 +135,10 @@ impl TrustPolicy {
                     if name == "none" || names.contains_key(name) {
                         return Err(err(format!("name {name:?} is already defined")));
                     }
-                    let key = parse_key(toks[2], name, false)
+                    let key = parse_key(toks[2], name, false, check)
                         .map_err(err)?
                         .to_cosignature_key();
-                    if !keys_seen.insert(key.key.to_bytes()) {
+                    if !keys_seen.insert(*key.key.as_bytes()) {
                         return Err(err("duplicate key".into()));
                     }
                     if witnesses.len() == MAX_WITNESSES {

@@ -79,6 +79,10 @@ pub struct LogReport {
     pub attested: Vec<String>,
     /// Attestations to cache: (rebuilder key, proof).
     pub save_attestations: Vec<([u8; 32], CachedProof)>,
+    /// Proven on the warm path, from the state alone; until then (Unix
+    /// seconds) the warm path would still hold: `require.refresh` after the
+    /// checkpoint was fetched, `max_age` after its freshest quorum.
+    pub warm_until: Option<u64>,
 }
 
 impl LogReport {
@@ -94,6 +98,7 @@ impl LogReport {
             entry: None,
             attested: vec![],
             save_attestations: vec![],
+            warm_until: None,
         }
     }
 }
@@ -276,6 +281,37 @@ impl<'a> Log<'a> {
     }
 }
 
+impl Log<'_> {
+    /// The last moment `sc` meets [`Log::fresh`]'s quorum: `max_age` after
+    /// the latest `t` such that the cosignatures dated `t` or later meet the
+    /// quorum (`u64::MAX` when the policy needs no cosignature; `None` when
+    /// no quorum ever met).
+    fn fresh_until(&self, sc: &SignedCheckpoint) -> Option<u64> {
+        let trust = &self.ctx.policy.trust;
+        if trust.quorum_met(&Default::default()) {
+            return Some(u64::MAX);
+        }
+        let max_age = self.ctx.policy.require.max_age.as_secs();
+        let mut times: Vec<u64> = sc.cosignatures.iter().map(|c| c.timestamp).collect();
+        times.sort_unstable();
+        times.dedup();
+        times
+            .into_iter()
+            .rev()
+            .find(|&t| {
+                trust.quorum_met(
+                    &trust.witness_positions(
+                        sc.cosignatures
+                            .iter()
+                            .filter(|c| c.timestamp >= t)
+                            .map(|c| &c.witness),
+                    ),
+                )
+            })
+            .map(|t| t.saturating_add(max_age))
+    }
+}
+
 fn open(note: &[u8], log: &Log) -> Result<SignedCheckpoint, TlogError> {
     SignedCheckpoint::verify(note, &log.spec.origin, &log.spec.key, &log.witness_keys)
 }
@@ -296,13 +332,11 @@ pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport>
     if refresh.is_zero() || ctx.store.alarm(&spec.origin).is_some() {
         return None;
     }
-    if !ctx
-        .store
-        .checkpoint_age(&spec.origin)
-        .is_some_and(|a| a < refresh)
-    {
+    let age = ctx.store.checkpoint_age(&spec.origin)?;
+    if age >= refresh {
         return None;
     }
+    let refresh_until = ctx.now.saturating_add((refresh - age).as_secs());
     let start = Instant::now();
     let log = Log::new(ctx, spec);
     let c = saved(&log).filter(|c| log.fresh(c).is_ok())?;
@@ -333,6 +367,7 @@ pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport>
         .iter()
         .map(|x| (x.witness.name.clone(), x.timestamp))
         .collect();
+    report.warm_until = log.fresh_until(&c).map(|t| t.min(refresh_until));
     report.checkpoint = Some(c.checkpoint);
     report.elapsed_ms = start.elapsed().as_millis();
     Some(report)
