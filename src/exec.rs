@@ -17,7 +17,7 @@ pub fn resolve(program: &OsStr) -> Result<PathBuf, String> {
         return match std::fs::metadata(&p) {
             Err(e) => Err(format!("{}: {e}", p.display())),
             Ok(m) if !m.is_file() => Err(format!("{}: not a regular file", p.display())),
-            Ok(_) if !executable(&p) => {
+            Ok(m) if m.permissions().mode() & 0o111 == 0 => {
                 Err(format!("{}: not executable (chmod +x it)", p.display()))
             }
             Ok(_) => Ok(p),

@@ -26,6 +26,7 @@ pub mod history;
 pub mod httpd;
 pub mod index;
 pub mod log;
+pub mod memo;
 pub mod monitor;
 pub mod note;
 pub mod policy;

@@ -135,14 +135,14 @@ pub fn origin_key(origin: &str) -> String {
 impl Store {
     /// `$BT_EXEC_CACHE_DIR` / `$BT_EXEC_STATE_DIR`, else the XDG directories.
     pub fn open_default() -> Option<Store> {
-        let dirs = directories::ProjectDirs::from("", "", "bt-exec");
+        let dirs = || directories::ProjectDirs::from("", "", "bt-exec");
         let cache = std::env::var_os("BT_EXEC_CACHE_DIR")
             .map(PathBuf::from)
-            .or_else(|| dirs.as_ref().map(|d| d.cache_dir().to_path_buf()))?;
+            .or_else(|| dirs().map(|d| d.cache_dir().to_path_buf()))?;
         let state = std::env::var_os("BT_EXEC_STATE_DIR")
             .map(PathBuf::from)
             .or_else(|| {
-                dirs.as_ref().map(|d| {
+                dirs().map(|d| {
                     d.state_dir()
                         .unwrap_or_else(|| d.data_local_dir())
                         .to_path_buf()

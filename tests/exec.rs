@@ -706,3 +706,78 @@ fn signal_dispositions_and_standard_descriptors_pass_through() {
         "a closed stdin must reach the program as /dev/null"
     );
 }
+
+/// A warm verdict (src/memo.rs) stands in for the verification while
+/// nothing it depends on has changed: it alone runs the program (here with
+/// the saved checkpoints gone and no network), but an alarm, other bytes,
+/// another policy text, -v, or the end of `refresh` each send the run
+/// through the full verification again.
+#[test]
+fn warm_verdicts_hold_only_while_their_state_and_time_do() {
+    let w = World::ready(2);
+    w.policy("logs = 2\nmax_age = \"1h\"\nrefresh = \"1h\"");
+    w.runs();
+    assert_eq!(w.memos(), 0, "a cold run records no warm verdict");
+    w.runs();
+    assert_eq!(w.memos(), 1, "the warm run records its verdict");
+    let prog = w.prog.to_str().unwrap();
+    let checkpoints = w.root.join("state/checkpoints");
+    let aside = w.root.join("checkpoints-aside");
+    fs::rename(&checkpoints, &aside).unwrap();
+    let _ = fs::remove_file(&w.canary);
+    let out = w.run(&["--offline", prog, "x"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(w.canary.exists(), "the warm verdict ran the program");
+    // Asking to see the verification gets the verification.
+    let out = w.run(&["--offline", "-v", prog]);
+    assert_eq!(
+        out.status.code(),
+        Some(124),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::rename(&aside, &checkpoints).unwrap();
+    // An alarm raised by any process ends it at once.
+    let origin = "example.org/log1";
+    let alarm = w
+        .root
+        .join("state/alarms")
+        .join(bt_exec::store::origin_key(origin));
+    fs::create_dir_all(alarm.parent().unwrap()).unwrap();
+    fs::write(&alarm, "evidence").unwrap();
+    let err = w.refused(123, "an alarm after the warm verdict");
+    assert!(err.contains("alarm clear"), "{err}");
+    assert_eq!(w.run(&["alarm", "clear", origin]).status.code(), Some(0));
+    w.runs();
+    // Another policy text is another verdict.
+    w.policy("logs = 3\nmax_age = \"1h\"\nrefresh = \"1h\"");
+    w.refused(125, "more logs required than the policy lists");
+    // Other bytes at the same path are verified, and refused.
+    w.policy("logs = 2\nmax_age = \"1h\"\nrefresh = \"1h\"");
+    w.runs();
+    let original = fs::read(&w.prog).unwrap();
+    let mut tampered = original.clone();
+    tampered.extend_from_slice(b"\n# tampered\n");
+    fs::write(&w.prog, &tampered).unwrap();
+    w.refused(126, "tampered after a warm verdict");
+    fs::write(&w.prog, &original).unwrap();
+    // A verdict holds no longer than the warm path would: here 2 s.
+    w.policy("logs = 2\nmax_age = \"1h\"\nrefresh = \"2s\"");
+    w.runs();
+    w.runs();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    fs::rename(&checkpoints, &aside).unwrap();
+    let out = w.run(&["--offline", prog]);
+    assert_eq!(
+        out.status.code(),
+        Some(124),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::rename(&aside, &checkpoints).unwrap();
+}

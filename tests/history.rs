@@ -312,3 +312,56 @@ fn a_cas_that_serves_other_endless_or_no_bytes_is_refused_in_time() {
     // Bounded by bt-exec's 20 s deadline, with room for a slow machine.
     assert!(start.elapsed() < std::time::Duration::from_secs(45));
 }
+
+/// A warm verdict (src/memo.rs) never outlives the history it passed:
+/// running a newer release ends an older one's under `no_downgrade`, and a
+/// newer release entering the view ends it under `latest`.
+#[test]
+fn warm_verdicts_end_when_the_history_they_passed_changes() {
+    let (w, f, _) = three_releases(0);
+    w.policy("max_age = \"1h\"\nno_downgrade = true\nrefresh = \"1h\"");
+    for _ in 0..3 {
+        runs_ok(&w, &f[1]);
+    }
+    assert_eq!(w.memos(), 1);
+    runs_ok(&w, &f[2]);
+    let err = refused(&w, &f[1], 126);
+    assert!(err.contains("downgrade"), "{err}");
+
+    let w = World::new(1);
+    let cas_url = format!("file://{}", w.root.join("cas").display());
+    let mut files = vec![];
+    for v in ["1.0", "1.1"] {
+        let f = w.root.join(format!("bin/tool-{v}"));
+        fs::write(
+            &f,
+            format!("#!/bin/sh\ntouch {}\necho {v}\n", w.canary.display()),
+        )
+        .unwrap();
+        chmod_x(&f);
+        w.publish_release(0, &f, NAME, v, "pub.key", Some(&cas_url));
+        files.push(f);
+    }
+    w.cosign(0, &[Some(now()), Some(now())]);
+    w.policy("max_age = \"1h\"\nlatest = true\nrefresh = \"1h\"");
+    for _ in 0..3 {
+        runs_ok(&w, &files[1]);
+    }
+    assert_eq!(w.memos(), 1);
+    let newer = w.root.join("bin/tool-2.0");
+    fs::write(
+        &newer,
+        format!("#!/bin/sh\ntouch {}\necho 2.0\n", w.canary.display()),
+    )
+    .unwrap();
+    chmod_x(&newer);
+    w.publish_release(0, &newer, NAME, "2.0", "pub.key", Some(&cas_url));
+    w.cosign(0, &[Some(now()), Some(now())]);
+    // Its first run is cold: the checkpoint is fetched and the view grows.
+    runs_ok(&w, &newer);
+    let err = refused(&w, &files[1], 126);
+    assert!(
+        err.contains("not the latest") && err.contains("2.0"),
+        "{err}"
+    );
+}

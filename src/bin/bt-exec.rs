@@ -27,9 +27,15 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
+fn load_policy(flag: Option<&Path>, store: &Store) -> Res<Policy> {
+    load_policy_digest(flag, store).map(|(p, _)| p)
+}
+
 /// Loads the policy; a text the state directory records as fully validated
 /// before is loaded without decompressing its keys (`Policy::load_validated`).
-fn load_policy(flag: Option<&Path>, store: &Store) -> Res<Policy> {
+/// With it, the policy text's digest when that text says everything the
+/// policy says (no trust_file).
+fn load_policy_digest(flag: Option<&Path>, store: &Store) -> Res<(Policy, Option<[u8; 32]>)> {
     let path = Policy::locate(flag).ok_or_else(|| {
         Fail(
             exit::CONFIG,
@@ -55,7 +61,7 @@ fn load_policy(flag: Option<&Path>, store: &Store) -> Res<Policy> {
     policy
         .check_expiry(now())
         .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
-    Ok(policy)
+    Ok((policy, (!loaded.trust_file).then_some(loaded.digest)))
 }
 
 /// `bt-exec policy check FILE`: what the policy trusts, in plain words.
@@ -179,12 +185,12 @@ fn verify_and_maybe_run(
     program: &OsString,
     args: Option<&[OsString]>,
 ) -> Res<u8> {
-    let (path, policy, store) = match release_spec(program) {
+    let (path, policy, digest, store) = match release_spec(program) {
         Some((name, version)) => {
             let store = store()?;
             let policy = load_policy(common.policy.as_deref(), &store)?;
             let path = fetch_release(common, &policy, &store, &name, version.as_deref())?;
-            (path, policy, store)
+            (path, policy, None, store)
         }
         None => {
             let path = bt_exec::exec::resolve(program).map_err(|m| Fail(exit::NOT_FOUND, m))?;
@@ -196,25 +202,31 @@ fn verify_and_maybe_run(
                 && common.policy.is_none()
                 && Policy::locate(None).map_or(true, |p| !p.exists());
             let store = store()?;
-            let policy = if standalone {
-                Policy {
-                    path: PathBuf::from("(none)"),
-                    rebuilders: vec![],
-                    sigsum: None,
-                    trust: bt_exec::policy::TrustPolicy {
-                        logs: vec![],
-                        witnesses: vec![],
-                        quorum: bt_exec::policy::Quorum::None,
+            if let Some(args) = args.filter(|_| memo_may_serve(common)) {
+                run_from_memo(common, &store, &path, program, args);
+            }
+            let (policy, digest) = if standalone {
+                (
+                    Policy {
+                        path: PathBuf::from("(none)"),
+                        rebuilders: vec![],
+                        sigsum: None,
+                        trust: bt_exec::policy::TrustPolicy {
+                            logs: vec![],
+                            witnesses: vec![],
+                            quorum: bt_exec::policy::Quorum::None,
+                        },
+                        publishers: vec![],
+                        require: Default::default(),
+                        mode: bt_exec::policy::Mode::Enforce,
+                        expires: None,
                     },
-                    publishers: vec![],
-                    require: Default::default(),
-                    mode: bt_exec::policy::Mode::Enforce,
-                    expires: None,
-                }
+                    None,
+                )
             } else {
-                load_policy(common.policy.as_deref(), &store)?
+                load_policy_digest(common.policy.as_deref(), &store)?
             };
-            (path, policy, store)
+            (path, policy, digest, store)
         }
     };
     let file = store
@@ -253,6 +265,18 @@ fn verify_and_maybe_run(
         None => Some(PathBuf::from(format!("{}.sigsum-proof", path.display())))
             .filter(|p| policy.sigsum.is_some() && p.exists()),
     };
+    // A warm verdict may be recorded for the next run (src/memo.rs): what
+    // it depends on is read before the verification reads it.
+    let memo_deps = digest
+        .filter(|_| {
+            args.is_some()
+                && memo_may_serve(common)
+                && policy.mode == bt_exec::policy::Mode::Enforce
+                && policy.sigsum.is_none()
+                && sidecar.is_none()
+                && sigsum_path.is_none()
+        })
+        .and_then(|d| Some((d, memo_snapshot(&store, &policy)?)));
     let verdict = match sigsum_path {
         Some(proof_path) => {
             let section = policy.sigsum.as_ref();
@@ -320,6 +344,9 @@ fn verify_and_maybe_run(
         Some(args) => {
             if verdict.proven() {
                 record_run(&store, &verdict)?;
+                if let Some((digest, deps)) = memo_deps {
+                    write_memo(&store, &digest, &policy, &verdict, deps);
+                }
             }
             let err = bt_exec::exec::exec(&verdict.file.cas_path, program, args);
             Err(Fail(
@@ -461,7 +488,15 @@ fn fetch_release(
 
 /// Remembers, durably and before the exec, the newest leaf of this release's
 /// name that ran (what `require.no_downgrade` compares against).
-fn record_run(store: &Store, verdict: &verify::Verdict) -> Res<()> {
+/// The release a proven verdict runs: its name, version, and (origin, leaf
+/// index) in each log that proved it.
+struct RunAt {
+    name: String,
+    version: String,
+    at: Vec<(String, u64)>,
+}
+
+fn run_at(verdict: &verify::Verdict) -> Option<RunAt> {
     let proven: Vec<_> = verdict
         .logs
         .iter()
@@ -470,11 +505,18 @@ fn record_run(store: &Store, verdict: &verify::Verdict) -> Res<()> {
             _ => None,
         })
         .collect();
-    let Some((_, _, e)) = proven.first() else {
+    let (_, _, e) = proven.first()?;
+    Some(RunAt {
+        name: e.release.name.clone(),
+        version: e.release.version.clone(),
+        at: proven.iter().map(|(o, i, _)| (o.clone(), *i)).collect(),
+    })
+}
+
+fn record_run(store: &Store, verdict: &verify::Verdict) -> Res<()> {
+    let Some(RunAt { name, version, at }) = run_at(verdict) else {
         return Ok(());
     };
-    let (name, version) = (e.release.name.clone(), e.release.version.clone());
-    let at: Vec<(String, u64)> = proven.iter().map(|(o, i, _)| (o.clone(), *i)).collect();
     let known = bt_exec::history::runs(store, &name);
     if at
         .iter()
@@ -491,6 +533,94 @@ fn record_run(store: &Store, verdict: &verify::Verdict) -> Res<()> {
             format!("cannot record this run for require.no_downgrade: {e}"),
         )
     })
+}
+
+/// Whether these flags let a warm verdict (src/memo.rs) stand in for the
+/// verification: not when the user asked to see it (-v, --json) or to
+/// audit it.
+fn memo_may_serve(common: &CommonArgs) -> bool {
+    !common.verbose && !common.json && !common.audit
+}
+
+/// Runs PROGRAM at once when a warm verdict recorded for its bytes under
+/// this exact policy text still holds (src/memo.rs). Returns when there is
+/// none, and the full verification follows.
+fn run_from_memo(
+    common: &CommonArgs,
+    store: &Store,
+    path: &Path,
+    program: &OsString,
+    args: &[OsString],
+) {
+    let Some(policy_path) = Policy::locate(common.policy.as_deref()) else {
+        return;
+    };
+    let Ok(text) = bt_exec::fsutil::read_capped(&policy_path, Policy::MAX_BYTES) else {
+        return;
+    };
+    // A proof file beside the program is evidence to check every time.
+    if std::fs::symlink_metadata(format!("{}.tlog-proof", path.display())).is_ok() {
+        return;
+    }
+    let Ok(file) = store.ingest(path) else {
+        return;
+    };
+    if bt_exec::memo::holds(store, &Policy::text_digest(&text), &file.sha256, now()) {
+        // Returns only if the exec failed; the full path then decides.
+        let _ = bt_exec::exec::exec(&file.cas_path, program, args);
+    }
+}
+
+/// The state a warm verdict under `policy` depends on, read before the
+/// verification: each log's alarm (which must stay absent) and, when the
+/// policy's release-history rules read it, its view.
+fn memo_snapshot(store: &Store, policy: &Policy) -> Option<bt_exec::memo::Snapshot> {
+    let req = &policy.require;
+    // The view is read by `latest` and `min_release_age` (`prior_revisions`
+    // never takes the warm path).
+    let history = req.latest || !req.min_release_age.is_zero();
+    let mut deps = bt_exec::memo::Snapshot::default();
+    for l in &policy.trust.logs {
+        deps.absent(store.alarm_path(&l.origin));
+        if history {
+            for f in bt_exec::history::View::files(store, &l.origin) {
+                deps.read(f).ok()?;
+            }
+        }
+    }
+    Some(deps)
+}
+
+/// Records a warm verdict when every log of the policy proved the program
+/// on the warm path (best effort: without it the next run verifies in full).
+fn write_memo(
+    store: &Store,
+    digest: &[u8; 32],
+    policy: &Policy,
+    verdict: &verify::Verdict,
+    mut deps: bt_exec::memo::Snapshot,
+) {
+    if verdict.logs.len() != policy.trust.logs.len() {
+        return;
+    }
+    // None when any log was not proven on the warm path.
+    let Some(mut until) = verdict.logs.iter().map(|r| r.warm_until).min().flatten() else {
+        return;
+    };
+    if let Some((t, _)) = &policy.expires {
+        until = until.min(*t);
+    }
+    if let Some(RunAt { name, at, .. }) = run_at(verdict).filter(|_| policy.require.no_downgrade) {
+        let p = bt_exec::history::runs_path(store, &name);
+        let Ok(bytes) = bt_exec::fsutil::read_optional(&p, 1 << 20) else {
+            return;
+        };
+        if !bt_exec::history::no_newer_run(bytes.as_deref(), &name, &at) {
+            return;
+        }
+        deps.content(p, bytes.as_deref());
+    }
+    let _ = bt_exec::memo::write(store, digest, &verdict.file.sha256, now(), until, &deps);
 }
 
 fn gossip_import(policy: Option<&Path>, offline: bool, files: &[PathBuf]) -> Res<u8> {

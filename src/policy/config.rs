@@ -253,6 +253,9 @@ pub struct Loaded {
 }
 
 impl Policy {
+    /// The largest policy (or trust_file) read.
+    pub const MAX_BYTES: usize = 1 << 20;
+
     pub fn load(path: &Path) -> Result<Policy, ConfigError> {
         Self::load_validated(path, |_| false).map(|l| l.policy)
     }
@@ -272,7 +275,8 @@ impl Policy {
             path: path.to_path_buf(),
             msg,
         };
-        let text = crate::fsutil::read_capped(path, 1 << 20).map_err(|e| err(e.to_string()))?;
+        let text =
+            crate::fsutil::read_capped(path, Self::MAX_BYTES).map_err(|e| err(e.to_string()))?;
         let text = String::from_utf8(text).map_err(|_| err("not UTF-8".into()))?;
         Self::parse_inner(&text, path, &validated)
     }

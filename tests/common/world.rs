@@ -204,6 +204,17 @@ impl World {
         err
     }
 
+    /// How many warm verdicts (src/memo.rs) the state holds.
+    pub fn memos(&self) -> usize {
+        let Ok(shards) = fs::read_dir(self.root.join("state/memos")) else {
+            return 0;
+        };
+        shards
+            .flatten()
+            .map(|d| fs::read_dir(d.path()).map_or(0, |r| r.count()))
+            .sum()
+    }
+
     /// Two logs with the program published and freshly cosigned.
     pub fn ready(n: usize) -> World {
         let w = World::new(n);

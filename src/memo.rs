@@ -1,0 +1,165 @@
+//! Warm verdicts: the record that running a program was proven from the
+//! state directory alone, so the next run of the same bytes under the same
+//! policy text can skip parsing the policy, the checkpoints, the proofs and
+//! the entries again, while nothing the verdict depended on has changed.
+//!
+//! A memo is written only after a run whose every policy log was proven on
+//! the warm path (no request, nothing fetched: `LogReport::warm_until`),
+//! under a policy in enforce mode with inline trust and no `[sigsum]`
+//! section, so the policy text's digest covers everything the policy says.
+//! It holds the program's SHA-256, when it was made, until when it holds
+//! (the earliest moment one of those logs would leave the warm path:
+//! `require.refresh` after the checkpoint was fetched, or `max_age` after
+//! its freshest quorum of cosignatures; and the policy's `expires`), and
+//! the state files that could turn the verdict into a refusal — each log's
+//! alarm (absent), its release-history view (`size`, `coverage`, as read
+//! before the verification) when `latest` or `min_release_age` reads it,
+//! the run record of the release name under `no_downgrade` (as read after
+//! this run was recorded, and checked against `no_downgrade` again) —
+//! with a digest of each one's content, or "absent". It is used only while
+//! every one of those files still has that content, so an alarm raised, a
+//! newer release indexed, or another release of the name run, by any
+//! process, ends it at once; no writer needs to know memos exist. (A newer
+//! checkpoint cannot make a proven release unproven; a memo outlives it
+//! only until its own `valid_until`.)
+//!
+//! The memo lives in the state directory, which is trusted for integrity
+//! exactly as the CAS beside it (docs/ARCHITECTURE.md): whoever can forge a
+//! memo can replace the bytes it names.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::fsutil::{self, Durability};
+use crate::store::Store;
+
+const VERSION: &str = "bt-exec memo v1";
+/// Cap on a memo and on each file it depends on.
+const MAX_BYTES: usize = 1 << 20;
+/// At most this many files per memo.
+const MAX_DEPS: usize = 4096;
+
+fn memo_path(store: &Store, policy_digest: &[u8; 32], sha256: &[u8; 32]) -> PathBuf {
+    let mut h = Sha256::new();
+    h.update(VERSION.as_bytes());
+    h.update(policy_digest);
+    h.update(sha256);
+    let key = hex::encode(h.finalize());
+    store.state.join("memos").join(&key[..2]).join(&key)
+}
+
+/// Digest of a dependency's content: `-` when absent, else 32 hex digits.
+fn content_digest(path: &Path) -> Option<String> {
+    match fsutil::read_optional(path, MAX_BYTES) {
+        Ok(None) => Some("-".into()),
+        Ok(Some(b)) => Some(hex::encode(&Sha256::digest(&b)[..16])),
+        Err(_) => None,
+    }
+}
+
+/// Whether a memo of running `sha256` under the policy text with
+/// `policy_digest` holds at `now`.
+pub fn holds(store: &Store, policy_digest: &[u8; 32], sha256: &[u8; 32], now: u64) -> bool {
+    let Ok(Some(bytes)) =
+        fsutil::read_optional(&memo_path(store, policy_digest, sha256), MAX_BYTES)
+    else {
+        return false;
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return false;
+    };
+    let mut lines = text.lines();
+    let header = format!("{VERSION} {}", hex::encode(sha256));
+    if lines.next() != Some(header.as_str()) {
+        return false;
+    }
+    let Some((created, until)) = lines.next().and_then(|l| {
+        let (a, b) = l.split_once(' ')?;
+        Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?))
+    }) else {
+        return false;
+    };
+    // A clock set back before the memo was made is not trusted with it.
+    if now < created || now >= until {
+        return false;
+    }
+    let mut deps = 0;
+    for line in lines {
+        let Some((digest, rel)) = line.split_once(' ') else {
+            return false;
+        };
+        deps += 1;
+        // Paths are relative to the state directory and stay inside it.
+        let rel = Path::new(rel);
+        let inside = rel
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if deps > MAX_DEPS
+            || !inside
+            || content_digest(&store.state.join(rel)).as_deref() != Some(digest)
+        {
+            return false;
+        }
+    }
+    deps > 0
+}
+
+/// The state files a verdict depends on, each with the content the
+/// verification saw: taken before the verification reads them (files that
+/// only grow, so a change in between shows as a difference later), or from
+/// the very bytes checked.
+#[derive(Default)]
+pub struct Snapshot(Vec<(PathBuf, String)>);
+
+impl Snapshot {
+    /// Records `path` with its content now.
+    pub fn read(&mut self, path: PathBuf) -> std::io::Result<()> {
+        let d = content_digest(&path).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "an unreadable dependency")
+        })?;
+        self.0.push((path, d));
+        Ok(())
+    }
+
+    /// Records that `path` must not exist (the verdict required that).
+    pub fn absent(&mut self, path: PathBuf) {
+        self.0.push((path, "-".into()));
+    }
+
+    /// Records `path` with the content `bytes` (`None`: absent) the caller
+    /// read and checked.
+    pub fn content(&mut self, path: PathBuf, bytes: Option<&[u8]>) {
+        let d = bytes.map_or("-".into(), |b| hex::encode(&Sha256::digest(b)[..16]));
+        self.0.push((path, d));
+    }
+}
+
+/// Records a memo (see the module documentation). Best effort for the
+/// caller: an error only means the next run verifies in full.
+pub fn write(
+    store: &Store,
+    policy_digest: &[u8; 32],
+    sha256: &[u8; 32],
+    now: u64,
+    valid_until: u64,
+    deps: &Snapshot,
+) -> std::io::Result<()> {
+    let invalid = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, m.to_string());
+    if deps.0.is_empty() || deps.0.len() > MAX_DEPS || valid_until <= now {
+        return Err(invalid("nothing to record"));
+    }
+    let mut text = format!("{VERSION} {}\n{now} {valid_until}\n", hex::encode(sha256));
+    for (path, digest) in &deps.0 {
+        let rel = path
+            .strip_prefix(&store.state)
+            .map_err(|_| invalid("a dependency outside the state directory"))?;
+        let rel = rel
+            .to_str()
+            .filter(|r| !r.contains('\n'))
+            .ok_or_else(|| invalid("a path that is not one UTF-8 line"))?;
+        text.push_str(&format!("{digest} {rel}\n"));
+    }
+    let p = memo_path(store, policy_digest, sha256);
+    fsutil::write_atomic(&p, text.as_bytes(), 0o644, Durability::Batch)
+}
