@@ -781,3 +781,56 @@ fn warm_verdicts_hold_only_while_their_state_and_time_do() {
     );
     fs::rename(&aside, &checkpoints).unwrap();
 }
+
+/// A proof file beside the program is checked even when the cache alone
+/// would prove the program: a fork in it is a split view on a warm run too
+/// (and a warm verdict never stands in for it).
+#[test]
+fn a_forked_sidecar_proof_is_a_split_view_on_the_warm_path_too() {
+    use base64::{engine::general_purpose::STANDARD as B64, Engine};
+    use sha2::{Digest, Sha256};
+    let w = World::new(1);
+    w.publish(0, &w.prog, "pub.key");
+    let other = w.root.join("bin/other");
+    fs::write(&other, "#!/bin/sh\necho other\n").unwrap();
+    chmod_x(&other);
+    w.publish_release(0, &other, "example.org/other", "1.0", "pub.key", None);
+    w.cosign(0, &[Some(now()), Some(now())]);
+    w.policy("logs = 1\nmax_age = \"1h\"\nrefresh = \"1h\"");
+    w.runs();
+    w.runs();
+    assert_eq!(w.memos(), 1);
+    // The log key signs another tree of size 2 holding the program at
+    // leaf 0 beside a made-up leaf; no witness cosigned it.
+    let logged = fs::read_to_string(w.logs[0].dir.join("bt/proof/000.tlog-proof")).unwrap();
+    let extra = logged
+        .lines()
+        .nth(1)
+        .unwrap()
+        .strip_prefix("extra ")
+        .unwrap();
+    let leaf = B64.decode(extra).unwrap();
+    let sibling = [7u8; 32];
+    let leaf_hash: [u8; 32] = Sha256::new()
+        .chain_update([0u8])
+        .chain_update(&leaf)
+        .finalize()
+        .into();
+    let root: [u8; 32] = Sha256::new()
+        .chain_update([1u8])
+        .chain_update(leaf_hash)
+        .chain_update(sibling)
+        .finalize()
+        .into();
+    let mut cp = w.checkpoint(0);
+    assert_eq!(cp.size, 2);
+    cp.root.0 = root;
+    let note = String::from_utf8(w.sign(0, &cp, &[None, None])).unwrap();
+    let sidecar = format!(
+        "c2sp.org/tlog-proof@v1\nextra {extra}\nindex 0\n{}\n\n{note}",
+        B64.encode(sibling)
+    );
+    fs::write(format!("{}.tlog-proof", w.prog.display()), sidecar).unwrap();
+    let err = w.refused(123, "a forked proof file on a warm run");
+    assert!(err.contains("split view"), "{err}");
+}

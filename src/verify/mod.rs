@@ -69,10 +69,20 @@ pub fn verify(ctx: &Context, file: Ingested, sidecar: Option<(PathBuf, Vec<u8>)>
         .as_ref()
         .map(|(p, b)| (p.clone(), TlogProof::parse(b)));
     // Warm logs first, on this thread: with every log warm no thread is
-    // started and no request made.
+    // started and no request made. A proof file beside the program is
+    // evidence about its log's history (a fork in it is a split view), so
+    // that log goes the full way, as does every log when the file does not
+    // parse (each then refuses it).
     let logs = &ctx.policy.trust.logs;
-    let mut reports: Vec<Option<LogReport>> =
-        logs.iter().map(|l| log::warm(ctx, l, &file)).collect();
+    let names_log = |l: &crate::policy::LogSpec| match &proof {
+        None => false,
+        Some((_, Err(_))) => true,
+        Some((_, Ok(p))) => p.checkpoint.split(|&b| b == b'\n').next() == Some(l.origin.as_bytes()),
+    };
+    let mut reports: Vec<Option<LogReport>> = logs
+        .iter()
+        .map(|l| (!names_log(l)).then(|| log::warm(ctx, l, &file)).flatten())
+        .collect();
     let cold: Vec<usize> = (0..logs.len()).filter(|&i| reports[i].is_none()).collect();
     let full = |l| log::verify_log(ctx, l, &file, proof.as_ref());
     match cold.as_slice() {
