@@ -78,25 +78,41 @@ impl CachedProof {
     }
 }
 
-/// Chunks in flight between the hashing and the writing thread.
-const COPY_BUFFERS: usize = 4;
+/// Chunks in flight between the reading, hashing and writing threads.
+const COPY_BUFFERS: usize = 6;
 const COPY_CHUNK: usize = 1 << 20;
 
-/// Copies `src` to `dst` and hashes the bytes copied. This thread reads and
-/// hashes; a second thread writes, so hashing and writing overlap. The error
-/// says whether reading (`true`) or writing failed.
+/// Copies `src` to `dst` and hashes the bytes copied, in three stages over
+/// one set of buffers: a thread reads each chunk, this thread hashes it, a
+/// third writes it. The bytes written are the very bytes hashed (the same
+/// buffer), and the hashing thread does nothing else, so hashing runs at
+/// the speed of SHA-256 itself while the copies overlap it. The error says
+/// whether reading (`true`) or writing failed.
 fn copy_and_hash(
     src: &mut File,
     dst: &mut File,
 ) -> Result<([u8; 32], u64), (bool, std::io::Error)> {
-    let (to_writer, chunks) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(COPY_BUFFERS);
-    let (to_reader, free) = std::sync::mpsc::channel::<Vec<u8>>();
+    use std::sync::mpsc::{channel, sync_channel};
+    let (to_hasher, read_chunks) = sync_channel::<(Vec<u8>, usize)>(COPY_BUFFERS);
+    let (to_writer, hashed_chunks) = sync_channel::<(Vec<u8>, usize)>(COPY_BUFFERS);
+    let (to_reader, free) = channel::<Vec<u8>>();
     for _ in 0..COPY_BUFFERS {
         let _ = to_reader.send(vec![0u8; COPY_CHUNK]);
     }
     std::thread::scope(|s| {
+        // Ends when the file ends, on a read error, or when the writer has
+        // stopped (it holds the only sender of free buffers).
+        let reader = s.spawn(move || -> std::io::Result<()> {
+            while let Ok(mut buf) = free.recv() {
+                let n = src.read(&mut buf)?;
+                if n == 0 || to_hasher.send((buf, n)).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        });
         let writer = s.spawn(move || -> std::io::Result<()> {
-            for (buf, n) in chunks {
+            for (buf, n) in hashed_chunks {
                 dst.write_all(buf.get(..n).unwrap_or_default())?;
                 let _ = to_reader.send(buf);
             }
@@ -104,24 +120,17 @@ fn copy_and_hash(
         });
         let mut hasher = Sha256::new();
         let mut size = 0u64;
-        let read: std::io::Result<()> = (|| {
-            while let Ok(mut buf) = free.recv() {
-                let n = src.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(buf.get(..n).unwrap_or_default());
-                size += n as u64;
-                if to_writer.send((buf, n)).is_err() {
-                    break; // the writer failed; its error is reported below
-                }
+        for (buf, n) in read_chunks {
+            hasher.update(buf.get(..n).unwrap_or_default());
+            size += n as u64;
+            if to_writer.send((buf, n)).is_err() {
+                break; // the writer failed; its error is reported below
             }
-            Ok(())
-        })();
+        }
         drop(to_writer);
-        let written = writer
-            .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("writer thread panicked")));
+        let panicked = |what: &str| Err(std::io::Error::other(format!("{what} thread panicked")));
+        let written = writer.join().unwrap_or_else(|_| panicked("writer"));
+        let read = reader.join().unwrap_or_else(|_| panicked("reader"));
         read.map_err(|e| (true, e))?;
         written.map_err(|e| (false, e))?;
         Ok((hasher.finalize().into(), size))
@@ -474,5 +483,28 @@ impl Store {
                 .unwrap_or(0)
         }
         walk(&self.cache.join("cas"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Many chunks, the last one partial: the copy is the file and the hash
+    /// is its SHA-256; an empty file too.
+    #[test]
+    fn copy_and_hash_copies_exactly_what_it_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        for len in [0, 1, COPY_CHUNK * COPY_BUFFERS * 2 + 12_345] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 4099) as u8).collect();
+            let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+            std::fs::write(&src, &data).unwrap();
+            let (sha, size) =
+                copy_and_hash(&mut File::open(&src).unwrap(), &mut File::create(&dst).unwrap())
+                    .unwrap();
+            assert_eq!(size, len as u64);
+            assert_eq!(sha, <[u8; 32]>::from(Sha256::digest(&data)));
+            assert_eq!(std::fs::read(&dst).unwrap(), data);
+        }
     }
 }
