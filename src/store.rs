@@ -499,9 +499,11 @@ mod tests {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 4099) as u8).collect();
             let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
             std::fs::write(&src, &data).unwrap();
-            let (sha, size) =
-                copy_and_hash(&mut File::open(&src).unwrap(), &mut File::create(&dst).unwrap())
-                    .unwrap();
+            let (sha, size) = copy_and_hash(
+                &mut File::open(&src).unwrap(),
+                &mut File::create(&dst).unwrap(),
+            )
+            .unwrap();
             assert_eq!(size, len as u64);
             assert_eq!(sha, <[u8; 32]>::from(Sha256::digest(&data)));
             assert_eq!(std::fs::read(&dst).unwrap(), data);

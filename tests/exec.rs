@@ -38,15 +38,12 @@ fn runs_a_logged_program_with_its_io_and_status() {
     let w = World::ready(2);
     w.runs();
     // By name on PATH too.
-    let out = Command::new(BT_EXEC)
-        .arg("prog")
+    let out = w
+        .env(Command::new(BT_EXEC).arg("prog"))
         .env(
             "PATH",
             format!("{}:/usr/bin:/bin", w.root.join("bin").display()),
         )
-        .env("BT_EXEC_CACHE_DIR", w.root.join("cache"))
-        .env("BT_EXEC_STATE_DIR", w.root.join("state"))
-        .env("BT_EXEC_POLICY", w.root.join("policy.toml"))
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -668,15 +665,10 @@ fn signal_dispositions_and_standard_descriptors_pass_through() {
     w.cosign(0, &[Some(now()), Some(now())]);
     w.policy("logs = 1");
     let run = |shell: &str| {
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(shell)
-            .arg("sh")
+        let out = w
+            .env(Command::new("sh").arg("-c").arg(shell).arg("sh"))
             .arg(BT_EXEC)
             .arg(&prog)
-            .env("BT_EXEC_CACHE_DIR", w.root.join("cache"))
-            .env("BT_EXEC_STATE_DIR", w.root.join("state"))
-            .env("BT_EXEC_POLICY", w.root.join("policy.toml"))
             .stderr(Stdio::piped())
             .output()
             .unwrap();

@@ -166,12 +166,16 @@ impl World {
         p
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
-        let mut c = Command::new(BT_EXEC);
-        c.args(args)
-            .env("BT_EXEC_CACHE_DIR", self.root.join("cache"))
+    /// Points `c` at this world's cache, state and policy.
+    pub fn env<'c>(&self, c: &'c mut Command) -> &'c mut Command {
+        c.env("BT_EXEC_CACHE_DIR", self.root.join("cache"))
             .env("BT_EXEC_STATE_DIR", self.root.join("state"))
             .env("BT_EXEC_POLICY", self.root.join("policy.toml"))
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(BT_EXEC);
+        self.env(c.args(args))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
