@@ -185,7 +185,8 @@ pub struct CommonArgs {
     /// Print the verification report as one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Narrate each step on stderr.
+    /// Narrate each step on stderr (always the whole verification, never a
+    /// remembered warm verdict).
     #[arg(short, long)]
     pub verbose: bool,
     /// Audit mode: verify and record the verdict, warn, and run the program
