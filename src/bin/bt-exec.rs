@@ -185,6 +185,8 @@ fn verify_and_maybe_run(
     program: &OsString,
     args: Option<&[OsString]>,
 ) -> Res<u8> {
+    // The program in the CAS, when the warm-verdict check already put it there.
+    let mut ingested = None;
     let (path, policy, digest, store) = match release_spec(program) {
         Some((name, version)) => {
             let store = store()?;
@@ -203,7 +205,7 @@ fn verify_and_maybe_run(
                 && Policy::locate(None).map_or(true, |p| !p.exists());
             let store = store()?;
             if let Some(args) = args.filter(|_| memo_may_serve(common)) {
-                run_from_memo(common, &store, &path, program, args);
+                ingested = run_from_memo(common, &store, &path, program, args);
             }
             let (policy, digest) = if standalone {
                 (
@@ -229,9 +231,12 @@ fn verify_and_maybe_run(
             (path, policy, digest, store)
         }
     };
-    let file = store
-        .ingest(&path)
-        .map_err(|e| Fail(exit::NOT_FOUND, format!("cannot read the program: {e}")))?;
+    let file = match ingested {
+        Some(file) => file,
+        None => store
+            .ingest(&path)
+            .map_err(|e| Fail(exit::NOT_FOUND, format!("cannot read the program: {e}")))?,
+    };
     if common.verbose {
         eprintln!(
             "bt-exec: {} is sha256 {} ({} bytes{})",
@@ -486,8 +491,6 @@ fn fetch_release(
     path
 }
 
-/// Remembers, durably and before the exec, the newest leaf of this release's
-/// name that ran (what `require.no_downgrade` compares against).
 /// The release a proven verdict runs: its name, version, and (origin, leaf
 /// index) in each log that proved it.
 struct RunAt {
@@ -513,6 +516,8 @@ fn run_at(verdict: &verify::Verdict) -> Option<RunAt> {
     })
 }
 
+/// Remembers, durably and before the exec, the newest leaf of this release's
+/// name that ran (what `require.no_downgrade` compares against).
 fn record_run(store: &Store, verdict: &verify::Verdict) -> Res<()> {
     let Some(RunAt { name, version, at }) = run_at(verdict) else {
         return Ok(());
@@ -544,31 +549,27 @@ fn memo_may_serve(common: &CommonArgs) -> bool {
 
 /// Runs PROGRAM at once when a warm verdict recorded for its bytes under
 /// this exact policy text still holds (src/memo.rs). Returns when there is
-/// none, and the full verification follows.
+/// none, with the program ingested when that got so far, and the full
+/// verification follows.
 fn run_from_memo(
     common: &CommonArgs,
     store: &Store,
     path: &Path,
     program: &OsString,
     args: &[OsString],
-) {
-    let Some(policy_path) = Policy::locate(common.policy.as_deref()) else {
-        return;
-    };
-    let Ok(text) = bt_exec::fsutil::read_capped(&policy_path, Policy::MAX_BYTES) else {
-        return;
-    };
+) -> Option<bt_exec::store::Ingested> {
+    let policy_path = Policy::locate(common.policy.as_deref())?;
+    let text = bt_exec::fsutil::read_capped(&policy_path, Policy::MAX_BYTES).ok()?;
     // A proof file beside the program is evidence to check every time.
     if std::fs::symlink_metadata(format!("{}.tlog-proof", path.display())).is_ok() {
-        return;
+        return None;
     }
-    let Ok(file) = store.ingest(path) else {
-        return;
-    };
+    let file = store.ingest(path).ok()?;
     if bt_exec::memo::holds(store, &Policy::text_digest(&text), &file.sha256, now()) {
         // Returns only if the exec failed; the full path then decides.
         let _ = bt_exec::exec::exec(&file.cas_path, program, args);
     }
+    Some(file)
 }
 
 /// The state a warm verdict under `policy` depends on, read before the
