@@ -101,9 +101,7 @@ fn argv0_is_preserved_for_binaries() {
         eprintln!("SKIP argv0_is_preserved_for_binaries: no C compiler");
         return;
     }
-    w.publish(0, &bin, "pub.key");
-    w.cosign(0, &[Some(now()), Some(now())]);
-    w.policy("logs = 1");
+    w.logged_in_one(&bin);
     let out = w.run(&[bin.to_str().unwrap()]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
@@ -661,9 +659,7 @@ fn signal_dispositions_and_standard_descriptors_pass_through() {
     )
     .unwrap();
     chmod_x(&prog);
-    w.publish(0, &prog, "pub.key");
-    w.cosign(0, &[Some(now()), Some(now())]);
-    w.policy("logs = 1");
+    w.logged_in_one(&prog);
     let run = |shell: &str| {
         let out = w
             .env(Command::new("sh").arg("-c").arg(shell).arg("sh"))

@@ -208,6 +208,14 @@ impl World {
         err
     }
 
+    /// Publishes `file` in log 0, cosigns that checkpoint now and requires
+    /// that one log.
+    pub fn logged_in_one(&self, file: &Path) {
+        self.publish(0, file, "pub.key");
+        self.cosign(0, &[Some(now()), Some(now())]);
+        self.policy("logs = 1");
+    }
+
     /// How many warm verdicts (src/memo.rs) the state holds.
     pub fn memos(&self) -> usize {
         let Ok(shards) = fs::read_dir(self.root.join("state/memos")) else {
