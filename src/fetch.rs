@@ -213,7 +213,10 @@ fn time_left(url: &str, deadline: std::time::Instant) -> Result<Duration, FetchE
 }
 
 /// Whether `url` (http, https or file) serves `size` bytes now: a HEAD
-/// request answered 200 whose length, when given, is `size`.
+/// request answered 200 whose `Content-Length` header, when given, is
+/// `size`. A server that does not allow HEAD (405, 501) is asked for the
+/// first byte instead (see [`range_probe`]). Every request is bounded by
+/// `deadline`.
 pub fn available(url: &str, size: u64, deadline: std::time::Instant) -> Result<bool, FetchError> {
     let bad = |msg: String| FetchError::Unreachable {
         url: url.into(),
@@ -228,9 +231,105 @@ pub fn available(url: &str, size: u64, deadline: std::time::Instant) -> Result<b
                 .timeout(time_left(url, deadline)?)
                 .send()
                 .map_err(|e| bad(e.to_string()))?;
-            Ok(resp.status().as_u16() == 200 && resp.content_length().map_or(true, |n| n == size))
+            // Not `resp.content_length()`: on a HEAD response that is the
+            // size of the (empty) body, never the length the server states.
+            match resp.status().as_u16() {
+                200 => Ok(match stated_length(resp.headers()) {
+                    Length::NotStated => true,
+                    Length::Is(n) => n == size,
+                    Length::Invalid => false,
+                }),
+                405 | 501 => range_probe(&client, url, size, deadline),
+                _ => Ok(false),
+            }
         }
     }
+}
+
+/// For servers that do not implement HEAD: a GET of `bytes=0-0`, answered
+/// 206 with a `Content-Range` whose total is `size`, or 200 (the range
+/// ignored) with a `Content-Length` of `size`. The body is never read.
+fn range_probe(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    size: u64,
+    deadline: std::time::Instant,
+) -> Result<bool, FetchError> {
+    let resp = client
+        .get(url)
+        .header(reqwest::header::RANGE, "bytes=0-0")
+        .timeout(time_left(url, deadline)?)
+        .send()
+        .map_err(|e| FetchError::Unreachable {
+            url: url.into(),
+            msg: e.to_string(),
+        })?;
+    let ok = match resp.status().as_u16() {
+        206 => {
+            let mut ranges = resp
+                .headers()
+                .get_all(reqwest::header::CONTENT_RANGE)
+                .iter();
+            match (ranges.next(), ranges.next()) {
+                (Some(v), None) => content_range_total(v.as_bytes()) == Some(size),
+                _ => false,
+            }
+        }
+        200 => stated_length(resp.headers()) == Length::Is(size),
+        _ => false,
+    };
+    // Dropped unread: at most the connection is closed early.
+    drop(resp);
+    Ok(ok)
+}
+
+/// What a response's `Content-Length` header says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Length {
+    /// No such header.
+    NotStated,
+    Is(u64),
+    /// Not a decimal u64, or several headers that disagree.
+    Invalid,
+}
+
+fn stated_length(headers: &reqwest::header::HeaderMap) -> Length {
+    let mut found = Length::NotStated;
+    for v in headers.get_all(reqwest::header::CONTENT_LENGTH) {
+        match (decimal(v.as_bytes()), found) {
+            (None, _) => return Length::Invalid,
+            (Some(n), Length::Is(m)) if n != m => return Length::Invalid,
+            (Some(n), _) => found = Length::Is(n),
+        }
+    }
+    found
+}
+
+/// A non-empty run of ASCII digits that fits a u64; nothing else (no sign,
+/// no spaces, no list).
+fn decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+/// The complete length in a `Content-Range: bytes FIRST-LAST/TOTAL` value
+/// (RFC 9110 §14.4) with FIRST <= LAST < TOTAL; `None` for anything else,
+/// including an unknown total (`/*`) and the unsatisfied form (`*/TOTAL`).
+fn content_range_total(v: &[u8]) -> Option<u64> {
+    let unit = v.get(..6)?;
+    if !unit.eq_ignore_ascii_case(b"bytes ") {
+        return None;
+    }
+    let rest = v.get(6..)?;
+    let slash = rest.iter().position(|&b| b == b'/')?;
+    let (range, total) = (rest.get(..slash)?, rest.get(slash + 1..)?);
+    let dash = range.iter().position(|&b| b == b'-')?;
+    let first = decimal(range.get(..dash)?)?;
+    let last = decimal(range.get(dash + 1..)?)?;
+    let total = decimal(total)?;
+    (first <= last && last < total).then_some(total)
 }
 
 /// A `file://` URL's path, `None` for http(s); other schemes are errors.
@@ -388,4 +487,82 @@ fn http_once(
         ));
     }
     Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue, CONTENT_LENGTH};
+
+    #[test]
+    fn content_range_totals() {
+        for (v, want) in [
+            ("bytes 0-0/12", Some(12)),
+            ("BYTES 0-0/12", Some(12)),
+            ("bytes 0-11/12", Some(12)),
+            ("bytes 0-0/13", Some(13)),
+            ("bytes 0-0/1", Some(1)),
+            ("bytes 0-0/18446744073709551615", Some(u64::MAX)),
+            ("bytes 0-0/18446744073709551616", None),
+            ("bytes 0-0/99999999999999999999999", None),
+            ("bytes */12", None),
+            ("bytes 0-0/*", None),
+            ("bytes 0-0/", None),
+            ("bytes 0-0/12abc", None),
+            ("bytes 0-0/-1", None),
+            ("bytes 0-0/+12", None),
+            ("bytes 0-0/ 12", None),
+            ("bytes 0-0/12 ", None),
+            ("bytes 0-0/0", None),
+            ("bytes 0-12/12", None),
+            ("bytes 1-0/12", None),
+            ("bytes 0/12", None),
+            ("bytes -0/12", None),
+            ("bytes 0-/12", None),
+            ("bytes  0-0/12", None),
+            ("bytes=0-0/12", None),
+            ("bits 0-0/12", None),
+            ("0-0/12", None),
+            ("12", None),
+            ("bytes", None),
+            ("", None),
+        ] {
+            assert_eq!(content_range_total(v.as_bytes()), want, "{v:?}");
+        }
+        assert_eq!(content_range_total(b"bytes 0-0/12"), Some(12));
+        assert_ne!(content_range_total(b"bytes 0-0/13"), Some(12));
+    }
+
+    #[test]
+    fn content_lengths() {
+        let of = |values: &[&[u8]]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(CONTENT_LENGTH, HeaderValue::from_bytes(v).unwrap());
+            }
+            stated_length(&h)
+        };
+        assert_eq!(of(&[]), Length::NotStated);
+        assert_eq!(of(&[b"12"]), Length::Is(12));
+        assert_eq!(of(&[b"012"]), Length::Is(12));
+        assert_eq!(of(&[b"0"]), Length::Is(0));
+        assert_eq!(of(&[b"18446744073709551615"]), Length::Is(u64::MAX));
+        assert_eq!(of(&[b"12", b"12"]), Length::Is(12));
+        for bad in [
+            &[b"12abc".as_slice()][..],
+            &[b"-1"],
+            &[b"+12"],
+            &[b""],
+            &[b"1 2"],
+            &[b"12, 12"],
+            &[b"0x0c"],
+            &[b"1.0"],
+            &[b"18446744073709551616"],
+            &[b"99999999999999999999999999"],
+            &[b"12", b"13"],
+            &[b"12", b"x"],
+        ] {
+            assert_eq!(of(bad), Length::Invalid, "{bad:?}");
+        }
+    }
 }

@@ -184,6 +184,81 @@ fn prior_revisions_counts_earlier_releases_whose_bytes_are_fetchable() {
     assert!(err.contains("1.0"), "{err}");
 }
 
+/// Releases 1.0, 1.1 and 2.0 whose entries name `cas` URLs under `serve`'s
+/// server: `serve` is started on the folder bt-log copies their bytes to
+/// (`<log>/cas` for an http CAS) and returns its URL.
+fn releases_on_http_cas(
+    serve: impl FnOnce(&Path) -> (common::Proc, String),
+) -> (World, Vec<PathBuf>, PathBuf, common::Proc) {
+    let w = World::new(1);
+    let cas = w.logs[0].dir.join("cas");
+    fs::create_dir_all(&cas).unwrap();
+    let (server, url) = serve(&cas);
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let files = publish_three(&w, &url);
+    w.cosign(0, &[Some(now()), Some(now())]);
+    (w, files, cas, server)
+}
+
+/// Deletes the served copy of `file`.
+fn unserve(cas: &Path, file: &Path) {
+    let h = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        fs::read(file).unwrap(),
+    ));
+    fs::remove_file(cas.join("sha256").join(&h)).unwrap();
+}
+
+#[test]
+fn prior_revisions_counts_earlier_releases_served_by_python_http_server() {
+    let (w, f, cas, _server) = releases_on_http_cas(common::python_http_server);
+    w.policy("max_age = \"1h\"\nprior_revisions = 2");
+    runs_ok(&w, &f[2]);
+    let err = refused(&w, &f[1], 126);
+    assert!(err.contains("prior_revisions"), "{err}");
+    // Only two releases came before 2.0.
+    w.policy("max_age = \"1h\"\nprior_revisions = 3");
+    let err = refused(&w, &f[2], 126);
+    assert!(err.contains("prior_revisions"), "{err}");
+    // The server no longer has 1.1's bytes: 2.0 has one fetchable predecessor.
+    w.policy("max_age = \"1h\"\nprior_revisions = 2");
+    unserve(&cas, &f[1]);
+    let err = refused(&w, &f[2], 126);
+    assert!(
+        err.contains("prior_revisions") && err.contains("1.1 (leaf 1)"),
+        "{err}"
+    );
+    assert!(!err.contains("1.0 (leaf 0)"), "{err}");
+    // One is enough for prior_revisions = 1.
+    w.policy("max_age = \"1h\"\nprior_revisions = 1");
+    runs_ok(&w, &f[2]);
+}
+
+/// Python's file server with HEAD answered 501, as servers that do not
+/// implement HEAD answer it: availability is then asked with a ranged GET
+/// (which this server ignores, answering 200 with the whole length).
+#[test]
+fn prior_revisions_asks_with_a_ranged_get_where_head_is_not_implemented() {
+    let (w, f, cas, _server) = releases_on_http_cas(|dir| {
+        common::helper_server(&[
+            "-c",
+            "import functools,sys,http.server as h\n\
+             H=type('H',(h.SimpleHTTPRequestHandler,),{'do_HEAD':lambda s:s.send_error(501)})\n\
+             s=h.ThreadingHTTPServer(('127.0.0.1',0),functools.partial(H,directory=sys.argv[1]))\n\
+             print(s.server_address[1],flush=True)\n\
+             s.serve_forever()",
+            dir.to_str().unwrap(),
+        ])
+    });
+    w.policy("max_age = \"1h\"\nprior_revisions = 2");
+    runs_ok(&w, &f[2]);
+    unserve(&cas, &f[0]);
+    let err = refused(&w, &f[2], 126);
+    assert!(
+        err.contains("prior_revisions") && err.contains("1.0 (leaf 0)"),
+        "{err}"
+    );
+}
+
 #[test]
 fn min_release_age_from_cosignature_times() {
     // 1.0, 1.1 and 2.0 cosigned two hours ago, and seen then.

@@ -251,7 +251,9 @@ pub fn independent_log(dir: &Path, count: usize, env: &[(&str, &str)]) -> serde_
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
-/// Starts a Python helper that prints its port first; returns it and its URL.
+/// Starts a Python helper that prints its port first (a line holding the
+/// port alone, or `… port N …` as `python3 -m http.server` says it);
+/// returns it and its URL.
 pub fn helper_server(args: &[&str]) -> (Proc, String) {
     use std::io::BufRead;
     let mut child = Command::new("python3")
@@ -264,12 +266,48 @@ pub fn helper_server(args: &[&str]) -> (Proc, String) {
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let port = line.trim().to_string();
-    (
-        Proc {
-            child,
-            addr: format!("http://127.0.0.1:{port}"),
-        },
-        format!("http://127.0.0.1:{port}"),
-    )
+    // Killed when dropped, also when the line below is not a port.
+    let mut proc = Proc {
+        child,
+        addr: String::new(),
+    };
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let port = match words.as_slice() {
+        [port] => *port,
+        _ => words
+            .windows(2)
+            .find(|w| w[0] == "port")
+            .map(|w| w[1])
+            .unwrap_or_default(),
+    };
+    let port: u16 = port
+        .parse()
+        .unwrap_or_else(|_| panic!("python3 {args:?} did not say its port: {line:?}"));
+    proc.addr = format!("http://127.0.0.1:{port}");
+    let url = proc.addr.clone();
+    (proc, url)
+}
+
+/// Python's own static file server (`python3 -m http.server`) serving
+/// `dir` on a free loopback port, once it answers; killed when dropped.
+pub fn python_http_server(dir: &Path) -> (Proc, String) {
+    let (proc, url) = helper_server(&[
+        "-u",
+        "-m",
+        "http.server",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--directory",
+        dir.to_str().unwrap(),
+    ]);
+    let start = std::time::Instant::now();
+    while try_http(&url, "HEAD", "/", &[], b"").is_none() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "python3 -m http.server at {url} does not answer"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (proc, url)
 }
