@@ -5,6 +5,7 @@
 //! puts typed, size-checked edges around it.
 
 pub mod checkpoint;
+pub mod consistency;
 pub mod proof;
 pub mod store;
 pub mod tiles;
