@@ -26,7 +26,8 @@ pub struct Record {
     pub reason: String,
 }
 
-/// A short name for why a verdict refused, for the audit summary.
+/// A short name for why a verdict refused, for the audit summary: from
+/// the logs' typed refusal causes ([`crate::verify::Cause::audit_name`]).
 pub fn cause(v: &Verdict) -> &'static str {
     if v.proven() {
         return "proven";
@@ -37,23 +38,30 @@ pub fn cause(v: &Verdict) -> &'static str {
         .map(|r| &r.outcome)
         .filter(|o| !matches!(o, LogOutcome::Proven { .. }))
         .collect();
-    let all =
-        |f: &dyn Fn(&str) -> bool| !failed.is_empty() && failed.iter().all(|o| f(&o.message()));
-    if all(&|m| m.contains("not in this log") || m.contains("for other bytes")) {
+    let names: Vec<Option<&'static str>> = failed
+        .iter()
+        .map(|o| match o {
+            LogOutcome::Refused(c, _) => Some(c.audit_name()),
+            _ => None,
+        })
+        .collect();
+    let all = |n: &str| !names.is_empty() && names.iter().all(|m| *m == Some(n));
+    if all("hash mismatch") {
         "hash mismatch"
     } else if failed
         .iter()
         .any(|o| matches!(o, LogOutcome::Unreachable(_)))
     {
         "log unreachable"
-    } else if all(&|m| m.contains("stale") || m.contains("future")) {
-        "stale checkpoint"
-    } else if all(&|m| m.contains("not allowed to publish")) {
-        "publisher not allowed"
-    } else if all(&|m| m.contains("require.")) {
-        "release history"
     } else {
-        "not proven"
+        [
+            "stale checkpoint",
+            "publisher not allowed",
+            "release history",
+        ]
+        .into_iter()
+        .find(|n| all(n))
+        .unwrap_or("not proven")
     }
 }
 

@@ -32,10 +32,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::entry::Entry;
-use crate::fetch::Fetcher;
 use crate::fsutil::{self, Durability, Lock};
 use crate::monitor::state::name_key;
 use crate::monitor::Fault;
+use crate::source::Source;
 use crate::store::{origin_key, Store};
 use crate::tlog::checkpoint::parse_hash;
 use crate::tlog::{Checkpoint, Hash};
@@ -108,7 +108,7 @@ impl View {
     /// Brings the view up to `cp` (a checkpoint already verified and in
     /// force), reading the new entry bundles and tiles through `f`.
     /// Returns how many entries were added.
-    pub fn update(&self, f: &Fetcher, cp: &Checkpoint) -> Result<u64, HistoryError> {
+    pub fn update(&self, f: &dyn Source, cp: &Checkpoint) -> Result<u64, HistoryError> {
         if self.size().0 >= cp.size {
             return Ok(0);
         }

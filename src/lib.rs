@@ -32,6 +32,7 @@ pub mod note;
 pub mod policy;
 pub mod serve;
 pub mod sigsum_interop;
+pub mod source;
 pub mod store;
 pub mod tlog;
 pub mod verify;

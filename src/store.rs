@@ -160,6 +160,11 @@ impl Store {
         Some(Store { cache, state })
     }
 
+    /// A store in these two directories.
+    pub fn at(cache: PathBuf, state: PathBuf) -> Store {
+        Store { cache, state }
+    }
+
     fn policy_mark(&self, digest: &[u8; 32]) -> PathBuf {
         self.state.join("policies").join(hex::encode(digest))
     }
@@ -438,7 +443,17 @@ impl Store {
     }
 
     /// Writes both notes of a split view and raises the alarm for `origin`.
-    pub fn record_split_view(&self, origin: &str, a: &[u8], b: &[u8], now: u64) -> Option<PathBuf> {
+    /// Writes both notes, and the consistency proof that fails between
+    /// them (base64 hashes, a line each; empty for equal sizes), as
+    /// evidence, and raises the log's alarm.
+    pub fn record_split_view(
+        &self,
+        origin: &str,
+        a: &[u8],
+        b: &[u8],
+        proof: &str,
+        now: u64,
+    ) -> Option<PathBuf> {
         let p = self
             .state
             .join("evidence")
@@ -449,6 +464,12 @@ impl Store {
         text.extend_from_slice(a);
         text.extend_from_slice(b"# ---\n");
         text.extend_from_slice(b);
+        if !proof.is_empty() {
+            text.extend_from_slice(
+                b"# --- consistency proof (RFC 6962, from the larger tree's tiles) ---\n",
+            );
+            text.extend_from_slice(proof.as_bytes());
+        }
         fsutil::write_atomic(&p, &text, 0o644, Durability::Sync).ok()?;
         let _ = fsutil::write_atomic(
             &self.alarm_path(origin),

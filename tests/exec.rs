@@ -217,8 +217,10 @@ fn refusals_of_checkpoints_and_cosignatures() {
                 )
                 .unwrap();
             },
-            123,
-            "do not hash to its signed root",
+            // Served data that does not hash to the signed root: anyone
+            // on the path could have altered it (DESIGN §6), not 123.
+            124,
+            "does not hash to its place under the signed root",
         ),
         (
             "unreachable log, no cache",

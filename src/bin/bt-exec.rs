@@ -260,6 +260,7 @@ fn verify_and_maybe_run(
         now: now(),
         verbose: common.verbose,
         deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
+        sources: None,
     };
     let file_name = path
         .file_name()
@@ -314,6 +315,11 @@ fn verify_and_maybe_run(
         None => verify::verify(&ctx, file, sidecar),
     };
     save(&store, &verdict.logs, &verdict.file.sha256)?;
+    for r in &verdict.logs {
+        for w in &r.warnings {
+            eprintln!("bt-exec: warning: {}: {w}", r.origin);
+        }
+    }
     if common.json {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}", report_json(&path, &verdict));
@@ -422,6 +428,7 @@ fn fetch_release(
         now: now(),
         verbose: common.verbose,
         deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
+        sources: None,
     };
     let (reports, found) = verify::resolve_release(&ctx, name, version);
     let sha256 = found
@@ -634,6 +641,7 @@ fn gossip_import(policy: Option<&Path>, offline: bool, files: &[PathBuf]) -> Res
         now: now(),
         verbose: false,
         deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
+        sources: None,
     };
     let mut worst = 0u8;
     for f in files {
@@ -655,20 +663,21 @@ fn gossip_import(policy: Option<&Path>, offline: bool, files: &[PathBuf]) -> Res
                 continue;
             };
             match verify::gossip_check(&ctx, spec, note.as_bytes()) {
-                Ok(Some(n)) => {
+                Ok(verify::Gossip::Newer(n)) => {
                     let _lock = store
                         .lock()
                         .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
                     let _ = store.save_checkpoint(&origin, &n);
                     eprintln!("bt-exec: {origin}: newer consistent checkpoint imported");
                 }
-                Ok(None) => eprintln!("bt-exec: {origin}: consistent with the local view"),
+                Ok(verify::Gossip::Known) => {
+                    eprintln!("bt-exec: {origin}: consistent with the local view")
+                }
+                Ok(verify::Gossip::NotSaved(why)) => eprintln!(
+                    "bt-exec: {origin}: consistent with the local view; not saved, it does not meet the policy: {why}"
+                ),
                 Err(o) => {
-                    let code = match o {
-                        LogOutcome::Misbehaved { .. } => exit::MISBEHAVIOUR,
-                        LogOutcome::Unreachable(_) => exit::UNREACHABLE,
-                        _ => exit::REFUSED,
-                    };
+                    let code = o.exit_code();
                     eprintln!("bt-exec: {}: {origin}: {}", f.display(), o.message());
                     worst = if worst == exit::MISBEHAVIOUR || code == exit::MISBEHAVIOUR {
                         exit::MISBEHAVIOUR

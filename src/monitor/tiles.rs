@@ -13,7 +13,8 @@ use tlog_tiles::Tile;
 
 use super::{Counters, Fault};
 use crate::entry::Entry;
-use crate::fetch::Fetcher;
+use crate::source::Source;
+use crate::tlog::consistency::{prove_prefix, Consistency, TileSource};
 use crate::tlog::store::TileHashes;
 use crate::tlog::tiles::{
     bundle_path, decode_bundle, hash_tile_path, tile_width, MAX_BUNDLE_BYTES, MAX_TILE_BYTES,
@@ -24,7 +25,7 @@ use crate::tlog::{leaf_hash, Checkpoint, Hash};
 /// Bundles verified in parallel per step; bounds memory to a few MiB.
 const WINDOW: u64 = 32;
 
-fn fetch_tile(f: &Fetcher, c: &Counters, level: u8, n: u64, w: u64) -> Result<Vec<u8>, Fault> {
+fn fetch_tile(f: &dyn Source, c: &Counters, level: u8, n: u64, w: u64) -> Result<Vec<u8>, Fault> {
     let path = hash_tile_path(level, n, w);
     let data = f
         .get(&path, MAX_TILE_BYTES)?
@@ -47,7 +48,7 @@ struct BundleResult {
     tile: Vec<u8>,
 }
 
-fn check_bundle(f: &Fetcher, c: &Counters, n: u64, size: u64) -> Result<BundleResult, Fault> {
+fn check_bundle(f: &dyn Source, c: &Counters, n: u64, size: u64) -> Result<BundleResult, Fault> {
     let w = tile_width(0, n, size);
     let tile = fetch_tile(f, c, 0, n, w)?;
     let path = bundle_path(n, w);
@@ -115,7 +116,7 @@ fn needed_tiles(sizes: &[u64]) -> HashSet<(u8, u64)> {
 /// Verifies the tree grew from `old` to `new`, calling `on_entry` for each
 /// new entry in order.
 pub(crate) fn verify_growth(
-    f: &Fetcher,
+    f: &dyn Source,
     old: Option<&Checkpoint>,
     new: &Checkpoint,
     c: &Counters,
@@ -209,8 +210,8 @@ pub(crate) fn verify_growth(
     // The root, and the saved checkpoint as a prefix.
     let store = TileHashes::new();
     for &(l, n) in &needed {
-        let data = match kept.remove(&(l, n)) {
-            Some(d) => d,
+        let data = match kept.get(&(l, n)) {
+            Some(d) => d.clone(),
             None => fetch_tile(f, c, l, n, tile_width(l, n, size))?,
         };
         store
@@ -226,37 +227,49 @@ pub(crate) fn verify_growth(
         )));
     }
     if let Some(o) = old.filter(|o| o.size > 0) {
-        let r = store
-            .tree_hash(o.size)
-            .map_err(|e| Fault::BadData(e.to_string()))?;
-        if r != o.root {
-            return Err(Fault::SplitView {
+        let tiles = Tiles { f, c, kept: &kept };
+        match prove_prefix(o, new, &tiles) {
+            Consistency::Consistent => {}
+            Consistency::Inconsistent { .. } => return Err(Fault::SplitView {
                 msg: format!("the log's tiles prove the saved checkpoint of size {} is not a prefix of size {size}", o.size),
                 evidence: None,
-            });
+            }),
+            Consistency::Unknown(why) => return Err(Fault::BadData(why)),
         }
     }
     Ok(())
 }
 
-/// Whether `smaller` is a prefix of `saved`, from the tiles at the saved
-/// size (`None` when they cannot be read or do not hash to the saved root).
+/// The log's hash tiles for [`crate::tlog::consistency`]: those this pass
+/// already fetched (and verified bottom-up), then the log's.
+struct Tiles<'a> {
+    f: &'a dyn Source,
+    c: &'a Counters,
+    kept: &'a HashMap<(u8, u64), Vec<u8>>,
+}
+
+impl TileSource for Tiles<'_> {
+    fn hash_tile(&self, level: u8, n: u64, width: u64) -> Result<Vec<u8>, String> {
+        match self.kept.get(&(level, n)) {
+            Some(d) if d.len() as u64 == width * 32 => Ok(d.clone()),
+            _ => fetch_tile(self.f, self.c, level, n, width).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// Whether `smaller` is a prefix of `saved` ([`crate::tlog::consistency`]:
+/// `None` when the tiles cannot be read or do not hash to the saved root).
 pub(super) fn prefix_of(
-    f: &Fetcher,
+    f: &dyn Source,
     saved: &Checkpoint,
     smaller: &Checkpoint,
     c: &Counters,
 ) -> Option<bool> {
-    if smaller.size == 0 {
-        return Some(true);
+    let empty = HashMap::new();
+    let tiles = Tiles { f, c, kept: &empty };
+    match prove_prefix(smaller, saved, &tiles) {
+        Consistency::Consistent => Some(true),
+        Consistency::Inconsistent { .. } => Some(false),
+        Consistency::Unknown(_) => None,
     }
-    let store = TileHashes::new();
-    for (l, n) in needed_tiles(&[saved.size, smaller.size]) {
-        let data = fetch_tile(f, c, l, n, tile_width(l, n, saved.size)).ok()?;
-        store.insert_tile(l, n, data).ok()?;
-    }
-    if store.tree_hash(saved.size).ok()? != saved.root {
-        return None;
-    }
-    Some(store.tree_hash(smaller.size).ok()? == smaller.root)
 }

@@ -253,6 +253,18 @@ impl SecretKey {
         })
     }
 
+    /// The key with this Ed25519 seed (deterministic keys for tests and
+    /// test vectors).
+    pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self, NoteError> {
+        if !valid_name(name) {
+            return Err(NoteError::BadKey(format!("invalid key name {name:?}")));
+        }
+        Ok(SecretKey {
+            name: name.to_string(),
+            key: SigningKey::from_bytes(&seed),
+        })
+    }
+
     /// Parses `PRIVATE+KEY+name+hexid+base64(0x01 ‖ seed)`.
     pub fn parse(text: &str) -> Result<Self, NoteError> {
         let bad = |why: &str| NoteError::BadKey(format!("secret key: {why}"));

@@ -2,9 +2,16 @@
 //! concurrently ([`log::verify_log`]); the results are combined here into
 //! one verdict with one exit code (DESIGN §8, §10).
 
+mod cause;
+mod current;
+mod leaf;
 mod log;
+mod release;
 
-pub use log::{find_release, gossip_check, LogOutcome, LogReport};
+pub use cause::Cause;
+pub use current::{gossip_check, Gossip};
+pub use log::{LogOutcome, LogReport};
+pub use release::find_release;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -34,7 +41,15 @@ pub struct Context<'a> {
     pub verbose: bool,
     /// The whole verification's deadline: no request runs past it.
     pub deadline: std::time::Instant,
+    /// Where each log's files are read from; `None`: its policy URL over
+    /// http(s) or `file://` ([`crate::fetch::Fetcher`]). Tests give
+    /// [`crate::source::MemorySource`]s.
+    pub sources: Option<&'a Sources>,
 }
+
+/// Gives the [`crate::source::Source`] of a policy log (`None`: unreachable).
+pub type Sources =
+    dyn Fn(&crate::policy::LogSpec) -> Option<std::sync::Arc<dyn crate::source::Source>> + Sync;
 
 /// How long a whole verification may take by default.
 pub const DEFAULT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
@@ -97,7 +112,7 @@ pub fn verify(ctx: &Context, file: Ingested, sidecar: Option<(PathBuf, Vec<u8>)>
                 reports[i] = Some(h.join().unwrap_or_else(|_| {
                     LogReport::new(
                         &logs[i].origin,
-                        LogOutcome::Refused("internal error".into()),
+                        LogOutcome::Refused(Cause::Internal, "internal error".into()),
                     )
                 }));
             }
@@ -153,11 +168,30 @@ pub fn verify(ctx: &Context, file: Ingested, sidecar: Option<(PathBuf, Vec<u8>)>
             exit::REFUSED
         };
         let hint = if code == exit::UNREACHABLE {
-            "check the network (or run once online to refresh the cache)"
+            "check the network (or run once online to refresh the cache)".to_string()
         } else {
-            "publish this exact file with bt-log add, or check the policy's logs and publishers"
+            let mut hints: Vec<&str> = reports
+                .iter()
+                .filter_map(|r| match &r.outcome {
+                    LogOutcome::Refused(c, _) => c.hint(),
+                    _ => None,
+                })
+                .collect();
+            hints.dedup();
+            hints.join("; ")
         };
-        (code, format!("sha256 {hexh} is proven in {proven} log(s), the policy requires {need}; {}; {hint}", why.join("; ")))
+        let hint = if hint.is_empty() {
+            String::new()
+        } else {
+            format!("; {hint}")
+        };
+        (
+            code,
+            format!(
+                "sha256 {hexh} is proven in {proven} log(s), the policy requires {need}; {}{hint}",
+                why.join("; ")
+            ),
+        )
     };
     Verdict {
         file,
@@ -219,7 +253,7 @@ pub fn resolve_release(
     let results: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = logs
             .iter()
-            .map(|l| s.spawn(move || log::find_release(ctx, l, name, version)))
+            .map(|l| s.spawn(move || release::find_release(ctx, l, name, version)))
             .collect();
         handles
             .into_iter()
@@ -227,8 +261,14 @@ pub fn resolve_release(
             .map(|(h, l)| {
                 h.join().unwrap_or_else(|_| {
                     (
-                        LogReport::new(&l.origin, LogOutcome::Refused("internal error".into())),
-                        Err(LogOutcome::Refused("internal error".into())),
+                        LogReport::new(
+                            &l.origin,
+                            LogOutcome::Refused(Cause::Internal, "internal error".into()),
+                        ),
+                        Err(LogOutcome::Refused(
+                            Cause::Internal,
+                            "internal error".into(),
+                        )),
                     )
                 })
             })
@@ -311,7 +351,7 @@ pub fn sigsum_verdict(
         (
             exit::REFUSED,
             format!("{}: no Sigsum submitter key is allowed for this program ([[sigsum.submitter]] names)", proof_path.display()),
-            LogReport::new("sigsum", LogOutcome::Refused("no submitter key".into())),
+            LogReport::new("sigsum", LogOutcome::Refused(Cause::Publisher, "no submitter key".into())),
         )
     } else {
         match crate::sigsum_interop::verify(&file.sha256, proof, keys, policy) {
@@ -343,7 +383,7 @@ pub fn sigsum_verdict(
                     proof_path.display(),
                     policy.name
                 ),
-                LogReport::new("sigsum", LogOutcome::Refused(e)),
+                LogReport::new("sigsum", LogOutcome::Refused(Cause::ProofFile, e)),
             ),
         }
     };

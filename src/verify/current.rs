@@ -1,0 +1,350 @@
+//! The checkpoint in force for one log, and which checkpoints may prove a
+//! leaf (DESIGN §6): the log's signature, the witness quorum and
+//! freshness, consistency with everything seen before, split views.
+
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+
+use super::log::{open, refused, saved, Log, LogOutcome, LogReport, Step};
+use super::{Cause, MAX_SKEW_SECS};
+use crate::tlog::consistency::{prove_prefix, Consistency, TileSource};
+use crate::tlog::{Hash, SignedCheckpoint, MAX_CHECKPOINT_BYTES};
+
+/// The tile source when nothing may be fetched.
+struct Offline;
+
+impl TileSource for Offline {
+    fn hash_tile(&self, _level: u8, _n: u64, _width: u64) -> Result<Vec<u8>, String> {
+        Err("offline: the tiles that would prove it are not fetched".into())
+    }
+}
+
+/// Whether two checkpoints validly signed by this log are one history:
+/// `Ok(Ok(()))` when proven, `Ok(Err(why))` when it cannot be known now
+/// (tiles missing, altered on the way, offline), and a split view — with
+/// evidence written and the alarm raised — when proven otherwise.
+///
+/// The only place bt-exec, gossip and the saved-checkpoint rules decide
+/// consistency; the proof itself is [`crate::tlog::consistency`]'s, whose
+/// hashes all come from tiles authenticated against the larger signed
+/// root. Attack stopped: a mirror, CDN or network path altering tiles can
+/// neither make a fork look consistent nor an honest log look forked.
+pub(super) fn one_history(
+    log: &Log,
+    a: &SignedCheckpoint,
+    b: &SignedCheckpoint,
+) -> Step<Result<(), String>> {
+    let (older, newer) = if a.checkpoint.size <= b.checkpoint.size {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let tiles = log.tiles();
+    let source: &dyn TileSource = match &tiles {
+        Some(t) => t,
+        None => &Offline,
+    };
+    match prove_prefix(&older.checkpoint, &newer.checkpoint, source) {
+        Consistency::Consistent => Ok(Ok(())),
+        Consistency::Unknown(why) => Ok(Err(why)),
+        Consistency::Inconsistent { proof } => Err(split_view(log, older, newer, &proof)),
+    }
+}
+
+/// A split view: both notes, printed and kept as evidence, with the
+/// consistency proof that fails between them.
+fn split_view(
+    log: &Log,
+    older: &SignedCheckpoint,
+    newer: &SignedCheckpoint,
+    proof: &[Hash],
+) -> LogOutcome {
+    let (a, b) = (&older.checkpoint, &newer.checkpoint);
+    let what = if a.size == b.size {
+        format!("two different trees of size {}", a.size)
+    } else {
+        format!(
+            "size {} is not a prefix of size {}: the consistency proof read from tiles that hash to the size-{} root fails against the size-{} root",
+            a.size, b.size, b.size, a.size
+        )
+    };
+    let proof_text: String = proof.iter().map(|h| B64.encode(h.0) + "\n").collect();
+    let evidence = log.ctx.store.record_split_view(
+        &log.spec.origin,
+        &older.note,
+        &newer.note,
+        &proof_text,
+        log.ctx.now,
+    );
+    LogOutcome::Misbehaved {
+        msg: format!(
+            "split view: {what}\n--- one checkpoint ---\n{}--- the other ---\n{}",
+            String::from_utf8_lossy(&older.note),
+            String::from_utf8_lossy(&newer.note)
+        ),
+        evidence,
+    }
+}
+
+/// Whether `sc` meets the policy on its own (DESIGN §5): the witnesses
+/// whose cosignatures are at most `max_age` old meet the quorum, and none
+/// is dated beyond the allowed clock skew. (The log signature and the
+/// cosignatures themselves were verified when `sc` was opened.)
+pub(super) fn fresh(log: &Log, sc: &SignedCheckpoint) -> Step<()> {
+    let now = log.ctx.now;
+    let max_age = log.ctx.policy.require.max_age.as_secs();
+    if let Some(c) = sc
+        .cosignatures
+        .iter()
+        .find(|c| c.timestamp > now.saturating_add(MAX_SKEW_SECS))
+    {
+        return refused(
+            Cause::FutureCosignature,
+            format!(
+                "cosignature by {} is dated {} s in the future; check this machine's clock",
+                c.witness.name,
+                c.timestamp - now
+            ),
+        );
+    }
+    let trust = &log.ctx.policy.trust;
+    let fresh = trust.witness_positions(
+        sc.cosignatures
+            .iter()
+            .filter(|c| c.timestamp.saturating_add(max_age) >= now)
+            .map(|c| &c.witness),
+    );
+    if trust.quorum_met(&fresh) {
+        return Ok(());
+    }
+    let all = trust.witness_positions(sc.cosignatures.iter().map(|c| &c.witness));
+    if trust.quorum_met(&all) {
+        refused(Cause::Stale, format!("the witness cosignatures are older than max_age ({max_age} s): the checkpoint is stale"))
+    } else {
+        refused(
+            Cause::Quorum,
+            format!(
+                "the witness quorum is not met ({} valid cosignature(s) from policy witnesses)",
+                all.len()
+            ),
+        )
+    }
+}
+
+/// The last moment `sc` meets [`fresh`]'s quorum: `max_age` after the
+/// latest `t` such that the cosignatures dated `t` or later meet the
+/// quorum (`u64::MAX` when the policy needs no cosignature; `None` when no
+/// quorum ever met).
+pub(super) fn fresh_until(log: &Log, sc: &SignedCheckpoint) -> Option<u64> {
+    let trust = &log.ctx.policy.trust;
+    if trust.quorum_met(&Default::default()) {
+        return Some(u64::MAX);
+    }
+    let max_age = log.ctx.policy.require.max_age.as_secs();
+    let mut times: Vec<u64> = sc.cosignatures.iter().map(|c| c.timestamp).collect();
+    times.sort_unstable();
+    times.dedup();
+    times
+        .into_iter()
+        .rev()
+        .find(|&t| {
+            let since = sc.cosignatures.iter().filter(|c| c.timestamp >= t);
+            trust.quorum_met(&trust.witness_positions(since.map(|c| &c.witness)))
+        })
+        .map(|t| t.saturating_add(max_age))
+}
+
+/// Which checkpoint may prove a leaf (DESIGN §6) — decided here, and only
+/// here, for every checkpoint that did not come from the log's own
+/// `checkpoint` file (a proof file beside the program today).
+///
+/// Attack stopped: whoever holds the log key can sign any tree. A tree
+/// extended by an entry no witness saw, shipped in a proof file beside a
+/// program while the log keeps serving its honest, cosigned checkpoint, is
+/// a release targeted at one user; only the witnesses stand between it and
+/// the user. So `candidate` proves a leaf only when it meets the policy
+/// itself (witness quorum, freshness) or is proven to be a prefix of
+/// `in_force`, which does. A larger candidate that meets the policy and
+/// extends `in_force` becomes the checkpoint in force (returned).
+pub(super) fn may_prove(
+    log: &Log,
+    in_force: &SignedCheckpoint,
+    candidate: &SignedCheckpoint,
+    what: &str,
+) -> Step<Option<SignedCheckpoint>> {
+    let (c, f) = (candidate.checkpoint.size, in_force.checkpoint.size);
+    let history = one_history(log, candidate, in_force)?;
+    if c <= f {
+        return match history {
+            Ok(()) => Ok(None),
+            Err(why) => Err(LogOutcome::Unreachable(format!(
+                "{what}: its checkpoint (size {c}) cannot be proven a prefix of the checkpoint in force (size {f}): {why}"
+            ))),
+        };
+    }
+    if let Err(LogOutcome::Refused(_, why)) = fresh(log, candidate) {
+        return refused(Cause::Unwitnessed, format!(
+            "{what}: its checkpoint of size {c} is larger than size {f}, the largest checkpoint of this log that meets the policy, and does not meet it itself ({why}); the log key alone can sign such a tree, so nothing in it is proven until the witnesses cosign a checkpoint that covers it"
+        ));
+    }
+    match history {
+        Ok(()) => Ok(Some(candidate.clone())),
+        Err(why) => Err(LogOutcome::Unreachable(format!(
+            "{what}: its checkpoint (size {c}) cannot be proven to extend the checkpoint in force (size {f}): {why}"
+        ))),
+    }
+}
+
+/// The checkpoint in force for this log: the log's own, verified and
+/// proven consistent with the one seen before, or the saved one when the
+/// log cannot be reached or serves a copy nothing can be concluded from
+/// (DESIGN §6: "the cache rules decide"). Its coverage is recorded for
+/// `min_release_age`.
+pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoint> {
+    let ctx = log.ctx;
+    let origin = &log.spec.origin;
+    if let Some(ev) = ctx.store.alarm(origin) {
+        return Err(LogOutcome::Misbehaved {
+            msg: format!("a split view of this log was recorded earlier ({ev}); it stays refused until a person runs `bt-exec alarm clear {origin}`"),
+            evidence: Some(std::path::PathBuf::from(ev)),
+        });
+    }
+    let cached = saved(log);
+    let fetched = fetch_checkpoint(log)?;
+    let current = match (cached, fetched) {
+        (None, None) => {
+            return Err(LogOutcome::Unreachable(
+                "the log cannot be reached and no checkpoint of it is cached".into(),
+            ))
+        }
+        (Some(c), None) => cached_in_force(log, c)?,
+        (None, Some(f)) => {
+            fresh(log, &f)?;
+            report.save_checkpoint = Some(f.verified_note.clone());
+            f
+        }
+        (Some(c), Some(f)) => match one_history(log, &c, &f)? {
+            Ok(()) if f.checkpoint.size > c.checkpoint.size => {
+                fresh(log, &f)?;
+                report.save_checkpoint = Some(f.verified_note.clone());
+                f
+            }
+            Ok(()) => {
+                if f.checkpoint.size < c.checkpoint.size {
+                    ctx.say(
+                        origin,
+                        &format!(
+                            "the log serves size {} < saved {}; keeping the saved checkpoint",
+                            f.checkpoint.size, c.checkpoint.size
+                        ),
+                    );
+                }
+                cached_in_force(log, c)?
+            }
+            // A stale mirror, or tiles altered on the way: nothing is
+            // concluded from what was served, and the saved checkpoint
+            // decides (DESIGN §6, §10).
+            Err(why) => {
+                report.warnings.push(format!("the log serves size {} and the saved checkpoint is size {}; whether they are one history cannot be proven from what it serves ({why}); using the saved checkpoint", f.checkpoint.size, c.checkpoint.size));
+                cached_in_force(log, c)?
+            }
+        },
+    };
+    report.checkpoint = Some(current.checkpoint.clone());
+    report.cosigners = current
+        .cosignatures
+        .iter()
+        .map(|c| (c.witness.name.clone(), c.timestamp))
+        .collect();
+    ctx.say(
+        origin,
+        &format!(
+            "checkpoint size {} verified, {} cosignature(s)",
+            current.checkpoint.size,
+            current.cosignatures.len()
+        ),
+    );
+    if let Some(t) = crate::history::quorum_time(&ctx.policy.trust, &current.cosignatures) {
+        let view = crate::history::View::open(ctx.store, origin);
+        if let Err(e) = view.record_coverage(current.checkpoint.size, t) {
+            ctx.say(origin, &format!("{e}"));
+        }
+    }
+    Ok(current)
+}
+
+/// The log's `checkpoint`, verified: `None` when it cannot be had now.
+fn fetch_checkpoint(log: &Log) -> Step<Option<SignedCheckpoint>> {
+    match log.get("checkpoint", MAX_CHECKPOINT_BYTES) {
+        Ok(Some(note)) => match open(&note, log) {
+            Ok(sc) => Ok(Some(sc)),
+            Err(e) => refused(Cause::Checkpoint, format!("checkpoint: {e}")),
+        },
+        Ok(None) => Ok(None),
+        Err(LogOutcome::Unreachable(m)) => {
+            log.ctx.say(
+                &log.spec.origin,
+                &format!("unreachable: {m}; using the saved checkpoint"),
+            );
+            Ok(None)
+        }
+        Err(o) => Err(o),
+    }
+}
+
+/// The saved checkpoint standing in for the log: it must still meet the
+/// policy, or the log counts as unreachable.
+fn cached_in_force(log: &Log, c: SignedCheckpoint) -> Step<SignedCheckpoint> {
+    fresh(log, &c).map_err(|o| match o {
+        LogOutcome::Refused(_, m) => LogOutcome::Unreachable(format!(
+            "the log's current checkpoint could not be used and the saved one (size {}) does not meet the policy: {m}",
+            c.checkpoint.size
+        )),
+        o => o,
+    })?;
+    Ok(c)
+}
+
+/// What a gossiped checkpoint note adds to the local view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gossip {
+    /// Newer, consistent and meeting the policy: the note to save.
+    Newer(Vec<u8>),
+    /// Consistent with the saved checkpoint, and nothing newer to keep.
+    Known,
+    /// Consistent, but it does not meet the policy itself (why): a
+    /// checkpoint only the log key signed is evidence (a fork in it is a
+    /// split view), never the checkpoint in force.
+    NotSaved(String),
+}
+
+/// Checks a gossiped checkpoint note against the local view: its log
+/// signature, then consistency with the saved checkpoint (fetching tiles
+/// unless offline), then whether it may be saved.
+pub fn gossip_check(
+    ctx: &super::Context,
+    spec: &crate::policy::LogSpec,
+    note: &[u8],
+) -> Result<Gossip, LogOutcome> {
+    let log = Log::new(ctx, spec);
+    let theirs = open(note, &log)
+        .map_err(|e| LogOutcome::Refused(Cause::Checkpoint, format!("gossiped checkpoint: {e}")))?;
+    let meets = match fresh(&log, &theirs) {
+        Ok(()) => Ok(()),
+        Err(o) => Err(o.message()),
+    };
+    let newer = match saved(&log) {
+        None => true,
+        Some(ours) => match one_history(&log, &ours, &theirs)? {
+            Ok(()) => theirs.checkpoint.size > ours.checkpoint.size,
+            Err(why) => return Err(LogOutcome::Unreachable(format!(
+                "whether the gossiped checkpoint (size {}) and the saved one (size {}) are one history cannot be proven now: {why}",
+                theirs.checkpoint.size, ours.checkpoint.size
+            ))),
+        },
+    };
+    Ok(match (newer, meets) {
+        (true, Ok(())) => Gossip::Newer(theirs.verified_note),
+        (true, Err(why)) => Gossip::NotSaved(why),
+        (false, _) => Gossip::Known,
+    })
+}

@@ -1,0 +1,277 @@
+//! Finding the leaf that proves a file in one log (DESIGN §6 step 3,
+//! §10 "Finding the leaf"): a proof file beside the program, a proof
+//! cached by an earlier run, or the log's `bt/index`; and checking that
+//! the entry is this file's release by a publisher the policy allows.
+
+use std::path::PathBuf;
+
+use super::current::may_prove;
+use super::log::{open, refused, Log, LogOutcome, LogReport, Step};
+use super::Cause;
+use crate::entry::Entry;
+use crate::index;
+use crate::store::{CachedProof, Ingested};
+use crate::tlog::consistency::check_leaf;
+use crate::tlog::tiles::{bundle_path, decode_bundle, tile_width, MAX_BUNDLE_BYTES, TILE_WIDTH};
+use crate::tlog::{
+    leaf_hash, verify_inclusion, Checkpoint, SignedCheckpoint, TlogError, TlogProof,
+};
+
+/// How many candidate leaves an index shard may point us to for one hash.
+pub(super) const MAX_CANDIDATES: usize = 16;
+
+/// The leaf that proves the file, and how old a cosigned checkpoint that
+/// covers it is known to be from a proof file.
+pub(super) struct Found {
+    pub(super) index: u64,
+    pub(super) entry: Entry,
+    pub(super) proof_time: Option<u64>,
+}
+
+pub(super) fn host_platform() -> String {
+    format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
+}
+
+/// A proof cached by an earlier run, against a root this machine verified
+/// (every later checkpoint was proven to extend it), still valid for `cp`.
+/// Its entry's publisher signature verified before it was saved; the
+/// policy's rules (publisher scope, platform) are applied again.
+pub(super) fn cached_proof(log: &Log, cp: &Checkpoint, file: &Ingested) -> Option<Found> {
+    let c = log.ctx.store.proof(&log.spec.origin, &file.sha256)?;
+    let leaf = still_valid(&c, cp)?;
+    let entry = check_entry(log, &leaf, file, Signature::Saved).ok()?;
+    Some(Found {
+        index: c.index,
+        entry,
+        proof_time: None,
+    })
+}
+
+/// The leaf of a proof cached against a root this machine verified, when
+/// that root is still the one in force or a prefix of it (every later
+/// checkpoint was proven to extend it) and the proof leads to it.
+pub(super) fn still_valid(c: &CachedProof, cp: &Checkpoint) -> Option<Vec<u8>> {
+    let (leaf, root, proof) = c.decode()?;
+    let ok = c.size <= cp.size
+        && (c.size != cp.size || root == cp.root)
+        && verify_inclusion(leaf_hash(&leaf), c.index, c.size, &proof, root).is_ok();
+    ok.then_some(leaf)
+}
+
+/// Whether an entry's publisher signature is to be verified, or was
+/// verified before the entry was saved in the state directory.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Signature {
+    Verify,
+    Saved,
+}
+
+/// Checks a decoded leaf is this file's release, by an allowed publisher.
+pub(super) fn check_entry(log: &Log, leaf: &[u8], file: &Ingested, sig: Signature) -> Step<Entry> {
+    let e = Entry::decode(leaf)
+        .map_err(|e| LogOutcome::Refused(Cause::Entry, format!("entry: {e}")))?;
+    if e.release.sha256 != file.sha256 || e.release.size != file.size {
+        return refused(
+            Cause::OtherBytes,
+            format!(
+                "the entry is for other bytes (sha256 {}, {} bytes), not this file",
+                hex::encode(e.release.sha256),
+                e.release.size
+            ),
+        );
+    }
+    if sig == Signature::Verify {
+        e.verify_signature().map_err(|_| {
+            LogOutcome::Refused(
+                Cause::Entry,
+                format!(
+                    "entry for {} {}: the publisher signature does not verify",
+                    e.release.name, e.release.version
+                ),
+            )
+        })?;
+    }
+    let platform = host_platform();
+    if e.release.platform != "any" && e.release.platform != platform {
+        return refused(
+            Cause::Platform,
+            format!(
+                "the release is for platform {}, this machine is {platform}",
+                e.release.platform
+            ),
+        );
+    }
+    let allowed = log
+        .ctx
+        .policy
+        .publishers
+        .iter()
+        .any(|p| p.key == e.publisher && p.may_publish(&e.release.name));
+    if !allowed {
+        use base64::Engine;
+        return refused(
+            Cause::Publisher,
+            format!(
+                "publisher key {} is not allowed to publish {} by the policy ([[publisher]] names)",
+                base64::engine::general_purpose::STANDARD.encode(e.publisher.as_bytes()),
+                e.release.name
+            ),
+        );
+    }
+    Ok(e)
+}
+
+/// The leaf that proves `file` in this log, against `current` (which a
+/// proof file's larger, policy-meeting checkpoint may replace).
+pub(super) fn find_leaf(
+    log: &Log,
+    current: &mut SignedCheckpoint,
+    file: &Ingested,
+    sidecar: Option<&(PathBuf, Result<TlogProof, TlogError>)>,
+    report: &mut LogReport,
+) -> Step<Found> {
+    let ctx = log.ctx;
+    let origin = &log.spec.origin;
+    // 1. A sidecar tlog-proof for this log: it must verify, no fallback.
+    if let Some((path, parsed)) = sidecar {
+        let proof = match parsed {
+            Ok(p) => Some(p),
+            Err(e) => return refused(Cause::ProofFile, format!("{}: {e}", path.display())),
+        };
+        if let Some(p) =
+            proof.filter(|p| p.checkpoint.split(|&b| b == b'\n').next() == Some(origin.as_bytes()))
+        {
+            return sidecar_leaf(log, current, file, path, p, report);
+        }
+    }
+    let cp = &current.checkpoint;
+    // 2. A proof cached by an earlier run.
+    if let Some(found) = cached_proof(log, cp, file) {
+        ctx.say(
+            origin,
+            &format!("proven from the cache at leaf {}", found.index),
+        );
+        return Ok(found);
+    }
+    // 3. The log's index.
+    let mut last = (Cause::NotInLog, "not in this log".to_string());
+    for idx in index_candidates(log, cp, file)? {
+        let (leaf, proof) = proven_leaf(log, cp, idx)?;
+        match check_entry(log, &leaf, file, Signature::Verify) {
+            Ok(entry) => {
+                report.save_proof = Some(CachedProof::new(idx, &leaf, cp.size, cp.root, &proof));
+                ctx.say(
+                    origin,
+                    &format!("proven from the log's index at leaf {idx}"),
+                );
+                return Ok(Found {
+                    index: idx,
+                    entry,
+                    proof_time: None,
+                });
+            }
+            Err(LogOutcome::Refused(c, m)) => last = (c, m),
+            Err(o) => return Err(o),
+        }
+    }
+    Err(LogOutcome::Refused(last.0, last.1))
+}
+
+/// The leaves the log's index lists for this file's hash (below `cp`'s
+/// size, at most [`MAX_CANDIDATES`]); a missing shard means "not in this log".
+pub(super) fn index_candidates(log: &Log, cp: &Checkpoint, file: &Ingested) -> Step<Vec<u64>> {
+    let shard_path = index::shard_path(&file.sha256);
+    let shard = match log.get(&shard_path, index::MAX_SHARD_BYTES)? {
+        Some(s) => s,
+        None => {
+            return refused(
+                Cause::NotInLog,
+                "not in this log (its index has no entry for this hash)",
+            )
+        }
+    };
+    let candidates = index::lookup(&shard, &file.sha256)
+        .map_err(|e| LogOutcome::Refused(Cause::NotInLog, format!("{shard_path}: {e}")))?;
+    Ok(candidates
+        .into_iter()
+        .filter(|&i| i < cp.size)
+        .take(MAX_CANDIDATES)
+        .collect())
+}
+
+/// Leaf `idx` from its entry bundle, with its inclusion proof from the
+/// log's tiles, both checked against `cp`'s signed root. A bundle or tile
+/// that does not match the root is served data anyone on the path could
+/// have altered: the log is unreachable for this run, never misbehaving
+/// (DESIGN §6, "What is 123 and what is not").
+pub(super) fn proven_leaf(
+    log: &Log,
+    cp: &Checkpoint,
+    idx: u64,
+) -> Step<(Vec<u8>, Vec<crate::tlog::Hash>)> {
+    let n = idx / TILE_WIDTH;
+    let w = tile_width(0, n, cp.size);
+    let bpath = bundle_path(n, w);
+    let bundle = log
+        .get(&bpath, MAX_BUNDLE_BYTES)?
+        .ok_or_else(|| LogOutcome::Unreachable(format!("{bpath} is missing")))?;
+    let unreachable = |m: String| LogOutcome::Unreachable(format!("{bpath}: {m}"));
+    let leaves = decode_bundle(&bundle, w as usize).map_err(|e| unreachable(e.to_string()))?;
+    let leaf = leaves
+        .get((idx % TILE_WIDTH) as usize)
+        .copied()
+        .unwrap_or_default()
+        .to_vec();
+    let tiles = log.tiles().ok_or_else(|| {
+        LogOutcome::Unreachable("offline: tiles are needed and not cached".into())
+    })?;
+    let proof = check_leaf(cp, idx, &leaf, &tiles).map_err(unreachable)?;
+    Ok((leaf, proof))
+}
+
+/// The leaf a proof file beside the program names. Its checkpoint must be
+/// one [`may_prove`] allows (a larger one that meets the policy becomes the
+/// checkpoint in force and is saved); then the inclusion proof and the
+/// entry are checked.
+fn sidecar_leaf(
+    log: &Log,
+    current: &mut SignedCheckpoint,
+    file: &Ingested,
+    path: &std::path::Path,
+    p: &TlogProof,
+    report: &mut LogReport,
+) -> Step<Found> {
+    let ctx = log.ctx;
+    let at = path.display();
+    let sc = open(&p.checkpoint, log)
+        .map_err(|e| LogOutcome::Refused(Cause::ProofFile, format!("{at}: checkpoint: {e}")))?;
+    if let Some(newer) = may_prove(log, current, &sc, &format!("{at}"))? {
+        report.save_checkpoint = Some(newer.verified_note.clone());
+        report.checkpoint = Some(newer.checkpoint.clone());
+        *current = newer;
+    }
+    let leaf = p.extra.as_deref().ok_or_else(|| {
+        LogOutcome::Refused(
+            Cause::ProofFile,
+            format!("{at}: no extra line with the entry"),
+        )
+    })?;
+    verify_inclusion(
+        leaf_hash(leaf),
+        p.index,
+        sc.checkpoint.size,
+        &p.proof,
+        sc.checkpoint.root,
+    )
+    .map_err(|e| LogOutcome::Refused(Cause::ProofFile, format!("{at}: {e}")))?;
+    let entry = check_entry(log, leaf, file, Signature::Verify)?;
+    ctx.say(
+        &log.spec.origin,
+        &format!("proven by {at} at leaf {}", p.index),
+    );
+    Ok(Found {
+        index: p.index,
+        entry,
+        proof_time: crate::history::quorum_time(&ctx.policy.trust, &sc.cosignatures),
+    })
+}
