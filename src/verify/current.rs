@@ -209,7 +209,20 @@ pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoin
         });
     }
     let cached = saved(log);
-    let fetched = fetch_checkpoint(log)?;
+    let fetched = match fetch_checkpoint(log) {
+        Ok(f) => f,
+        // A checkpoint that does not open (bad signature, malformed,
+        // oversized) is served data anyone on the path could have
+        // altered; with a saved checkpoint it proves nothing and the
+        // saved one decides, as when the log cannot be reached.
+        Err(LogOutcome::Refused(_, why)) if cached.is_some() => {
+            report
+                .warnings
+                .push(format!("{why}; using the saved checkpoint"));
+            None
+        }
+        Err(o) => return Err(o),
+    };
     let current = match (cached, fetched) {
         (None, None) => {
             return Err(LogOutcome::Unreachable(
@@ -223,11 +236,26 @@ pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoin
             f
         }
         (Some(c), Some(f)) => match one_history(log, &c, &f)? {
-            Ok(()) if f.checkpoint.size > c.checkpoint.size => {
-                fresh(log, &f)?;
-                report.save_checkpoint = Some(f.verified_note.clone());
-                f
-            }
+            Ok(()) if f.checkpoint.size > c.checkpoint.size => match fresh(log, &f) {
+                Ok(()) => {
+                    report.save_checkpoint = Some(f.verified_note.clone());
+                    f
+                }
+                // Not (yet) witnessed, or its cosignature lines stripped on
+                // the way: the saved checkpoint, if it still meets the
+                // policy, proves what it proved (DESIGN §6); else 126.
+                Err(LogOutcome::Refused(cause, why)) => {
+                    if fresh(log, &c).is_err() {
+                        return Err(LogOutcome::Refused(cause, why));
+                    }
+                    report.warnings.push(format!(
+                        "the log serves size {} and it does not meet the policy ({why}); using the saved checkpoint of size {}",
+                        f.checkpoint.size, c.checkpoint.size
+                    ));
+                    c
+                }
+                Err(o) => return Err(o),
+            },
             Ok(()) => {
                 if f.checkpoint.size < c.checkpoint.size {
                     ctx.say(

@@ -3,15 +3,17 @@
 //! one verdict with one exit code (DESIGN §8, §10).
 
 mod cause;
+mod combine;
 mod current;
 mod leaf;
 mod log;
 mod release;
 
 pub use cause::Cause;
+pub use combine::attested;
 pub use current::{gossip_check, Gossip};
 pub use log::{LogOutcome, LogReport};
-pub use release::find_release;
+pub use release::{find_release, resolve_release};
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -109,90 +111,15 @@ pub fn verify(ctx: &Context, file: Ingested, sidecar: Option<(PathBuf, Vec<u8>)>
                 .map(|&i| (i, s.spawn(move || full(&logs[i]))))
                 .collect();
             for (i, h) in handles {
-                reports[i] = Some(h.join().unwrap_or_else(|_| {
-                    LogReport::new(
-                        &logs[i].origin,
-                        LogOutcome::Refused(Cause::Internal, "internal error".into()),
-                    )
-                }));
+                reports[i] = Some(
+                    h.join()
+                        .unwrap_or_else(|_| LogReport::new(&logs[i].origin, internal_error())),
+                );
             }
         }),
     }
     let reports: Vec<LogReport> = reports.into_iter().flatten().collect();
-    let need = ctx.policy.require.logs;
-    let proven = reports
-        .iter()
-        .filter(|r| matches!(r.outcome, LogOutcome::Proven { .. }))
-        .count();
-    let unreachable = reports
-        .iter()
-        .filter(|r| matches!(r.outcome, LogOutcome::Unreachable(_)))
-        .count();
-    let misbehaved: Vec<&LogReport> = reports
-        .iter()
-        .filter(|r| matches!(r.outcome, LogOutcome::Misbehaved { .. }))
-        .collect();
-    let hexh = hex::encode(file.sha256);
-    let (code, reason) = if !misbehaved.is_empty() {
-        let which: Vec<String> = misbehaved
-            .iter()
-            .map(|r| format!("{}: {}", r.origin, r.outcome.message()))
-            .collect();
-        (
-            exit::MISBEHAVIOUR,
-            format!("SECURITY ALERT: a log misbehaved — {}", which.join("; ")),
-        )
-    } else if proven >= need {
-        match rebuilders_missing(ctx, &reports) {
-            None => (
-                0,
-                format!(
-                    "sha256 {hexh} is proven in {proven} of {} log(s) (policy requires {need})",
-                    reports.len()
-                ),
-            ),
-            Some(why) => (
-                exit::REFUSED,
-                format!("sha256 {hexh} is proven in {proven} log(s), but {why}"),
-            ),
-        }
-    } else {
-        let why: Vec<String> = reports
-            .iter()
-            .filter(|r| !matches!(r.outcome, LogOutcome::Proven { .. }))
-            .map(|r| format!("{}: {}", r.origin, r.outcome.message()))
-            .collect();
-        let code = if proven + unreachable >= need {
-            exit::UNREACHABLE
-        } else {
-            exit::REFUSED
-        };
-        let hint = if code == exit::UNREACHABLE {
-            "check the network (or run once online to refresh the cache)".to_string()
-        } else {
-            let mut hints: Vec<&str> = reports
-                .iter()
-                .filter_map(|r| match &r.outcome {
-                    LogOutcome::Refused(c, _) => c.hint(),
-                    _ => None,
-                })
-                .collect();
-            hints.dedup();
-            hints.join("; ")
-        };
-        let hint = if hint.is_empty() {
-            String::new()
-        } else {
-            format!("; {hint}")
-        };
-        (
-            code,
-            format!(
-                "sha256 {hexh} is proven in {proven} log(s), the policy requires {need}; {}{hint}",
-                why.join("; ")
-            ),
-        )
-    };
+    let (code, reason) = combine::combine(ctx.policy, &file.sha256, &reports);
     Verdict {
         file,
         logs: reports,
@@ -202,137 +129,9 @@ pub fn verify(ctx: &Context, file: Ingested, sidecar: Option<(PathBuf, Vec<u8>)>
     }
 }
 
-/// The rebuilders (`[[rebuilder]]`) whose attestations some log proved,
-/// in policy order.
-pub fn attested(ctx: &Context, reports: &[LogReport]) -> Vec<String> {
-    ctx.policy
-        .rebuilders
-        .iter()
-        .map(|rb| rb.name.clone())
-        .filter(|n| {
-            reports
-                .iter()
-                .any(|r| matches!(r.outcome, LogOutcome::Proven { .. }) && r.attested.contains(n))
-        })
-        .collect()
-}
-
-/// Why `require.rebuilders` is not met, naming who attested and who is missing.
-fn rebuilders_missing(ctx: &Context, reports: &[LogReport]) -> Option<String> {
-    let need = ctx.policy.require.rebuilders;
-    let have = attested(ctx, reports);
-    if have.len() >= need {
-        return None;
-    }
-    let missing: Vec<&str> = ctx
-        .policy
-        .rebuilders
-        .iter()
-        .map(|r| r.name.as_str())
-        .filter(|n| !have.iter().any(|h| h == n))
-        .collect();
-    Some(format!(
-        "{} of the required {need} rebuilder attestation(s): attested by [{}], missing [{}] (require.rebuilders); ask a rebuilder to rebuild it from source and log it",
-        have.len(),
-        have.join(", "),
-        missing.join(", ")
-    ))
-}
-
-/// Resolves `NAME@VERSION` (or `NAME@latest` with `version` `None`) from
-/// every log's release history, concurrently: the release most logs agree
-/// on (by file hash; ties go to the policy's first log). Returns it with
-/// the per-log reports (their checkpoints are worth saving), or the exit
-/// code and reason when no log holds such a release.
-pub fn resolve_release(
-    ctx: &Context,
-    name: &str,
-    version: Option<&str>,
-) -> (Vec<LogReport>, Result<crate::history::Seen, (u8, String)>) {
-    let logs = &ctx.policy.trust.logs;
-    let results: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = logs
-            .iter()
-            .map(|l| s.spawn(move || release::find_release(ctx, l, name, version)))
-            .collect();
-        handles
-            .into_iter()
-            .zip(logs)
-            .map(|(h, l)| {
-                h.join().unwrap_or_else(|_| {
-                    (
-                        LogReport::new(
-                            &l.origin,
-                            LogOutcome::Refused(Cause::Internal, "internal error".into()),
-                        ),
-                        Err(LogOutcome::Refused(
-                            Cause::Internal,
-                            "internal error".into(),
-                        )),
-                    )
-                })
-            })
-            .collect()
-    });
-    let mut reports = vec![];
-    let mut found_by_log: Vec<Option<[u8; 32]>> = vec![];
-    let mut found: Vec<crate::history::Seen> = vec![];
-    let mut why = vec![];
-    let mut code = exit::REFUSED;
-    for (report, r) in results {
-        found_by_log.push(match &r {
-            Ok(Some(seen)) => Some(seen.entry.release.sha256),
-            _ => None,
-        });
-        match r {
-            Ok(Some(seen)) => found.push(seen),
-            Ok(None) => why.push(format!("{}: no such release", report.origin)),
-            Err(o) => {
-                code = match (&o, code) {
-                    (LogOutcome::Misbehaved { .. }, _) => exit::MISBEHAVIOUR,
-                    (LogOutcome::Unreachable(_), exit::REFUSED) => exit::UNREACHABLE,
-                    (_, c) => c,
-                };
-                why.push(format!("{}: {}", report.origin, o.message()));
-            }
-        }
-        reports.push(report);
-    }
-    let best = found
-        .iter()
-        .max_by_key(|s| {
-            let votes = found
-                .iter()
-                .filter(|o| o.entry.release.sha256 == s.entry.release.sha256)
-                .count();
-            let first = found
-                .iter()
-                .position(|o| o.entry.release.sha256 == s.entry.release.sha256)
-                .unwrap_or(0);
-            (votes, std::cmp::Reverse(first))
-        })
-        .cloned();
-    // Only proofs of the chosen release are worth caching.
-    if let Some(b) = &best {
-        for (r, f) in reports.iter_mut().zip(&found_by_log) {
-            if f.as_ref() != Some(&b.entry.release.sha256) {
-                r.save_proof = None;
-            }
-        }
-    }
-    let what = format!("{name}@{}", version.unwrap_or("latest"));
-    let r = match best {
-        Some(b) if code != exit::MISBEHAVIOUR => Ok(b),
-        _ => Err((
-            if found.is_empty() || code == exit::MISBEHAVIOUR { code } else { exit::REFUSED },
-            format!(
-                "{what}: no release for this platform by a publisher the policy allows for the name{}{}",
-                if why.is_empty() { "" } else { " — " },
-                why.join("; ")
-            ),
-        )),
-    };
-    (reports, r)
+/// A verification thread that panicked (a bug): the log proves nothing.
+pub(crate) fn internal_error() -> LogOutcome {
+    LogOutcome::Refused(Cause::Internal, "internal error".into())
 }
 
 /// The verdict on a program proven by a Sigsum proof (`[sigsum]` in the

@@ -5,8 +5,9 @@
 use super::current::current;
 use super::leaf::{host_platform, index_candidates, proven_leaf, still_valid, Found};
 use super::log::{refused, Log, LogOutcome, LogReport, Step};
-use super::{Cause, Context};
+use super::{exit, internal_error, Cause, Context};
 use crate::entry::Entry;
+use crate::history::Seen;
 use crate::policy::LogSpec;
 use crate::store::{CachedProof, Ingested};
 use crate::tlog::consistency::check_leaf;
@@ -108,114 +109,166 @@ pub(super) fn history(
     found: &Found,
     may_fetch: bool,
 ) -> Step<()> {
-    use crate::history::{runs, HistoryError, View};
-    let ctx = log.ctx;
-    let req = &ctx.policy.require;
-    let origin = &log.spec.origin;
-    let view = View::open(ctx.store, origin);
-    let r = &found.entry.release;
-    let local = |e: HistoryError| LogOutcome::Refused(Cause::State, e.to_string());
+    let req = &log.ctx.policy.require;
+    let view = crate::history::View::open(log.ctx.store, &log.spec.origin);
     if req.latest || req.prior_revisions > 0 {
-        if may_fetch {
-            update_view(log, &view, cp)?;
-        } else if view.size().0 < cp.checkpoint.size {
-            return Err(LogOutcome::Unreachable(
-                "the release history is behind".into(),
-            ));
-        }
-        let allowed = |e: &Entry| {
-            ctx.policy
-                .publishers
-                .iter()
-                .any(|p| p.key == e.publisher && p.may_publish(&e.release.name))
-        };
-        let releases: Vec<_> = view
-            .releases(&r.name)
-            .map_err(local)?
-            .into_iter()
-            .filter(|s| allowed(&s.entry))
-            .collect();
+        let releases = allowed_releases(log, &view, cp, found, may_fetch)?;
         if req.latest {
-            let platform = host_platform();
-            if let Some(n) = releases.iter().rev().find(|s| {
-                s.index > found.index
-                    && (s.entry.release.platform == "any" || s.entry.release.platform == platform)
-            }) {
-                return refused(Cause::ReleaseHistory, format!(
-                    "{} {} is not the latest release: {} {} (leaf {}) is in the log; run that one (`bt-exec {}@latest`), or set require.latest = false",
-                    r.name, r.version, n.entry.release.name, n.entry.release.version, n.index, r.name
-                ));
-            }
+            latest(found, &releases)?;
         }
         if req.prior_revisions > 0 {
-            let mut ok = 0u64;
-            let mut missing = vec![];
-            for s in releases.iter().rev().filter(|s| s.index < found.index) {
-                if ok >= req.prior_revisions {
-                    break;
-                }
-                let e = &s.entry.release;
-                let fetchable = if log.source.is_none() {
-                    view.available_since(&e.sha256).is_some()
-                } else {
-                    e.cas
-                        .iter()
-                        .any(|u| crate::fetch::available(u, e.size, ctx.deadline).unwrap_or(false))
-                };
-                if fetchable {
-                    if log.source.is_some() {
-                        view.record_available(&e.sha256, ctx.now);
-                    }
-                    ok += 1;
-                } else {
-                    missing.push(format!("{} (leaf {})", e.version, s.index));
-                }
-            }
-            if ok < req.prior_revisions {
-                let gone = if missing.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "; bytes not fetchable from their cas URLs: {}",
-                        missing.join(", ")
-                    )
-                };
-                return refused(Cause::ReleaseHistory, format!(
-                    "{} {} has {ok} earlier release(s) still fetchable in this log, the policy requires {} (require.prior_revisions){gone}",
-                    r.name, r.version, req.prior_revisions
-                ));
-            }
+            prior_revisions(log, &view, found, &releases)?;
         }
     }
     if req.no_downgrade {
-        if let Some((i, v)) = runs(ctx.store, &r.name).logs.get(origin.as_str()) {
-            if *i > found.index {
-                return refused(Cause::ReleaseHistory, format!(
-                    "downgrade: {} {v} (leaf {i}) ran on this machine before; {} (leaf {}) is older (require.no_downgrade)",
-                    r.name, r.version, found.index
-                ));
-            }
-        }
+        no_downgrade(log, found)?;
     }
     if !req.min_release_age.is_zero() {
-        let now_cover = (cp.checkpoint.size > found.index)
-            .then(|| crate::history::quorum_time(&ctx.policy.trust, &cp.cosignatures))
-            .flatten();
-        let since = [view.covered_since(found.index), found.proof_time, now_cover]
-            .into_iter()
-            .flatten()
-            .min();
-        let need = req.min_release_age.as_secs();
-        let age = since.map(|t| ctx.now.saturating_sub(t));
-        if age.map_or(true, |a| a < need) {
+        release_age(log, &view, cp, found)?;
+    }
+    Ok(())
+}
+
+/// The releases of `found`'s name in this log's history (brought up to
+/// `cp` first, unless nothing may be fetched) by publishers the policy
+/// allows for the name.
+fn allowed_releases(
+    log: &Log,
+    view: &crate::history::View,
+    cp: &SignedCheckpoint,
+    found: &Found,
+    may_fetch: bool,
+) -> Step<Vec<crate::history::Seen>> {
+    if may_fetch {
+        update_view(log, view, cp)?;
+    } else if view.size().0 < cp.checkpoint.size {
+        return Err(LogOutcome::Unreachable(
+            "the release history is behind".into(),
+        ));
+    }
+    let allowed = |e: &Entry| {
+        log.ctx
+            .policy
+            .publishers
+            .iter()
+            .any(|p| p.key == e.publisher && p.may_publish(&e.release.name))
+    };
+    Ok(view
+        .releases(&found.entry.release.name)
+        .map_err(|e| LogOutcome::Refused(Cause::State, e.to_string()))?
+        .into_iter()
+        .filter(|s| allowed(&s.entry))
+        .collect())
+}
+
+/// `require.latest`: no later release of the name for this platform.
+fn latest(found: &Found, releases: &[crate::history::Seen]) -> Step<()> {
+    let r = &found.entry.release;
+    let platform = host_platform();
+    if let Some(n) = releases.iter().rev().find(|s| {
+        s.index > found.index
+            && (s.entry.release.platform == "any" || s.entry.release.platform == platform)
+    }) {
+        return refused(Cause::ReleaseHistory, format!(
+            "{} {} is not the latest release: {} {} (leaf {}) is in the log; run that one (`bt-exec {}@latest`), or set require.latest = false",
+            r.name, r.version, n.entry.release.name, n.entry.release.version, n.index, r.name
+        ));
+    }
+    Ok(())
+}
+
+/// `require.prior_revisions`: that many earlier releases whose bytes are
+/// still fetchable from their `cas` URLs (offline: seen fetchable before).
+fn prior_revisions(
+    log: &Log,
+    view: &crate::history::View,
+    found: &Found,
+    releases: &[crate::history::Seen],
+) -> Step<()> {
+    let ctx = log.ctx;
+    let (r, need) = (&found.entry.release, ctx.policy.require.prior_revisions);
+    let mut ok = 0u64;
+    let mut missing = vec![];
+    for s in releases.iter().rev().filter(|s| s.index < found.index) {
+        if ok >= need {
+            break;
+        }
+        let e = &s.entry.release;
+        let fetchable = if log.source.is_none() {
+            view.available_since(&e.sha256).is_some()
+        } else {
+            e.cas
+                .iter()
+                .any(|u| crate::fetch::available(u, e.size, ctx.deadline).unwrap_or(false))
+        };
+        if fetchable {
+            if log.source.is_some() {
+                view.record_available(&e.sha256, ctx.now);
+            }
+            ok += 1;
+        } else {
+            missing.push(format!("{} (leaf {})", e.version, s.index));
+        }
+    }
+    if ok >= need {
+        return Ok(());
+    }
+    let gone = if missing.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; bytes not fetchable from their cas URLs: {}",
+            missing.join(", ")
+        )
+    };
+    refused(Cause::ReleaseHistory, format!(
+        "{} {} has {ok} earlier release(s) still fetchable in this log, the policy requires {need} (require.prior_revisions){gone}",
+        r.name, r.version
+    ))
+}
+
+/// `require.no_downgrade`: no later leaf of the name ran here before.
+fn no_downgrade(log: &Log, found: &Found) -> Step<()> {
+    let r = &found.entry.release;
+    let runs = crate::history::runs(log.ctx.store, &r.name);
+    if let Some((i, v)) = runs.logs.get(log.spec.origin.as_str()) {
+        if *i > found.index {
             return refused(Cause::ReleaseHistory, format!(
-                "{} {} was first seen cosigned {} ago; the policy requires {need} s (require.min_release_age){}",
-                r.name,
-                r.version,
-                age.map_or("never".into(), |a| format!("{a} s")),
-                if found.proof_time.is_none() { "; a .tlog-proof with an older cosigned checkpoint would show it" } else { "" }
+                "downgrade: {} {v} (leaf {i}) ran on this machine before; {} (leaf {}) is older (require.no_downgrade)",
+                r.name, r.version, found.index
             ));
         }
+    }
+    Ok(())
+}
+
+/// `require.min_release_age`: the entry was covered by a checkpoint the
+/// quorum cosigned at least that long ago.
+fn release_age(
+    log: &Log,
+    view: &crate::history::View,
+    cp: &SignedCheckpoint,
+    found: &Found,
+) -> Step<()> {
+    let ctx = log.ctx;
+    let r = &found.entry.release;
+    let now_cover = (cp.checkpoint.size > found.index)
+        .then(|| crate::history::quorum_time(&ctx.policy.trust, &cp.cosignatures))
+        .flatten();
+    let since = [view.covered_since(found.index), found.proof_time, now_cover]
+        .into_iter()
+        .flatten()
+        .min();
+    let need = ctx.policy.require.min_release_age.as_secs();
+    let age = since.map(|t| ctx.now.saturating_sub(t));
+    if age.map_or(true, |a| a < need) {
+        return refused(Cause::ReleaseHistory, format!(
+            "{} {} was first seen cosigned {} ago; the policy requires {need} s (require.min_release_age){}",
+            r.name,
+            r.version,
+            age.map_or("never".into(), |a| format!("{a} s")),
+            if found.proof_time.is_none() { "; a .tlog-proof with an older cosigned checkpoint would show it" } else { "" }
+        ));
     }
     Ok(())
 }
@@ -298,4 +351,105 @@ pub(super) fn attestations(
 fn in_policy_order(ctx: &Context, mut names: Vec<String>) -> Vec<String> {
     names.sort_by_key(|n| ctx.policy.rebuilders.iter().position(|r| &r.name == n));
     names
+}
+
+/// Resolves `NAME@VERSION` (or `NAME@latest` with `version` `None`) from
+/// every log's release history, concurrently: the release most logs agree
+/// on (by file hash; ties go to the policy's first log). Returns it with
+/// the per-log reports (their checkpoints are worth saving), or the exit
+/// code and reason when no log holds such a release.
+pub fn resolve_release(
+    ctx: &Context,
+    name: &str,
+    version: Option<&str>,
+) -> (Vec<LogReport>, Result<Seen, (u8, String)>) {
+    let logs = &ctx.policy.trust.logs;
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = logs
+            .iter()
+            .map(|l| s.spawn(move || find_release(ctx, l, name, version)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(logs)
+            .map(|(h, l)| {
+                h.join().unwrap_or_else(|_| {
+                    (
+                        LogReport::new(&l.origin, internal_error()),
+                        Err(internal_error()),
+                    )
+                })
+            })
+            .collect()
+    });
+    let mut reports = vec![];
+    let mut found: Vec<Seen> = vec![];
+    let mut why = vec![];
+    let mut code = exit::REFUSED;
+    for (report, r) in results {
+        match r {
+            Ok(Some(seen)) => found.push(seen),
+            Ok(None) => why.push(format!("{}: no such release", report.origin)),
+            Err(o) => {
+                code = match (&o, code) {
+                    (LogOutcome::Misbehaved { .. }, _) => exit::MISBEHAVIOUR,
+                    (LogOutcome::Unreachable(_), exit::REFUSED) => exit::UNREACHABLE,
+                    (_, c) => c,
+                };
+                why.push(format!("{}: {}", report.origin, o.message()));
+            }
+        }
+        reports.push(report);
+    }
+    let best = most_agreed(&found);
+    // Only proofs of the chosen release are worth caching.
+    for r in &mut reports {
+        let leaf = r
+            .save_proof
+            .as_ref()
+            .and_then(|p| p.decode())
+            .map(|(l, _, _)| l);
+        let of_best = match (&best, leaf.and_then(|l| Entry::decode(&l).ok())) {
+            (Some(b), Some(e)) => e.release.sha256 == b.entry.release.sha256,
+            _ => false,
+        };
+        if !of_best {
+            r.save_proof = None;
+        }
+    }
+    let what = format!("{name}@{}", version.unwrap_or("latest"));
+    if code == exit::MISBEHAVIOUR {
+        let alert = format!("SECURITY ALERT: a log misbehaved — {}", why.join("; "));
+        return (reports, Err((code, format!("{what}: {alert}"))));
+    }
+    let r = match best {
+        Some(b) => Ok(b),
+        _ => Err((
+            code,
+            format!(
+                "{what}: no release for this platform by a publisher the policy allows for the name{}{}",
+                if why.is_empty() { "" } else { " — " },
+                why.join("; ")
+            ),
+        )),
+    };
+    (reports, r)
+}
+
+/// The release most logs found (by file hash; ties go to the first).
+fn most_agreed(found: &[Seen]) -> Option<Seen> {
+    let votes = |s: &Seen| {
+        found
+            .iter()
+            .filter(|o| o.entry.release.sha256 == s.entry.release.sha256)
+            .count()
+    };
+    let mut best: Option<(&Seen, usize)> = None;
+    for s in found {
+        let v = votes(s);
+        if best.map_or(true, |(_, bv)| v > bv) {
+            best = Some((s, v));
+        }
+    }
+    best.map(|(s, _)| s.clone())
 }
