@@ -15,7 +15,13 @@
 //! - [`log`]: the log writer behind `bt-log init` / `add`.
 //! - [`witness`]: the C2SP tlog-witness server and client.
 //! - [`serve`]: static HTTP for a log directory.
+//!
+//! The bt-exec command over them (`src/bin/bt-exec.rs` parses, prints and
+//! execs):
+//! - [`app`]: a command's failure (message and exit code), the clock, the
+//!   store, the policy loaded and checked.
 
+pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod entry;

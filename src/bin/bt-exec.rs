@@ -9,65 +9,19 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
+use bt_exec::app::{context, load_policy, load_policy_digest, now, store, Fail};
 use bt_exec::cli::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd, PolicyCmd, SigsumArgs};
 use bt_exec::policy::Policy;
 use bt_exec::store::Store;
 use bt_exec::tlog::MAX_PROOF_BYTES;
-use bt_exec::verify::{self, exit, Context, LogOutcome, LogReport, Verdict};
-
-/// A failure before any verification: message and exit code.
-struct Fail(u8, String);
+use bt_exec::verify::{self, exit, LogOutcome, LogReport, Verdict};
 
 type Res<T> = Result<T, Fail>;
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn load_policy(flag: Option<&Path>, store: &Store) -> Res<Policy> {
-    load_policy_digest(flag, store).map(|(p, _)| p)
-}
-
-/// Loads the policy; a text the state directory records as fully validated
-/// before is loaded without decompressing its keys (`Policy::load_validated`).
-/// With it, the policy text's digest when that text says everything the
-/// policy says (no trust_file).
-fn load_policy_digest(flag: Option<&Path>, store: &Store) -> Res<(Policy, Option<[u8; 32]>)> {
-    let path = Policy::locate(flag).ok_or_else(|| {
-        Fail(
-            exit::CONFIG,
-            "no policy file: give --policy FILE or set BT_EXEC_POLICY".into(),
-        )
-    })?;
-    if !path.exists() {
-        return Err(Fail(
-            exit::CONFIG,
-            format!(
-                "no policy at {}: write one (man bt-exec, POLICY) or give --policy FILE",
-                path.display()
-            ),
-        ));
-    }
-    let loaded = Policy::load_validated(&path, |d| store.policy_validated(d))
-        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
-    if loaded.check == bt_exec::note::PointCheck::Now {
-        // Best effort: without the mark the next load checks the points again.
-        let _ = store.mark_policy_validated(&loaded.digest);
-    }
-    let policy = loaded.policy;
-    policy
-        .check_expiry(now())
-        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
-    Ok((policy, (!loaded.trust_file).then_some(loaded.digest)))
-}
 
 /// `bt-exec policy check FILE`: what the policy trusts, in plain words.
 fn policy_check(file: &Path) -> Res<u8> {
     use base64::Engine;
-    let p = Policy::load(file).map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
+    let p = Policy::load(file).map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
     let b64 = |k: &bt_exec::note::PublicKey| {
         base64::engine::general_purpose::STANDARD.encode(k.as_bytes())
     };
@@ -119,18 +73,8 @@ fn policy_check(file: &Path) -> Res<u8> {
         Some((_, date)) => println!("expires: {date}"),
         None => println!("expires: never"),
     }
-    p.check_expiry(now())
-        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
+    bt_exec::app::check_expiry(&p)?;
     Ok(0)
-}
-
-fn store() -> Res<Store> {
-    Store::open_default().ok_or_else(|| {
-        Fail(
-            exit::CONFIG,
-            "no cache or state directory: set BT_EXEC_CACHE_DIR and BT_EXEC_STATE_DIR".into(),
-        )
-    })
 }
 
 fn report_json(program: &Path, v: &Verdict) -> serde_json::Value {
@@ -195,7 +139,8 @@ fn verify_and_maybe_run(
             (path, policy, None, store)
         }
         None => {
-            let path = bt_exec::exec::resolve(program).map_err(|m| Fail(exit::NOT_FOUND, m))?;
+            let path =
+                bt_exec::exec::resolve(program).map_err(|m| Fail::new(exit::NOT_FOUND, m))?;
             // `verify --sigsum-proof P --sigsum-policy Q --sigsum-key K` stands
             // alone: it needs no bt-exec policy.
             let standalone = sigsum.sigsum_proof.is_some()
@@ -235,7 +180,7 @@ fn verify_and_maybe_run(
         Some(file) => file,
         None => store
             .ingest(&path)
-            .map_err(|e| Fail(exit::NOT_FOUND, format!("cannot read the program: {e}")))?,
+            .map_err(|e| Fail::new(exit::NOT_FOUND, format!("cannot read the program: {e}")))?,
     };
     if common.verbose {
         eprintln!(
@@ -253,14 +198,7 @@ fn verify_and_maybe_run(
         // Present but unreadable or too large: a refusal, never a fallback.
         Err(e) => Some((sidecar_path, e.to_string().into_bytes())),
     };
-    let ctx = Context {
-        policy: &policy,
-        store: &store,
-        offline: common.offline,
-        now: now(),
-        verbose: common.verbose,
-        deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
-    };
+    let ctx = context(&policy, &store, common.offline, common.verbose);
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -287,12 +225,12 @@ fn verify_and_maybe_run(
             let section = policy.sigsum.as_ref();
             let sigsum_policy = match (&sigsum.sigsum_policy, section) {
                 (Some(spec), _) => bt_exec::sigsum_interop::load_policy(spec, Path::new("."))
-                    .map_err(|e| Fail(exit::CONFIG, e))?,
+                    .map_err(|e| Fail::new(exit::CONFIG, e))?,
                 (None, Some(s)) => s.policy.clone(),
                 (None, None) => {
-                    return Err(Fail(
+                    return Err(Fail::new(
                         exit::CONFIG,
-                        "a Sigsum proof needs a Sigsum policy: --sigsum-policy, or [sigsum] policy in the bt-exec policy".into(),
+                        "a Sigsum proof needs a Sigsum policy: --sigsum-policy, or [sigsum] policy in the bt-exec policy",
                     ))
                 }
             };
@@ -304,11 +242,13 @@ fn verify_and_maybe_run(
                     .iter()
                     .map(|k| bt_exec::sigsum_interop::parse_key(k))
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| Fail(exit::CONFIG, e))?
+                    .map_err(|e| Fail::new(exit::CONFIG, e))?
             };
             let proof =
                 bt_exec::fsutil::read_capped(&proof_path, bt_exec::sigsum_interop::MAX_PROOF_BYTES)
-                    .map_err(|e| Fail(exit::REFUSED, format!("{}: {e}", proof_path.display())))?;
+                    .map_err(|e| {
+                        Fail::new(exit::REFUSED, format!("{}: {e}", proof_path.display()))
+                    })?;
             verify::sigsum_verdict(file, &proof_path, &proof, &keys, &sigsum_policy)
         }
         None => verify::verify(&ctx, file, sidecar),
@@ -329,7 +269,7 @@ fn verify_and_maybe_run(
     if !verdict.proven() {
         // Audit mode runs what it would refuse — never past a split view.
         if !(audit && args.is_some() && verdict.code != exit::MISBEHAVIOUR) {
-            return Err(Fail(
+            return Err(Fail::new(
                 verdict.code,
                 format!("refused {}: {}", path.display(), verdict.reason),
             ));
@@ -354,7 +294,7 @@ fn verify_and_maybe_run(
                 }
             }
             let err = bt_exec::exec::exec(&verdict.file.cas_path, program, args);
-            Err(Fail(
+            Err(Fail::new(
                 exit::REFUSED,
                 format!("cannot execute the verified copy: {err}"),
             ))
@@ -371,9 +311,7 @@ fn save(store: &Store, reports: &[LogReport], sha256: &[u8; 32]) -> Res<()> {
     if !to_save {
         return Ok(());
     }
-    let _lock = store
-        .lock()
-        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
+    let _lock = bt_exec::app::lock(store)?;
     for r in reports {
         if let Some(n) = &r.save_checkpoint {
             let _ = store.save_checkpoint(&r.origin, n);
@@ -415,21 +353,14 @@ fn fetch_release(
     name: &str,
     version: Option<&str>,
 ) -> Res<PathBuf> {
-    let ctx = Context {
-        policy,
-        store,
-        offline: common.offline,
-        now: now(),
-        verbose: common.verbose,
-        deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
-    };
+    let ctx = context(policy, store, common.offline, common.verbose);
     let (reports, found) = verify::resolve_release(&ctx, name, version);
     let sha256 = found
         .as_ref()
         .map(|s| s.entry.release.sha256)
         .unwrap_or_default();
     save(store, &reports, &sha256)?;
-    let seen = found.map_err(|(c, m)| Fail(c, m))?;
+    let seen = found.map_err(|(c, m)| Fail::new(c, m))?;
     let r = &seen.entry.release;
     if common.verbose {
         eprintln!(
@@ -443,7 +374,7 @@ fn fetch_release(
         );
     }
     if r.cas.is_empty() {
-        return Err(Fail(
+        return Err(Fail::new(
             exit::REFUSED,
             format!(
                 "{} {}: the entry names no cas URL to fetch its bytes from",
@@ -473,7 +404,7 @@ fn fetch_release(
                 FetchError::Unreachable { msg, .. } => msg.starts_with("served other bytes"),
             });
             let why: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-            Fail(
+            Fail::new(
                 if refused {
                     exit::REFUSED
                 } else {
@@ -529,11 +460,9 @@ fn record_run(store: &Store, verdict: &verify::Verdict) -> Res<()> {
     {
         return Ok(());
     }
-    let _lock = store
-        .lock()
-        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
+    let _lock = bt_exec::app::lock(store)?;
     bt_exec::history::record_run(store, &name, &version, &at).map_err(|e| {
-        Fail(
+        Fail::new(
             exit::CONFIG,
             format!("cannot record this run for require.no_downgrade: {e}"),
         )
@@ -627,18 +556,11 @@ fn write_memo(
 fn gossip_import(policy: Option<&Path>, offline: bool, files: &[PathBuf]) -> Res<u8> {
     let store = store()?;
     let policy = load_policy(policy, &store)?;
-    let ctx = Context {
-        policy: &policy,
-        store: &store,
-        offline,
-        now: now(),
-        verbose: false,
-        deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
-    };
+    let ctx = context(&policy, &store, offline, false);
     let mut worst = 0u8;
     for f in files {
         let data = bt_exec::fsutil::read_capped(f, 64 << 20)
-            .map_err(|e| Fail(exit::CONFIG, format!("{}: {e}", f.display())))?;
+            .map_err(|e| Fail::new(exit::CONFIG, format!("{}: {e}", f.display())))?;
         let text = String::from_utf8_lossy(&data);
         let notes: Vec<String> = if text.contains("# bt-exec gossip\n") {
             text.split("# bt-exec gossip\n")
@@ -656,9 +578,7 @@ fn gossip_import(policy: Option<&Path>, offline: bool, files: &[PathBuf]) -> Res
             };
             match verify::gossip_check(&ctx, spec, note.as_bytes()) {
                 Ok(Some(n)) => {
-                    let _lock = store
-                        .lock()
-                        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
+                    let _lock = bt_exec::app::lock(&store)?;
                     let _ = store.save_checkpoint(&origin, &n);
                     eprintln!("bt-exec: {origin}: newer consistent checkpoint imported");
                 }
@@ -680,7 +600,7 @@ fn gossip_import(policy: Option<&Path>, offline: bool, files: &[PathBuf]) -> Res
         }
     }
     if worst != 0 {
-        return Err(Fail(worst, "gossip import found problems (above)".into()));
+        return Err(Fail::new(worst, "gossip import found problems (above)"));
     }
     Ok(0)
 }
@@ -786,10 +706,9 @@ fn run(cli: ExecCli) -> Res<u8> {
     match cli.cmd {
         None => {
             let Some((program, args)) = cli.run.program.split_first() else {
-                return Err(Fail(
+                return Err(Fail::new(
                     exit::CONFIG,
-                    "usage: bt-exec [--policy FILE] [--offline] [--json] [-v] [--] PROGRAM [ARGS…]"
-                        .into(),
+                    "usage: bt-exec [--policy FILE] [--offline] [--json] [-v] [--] PROGRAM [ARGS…]",
                 ));
             };
             verify_and_maybe_run(&cli.run.common, &SigsumArgs::default(), program, Some(args))
@@ -825,8 +744,8 @@ fn run(cli: ExecCli) -> Res<u8> {
                     );
                     Ok(0)
                 }
-                Ok(false) => Err(Fail(exit::CONFIG, format!("no alarm for {origin}"))),
-                Err(e) => Err(Fail(exit::CONFIG, e.to_string())),
+                Ok(false) => Err(Fail::new(exit::CONFIG, format!("no alarm for {origin}"))),
+                Err(e) => Err(Fail::new(exit::CONFIG, e.to_string())),
             }
         }
     }
@@ -851,8 +770,8 @@ fn real_main() -> u8 {
     };
     match run(cli) {
         Ok(c) => c,
-        Err(Fail(code, msg)) => {
-            eprintln!("bt-exec: {msg}");
+        Err(Fail { code, message }) => {
+            eprintln!("bt-exec: {message}");
             code
         }
     }
