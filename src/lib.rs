@@ -20,6 +20,10 @@
 //! execs):
 //! - [`app`]: a command's failure (message and exit code), the clock, the
 //!   store, the policy loaded and checked.
+//! - [`saving`]: what a verification learnt, and the run record of a proven
+//!   release, into the state directory.
+//! - [`memo`]: warm verdicts: when one may serve, running from one,
+//!   recording one.
 
 pub mod app;
 pub mod audit;
@@ -36,6 +40,7 @@ pub mod memo;
 pub mod monitor;
 pub mod note;
 pub mod policy;
+pub mod saving;
 pub mod serve;
 pub mod sigsum_interop;
 pub mod store;

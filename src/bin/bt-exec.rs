@@ -14,7 +14,8 @@ use bt_exec::cli::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd, PolicyCmd,
 use bt_exec::policy::Policy;
 use bt_exec::store::Store;
 use bt_exec::tlog::MAX_PROOF_BYTES;
-use bt_exec::verify::{self, exit, LogOutcome, LogReport, Verdict};
+use bt_exec::verify::{self, exit, LogOutcome, Verdict};
+use bt_exec::{memo, saving};
 
 type Res<T> = Result<T, Fail>;
 
@@ -149,8 +150,8 @@ fn verify_and_maybe_run(
                 && common.policy.is_none()
                 && Policy::locate(None).map_or(true, |p| !p.exists());
             let store = store()?;
-            if let Some(args) = args.filter(|_| memo_may_serve(common)) {
-                ingested = run_from_memo(common, &store, &path, program, args);
+            if let Some(args) = args.filter(|_| memo::may_serve(common)) {
+                ingested = memo::run_warm(common.policy.as_deref(), &store, &path, program, args);
             }
             let (policy, digest) = if standalone {
                 (
@@ -210,16 +211,11 @@ fn verify_and_maybe_run(
     };
     // A warm verdict may be recorded for the next run (src/memo.rs): what
     // it depends on is read before the verification reads it.
-    let memo_deps = digest
+    let pending = digest
         .filter(|_| {
-            args.is_some()
-                && memo_may_serve(common)
-                && policy.mode == bt_exec::policy::Mode::Enforce
-                && policy.sigsum.is_none()
-                && sidecar.is_none()
-                && sigsum_path.is_none()
+            args.is_some() && memo::may_serve(common) && sidecar.is_none() && sigsum_path.is_none()
         })
-        .and_then(|d| Some((d, memo_snapshot(&store, &policy)?)));
+        .and_then(|d| memo::pending(&store, &policy, d));
     let verdict = match sigsum_path {
         Some(proof_path) => {
             let section = policy.sigsum.as_ref();
@@ -253,7 +249,7 @@ fn verify_and_maybe_run(
         }
         None => verify::verify(&ctx, file, sidecar),
     };
-    save(&store, &verdict.logs, &verdict.file.sha256)?;
+    saving::save(&store, &verdict.logs, &verdict.file.sha256)?;
     if common.json {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}", report_json(&path, &verdict));
@@ -288,9 +284,9 @@ fn verify_and_maybe_run(
         None => Ok(0),
         Some(args) => {
             if verdict.proven() {
-                record_run(&store, &verdict)?;
-                if let Some((digest, deps)) = memo_deps {
-                    write_memo(&store, &digest, &policy, &verdict, deps);
+                saving::record_run(&store, &verdict)?;
+                if let Some(pending) = pending {
+                    memo::record(&store, &policy, &verdict, pending);
                 }
             }
             let err = bt_exec::exec::exec(&verdict.file.cas_path, program, args);
@@ -300,30 +296,6 @@ fn verify_and_maybe_run(
             ))
         }
     }
-}
-
-/// Records what verification learnt: new checkpoints and proofs
-/// (atomically, under the state lock; nothing at all on the warm path).
-fn save(store: &Store, reports: &[LogReport], sha256: &[u8; 32]) -> Res<()> {
-    let to_save = reports.iter().any(|r| {
-        r.save_checkpoint.is_some() || r.save_proof.is_some() || !r.save_attestations.is_empty()
-    });
-    if !to_save {
-        return Ok(());
-    }
-    let _lock = bt_exec::app::lock(store)?;
-    for r in reports {
-        if let Some(n) = &r.save_checkpoint {
-            let _ = store.save_checkpoint(&r.origin, n);
-        }
-        if let Some(p) = &r.save_proof {
-            let _ = store.save_proof(&r.origin, sha256, p);
-        }
-        for (key, p) in &r.save_attestations {
-            let _ = store.save_attestation(&r.origin, sha256, key, p);
-        }
-    }
-    Ok(())
 }
 
 /// `NAME@VERSION` or `NAME@latest`: a release name (it has a `/`, as
@@ -359,7 +331,7 @@ fn fetch_release(
         .as_ref()
         .map(|s| s.entry.release.sha256)
         .unwrap_or_default();
-    save(store, &reports, &sha256)?;
+    saving::save(store, &reports, &sha256)?;
     let seen = found.map_err(|(c, m)| Fail::new(c, m))?;
     let r = &seen.entry.release;
     if common.verbose {
@@ -420,137 +392,6 @@ fn fetch_release(
         });
     bar.finish_and_clear();
     path
-}
-
-/// The release a proven verdict runs: its name, version, and (origin, leaf
-/// index) in each log that proved it.
-struct RunAt {
-    name: String,
-    version: String,
-    at: Vec<(String, u64)>,
-}
-
-fn run_at(verdict: &verify::Verdict) -> Option<RunAt> {
-    let proven: Vec<_> = verdict
-        .logs
-        .iter()
-        .filter_map(|r| match (&r.outcome, &r.entry) {
-            (LogOutcome::Proven { index }, Some(e)) => Some((r.origin.clone(), *index, e)),
-            _ => None,
-        })
-        .collect();
-    let (_, _, e) = proven.first()?;
-    Some(RunAt {
-        name: e.release.name.clone(),
-        version: e.release.version.clone(),
-        at: proven.iter().map(|(o, i, _)| (o.clone(), *i)).collect(),
-    })
-}
-
-/// Remembers, durably and before the exec, the newest leaf of this release's
-/// name that ran (what `require.no_downgrade` compares against).
-fn record_run(store: &Store, verdict: &verify::Verdict) -> Res<()> {
-    let Some(RunAt { name, version, at }) = run_at(verdict) else {
-        return Ok(());
-    };
-    let known = bt_exec::history::runs(store, &name);
-    if at
-        .iter()
-        .all(|(o, i)| known.logs.get(o).is_some_and(|(k, _)| k >= i))
-    {
-        return Ok(());
-    }
-    let _lock = bt_exec::app::lock(store)?;
-    bt_exec::history::record_run(store, &name, &version, &at).map_err(|e| {
-        Fail::new(
-            exit::CONFIG,
-            format!("cannot record this run for require.no_downgrade: {e}"),
-        )
-    })
-}
-
-/// Whether these flags let a warm verdict (src/memo.rs) stand in for the
-/// verification: not when the user asked to see it (-v, --json) or to
-/// audit it.
-fn memo_may_serve(common: &CommonArgs) -> bool {
-    !common.verbose && !common.json && !common.audit
-}
-
-/// Runs PROGRAM at once when a warm verdict recorded for its bytes under
-/// this exact policy text still holds (src/memo.rs). Returns when there is
-/// none, with the program ingested when that got so far, and the full
-/// verification follows.
-fn run_from_memo(
-    common: &CommonArgs,
-    store: &Store,
-    path: &Path,
-    program: &OsString,
-    args: &[OsString],
-) -> Option<bt_exec::store::Ingested> {
-    let policy_path = Policy::locate(common.policy.as_deref())?;
-    let text = bt_exec::fsutil::read_capped(&policy_path, Policy::MAX_BYTES).ok()?;
-    // A proof file beside the program is evidence to check every time.
-    if std::fs::symlink_metadata(format!("{}.tlog-proof", path.display())).is_ok() {
-        return None;
-    }
-    let file = store.ingest(path).ok()?;
-    if bt_exec::memo::holds(store, &Policy::text_digest(&text), &file.sha256, now()) {
-        // Returns only if the exec failed; the full path then decides.
-        let _ = bt_exec::exec::exec(&file.cas_path, program, args);
-    }
-    Some(file)
-}
-
-/// The state a warm verdict under `policy` depends on, read before the
-/// verification: each log's alarm (which must stay absent) and, when the
-/// policy's release-history rules read it, its view.
-fn memo_snapshot(store: &Store, policy: &Policy) -> Option<bt_exec::memo::Snapshot> {
-    let req = &policy.require;
-    // The view is read by `latest` and `min_release_age` (`prior_revisions`
-    // never takes the warm path).
-    let history = req.latest || !req.min_release_age.is_zero();
-    let mut deps = bt_exec::memo::Snapshot::default();
-    for l in &policy.trust.logs {
-        deps.absent(store.alarm_path(&l.origin));
-        if history {
-            for f in bt_exec::history::View::files(store, &l.origin) {
-                deps.read(f).ok()?;
-            }
-        }
-    }
-    Some(deps)
-}
-
-/// Records a warm verdict when every log of the policy proved the program
-/// on the warm path (best effort: without it the next run verifies in full).
-fn write_memo(
-    store: &Store,
-    digest: &[u8; 32],
-    policy: &Policy,
-    verdict: &verify::Verdict,
-    mut deps: bt_exec::memo::Snapshot,
-) {
-    if verdict.logs.len() != policy.trust.logs.len() {
-        return;
-    }
-    // None when any log was not proven on the warm path.
-    let Some(mut until) = verdict.logs.iter().map(|r| r.warm_until).min().flatten() else {
-        return;
-    };
-    if let Some((t, _)) = &policy.expires {
-        until = until.min(*t);
-    }
-    if let Some(RunAt { name, at, .. }) = run_at(verdict).filter(|_| policy.require.no_downgrade) {
-        let p = bt_exec::history::runs_path(store, &name);
-        let Ok(bytes) = bt_exec::fsutil::read_optional(&p, 1 << 20) else {
-            return;
-        };
-        if !bt_exec::history::no_newer_run(bytes.as_deref(), &name, &at) {
-            return;
-        }
-        deps.content(p, bytes.as_deref());
-    }
-    let _ = bt_exec::memo::write(store, digest, &verdict.file.sha256, now(), until, &deps);
 }
 
 fn gossip_import(policy: Option<&Path>, offline: bool, files: &[PathBuf]) -> Res<u8> {
