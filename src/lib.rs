@@ -22,6 +22,8 @@
 //!   store, the policy loaded and checked.
 //! - [`saving`]: what a verification learnt, and the run record of a proven
 //!   release, into the state directory.
+//! - [`release`]: `NAME@VERSION`: resolved from the logs, fetched into the
+//!   CAS.
 //! - [`memo`]: warm verdicts: when one may serve, running from one,
 //!   recording one.
 
@@ -40,6 +42,7 @@ pub mod memo;
 pub mod monitor;
 pub mod note;
 pub mod policy;
+pub mod release;
 pub mod saving;
 pub mod serve;
 pub mod sigsum_interop;

@@ -15,7 +15,7 @@ use bt_exec::policy::Policy;
 use bt_exec::store::Store;
 use bt_exec::tlog::MAX_PROOF_BYTES;
 use bt_exec::verify::{self, exit, LogOutcome, Verdict};
-use bt_exec::{memo, saving};
+use bt_exec::{memo, release, saving};
 
 type Res<T> = Result<T, Fail>;
 
@@ -132,7 +132,7 @@ fn verify_and_maybe_run(
 ) -> Res<u8> {
     // The program in the CAS, when the warm-verdict check already put it there.
     let mut ingested = None;
-    let (path, policy, digest, store) = match release_spec(program) {
+    let (path, policy, digest, store) = match release::spec(program) {
         Some((name, version)) => {
             let store = store()?;
             let policy = load_policy(common.policy.as_deref(), &store)?;
@@ -298,26 +298,9 @@ fn verify_and_maybe_run(
     }
 }
 
-/// `NAME@VERSION` or `NAME@latest`: a release name (it has a `/`, as
-/// release names are namespaced) that is not an existing file.
-fn release_spec(program: &OsString) -> Option<(String, Option<String>)> {
-    let s = program.to_str()?;
-    // Cheap tests first: this runs in front of every program.
-    let (name, version) = s.rsplit_once('@')?;
-    if s.starts_with(['/', '.']) || Path::new(s).exists() {
-        return None;
-    }
-    if !name.contains('/') || version.is_empty() || s.chars().any(char::is_whitespace) {
-        return None;
-    }
-    Some((
-        name.to_string(),
-        (version != "latest").then(|| version.to_string()),
-    ))
-}
-
 /// Resolves a release from the logs' histories and puts its bytes in the
-/// CAS from its `cas` URLs; the path returned is then verified as usual.
+/// CAS (with a progress bar on a terminal); the path returned is then
+/// verified as usual.
 fn fetch_release(
     common: &CommonArgs,
     policy: &Policy,
@@ -326,13 +309,7 @@ fn fetch_release(
     version: Option<&str>,
 ) -> Res<PathBuf> {
     let ctx = context(policy, store, common.offline, common.verbose);
-    let (reports, found) = verify::resolve_release(&ctx, name, version);
-    let sha256 = found
-        .as_ref()
-        .map(|s| s.entry.release.sha256)
-        .unwrap_or_default();
-    saving::save(store, &reports, &sha256)?;
-    let seen = found.map_err(|(c, m)| Fail::new(c, m))?;
+    let seen = release::resolve(&ctx, name, version)?;
     let r = &seen.entry.release;
     if common.verbose {
         eprintln!(
@@ -345,53 +322,26 @@ fn fetch_release(
             r.size
         );
     }
-    if r.cas.is_empty() {
-        return Err(Fail::new(
-            exit::REFUSED,
-            format!(
-                "{} {}: the entry names no cas URL to fetch its bytes from",
-                r.name, r.version
-            ),
-        ));
-    }
-    use std::io::IsTerminal;
-    let bar = if std::io::stderr().is_terminal() && r.size >= 8 << 20 {
-        let b = indicatif::ProgressBar::new(r.size);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "fetching {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    let path = store
-        .fetch_release(r, ctx.deadline, &mut |n| bar.set_position(n))
-        .map_err(|errs| {
-            use bt_exec::fetch::FetchError;
-            let refused = errs.iter().any(|e| match e {
-                FetchError::TooLarge { .. } | FetchError::Status { .. } => true,
-                FetchError::Unreachable { msg, .. } => msg.starts_with("served other bytes"),
-            });
-            let why: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-            Fail::new(
-                if refused {
-                    exit::REFUSED
-                } else {
-                    exit::UNREACHABLE
-                },
-                format!(
-                    "{} {}: its bytes could not be fetched: {}",
-                    r.name,
-                    r.version,
-                    why.join("; ")
-                ),
-            )
-        });
+    let bar = progress_bar(r.size);
+    let path = release::fetch(store, r, ctx.deadline, &mut |n| bar.set_position(n));
     bar.finish_and_clear();
     path
+}
+
+/// A bar for a download of `size` bytes: shown on a terminal, from 8 MiB.
+fn progress_bar(size: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() || size < 8 << 20 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = indicatif::ProgressBar::new(size);
+    b.set_style(
+        indicatif::ProgressStyle::with_template(
+            "fetching {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    b
 }
 
 fn gossip_import(policy: Option<&Path>, offline: bool, files: &[PathBuf]) -> Res<u8> {
