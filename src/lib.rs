@@ -20,6 +20,9 @@
 //! execs):
 //! - [`app`]: a command's failure (message and exit code), the clock, the
 //!   store, the policy loaded and checked.
+//! - [`verdict`]: one program's verification: sidecar, Sigsum proof or the
+//!   policy's logs.
+//! - [`report`]: the `--json` report of a verification.
 //! - [`saving`]: what a verification learnt, and the run record of a proven
 //!   release, into the state directory.
 //! - [`release`]: `NAME@VERSION`: resolved from the logs, fetched into the
@@ -43,10 +46,12 @@ pub mod monitor;
 pub mod note;
 pub mod policy;
 pub mod release;
+pub mod report;
 pub mod saving;
 pub mod serve;
 pub mod sigsum_interop;
 pub mod store;
 pub mod tlog;
+pub mod verdict;
 pub mod verify;
 pub mod witness;

@@ -12,10 +12,9 @@ use clap::Parser;
 use bt_exec::app::{context, load_policy, load_policy_digest, now, store, Fail};
 use bt_exec::cli::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd, PolicyCmd, SigsumArgs};
 use bt_exec::policy::Policy;
-use bt_exec::store::Store;
-use bt_exec::tlog::MAX_PROOF_BYTES;
+use bt_exec::store::{Ingested, Store};
 use bt_exec::verify::{self, exit, LogOutcome, Verdict};
-use bt_exec::{memo, release, saving};
+use bt_exec::{memo, release, report, saving, verdict};
 
 type Res<T> = Result<T, Fail>;
 
@@ -78,48 +77,54 @@ fn policy_check(file: &Path) -> Res<u8> {
     Ok(0)
 }
 
-fn report_json(program: &Path, v: &Verdict) -> serde_json::Value {
-    use base64::Engine;
-    let logs: Vec<serde_json::Value> = v
-        .logs
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "origin": r.origin,
-                "result": r.outcome.result(),
-                "message": r.outcome.message(),
-                "size": r.checkpoint.as_ref().map(|c| c.size),
-                "root": r.checkpoint.as_ref().map(|c| base64::engine::general_purpose::STANDARD.encode(c.root.0)),
-                "cosigners": r.cosigners.iter().map(|(n, t)| serde_json::json!({"name": n, "timestamp": t})).collect::<Vec<_>>(),
-                "leaf_index": match r.outcome { LogOutcome::Proven { index } => Some(index), _ => None },
-                "release": r.entry.as_ref().map(|e| serde_json::json!({"name": e.release.name, "version": e.release.version, "platform": e.release.platform})),
-                "rebuilders": r.attested,
-                "elapsed_ms": r.elapsed_ms,
-            })
-        })
-        .collect();
-    let mut attested: Vec<&str> = vec![];
-    for r in v
-        .logs
-        .iter()
-        .filter(|r| matches!(r.outcome, LogOutcome::Proven { .. }))
-    {
-        for n in &r.attested {
-            if !attested.contains(&n.as_str()) {
-                attested.push(n);
-            }
-        }
+/// The program found and what it is verified under.
+struct Located {
+    path: PathBuf,
+    policy: Policy,
+    /// The policy text's digest, when it keys a warm verdict.
+    digest: Option<[u8; 32]>,
+    store: Store,
+    /// The program in the CAS, when the warm-verdict check already put it there.
+    ingested: Option<Ingested>,
+}
+
+/// Finds PROGRAM (a path, a name on PATH, or NAME@VERSION fetched into the
+/// CAS) and its policy. A run that a warm verdict covers execs here.
+fn locate(
+    common: &CommonArgs,
+    sigsum: &SigsumArgs,
+    program: &OsString,
+    args: Option<&[OsString]>,
+) -> Res<Located> {
+    if let Some((name, version)) = release::spec(program) {
+        let store = store()?;
+        let policy = load_policy(common.policy.as_deref(), &store)?;
+        let path = fetch_release(common, &policy, &store, &name, version.as_deref())?;
+        return Ok(Located {
+            path,
+            policy,
+            digest: None,
+            store,
+            ingested: None,
+        });
     }
-    serde_json::json!({
-        "program": program.display().to_string(),
-        "sha256": hex::encode(v.file.sha256),
-        "size": v.file.size,
-        "decision": if v.proven() { "run" } else { "refuse" },
-        "exit_code": v.code,
-        "reason": v.reason,
-        "logs": logs,
-        "rebuilders": attested,
-        "elapsed_ms": v.elapsed_ms,
+    let path = bt_exec::exec::resolve(program).map_err(|m| Fail::new(exit::NOT_FOUND, m))?;
+    let standalone = verdict::standalone(common.policy.as_deref(), sigsum);
+    let store = store()?;
+    let ingested = args
+        .filter(|_| memo::may_serve(common))
+        .and_then(|args| memo::run_warm(common.policy.as_deref(), &store, &path, program, args));
+    let (policy, digest) = if standalone {
+        (verdict::standalone_policy(), None)
+    } else {
+        load_policy_digest(common.policy.as_deref(), &store)?
+    };
+    Ok(Located {
+        path,
+        policy,
+        digest,
+        store,
+        ingested,
     })
 }
 
@@ -130,53 +135,13 @@ fn verify_and_maybe_run(
     program: &OsString,
     args: Option<&[OsString]>,
 ) -> Res<u8> {
-    // The program in the CAS, when the warm-verdict check already put it there.
-    let mut ingested = None;
-    let (path, policy, digest, store) = match release::spec(program) {
-        Some((name, version)) => {
-            let store = store()?;
-            let policy = load_policy(common.policy.as_deref(), &store)?;
-            let path = fetch_release(common, &policy, &store, &name, version.as_deref())?;
-            (path, policy, None, store)
-        }
-        None => {
-            let path =
-                bt_exec::exec::resolve(program).map_err(|m| Fail::new(exit::NOT_FOUND, m))?;
-            // `verify --sigsum-proof P --sigsum-policy Q --sigsum-key K` stands
-            // alone: it needs no bt-exec policy.
-            let standalone = sigsum.sigsum_proof.is_some()
-                && sigsum.sigsum_policy.is_some()
-                && !sigsum.sigsum_keys.is_empty()
-                && common.policy.is_none()
-                && Policy::locate(None).map_or(true, |p| !p.exists());
-            let store = store()?;
-            if let Some(args) = args.filter(|_| memo::may_serve(common)) {
-                ingested = memo::run_warm(common.policy.as_deref(), &store, &path, program, args);
-            }
-            let (policy, digest) = if standalone {
-                (
-                    Policy {
-                        path: PathBuf::from("(none)"),
-                        rebuilders: vec![],
-                        sigsum: None,
-                        trust: bt_exec::policy::TrustPolicy {
-                            logs: vec![],
-                            witnesses: vec![],
-                            quorum: bt_exec::policy::Quorum::None,
-                        },
-                        publishers: vec![],
-                        require: Default::default(),
-                        mode: bt_exec::policy::Mode::Enforce,
-                        expires: None,
-                    },
-                    None,
-                )
-            } else {
-                load_policy_digest(common.policy.as_deref(), &store)?
-            };
-            (path, policy, digest, store)
-        }
-    };
+    let Located {
+        path,
+        policy,
+        digest,
+        store,
+        ingested,
+    } = locate(common, sigsum, program, args)?;
     let file = match ingested {
         Some(file) => file,
         None => store
@@ -192,94 +157,31 @@ fn verify_and_maybe_run(
             if file.cached { ", hash cached" } else { "" }
         );
     }
-    let sidecar_path = PathBuf::from(format!("{}.tlog-proof", path.display()));
-    let sidecar = match bt_exec::fsutil::read_optional(&sidecar_path, MAX_PROOF_BYTES) {
-        Ok(Some(b)) => Some((sidecar_path, b)),
-        Ok(None) => None,
-        // Present but unreadable or too large: a refusal, never a fallback.
-        Err(e) => Some((sidecar_path, e.to_string().into_bytes())),
+    let request = verdict::Request {
+        policy: &policy,
+        policy_digest: digest,
+        store: &store,
+        path: &path,
+        offline: common.offline,
+        verbose: common.verbose,
+        may_memo: args.is_some() && memo::may_serve(common),
+        sigsum,
     };
-    let ctx = context(&policy, &store, common.offline, common.verbose);
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let sigsum_path = match &sigsum.sigsum_proof {
-        Some(p) => Some(p.clone()),
-        None => Some(PathBuf::from(format!("{}.sigsum-proof", path.display())))
-            .filter(|p| policy.sigsum.is_some() && p.exists()),
-    };
-    // A warm verdict may be recorded for the next run (src/memo.rs): what
-    // it depends on is read before the verification reads it.
-    let pending = digest
-        .filter(|_| {
-            args.is_some() && memo::may_serve(common) && sidecar.is_none() && sigsum_path.is_none()
-        })
-        .and_then(|d| memo::pending(&store, &policy, d));
-    let verdict = match sigsum_path {
-        Some(proof_path) => {
-            let section = policy.sigsum.as_ref();
-            let sigsum_policy = match (&sigsum.sigsum_policy, section) {
-                (Some(spec), _) => bt_exec::sigsum_interop::load_policy(spec, Path::new("."))
-                    .map_err(|e| Fail::new(exit::CONFIG, e))?,
-                (None, Some(s)) => s.policy.clone(),
-                (None, None) => {
-                    return Err(Fail::new(
-                        exit::CONFIG,
-                        "a Sigsum proof needs a Sigsum policy: --sigsum-policy, or [sigsum] policy in the bt-exec policy",
-                    ))
-                }
-            };
-            let keys = if sigsum.sigsum_keys.is_empty() {
-                section.map(|s| s.keys_for(&file_name)).unwrap_or_default()
-            } else {
-                sigsum
-                    .sigsum_keys
-                    .iter()
-                    .map(|k| bt_exec::sigsum_interop::parse_key(k))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| Fail::new(exit::CONFIG, e))?
-            };
-            let proof =
-                bt_exec::fsutil::read_capped(&proof_path, bt_exec::sigsum_interop::MAX_PROOF_BYTES)
-                    .map_err(|e| {
-                        Fail::new(exit::REFUSED, format!("{}: {e}", proof_path.display()))
-                    })?;
-            verify::sigsum_verdict(file, &proof_path, &proof, &keys, &sigsum_policy)
-        }
-        None => verify::verify(&ctx, file, sidecar),
-    };
+    let (verdict, pending) = verdict::verify(&request, file)?;
     saving::save(&store, &verdict.logs, &verdict.file.sha256)?;
     if common.json {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", report_json(&path, &verdict));
+        let _ = writeln!(out, "{}", report::json(&path, &verdict));
     }
-    let audit = common.audit || policy.mode == bt_exec::policy::Mode::Audit;
-    let typed = program.to_string_lossy();
-    if audit && args.is_some() {
-        let rec = bt_exec::audit::Record::new(&typed, &verdict, now());
-        if let Err(e) = bt_exec::audit::record(&store, &rec) {
-            eprintln!("bt-exec: audit: cannot record the verdict: {e}");
-        }
-    }
-    if !verdict.proven() {
-        // Audit mode runs what it would refuse — never past a split view.
-        if !(audit && args.is_some() && verdict.code != exit::MISBEHAVIOUR) {
-            return Err(Fail::new(
-                verdict.code,
-                format!("refused {}: {}", path.display(), verdict.reason),
-            ));
-        }
-        eprintln!(
-            "bt-exec: AUDIT: would refuse {} ({}): {} — running it anyway (audit mode)",
-            path.display(),
-            bt_exec::audit::cause(&verdict),
-            verdict.reason
-        );
-    }
-    if common.verbose || (args.is_none() && !common.json) {
-        eprintln!("bt-exec: {}", verdict.reason);
-    }
+    judge(
+        common,
+        &policy,
+        &store,
+        program,
+        args.is_some(),
+        &path,
+        &verdict,
+    )?;
     match args {
         None => Ok(0),
         Some(args) => {
@@ -296,6 +198,44 @@ fn verify_and_maybe_run(
             ))
         }
     }
+}
+
+/// Records the verdict in audit mode, and refuses what is not proven (in
+/// audit mode, a run goes on with a warning — never past a split view).
+fn judge(
+    common: &CommonArgs,
+    policy: &Policy,
+    store: &Store,
+    program: &OsString,
+    runs: bool,
+    path: &Path,
+    verdict: &Verdict,
+) -> Res<()> {
+    let audit = common.audit || policy.mode == bt_exec::policy::Mode::Audit;
+    if audit && runs {
+        let rec = bt_exec::audit::Record::new(&program.to_string_lossy(), verdict, now());
+        if let Err(e) = bt_exec::audit::record(store, &rec) {
+            eprintln!("bt-exec: audit: cannot record the verdict: {e}");
+        }
+    }
+    if !verdict.proven() {
+        if !(audit && runs && verdict.code != exit::MISBEHAVIOUR) {
+            return Err(Fail::new(
+                verdict.code,
+                format!("refused {}: {}", path.display(), verdict.reason),
+            ));
+        }
+        eprintln!(
+            "bt-exec: AUDIT: would refuse {} ({}): {} — running it anyway (audit mode)",
+            path.display(),
+            bt_exec::audit::cause(verdict),
+            verdict.reason
+        );
+    }
+    if common.verbose || (!runs && !common.json) {
+        eprintln!("bt-exec: {}", verdict.reason);
+    }
+    Ok(())
 }
 
 /// Resolves a release from the logs' histories and puts its bytes in the
