@@ -29,6 +29,8 @@
 //!   CAS.
 //! - [`memo`]: warm verdicts: when one may serve, running from one,
 //!   recording one.
+//! - [`gossip`]: `gossip export` and `import`: checkpoints shared and checked.
+//! - [`status`]: the reports of `status` and `policy check`, as lines.
 
 pub mod app;
 pub mod audit;
@@ -37,6 +39,7 @@ pub mod entry;
 pub mod exec;
 pub mod fetch;
 pub mod fsutil;
+pub mod gossip;
 pub mod history;
 pub mod httpd;
 pub mod index;
@@ -50,6 +53,7 @@ pub mod report;
 pub mod saving;
 pub mod serve;
 pub mod sigsum_interop;
+pub mod status;
 pub mod store;
 pub mod tlog;
 pub mod verdict;

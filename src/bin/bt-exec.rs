@@ -1,6 +1,8 @@
 //! bt-exec: run a program only after proving its bytes are logged.
-//! Argument parsing, reporting and exec only; the decision is in
-//! `bt_exec::verify`.
+//! Argument parsing, printing and the process's own parts (`main`, the
+//! exec) only: the commands are in the library (`bt_exec::app`, `verdict`,
+//! `memo`, `release`, `saving`, `gossip`, `status`, `report`), the decision
+//! in `bt_exec::verify`.
 #![no_main]
 
 use std::ffi::{c_char, c_int, OsString};
@@ -9,72 +11,28 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
-use bt_exec::app::{context, load_policy, load_policy_digest, now, store, Fail};
+use bt_exec::app::{check_expiry, context, load_policy, load_policy_digest, now, store, Fail};
 use bt_exec::cli::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd, PolicyCmd, SigsumArgs};
 use bt_exec::policy::Policy;
 use bt_exec::store::{Ingested, Store};
-use bt_exec::verify::{self, exit, LogOutcome, Verdict};
-use bt_exec::{memo, release, report, saving, verdict};
+use bt_exec::verify::{exit, Verdict};
+use bt_exec::{gossip, memo, release, report, saving, status, verdict};
 
 type Res<T> = Result<T, Fail>;
 
 /// `bt-exec policy check FILE`: what the policy trusts, in plain words.
 fn policy_check(file: &Path) -> Res<u8> {
-    use base64::Engine;
     let p = Policy::load(file).map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
-    let b64 = |k: &bt_exec::note::PublicKey| {
-        base64::engine::general_purpose::STANDARD.encode(k.as_bytes())
-    };
-    println!("policy {}: valid", file.display());
-    for l in &p.trust.logs {
-        println!(
-            "log {} (key {}) at {}",
-            l.origin,
-            b64(&l.key.key),
-            l.url.as_deref().unwrap_or("-")
-        );
-    }
-    for w in &p.trust.witnesses {
-        println!(
-            "witness {} = {} (key {})",
-            w.name,
-            w.key.name,
-            b64(&w.key.key)
-        );
-    }
-    println!("quorum: {}", p.trust.quorum_text());
-    for pb in &p.publishers {
-        println!(
-            "publisher {} may publish {}",
-            b64(&pb.key),
-            pb.names.join(", ")
-        );
-    }
-    let r = &p.require;
-    println!(
-        "require: logs {} of {}, max_age {} s, refresh {} s, latest {}, no_downgrade {}, prior_revisions {}, min_release_age {} s",
-        r.logs,
-        p.trust.logs.len(),
-        r.max_age.as_secs(),
-        r.refresh.as_secs(),
-        r.latest,
-        r.no_downgrade,
-        r.prior_revisions,
-        r.min_release_age.as_secs()
-    );
-    println!(
-        "mode: {}",
-        match p.mode {
-            bt_exec::policy::Mode::Enforce => "enforce",
-            bt_exec::policy::Mode::Audit => "audit",
-        }
-    );
-    match &p.expires {
-        Some((_, date)) => println!("expires: {date}"),
-        None => println!("expires: never"),
-    }
-    bt_exec::app::check_expiry(&p)?;
+    print_lines(&status::policy(file, &p));
+    check_expiry(&p)?;
     Ok(0)
+}
+
+/// Prints a report built by the library, a line at a time.
+fn print_lines(lines: &[String]) {
+    for l in lines {
+        println!("{l}");
+    }
 }
 
 /// The program found and what it is verified under.
@@ -284,155 +242,6 @@ fn progress_bar(size: u64) -> indicatif::ProgressBar {
     b
 }
 
-fn gossip_import(policy: Option<&Path>, offline: bool, files: &[PathBuf]) -> Res<u8> {
-    let store = store()?;
-    let policy = load_policy(policy, &store)?;
-    let ctx = context(&policy, &store, offline, false);
-    let mut worst = 0u8;
-    for f in files {
-        let data = bt_exec::fsutil::read_capped(f, 64 << 20)
-            .map_err(|e| Fail::new(exit::CONFIG, format!("{}: {e}", f.display())))?;
-        let text = String::from_utf8_lossy(&data);
-        let notes: Vec<String> = if text.contains("# bt-exec gossip\n") {
-            text.split("# bt-exec gossip\n")
-                .filter(|n| !n.trim().is_empty())
-                .map(String::from)
-                .collect()
-        } else {
-            vec![text.into_owned()]
-        };
-        for note in notes {
-            let origin = note.lines().next().unwrap_or_default().to_string();
-            let Some(spec) = policy.trust.log(&origin) else {
-                eprintln!("bt-exec: {}: skipping a checkpoint of {origin:?}, a log the policy does not list", f.display());
-                continue;
-            };
-            match verify::gossip_check(&ctx, spec, note.as_bytes()) {
-                Ok(Some(n)) => {
-                    let _lock = bt_exec::app::lock(&store)?;
-                    let _ = store.save_checkpoint(&origin, &n);
-                    eprintln!("bt-exec: {origin}: newer consistent checkpoint imported");
-                }
-                Ok(None) => eprintln!("bt-exec: {origin}: consistent with the local view"),
-                Err(o) => {
-                    let code = match o {
-                        LogOutcome::Misbehaved { .. } => exit::MISBEHAVIOUR,
-                        LogOutcome::Unreachable(_) => exit::UNREACHABLE,
-                        _ => exit::REFUSED,
-                    };
-                    eprintln!("bt-exec: {}: {origin}: {}", f.display(), o.message());
-                    worst = if worst == exit::MISBEHAVIOUR || code == exit::MISBEHAVIOUR {
-                        exit::MISBEHAVIOUR
-                    } else {
-                        worst.max(code)
-                    };
-                }
-            }
-        }
-    }
-    if worst != 0 {
-        return Err(Fail::new(worst, "gossip import found problems (above)"));
-    }
-    Ok(0)
-}
-
-fn status(policy: Option<&Path>) -> Res<u8> {
-    let store = store()?;
-    let policy = load_policy(policy, &store)?;
-    let now = now();
-    println!("policy: {}", policy.path.display());
-    for l in &policy.trust.logs {
-        let keys: Vec<_> = policy
-            .trust
-            .witnesses
-            .iter()
-            .map(|w| w.key.clone())
-            .collect();
-        match store.checkpoint(&l.origin).and_then(|n| {
-            bt_exec::tlog::SignedCheckpoint::verify(&n, &l.origin, &l.key, &keys).ok()
-        }) {
-            Some(sc) => {
-                let newest = sc.cosignatures.iter().map(|c| c.timestamp).max();
-                let age = newest
-                    .map(|t| format!("newest cosignature {} s old", now.saturating_sub(t)))
-                    .unwrap_or_else(|| "no cosignatures".into());
-                println!(
-                    "log {}: size {}, {} cosignature(s), {age}",
-                    l.origin,
-                    sc.checkpoint.size,
-                    sc.cosignatures.len()
-                );
-            }
-            None => println!("log {}: nothing cached yet", l.origin),
-        }
-        if let Some(a) = store.alarm(&l.origin) {
-            println!(
-                "  ALARM: split view recorded ({a}); clear with: bt-exec alarm clear {}",
-                l.origin
-            );
-        }
-        let (n, _) = bt_exec::history::View::open(&store, &l.origin).size();
-        if n > 0 {
-            println!("  release history: {n} entries verified and indexed");
-        }
-    }
-    let runs = bt_exec::history::all_runs(&store);
-    if !runs.is_empty() {
-        println!("releases run on this machine (newest per name):");
-    }
-    for r in runs {
-        for (origin, (index, version)) in &r.logs {
-            let view = bt_exec::history::View::open(&store, origin);
-            let age = view
-                .covered_since(*index)
-                .map(|t| format!("first seen cosigned {} s ago", now.saturating_sub(t)))
-                .unwrap_or_else(|| "age unknown".into());
-            let newest = view
-                .releases(&r.name)
-                .ok()
-                .and_then(|v| v.last().map(|s| (s.index, s.entry.release.version.clone())))
-                .filter(|(i, _)| i > index)
-                .map(|(i, v)| format!("; newer in the log: {v} (leaf {i})"))
-                .unwrap_or_default();
-            println!(
-                "  {} {version}: {origin} leaf {index}, {age}{newest}",
-                r.name
-            );
-        }
-    }
-    let audit = bt_exec::audit::records(&store);
-    if !audit.is_empty() {
-        let refused: Vec<_> = audit.iter().filter(|r| r.verdict != "run").collect();
-        println!(
-            "audit log: {} verdict(s), {} would have been refused",
-            audit.len(),
-            refused.len()
-        );
-        let mut by: std::collections::BTreeMap<&str, usize> = Default::default();
-        for r in &refused {
-            *by.entry(r.verdict.as_str()).or_default() += 1;
-        }
-        for (v, n) in by {
-            println!("  {n} × {v}");
-        }
-        for r in refused.iter().rev().take(5) {
-            println!(
-                "  {} s ago: {} — {}",
-                now.saturating_sub(r.time),
-                r.program,
-                r.reason
-            );
-        }
-    }
-    println!(
-        "cache: {} ({} bytes in the CAS)",
-        store.cache.display(),
-        store.cas_bytes()
-    );
-    println!("state: {}", store.state.display());
-    Ok(0)
-}
-
 fn run(cli: ExecCli) -> Res<u8> {
     match cli.cmd {
         None => {
@@ -451,20 +260,28 @@ fn run(cli: ExecCli) -> Res<u8> {
         }) => verify_and_maybe_run(&common, &sigsum, &program, None),
         Some(ExecCmd::Policy(PolicyCmd::Check { file })) => policy_check(&file),
         Some(ExecCmd::Gossip(GossipCmd::Export)) => {
-            let store = store()?;
-            let mut out = std::io::stdout().lock();
-            for n in store.all_checkpoints() {
-                let _ = out.write_all(b"# bt-exec gossip\n");
-                let _ = out.write_all(&n);
-            }
+            let out = gossip::export(&store()?);
+            let _ = std::io::stdout().lock().write_all(&out);
             Ok(0)
         }
         Some(ExecCmd::Gossip(GossipCmd::Import {
             policy,
             offline,
             files,
-        })) => gossip_import(policy.as_deref(), offline, &files),
-        Some(ExecCmd::Status { policy }) => status(policy.as_deref()),
+        })) => {
+            let store = store()?;
+            let policy = load_policy(policy.as_deref(), &store)?;
+            gossip::import(&store, &policy, offline, &files, &mut |m| {
+                eprintln!("bt-exec: {m}")
+            })?;
+            Ok(0)
+        }
+        Some(ExecCmd::Status { policy }) => {
+            let store = store()?;
+            let policy = load_policy(policy.as_deref(), &store)?;
+            print_lines(&status::report(&store, &policy, now()));
+            Ok(0)
+        }
         Some(ExecCmd::Alarm(AlarmCmd::Clear { origin })) => {
             let store = store()?;
             match store.clear_alarm(&origin) {
