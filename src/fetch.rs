@@ -8,6 +8,13 @@ pub enum FetchError {
     Unreachable { url: String, msg: String },
     #[error("{url}: more than {cap} bytes; refused without reading the rest")]
     TooLarge { url: String, cap: usize },
+    /// The bytes served are not the ones asked for (their hash differs).
+    #[error("{url}: served other bytes (sha256 {got}, the release is {want})")]
+    OtherBytes {
+        url: String,
+        got: String,
+        want: String,
+    },
     #[error("{url}: HTTP {status}")]
     Status {
         url: String,

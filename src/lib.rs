@@ -10,18 +10,38 @@
 //!
 //! I/O at the edges:
 //! - [`fsutil`]: atomic writes, locks.
+//! - [`source`]: where a log's files come from (the one trait every read
+//!   of a log goes through; in memory for tests).
 //! - [`fetch`]: capped, deadline-bound reads over http(s) and `file://`.
 //! - [`httpd`]: the HTTP server loop (header deadline, connection cap, graceful stop).
 //! - [`log`]: the log writer behind `bt-log init` / `add`.
 //! - [`witness`]: the C2SP tlog-witness server and client.
 //! - [`serve`]: static HTTP for a log directory.
+//!
+//! The bt-exec command over them (`src/bin/bt-exec.rs` parses, prints and
+//! execs):
+//! - [`app`]: a command's failure (message and exit code), the clock, the
+//!   store, the policy loaded and checked.
+//! - [`verdict`]: one program's verification: sidecar, Sigsum proof or the
+//!   policy's logs.
+//! - [`report`]: the `--json` report of a verification.
+//! - [`saving`]: what a verification learnt, and the run record of a proven
+//!   release, into the state directory.
+//! - [`release`]: `NAME@VERSION`: resolved from the logs, fetched into the
+//!   CAS.
+//! - [`memo`]: warm verdicts: when one may serve, running from one,
+//!   recording one.
+//! - [`gossip`]: `gossip export` and `import`: checkpoints shared and checked.
+//! - [`status`]: the reports of `status` and `policy check`, as lines.
 
+pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod entry;
 pub mod exec;
 pub mod fetch;
 pub mod fsutil;
+pub mod gossip;
 pub mod history;
 pub mod httpd;
 pub mod index;
@@ -30,10 +50,15 @@ pub mod memo;
 pub mod monitor;
 pub mod note;
 pub mod policy;
+pub mod release;
+pub mod report;
+pub mod saving;
 pub mod serve;
 pub mod sigsum_interop;
 pub mod source;
+pub mod status;
 pub mod store;
 pub mod tlog;
+pub mod verdict;
 pub mod verify;
 pub mod witness;

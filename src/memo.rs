@@ -23,16 +23,27 @@
 //! checkpoint cannot make a proven release unproven; a memo outlives it
 //! only until its own `valid_until`.)
 //!
+//! A run uses them through [`may_serve`] (the flags allow one),
+//! [`run_warm`] (exec at once when one holds), [`pending`] (the state read
+//! before the verification) and [`record`] (after a proven run); the file
+//! itself is [`holds`] and [`write`].
+//!
 //! The memo lives in the state directory, which is trusted for integrity
 //! exactly as the CAS beside it (docs/ARCHITECTURE.md): whoever can forge a
 //! memo can replace the bytes it names.
 
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::app::now;
+use crate::cli::CommonArgs;
 use crate::fsutil::{self, Durability};
-use crate::store::Store;
+use crate::policy::{Mode, Policy};
+use crate::saving::{run_at, RunAt};
+use crate::store::{Ingested, Store};
+use crate::verify::Verdict;
 
 const VERSION: &str = "bt-exec memo v1";
 /// Cap on a memo and on each file it depends on.
@@ -162,4 +173,108 @@ pub fn write(
     }
     let p = memo_path(store, policy_digest, sha256);
     fsutil::write_atomic(&p, text.as_bytes(), 0o644, Durability::Batch)
+}
+
+/// Whether these flags let a warm verdict stand in for the verification:
+/// not when the user asked to see it (-v, --json) or to audit it.
+pub fn may_serve(common: &CommonArgs) -> bool {
+    !common.verbose && !common.json && !common.audit
+}
+
+/// Runs PROGRAM (`path`, typed as `program`) at once when a warm verdict
+/// recorded for its bytes under this exact policy text (`--policy`
+/// `policy_flag`, else the default) still holds. Returns when there is
+/// none, with the program ingested when that got so far, and the full
+/// verification follows.
+pub fn run_warm(
+    policy_flag: Option<&Path>,
+    store: &Store,
+    path: &Path,
+    program: &OsStr,
+    args: &[OsString],
+) -> Option<Ingested> {
+    let policy_path = Policy::locate(policy_flag)?;
+    let text = fsutil::read_capped(&policy_path, Policy::MAX_BYTES).ok()?;
+    // A proof file beside the program is evidence to check every time.
+    if std::fs::symlink_metadata(format!("{}.tlog-proof", path.display())).is_ok() {
+        return None;
+    }
+    let file = store.ingest(path).ok()?;
+    if holds(store, &Policy::text_digest(&text), &file.sha256, now()) {
+        // Returns only if the exec failed; the full path then decides.
+        let _ = crate::exec::exec(&file.cas_path, program, args);
+    }
+    Some(file)
+}
+
+/// A warm verdict this run may record once it is proven: the digest of the
+/// policy text and the state it depends on, read before the verification.
+pub struct Pending {
+    policy_digest: [u8; 32],
+    deps: Snapshot,
+}
+
+/// The state a warm verdict under `policy` (whose text has the digest
+/// `policy_digest`) depends on, read before the verification: each log's
+/// alarm (which must stay absent) and, when the policy's release-history
+/// rules read it, its view. `None` when the policy allows no warm verdict
+/// (audit mode, a `[sigsum]` section) or that state cannot be read.
+pub fn pending(store: &Store, policy: &Policy, policy_digest: [u8; 32]) -> Option<Pending> {
+    if policy.mode != Mode::Enforce || policy.sigsum.is_some() {
+        return None;
+    }
+    let req = &policy.require;
+    // The view is read by `latest` and `min_release_age` (`prior_revisions`
+    // never takes the warm path).
+    let history = req.latest || !req.min_release_age.is_zero();
+    let mut deps = Snapshot::default();
+    for l in &policy.trust.logs {
+        deps.absent(store.alarm_path(&l.origin));
+        if history {
+            for f in crate::history::View::files(store, &l.origin) {
+                deps.read(f).ok()?;
+            }
+        }
+    }
+    Some(Pending {
+        policy_digest,
+        deps,
+    })
+}
+
+/// Records a warm verdict when every log of the policy proved the program
+/// on the warm path (best effort: without it the next run verifies in full).
+pub fn record(store: &Store, policy: &Policy, verdict: &Verdict, pending: Pending) {
+    let Pending {
+        policy_digest,
+        mut deps,
+    } = pending;
+    if verdict.logs.len() != policy.trust.logs.len() {
+        return;
+    }
+    // None when any log was not proven on the warm path.
+    let Some(mut until) = verdict.logs.iter().map(|r| r.warm_until).min().flatten() else {
+        return;
+    };
+    if let Some((t, _)) = &policy.expires {
+        until = until.min(*t);
+    }
+    if let Some(RunAt { name, at, .. }) = run_at(verdict).filter(|_| policy.require.no_downgrade) {
+        let p = crate::history::runs_path(store, &name);
+        let Ok(bytes) = fsutil::read_optional(&p, MAX_BYTES) else {
+            return;
+        };
+        if !crate::history::no_newer_run(bytes.as_deref(), &name, &at) {
+            return;
+        }
+        deps.content(p, bytes.as_deref());
+    }
+    let _ = write(
+        store,
+        &policy_digest,
+        &verdict.file.sha256,
+        now(),
+        until,
+        &deps,
+    );
 }

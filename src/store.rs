@@ -300,13 +300,10 @@ impl Store {
                 crate::fetch::download(url, release.size, deadline, &mut sink, progress)?;
                 let got: [u8; 32] = sink.1.finalize().into();
                 if got != release.sha256 {
-                    return Err(crate::fetch::FetchError::Unreachable {
+                    return Err(crate::fetch::FetchError::OtherBytes {
                         url: url.clone(),
-                        msg: format!(
-                            "served other bytes (sha256 {}, the release is {})",
-                            hex::encode(got),
-                            hex::encode(release.sha256)
-                        ),
+                        got: hex::encode(got),
+                        want: hex::encode(release.sha256),
                     });
                 }
                 tmp.as_file()

@@ -1,6 +1,8 @@
 //! bt-exec: run a program only after proving its bytes are logged.
-//! Argument parsing, reporting and exec only; the decision is in
-//! `bt_exec::verify`.
+//! Argument parsing, printing and the process's own parts (`main`, the
+//! exec) only: the commands are in the library (`bt_exec::app`, `verdict`,
+//! `memo`, `release`, `saving`, `gossip`, `status`, `report`), the decision
+//! in `bt_exec::verify`.
 #![no_main]
 
 use std::ffi::{c_char, c_int, OsString};
@@ -9,172 +11,78 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
+use bt_exec::app::{check_expiry, context, load_policy, load_policy_digest, now, store, Fail};
 use bt_exec::cli::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd, PolicyCmd, SigsumArgs};
 use bt_exec::policy::Policy;
-use bt_exec::store::Store;
-use bt_exec::tlog::MAX_PROOF_BYTES;
-use bt_exec::verify::{self, exit, Context, LogOutcome, LogReport, Verdict};
-
-/// A failure before any verification: message and exit code.
-struct Fail(u8, String);
+use bt_exec::store::{Ingested, Store};
+use bt_exec::verify::{exit, Verdict};
+use bt_exec::{gossip, memo, release, report, saving, status, verdict};
 
 type Res<T> = Result<T, Fail>;
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn load_policy(flag: Option<&Path>, store: &Store) -> Res<Policy> {
-    load_policy_digest(flag, store).map(|(p, _)| p)
-}
-
-/// Loads the policy; a text the state directory records as fully validated
-/// before is loaded without decompressing its keys (`Policy::load_validated`).
-/// With it, the policy text's digest when that text says everything the
-/// policy says (no trust_file).
-fn load_policy_digest(flag: Option<&Path>, store: &Store) -> Res<(Policy, Option<[u8; 32]>)> {
-    let path = Policy::locate(flag).ok_or_else(|| {
-        Fail(
-            exit::CONFIG,
-            "no policy file: give --policy FILE or set BT_EXEC_POLICY".into(),
-        )
-    })?;
-    if !path.exists() {
-        return Err(Fail(
-            exit::CONFIG,
-            format!(
-                "no policy at {}: write one (man bt-exec, POLICY) or give --policy FILE",
-                path.display()
-            ),
-        ));
-    }
-    let loaded = Policy::load_validated(&path, |d| store.policy_validated(d))
-        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
-    if loaded.check == bt_exec::note::PointCheck::Now {
-        // Best effort: without the mark the next load checks the points again.
-        let _ = store.mark_policy_validated(&loaded.digest);
-    }
-    let policy = loaded.policy;
-    policy
-        .check_expiry(now())
-        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
-    Ok((policy, (!loaded.trust_file).then_some(loaded.digest)))
-}
-
 /// `bt-exec policy check FILE`: what the policy trusts, in plain words.
 fn policy_check(file: &Path) -> Res<u8> {
-    use base64::Engine;
-    let p = Policy::load(file).map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
-    let b64 = |k: &bt_exec::note::PublicKey| {
-        base64::engine::general_purpose::STANDARD.encode(k.as_bytes())
-    };
-    println!("policy {}: valid", file.display());
-    for l in &p.trust.logs {
-        println!(
-            "log {} (key {}) at {}",
-            l.origin,
-            b64(&l.key.key),
-            l.url.as_deref().unwrap_or("-")
-        );
-    }
-    for w in &p.trust.witnesses {
-        println!(
-            "witness {} = {} (key {})",
-            w.name,
-            w.key.name,
-            b64(&w.key.key)
-        );
-    }
-    println!("quorum: {}", p.trust.quorum_text());
-    for pb in &p.publishers {
-        println!(
-            "publisher {} may publish {}",
-            b64(&pb.key),
-            pb.names.join(", ")
-        );
-    }
-    let r = &p.require;
-    println!(
-        "require: logs {} of {}, max_age {} s, refresh {} s, latest {}, no_downgrade {}, prior_revisions {}, min_release_age {} s",
-        r.logs,
-        p.trust.logs.len(),
-        r.max_age.as_secs(),
-        r.refresh.as_secs(),
-        r.latest,
-        r.no_downgrade,
-        r.prior_revisions,
-        r.min_release_age.as_secs()
-    );
-    println!(
-        "mode: {}",
-        match p.mode {
-            bt_exec::policy::Mode::Enforce => "enforce",
-            bt_exec::policy::Mode::Audit => "audit",
-        }
-    );
-    match &p.expires {
-        Some((_, date)) => println!("expires: {date}"),
-        None => println!("expires: never"),
-    }
-    p.check_expiry(now())
-        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
+    let p = Policy::load(file).map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
+    print_lines(&status::policy(file, &p));
+    check_expiry(&p)?;
     Ok(0)
 }
 
-fn store() -> Res<Store> {
-    Store::open_default().ok_or_else(|| {
-        Fail(
-            exit::CONFIG,
-            "no cache or state directory: set BT_EXEC_CACHE_DIR and BT_EXEC_STATE_DIR".into(),
-        )
-    })
+/// Prints a report built by the library, a line at a time.
+fn print_lines(lines: &[String]) {
+    for l in lines {
+        println!("{l}");
+    }
 }
 
-fn report_json(program: &Path, v: &Verdict) -> serde_json::Value {
-    use base64::Engine;
-    let logs: Vec<serde_json::Value> = v
-        .logs
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "origin": r.origin,
-                "result": r.outcome.result(),
-                "message": r.outcome.message(),
-                "size": r.checkpoint.as_ref().map(|c| c.size),
-                "root": r.checkpoint.as_ref().map(|c| base64::engine::general_purpose::STANDARD.encode(c.root.0)),
-                "cosigners": r.cosigners.iter().map(|(n, t)| serde_json::json!({"name": n, "timestamp": t})).collect::<Vec<_>>(),
-                "leaf_index": match r.outcome { LogOutcome::Proven { index } => Some(index), _ => None },
-                "release": r.entry.as_ref().map(|e| serde_json::json!({"name": e.release.name, "version": e.release.version, "platform": e.release.platform})),
-                "rebuilders": r.attested,
-                "elapsed_ms": r.elapsed_ms,
-            })
-        })
-        .collect();
-    let mut attested: Vec<&str> = vec![];
-    for r in v
-        .logs
-        .iter()
-        .filter(|r| matches!(r.outcome, LogOutcome::Proven { .. }))
-    {
-        for n in &r.attested {
-            if !attested.contains(&n.as_str()) {
-                attested.push(n);
-            }
-        }
+/// The program found and what it is verified under.
+struct Located {
+    path: PathBuf,
+    policy: Policy,
+    /// The policy text's digest, when it keys a warm verdict.
+    digest: Option<[u8; 32]>,
+    store: Store,
+    /// The program in the CAS, when the warm-verdict check already put it there.
+    ingested: Option<Ingested>,
+}
+
+/// Finds PROGRAM (a path, a name on PATH, or NAME@VERSION fetched into the
+/// CAS) and its policy. A run that a warm verdict covers execs here.
+fn locate(
+    common: &CommonArgs,
+    sigsum: &SigsumArgs,
+    program: &OsString,
+    args: Option<&[OsString]>,
+) -> Res<Located> {
+    if let Some((name, version)) = release::spec(program) {
+        let store = store()?;
+        let policy = load_policy(common.policy.as_deref(), &store)?;
+        let path = fetch_release(common, &policy, &store, &name, version.as_deref())?;
+        return Ok(Located {
+            path,
+            policy,
+            digest: None,
+            store,
+            ingested: None,
+        });
     }
-    serde_json::json!({
-        "program": program.display().to_string(),
-        "sha256": hex::encode(v.file.sha256),
-        "size": v.file.size,
-        "decision": if v.proven() { "run" } else { "refuse" },
-        "exit_code": v.code,
-        "reason": v.reason,
-        "logs": logs,
-        "rebuilders": attested,
-        "elapsed_ms": v.elapsed_ms,
+    let path = bt_exec::exec::resolve(program).map_err(|m| Fail::new(exit::NOT_FOUND, m))?;
+    let standalone = verdict::standalone(common.policy.as_deref(), sigsum);
+    let store = store()?;
+    let ingested = args
+        .filter(|_| memo::may_serve(common))
+        .and_then(|args| memo::run_warm(common.policy.as_deref(), &store, &path, program, args));
+    let (policy, digest) = if standalone {
+        (verdict::standalone_policy(), None)
+    } else {
+        load_policy_digest(common.policy.as_deref(), &store)?
+    };
+    Ok(Located {
+        path,
+        policy,
+        digest,
+        store,
+        ingested,
     })
 }
 
@@ -185,57 +93,18 @@ fn verify_and_maybe_run(
     program: &OsString,
     args: Option<&[OsString]>,
 ) -> Res<u8> {
-    // The program in the CAS, when the warm-verdict check already put it there.
-    let mut ingested = None;
-    let (path, policy, digest, store) = match release_spec(program) {
-        Some((name, version)) => {
-            let store = store()?;
-            let policy = load_policy(common.policy.as_deref(), &store)?;
-            let path = fetch_release(common, &policy, &store, &name, version.as_deref())?;
-            (path, policy, None, store)
-        }
-        None => {
-            let path = bt_exec::exec::resolve(program).map_err(|m| Fail(exit::NOT_FOUND, m))?;
-            // `verify --sigsum-proof P --sigsum-policy Q --sigsum-key K` stands
-            // alone: it needs no bt-exec policy.
-            let standalone = sigsum.sigsum_proof.is_some()
-                && sigsum.sigsum_policy.is_some()
-                && !sigsum.sigsum_keys.is_empty()
-                && common.policy.is_none()
-                && Policy::locate(None).map_or(true, |p| !p.exists());
-            let store = store()?;
-            if let Some(args) = args.filter(|_| memo_may_serve(common)) {
-                ingested = run_from_memo(common, &store, &path, program, args);
-            }
-            let (policy, digest) = if standalone {
-                (
-                    Policy {
-                        path: PathBuf::from("(none)"),
-                        rebuilders: vec![],
-                        sigsum: None,
-                        trust: bt_exec::policy::TrustPolicy {
-                            logs: vec![],
-                            witnesses: vec![],
-                            quorum: bt_exec::policy::Quorum::None,
-                        },
-                        publishers: vec![],
-                        require: Default::default(),
-                        mode: bt_exec::policy::Mode::Enforce,
-                        expires: None,
-                    },
-                    None,
-                )
-            } else {
-                load_policy_digest(common.policy.as_deref(), &store)?
-            };
-            (path, policy, digest, store)
-        }
-    };
+    let Located {
+        path,
+        policy,
+        digest,
+        store,
+        ingested,
+    } = locate(common, sigsum, program, args)?;
     let file = match ingested {
         Some(file) => file,
         None => store
             .ingest(&path)
-            .map_err(|e| Fail(exit::NOT_FOUND, format!("cannot read the program: {e}")))?,
+            .map_err(|e| Fail::new(exit::NOT_FOUND, format!("cannot read the program: {e}")))?,
     };
     if common.verbose {
         eprintln!(
@@ -246,75 +115,18 @@ fn verify_and_maybe_run(
             if file.cached { ", hash cached" } else { "" }
         );
     }
-    let sidecar_path = PathBuf::from(format!("{}.tlog-proof", path.display()));
-    let sidecar = match bt_exec::fsutil::read_optional(&sidecar_path, MAX_PROOF_BYTES) {
-        Ok(Some(b)) => Some((sidecar_path, b)),
-        Ok(None) => None,
-        // Present but unreadable or too large: a refusal, never a fallback.
-        Err(e) => Some((sidecar_path, e.to_string().into_bytes())),
-    };
-    let ctx = Context {
+    let request = verdict::Request {
         policy: &policy,
+        policy_digest: digest,
         store: &store,
+        path: &path,
         offline: common.offline,
-        now: now(),
         verbose: common.verbose,
-        deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
-        sources: None,
+        may_memo: args.is_some() && memo::may_serve(common),
+        sigsum,
     };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let sigsum_path = match &sigsum.sigsum_proof {
-        Some(p) => Some(p.clone()),
-        None => Some(PathBuf::from(format!("{}.sigsum-proof", path.display())))
-            .filter(|p| policy.sigsum.is_some() && p.exists()),
-    };
-    // A warm verdict may be recorded for the next run (src/memo.rs): what
-    // it depends on is read before the verification reads it.
-    let memo_deps = digest
-        .filter(|_| {
-            args.is_some()
-                && memo_may_serve(common)
-                && policy.mode == bt_exec::policy::Mode::Enforce
-                && policy.sigsum.is_none()
-                && sidecar.is_none()
-                && sigsum_path.is_none()
-        })
-        .and_then(|d| Some((d, memo_snapshot(&store, &policy)?)));
-    let verdict = match sigsum_path {
-        Some(proof_path) => {
-            let section = policy.sigsum.as_ref();
-            let sigsum_policy = match (&sigsum.sigsum_policy, section) {
-                (Some(spec), _) => bt_exec::sigsum_interop::load_policy(spec, Path::new("."))
-                    .map_err(|e| Fail(exit::CONFIG, e))?,
-                (None, Some(s)) => s.policy.clone(),
-                (None, None) => {
-                    return Err(Fail(
-                        exit::CONFIG,
-                        "a Sigsum proof needs a Sigsum policy: --sigsum-policy, or [sigsum] policy in the bt-exec policy".into(),
-                    ))
-                }
-            };
-            let keys = if sigsum.sigsum_keys.is_empty() {
-                section.map(|s| s.keys_for(&file_name)).unwrap_or_default()
-            } else {
-                sigsum
-                    .sigsum_keys
-                    .iter()
-                    .map(|k| bt_exec::sigsum_interop::parse_key(k))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| Fail(exit::CONFIG, e))?
-            };
-            let proof =
-                bt_exec::fsutil::read_capped(&proof_path, bt_exec::sigsum_interop::MAX_PROOF_BYTES)
-                    .map_err(|e| Fail(exit::REFUSED, format!("{}: {e}", proof_path.display())))?;
-            verify::sigsum_verdict(file, &proof_path, &proof, &keys, &sigsum_policy)
-        }
-        None => verify::verify(&ctx, file, sidecar),
-    };
-    save(&store, &verdict.logs, &verdict.file.sha256)?;
+    let (verdict, pending) = verdict::verify(&request, file)?;
+    saving::save(&store, &verdict.logs, &verdict.file.sha256)?;
     for r in &verdict.logs {
         for w in &r.warnings {
             eprintln!("bt-exec: warning: {}: {w}", r.origin);
@@ -322,45 +134,28 @@ fn verify_and_maybe_run(
     }
     if common.json {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", report_json(&path, &verdict));
+        let _ = writeln!(out, "{}", report::json(&path, &verdict));
     }
-    let audit = common.audit || policy.mode == bt_exec::policy::Mode::Audit;
-    let typed = program.to_string_lossy();
-    if audit && args.is_some() {
-        let rec = bt_exec::audit::Record::new(&typed, &verdict, now());
-        if let Err(e) = bt_exec::audit::record(&store, &rec) {
-            eprintln!("bt-exec: audit: cannot record the verdict: {e}");
-        }
-    }
-    if !verdict.proven() {
-        // Audit mode runs what it would refuse — never past a split view.
-        if !(audit && args.is_some() && verdict.code != exit::MISBEHAVIOUR) {
-            return Err(Fail(
-                verdict.code,
-                format!("refused {}: {}", path.display(), verdict.reason),
-            ));
-        }
-        eprintln!(
-            "bt-exec: AUDIT: would refuse {} ({}): {} — running it anyway (audit mode)",
-            path.display(),
-            bt_exec::audit::cause(&verdict),
-            verdict.reason
-        );
-    }
-    if common.verbose || (args.is_none() && !common.json) {
-        eprintln!("bt-exec: {}", verdict.reason);
-    }
+    judge(
+        common,
+        &policy,
+        &store,
+        program,
+        args.is_some(),
+        &path,
+        &verdict,
+    )?;
     match args {
         None => Ok(0),
         Some(args) => {
             if verdict.proven() {
-                record_run(&store, &verdict)?;
-                if let Some((digest, deps)) = memo_deps {
-                    write_memo(&store, &digest, &policy, &verdict, deps);
+                saving::record_run(&store, &verdict)?;
+                if let Some(pending) = pending {
+                    memo::record(&store, &policy, &verdict, pending);
                 }
             }
             let err = bt_exec::exec::exec(&verdict.file.cas_path, program, args);
-            Err(Fail(
+            Err(Fail::new(
                 exit::REFUSED,
                 format!("cannot execute the verified copy: {err}"),
             ))
@@ -368,52 +163,47 @@ fn verify_and_maybe_run(
     }
 }
 
-/// Records what verification learnt: new checkpoints and proofs
-/// (atomically, under the state lock; nothing at all on the warm path).
-fn save(store: &Store, reports: &[LogReport], sha256: &[u8; 32]) -> Res<()> {
-    let to_save = reports.iter().any(|r| {
-        r.save_checkpoint.is_some() || r.save_proof.is_some() || !r.save_attestations.is_empty()
-    });
-    if !to_save {
-        return Ok(());
+/// Records the verdict in audit mode, and refuses what is not proven (in
+/// audit mode, a run goes on with a warning — never past a split view).
+fn judge(
+    common: &CommonArgs,
+    policy: &Policy,
+    store: &Store,
+    program: &OsString,
+    runs: bool,
+    path: &Path,
+    verdict: &Verdict,
+) -> Res<()> {
+    let audit = common.audit || policy.mode == bt_exec::policy::Mode::Audit;
+    if audit && runs {
+        let rec = bt_exec::audit::Record::new(&program.to_string_lossy(), verdict, now());
+        if let Err(e) = bt_exec::audit::record(store, &rec) {
+            eprintln!("bt-exec: audit: cannot record the verdict: {e}");
+        }
     }
-    let _lock = store
-        .lock()
-        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
-    for r in reports {
-        if let Some(n) = &r.save_checkpoint {
-            let _ = store.save_checkpoint(&r.origin, n);
+    if !verdict.proven() {
+        if !(audit && runs && verdict.code != exit::MISBEHAVIOUR) {
+            return Err(Fail::new(
+                verdict.code,
+                format!("refused {}: {}", path.display(), verdict.reason),
+            ));
         }
-        if let Some(p) = &r.save_proof {
-            let _ = store.save_proof(&r.origin, sha256, p);
-        }
-        for (key, p) in &r.save_attestations {
-            let _ = store.save_attestation(&r.origin, sha256, key, p);
-        }
+        eprintln!(
+            "bt-exec: AUDIT: would refuse {} ({}): {} — running it anyway (audit mode)",
+            path.display(),
+            bt_exec::audit::cause(verdict),
+            verdict.reason
+        );
+    }
+    if common.verbose || (!runs && !common.json) {
+        eprintln!("bt-exec: {}", verdict.reason);
     }
     Ok(())
 }
 
-/// `NAME@VERSION` or `NAME@latest`: a release name (it has a `/`, as
-/// release names are namespaced) that is not an existing file.
-fn release_spec(program: &OsString) -> Option<(String, Option<String>)> {
-    let s = program.to_str()?;
-    // Cheap tests first: this runs in front of every program.
-    let (name, version) = s.rsplit_once('@')?;
-    if s.starts_with(['/', '.']) || Path::new(s).exists() {
-        return None;
-    }
-    if !name.contains('/') || version.is_empty() || s.chars().any(char::is_whitespace) {
-        return None;
-    }
-    Some((
-        name.to_string(),
-        (version != "latest").then(|| version.to_string()),
-    ))
-}
-
 /// Resolves a release from the logs' histories and puts its bytes in the
-/// CAS from its `cas` URLs; the path returned is then verified as usual.
+/// CAS (with a progress bar on a terminal); the path returned is then
+/// verified as usual.
 fn fetch_release(
     common: &CommonArgs,
     policy: &Policy,
@@ -421,22 +211,8 @@ fn fetch_release(
     name: &str,
     version: Option<&str>,
 ) -> Res<PathBuf> {
-    let ctx = Context {
-        policy,
-        store,
-        offline: common.offline,
-        now: now(),
-        verbose: common.verbose,
-        deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
-        sources: None,
-    };
-    let (reports, found) = verify::resolve_release(&ctx, name, version);
-    let sha256 = found
-        .as_ref()
-        .map(|s| s.entry.release.sha256)
-        .unwrap_or_default();
-    save(store, &reports, &sha256)?;
-    let seen = found.map_err(|(c, m)| Fail(c, m))?;
+    let ctx = context(policy, store, common.offline, common.verbose);
+    let seen = release::resolve(&ctx, name, version)?;
     let r = &seen.entry.release;
     if common.verbose {
         eprintln!(
@@ -449,356 +225,35 @@ fn fetch_release(
             r.size
         );
     }
-    if r.cas.is_empty() {
-        return Err(Fail(
-            exit::REFUSED,
-            format!(
-                "{} {}: the entry names no cas URL to fetch its bytes from",
-                r.name, r.version
-            ),
-        ));
-    }
-    use std::io::IsTerminal;
-    let bar = if std::io::stderr().is_terminal() && r.size >= 8 << 20 {
-        let b = indicatif::ProgressBar::new(r.size);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "fetching {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    let path = store
-        .fetch_release(r, ctx.deadline, &mut |n| bar.set_position(n))
-        .map_err(|errs| {
-            use bt_exec::fetch::FetchError;
-            let refused = errs.iter().any(|e| match e {
-                FetchError::TooLarge { .. } | FetchError::Status { .. } => true,
-                FetchError::Unreachable { msg, .. } => msg.starts_with("served other bytes"),
-            });
-            let why: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-            Fail(
-                if refused {
-                    exit::REFUSED
-                } else {
-                    exit::UNREACHABLE
-                },
-                format!(
-                    "{} {}: its bytes could not be fetched: {}",
-                    r.name,
-                    r.version,
-                    why.join("; ")
-                ),
-            )
-        });
+    let bar = progress_bar(r.size);
+    let path = release::fetch(store, r, ctx.deadline, &mut |n| bar.set_position(n));
     bar.finish_and_clear();
     path
 }
 
-/// The release a proven verdict runs: its name, version, and (origin, leaf
-/// index) in each log that proved it.
-struct RunAt {
-    name: String,
-    version: String,
-    at: Vec<(String, u64)>,
-}
-
-fn run_at(verdict: &verify::Verdict) -> Option<RunAt> {
-    let proven: Vec<_> = verdict
-        .logs
-        .iter()
-        .filter_map(|r| match (&r.outcome, &r.entry) {
-            (LogOutcome::Proven { index }, Some(e)) => Some((r.origin.clone(), *index, e)),
-            _ => None,
-        })
-        .collect();
-    let (_, _, e) = proven.first()?;
-    Some(RunAt {
-        name: e.release.name.clone(),
-        version: e.release.version.clone(),
-        at: proven.iter().map(|(o, i, _)| (o.clone(), *i)).collect(),
-    })
-}
-
-/// Remembers, durably and before the exec, the newest leaf of this release's
-/// name that ran (what `require.no_downgrade` compares against).
-fn record_run(store: &Store, verdict: &verify::Verdict) -> Res<()> {
-    let Some(RunAt { name, version, at }) = run_at(verdict) else {
-        return Ok(());
-    };
-    let known = bt_exec::history::runs(store, &name);
-    if at
-        .iter()
-        .all(|(o, i)| known.logs.get(o).is_some_and(|(k, _)| k >= i))
-    {
-        return Ok(());
+/// A bar for a download of `size` bytes: shown on a terminal, from 8 MiB.
+fn progress_bar(size: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() || size < 8 << 20 {
+        return indicatif::ProgressBar::hidden();
     }
-    let _lock = store
-        .lock()
-        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
-    bt_exec::history::record_run(store, &name, &version, &at).map_err(|e| {
-        Fail(
-            exit::CONFIG,
-            format!("cannot record this run for require.no_downgrade: {e}"),
+    let b = indicatif::ProgressBar::new(size);
+    b.set_style(
+        indicatif::ProgressStyle::with_template(
+            "fetching {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
         )
-    })
-}
-
-/// Whether these flags let a warm verdict (src/memo.rs) stand in for the
-/// verification: not when the user asked to see it (-v, --json) or to
-/// audit it.
-fn memo_may_serve(common: &CommonArgs) -> bool {
-    !common.verbose && !common.json && !common.audit
-}
-
-/// Runs PROGRAM at once when a warm verdict recorded for its bytes under
-/// this exact policy text still holds (src/memo.rs). Returns when there is
-/// none, with the program ingested when that got so far, and the full
-/// verification follows.
-fn run_from_memo(
-    common: &CommonArgs,
-    store: &Store,
-    path: &Path,
-    program: &OsString,
-    args: &[OsString],
-) -> Option<bt_exec::store::Ingested> {
-    let policy_path = Policy::locate(common.policy.as_deref())?;
-    let text = bt_exec::fsutil::read_capped(&policy_path, Policy::MAX_BYTES).ok()?;
-    // A proof file beside the program is evidence to check every time.
-    if std::fs::symlink_metadata(format!("{}.tlog-proof", path.display())).is_ok() {
-        return None;
-    }
-    let file = store.ingest(path).ok()?;
-    if bt_exec::memo::holds(store, &Policy::text_digest(&text), &file.sha256, now()) {
-        // Returns only if the exec failed; the full path then decides.
-        let _ = bt_exec::exec::exec(&file.cas_path, program, args);
-    }
-    Some(file)
-}
-
-/// The state a warm verdict under `policy` depends on, read before the
-/// verification: each log's alarm (which must stay absent) and, when the
-/// policy's release-history rules read it, its view.
-fn memo_snapshot(store: &Store, policy: &Policy) -> Option<bt_exec::memo::Snapshot> {
-    let req = &policy.require;
-    // The view is read by `latest` and `min_release_age` (`prior_revisions`
-    // never takes the warm path).
-    let history = req.latest || !req.min_release_age.is_zero();
-    let mut deps = bt_exec::memo::Snapshot::default();
-    for l in &policy.trust.logs {
-        deps.absent(store.alarm_path(&l.origin));
-        if history {
-            for f in bt_exec::history::View::files(store, &l.origin) {
-                deps.read(f).ok()?;
-            }
-        }
-    }
-    Some(deps)
-}
-
-/// Records a warm verdict when every log of the policy proved the program
-/// on the warm path (best effort: without it the next run verifies in full).
-fn write_memo(
-    store: &Store,
-    digest: &[u8; 32],
-    policy: &Policy,
-    verdict: &verify::Verdict,
-    mut deps: bt_exec::memo::Snapshot,
-) {
-    if verdict.logs.len() != policy.trust.logs.len() {
-        return;
-    }
-    // None when any log was not proven on the warm path.
-    let Some(mut until) = verdict.logs.iter().map(|r| r.warm_until).min().flatten() else {
-        return;
-    };
-    if let Some((t, _)) = &policy.expires {
-        until = until.min(*t);
-    }
-    if let Some(RunAt { name, at, .. }) = run_at(verdict).filter(|_| policy.require.no_downgrade) {
-        let p = bt_exec::history::runs_path(store, &name);
-        let Ok(bytes) = bt_exec::fsutil::read_optional(&p, 1 << 20) else {
-            return;
-        };
-        if !bt_exec::history::no_newer_run(bytes.as_deref(), &name, &at) {
-            return;
-        }
-        deps.content(p, bytes.as_deref());
-    }
-    let _ = bt_exec::memo::write(store, digest, &verdict.file.sha256, now(), until, &deps);
-}
-
-fn gossip_import(policy: Option<&Path>, offline: bool, files: &[PathBuf]) -> Res<u8> {
-    let store = store()?;
-    let policy = load_policy(policy, &store)?;
-    let ctx = Context {
-        policy: &policy,
-        store: &store,
-        offline,
-        now: now(),
-        verbose: false,
-        deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
-        sources: None,
-    };
-    let mut worst = 0u8;
-    for f in files {
-        let data = bt_exec::fsutil::read_capped(f, 64 << 20)
-            .map_err(|e| Fail(exit::CONFIG, format!("{}: {e}", f.display())))?;
-        let text = String::from_utf8_lossy(&data);
-        let notes: Vec<String> = if text.contains("# bt-exec gossip\n") {
-            text.split("# bt-exec gossip\n")
-                .filter(|n| !n.trim().is_empty())
-                .map(String::from)
-                .collect()
-        } else {
-            vec![text.into_owned()]
-        };
-        for note in notes {
-            let origin = note.lines().next().unwrap_or_default().to_string();
-            let Some(spec) = policy.trust.log(&origin) else {
-                eprintln!("bt-exec: {}: skipping a checkpoint of {origin:?}, a log the policy does not list", f.display());
-                continue;
-            };
-            match verify::gossip_check(&ctx, spec, note.as_bytes()) {
-                Ok(verify::Gossip::Newer(n)) => {
-                    let _lock = store
-                        .lock()
-                        .map_err(|e| Fail(exit::CONFIG, e.to_string()))?;
-                    let _ = store.save_checkpoint(&origin, &n);
-                    eprintln!("bt-exec: {origin}: newer consistent checkpoint imported");
-                }
-                Ok(verify::Gossip::Known) => {
-                    eprintln!("bt-exec: {origin}: consistent with the local view")
-                }
-                Ok(verify::Gossip::NotSaved(why)) => eprintln!(
-                    "bt-exec: {origin}: consistent with the local view; not saved, it does not meet the policy: {why}"
-                ),
-                Err(o) => {
-                    let code = o.exit_code();
-                    eprintln!("bt-exec: {}: {origin}: {}", f.display(), o.message());
-                    worst = if worst == exit::MISBEHAVIOUR || code == exit::MISBEHAVIOUR {
-                        exit::MISBEHAVIOUR
-                    } else {
-                        worst.max(code)
-                    };
-                }
-            }
-        }
-    }
-    if worst != 0 {
-        return Err(Fail(worst, "gossip import found problems (above)".into()));
-    }
-    Ok(0)
-}
-
-fn status(policy: Option<&Path>) -> Res<u8> {
-    let store = store()?;
-    let policy = load_policy(policy, &store)?;
-    let now = now();
-    println!("policy: {}", policy.path.display());
-    for l in &policy.trust.logs {
-        let keys: Vec<_> = policy
-            .trust
-            .witnesses
-            .iter()
-            .map(|w| w.key.clone())
-            .collect();
-        match store.checkpoint(&l.origin).and_then(|n| {
-            bt_exec::tlog::SignedCheckpoint::verify(&n, &l.origin, &l.key, &keys).ok()
-        }) {
-            Some(sc) => {
-                let newest = sc.cosignatures.iter().map(|c| c.timestamp).max();
-                let age = newest
-                    .map(|t| format!("newest cosignature {} s old", now.saturating_sub(t)))
-                    .unwrap_or_else(|| "no cosignatures".into());
-                println!(
-                    "log {}: size {}, {} cosignature(s), {age}",
-                    l.origin,
-                    sc.checkpoint.size,
-                    sc.cosignatures.len()
-                );
-            }
-            None => println!("log {}: nothing cached yet", l.origin),
-        }
-        if let Some(a) = store.alarm(&l.origin) {
-            println!(
-                "  ALARM: split view recorded ({a}); clear with: bt-exec alarm clear {}",
-                l.origin
-            );
-        }
-        let (n, _) = bt_exec::history::View::open(&store, &l.origin).size();
-        if n > 0 {
-            println!("  release history: {n} entries verified and indexed");
-        }
-    }
-    let runs = bt_exec::history::all_runs(&store);
-    if !runs.is_empty() {
-        println!("releases run on this machine (newest per name):");
-    }
-    for r in runs {
-        for (origin, (index, version)) in &r.logs {
-            let view = bt_exec::history::View::open(&store, origin);
-            let age = view
-                .covered_since(*index)
-                .map(|t| format!("first seen cosigned {} s ago", now.saturating_sub(t)))
-                .unwrap_or_else(|| "age unknown".into());
-            let newest = view
-                .releases(&r.name)
-                .ok()
-                .and_then(|v| v.last().map(|s| (s.index, s.entry.release.version.clone())))
-                .filter(|(i, _)| i > index)
-                .map(|(i, v)| format!("; newer in the log: {v} (leaf {i})"))
-                .unwrap_or_default();
-            println!(
-                "  {} {version}: {origin} leaf {index}, {age}{newest}",
-                r.name
-            );
-        }
-    }
-    let audit = bt_exec::audit::records(&store);
-    if !audit.is_empty() {
-        let refused: Vec<_> = audit.iter().filter(|r| r.verdict != "run").collect();
-        println!(
-            "audit log: {} verdict(s), {} would have been refused",
-            audit.len(),
-            refused.len()
-        );
-        let mut by: std::collections::BTreeMap<&str, usize> = Default::default();
-        for r in &refused {
-            *by.entry(r.verdict.as_str()).or_default() += 1;
-        }
-        for (v, n) in by {
-            println!("  {n} × {v}");
-        }
-        for r in refused.iter().rev().take(5) {
-            println!(
-                "  {} s ago: {} — {}",
-                now.saturating_sub(r.time),
-                r.program,
-                r.reason
-            );
-        }
-    }
-    println!(
-        "cache: {} ({} bytes in the CAS)",
-        store.cache.display(),
-        store.cas_bytes()
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    println!("state: {}", store.state.display());
-    Ok(0)
+    b
 }
 
 fn run(cli: ExecCli) -> Res<u8> {
     match cli.cmd {
         None => {
             let Some((program, args)) = cli.run.program.split_first() else {
-                return Err(Fail(
+                return Err(Fail::new(
                     exit::CONFIG,
-                    "usage: bt-exec [--policy FILE] [--offline] [--json] [-v] [--] PROGRAM [ARGS…]"
-                        .into(),
+                    "usage: bt-exec [--policy FILE] [--offline] [--json] [-v] [--] PROGRAM [ARGS…]",
                 ));
             };
             verify_and_maybe_run(&cli.run.common, &SigsumArgs::default(), program, Some(args))
@@ -810,20 +265,28 @@ fn run(cli: ExecCli) -> Res<u8> {
         }) => verify_and_maybe_run(&common, &sigsum, &program, None),
         Some(ExecCmd::Policy(PolicyCmd::Check { file })) => policy_check(&file),
         Some(ExecCmd::Gossip(GossipCmd::Export)) => {
-            let store = store()?;
-            let mut out = std::io::stdout().lock();
-            for n in store.all_checkpoints() {
-                let _ = out.write_all(b"# bt-exec gossip\n");
-                let _ = out.write_all(&n);
-            }
+            let out = gossip::export(&store()?);
+            let _ = std::io::stdout().lock().write_all(&out);
             Ok(0)
         }
         Some(ExecCmd::Gossip(GossipCmd::Import {
             policy,
             offline,
             files,
-        })) => gossip_import(policy.as_deref(), offline, &files),
-        Some(ExecCmd::Status { policy }) => status(policy.as_deref()),
+        })) => {
+            let store = store()?;
+            let policy = load_policy(policy.as_deref(), &store)?;
+            gossip::import(&store, &policy, offline, &files, &mut |m| {
+                eprintln!("bt-exec: {m}")
+            })?;
+            Ok(0)
+        }
+        Some(ExecCmd::Status { policy }) => {
+            let store = store()?;
+            let policy = load_policy(policy.as_deref(), &store)?;
+            print_lines(&status::report(&store, &policy, now()));
+            Ok(0)
+        }
         Some(ExecCmd::Alarm(AlarmCmd::Clear { origin })) => {
             let store = store()?;
             match store.clear_alarm(&origin) {
@@ -834,8 +297,8 @@ fn run(cli: ExecCli) -> Res<u8> {
                     );
                     Ok(0)
                 }
-                Ok(false) => Err(Fail(exit::CONFIG, format!("no alarm for {origin}"))),
-                Err(e) => Err(Fail(exit::CONFIG, e.to_string())),
+                Ok(false) => Err(Fail::new(exit::CONFIG, format!("no alarm for {origin}"))),
+                Err(e) => Err(Fail::new(exit::CONFIG, e.to_string())),
             }
         }
     }
@@ -860,8 +323,8 @@ fn real_main() -> u8 {
     };
     match run(cli) {
         Ok(c) => c,
-        Err(Fail(code, msg)) => {
-            eprintln!("bt-exec: {msg}");
+        Err(Fail { code, message }) => {
+            eprintln!("bt-exec: {message}");
             code
         }
     }

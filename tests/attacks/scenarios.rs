@@ -72,14 +72,20 @@ pub fn fork(w: &World, size: u64) -> History {
     f
 }
 
-pub fn forked_checkpoint_served(size: u64) -> Outcome {
+/// `honest`, then the log serves a fork of `size` (its tiles and its
+/// checkpoint, signed by the log key alone).
+pub fn serving_a_fork(size: u64) -> World {
     let w = honest();
     let f = fork(&w, size);
     w.serve_history(0, &f, size);
     w.logs[0]
         .src
         .put("checkpoint", w.note_of(0, &f, size, None));
-    verdict(w.verify("2.0", None))
+    w
+}
+
+pub fn forked_checkpoint_served(size: u64) -> Outcome {
+    verdict(serving_a_fork(size).verify("2.0", None))
 }
 
 pub fn forked_proof_file(size: u64) -> Outcome {
@@ -104,13 +110,7 @@ pub fn forked_gossip(size: u64) -> Outcome {
 }
 
 pub fn forked_release_lookup(size: u64) -> Outcome {
-    let w = honest();
-    let f = fork(&w, size);
-    w.serve_history(0, &f, size);
-    w.logs[0]
-        .src
-        .put("checkpoint", w.note_of(0, &f, size, None));
-    resolve(&w, Some("2.0"))
+    resolve(&serving_a_fork(size), Some("2.0"))
 }
 
 pub fn resolve(w: &World, version: Option<&str>) -> Outcome {

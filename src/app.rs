@@ -1,0 +1,117 @@
+//! What every bt-exec command starts from: the failure that ends one
+//! ([`Fail`]: a message and an exit code of [`crate::verify::exit`]), the
+//! clock, the default store, the policy (loaded, validated and checked for
+//! expiry) and a verification [`Context`]. The binary prints a `Fail` as
+//! `bt-exec: MESSAGE` and exits with its code.
+
+use std::path::Path;
+
+use crate::policy::Policy;
+use crate::store::Store;
+use crate::verify::{self, exit, Context};
+
+/// A command's failure: the message the user reads and the exit code.
+#[derive(Debug)]
+pub struct Fail {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Fail {
+    pub fn new(code: u8, message: impl Into<String>) -> Fail {
+        Fail {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Seconds since the Unix epoch (0 for a clock before it).
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The cache and state directories (DESIGN §7).
+pub fn store() -> Result<Store, Fail> {
+    Store::open_default().ok_or_else(|| {
+        Fail::new(
+            exit::CONFIG,
+            "no cache or state directory: set BT_EXEC_CACHE_DIR and BT_EXEC_STATE_DIR",
+        )
+    })
+}
+
+/// The policy of `--policy FILE` (`flag`), else the default one.
+pub fn load_policy(flag: Option<&Path>, store: &Store) -> Result<Policy, Fail> {
+    load_policy_digest(flag, store).map(|(p, _)| p)
+}
+
+/// Loads the policy; a text the state directory records as fully validated
+/// before is loaded without decompressing its keys (`Policy::load_validated`).
+/// With it, the policy text's digest when that text says everything the
+/// policy says (no trust_file).
+pub fn load_policy_digest(
+    flag: Option<&Path>,
+    store: &Store,
+) -> Result<(Policy, Option<[u8; 32]>), Fail> {
+    let path = Policy::locate(flag).ok_or_else(|| {
+        Fail::new(
+            exit::CONFIG,
+            "no policy file: give --policy FILE or set BT_EXEC_POLICY",
+        )
+    })?;
+    if !path.exists() {
+        return Err(Fail::new(
+            exit::CONFIG,
+            format!(
+                "no policy at {}: write one (man bt-exec, POLICY) or give --policy FILE",
+                path.display()
+            ),
+        ));
+    }
+    let loaded = Policy::load_validated(&path, |d| store.policy_validated(d))
+        .map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
+    if loaded.check == crate::note::PointCheck::Now {
+        // Best effort: without the mark the next load checks the points again.
+        let _ = store.mark_policy_validated(&loaded.digest);
+    }
+    let policy = loaded.policy;
+    check_expiry(&policy)?;
+    Ok((policy, (!loaded.trust_file).then_some(loaded.digest)))
+}
+
+/// Refuses a policy past its `expires` date (125).
+pub fn check_expiry(policy: &Policy) -> Result<(), Fail> {
+    policy
+        .check_expiry(now())
+        .map_err(|e| Fail::new(exit::CONFIG, e.to_string()))
+}
+
+/// A verification context for `policy` starting now, with the default
+/// deadline.
+pub fn context<'a>(
+    policy: &'a Policy,
+    store: &'a Store,
+    offline: bool,
+    verbose: bool,
+) -> Context<'a> {
+    Context {
+        policy,
+        store,
+        offline,
+        now: now(),
+        verbose,
+        deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
+        sources: None,
+    }
+}
+
+/// Takes the state lock for a write (125 when it cannot be had).
+pub fn lock(store: &Store) -> Result<crate::fsutil::Lock, Fail> {
+    store
+        .lock()
+        .map_err(|e| Fail::new(exit::CONFIG, e.to_string()))
+}

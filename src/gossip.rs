@@ -1,0 +1,100 @@
+//! `bt-exec gossip`: sharing the checkpoint cache between machines, so a
+//! split view shown to one is caught by the others (DESIGN §8). An export
+//! is every cached checkpoint note, each after a `# bt-exec gossip` line;
+//! an import reads such files, and plain checkpoint notes, and verifies each
+//! checkpoint against the policy and the local view before keeping it.
+
+use std::path::PathBuf;
+
+use crate::app::{self, Fail};
+use crate::policy::Policy;
+use crate::store::Store;
+use crate::verify::{self, exit};
+
+/// The line in front of each note of an export.
+const SEPARATOR: &str = "# bt-exec gossip\n";
+
+/// Cap on one file read by an import.
+const MAX_FILE_BYTES: usize = 64 << 20;
+
+/// The export document: every cached checkpoint note.
+pub fn export(store: &Store) -> Vec<u8> {
+    let mut out = vec![];
+    for n in store.all_checkpoints() {
+        out.extend_from_slice(SEPARATOR.as_bytes());
+        out.extend_from_slice(&n);
+    }
+    out
+}
+
+/// The checkpoint notes in one imported file: an export, or one plain note.
+fn notes(text: &str) -> Vec<String> {
+    if text.contains(SEPARATOR) {
+        text.split(SEPARATOR)
+            .filter(|n| !n.trim().is_empty())
+            .map(String::from)
+            .collect()
+    } else {
+        vec![text.to_string()]
+    }
+}
+
+/// Imports the checkpoints in `files`: each one of a log the policy lists
+/// is checked for consistency with the local view, and a newer consistent
+/// one is saved. `say` receives a line for each note (without the
+/// `bt-exec: ` prefix). Fails with the worst exit code found (123 before
+/// all) when any note is not consistent.
+pub fn import(
+    store: &Store,
+    policy: &Policy,
+    offline: bool,
+    files: &[PathBuf],
+    say: &mut dyn FnMut(&str),
+) -> Result<(), Fail> {
+    let ctx = app::context(policy, store, offline, false);
+    let mut worst = 0u8;
+    for f in files {
+        let data = crate::fsutil::read_capped(f, MAX_FILE_BYTES)
+            .map_err(|e| Fail::new(exit::CONFIG, format!("{}: {e}", f.display())))?;
+        for note in notes(&String::from_utf8_lossy(&data)) {
+            let origin = note.lines().next().unwrap_or_default().to_string();
+            let Some(spec) = policy.trust.log(&origin) else {
+                say(&format!(
+                    "{}: skipping a checkpoint of {origin:?}, a log the policy does not list",
+                    f.display()
+                ));
+                continue;
+            };
+            match verify::gossip_check(&ctx, spec, note.as_bytes()) {
+                Ok(verify::Gossip::Newer(n)) => {
+                    let _lock = app::lock(store)?;
+                    let _ = store.save_checkpoint(&origin, &n);
+                    say(&format!("{origin}: newer consistent checkpoint imported"));
+                }
+                Ok(verify::Gossip::Known) => {
+                    say(&format!("{origin}: consistent with the local view"))
+                }
+                Ok(verify::Gossip::NotSaved(why)) => say(&format!(
+                    "{origin}: consistent with the local view; not saved, it does not meet the policy: {why}"
+                )),
+                Err(o) => {
+                    say(&format!("{}: {origin}: {}", f.display(), o.message()));
+                    worst = worse(worst, o.exit_code());
+                }
+            }
+        }
+    }
+    if worst != 0 {
+        return Err(Fail::new(worst, "gossip import found problems (above)"));
+    }
+    Ok(())
+}
+
+/// The worse of two exit codes: a misbehaviour before all, else the higher.
+fn worse(a: u8, b: u8) -> u8 {
+    if a == exit::MISBEHAVIOUR || b == exit::MISBEHAVIOUR {
+        exit::MISBEHAVIOUR
+    } else {
+        a.max(b)
+    }
+}

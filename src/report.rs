@@ -1,0 +1,58 @@
+//! The `--json` report of a verification (`bt-exec verify --json`, and a
+//! run with `--json`): one JSON document on the program, the decision with
+//! its exit code and reason, and what each log said (docs/VERIFY.md).
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::verify::{LogOutcome, LogReport, Verdict};
+
+/// The document for `program` and its verdict.
+pub fn json(program: &std::path::Path, v: &Verdict) -> Value {
+    let logs: Vec<Value> = v.logs.iter().map(log_json).collect();
+    json!({
+        "program": program.display().to_string(),
+        "sha256": hex::encode(v.file.sha256),
+        "size": v.file.size,
+        "decision": if v.proven() { "run" } else { "refuse" },
+        "exit_code": v.code,
+        "reason": v.reason,
+        "logs": logs,
+        "rebuilders": rebuilders(v),
+        "elapsed_ms": v.elapsed_ms,
+    })
+}
+
+/// One log's part of the report.
+fn log_json(r: &LogReport) -> Value {
+    json!({
+        "origin": r.origin,
+        "result": r.outcome.result(),
+        "message": r.outcome.message(),
+        "size": r.checkpoint.as_ref().map(|c| c.size),
+        "root": r.checkpoint.as_ref().map(|c| base64::engine::general_purpose::STANDARD.encode(c.root.0)),
+        "cosigners": r.cosigners.iter().map(|(n, t)| json!({"name": n, "timestamp": t})).collect::<Vec<_>>(),
+        "leaf_index": match r.outcome { LogOutcome::Proven { index } => Some(index), _ => None },
+        "release": r.entry.as_ref().map(|e| json!({"name": e.release.name, "version": e.release.version, "platform": e.release.platform})),
+        "rebuilders": r.attested,
+        "elapsed_ms": r.elapsed_ms,
+    })
+}
+
+/// The rebuilders that attested the program in any log that proved it,
+/// each once, in the order first seen.
+fn rebuilders(v: &Verdict) -> Vec<&str> {
+    let mut attested: Vec<&str> = vec![];
+    for r in v
+        .logs
+        .iter()
+        .filter(|r| matches!(r.outcome, LogOutcome::Proven { .. }))
+    {
+        for n in &r.attested {
+            if !attested.contains(&n.as_str()) {
+                attested.push(n);
+            }
+        }
+    }
+    attested
+}

@@ -1,0 +1,178 @@
+//! The plain-text reports of `bt-exec status` (what this machine knows of
+//! each log, the releases it ran, its audit records, where its state is)
+//! and `bt-exec policy check` (what a policy trusts, in plain words). Each
+//! is built as lines for the binary to print.
+
+use base64::Engine;
+
+use crate::policy::{Mode, Policy};
+use crate::store::Store;
+
+/// `bt-exec status`: the report's lines at `now`.
+pub fn report(store: &Store, policy: &Policy, now: u64) -> Vec<String> {
+    let mut out = vec![format!("policy: {}", policy.path.display())];
+    logs(store, policy, now, &mut out);
+    runs(store, now, &mut out);
+    audit(store, now, &mut out);
+    out.push(format!(
+        "cache: {} ({} bytes in the CAS)",
+        store.cache.display(),
+        store.cas_bytes()
+    ));
+    out.push(format!("state: {}", store.state.display()));
+    out
+}
+
+/// Each log's cached checkpoint, alarm and release history.
+fn logs(store: &Store, policy: &Policy, now: u64, out: &mut Vec<String>) {
+    let keys: Vec<_> = policy
+        .trust
+        .witnesses
+        .iter()
+        .map(|w| w.key.clone())
+        .collect();
+    for l in &policy.trust.logs {
+        match store
+            .checkpoint(&l.origin)
+            .and_then(|n| crate::tlog::SignedCheckpoint::verify(&n, &l.origin, &l.key, &keys).ok())
+        {
+            Some(sc) => {
+                let newest = sc.cosignatures.iter().map(|c| c.timestamp).max();
+                let age = newest
+                    .map(|t| format!("newest cosignature {} s old", now.saturating_sub(t)))
+                    .unwrap_or_else(|| "no cosignatures".into());
+                out.push(format!(
+                    "log {}: size {}, {} cosignature(s), {age}",
+                    l.origin,
+                    sc.checkpoint.size,
+                    sc.cosignatures.len()
+                ));
+            }
+            None => out.push(format!("log {}: nothing cached yet", l.origin)),
+        }
+        if let Some(a) = store.alarm(&l.origin) {
+            out.push(format!(
+                "  ALARM: split view recorded ({a}); clear with: bt-exec alarm clear {}",
+                l.origin
+            ));
+        }
+        let (n, _) = crate::history::View::open(store, &l.origin).size();
+        if n > 0 {
+            out.push(format!(
+                "  release history: {n} entries verified and indexed"
+            ));
+        }
+    }
+}
+
+/// The newest release of each name run here, per log, with its age and
+/// whether the log holds a newer one.
+fn runs(store: &Store, now: u64, out: &mut Vec<String>) {
+    let runs = crate::history::all_runs(store);
+    if !runs.is_empty() {
+        out.push("releases run on this machine (newest per name):".into());
+    }
+    for r in runs {
+        for (origin, (index, version)) in &r.logs {
+            let view = crate::history::View::open(store, origin);
+            let age = view
+                .covered_since(*index)
+                .map(|t| format!("first seen cosigned {} s ago", now.saturating_sub(t)))
+                .unwrap_or_else(|| "age unknown".into());
+            let newest = view
+                .releases(&r.name)
+                .ok()
+                .and_then(|v| v.last().map(|s| (s.index, s.entry.release.version.clone())))
+                .filter(|(i, _)| i > index)
+                .map(|(i, v)| format!("; newer in the log: {v} (leaf {i})"))
+                .unwrap_or_default();
+            out.push(format!(
+                "  {} {version}: {origin} leaf {index}, {age}{newest}",
+                r.name
+            ));
+        }
+    }
+}
+
+/// The audit log: how many verdicts would have been refused, by cause, and
+/// the latest five.
+fn audit(store: &Store, now: u64, out: &mut Vec<String>) {
+    let audit = crate::audit::records(store);
+    if audit.is_empty() {
+        return;
+    }
+    let refused: Vec<_> = audit.iter().filter(|r| r.verdict != "run").collect();
+    out.push(format!(
+        "audit log: {} verdict(s), {} would have been refused",
+        audit.len(),
+        refused.len()
+    ));
+    let mut by: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in &refused {
+        *by.entry(r.verdict.as_str()).or_default() += 1;
+    }
+    for (v, n) in by {
+        out.push(format!("  {n} × {v}"));
+    }
+    for r in refused.iter().rev().take(5) {
+        out.push(format!(
+            "  {} s ago: {} — {}",
+            now.saturating_sub(r.time),
+            r.program,
+            r.reason
+        ));
+    }
+}
+
+/// `bt-exec policy check FILE`: what policy `p`, read from `file`, trusts.
+pub fn policy(file: &std::path::Path, p: &Policy) -> Vec<String> {
+    let b64 =
+        |k: &crate::note::PublicKey| base64::engine::general_purpose::STANDARD.encode(k.as_bytes());
+    let mut out = vec![format!("policy {}: valid", file.display())];
+    for l in &p.trust.logs {
+        out.push(format!(
+            "log {} (key {}) at {}",
+            l.origin,
+            b64(&l.key.key),
+            l.url.as_deref().unwrap_or("-")
+        ));
+    }
+    for w in &p.trust.witnesses {
+        out.push(format!(
+            "witness {} = {} (key {})",
+            w.name,
+            w.key.name,
+            b64(&w.key.key)
+        ));
+    }
+    out.push(format!("quorum: {}", p.trust.quorum_text()));
+    for pb in &p.publishers {
+        out.push(format!(
+            "publisher {} may publish {}",
+            b64(&pb.key),
+            pb.names.join(", ")
+        ));
+    }
+    let r = &p.require;
+    out.push(format!(
+        "require: logs {} of {}, max_age {} s, refresh {} s, latest {}, no_downgrade {}, prior_revisions {}, min_release_age {} s",
+        r.logs,
+        p.trust.logs.len(),
+        r.max_age.as_secs(),
+        r.refresh.as_secs(),
+        r.latest,
+        r.no_downgrade,
+        r.prior_revisions,
+        r.min_release_age.as_secs()
+    ));
+    let mode = match p.mode {
+        Mode::Enforce => "enforce",
+        Mode::Audit => "audit",
+    };
+    out.push(format!("mode: {mode}"));
+    out.push(match &p.expires {
+        Some((_, date)) => format!("expires: {date}"),
+        None => "expires: never".into(),
+    });
+    out
+}

@@ -1,0 +1,137 @@
+//! One program's verification as a bt-exec command asks for it: where the
+//! proof comes from (a `.tlog-proof` sidecar beside the program, a Sigsum
+//! proof — docs/SIGSUM.md — or the policy's logs alone), the verdict, and
+//! the warm verdict (src/memo.rs) a proven run may leave.
+
+use std::path::{Path, PathBuf};
+
+use crate::app::{self, Fail};
+use crate::cli::SigsumArgs;
+use crate::memo;
+use crate::policy::{Mode, Policy, Quorum, TrustPolicy};
+use crate::store::{Ingested, Store};
+use crate::tlog::MAX_PROOF_BYTES;
+use crate::verify::{self, exit, Verdict};
+
+/// What the command asks of the verification of one program.
+pub struct Request<'a> {
+    pub policy: &'a Policy,
+    /// The policy text's digest, when that text says everything the policy
+    /// says (a warm verdict is keyed by it).
+    pub policy_digest: Option<[u8; 32]>,
+    pub store: &'a Store,
+    /// The program's path (its sidecars are found beside it).
+    pub path: &'a Path,
+    pub offline: bool,
+    pub verbose: bool,
+    /// Whether a proven verdict may be remembered as a warm verdict: the
+    /// program is to run and the flags allow it (`memo::may_serve`).
+    pub may_memo: bool,
+    pub sigsum: &'a SigsumArgs,
+}
+
+/// Whether `verify --sigsum-proof P --sigsum-policy Q --sigsum-key K`
+/// stands alone: it needs no bt-exec policy (none is given or found).
+pub fn standalone(policy_flag: Option<&Path>, sigsum: &SigsumArgs) -> bool {
+    sigsum.sigsum_proof.is_some()
+        && sigsum.sigsum_policy.is_some()
+        && !sigsum.sigsum_keys.is_empty()
+        && policy_flag.is_none()
+        && Policy::locate(None).map_or(true, |p| !p.exists())
+}
+
+/// The empty policy a standalone Sigsum verification runs under.
+pub fn standalone_policy() -> Policy {
+    Policy {
+        path: PathBuf::from("(none)"),
+        rebuilders: vec![],
+        sigsum: None,
+        trust: TrustPolicy {
+            logs: vec![],
+            witnesses: vec![],
+            quorum: Quorum::None,
+        },
+        publishers: vec![],
+        require: Default::default(),
+        mode: Mode::Enforce,
+        expires: None,
+    }
+}
+
+/// The `.tlog-proof` beside `path`, when there is one.
+fn sidecar(path: &Path) -> Option<(PathBuf, Vec<u8>)> {
+    let sidecar_path = PathBuf::from(format!("{}.tlog-proof", path.display()));
+    match crate::fsutil::read_optional(&sidecar_path, MAX_PROOF_BYTES) {
+        Ok(Some(b)) => Some((sidecar_path, b)),
+        Ok(None) => None,
+        // Present but unreadable or too large: a refusal, never a fallback.
+        Err(e) => Some((sidecar_path, e.to_string().into_bytes())),
+    }
+}
+
+/// Verifies `file`, the bytes of `req.path`. Returns the verdict and, when
+/// this run may leave a warm verdict once proven, what it depends on.
+pub fn verify(req: &Request, file: Ingested) -> Result<(Verdict, Option<memo::Pending>), Fail> {
+    let sidecar = sidecar(req.path);
+    let ctx = app::context(req.policy, req.store, req.offline, req.verbose);
+    let sigsum_path = match &req.sigsum.sigsum_proof {
+        Some(p) => Some(p.clone()),
+        None => Some(PathBuf::from(format!(
+            "{}.sigsum-proof",
+            req.path.display()
+        )))
+        .filter(|p| req.policy.sigsum.is_some() && p.exists()),
+    };
+    // What a warm verdict depends on is read before the verification reads it.
+    let pending = req
+        .policy_digest
+        .filter(|_| req.may_memo && sidecar.is_none() && sigsum_path.is_none())
+        .and_then(|d| memo::pending(req.store, req.policy, d));
+    let verdict = match sigsum_path {
+        Some(proof_path) => sigsum(req, file, &proof_path)?,
+        None => verify::verify(&ctx, file, sidecar),
+    };
+    Ok((verdict, pending))
+}
+
+/// The verdict of a Sigsum proof at `proof_path`, under `--sigsum-policy`
+/// or the policy's `[sigsum]` section, for the keys `--sigsum-key` gives or
+/// that section allows for the program's file name.
+fn sigsum(req: &Request, file: Ingested, proof_path: &Path) -> Result<Verdict, Fail> {
+    let section = req.policy.sigsum.as_ref();
+    let sigsum_policy = match (&req.sigsum.sigsum_policy, section) {
+        (Some(spec), _) => crate::sigsum_interop::load_policy(spec, Path::new("."))
+            .map_err(|e| Fail::new(exit::CONFIG, e))?,
+        (None, Some(s)) => s.policy.clone(),
+        (None, None) => {
+            return Err(Fail::new(
+                exit::CONFIG,
+                "a Sigsum proof needs a Sigsum policy: --sigsum-policy, or [sigsum] policy in the bt-exec policy",
+            ))
+        }
+    };
+    let keys = if req.sigsum.sigsum_keys.is_empty() {
+        let file_name = req
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        section.map(|s| s.keys_for(&file_name)).unwrap_or_default()
+    } else {
+        req.sigsum
+            .sigsum_keys
+            .iter()
+            .map(|k| crate::sigsum_interop::parse_key(k))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Fail::new(exit::CONFIG, e))?
+    };
+    let proof = crate::fsutil::read_capped(proof_path, crate::sigsum_interop::MAX_PROOF_BYTES)
+        .map_err(|e| Fail::new(exit::REFUSED, format!("{}: {e}", proof_path.display())))?;
+    Ok(verify::sigsum_verdict(
+        file,
+        proof_path,
+        &proof,
+        &keys,
+        &sigsum_policy,
+    ))
+}
