@@ -99,6 +99,16 @@ fn malformed_policies_name_the_line() {
             "duplicate",
         ),
         (
+            format!(
+                "log {log}\nlog {}\nquorum none\n",
+                bt_exec::note::SecretKey::generate("example.org/log")
+                    .unwrap()
+                    .verifier()
+            ),
+            2,
+            "a second log with origin \"example.org/log\"",
+        ),
+        (
             format!("witness a {wk}\ngroup g 2 a\nquorum g\n"),
             2,
             "threshold",

@@ -118,6 +118,16 @@ impl TrustPolicy {
                     if !keys_seen.insert(*key.key.as_bytes()) {
                         return Err(err("duplicate key".into()));
                     }
+                    // Until the local state is keyed by the log's key as well
+                    // as its origin, two logs of one origin would share
+                    // cached proofs, and a program in one would count as
+                    // proven in the other (`logs = 2` met by one log).
+                    if logs.iter().any(|l: &LogSpec| l.origin == key.name) {
+                        return Err(err(format!(
+                            "a second log with origin {:?}: bt-exec keeps its state per origin, so two logs of one origin are refused; list each origin once",
+                            key.name
+                        )));
+                    }
                     if logs.len() == MAX_LOGS {
                         return Err(err(format!("more than {MAX_LOGS} logs")));
                     }
