@@ -31,14 +31,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn exec(w: &World, args: &[&str]) -> (i32, String) {
-    let _ = fs::remove_file(&w.canary);
-    let out = w.run(args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!err.contains("panicked"), "{err}");
-    let code = out.status.code().unwrap_or(-1);
-    if code != 0 {
-        assert!(!w.canary.exists(), "refused with {code}, but it ran: {err}");
-    }
+    let (code, _, err) = w.checked(args);
     (code, err)
 }
 

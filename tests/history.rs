@@ -45,18 +45,7 @@ fn publish_three(w: &World, cas_url: &str) -> Vec<PathBuf> {
 }
 
 fn run(w: &World, args: &[&str]) -> (i32, String, String) {
-    let _ = fs::remove_file(&w.canary);
-    let out = w.run(args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!err.contains("panicked"), "{err}");
-    let code = out.status.code().unwrap_or(-1);
-    if code != 0 {
-        assert!(
-            !w.canary.exists(),
-            "refused with {code} but the program ran: {err}"
-        );
-    }
-    (code, String::from_utf8_lossy(&out.stdout).into_owned(), err)
+    w.checked(args)
 }
 
 fn runs_ok(w: &World, f: &Path) -> String {

@@ -184,6 +184,23 @@ impl World {
         child.wait_with_output().unwrap()
     }
 
+    /// Runs bt-exec with `args` (the canary removed first): its exit code,
+    /// stdout and stderr; never a panic, and a refusal never ran the program.
+    pub fn checked(&self, args: &[&str]) -> (i32, String, String) {
+        let _ = fs::remove_file(&self.canary);
+        let out = self.run(args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!err.contains("panicked"), "{err}");
+        let code = out.status.code().unwrap_or(-1);
+        if code != 0 {
+            assert!(
+                !self.canary.exists(),
+                "refused with {code} but the program ran: {err}"
+            );
+        }
+        (code, String::from_utf8_lossy(&out.stdout).into_owned(), err)
+    }
+
     /// Runs the program through bt-exec and asserts it was refused with `code`.
     pub fn refused(&self, code: i32, why: &str) -> String {
         let _ = fs::remove_file(&self.canary);
