@@ -92,18 +92,12 @@ pub fn check_expiry(policy: &Policy) -> Result<(), Fail> {
 
 /// A verification context for `policy` starting now, with the default
 /// deadline.
-pub fn context<'a>(
-    policy: &'a Policy,
-    store: &'a Store,
-    offline: bool,
-    verbose: bool,
-) -> Context<'a> {
+pub fn context<'a>(policy: &'a Policy, store: &'a Store, offline: bool) -> Context<'a> {
     Context {
         policy,
-        store,
+        state: store,
         offline,
         now: now(),
-        verbose,
         deadline: std::time::Instant::now() + verify::DEFAULT_DEADLINE,
         sources: None,
     }

@@ -51,7 +51,7 @@ pub fn import(
     files: &[PathBuf],
     say: &mut dyn FnMut(&str),
 ) -> Result<(), Fail> {
-    let ctx = app::context(policy, store, offline, false);
+    let ctx = app::context(policy, store, offline);
     let mut worst = 0u8;
     for f in files {
         let data = crate::fsutil::read_capped(f, MAX_FILE_BYTES)

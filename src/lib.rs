@@ -56,6 +56,7 @@ pub mod saving;
 pub mod serve;
 pub mod sigsum_interop;
 pub mod source;
+pub mod state;
 pub mod status;
 pub mod store;
 pub mod tlog;

@@ -231,7 +231,7 @@ pub fn pending(store: &Store, policy: &Policy, policy_digest: [u8; 32]) -> Optio
     for l in &policy.trust.logs {
         deps.absent(store.alarm_path(&l.origin));
         if history {
-            for f in crate::history::View::files(store, &l.origin) {
+            for f in crate::history::DirView::files(store, &l.origin) {
                 deps.read(f).ok()?;
             }
         }

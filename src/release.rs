@@ -35,13 +35,21 @@ pub fn spec(program: &OsStr) -> Option<(String, Option<String>)> {
 
 /// The release `name` at `version` (`None`: the newest) the policy's logs
 /// agree on, with its leaf; what the logs taught is saved either way.
-pub fn resolve(ctx: &Context, name: &str, version: Option<&str>) -> Result<Seen, Fail> {
+/// `notes` receives the lines to print beside it ([`crate::report::notes`]).
+pub fn resolve(
+    ctx: &Context,
+    name: &str,
+    version: Option<&str>,
+    verbose: bool,
+    notes: &mut Vec<String>,
+) -> Result<Seen, Fail> {
     let (reports, found) = verify::resolve_release(ctx, name, version);
     let sha256 = found
         .as_ref()
         .map(|s| s.entry.release.sha256)
         .unwrap_or_default();
-    crate::saving::save(ctx.store, &reports, &sha256)?;
+    let unsaved = crate::saving::save(ctx.state, &reports, &sha256, ctx.now)?;
+    notes.extend(crate::report::notes(&reports, &unsaved, verbose));
     found.map_err(|(c, m)| Fail::new(c, m))
 }
 

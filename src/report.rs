@@ -56,3 +56,22 @@ fn rebuilders(v: &Verdict) -> Vec<&str> {
     }
     attested
 }
+
+/// The lines bt-exec prints on stderr beside a verdict: each step taken
+/// (with `-v`), what was served and proved nothing, and what could not be
+/// saved.
+pub fn notes(reports: &[LogReport], unsaved: &[String], verbose: bool) -> Vec<String> {
+    let mut out = vec![];
+    for r in reports {
+        if verbose {
+            out.extend(r.narration.iter().map(|n| format!("[{}] {n}", r.origin)));
+        }
+        out.extend(
+            r.warnings
+                .iter()
+                .map(|w| format!("warning: {}: {w}", r.origin)),
+        );
+    }
+    out.extend(unsaved.iter().map(|u| format!("warning: {u}")));
+    out
+}

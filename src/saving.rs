@@ -5,31 +5,50 @@
 //! docs/HISTORY.md).
 
 use crate::app::{self, Fail};
+use crate::state::State;
 use crate::store::Store;
 use crate::verify::{exit, LogOutcome, LogReport, Verdict};
 
 /// Records what verification learnt: new checkpoints and proofs
 /// (atomically, under the state lock; nothing at all on the warm path).
-pub fn save(store: &Store, reports: &[LogReport], sha256: &[u8; 32]) -> Result<(), Fail> {
+/// Returns what could not be saved, for the user to see: the verdict
+/// stands, but a checkpoint not saved is rollback protection lost.
+pub fn save(
+    state: &dyn State,
+    reports: &[LogReport],
+    sha256: &[u8; 32],
+    now: u64,
+) -> Result<Vec<String>, Fail> {
     let to_save = reports.iter().any(|r| {
         r.save_checkpoint.is_some() || r.save_proof.is_some() || !r.save_attestations.is_empty()
     });
     if !to_save {
-        return Ok(());
+        return Ok(vec![]);
     }
-    let _lock = app::lock(store)?;
+    let _lock = state
+        .lock()
+        .map_err(|e| Fail::new(exit::CONFIG, format!("cannot take the state lock: {e}")))?;
+    let mut failed = vec![];
     for r in reports {
+        let mut note = |what: &str, res: Result<(), crate::store::StoreError>| {
+            if let Err(e) = res {
+                failed.push(format!("{}: cannot save the {what}: {e}", r.origin));
+            }
+        };
         if let Some(n) = &r.save_checkpoint {
-            let _ = store.save_checkpoint(&r.origin, n);
+            note("checkpoint", state.save_checkpoint(&r.origin, n, now));
         }
         if let Some(p) = &r.save_proof {
-            let _ = store.save_proof(&r.origin, sha256, p);
+            note("inclusion proof", state.save_proof(&r.origin, sha256, p));
         }
         for (key, p) in &r.save_attestations {
-            let _ = store.save_attestation(&r.origin, sha256, key, p);
+            note(
+                "attestation",
+                state.save_attestation(&r.origin, sha256, key, p),
+            );
         }
     }
-    Ok(())
+    Ok(failed)
 }
 
 /// The release a proven verdict runs: its name, version, and (origin, leaf

@@ -68,11 +68,15 @@ pub fn load_policy(spec: &str, base: &Path) -> Result<SigsumPolicy, String> {
     })?;
     let text = String::from_utf8(text)
         .map_err(|_| format!("Sigsum policy {}: not UTF-8", path.display()))?;
-    let policy = sigsum::Policy::parse(&text)
-        .map_err(|e| format!("Sigsum policy {}: {e}", path.display()))?;
+    parse_policy(&text, &path.display().to_string())
+}
+
+/// A Sigsum policy from its text, named `name` in messages.
+pub fn parse_policy(text: &str, name: &str) -> Result<SigsumPolicy, String> {
+    let policy = sigsum::Policy::parse(text).map_err(|e| format!("Sigsum policy {name}: {e}"))?;
     Ok(SigsumPolicy {
         policy: std::sync::Arc::new(policy),
-        name: path.display().to_string(),
+        name: name.to_string(),
     })
 }
 

@@ -5,6 +5,7 @@
 
 use base64::Engine;
 
+use crate::history::View;
 use crate::policy::{Mode, Policy};
 use crate::store::Store;
 
@@ -56,7 +57,7 @@ fn logs(store: &Store, policy: &Policy, now: u64, out: &mut Vec<String>) {
                 l.origin
             ));
         }
-        let (n, _) = crate::history::View::open(store, &l.origin).size();
+        let (n, _) = crate::history::DirView::open(store, &l.origin).size();
         if n > 0 {
             out.push(format!(
                 "  release history: {n} entries verified and indexed"
@@ -74,7 +75,7 @@ fn runs(store: &Store, now: u64, out: &mut Vec<String>) {
     }
     for r in runs {
         for (origin, (index, version)) in &r.logs {
-            let view = crate::history::View::open(store, origin);
+            let view = crate::history::DirView::open(store, origin);
             let age = view
                 .covered_since(*index)
                 .map(|t| format!("first seen cosigned {} s ago", now.saturating_sub(t)))

@@ -336,13 +336,16 @@ impl Store {
             .flatten()
     }
 
-    /// How long ago the checkpoint of `origin` was last fetched and saved.
-    pub fn checkpoint_age(&self, origin: &str) -> Option<std::time::Duration> {
+    /// When the checkpoint of `origin` was last fetched and saved (Unix
+    /// seconds, the file's modification time).
+    pub fn checkpoint_saved_at(&self, origin: &str) -> Option<u64> {
         let m = std::fs::metadata(self.checkpoint_path(origin))
             .ok()?
             .modified()
             .ok()?;
-        std::time::SystemTime::now().duration_since(m).ok()
+        m.duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs())
     }
 
     /// Saves a verified checkpoint: atomic (a killed process leaves the old
@@ -439,10 +442,10 @@ impl Store {
             .map(|b| String::from_utf8_lossy(&b).trim().to_string())
     }
 
-    /// Writes both notes of a split view and raises the alarm for `origin`.
     /// Writes both notes, and the consistency proof that fails between
     /// them (base64 hashes, a line each; empty for equal sizes), as
-    /// evidence, and raises the log's alarm.
+    /// evidence, and raises the log's alarm. Either write failing is an
+    /// error: the user must learn that the evidence was not kept.
     pub fn record_split_view(
         &self,
         origin: &str,
@@ -450,7 +453,7 @@ impl Store {
         b: &[u8],
         proof: &str,
         now: u64,
-    ) -> Option<PathBuf> {
+    ) -> Result<PathBuf, StoreError> {
         let p = self
             .state
             .join("evidence")
@@ -467,14 +470,16 @@ impl Store {
             );
             text.extend_from_slice(proof.as_bytes());
         }
-        fsutil::write_atomic(&p, &text, 0o644, Durability::Sync).ok()?;
-        let _ = fsutil::write_atomic(
-            &self.alarm_path(origin),
+        fsutil::write_atomic(&p, &text, 0o644, Durability::Sync).map_err(io(&p))?;
+        let alarm = self.alarm_path(origin);
+        fsutil::write_atomic(
+            &alarm,
             p.display().to_string().as_bytes(),
             0o644,
             Durability::Sync,
-        );
-        Some(p)
+        )
+        .map_err(io(&alarm))?;
+        Ok(p)
     }
 
     pub fn clear_alarm(&self, origin: &str) -> Result<bool, StoreError> {

@@ -73,7 +73,7 @@ fn sidecar(path: &Path) -> Option<(PathBuf, Vec<u8>)> {
 /// this run may leave a warm verdict once proven, what it depends on.
 pub fn verify(req: &Request, file: Ingested) -> Result<(Verdict, Option<memo::Pending>), Fail> {
     let sidecar = sidecar(req.path);
-    let ctx = app::context(req.policy, req.store, req.offline, req.verbose);
+    let ctx = app::context(req.policy, req.store, req.offline);
     let sigsum_path = match &req.sigsum.sigsum_proof {
         Some(p) => Some(p.clone()),
         None => Some(PathBuf::from(format!(
@@ -134,4 +134,33 @@ fn sigsum(req: &Request, file: Ingested, proof_path: &Path) -> Result<Verdict, F
         &keys,
         &sigsum_policy,
     ))
+}
+
+/// What bt-exec does with a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Judgement {
+    /// Proven: it runs (or `verify` answers 0).
+    Run,
+    /// Not proven, but audit mode runs it anyway with a warning; `cause`
+    /// is the audit summary's name for why ([`crate::audit::cause`]).
+    AuditRun { cause: &'static str },
+    /// Refused with the verdict's exit code.
+    Refuse,
+}
+
+/// Decides what a verdict does: in audit mode (`--audit`, or `mode =
+/// "audit"`) a program that is to run runs with a warning when it is not
+/// proven — but never past a split view. Attack stopped: a log operator
+/// who forks the log cannot use a fleet still in audit mode to run the
+/// forked release silently; 123 is never downgraded to a warning.
+pub fn judge(audit: bool, runs: bool, v: &Verdict) -> Judgement {
+    if v.proven() {
+        Judgement::Run
+    } else if audit && runs && v.code != exit::MISBEHAVIOUR {
+        Judgement::AuditRun {
+            cause: crate::audit::cause(v),
+        }
+    } else {
+        Judgement::Refuse
+    }
 }

@@ -15,6 +15,7 @@ use bt_exec::app::{check_expiry, context, load_policy, load_policy_digest, now, 
 use bt_exec::cli::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd, PolicyCmd, SigsumArgs};
 use bt_exec::policy::Policy;
 use bt_exec::store::{Ingested, Store};
+use bt_exec::verdict::Judgement;
 use bt_exec::verify::{exit, Verdict};
 use bt_exec::{gossip, memo, release, report, saving, status, verdict};
 
@@ -126,11 +127,9 @@ fn verify_and_maybe_run(
         sigsum,
     };
     let (verdict, pending) = verdict::verify(&request, file)?;
-    saving::save(&store, &verdict.logs, &verdict.file.sha256)?;
-    for r in &verdict.logs {
-        for w in &r.warnings {
-            eprintln!("bt-exec: warning: {}: {w}", r.origin);
-        }
+    let unsaved = saving::save(&store, &verdict.logs, &verdict.file.sha256, now())?;
+    for line in report::notes(&verdict.logs, &unsaved, common.verbose) {
+        eprintln!("bt-exec: {line}");
     }
     if common.json {
         let mut out = std::io::stdout().lock();
@@ -181,19 +180,19 @@ fn judge(
             eprintln!("bt-exec: audit: cannot record the verdict: {e}");
         }
     }
-    if !verdict.proven() {
-        if !(audit && runs && verdict.code != exit::MISBEHAVIOUR) {
+    match verdict::judge(audit, runs, verdict) {
+        Judgement::Run => {}
+        Judgement::Refuse => {
             return Err(Fail::new(
                 verdict.code,
                 format!("refused {}: {}", path.display(), verdict.reason),
-            ));
+            ))
         }
-        eprintln!(
-            "bt-exec: AUDIT: would refuse {} ({}): {} — running it anyway (audit mode)",
+        Judgement::AuditRun { cause } => eprintln!(
+            "bt-exec: AUDIT: would refuse {} ({cause}): {} — running it anyway (audit mode)",
             path.display(),
-            bt_exec::audit::cause(verdict),
             verdict.reason
-        );
+        ),
     }
     if common.verbose || (!runs && !common.json) {
         eprintln!("bt-exec: {}", verdict.reason);
@@ -211,8 +210,13 @@ fn fetch_release(
     name: &str,
     version: Option<&str>,
 ) -> Res<PathBuf> {
-    let ctx = context(policy, store, common.offline, common.verbose);
-    let seen = release::resolve(&ctx, name, version)?;
+    let ctx = context(policy, store, common.offline);
+    let mut notes = vec![];
+    let seen = release::resolve(&ctx, name, version, common.verbose, &mut notes);
+    for line in notes {
+        eprintln!("bt-exec: {line}");
+    }
+    let seen = seen?;
     let r = &seen.entry.release;
     if common.verbose {
         eprintln!(

@@ -68,20 +68,26 @@ fn split_view(
         )
     };
     let proof_text: String = proof.iter().map(|h| B64.encode(h.0) + "\n").collect();
-    let evidence = log.ctx.store.record_split_view(
+    let evidence = log.ctx.state.record_split_view(
         &log.spec.origin,
         &older.note,
         &newer.note,
         &proof_text,
         log.ctx.now,
     );
+    // The split view stands (123) whether or not its evidence could be
+    // kept; a failed write is said, never swallowed.
+    let unsaved = match &evidence {
+        Ok(_) => String::new(),
+        Err(e) => format!("\nTHE EVIDENCE COULD NOT BE SAVED ({e}): keep this output"),
+    };
     LogOutcome::Misbehaved {
         msg: format!(
-            "split view: {what}\n--- one checkpoint ---\n{}--- the other ---\n{}",
+            "split view: {what}\n--- one checkpoint ---\n{}--- the other ---\n{}{unsaved}",
             String::from_utf8_lossy(&older.note),
             String::from_utf8_lossy(&newer.note)
         ),
-        evidence,
+        evidence: evidence.ok(),
     }
 }
 
@@ -202,7 +208,7 @@ pub(super) fn may_prove(
 pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoint> {
     let ctx = log.ctx;
     let origin = &log.spec.origin;
-    if let Some(ev) = ctx.store.alarm(origin) {
+    if let Some(ev) = ctx.state.alarm(origin) {
         return Err(LogOutcome::Misbehaved {
             msg: format!("a split view of this log was recorded earlier ({ev}); it stays refused until a person runs `bt-exec alarm clear {origin}`"),
             evidence: Some(std::path::PathBuf::from(ev)),
@@ -258,13 +264,10 @@ pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoin
             },
             Ok(()) => {
                 if f.checkpoint.size < c.checkpoint.size {
-                    ctx.say(
-                        origin,
-                        &format!(
-                            "the log serves size {} < saved {}; keeping the saved checkpoint",
-                            f.checkpoint.size, c.checkpoint.size
-                        ),
-                    );
+                    log.say(format!(
+                        "the log serves size {} < saved {}; keeping the saved checkpoint",
+                        f.checkpoint.size, c.checkpoint.size
+                    ));
                 }
                 cached_in_force(log, c)?
             }
@@ -283,18 +286,18 @@ pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoin
         .iter()
         .map(|c| (c.witness.name.clone(), c.timestamp))
         .collect();
-    ctx.say(
-        origin,
-        &format!(
-            "checkpoint size {} verified, {} cosignature(s)",
-            current.checkpoint.size,
-            current.cosignatures.len()
-        ),
-    );
+    log.say(format!(
+        "checkpoint size {} verified, {} cosignature(s)",
+        current.checkpoint.size,
+        current.cosignatures.len()
+    ));
     if let Some(t) = crate::history::quorum_time(&ctx.policy.trust, &current.cosignatures) {
-        let view = crate::history::View::open(ctx.store, origin);
+        let view = ctx.state.view(origin);
         if let Err(e) = view.record_coverage(current.checkpoint.size, t) {
-            ctx.say(origin, &format!("{e}"));
+            report.warnings.push(format!(
+                "cannot record when size {} was cosigned (require.min_release_age may refuse later): {e}",
+                current.checkpoint.size
+            ));
         }
     }
     Ok(current)
@@ -309,10 +312,7 @@ fn fetch_checkpoint(log: &Log) -> Step<Option<SignedCheckpoint>> {
         },
         Ok(None) => Ok(None),
         Err(LogOutcome::Unreachable(m)) => {
-            log.ctx.say(
-                &log.spec.origin,
-                &format!("unreachable: {m}; using the saved checkpoint"),
-            );
+            log.say(format!("unreachable: {m}; using the saved checkpoint"));
             Ok(None)
         }
         Err(o) => Err(o),

@@ -37,7 +37,7 @@ pub(super) fn host_platform() -> String {
 /// Its entry's publisher signature verified before it was saved; the
 /// policy's rules (publisher scope, platform) are applied again.
 pub(super) fn cached_proof(log: &Log, cp: &Checkpoint, file: &Ingested) -> Option<Found> {
-    let c = log.ctx.store.proof(&log.spec.origin, &file.sha256)?;
+    let c = log.ctx.state.proof(&log.spec.origin, &file.sha256)?;
     let leaf = still_valid(&c, cp)?;
     let entry = check_entry(log, &leaf, file, Signature::Saved).ok()?;
     Some(Found {
@@ -130,7 +130,6 @@ pub(super) fn find_leaf(
     sidecar: Option<&(PathBuf, Result<TlogProof, TlogError>)>,
     report: &mut LogReport,
 ) -> Step<Found> {
-    let ctx = log.ctx;
     let origin = &log.spec.origin;
     // 1. A sidecar tlog-proof for this log: it must verify, no fallback.
     if let Some((path, parsed)) = sidecar {
@@ -147,10 +146,7 @@ pub(super) fn find_leaf(
     let cp = &current.checkpoint;
     // 2. A proof cached by an earlier run.
     if let Some(found) = cached_proof(log, cp, file) {
-        ctx.say(
-            origin,
-            &format!("proven from the cache at leaf {}", found.index),
-        );
+        log.say(format!("proven from the cache at leaf {}", found.index));
         return Ok(found);
     }
     // 3. The log's index.
@@ -160,10 +156,7 @@ pub(super) fn find_leaf(
         match check_entry(log, &leaf, file, Signature::Verify) {
             Ok(entry) => {
                 report.save_proof = Some(CachedProof::new(idx, &leaf, cp.size, cp.root, &proof));
-                ctx.say(
-                    origin,
-                    &format!("proven from the log's index at leaf {idx}"),
-                );
+                log.say(format!("proven from the log's index at leaf {idx}"));
                 return Ok(Found {
                     index: idx,
                     entry,
@@ -265,10 +258,7 @@ fn sidecar_leaf(
     )
     .map_err(|e| LogOutcome::Refused(Cause::ProofFile, format!("{at}: {e}")))?;
     let entry = check_entry(log, leaf, file, Signature::Verify)?;
-    ctx.say(
-        &log.spec.origin,
-        &format!("proven by {at} at leaf {}", p.index),
-    );
+    log.say(format!("proven by {at} at leaf {}", p.index));
     Ok(Found {
         index: p.index,
         entry,

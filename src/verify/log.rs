@@ -90,6 +90,8 @@ pub struct LogReport {
     /// What was served and proved nothing (the run went on without it),
     /// for the user to see.
     pub warnings: Vec<String>,
+    /// Each step taken, for `-v`.
+    pub narration: Vec<String>,
 }
 
 impl LogReport {
@@ -107,6 +109,7 @@ impl LogReport {
             save_attestations: vec![],
             warm_until: None,
             warnings: vec![],
+            narration: vec![],
         }
     }
 }
@@ -125,6 +128,8 @@ pub(super) struct Log<'a> {
     pub(super) spec: &'a LogSpec,
     pub(super) source: Option<Arc<dyn Source>>,
     pub(super) witness_keys: Vec<crate::note::VerifierKey>,
+    /// The steps taken, moved into the report at the end ([`Log::say`]).
+    notes: std::sync::Mutex<Vec<String>>,
 }
 
 impl<'a> Log<'a> {
@@ -150,7 +155,20 @@ impl<'a> Log<'a> {
                 .iter()
                 .map(|w| w.key.clone())
                 .collect(),
+            notes: Default::default(),
         }
+    }
+
+    /// Notes a step for `-v` (the decision prints nothing itself).
+    pub(super) fn say(&self, msg: impl Into<String>) {
+        if let Ok(mut n) = self.notes.lock() {
+            n.push(msg.into());
+        }
+    }
+
+    /// The steps noted so far.
+    pub(super) fn narration(&self) -> Vec<String> {
+        self.notes.lock().map(|n| n.clone()).unwrap_or_default()
     }
 
     /// Reads `path` from the log: unreachable offline or on a network
@@ -182,7 +200,7 @@ pub(super) fn open(note: &[u8], log: &Log) -> Result<SignedCheckpoint, TlogError
 /// its signatures are matched to the policy's keys but not recomputed
 /// ([`SignedCheckpoint::open_saved`]).
 pub(super) fn saved(log: &Log) -> Option<SignedCheckpoint> {
-    let note = log.ctx.store.checkpoint(&log.spec.origin)?;
+    let note = log.ctx.state.checkpoint(&log.spec.origin)?;
     SignedCheckpoint::open_saved(&note, &log.spec.origin, &log.spec.key, &log.witness_keys).ok()
 }
 
@@ -191,14 +209,17 @@ pub(super) fn saved(log: &Log) -> Option<SignedCheckpoint> {
 /// no network request at all. `None` when this log needs the full path.
 pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport> {
     let refresh = ctx.policy.require.refresh;
-    if refresh.is_zero() || ctx.store.alarm(&spec.origin).is_some() {
+    if refresh.is_zero() || ctx.state.alarm(&spec.origin).is_some() {
         return None;
     }
-    let age = ctx.store.checkpoint_age(&spec.origin)?;
-    if age >= refresh {
+    // A save time after now (the clock moved back) is no age at all.
+    let age = ctx
+        .now
+        .checked_sub(ctx.state.checkpoint_saved_at(&spec.origin)?)?;
+    if age >= refresh.as_secs() {
         return None;
     }
-    let refresh_until = ctx.now.saturating_add((refresh - age).as_secs());
+    let refresh_until = ctx.now.saturating_add(refresh.as_secs() - age);
     let start = Instant::now();
     let log = Log::new(ctx, spec);
     let c = saved(&log).filter(|c| fresh(&log, c).is_ok())?;
@@ -217,14 +238,12 @@ pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport>
         return None;
     }
     let index = found.index;
-    ctx.say(
-        &spec.origin,
-        &format!(
-            "cached checkpoint size {} is fresh; proven from the cache at leaf {index}",
-            c.checkpoint.size
-        ),
-    );
+    log.say(format!(
+        "cached checkpoint size {} is fresh; proven from the cache at leaf {index}",
+        c.checkpoint.size
+    ));
     let mut report = LogReport::new(&spec.origin, LogOutcome::Proven { index });
+    report.narration = log.narration();
     report.entry = Some(found.entry);
     report.attested = attested;
     report.cosigners = c
@@ -256,6 +275,7 @@ pub fn verify_log(
         Err(o) => o,
     };
     report.outcome = outcome;
+    report.narration = log.narration();
     report.elapsed_ms = start.elapsed().as_millis();
     report
 }

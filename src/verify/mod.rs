@@ -19,7 +19,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::policy::Policy;
-use crate::store::{Ingested, Store};
+use crate::state::State;
+use crate::store::Ingested;
 use crate::tlog::TlogProof;
 
 /// Exit codes of bt-exec (DESIGN §8).
@@ -36,11 +37,11 @@ pub const MAX_SKEW_SECS: u64 = 600;
 
 pub struct Context<'a> {
     pub policy: &'a Policy,
-    pub store: &'a Store,
+    /// The saved state: read, and written only for a split view's
+    /// evidence and alarm (everything else is returned in the reports).
+    pub state: &'a dyn State,
     pub offline: bool,
     pub now: u64,
-    /// Narrate each step on stderr (`-v`).
-    pub verbose: bool,
     /// The whole verification's deadline: no request runs past it.
     pub deadline: std::time::Instant,
     /// Where each log's files are read from; `None`: its policy URL over
@@ -55,14 +56,6 @@ pub type Sources =
 
 /// How long a whole verification may take by default.
 pub const DEFAULT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
-
-impl Context<'_> {
-    pub(crate) fn say(&self, origin: &str, msg: &str) {
-        if self.verbose {
-            eprintln!("bt-exec: [{origin}] {msg}");
-        }
-    }
-}
 
 /// What was decided, and why.
 pub struct Verdict {

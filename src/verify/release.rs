@@ -30,8 +30,8 @@ pub fn find_release(
     );
     let r = (|| {
         let cp = current(&log, &mut report)?;
-        let view = crate::history::View::open(ctx.store, &spec.origin);
-        update_view(&log, &view, &cp)?;
+        let view = ctx.state.view(&spec.origin);
+        update_view(&log, &*view, &cp)?;
         let platform = host_platform();
         let releases = view
             .releases(name)
@@ -66,7 +66,7 @@ pub fn find_release(
 /// Brings `view` up to `cp`, reading from the log (never offline).
 pub(super) fn update_view(
     log: &Log,
-    view: &crate::history::View,
+    view: &dyn crate::history::View,
     cp: &SignedCheckpoint,
 ) -> Step<()> {
     use crate::history::HistoryError;
@@ -93,10 +93,9 @@ pub(super) fn update_view(
         HistoryError::Log(f) => LogOutcome::Unreachable(format!("release history: {f}")),
         e => LogOutcome::Refused(Cause::State, e.to_string()),
     })?;
-    log.ctx.say(
-        &log.spec.origin,
-        &format!("release history: {added} new entries read and verified"),
-    );
+    log.say(format!(
+        "release history: {added} new entries read and verified"
+    ));
     Ok(())
 }
 
@@ -110,21 +109,21 @@ pub(super) fn history(
     may_fetch: bool,
 ) -> Step<()> {
     let req = &log.ctx.policy.require;
-    let view = crate::history::View::open(log.ctx.store, &log.spec.origin);
+    let view = log.ctx.state.view(&log.spec.origin);
     if req.latest || req.prior_revisions > 0 {
-        let releases = allowed_releases(log, &view, cp, found, may_fetch)?;
+        let releases = allowed_releases(log, &*view, cp, found, may_fetch)?;
         if req.latest {
             latest(found, &releases)?;
         }
         if req.prior_revisions > 0 {
-            prior_revisions(log, &view, found, &releases)?;
+            prior_revisions(log, &*view, found, &releases)?;
         }
     }
     if req.no_downgrade {
         no_downgrade(log, found)?;
     }
     if !req.min_release_age.is_zero() {
-        release_age(log, &view, cp, found)?;
+        release_age(log, &*view, cp, found)?;
     }
     Ok(())
 }
@@ -134,7 +133,7 @@ pub(super) fn history(
 /// allows for the name.
 fn allowed_releases(
     log: &Log,
-    view: &crate::history::View,
+    view: &dyn crate::history::View,
     cp: &SignedCheckpoint,
     found: &Found,
     may_fetch: bool,
@@ -181,7 +180,7 @@ fn latest(found: &Found, releases: &[crate::history::Seen]) -> Step<()> {
 /// still fetchable from their `cas` URLs (offline: seen fetchable before).
 fn prior_revisions(
     log: &Log,
-    view: &crate::history::View,
+    view: &dyn crate::history::View,
     found: &Found,
     releases: &[crate::history::Seen],
 ) -> Step<()> {
@@ -203,7 +202,9 @@ fn prior_revisions(
         };
         if fetchable {
             if log.source.is_some() {
-                view.record_available(&e.sha256, ctx.now);
+                // Only `--offline` runs read this back; failing to write it
+                // makes them stricter, never laxer.
+                let _ = view.record_available(&e.sha256, ctx.now);
             }
             ok += 1;
         } else {
@@ -230,7 +231,7 @@ fn prior_revisions(
 /// `require.no_downgrade`: no later leaf of the name ran here before.
 fn no_downgrade(log: &Log, found: &Found) -> Step<()> {
     let r = &found.entry.release;
-    let runs = crate::history::runs(log.ctx.store, &r.name);
+    let runs = log.ctx.state.runs(&r.name);
     if let Some((i, v)) = runs.logs.get(log.spec.origin.as_str()) {
         if *i > found.index {
             return refused(Cause::ReleaseHistory, format!(
@@ -246,7 +247,7 @@ fn no_downgrade(log: &Log, found: &Found) -> Step<()> {
 /// quorum cosigned at least that long ago.
 fn release_age(
     log: &Log,
-    view: &crate::history::View,
+    view: &dyn crate::history::View,
     cp: &SignedCheckpoint,
     found: &Found,
 ) -> Step<()> {
@@ -305,7 +306,7 @@ pub(super) fn attestations(
             .find(|rb| same && rb.key == e.publisher)
             .map(|rb| rb.name.clone())
     };
-    for c in ctx.store.attestations(&log.spec.origin, &file.sha256) {
+    for c in ctx.state.attestations(&log.spec.origin, &file.sha256) {
         // Saved only after its signature verified (as cached proofs are).
         if let Some(name) = still_valid(&c, cp)
             .and_then(|leaf| Entry::decode(&leaf).ok())
@@ -335,10 +336,9 @@ pub(super) fn attestations(
         if e.verify_signature().is_err() || names.contains(&name) {
             continue;
         }
-        ctx.say(
-            &log.spec.origin,
-            &format!("rebuilder {name} attests this release at leaf {idx}"),
-        );
+        log.say(format!(
+            "rebuilder {name} attests this release at leaf {idx}"
+        ));
         report.save_attestations.push((
             *e.publisher.as_bytes(),
             CachedProof::new(idx, &leaf, cp.size, cp.root, &proof),

@@ -4,7 +4,7 @@
 
 use bt_exec::verify::{self, LogOutcome};
 
-use super::world::{program, History, World, NAME, NOW};
+use super::world::{program, History, State, World, NAME, NOW};
 
 /// The outcome of one row: exit code and the text the user would see.
 pub type Outcome = (u8, String);

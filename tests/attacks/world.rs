@@ -1,7 +1,8 @@
 //! An in-memory world for the verification core: logs whose files are
 //! served from memory ([`MemorySource`]), witnesses whose cosignatures
 //! are signed at chosen times, a policy, and the decision run in this
-//! process — no sockets, no sleeps, no child processes.
+//! process, over the saved state in memory ([`MemoryState`]) — no
+//! sockets, no sleeps, no child processes, no files.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,7 +14,9 @@ use bt_exec::log::sign_checkpoint;
 use bt_exec::note::{sign_cosignature_line, SecretKey};
 use bt_exec::policy::Policy;
 use bt_exec::source::{MemorySource, Source};
-use bt_exec::store::{Ingested, Store};
+use bt_exec::state::MemoryState;
+pub use bt_exec::state::State;
+use bt_exec::store::Ingested;
 use bt_exec::tlog::store::TileHashes;
 use bt_exec::tlog::tiles::{bundle_path, encode_bundle, hash_tile_path, tile_width, TILE_WIDTH};
 use bt_exec::tlog::{Checkpoint, TlogProof};
@@ -82,8 +85,7 @@ pub struct Log {
 }
 
 pub struct World {
-    pub _tmp: tempfile::TempDir,
-    pub store: Store,
+    pub store: MemoryState,
     pub logs: Vec<Log>,
     pub witnesses: Vec<SecretKey>,
     pub publisher: SigningKey,
@@ -110,8 +112,7 @@ impl World {
     /// Deterministic keys (so messages can be snapshot-tested): log `i`'s
     /// seed is `seed + i` repeated.
     pub fn with_seed(n: usize, seed: u8) -> World {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::at(tmp.path().join("cache"), tmp.path().join("state"));
+        let store = MemoryState::new();
         let logs = (0..n)
             .map(|i| {
                 let origin = format!("example.org/log{i}");
@@ -127,7 +128,6 @@ impl World {
             })
             .collect();
         World {
-            _tmp: tmp,
             store,
             logs,
             witnesses: vec![
@@ -173,6 +173,12 @@ impl World {
 
     /// A signed release entry of NAME for `bytes`.
     pub fn entry(&self, version: &str, bytes: &[u8]) -> Vec<u8> {
+        Self::entry_by(&self.publisher, version, bytes)
+    }
+
+    /// The release entry of NAME `version` for `bytes`, signed by `key`
+    /// (a rebuilder's attestation when `key` is a rebuilder's).
+    pub fn entry_by(key: &SigningKey, version: &str, bytes: &[u8]) -> Vec<u8> {
         let release = Release {
             name: NAME.into(),
             version: version.into(),
@@ -183,7 +189,7 @@ impl World {
             cas: vec![],
             source: None,
         };
-        Entry::sign(release, &self.publisher).unwrap().encode()
+        Entry::sign(release, key).unwrap().encode()
     }
 
     /// Appends filler entries and then `version`'s release to log `l`;
@@ -282,10 +288,9 @@ impl World {
     pub fn ctx<'a>(&'a self, policy: &'a Policy, sources: &'a verify::Sources) -> Context<'a> {
         Context {
             policy,
-            store: &self.store,
+            state: &self.store,
             offline: self.offline,
             now: self.now,
-            verbose: false,
             deadline: std::time::Instant::now() + std::time::Duration::from_secs(60),
             sources: Some(sources),
         }
@@ -310,15 +315,10 @@ impl World {
         v
     }
 
+    /// Saves what the reports learnt, as bt-exec does after a verdict.
     pub fn save(&self, reports: &[LogReport], sha256: &[u8; 32]) {
-        for r in reports {
-            if let Some(n) = &r.save_checkpoint {
-                self.store.save_checkpoint(&r.origin, n).unwrap();
-            }
-            if let Some(p) = &r.save_proof {
-                self.store.save_proof(&r.origin, sha256, p).unwrap();
-            }
-        }
+        let unsaved = bt_exec::saving::save(&self.store, reports, sha256, self.now).unwrap();
+        assert!(unsaved.is_empty(), "{unsaved:?}");
     }
 
     pub fn sources(&self) -> Box<verify::Sources> {

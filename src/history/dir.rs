@@ -1,29 +1,5 @@
-//! Release history (DESIGN §5, §6 step 4): what each log was seen to
-//! contain, kept in the state directory so the `latest`, `no_downgrade`,
-//! `prior_revisions` and `min_release_age` checks stay cheap as a log grows.
-//!
-//! Per log (`views/<origin-key>/`):
-//! - `leaves` and `offsets`: every entry up to the view's size, appended in
-//!   log order (each verified against the tiles and the signed root, and its
-//!   publisher signature checked, by the same bottom-up walk the monitor
-//!   uses: [`crate::monitor`]'s `verify_growth`); `offsets` holds each
-//!   entry's end offset as a little-endian u64.
-//! - `names/<hh>`: 24-byte records, name key (16) ‖ leaf index (u64 LE),
-//!   sharded by the name key's first byte: the releases of one name are
-//!   found by reading one shard.
-//! - `size`: the size (and root) of the tree the view covers, written last.
-//! - `coverage`: 16-byte records, tree size ‖ the time a witness quorum had
-//!   cosigned it (u64 LE each): when this machine first saw each leaf
-//!   covered by a cosigned checkpoint.
-//! - `available`: lines `<sha256 hex> <unix time>` for release bytes a
-//!   `cas` URL was seen to serve (`prior_revisions` with `--offline`).
-//!
-//! And `runs/<name-key>`: the newest leaf of each name this machine ran,
-//! per log (`no_downgrade`).
-//!
-//! Everything is appended before the `size` file that makes it count is
-//! written, so a process killed at any point leaves a usable view; readers
-//! ignore anything past `size`.
+//! The view kept in files under the state directory (the layout is
+//! described in [`super`]).
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -31,49 +7,22 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use super::{grow, io, HistoryError, Seen, View, MAX_LEAF, MAX_SHARD, NAME_RECORD};
 use crate::entry::Entry;
 use crate::fsutil::{self, Durability, Lock};
 use crate::monitor::state::name_key;
-use crate::monitor::Fault;
 use crate::source::Source;
 use crate::store::{origin_key, Store};
 use crate::tlog::checkpoint::parse_hash;
 use crate::tlog::{Checkpoint, Hash};
 
-const NAME_RECORD: usize = 24;
-const MAX_LEAF: u64 = 64 * 1024;
-/// A name shard is read whole; this bounds it (≈ 2.7 M releases of one
-/// shard's names).
-const MAX_SHARD: usize = 64 << 20;
-
-#[derive(Debug, thiserror::Error)]
-pub enum HistoryError {
-    #[error("release history {0}: {1}")]
-    Io(PathBuf, std::io::Error),
-    #[error("release history: {0}")]
-    Log(#[from] Fault),
-    #[error("release history {0}: {1}")]
-    Corrupt(PathBuf, String),
-}
-
-fn io(p: &Path) -> impl FnOnce(std::io::Error) -> HistoryError + '_ {
-    move |e| HistoryError::Io(p.to_path_buf(), e)
-}
-
-/// What this machine knows of one log's entries.
-pub struct View {
+/// One log's view in `views/<origin-key>/`.
+pub struct DirView {
     dir: PathBuf,
     origin: String,
 }
 
-/// An entry of the view with its leaf index.
-#[derive(Debug, Clone)]
-pub struct Seen {
-    pub index: u64,
-    pub entry: Entry,
-}
-
-impl View {
+impl DirView {
     /// The files of the view of `origin` that release-history rules read
     /// to decide on a release already indexed (`size`, `coverage`); they
     /// change whenever the view does.
@@ -82,15 +31,17 @@ impl View {
         [dir.join("size"), dir.join("coverage")]
     }
 
-    pub fn open(store: &Store, origin: &str) -> View {
-        View {
+    pub fn open(store: &Store, origin: &str) -> DirView {
+        DirView {
             dir: store.state.join("views").join(origin_key(origin)),
             origin: origin.to_string(),
         }
     }
+}
 
+impl View for DirView {
     /// The tree size (and root) the view covers: 0 when it is new.
-    pub fn size(&self) -> (u64, Option<Hash>) {
+    fn size(&self) -> (u64, Option<Hash>) {
         let Ok(Some(b)) = fsutil::read_optional(&self.dir.join("size"), 256) else {
             return (0, None);
         };
@@ -108,7 +59,7 @@ impl View {
     /// Brings the view up to `cp` (a checkpoint already verified and in
     /// force), reading the new entry bundles and tiles through `f`.
     /// Returns how many entries were added.
-    pub fn update(&self, f: &dyn Source, cp: &Checkpoint) -> Result<u64, HistoryError> {
+    fn update(&self, f: &dyn Source, cp: &Checkpoint) -> Result<u64, HistoryError> {
         if self.size().0 >= cp.size {
             return Ok(0);
         }
@@ -134,12 +85,11 @@ impl View {
         let mut shards: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
         let mut pos = end;
         let mut failed: Option<std::io::Error> = None;
-        let old = old_root.map(|root| Checkpoint::new(&self.origin, old_size, root));
-        crate::monitor::tiles::verify_growth(
+        grow(
+            &self.origin,
+            (old_size, old_root),
             f,
-            old.as_ref().filter(|o| o.size > 0),
             cp,
-            &Default::default(),
             &mut |index, e| {
                 if failed.is_some() {
                     return;
@@ -190,7 +140,7 @@ impl View {
     }
 
     /// The entry at leaf `index` (below the view's size).
-    pub fn entry(&self, index: u64) -> Result<Entry, HistoryError> {
+    fn entry(&self, index: u64) -> Result<Entry, HistoryError> {
         let op = self.dir.join("offsets");
         let offsets = File::open(&op).map_err(io(&op))?;
         let end = read_u64(&offsets, index * 8).map_err(io(&op))?;
@@ -211,7 +161,7 @@ impl View {
     }
 
     /// Every release of `name` the view holds (exact name), in log order.
-    pub fn releases(&self, name: &str) -> Result<Vec<Seen>, HistoryError> {
+    fn releases(&self, name: &str) -> Result<Vec<Seen>, HistoryError> {
         let (size, _) = self.size();
         let k = name_key(name);
         let p = self.dir.join("names").join(format!("{:02x}", k[0]));
@@ -237,7 +187,7 @@ impl View {
     }
 
     /// Notes that a checkpoint of `size` was cosigned by a quorum at `time`.
-    pub fn record_coverage(&self, size: u64, time: u64) -> Result<(), HistoryError> {
+    fn record_coverage(&self, size: u64, time: u64) -> Result<(), HistoryError> {
         if self.coverage().iter().any(|&(s, t)| s >= size && t <= time) {
             return Ok(());
         }
@@ -270,31 +220,23 @@ impl View {
             .collect()
     }
 
-    /// The earliest time a checkpoint covering leaf `index` was seen
-    /// cosigned by a quorum.
-    pub fn covered_since(&self, index: u64) -> Option<u64> {
-        self.coverage()
-            .into_iter()
-            .filter(|&(s, _)| s > index)
-            .map(|(_, t)| t)
-            .min()
-    }
-
     /// Notes that a `cas` URL served these bytes at `time`.
-    pub fn record_available(&self, sha256: &[u8; 32], time: u64) {
+    fn record_available(&self, sha256: &[u8; 32], time: u64) -> Result<(), HistoryError> {
         let p = self.dir.join("available");
         let line = format!("{} {time}\n", hex::encode(sha256));
-        let _ = std::fs::create_dir_all(&self.dir).and_then(|_| {
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&p)?
-                .write_all(line.as_bytes())
-        });
+        std::fs::create_dir_all(&self.dir)
+            .and_then(|_| {
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&p)?
+                    .write_all(line.as_bytes())
+            })
+            .map_err(io(&p))
     }
 
     /// When a `cas` URL was last seen serving these bytes.
-    pub fn available_since(&self, sha256: &[u8; 32]) -> Option<u64> {
+    fn available_since(&self, sha256: &[u8; 32]) -> Option<u64> {
         let p = self.dir.join("available");
         let b = fsutil::read_optional(&p, 16 << 20).ok().flatten()?;
         let want = hex::encode(sha256);
@@ -329,106 +271,4 @@ fn read_u64(f: &File, at: u64) -> std::io::Result<u64> {
     let mut b = [0u8; 8];
     f.read_exact_at(&mut b, at)?;
     Ok(u64::from_le_bytes(b))
-}
-
-/// The newest release of each name this machine ran, per log.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-pub struct Runs {
-    pub name: String,
-    /// origin → (leaf index, version).
-    pub logs: BTreeMap<String, (u64, String)>,
-}
-
-/// The file holding the run record of `name`.
-pub fn runs_path(store: &Store, name: &str) -> PathBuf {
-    store.state.join("runs").join(hex::encode(name_key(name)))
-}
-
-pub fn runs(store: &Store, name: &str) -> Runs {
-    fsutil::read_optional(&runs_path(store, name), 1 << 20)
-        .ok()
-        .flatten()
-        .and_then(|b| serde_json::from_slice::<Runs>(&b).ok())
-        .filter(|r| r.name == name)
-        .unwrap_or_default()
-}
-
-/// Every name this machine ran (for `bt-exec status`), sorted by name.
-pub fn all_runs(store: &Store) -> Vec<Runs> {
-    let Ok(rd) = std::fs::read_dir(store.state.join("runs")) else {
-        return vec![];
-    };
-    let mut out: Vec<Runs> = rd
-        .flatten()
-        .filter_map(|e| fsutil::read_capped(&e.path(), 1 << 20).ok())
-        .filter_map(|b| serde_json::from_slice(&b).ok())
-        .collect();
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    out
-}
-
-/// Records that `name` ran at these leaves (raising, never lowering, each
-/// log's index); durable before it returns. Call under the state lock.
-pub fn record_run(
-    store: &Store,
-    name: &str,
-    version: &str,
-    at: &[(String, u64)],
-) -> Result<(), HistoryError> {
-    let mut r = runs(store, name);
-    r.name = name.to_string();
-    let mut changed = false;
-    for (origin, index) in at {
-        let newer = r.logs.get(origin).map_or(true, |(i, _)| index > i);
-        if newer {
-            r.logs.insert(origin.clone(), (*index, version.to_string()));
-            changed = true;
-        }
-    }
-    if !changed {
-        return Ok(());
-    }
-    let p = runs_path(store, name);
-    let data = serde_json::to_vec(&r).unwrap_or_default();
-    fsutil::write_atomic(&p, &data, 0o644, Durability::Sync).map_err(io(&p))
-}
-
-/// Whether a stored run record (`bytes` as read, `None` when there is none)
-/// shows no release of `name` newer than the leaves `at` (origin, index) in
-/// those logs, so that `require.no_downgrade` allows them. An unreadable
-/// record allows nothing.
-pub fn no_newer_run(bytes: Option<&[u8]>, name: &str, at: &[(String, u64)]) -> bool {
-    let Some(bytes) = bytes else { return true };
-    let Ok(r) = serde_json::from_slice::<Runs>(bytes) else {
-        return false;
-    };
-    r.name == name
-        && at
-            .iter()
-            .all(|(origin, index)| r.logs.get(origin).map_or(true, |(i, _)| i <= index))
-}
-
-/// The time a witness quorum had cosigned: the earliest `t` such that the
-/// cosignatures dated at or before `t` meet `trust`'s quorum.
-pub fn quorum_time(
-    trust: &crate::policy::TrustPolicy,
-    cosigs: &[crate::tlog::Cosignature],
-) -> Option<u64> {
-    let mut times: Vec<u64> = cosigs.iter().map(|c| c.timestamp).collect();
-    times.sort_unstable();
-    times.dedup();
-    if trust.quorum_met(&Default::default()) {
-        // No quorum required: the checkpoint counts from its first cosignature, if any.
-        return times.first().copied();
-    }
-    times.into_iter().find(|&t| {
-        trust.quorum_met(
-            &trust.witness_positions(
-                cosigs
-                    .iter()
-                    .filter(|c| c.timestamp <= t)
-                    .map(|c| &c.witness),
-            ),
-        )
-    })
 }

@@ -1,0 +1,277 @@
+//! The saved state as the decision sees it (DESIGN §7): one small trait,
+//! [`State`], implemented by the files of [`Store`] and, for tests of the
+//! decision that must not touch the disk, by [`MemoryState`].
+//!
+//! The decision reads through it (the saved checkpoint and when it was
+//! saved, alarms, cached proofs and attestations, release-history views,
+//! run records) and writes through it only what cannot wait for the
+//! verdict: the evidence of a split view and its alarm. Everything else a
+//! verification learns is returned in its [`crate::verify::LogReport`]s
+//! and saved afterwards, under the state lock ([`crate::saving`]).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::history::{DirView, MemoryView, Runs, View};
+use crate::store::{CachedProof, Store, StoreError};
+
+pub trait State: Sync {
+    /// Takes the state lock for a series of writes (`None`: the state
+    /// needs no file lock, as in memory).
+    fn lock(&self) -> Result<Option<crate::fsutil::Lock>, StoreError>;
+    /// The latest verified checkpoint note of `origin`, unverified bytes.
+    fn checkpoint(&self, origin: &str) -> Option<Vec<u8>>;
+    /// When that checkpoint was last fetched and saved (Unix seconds).
+    fn checkpoint_saved_at(&self, origin: &str) -> Option<u64>;
+    /// Saves a verified checkpoint note of `origin`, fetched at `now`.
+    fn save_checkpoint(&self, origin: &str, note: &[u8], now: u64) -> Result<(), StoreError>;
+    /// The evidence named by `origin`'s alarm, while one is raised.
+    fn alarm(&self, origin: &str) -> Option<String>;
+    /// Writes both notes of a split view (and the consistency proof that
+    /// fails between them) as evidence and raises `origin`'s alarm;
+    /// returns where the evidence is.
+    fn record_split_view(
+        &self,
+        origin: &str,
+        a: &[u8],
+        b: &[u8],
+        proof: &str,
+        now: u64,
+    ) -> Result<PathBuf, StoreError>;
+    /// A cached inclusion proof of this file in `origin`.
+    fn proof(&self, origin: &str, sha256: &[u8; 32]) -> Option<CachedProof>;
+    fn save_proof(
+        &self,
+        origin: &str,
+        sha256: &[u8; 32],
+        p: &CachedProof,
+    ) -> Result<(), StoreError>;
+    /// Rebuilder attestations of this file cached by earlier runs.
+    fn attestations(&self, origin: &str, sha256: &[u8; 32]) -> Vec<CachedProof>;
+    fn save_attestation(
+        &self,
+        origin: &str,
+        sha256: &[u8; 32],
+        key: &[u8; 32],
+        p: &CachedProof,
+    ) -> Result<(), StoreError>;
+    /// What this machine knows of `origin`'s entries.
+    fn view(&self, origin: &str) -> Arc<dyn View>;
+    /// The newest release of `name` this machine ran, per log.
+    fn runs(&self, name: &str) -> Runs;
+}
+
+impl State for Store {
+    fn lock(&self) -> Result<Option<crate::fsutil::Lock>, StoreError> {
+        Store::lock(self).map(Some)
+    }
+    fn checkpoint(&self, origin: &str) -> Option<Vec<u8>> {
+        Store::checkpoint(self, origin)
+    }
+    fn checkpoint_saved_at(&self, origin: &str) -> Option<u64> {
+        Store::checkpoint_saved_at(self, origin)
+    }
+    fn save_checkpoint(&self, origin: &str, note: &[u8], _now: u64) -> Result<(), StoreError> {
+        Store::save_checkpoint(self, origin, note)
+    }
+    fn alarm(&self, origin: &str) -> Option<String> {
+        Store::alarm(self, origin)
+    }
+    fn record_split_view(
+        &self,
+        origin: &str,
+        a: &[u8],
+        b: &[u8],
+        proof: &str,
+        now: u64,
+    ) -> Result<PathBuf, StoreError> {
+        Store::record_split_view(self, origin, a, b, proof, now)
+    }
+    fn proof(&self, origin: &str, sha256: &[u8; 32]) -> Option<CachedProof> {
+        Store::proof(self, origin, sha256)
+    }
+    fn save_proof(
+        &self,
+        origin: &str,
+        sha256: &[u8; 32],
+        p: &CachedProof,
+    ) -> Result<(), StoreError> {
+        Store::save_proof(self, origin, sha256, p)
+    }
+    fn attestations(&self, origin: &str, sha256: &[u8; 32]) -> Vec<CachedProof> {
+        Store::attestations(self, origin, sha256)
+    }
+    fn save_attestation(
+        &self,
+        origin: &str,
+        sha256: &[u8; 32],
+        key: &[u8; 32],
+        p: &CachedProof,
+    ) -> Result<(), StoreError> {
+        Store::save_attestation(self, origin, sha256, key, p)
+    }
+    fn view(&self, origin: &str) -> Arc<dyn View> {
+        Arc::new(DirView::open(self, origin))
+    }
+    fn runs(&self, name: &str) -> Runs {
+        crate::history::runs(self, name)
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    checkpoints: BTreeMap<String, (Vec<u8>, u64)>,
+    alarms: BTreeMap<String, String>,
+    evidence: Vec<(String, Vec<u8>)>,
+    proofs: BTreeMap<(String, [u8; 32]), CachedProof>,
+    attestations: BTreeMap<(String, [u8; 32]), BTreeMap<[u8; 32], CachedProof>>,
+    views: BTreeMap<String, Arc<MemoryView>>,
+    runs: BTreeMap<String, Runs>,
+    /// Writes that fail (tests of what a failed write does).
+    failing: bool,
+}
+
+/// The saved state in memory: what tests of the decision use instead of a
+/// directory.
+#[derive(Default)]
+pub struct MemoryState {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryState {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain data behind.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// From now on every write fails (a full disk, a read-only directory).
+    pub fn fail_writes(&self) {
+        self.lock().failing = true;
+    }
+
+    /// Every split view recorded: (origin, evidence text).
+    pub fn evidence(&self) -> Vec<(String, Vec<u8>)> {
+        self.lock().evidence.clone()
+    }
+
+    /// Clears `origin`'s alarm (what `bt-exec alarm clear` does).
+    pub fn clear_alarm(&self, origin: &str) {
+        self.lock().alarms.remove(origin);
+    }
+
+    /// Sets the run record of `runs.name`.
+    pub fn set_runs(&self, runs: Runs) {
+        self.lock().runs.insert(runs.name.clone(), runs);
+    }
+
+    fn write(&self, what: &str, f: impl FnOnce(&mut Inner)) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner.failing {
+            return Err(StoreError {
+                path: PathBuf::from(format!("memory:{what}")),
+                err: std::io::Error::other("writes fail"),
+            });
+        }
+        f(&mut inner);
+        Ok(())
+    }
+}
+
+impl State for MemoryState {
+    fn lock(&self) -> Result<Option<crate::fsutil::Lock>, StoreError> {
+        Ok(None)
+    }
+    fn checkpoint(&self, origin: &str) -> Option<Vec<u8>> {
+        self.lock().checkpoints.get(origin).map(|(n, _)| n.clone())
+    }
+    fn checkpoint_saved_at(&self, origin: &str) -> Option<u64> {
+        self.lock().checkpoints.get(origin).map(|(_, t)| *t)
+    }
+    fn save_checkpoint(&self, origin: &str, note: &[u8], now: u64) -> Result<(), StoreError> {
+        self.write("checkpoint", |i| {
+            i.checkpoints
+                .insert(origin.to_string(), (note.to_vec(), now));
+        })
+    }
+    fn alarm(&self, origin: &str) -> Option<String> {
+        self.lock().alarms.get(origin).cloned()
+    }
+    fn record_split_view(
+        &self,
+        origin: &str,
+        a: &[u8],
+        b: &[u8],
+        proof: &str,
+        now: u64,
+    ) -> Result<PathBuf, StoreError> {
+        let path = PathBuf::from(format!("memory:evidence/{now}"));
+        let mut text = a.to_vec();
+        text.extend_from_slice(b"# ---\n");
+        text.extend_from_slice(b);
+        text.extend_from_slice(proof.as_bytes());
+        self.write("evidence", |i| {
+            i.evidence.push((origin.to_string(), text));
+            i.alarms
+                .insert(origin.to_string(), path.display().to_string());
+        })?;
+        Ok(path)
+    }
+    fn proof(&self, origin: &str, sha256: &[u8; 32]) -> Option<CachedProof> {
+        self.lock()
+            .proofs
+            .get(&(origin.to_string(), *sha256))
+            .cloned()
+    }
+    fn save_proof(
+        &self,
+        origin: &str,
+        sha256: &[u8; 32],
+        p: &CachedProof,
+    ) -> Result<(), StoreError> {
+        self.write("proof", |i| {
+            i.proofs.insert((origin.to_string(), *sha256), p.clone());
+        })
+    }
+    fn attestations(&self, origin: &str, sha256: &[u8; 32]) -> Vec<CachedProof> {
+        self.lock()
+            .attestations
+            .get(&(origin.to_string(), *sha256))
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+    fn save_attestation(
+        &self,
+        origin: &str,
+        sha256: &[u8; 32],
+        key: &[u8; 32],
+        p: &CachedProof,
+    ) -> Result<(), StoreError> {
+        self.write("attestation", |i| {
+            i.attestations
+                .entry((origin.to_string(), *sha256))
+                .or_default()
+                .insert(*key, p.clone());
+        })
+    }
+    fn view(&self, origin: &str) -> Arc<dyn View> {
+        self.lock()
+            .views
+            .entry(origin.to_string())
+            .or_default()
+            .clone()
+    }
+    fn runs(&self, name: &str) -> Runs {
+        self.lock()
+            .runs
+            .get(name)
+            .map_or_else(Runs::default, |r| Runs {
+                name: r.name.clone(),
+                logs: r.logs.clone(),
+            })
+    }
+}
