@@ -17,7 +17,7 @@ use bt_exec::policy::Policy;
 use bt_exec::store::{Ingested, Store};
 use bt_exec::verdict::Judgement;
 use bt_exec::verify::{exit, Verdict};
-use bt_exec::{gossip, memo, release, report, saving, status, verdict};
+use bt_exec::{gossip, memo, named, report, saving, status, verdict};
 
 type Res<T> = Result<T, Fail>;
 
@@ -55,7 +55,7 @@ fn locate(
     program: &OsString,
     args: Option<&[OsString]>,
 ) -> Res<Located> {
-    if let Some((name, version)) = release::spec(program) {
+    if let Some((name, version)) = named::spec(program) {
         let store = store()?;
         let policy = load_policy(common.policy.as_deref(), &store)?;
         let path = fetch_release(common, &policy, &store, &name, version.as_deref())?;
@@ -212,7 +212,7 @@ fn fetch_release(
 ) -> Res<PathBuf> {
     let ctx = context(policy, store, common.offline);
     let mut notes = vec![];
-    let seen = release::resolve(&ctx, name, version, common.verbose, &mut notes);
+    let seen = named::resolve(&ctx, name, version, common.verbose, &mut notes);
     for line in notes {
         eprintln!("bt-exec: {line}");
     }
@@ -230,7 +230,7 @@ fn fetch_release(
         );
     }
     let bar = progress_bar(r.size);
-    let path = release::fetch(store, r, ctx.deadline, &mut |n| bar.set_position(n));
+    let path = named::fetch(store, r, ctx.deadline, &mut |n| bar.set_position(n));
     bar.finish_and_clear();
     path
 }

@@ -145,51 +145,7 @@ fn release_json(s: &bt_exec::monitor::Seen) -> serde_json::Value {
 
 fn monitor(m: MonitorArgs) -> Result<ExitCode> {
     use std::io::Write;
-    let key = VerifierKey::parse_log(&m.key)?;
-    let witnesses = m
-        .witnesses
-        .iter()
-        .map(|w| VerifierKey::parse_witness(w))
-        .collect::<Result<Vec<_>, _>>()?;
-    let policy = match &m.policy {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            Some(
-                bt_exec::policy::TrustPolicy::parse(&text)
-                    .with_context(|| p.display().to_string())?,
-            )
-        }
-        None => None,
-    };
-    let rebuilders = m
-        .rebuilders
-        .iter()
-        .map(|r| {
-            let (name, key) = r
-                .split_once('=')
-                .with_context(|| format!("--rebuilder {r:?}: NAME=KEY"))?;
-            Ok((name.to_string(), bt_exec::note::parse_public_key(key)?))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let state_root = match m.state {
-        Some(s) => s,
-        None => bt_exec::monitor::default_state_root()
-            .context("no state directory: give --state DIR")?,
-    };
-    let opts = bt_exec::monitor::MonitorOptions {
-        url: m.url.clone(),
-        key,
-        witnesses,
-        policy,
-        state_root,
-        rebuilders,
-        progress: std::io::stderr().is_terminal(),
-        now: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    };
+    let opts = monitor_options(&m)?;
     // Releases are listed only once the whole pass has verified: they are
     // spooled to a temporary file meanwhile, so memory stays bounded.
     let mut spool = std::io::BufWriter::new(tempfile::tempfile().context("temporary file")?);
@@ -201,26 +157,7 @@ fn monitor(m: MonitorArgs) -> Result<ExitCode> {
         if m.name.as_ref().is_some_and(|n| n != &s.entry.release.name) {
             return;
         }
-        let r = &s.entry.release;
-        let line = if m.json {
-            release_json(s).to_string()
-        } else {
-            let attests = match &s.attestation {
-                Some((n, Some(true))) => format!(" attested-by {n}"),
-                Some((n, Some(false))) => format!(" MISMATCH-by {n}"),
-                Some((n, None)) => format!(" rebuilt-by {n}"),
-                None => String::new(),
-            };
-            format!(
-                "{} {} {} {} {} {}{attests}",
-                s.index,
-                r.name,
-                r.version,
-                r.platform,
-                hex::encode(r.sha256),
-                r.size
-            )
-        };
+        let line = release_line(s, m.json);
         if let Err(e) = writeln!(spool, "{line}") {
             write_err.get_or_insert(e);
         }
@@ -254,6 +191,78 @@ fn monitor(m: MonitorArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What `bt-log monitor` is to check, from its flags.
+fn monitor_options(m: &MonitorArgs) -> Result<bt_exec::monitor::MonitorOptions> {
+    let key = VerifierKey::parse_log(&m.key)?;
+    let witnesses = m
+        .witnesses
+        .iter()
+        .map(|w| VerifierKey::parse_witness(w))
+        .collect::<Result<Vec<_>, _>>()?;
+    let policy = match &m.policy {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Some(
+                bt_exec::policy::TrustPolicy::parse(&text)
+                    .with_context(|| p.display().to_string())?,
+            )
+        }
+        None => None,
+    };
+    let rebuilders = m
+        .rebuilders
+        .iter()
+        .map(|r| {
+            let (name, key) = r
+                .split_once('=')
+                .with_context(|| format!("--rebuilder {r:?}: NAME=KEY"))?;
+            Ok((name.to_string(), bt_exec::note::parse_public_key(key)?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let state_root = match m.state.clone() {
+        Some(s) => s,
+        None => bt_exec::monitor::default_state_root()
+            .context("no state directory: give --state DIR")?,
+    };
+    Ok(bt_exec::monitor::MonitorOptions {
+        url: m.url.clone(),
+        key,
+        witnesses,
+        policy,
+        state_root,
+        rebuilders,
+        progress: std::io::stderr().is_terminal(),
+        now: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    })
+}
+
+/// One release as `bt-log monitor` lists it (a line of text, or JSON).
+fn release_line(s: &bt_exec::monitor::Seen, json: bool) -> String {
+    let r = &s.entry.release;
+    if json {
+        return release_json(s).to_string();
+    }
+    let attests = match &s.attestation {
+        Some((n, Some(true))) => format!(" attested-by {n}"),
+        Some((n, Some(false))) => format!(" MISMATCH-by {n}"),
+        Some((n, None)) => format!(" rebuilt-by {n}"),
+        None => String::new(),
+    };
+    format!(
+        "{} {} {} {} {} {}{attests}",
+        s.index,
+        r.name,
+        r.version,
+        r.platform,
+        hex::encode(r.sha256),
+        r.size
+    )
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

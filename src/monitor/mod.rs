@@ -150,36 +150,7 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
     let old = st.checkpoint.clone();
     let old_size = old.as_ref().map_or(0, |c| c.checkpoint.size);
     if let Some(old) = &old {
-        let (a, b) = (&old.checkpoint, &new.checkpoint);
-        if b.size == a.size && b.root != a.root {
-            let evidence = st.evidence("split-view", &old.note, &note, o.now);
-            return Err(Fault::SplitView {
-                msg: format!(
-                    "the log signed two different trees of size {}{}",
-                    a.size,
-                    both(&old.note, &note)
-                ),
-                evidence,
-            });
-        }
-        if b.size < a.size {
-            let consistent = tiles::prefix_of(&fetcher, a, b, &counters);
-            let evidence = st.evidence("rollback", &old.note, &note, o.now);
-            let how = match consistent {
-                Some(true) => "it is a prefix of the saved one (a stale copy or a rollback)",
-                Some(false) => "and it is NOT a prefix of the saved one: a split view",
-                None => "and the tiles to check whether it is a prefix are not available",
-            };
-            return Err(Fault::Rollback {
-                msg: format!(
-                    "the log serves size {} after size {} was seen; {how}{}",
-                    b.size,
-                    a.size,
-                    both(&old.note, &note)
-                ),
-                evidence,
-            });
-        }
+        against_saved(&mut st, &fetcher, old, &note, &new, &counters, o.now)?;
     }
     let mut records = st.appender()?;
     let mut write_error = None;
@@ -215,22 +186,7 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
             bar.inc(1);
         },
     )
-    .map_err(|f| match f {
-        Fault::SplitView { msg, .. } => {
-            let evidence = old
-                .as_ref()
-                .and_then(|o2| st.evidence("inconsistent", &o2.note, &note, o.now));
-            let notes = old
-                .as_ref()
-                .map(|o2| both(&o2.note, &note))
-                .unwrap_or_default();
-            Fault::SplitView {
-                msg: format!("{msg}{notes}"),
-                evidence,
-            }
-        }
-        other => other,
-    })?;
+    .map_err(|f| with_evidence(f, &mut st, old.as_ref(), &note, o.now))?;
     bar.finish_and_clear();
     if let Some(e) = write_error {
         return Err(Fault::State(StateError {
@@ -247,6 +203,69 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
         bytes_read: counters.bytes.load(Ordering::Relaxed),
         alerts,
     })
+}
+
+/// The served checkpoint against the saved one: the same size with
+/// another root is a split view, a smaller size a rollback (either way
+/// with both notes kept as evidence).
+fn against_saved(
+    st: &mut MonitorState,
+    fetcher: &Fetcher,
+    old: &SignedCheckpoint,
+    note: &[u8],
+    new: &SignedCheckpoint,
+    counters: &Counters,
+    now: u64,
+) -> Result<(), Fault> {
+    let (a, b) = (&old.checkpoint, &new.checkpoint);
+    if b.size == a.size && b.root != a.root {
+        let evidence = st.evidence("split-view", &old.note, note, now);
+        return Err(Fault::SplitView {
+            msg: format!(
+                "the log signed two different trees of size {}{}",
+                a.size,
+                both(&old.note, note)
+            ),
+            evidence,
+        });
+    }
+    if b.size < a.size {
+        let consistent = tiles::prefix_of(fetcher, a, b, counters);
+        let evidence = st.evidence("rollback", &old.note, note, now);
+        let how = match consistent {
+            Some(true) => "it is a prefix of the saved one (a stale copy or a rollback)",
+            Some(false) => "and it is NOT a prefix of the saved one: a split view",
+            None => "and the tiles to check whether it is a prefix are not available",
+        };
+        return Err(Fault::Rollback {
+            msg: format!(
+                "the log serves size {} after size {} was seen; {how}{}",
+                b.size,
+                a.size,
+                both(&old.note, note)
+            ),
+            evidence,
+        });
+    }
+    Ok(())
+}
+
+/// A split view found while growing: both notes in the message and kept
+/// as evidence.
+fn with_evidence(
+    f: Fault,
+    st: &mut MonitorState,
+    old: Option<&SignedCheckpoint>,
+    note: &[u8],
+    now: u64,
+) -> Fault {
+    match (f, old) {
+        (Fault::SplitView { msg, .. }, Some(old)) => Fault::SplitView {
+            msg: format!("{msg}{}", both(&old.note, note)),
+            evidence: st.evidence("inconsistent", &old.note, note, now),
+        },
+        (f, _) => f,
+    }
 }
 
 /// Both checkpoints, for a split view or rollback message.

@@ -114,7 +114,9 @@ fn needed_tiles(sizes: &[u64]) -> HashSet<(u8, u64)> {
 }
 
 /// Verifies the tree grew from `old` to `new`, calling `on_entry` for each
-/// new entry in order.
+/// new entry in order: every new bundle against its level-0 tile, every
+/// full tile against its parent, the tiles against `new`'s root, and `old`
+/// as a prefix of `new`.
 pub(crate) fn verify_growth(
     f: &dyn Source,
     old: Option<&Checkpoint>,
@@ -127,68 +129,108 @@ pub(crate) fn verify_growth(
     if size == old_size {
         return Ok(());
     }
-    let needed = needed_tiles(&[size, old_size]);
-    let mut kept: HashMap<(u8, u64), Vec<u8>> = HashMap::new();
-    // Level 0: bundles and their tiles.
-    let first = old_size / TILE_WIDTH;
-    let last = size.div_ceil(TILE_WIDTH);
-    let mut child_hashes: HashMap<u64, Hash> = HashMap::new();
-    // Windows are verified in parallel on the pool while this thread hands
-    // the previous window's entries to `on_entry` in order (a pipeline two
-    // windows deep, so memory stays bounded).
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<BundleResult>, Fault>>(2);
-    std::thread::scope(|scope| -> Result<(), Fault> {
-        scope.spawn(move || {
-            let mut start = first;
-            while start < last {
-                let end = (start + WINDOW).min(last);
-                let r = (start..end)
-                    .into_par_iter()
-                    .map(|n| check_bundle(f, c, n, size))
-                    .collect::<Result<Vec<_>, _>>();
-                let failed = r.is_err();
-                if tx.send(r).is_err() || failed {
-                    return;
-                }
-                start = end;
-            }
-        });
-        for results in rx {
-            let mut results = results?;
-            results.sort_by_key(|r| r.n);
-            for r in results {
-                for (i, e) in r.entries.iter().enumerate() {
-                    let index = r.n * TILE_WIDTH + i as u64;
-                    if index >= old_size {
-                        on_entry(index, e);
-                    }
-                }
-                if r.tile.len() == MAX_TILE_BYTES {
-                    child_hashes.insert(r.n, Tile::subtree_hash(&r.tile));
-                }
-                if needed.contains(&(0, r.n)) {
-                    kept.insert((0, r.n), r.tile);
-                }
-            }
-        }
-        Ok(())
-    })?;
-    // Higher levels: each entry is the hash of a full tile one level down.
+    let mut walk = Walk {
+        f,
+        c,
+        old_size,
+        size,
+        needed: needed_tiles(&[size, old_size]),
+        kept: HashMap::new(),
+    };
+    let mut child_hashes = walk.bundles(on_entry)?;
     let mut level = 1u8;
     while level < 8 && (size >> (u32::from(level) * 8)) > 0 {
+        child_hashes = walk.level(level, &child_hashes)?;
+        level += 1;
+    }
+    walk.root_and_prefix(old.filter(|o| o.size > 0), new)
+}
+
+/// One pass from `old_size` to `size`, keeping the tiles the tree hashes
+/// at both sizes read.
+struct Walk<'a> {
+    f: &'a dyn Source,
+    c: &'a Counters,
+    old_size: u64,
+    size: u64,
+    needed: HashSet<(u8, u64)>,
+    kept: HashMap<(u8, u64), Vec<u8>>,
+}
+
+impl Walk<'_> {
+    /// Level 0: the new bundles and their tiles. Returns the hash of each
+    /// full level-0 tile by index, for level 1 to check.
+    fn bundles(
+        &mut self,
+        on_entry: &mut dyn FnMut(u64, &Entry),
+    ) -> Result<HashMap<u64, Hash>, Fault> {
+        let (f, c, size, old_size) = (self.f, self.c, self.size, self.old_size);
+        let first = old_size / TILE_WIDTH;
+        let last = size.div_ceil(TILE_WIDTH);
+        let mut child_hashes: HashMap<u64, Hash> = HashMap::new();
+        // Windows are verified in parallel on the pool while this thread
+        // hands the previous window's entries to `on_entry` in order (a
+        // pipeline two windows deep, so memory stays bounded).
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<BundleResult>, Fault>>(2);
+        std::thread::scope(|scope| -> Result<(), Fault> {
+            scope.spawn(move || {
+                let mut start = first;
+                while start < last {
+                    let end = (start + WINDOW).min(last);
+                    let r = (start..end)
+                        .into_par_iter()
+                        .map(|n| check_bundle(f, c, n, size))
+                        .collect::<Result<Vec<_>, _>>();
+                    let failed = r.is_err();
+                    if tx.send(r).is_err() || failed {
+                        return;
+                    }
+                    start = end;
+                }
+            });
+            for results in rx {
+                let mut results = results?;
+                results.sort_by_key(|r| r.n);
+                for r in results {
+                    for (i, e) in r.entries.iter().enumerate() {
+                        let index = r.n * TILE_WIDTH + i as u64;
+                        if index >= old_size {
+                            on_entry(index, e);
+                        }
+                    }
+                    if r.tile.len() == MAX_TILE_BYTES {
+                        child_hashes.insert(r.n, Tile::subtree_hash(&r.tile));
+                    }
+                    if self.needed.contains(&(0, r.n)) {
+                        self.kept.insert((0, r.n), r.tile);
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        Ok(child_hashes)
+    }
+
+    /// A higher level: each entry is the hash of a full tile one level
+    /// down. Returns this level's full tiles' hashes.
+    fn level(
+        &mut self,
+        level: u8,
+        child_hashes: &HashMap<u64, Hash>,
+    ) -> Result<HashMap<u64, Hash>, Fault> {
         let shift = u32::from(level) * 8;
         let (first, last) = (
-            (old_size >> shift) / TILE_WIDTH,
-            (size >> shift).div_ceil(TILE_WIDTH),
+            (self.old_size >> shift) / TILE_WIDTH,
+            (self.size >> shift).div_ceil(TILE_WIDTH),
         );
         let mut next = HashMap::new();
         for n in first..last {
-            let w = tile_width(level, n, size);
-            let tile = fetch_tile(f, c, level, n, w)?;
+            let w = tile_width(level, n, self.size);
+            let tile = fetch_tile(self.f, self.c, level, n, w)?;
             for j in 0..w {
                 if let Some(h) = child_hashes.get(&(n * TILE_WIDTH + j)) {
                     let at = (j * 32) as usize;
-                    if h.0[..] != tile[at..at + 32] {
+                    if tile.get(at..at + 32) != Some(&h.0[..]) {
                         return Err(Fault::BadData(format!(
                             "{} entry {j} is not the hash of {}",
                             hash_tile_path(level, n, w),
@@ -200,44 +242,50 @@ pub(crate) fn verify_growth(
             if tile.len() == MAX_TILE_BYTES {
                 next.insert(n, Tile::subtree_hash(&tile));
             }
-            if needed.contains(&(level, n)) {
-                kept.insert((level, n), tile);
+            if self.needed.contains(&(level, n)) {
+                self.kept.insert((level, n), tile);
             }
         }
-        child_hashes = next;
-        level += 1;
+        Ok(next)
     }
-    // The root, and the saved checkpoint as a prefix.
-    let store = TileHashes::new();
-    for &(l, n) in &needed {
-        let data = match kept.get(&(l, n)) {
-            Some(d) => d.clone(),
-            None => fetch_tile(f, c, l, n, tile_width(l, n, size))?,
-        };
-        store
-            .insert_tile(l, n, data)
+
+    /// The root at `new`'s size from the tiles, and `old` (when there is
+    /// one) proven a prefix of `new`.
+    fn root_and_prefix(&self, old: Option<&Checkpoint>, new: &Checkpoint) -> Result<(), Fault> {
+        let size = self.size;
+        let store = TileHashes::new();
+        for &(l, n) in &self.needed {
+            let data = match self.kept.get(&(l, n)) {
+                Some(d) => d.clone(),
+                None => fetch_tile(self.f, self.c, l, n, tile_width(l, n, size))?,
+            };
+            store
+                .insert_tile(l, n, data)
+                .map_err(|e| Fault::BadData(e.to_string()))?;
+        }
+        let root = store
+            .tree_hash(size)
             .map_err(|e| Fault::BadData(e.to_string()))?;
-    }
-    let root = store
-        .tree_hash(size)
-        .map_err(|e| Fault::BadData(e.to_string()))?;
-    if root != new.root {
-        return Err(Fault::BadData(format!(
-            "the tiles do not hash to the checkpoint's root at size {size}"
-        )));
-    }
-    if let Some(o) = old.filter(|o| o.size > 0) {
-        let tiles = Tiles { f, c, kept: &kept };
+        if root != new.root {
+            return Err(Fault::BadData(format!(
+                "the tiles do not hash to the checkpoint's root at size {size}"
+            )));
+        }
+        let Some(o) = old else { return Ok(()) };
+        let tiles = Tiles {
+            f: self.f,
+            c: self.c,
+            kept: &self.kept,
+        };
         match prove_prefix(o, new, &tiles) {
-            Consistency::Consistent => {}
-            Consistency::Inconsistent { .. } => return Err(Fault::SplitView {
+            Consistency::Consistent => Ok(()),
+            Consistency::Inconsistent { .. } => Err(Fault::SplitView {
                 msg: format!("the log's tiles prove the saved checkpoint of size {} is not a prefix of size {size}", o.size),
                 evidence: None,
             }),
-            Consistency::Unknown(why) => return Err(Fault::BadData(why)),
+            Consistency::Unknown(why) => Err(Fault::BadData(why)),
         }
     }
-    Ok(())
 }
 
 /// The log's hash tiles for [`crate::tlog::consistency`]: those this pass

@@ -5,68 +5,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::sections::{self, RawPolicy};
 use super::TrustPolicy;
-use crate::note::{parse_public_key_with, PointCheck, PublicKey};
+use crate::note::{PointCheck, PublicKey};
 
 #[derive(Debug, thiserror::Error)]
 #[error("policy {path}: {msg}")]
 pub struct ConfigError {
     pub path: PathBuf,
     pub msg: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPolicy {
-    expires: Option<toml::value::Datetime>,
-    mode: Option<String>,
-    trust: Option<String>,
-    trust_file: Option<PathBuf>,
-    #[serde(default)]
-    publisher: Vec<RawPublisher>,
-    #[serde(default)]
-    require: RawRequire,
-    sigsum: Option<RawSigsum>,
-    #[serde(default)]
-    rebuilder: Vec<RawRebuilder>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRebuilder {
-    name: String,
-    key: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSigsum {
-    policy: String,
-    #[serde(default)]
-    submitter: Vec<RawPublisher>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPublisher {
-    names: Vec<String>,
-    key: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawRequire {
-    logs: Option<u64>,
-    max_age: Option<String>,
-    latest: Option<bool>,
-    no_downgrade: Option<bool>,
-    prior_revisions: Option<u64>,
-    min_release_age: Option<String>,
-    refresh: Option<String>,
-    rebuilders: Option<u64>,
 }
 
 /// A publisher key and the release names it may publish.
@@ -236,7 +185,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     num.is_empty().then_some(Duration::from_secs(total))
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
+pub(super) fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).map_or(0, |t| t.matches('\n').count()) + 1
 }
 
@@ -281,7 +230,7 @@ impl Policy {
         Self::parse_inner(&text, path, &validated)
     }
 
-    fn digest_start(text: &[u8]) -> Sha256 {
+    pub(super) fn digest_start(text: &[u8]) -> Sha256 {
         let mut digest = Sha256::new();
         digest.update(b"bt-exec policy\n");
         digest.update(text);
@@ -314,155 +263,22 @@ impl Policy {
                 .unwrap_or_default();
             err(format!("{line}{}", e.message()))
         })?;
-        let mut digest = Self::digest_start(text.as_bytes());
-        let trust_file = match (&raw.trust, &raw.trust_file) {
-            (None, Some(f)) => {
-                let f = if f.is_relative() {
-                    path.parent().unwrap_or(Path::new(".")).join(f)
-                } else {
-                    f.clone()
-                };
-                let t = crate::fsutil::read_capped(&f, 1 << 20)
-                    .map_err(|e| err(format!("trust_file {}: {e}", f.display())))?;
-                let t = String::from_utf8(t)
-                    .map_err(|_| err(format!("trust_file {}: not UTF-8", f.display())))?;
-                digest.update(b"\ntrust_file\n");
-                digest.update(t.as_bytes());
-                Some((f, t))
-            }
-            _ => None,
-        };
-        let digest: [u8; 32] = digest.finalize().into();
-        let check = if validated(&digest) {
-            PointCheck::Later
-        } else {
-            PointCheck::Now
-        };
-        let trust = match (&raw.trust, trust_file) {
-            (Some(t), None) if raw.trust_file.is_none() => {
-                // Report trust lines by their line in the policy file.
-                let first = text.find(t.lines().next().unwrap_or_default()).map_or(0, |o| line_of(text, o) - 1);
-                TrustPolicy::parse_with(t, check).map_err(|e| err(format!("line {}: {}", first + e.line, e.msg)))?
-            }
-            (None, Some((f, t))) => {
-                TrustPolicy::parse_with(&t, check).map_err(|e| err(format!("trust_file {}: {e}", f.display())))?
-            }
-            (Some(_), _) => return Err(err("give trust or trust_file, not both".into())),
-            (None, None) if raw.sigsum.is_some() => TrustPolicy { logs: vec![], witnesses: vec![], quorum: super::Quorum::None },
-            (None, None) => return Err(err("no trust: give the trusted logs and witnesses in trust = \"\"\"…\"\"\" or trust_file".into())),
-        };
-        let sigsum = match &raw.sigsum {
-            None => None,
-            Some(s) => {
-                let base = path.parent().unwrap_or(Path::new("."));
-                let policy = crate::sigsum_interop::load_policy(&s.policy, base)
-                    .map_err(|e| err(format!("[sigsum] policy: {e}")))?;
-                let mut submitters = vec![];
-                for (i, sub) in s.submitter.iter().enumerate() {
-                    let key = crate::sigsum_interop::parse_key(&sub.key)
-                        .map_err(|e| err(format!("[[sigsum.submitter]] #{}: {e}", i + 1)))?;
-                    if sub.names.is_empty()
-                        || sub.names.iter().any(|n| n.is_empty() || n.contains('/'))
-                    {
-                        return Err(err(format!("[[sigsum.submitter]] #{}: names must be program file names (or prefixes ending in *)", i + 1)));
-                    }
-                    submitters.push((key, sub.names.clone()));
-                }
-                Some(SigsumSection { policy, submitters })
-            }
-        };
+        let (trust, digest, check) = sections::trust(&raw, text, path, validated).map_err(err)?;
+        let sigsum = sections::sigsum(raw.sigsum.as_ref(), path).map_err(err)?;
         if trust.logs.is_empty() && sigsum.is_none() {
             return Err(err("the trust policy lists no log".into()));
         }
-        for l in &trust.logs {
-            if l.url.is_none() {
-                return Err(err(format!(
-                    "log {} has no URL: bt-exec needs one to read it",
-                    l.origin
-                )));
-            }
-        }
-        let mut publishers = Vec::new();
-        for (i, p) in raw.publisher.iter().enumerate() {
-            let key = parse_public_key_with(&p.key, check)
-                .map_err(|e| err(format!("[[publisher]] #{}: {e}", i + 1)))?;
-            if p.names.is_empty() {
-                return Err(err(format!("[[publisher]] #{}: names is empty", i + 1)));
-            }
-            for n in &p.names {
-                let bad = n.is_empty()
-                    || n.chars().any(char::is_whitespace)
-                    || (n.contains('*') && !n.ends_with("/*"));
-                if bad {
-                    return Err(err(format!("[[publisher]] #{}: bad name pattern {n:?} (a name, or a prefix ending in /*)", i + 1)));
-                }
-            }
-            publishers.push(Publisher {
-                names: p.names.clone(),
-                key,
-            });
-        }
-        let d = Require::default();
-        let dur = |field: &str,
-                   v: &Option<String>,
-                   default: Duration|
-         -> Result<Duration, ConfigError> {
-            match v {
-                None => Ok(default),
-                Some(s) => parse_duration(s).ok_or_else(|| err(format!("[require] {field} = {s:?}: a duration like \"90s\", \"15m\", \"24h\", \"7d\""))),
-            }
-        };
-        let r = &raw.require;
-        let logs = r.logs.map_or(Ok(d.logs), |n| {
-            usize::try_from(n).map_err(|_| err("[require] logs is too large".into()))
-        })?;
-        if logs == 0 || (!trust.logs.is_empty() && logs > trust.logs.len()) {
+        if let Some(l) = trust.logs.iter().find(|l| l.url.is_none()) {
             return Err(err(format!(
-                "[require] logs = {logs}, but the policy lists {} log(s)",
-                trust.logs.len()
+                "log {} has no URL: bt-exec needs one to read it",
+                l.origin
             )));
         }
-        let require = Require {
-            logs,
-            max_age: dur("max_age", &r.max_age, d.max_age)?,
-            latest: r.latest.unwrap_or(d.latest),
-            no_downgrade: r.no_downgrade.unwrap_or(d.no_downgrade),
-            prior_revisions: r.prior_revisions.unwrap_or(d.prior_revisions),
-            min_release_age: dur("min_release_age", &r.min_release_age, d.min_release_age)?,
-            refresh: dur("refresh", &r.refresh, d.refresh)?,
-            rebuilders: r.rebuilders.map_or(Ok(0), |n| {
-                usize::try_from(n).map_err(|_| err("[require] rebuilders is too large".into()))
-            })?,
-        };
-        let mut rebuilders: Vec<Rebuilder> = vec![];
-        for (i, rb) in raw.rebuilder.iter().enumerate() {
-            let key = parse_public_key_with(&rb.key, check)
-                .map_err(|e| err(format!("[[rebuilder]] #{}: {e}", i + 1)))?;
-            if rb.name.trim().is_empty()
-                || rebuilders.iter().any(|o| o.name == rb.name || o.key == key)
-            {
-                return Err(err(format!(
-                    "[[rebuilder]] #{}: a unique, non-empty name and key",
-                    i + 1
-                )));
-            }
-            rebuilders.push(Rebuilder {
-                name: rb.name.clone(),
-                key,
-            });
-        }
-        if require.rebuilders > rebuilders.len() {
-            return Err(err(format!(
-                "[require] rebuilders = {}, but the policy lists {} rebuilder(s)",
-                require.rebuilders,
-                rebuilders.len()
-            )));
-        }
-        let mode = match raw.mode.as_deref() {
-            None | Some("enforce") => Mode::Enforce,
-            Some("audit") => Mode::Audit,
-            Some(m) => return Err(err(format!("mode = {m:?}: \"enforce\" or \"audit\""))),
-        };
+        let publishers = sections::publishers(&raw.publisher, check).map_err(err)?;
+        let require = sections::require(&raw.require, trust.logs.len()).map_err(err)?;
+        let rebuilders =
+            sections::rebuilders(&raw.rebuilder, check, require.rebuilders).map_err(err)?;
+        let mode = sections::mode(raw.mode.as_deref()).map_err(err)?;
         let expires = match &raw.expires {
             None => None,
             Some(dt) => Some((

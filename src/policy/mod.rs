@@ -2,6 +2,7 @@
 //! in C2SP `tlog-policy` text (the format Sigsum's tools read too).
 
 mod config;
+mod sections;
 mod trust;
 
 pub use config::{

@@ -85,152 +85,26 @@ impl TrustPolicy {
 
     /// [`TrustPolicy::parse`], checking key points now or later.
     pub fn parse_with(text: &str, check: PointCheck) -> Result<Self, PolicyError> {
-        let mut logs: Vec<LogSpec> = Vec::new();
-        let mut witnesses: Vec<WitnessSpec> = Vec::new();
-        let mut names: HashMap<String, Quorum> = HashMap::new();
-        let mut quorum: Option<Quorum> = None;
-        let mut groups = 0usize;
-        let mut keys_seen: HashSet<[u8; 32]> = HashSet::new();
+        let mut p = Lines {
+            check,
+            logs: vec![],
+            witnesses: vec![],
+            names: HashMap::new(),
+            quorum: None,
+            groups: 0,
+            keys_seen: HashSet::new(),
+        };
         for (i, raw) in text.split('\n').enumerate() {
-            let line = i + 1;
-            let err = |msg: String| PolicyError { line, msg };
-            if raw
-                .bytes()
-                .any(|b| b < 0x20 && b != b'\t' && b != b'\r' || b == 0x7f)
-            {
-                return Err(err("control character".into()));
-            }
-            let raw = raw.strip_suffix('\r').unwrap_or(raw);
-            let toks: Vec<&str> = raw.split([' ', '\t']).filter(|t| !t.is_empty()).collect();
-            let Some(&kw) = toks.first() else { continue };
-            if kw.starts_with('#') {
-                continue;
-            }
-            match kw {
-                "log" => {
-                    if !(2..=3).contains(&toks.len()) {
-                        return Err(err("expected: log <vkey> [<url>]".into()));
-                    }
-                    let key = parse_key(toks[1], "", true, check).map_err(err)?;
-                    if key.alg != ALG_ED25519 {
-                        return Err(err("a log key must be an Ed25519 (type 0x01) vkey".into()));
-                    }
-                    if !keys_seen.insert(*key.key.as_bytes()) {
-                        return Err(err("duplicate key".into()));
-                    }
-                    // Until the local state is keyed by the log's key as well
-                    // as its origin, two logs of one origin would share
-                    // cached proofs, and a program in one would count as
-                    // proven in the other (`logs = 2` met by one log).
-                    if logs.iter().any(|l: &LogSpec| l.origin == key.name) {
-                        return Err(err(format!(
-                            "a second log with origin {:?}: bt-exec keeps its state per origin, so two logs of one origin are refused; list each origin once",
-                            key.name
-                        )));
-                    }
-                    if logs.len() == MAX_LOGS {
-                        return Err(err(format!("more than {MAX_LOGS} logs")));
-                    }
-                    logs.push(LogSpec {
-                        origin: key.name.clone(),
-                        key,
-                        url: toks.get(2).map(|s| s.to_string()),
-                    });
-                }
-                "witness" => {
-                    if !(3..=4).contains(&toks.len()) {
-                        return Err(err("expected: witness <name> <vkey> [<url>]".into()));
-                    }
-                    let name = toks[1];
-                    if name == "none" || names.contains_key(name) {
-                        return Err(err(format!("name {name:?} is already defined")));
-                    }
-                    let key = parse_key(toks[2], name, false, check)
-                        .map_err(err)?
-                        .to_cosignature_key();
-                    if !keys_seen.insert(*key.key.as_bytes()) {
-                        return Err(err("duplicate key".into()));
-                    }
-                    if witnesses.len() == MAX_WITNESSES {
-                        return Err(err(format!("more than {MAX_WITNESSES} witnesses")));
-                    }
-                    names.insert(name.to_string(), Quorum::Witness(witnesses.len()));
-                    witnesses.push(WitnessSpec {
-                        name: name.to_string(),
-                        key,
-                        url: toks.get(3).map(|s| s.to_string()),
-                    });
-                }
-                "group" => {
-                    if toks.len() < 4 {
-                        return Err(err("expected: group <name> all|any|<k> <name>...".into()));
-                    }
-                    let name = toks[1];
-                    if name == "none" || names.contains_key(name) {
-                        return Err(err(format!("name {name:?} is already defined")));
-                    }
-                    let member_names = &toks[3..];
-                    let n = member_names.len();
-                    let k = match toks[2] {
-                        "all" => n,
-                        "any" => 1,
-                        t => crate::tlog::checkpoint::parse_size(t)
-                            .and_then(|k| usize::try_from(k).ok())
-                            .filter(|k| (1..=n).contains(k))
-                            .ok_or_else(|| {
-                                err(format!("threshold {t:?} must be all, any or 1..={n}"))
-                            })?,
-                    };
-                    let mut seen = HashSet::new();
-                    let mut members = Vec::with_capacity(n);
-                    for m in member_names {
-                        if !seen.insert(*m) {
-                            return Err(err(format!("{m:?} is listed twice")));
-                        }
-                        members.push(
-                            names.get(*m).cloned().ok_or_else(|| {
-                                err(format!("{m:?} is not defined on a line above"))
-                            })?,
-                        );
-                    }
-                    groups += 1;
-                    if groups > MAX_GROUPS {
-                        return Err(err(format!("more than {MAX_GROUPS} groups")));
-                    }
-                    names.insert(
-                        name.to_string(),
-                        Quorum::Group {
-                            name: name.to_string(),
-                            k,
-                            members,
-                        },
-                    );
-                }
-                "quorum" => {
-                    if toks.len() != 2 {
-                        return Err(err("expected: quorum <name>".into()));
-                    }
-                    if quorum.is_some() {
-                        return Err(err("a policy has exactly one quorum line".into()));
-                    }
-                    quorum = Some(if toks[1] == "none" {
-                        Quorum::None
-                    } else {
-                        names.get(toks[1]).cloned().ok_or_else(|| {
-                            err(format!("{:?} is not defined on a line above", toks[1]))
-                        })?
-                    });
-                }
-                other => return Err(err(format!("unknown keyword {other:?}"))),
-            }
+            p.line(raw)
+                .map_err(|msg| PolicyError { line: i + 1, msg })?;
         }
-        let quorum = quorum.ok_or(PolicyError {
+        let quorum = p.quorum.ok_or(PolicyError {
             line: text.split('\n').count(),
             msg: "no quorum line (write `quorum none` to require no witnesses)".into(),
         })?;
         Ok(TrustPolicy {
-            logs,
-            witnesses,
+            logs: p.logs,
+            witnesses: p.witnesses,
             quorum,
         })
     }
@@ -281,5 +155,165 @@ impl TrustPolicy {
         keys.into_iter()
             .filter_map(|k| self.witnesses.iter().position(|w| w.key == *k))
             .collect()
+    }
+}
+
+/// The state of a tlog-policy text read line by line: every name is
+/// defined before it is used, and every key appears once.
+struct Lines {
+    check: PointCheck,
+    logs: Vec<LogSpec>,
+    witnesses: Vec<WitnessSpec>,
+    names: HashMap<String, Quorum>,
+    quorum: Option<Quorum>,
+    groups: usize,
+    keys_seen: HashSet<[u8; 32]>,
+}
+
+impl Lines {
+    fn line(&mut self, raw: &str) -> Result<(), String> {
+        if raw
+            .bytes()
+            .any(|b| b < 0x20 && b != b'\t' && b != b'\r' || b == 0x7f)
+        {
+            return Err("control character".into());
+        }
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        let toks: Vec<&str> = raw.split([' ', '\t']).filter(|t| !t.is_empty()).collect();
+        match toks.first() {
+            None => Ok(()),
+            Some(kw) if kw.starts_with('#') => Ok(()),
+            Some(&"log") => self.log(&toks),
+            Some(&"witness") => self.witness(&toks),
+            Some(&"group") => self.group(&toks),
+            Some(&"quorum") => self.quorum(&toks),
+            Some(other) => Err(format!("unknown keyword {other:?}")),
+        }
+    }
+
+    fn new_key(&mut self, key: &VerifierKey) -> Result<(), String> {
+        if !self.keys_seen.insert(*key.key.as_bytes()) {
+            return Err("duplicate key".into());
+        }
+        Ok(())
+    }
+
+    fn new_name(&self, name: &str) -> Result<(), String> {
+        if name == "none" || self.names.contains_key(name) {
+            return Err(format!("name {name:?} is already defined"));
+        }
+        Ok(())
+    }
+
+    fn defined(&self, name: &str) -> Result<Quorum, String> {
+        self.names
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("{name:?} is not defined on a line above"))
+    }
+
+    fn log(&mut self, toks: &[&str]) -> Result<(), String> {
+        let ([_, vkey] | [_, vkey, _]) = toks else {
+            return Err("expected: log <vkey> [<url>]".into());
+        };
+        let key = parse_key(vkey, "", true, self.check)?;
+        if key.alg != ALG_ED25519 {
+            return Err("a log key must be an Ed25519 (type 0x01) vkey".into());
+        }
+        self.new_key(&key)?;
+        // Until the local state is keyed by the log's key as well as its
+        // origin, two logs of one origin would share cached proofs, and a
+        // program in one would count as proven in the other (`logs = 2`
+        // met by one log).
+        if self.logs.iter().any(|l| l.origin == key.name) {
+            return Err(format!(
+                "a second log with origin {:?}: bt-exec keeps its state per origin, so two logs of one origin are refused; list each origin once",
+                key.name
+            ));
+        }
+        if self.logs.len() == MAX_LOGS {
+            return Err(format!("more than {MAX_LOGS} logs"));
+        }
+        self.logs.push(LogSpec {
+            origin: key.name.clone(),
+            key,
+            url: toks.get(2).map(|s| s.to_string()),
+        });
+        Ok(())
+    }
+
+    fn witness(&mut self, toks: &[&str]) -> Result<(), String> {
+        let ([_, name, vkey] | [_, name, vkey, _]) = toks else {
+            return Err("expected: witness <name> <vkey> [<url>]".into());
+        };
+        self.new_name(name)?;
+        let key = parse_key(vkey, name, false, self.check)?.to_cosignature_key();
+        self.new_key(&key)?;
+        if self.witnesses.len() == MAX_WITNESSES {
+            return Err(format!("more than {MAX_WITNESSES} witnesses"));
+        }
+        self.names
+            .insert(name.to_string(), Quorum::Witness(self.witnesses.len()));
+        self.witnesses.push(WitnessSpec {
+            name: name.to_string(),
+            key,
+            url: toks.get(3).map(|s| s.to_string()),
+        });
+        Ok(())
+    }
+
+    fn group(&mut self, toks: &[&str]) -> Result<(), String> {
+        let [_, name, threshold, member_names @ ..] = toks else {
+            return Err("expected: group <name> all|any|<k> <name>...".into());
+        };
+        if member_names.is_empty() {
+            return Err("expected: group <name> all|any|<k> <name>...".into());
+        }
+        self.new_name(name)?;
+        let n = member_names.len();
+        let k = match *threshold {
+            "all" => n,
+            "any" => 1,
+            t => crate::tlog::checkpoint::parse_size(t)
+                .and_then(|k| usize::try_from(k).ok())
+                .filter(|k| (1..=n).contains(k))
+                .ok_or_else(|| format!("threshold {t:?} must be all, any or 1..={n}"))?,
+        };
+        let mut seen = HashSet::new();
+        let mut members = Vec::with_capacity(n);
+        for m in member_names {
+            if !seen.insert(*m) {
+                return Err(format!("{m:?} is listed twice"));
+            }
+            members.push(self.defined(m)?);
+        }
+        self.groups += 1;
+        if self.groups > MAX_GROUPS {
+            return Err(format!("more than {MAX_GROUPS} groups"));
+        }
+        self.names.insert(
+            name.to_string(),
+            Quorum::Group {
+                name: name.to_string(),
+                k,
+                members,
+            },
+        );
+        Ok(())
+    }
+
+    fn quorum(&mut self, toks: &[&str]) -> Result<(), String> {
+        let [_, name] = toks else {
+            return Err("expected: quorum <name>".into());
+        };
+        if self.quorum.is_some() {
+            return Err("a policy has exactly one quorum line".into());
+        }
+        self.quorum = Some(if *name == "none" {
+            Quorum::None
+        } else {
+            self.defined(name)?
+        });
+        Ok(())
     }
 }

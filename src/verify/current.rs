@@ -241,44 +241,7 @@ pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoin
             report.save_checkpoint = Some(f.verified_note.clone());
             f
         }
-        (Some(c), Some(f)) => match one_history(log, &c, &f)? {
-            Ok(()) if f.checkpoint.size > c.checkpoint.size => match fresh(log, &f) {
-                Ok(()) => {
-                    report.save_checkpoint = Some(f.verified_note.clone());
-                    f
-                }
-                // Not (yet) witnessed, or its cosignature lines stripped on
-                // the way: the saved checkpoint, if it still meets the
-                // policy, proves what it proved (DESIGN §6); else 126.
-                Err(LogOutcome::Refused(cause, why)) => {
-                    if fresh(log, &c).is_err() {
-                        return Err(LogOutcome::Refused(cause, why));
-                    }
-                    report.warnings.push(format!(
-                        "the log serves size {} and it does not meet the policy ({why}); using the saved checkpoint of size {}",
-                        f.checkpoint.size, c.checkpoint.size
-                    ));
-                    c
-                }
-                Err(o) => return Err(o),
-            },
-            Ok(()) => {
-                if f.checkpoint.size < c.checkpoint.size {
-                    log.say(format!(
-                        "the log serves size {} < saved {}; keeping the saved checkpoint",
-                        f.checkpoint.size, c.checkpoint.size
-                    ));
-                }
-                cached_in_force(log, c)?
-            }
-            // A stale mirror, or tiles altered on the way: nothing is
-            // concluded from what was served, and the saved checkpoint
-            // decides (DESIGN §6, §10).
-            Err(why) => {
-                report.warnings.push(format!("the log serves size {} and the saved checkpoint is size {}; whether they are one history cannot be proven from what it serves ({why}); using the saved checkpoint", f.checkpoint.size, c.checkpoint.size));
-                cached_in_force(log, c)?
-            }
-        },
+        (Some(c), Some(f)) => both(log, c, f, report)?,
     };
     report.checkpoint = Some(current.checkpoint.clone());
     report.cosigners = current
@@ -301,6 +264,57 @@ pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoin
         }
     }
     Ok(current)
+}
+
+/// The saved checkpoint `c` and the log's `f`, both validly signed: the
+/// larger one when they are one history and it meets the policy; the
+/// saved one when the served one is smaller, not (yet) witnessed, or
+/// cannot be proven one history with it (a stale mirror, altered tiles);
+/// a split view when they are proven two.
+fn both(
+    log: &Log,
+    c: SignedCheckpoint,
+    f: SignedCheckpoint,
+    report: &mut LogReport,
+) -> Step<SignedCheckpoint> {
+    Ok(match one_history(log, &c, &f)? {
+        Ok(()) if f.checkpoint.size > c.checkpoint.size => match fresh(log, &f) {
+            Ok(()) => {
+                report.save_checkpoint = Some(f.verified_note.clone());
+                f
+            }
+            // Not (yet) witnessed, or its cosignature lines stripped on
+            // the way: the saved checkpoint, if it still meets the
+            // policy, proves what it proved (DESIGN §6); else 126.
+            Err(LogOutcome::Refused(cause, why)) => {
+                if fresh(log, &c).is_err() {
+                    return Err(LogOutcome::Refused(cause, why));
+                }
+                report.warnings.push(format!(
+                    "the log serves size {} and it does not meet the policy ({why}); using the saved checkpoint of size {}",
+                    f.checkpoint.size, c.checkpoint.size
+                ));
+                c
+            }
+            Err(o) => return Err(o),
+        },
+        Ok(()) => {
+            if f.checkpoint.size < c.checkpoint.size {
+                log.say(format!(
+                    "the log serves size {} < saved {}; keeping the saved checkpoint",
+                    f.checkpoint.size, c.checkpoint.size
+                ));
+            }
+            cached_in_force(log, c)?
+        }
+        // A stale mirror, or tiles altered on the way: nothing is
+        // concluded from what was served, and the saved checkpoint
+        // decides (DESIGN §6, §10).
+        Err(why) => {
+            report.warnings.push(format!("the log serves size {} and the saved checkpoint is size {}; whether they are one history cannot be proven from what it serves ({why}); using the saved checkpoint", f.checkpoint.size, c.checkpoint.size));
+            cached_in_force(log, c)?
+        }
+    })
 }
 
 /// The log's `checkpoint`, verified: `None` when it cannot be had now.

@@ -94,22 +94,13 @@ pub fn verify(ctx: &Context, file: Ingested, sidecar: Option<(PathBuf, Vec<u8>)>
         .map(|l| (!names_log(l)).then(|| log::warm(ctx, l, &file)).flatten())
         .collect();
     let cold: Vec<usize> = (0..logs.len()).filter(|&i| reports[i].is_none()).collect();
-    let full = |l| log::verify_log(ctx, l, &file, proof.as_ref());
-    match cold.as_slice() {
-        [] => {}
-        [i] => reports[*i] = Some(full(&logs[*i])),
-        _ => std::thread::scope(|s| {
-            let handles: Vec<_> = cold
-                .iter()
-                .map(|&i| (i, s.spawn(move || full(&logs[i]))))
-                .collect();
-            for (i, h) in handles {
-                reports[i] = Some(
-                    h.join()
-                        .unwrap_or_else(|_| LogReport::new(&logs[i].origin, internal_error())),
-                );
-            }
-        }),
+    let done = per_log(
+        &cold,
+        |i| log::verify_log(ctx, &logs[i], &file, proof.as_ref()),
+        |i| LogReport::new(&logs[i].origin, internal_error()),
+    );
+    for (i, r) in cold.into_iter().zip(done) {
+        reports[i] = Some(r);
     }
     let reports: Vec<LogReport> = reports.into_iter().flatten().collect();
     let (code, reason) = combine::combine(ctx.policy, &file.sha256, &reports);
@@ -119,6 +110,28 @@ pub fn verify(ctx: &Context, file: Ingested, sidecar: Option<(PathBuf, Vec<u8>)>
         code,
         reason,
         elapsed_ms: start.elapsed().as_millis(),
+    }
+}
+
+/// Runs `f` for each item (a log), concurrently — one thread per log when
+/// there are several, none for one — and returns the results in order; a
+/// thread that panicked (a bug) gives `failed(item)`, never a run.
+pub(crate) fn per_log<I: Copy + Send + Sync, T: Send>(
+    items: &[I],
+    f: impl Fn(I) -> T + Sync,
+    failed: impl Fn(I) -> T,
+) -> Vec<T> {
+    match items {
+        [] => vec![],
+        [one] => vec![f(*one)],
+        _ => std::thread::scope(|s| {
+            let f = &f;
+            let handles: Vec<_> = items.iter().map(|&i| (i, s.spawn(move || f(i)))).collect();
+            handles
+                .into_iter()
+                .map(|(i, h)| h.join().unwrap_or_else(|_| failed(i)))
+                .collect()
+        }),
     }
 }
 

@@ -363,25 +363,17 @@ pub fn resolve_release(
     name: &str,
     version: Option<&str>,
 ) -> (Vec<LogReport>, Result<Seen, (u8, String)>) {
-    let logs = &ctx.policy.trust.logs;
-    let results: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = logs
-            .iter()
-            .map(|l| s.spawn(move || find_release(ctx, l, name, version)))
-            .collect();
-        handles
-            .into_iter()
-            .zip(logs)
-            .map(|(h, l)| {
-                h.join().unwrap_or_else(|_| {
-                    (
-                        LogReport::new(&l.origin, internal_error()),
-                        Err(internal_error()),
-                    )
-                })
-            })
-            .collect()
-    });
+    let logs: Vec<&LogSpec> = ctx.policy.trust.logs.iter().collect();
+    let results = super::per_log(
+        &logs,
+        |l| find_release(ctx, l, name, version),
+        |l| {
+            (
+                LogReport::new(&l.origin, internal_error()),
+                Err(internal_error()),
+            )
+        },
+    );
     let mut reports = vec![];
     let mut found: Vec<Seen> = vec![];
     let mut why = vec![];
