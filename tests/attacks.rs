@@ -492,6 +492,22 @@ const HONEST: &[Row] = &[
     },
     Row {
         attacker: "none",
+        attack: "a log that does not grow, cosigned again two hours later",
+        route: "cached proof",
+        run: || {
+            let mut w = honest();
+            w.now = NOW + 7200;
+            w.serve(0, 4, Some(NOW + 7190));
+            let first = verdict(w.verify("1.0", None));
+            w.logs[0].src.remove("checkpoint");
+            let second = verdict(w.verify("1.0", None));
+            (first.0.max(second.0), format!("{}\nthen unreachable: {}", first.1, second.1))
+        },
+        code: 0,
+        says: &["proven in 1 of 1"],
+    },
+    Row {
+        attacker: "none",
         attack: "honest",
         route: "gossip of a newer cosigned checkpoint",
         run: || {

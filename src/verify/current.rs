@@ -298,6 +298,17 @@ fn both(
             }
             Err(o) => return Err(o),
         },
+        // The same tree, cosigned again since: a log that does not grow
+        // stays fresh through the cosignatures its witnesses keep adding.
+        // A copy whose quorum is older (a mirror's) never replaces it.
+        Ok(())
+            if f.checkpoint.size == c.checkpoint.size
+                && fresh(log, &f).is_ok()
+                && fresh_until(log, &f) > fresh_until(log, &c) =>
+        {
+            report.save_checkpoint = Some(f.verified_note.clone());
+            f
+        }
         Ok(()) => {
             if f.checkpoint.size < c.checkpoint.size {
                 log.say(format!(
