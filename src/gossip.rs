@@ -65,11 +65,9 @@ pub fn import(
                 ));
                 continue;
             };
-            match verify::gossip_check(&ctx, spec, note.as_bytes()) {
-                Ok(verify::Gossip::Newer(n)) => {
-                    let _lock = app::lock(store)?;
-                    let _ = store.save_checkpoint(&origin, &n);
-                    say(&format!("{origin}: newer consistent checkpoint imported"));
+            match check_and_save(&ctx, store, spec, note.as_bytes())? {
+                Ok(verify::Gossip::Newer { .. }) => {
+                    say(&format!("{origin}: newer consistent checkpoint imported"))
                 }
                 Ok(verify::Gossip::Known) => {
                     say(&format!("{origin}: consistent with the local view"))
@@ -88,6 +86,42 @@ pub fn import(
         return Err(Fail::new(worst, "gossip import found problems (above)"));
     }
     Ok(())
+}
+
+/// Checks a gossiped note and saves it when it is newer — only in place of
+/// the checkpoint the check read; when another process saved one
+/// meanwhile, checks again against that (`saving::ATTEMPTS` times).
+fn check_and_save(
+    ctx: &verify::Context,
+    store: &Store,
+    spec: &crate::policy::LogSpec,
+    note: &[u8],
+) -> Result<Result<verify::Gossip, verify::LogOutcome>, Fail> {
+    for _ in 0..crate::saving::ATTEMPTS {
+        let r = verify::gossip_check(ctx, spec, note);
+        let Ok(verify::Gossip::Newer { note: n, replaces }) = &r else {
+            return Ok(r);
+        };
+        let _lock = app::lock(store)?;
+        let saved = crate::state::State::save_checkpoint(
+            store,
+            &spec.origin,
+            replaces.as_deref(),
+            n,
+            ctx.now,
+        )
+        .map_err(|e| Fail::new(exit::CONFIG, format!("cannot save the checkpoint: {e}")))?;
+        if saved {
+            return Ok(r);
+        }
+    }
+    Err(Fail::new(
+        exit::UNREACHABLE,
+        format!(
+            "{}: the saved checkpoint kept changing while the gossiped one was checked; try again",
+            spec.origin
+        ),
+    ))
 }
 
 /// The worse of two exit codes: a misbehaviour before all, else the higher.

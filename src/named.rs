@@ -43,12 +43,18 @@ pub fn resolve(
     verbose: bool,
     notes: &mut Vec<String>,
 ) -> Result<Seen, Fail> {
-    let (reports, found) = verify::resolve_release(ctx, name, version);
-    let sha256 = found
-        .as_ref()
-        .map(|s| s.entry.release.sha256)
-        .unwrap_or_default();
-    let unsaved = crate::saving::save(ctx.state, &reports, &sha256, ctx.now)?;
+    let ((reports, found), unsaved) = crate::saving::decide_and_save(
+        ctx.state,
+        ctx.now,
+        || Ok(verify::resolve_release(ctx, name, version)),
+        |(reports, found)| {
+            let sha256 = found
+                .as_ref()
+                .map(|s| s.entry.release.sha256)
+                .unwrap_or_default();
+            (reports, sha256)
+        },
+    )?;
     notes.extend(crate::report::notes(&reports, &unsaved, verbose));
     found.map_err(|(c, m)| Fail::new(c, m))
 }

@@ -9,25 +9,48 @@ use crate::state::State;
 use crate::store::Store;
 use crate::verify::{exit, LogOutcome, LogReport, Verdict};
 
-/// Records what verification learnt: new checkpoints and proofs
-/// (atomically, under the state lock; nothing at all on the warm path).
-/// Returns what could not be saved, for the user to see: the verdict
-/// stands, but a checkpoint not saved is rollback protection lost.
+/// What [`save`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Saved {
+    /// Saved; the lines name what could not be written (the verdict
+    /// stands, but a checkpoint not saved is rollback protection lost).
+    Done(Vec<String>),
+    /// Another process saved a checkpoint of these logs after this
+    /// verification read it: nothing was saved, and the verification must
+    /// be made again from what is saved now.
+    Conflict(Vec<String>),
+}
+
+/// Records what verification learnt: new checkpoints (each only in place
+/// of the one the verification read: [`State::save_checkpoint`]), proofs
+/// and attestations, under the state lock; nothing at all on the warm
+/// path.
 pub fn save(
     state: &dyn State,
     reports: &[LogReport],
     sha256: &[u8; 32],
     now: u64,
-) -> Result<Vec<String>, Fail> {
+) -> Result<Saved, Fail> {
     let to_save = reports.iter().any(|r| {
         r.save_checkpoint.is_some() || r.save_proof.is_some() || !r.save_attestations.is_empty()
     });
     if !to_save {
-        return Ok(vec![]);
+        return Ok(Saved::Done(vec![]));
     }
     let _lock = state
         .lock()
         .map_err(|e| Fail::new(exit::CONFIG, format!("cannot take the state lock: {e}")))?;
+    // Every saved checkpoint must still be the one read before anything is
+    // written, so a conflict leaves the state as another process left it.
+    let moved: Vec<String> = reports
+        .iter()
+        .filter(|r| r.save_checkpoint.is_some())
+        .filter(|r| state.checkpoint(&r.origin) != r.saved_before)
+        .map(|r| r.origin.clone())
+        .collect();
+    if !moved.is_empty() {
+        return Ok(Saved::Conflict(moved));
+    }
     let mut failed = vec![];
     for r in reports {
         let mut note = |what: &str, res: Result<(), crate::store::StoreError>| {
@@ -36,7 +59,8 @@ pub fn save(
             }
         };
         if let Some(n) = &r.save_checkpoint {
-            note("checkpoint", state.save_checkpoint(&r.origin, n, now));
+            let res = state.save_checkpoint(&r.origin, r.saved_before.as_deref(), n, now);
+            note("checkpoint", res.map(|_| ()));
         }
         if let Some(p) = &r.save_proof {
             note("inclusion proof", state.save_proof(&r.origin, sha256, p));
@@ -48,7 +72,40 @@ pub fn save(
             );
         }
     }
-    Ok(failed)
+    Ok(Saved::Done(failed))
+}
+
+/// How many times a verification is made again because other processes
+/// kept saving newer checkpoints.
+pub const ATTEMPTS: usize = 5;
+
+/// Makes a decision with `decide` and saves what it learnt (`learnt`: its
+/// reports and the file's SHA-256); when another process saved a
+/// checkpoint meanwhile, decides again from what is saved now, as Go's
+/// sumdb client does. Returns the decision that was saved and what could
+/// not be written. Fails (124) when the state moved under every attempt.
+pub fn decide_and_save<T>(
+    state: &dyn State,
+    now: u64,
+    mut decide: impl FnMut() -> Result<T, Fail>,
+    learnt: impl Fn(&T) -> (&[LogReport], [u8; 32]),
+) -> Result<(T, Vec<String>), Fail> {
+    let mut moved = vec![];
+    for _ in 0..ATTEMPTS {
+        let out = decide()?;
+        let (reports, sha256) = learnt(&out);
+        match save(state, reports, &sha256, now)? {
+            Saved::Done(unsaved) => return Ok((out, unsaved)),
+            Saved::Conflict(origins) => moved = origins,
+        }
+    }
+    Err(Fail::new(
+        exit::UNREACHABLE,
+        format!(
+            "the saved checkpoints of {} changed under each of {ATTEMPTS} verifications (other bt-exec processes saving newer ones); try again",
+            moved.join(", ")
+        ),
+    ))
 }
 
 /// The release a proven verdict runs: its name, version, and (origin, leaf

@@ -24,8 +24,22 @@ pub trait State: Sync {
     fn checkpoint(&self, origin: &str) -> Option<Vec<u8>>;
     /// When that checkpoint was last fetched and saved (Unix seconds).
     fn checkpoint_saved_at(&self, origin: &str) -> Option<u64>;
-    /// Saves a verified checkpoint note of `origin`, fetched at `now`.
-    fn save_checkpoint(&self, origin: &str, note: &[u8], now: u64) -> Result<(), StoreError>;
+    /// Saves a verified checkpoint note of `origin`, fetched at `now`, in
+    /// place of `expected` (the saved note as the verification read it;
+    /// `None`: none) — and only then: `Ok(false)` when another process
+    /// saved another one meanwhile. Call under [`State::lock`].
+    ///
+    /// Attack stopped: a process that verified against an older checkpoint
+    /// overwriting a newer one another process saved, so the saved
+    /// checkpoint moves backwards and a fork of the range in between goes
+    /// unnoticed. The caller decides again from what is saved now.
+    fn save_checkpoint(
+        &self,
+        origin: &str,
+        expected: Option<&[u8]>,
+        note: &[u8],
+        now: u64,
+    ) -> Result<bool, StoreError>;
     /// The evidence named by `origin`'s alarm, while one is raised.
     fn alarm(&self, origin: &str) -> Option<String>;
     /// Writes both notes of a split view (and the consistency proof that
@@ -72,8 +86,17 @@ impl State for Store {
     fn checkpoint_saved_at(&self, origin: &str) -> Option<u64> {
         Store::checkpoint_saved_at(self, origin)
     }
-    fn save_checkpoint(&self, origin: &str, note: &[u8], _now: u64) -> Result<(), StoreError> {
-        Store::save_checkpoint(self, origin, note)
+    fn save_checkpoint(
+        &self,
+        origin: &str,
+        expected: Option<&[u8]>,
+        note: &[u8],
+        _now: u64,
+    ) -> Result<bool, StoreError> {
+        if Store::checkpoint(self, origin).as_deref() != expected {
+            return Ok(false);
+        }
+        Store::save_checkpoint(self, origin, note).map(|()| true)
     }
     fn alarm(&self, origin: &str) -> Option<String> {
         Store::alarm(self, origin)
@@ -164,6 +187,14 @@ impl MemoryState {
         self.lock().alarms.remove(origin);
     }
 
+    /// Saves `note` as `origin`'s checkpoint whatever is saved (another
+    /// process's write, in tests of interleavings).
+    pub fn put_checkpoint(&self, origin: &str, note: &[u8], now: u64) {
+        self.lock()
+            .checkpoints
+            .insert(origin.to_string(), (note.to_vec(), now));
+    }
+
     /// Sets the run record of `runs.name`.
     pub fn set_runs(&self, runs: Runs) {
         self.lock().runs.insert(runs.name.clone(), runs);
@@ -192,12 +223,25 @@ impl State for MemoryState {
     fn checkpoint_saved_at(&self, origin: &str) -> Option<u64> {
         self.lock().checkpoints.get(origin).map(|(_, t)| *t)
     }
-    fn save_checkpoint(&self, origin: &str, note: &[u8], now: u64) -> Result<(), StoreError> {
+    fn save_checkpoint(
+        &self,
+        origin: &str,
+        expected: Option<&[u8]>,
+        note: &[u8],
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let mut saved = false;
         self.write("checkpoint", |i| {
-            i.checkpoints
-                .insert(origin.to_string(), (note.to_vec(), now));
-        })
+            let current = i.checkpoints.get(origin).map(|(n, _)| n.as_slice());
+            if current == expected {
+                i.checkpoints
+                    .insert(origin.to_string(), (note.to_vec(), now));
+                saved = true;
+            }
+        })?;
+        Ok(saved)
     }
+
     fn alarm(&self, origin: &str) -> Option<String> {
         self.lock().alarms.get(origin).cloned()
     }

@@ -15,6 +15,9 @@ mod routes;
 #[path = "attacks/route_rows.rs"]
 mod route_rows;
 
+#[path = "attacks/interleavings.rs"]
+mod interleavings;
+
 #[path = "common/sigsum_log.rs"]
 mod sigsum_log;
 
@@ -501,7 +504,10 @@ const HONEST: &[Row] = &[
             let first = verdict(w.verify("1.0", None));
             w.logs[0].src.remove("checkpoint");
             let second = verdict(w.verify("1.0", None));
-            (first.0.max(second.0), format!("{}\nthen unreachable: {}", first.1, second.1))
+            (
+                first.0.max(second.0),
+                format!("{}\nthen unreachable: {}", first.1, second.1),
+            )
         },
         code: 0,
         says: &["proven in 1 of 1"],

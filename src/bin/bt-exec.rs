@@ -126,8 +126,12 @@ fn verify_and_maybe_run(
         may_memo: args.is_some() && memo::may_serve(common),
         sigsum,
     };
-    let (verdict, pending) = verdict::verify(&request, file)?;
-    let unsaved = saving::save(&store, &verdict.logs, &verdict.file.sha256, now())?;
+    let ((verdict, pending), unsaved) = saving::decide_and_save(
+        &store,
+        now(),
+        || verdict::verify(&request, file.clone()),
+        |(v, _)| (&v.logs, v.file.sha256),
+    )?;
     for line in report::notes(&verdict.logs, &unsaved, common.verbose) {
         eprintln!("bt-exec: {line}");
     }

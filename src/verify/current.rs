@@ -4,7 +4,7 @@
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 
-use super::log::{open, refused, saved, Log, LogOutcome, LogReport, Step};
+use super::log::{open, refused, saved_read, Log, LogOutcome, LogReport, Step};
 use super::{Cause, MAX_SKEW_SECS};
 use crate::tlog::consistency::{prove_prefix, Consistency, TileSource};
 use crate::tlog::{Hash, SignedCheckpoint, MAX_CHECKPOINT_BYTES};
@@ -214,7 +214,8 @@ pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoin
             evidence: Some(std::path::PathBuf::from(ev)),
         });
     }
-    let cached = saved(log);
+    let (raw, cached) = saved_read(log);
+    report.saved_before = raw;
     let fetched = match fetch_checkpoint(log) {
         Ok(f) => f,
         // A checkpoint that does not open (bad signature, malformed,
@@ -360,8 +361,12 @@ fn cached_in_force(log: &Log, c: SignedCheckpoint) -> Step<SignedCheckpoint> {
 /// What a gossiped checkpoint note adds to the local view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Gossip {
-    /// Newer, consistent and meeting the policy: the note to save.
-    Newer(Vec<u8>),
+    /// Newer, consistent and meeting the policy: the note to save, in
+    /// place of the saved checkpoint as it was read (`replaces`).
+    Newer {
+        note: Vec<u8>,
+        replaces: Option<Vec<u8>>,
+    },
     /// Consistent with the saved checkpoint, and nothing newer to keep.
     Known,
     /// Consistent, but it does not meet the policy itself (why): a
@@ -385,7 +390,8 @@ pub fn gossip_check(
         Ok(()) => Ok(()),
         Err(o) => Err(o.message()),
     };
-    let newer = match saved(&log) {
+    let (raw, ours) = saved_read(&log);
+    let newer = match ours {
         None => true,
         Some(ours) => match one_history(&log, &ours, &theirs)? {
             Ok(()) => theirs.checkpoint.size > ours.checkpoint.size,
@@ -396,7 +402,10 @@ pub fn gossip_check(
         },
     };
     Ok(match (newer, meets) {
-        (true, Ok(())) => Gossip::Newer(theirs.verified_note),
+        (true, Ok(())) => Gossip::Newer {
+            note: theirs.verified_note,
+            replaces: raw,
+        },
         (true, Err(why)) => Gossip::NotSaved(why),
         (false, _) => Gossip::Known,
     })

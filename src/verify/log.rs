@@ -76,6 +76,9 @@ pub struct LogReport {
     pub elapsed_ms: u128,
     /// To save once the whole verdict is positive.
     pub save_checkpoint: Option<Vec<u8>>,
+    /// The saved checkpoint as this verification read it (`None`: none
+    /// was saved): `save_checkpoint` replaces only that.
+    pub saved_before: Option<Vec<u8>>,
     pub save_proof: Option<CachedProof>,
     /// The release proven (for the report and the run record).
     pub entry: Option<Entry>,
@@ -103,6 +106,7 @@ impl LogReport {
             cosigners: vec![],
             elapsed_ms: 0,
             save_checkpoint: None,
+            saved_before: None,
             save_proof: None,
             entry: None,
             attested: vec![],
@@ -200,8 +204,20 @@ pub(super) fn open(note: &[u8], log: &Log) -> Result<SignedCheckpoint, TlogError
 /// its signatures are matched to the policy's keys but not recomputed
 /// ([`SignedCheckpoint::open_saved`]).
 pub(super) fn saved(log: &Log) -> Option<SignedCheckpoint> {
-    let note = log.ctx.state.checkpoint(&log.spec.origin)?;
-    SignedCheckpoint::open_saved(&note, &log.spec.origin, &log.spec.key, &log.witness_keys).ok()
+    saved_read(log).1
+}
+
+/// The saved checkpoint's bytes exactly as read (what a save of a newer
+/// one must still find there: [`crate::state::State::save_checkpoint`]),
+/// and the checkpoint they open to.
+pub(super) fn saved_read(log: &Log) -> (Option<Vec<u8>>, Option<SignedCheckpoint>) {
+    let Some(note) = log.ctx.state.checkpoint(&log.spec.origin) else {
+        return (None, None);
+    };
+    let sc =
+        SignedCheckpoint::open_saved(&note, &log.spec.origin, &log.spec.key, &log.witness_keys)
+            .ok();
+    (Some(note), sc)
 }
 
 /// The warm path: a checkpoint fetched less than `require.refresh` ago that

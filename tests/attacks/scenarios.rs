@@ -20,7 +20,7 @@ pub fn verdict(v: verify::Verdict) -> Outcome {
 
 pub fn gossip(r: Result<verify::Gossip, LogOutcome>) -> Outcome {
     match r {
-        Ok(verify::Gossip::Newer(_)) => (0, "saved".into()),
+        Ok(verify::Gossip::Newer { .. }) => (0, "saved".into()),
         Ok(verify::Gossip::Known) => (0, "known".into()),
         Ok(verify::Gossip::NotSaved(why)) => (0, format!("not saved: {why}")),
         Err(o) => (o.exit_code(), o.message()),

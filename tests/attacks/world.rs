@@ -20,7 +20,7 @@ use bt_exec::store::Ingested;
 use bt_exec::tlog::store::TileHashes;
 use bt_exec::tlog::tiles::{bundle_path, encode_bundle, hash_tile_path, tile_width, TILE_WIDTH};
 use bt_exec::tlog::{Checkpoint, TlogProof};
-use bt_exec::verify::{self, Context, LogReport, Verdict};
+use bt_exec::verify::{self, Context, Verdict};
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
 
@@ -297,8 +297,22 @@ impl World {
     }
 
     /// The decision on `version`'s bytes, with an optional proof file;
-    /// what it would save is saved, as bt-exec does after a verification.
+    /// what it would save is saved, as bt-exec does after a verification
+    /// (deciding again when the saved state moved meanwhile).
     pub fn verify(&self, version: &str, sidecar: Option<Vec<u8>>) -> Verdict {
+        let (v, unsaved) = bt_exec::saving::decide_and_save(
+            &self.store,
+            self.now,
+            || Ok(self.decide(version, sidecar.clone())),
+            |v: &Verdict| (&v.logs, v.file.sha256),
+        )
+        .unwrap_or_else(|f| panic!("{}", f.message));
+        assert!(unsaved.is_empty(), "{unsaved:?}");
+        v
+    }
+
+    /// The decision alone: nothing is saved.
+    pub fn decide(&self, version: &str, sidecar: Option<Vec<u8>>) -> Verdict {
         let (_, sha256) = program(version);
         let policy = self.policy();
         let srcs = self.sources();
@@ -310,15 +324,13 @@ impl World {
             cached: false,
         };
         let sidecar = sidecar.map(|b| (PathBuf::from("tool.tlog-proof"), b));
-        let v = verify::verify(&ctx, file, sidecar);
-        self.save(&v.logs, &sha256);
-        v
+        verify::verify(&ctx, file, sidecar)
     }
 
-    /// Saves what the reports learnt, as bt-exec does after a verdict.
-    pub fn save(&self, reports: &[LogReport], sha256: &[u8; 32]) {
-        let unsaved = bt_exec::saving::save(&self.store, reports, sha256, self.now).unwrap();
-        assert!(unsaved.is_empty(), "{unsaved:?}");
+    /// Saves what a decision learnt, as bt-exec does after a verdict.
+    pub fn save(&self, v: &Verdict) -> bt_exec::saving::Saved {
+        bt_exec::saving::save(&self.store, &v.logs, &v.file.sha256, self.now)
+            .unwrap_or_else(|f| panic!("{}", f.message))
     }
 
     pub fn sources(&self) -> Box<verify::Sources> {
