@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use crate::policy::Policy;
-use crate::store::Store;
+use crate::store::{IngestError, Store};
 use crate::verify::{self, exit, Context};
 
 /// A command's failure: the message the user reads and the exit code.
@@ -23,6 +23,19 @@ impl Fail {
             code,
             message: message.into(),
         }
+    }
+}
+
+/// A program that could not be put into the CAS: 127 when the program
+/// itself cannot be read (or is not a regular file: a FIFO there would
+/// hang the read), 125 when the cache cannot be written.
+impl From<IngestError> for Fail {
+    fn from(e: IngestError) -> Fail {
+        let code = match e {
+            IngestError::Program(_) => exit::NOT_FOUND,
+            IngestError::Cache(_) => exit::CONFIG,
+        };
+        Fail::new(code, e.to_string())
     }
 }
 

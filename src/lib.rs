@@ -9,7 +9,7 @@
 //! - [`policy`]: C2SP `tlog-policy` text and quorum evaluation.
 //!
 //! I/O at the edges:
-//! - [`fsutil`]: atomic writes, locks.
+//! - [`fsutil`]: atomic writes, locks, reads of regular files only.
 //! - [`source`]: where a log's files come from (the one trait every read
 //!   of a log goes through; in memory for tests).
 //! - [`fetch`]: capped, deadline-bound reads over http(s) and `file://`.

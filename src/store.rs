@@ -34,6 +34,17 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
+/// Why a program could not be put into the CAS.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The program could not be read, or is not a regular file.
+    #[error("cannot read the program: {0}")]
+    Program(StoreError),
+    /// The cache could not be written.
+    #[error("cannot write the cache: {0}")]
+    Cache(StoreError),
+}
+
 /// A file whose bytes are now in the CAS.
 #[derive(Debug, Clone)]
 pub struct Ingested {
@@ -210,9 +221,13 @@ impl Store {
     /// Hashes `path` (or takes the hash cache's word for an unchanged file)
     /// and makes sure its bytes are in the CAS: the bytes hashed are the
     /// bytes copied, so the CAS copy is exactly what was hashed.
-    pub fn ingest(&self, path: &Path) -> Result<Ingested, StoreError> {
-        let mut f = File::open(path).map_err(io(path))?;
-        let meta = f.metadata().map_err(io(path))?;
+    pub fn ingest(&self, path: &Path) -> Result<Ingested, IngestError> {
+        let program = |e| IngestError::Program(io(path)(e));
+        let cache = |p: &Path| {
+            let p = p.to_path_buf();
+            move |e| IngestError::Cache(StoreError { path: p, err: e })
+        };
+        let (mut f, meta) = fsutil::open_regular_with_metadata(path).map_err(program)?;
         let hc = self.hash_cache_path(&meta);
         if let Ok(Some(h)) = fsutil::read_optional(&hc, 32) {
             if let Ok(sha256) = <[u8; 32]>::try_from(h.as_slice()) {
@@ -228,28 +243,28 @@ impl Store {
             }
         }
         let dir = self.cache.join("cas/tmp");
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io(&dir))?;
-        let (sha256, size) =
-            copy_and_hash(&mut f, tmp.as_file_mut()).map_err(|(p, err)| StoreError {
-                path: if p { path.to_path_buf() } else { dir.clone() },
-                err,
-            })?;
+        std::fs::create_dir_all(&dir).map_err(cache(&dir))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(cache(&dir))?;
+        let (sha256, size) = copy_and_hash(&mut f, tmp.as_file_mut()).map_err(|(read, e)| {
+            if read {
+                program(e)
+            } else {
+                cache(&dir)(e)
+            }
+        })?;
         let cas_path = self.cas_path(&sha256);
         if !cas_path.exists() {
             tmp.as_file()
                 .set_permissions(std::fs::Permissions::from_mode(0o555))
-                .map_err(io(&dir))?;
+                .map_err(cache(&dir))?;
             if let Some(parent) = cas_path.parent() {
-                std::fs::create_dir_all(parent).map_err(io(parent))?;
+                std::fs::create_dir_all(parent).map_err(cache(parent))?;
             }
-            tmp.persist(&cas_path).map_err(|e| StoreError {
-                path: cas_path.clone(),
-                err: e.error,
-            })?;
+            tmp.persist(&cas_path)
+                .map_err(|e| cache(&cas_path)(e.error))?;
         }
         // Remember the hash only if the file did not change while read.
-        let after = std::fs::metadata(path).map_err(io(path))?;
+        let after = std::fs::metadata(path).map_err(program)?;
         if after.len() == size && self.hash_cache_path(&after) == hc {
             let _ = fsutil::write_atomic(&hc, &sha256, 0o644, Durability::Batch);
         }

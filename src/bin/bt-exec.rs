@@ -102,9 +102,7 @@ fn verify_and_maybe_run(
     } = locate(common, sigsum, program, args)?;
     let file = match ingested {
         Some(file) => file,
-        None => store
-            .ingest(&path)
-            .map_err(|e| Fail::new(exit::NOT_FOUND, format!("cannot read the program: {e}")))?,
+        None => store.ingest(&path)?,
     };
     if common.verbose {
         eprintln!(
