@@ -46,7 +46,8 @@ pub enum Cmd {
     },
     /// Add one release, or a JSONL manifest of many, under one new checkpoint.
     Add(AddArgs),
-    /// Serve a log directory over HTTP until SIGTERM.
+    /// Serve a log directory over HTTP until SIGTERM (nothing outside it:
+    /// a symbolic link that leaves the directory is 404).
     Serve {
         /// The log directory.
         dir: PathBuf,

@@ -188,6 +188,43 @@ pub fn open_regular_with_metadata(path: &Path) -> io::Result<(File, fs::Metadata
     Ok((f, meta))
 }
 
+/// Opens `rel`, a plain relative path, beneath the directory `root` for
+/// reading, following no symbolic link on the way: each component is opened
+/// relative to the directory opened before it, with `O_NOFOLLOW`, so a link
+/// anywhere in `rel` — or one swapped in while this runs — fails the open
+/// instead of being followed out of `root`. Only a regular file is returned
+/// (as [`open_regular`]; the last component is opened `O_NONBLOCK` and
+/// fstat'ed, without a stat first: inside a directory bt-log serves, a
+/// device can only be the operator's).
+pub fn open_beneath(root: &Path, rel: &Path) -> io::Result<File> {
+    use rustix::fs::{open, openat, Mode, OFlags};
+    use std::path::Component;
+    let mut names = Vec::new();
+    for c in rel.components() {
+        match c {
+            Component::Normal(n) => names.push(n),
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{}: not a plain relative path", rel.display()),
+                ))
+            }
+        }
+    }
+    let Some((last, dirs)) = names.split_last() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "an empty path"));
+    };
+    let at_dir = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let mut dir = open(root, at_dir, Mode::empty())?;
+    for d in dirs {
+        dir = openat(&dir, *d, at_dir | OFlags::NOFOLLOW, Mode::empty())?;
+    }
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let f = File::from(openat(&dir, *last, flags | OFlags::CLOEXEC, Mode::empty())?);
+    refuse_unless_regular(&root.join(rel), f.metadata()?.file_type())?;
+    Ok(f)
+}
+
 /// Reads a regular file ([`open_regular`]) up to `cap` bytes; a larger file
 /// is an error, not truncated.
 pub fn read_capped(path: &Path, cap: usize) -> io::Result<Vec<u8>> {
@@ -280,6 +317,28 @@ mod tests {
             None,
             "missing is not refused"
         );
+    }
+
+    /// A link anywhere on the way fails the open, even one inside the root:
+    /// the caller resolves links and checks where they go first.
+    #[test]
+    fn open_beneath_follows_no_link() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("a/b")).unwrap();
+        fs::write(root.join("a/b/f"), b"x").unwrap();
+        symlink("a", root.join("la")).unwrap();
+        symlink("f", root.join("a/b/lf")).unwrap();
+        let mut s = String::new();
+        open_beneath(root, Path::new("a/b/f"))
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
+        assert_eq!(s, "x");
+        for rel in ["la/b/f", "a/b/lf", "a/b", "a/../a/b/f", "/a/b/f", ""] {
+            assert!(open_beneath(root, Path::new(rel)).is_err(), "{rel}");
+        }
     }
 
     #[test]
