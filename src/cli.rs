@@ -236,7 +236,8 @@ pub enum ExecCmd {
     /// Share the checkpoint cache with other machines.
     #[command(subcommand)]
     Gossip(GossipCmd),
-    /// Show each log's cached checkpoint, its age, alarms and the cache size.
+    /// Show each log's cached checkpoint, its age, alarms and the cache size
+    /// (its content-addressed files; temporary files are not counted).
     Status {
         /// The policy file.
         #[arg(long, value_name = "FILE")]

@@ -10,6 +10,8 @@
 //!
 //! I/O at the edges:
 //! - [`fsutil`]: atomic writes, locks, reads of regular files only.
+//! - [`tempfiles`]: the cache's temporary files, held while written, swept
+//!   once their writer is gone.
 //! - [`source`]: where a log's files come from (the one trait every read
 //!   of a log goes through; in memory for tests).
 //! - [`fetch`]: capped, deadline-bound reads over http(s) and `file://`.
@@ -58,6 +60,7 @@ pub mod sigsum_interop;
 pub mod source;
 pub mod status;
 pub mod store;
+pub mod tempfiles;
 pub mod tlog;
 pub mod verdict;
 pub mod verify;

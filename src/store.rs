@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::fsutil::{self, Durability, Lock};
+use crate::tempfiles::Temp;
 use crate::tlog::{Hash, MAX_CHECKPOINT_BYTES};
 
 pub struct Store {
@@ -193,9 +194,19 @@ impl Store {
         fsutil::write_atomic(&p, b"", 0o644, Durability::Batch).map_err(io(&p))
     }
 
+    /// Takes the state lock (held until dropped), and removes the cache's
+    /// temporary files that killed runs left behind (`tempfiles`).
     pub fn lock(&self) -> Result<Lock, StoreError> {
         let p = self.state.join("lock");
-        Lock::exclusive(&p).map_err(io(&p))
+        let lock = Lock::exclusive(&p).map_err(io(&p))?;
+        // Best effort: what is not removed now is by the next run.
+        let _ = crate::tempfiles::sweep(&self.temp_dir());
+        Ok(lock)
+    }
+
+    /// Where programs and releases are written before they join the CAS.
+    fn temp_dir(&self) -> PathBuf {
+        self.cache.join("cas/tmp")
     }
 
     pub fn cas_path(&self, sha256: &[u8; 32]) -> PathBuf {
@@ -242,9 +253,8 @@ impl Store {
                 }
             }
         }
-        let dir = self.cache.join("cas/tmp");
-        std::fs::create_dir_all(&dir).map_err(cache(&dir))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(cache(&dir))?;
+        let dir = self.temp_dir();
+        let mut tmp = Temp::new_in(&dir).map_err(cache(&dir))?;
         let (sha256, size) = copy_and_hash(&mut f, tmp.as_file_mut()).map_err(|(read, e)| {
             if read {
                 program(e)
@@ -260,8 +270,7 @@ impl Store {
             if let Some(parent) = cas_path.parent() {
                 std::fs::create_dir_all(parent).map_err(cache(parent))?;
             }
-            tmp.persist(&cas_path)
-                .map_err(|e| cache(&cas_path)(e.error))?;
+            tmp.persist(&cas_path).map_err(cache(&cas_path))?;
         }
         // Remember the hash only if the file did not change while read.
         let after = std::fs::metadata(path).map_err(program)?;
@@ -290,7 +299,7 @@ impl Store {
         if std::fs::metadata(&cas_path).is_ok_and(|m| m.len() == release.size) {
             return Ok(cas_path);
         }
-        let dir = self.cache.join("cas/tmp");
+        let dir = self.temp_dir();
         let mut errors = vec![];
         let local = |e: std::io::Error| crate::fetch::FetchError::Unreachable {
             url: dir.display().to_string(),
@@ -298,8 +307,7 @@ impl Store {
         };
         for url in &release.cas {
             let attempt = (|| {
-                std::fs::create_dir_all(&dir).map_err(local)?;
-                let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(local)?;
+                let tmp = Temp::new_in(&dir).map_err(local)?;
                 struct Hashing<'a>(&'a File, Sha256);
                 impl Write for Hashing<'_> {
                     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
@@ -327,7 +335,7 @@ impl Store {
                 if let Some(parent) = cas_path.parent() {
                     std::fs::create_dir_all(parent).map_err(local)?;
                 }
-                tmp.persist(&cas_path).map_err(|e| local(e.error))?;
+                tmp.persist(&cas_path).map_err(local)?;
                 Ok(())
             })();
             match attempt {
@@ -501,7 +509,7 @@ impl Store {
         }
     }
 
-    /// Bytes used by the CAS.
+    /// Bytes used by the CAS (its files, not temporary ones).
     pub fn cas_bytes(&self) -> u64 {
         fn walk(p: &Path) -> u64 {
             std::fs::read_dir(p)
@@ -515,7 +523,7 @@ impl Store {
                 })
                 .unwrap_or(0)
         }
-        walk(&self.cache.join("cas"))
+        walk(&self.cache.join("cas/sha256"))
     }
 }
 
