@@ -164,7 +164,9 @@ release is looked up in the logs, its bytes fetched from its cas URLs into the c
 and run the same way.\n\n\
 Exit status: the program's own once it runs; 123 a log misbehaved (split view or data contradicting \
 its signed checkpoint: a security alert, evidence written); 124 a log could not be reached and the \
-cache cannot meet the policy; 125 usage or configuration error; 126 refused: not proven to policy \
+cache cannot meet the policy; 125 usage or configuration error (a cache or state directory, a \
+directory above one, or a file in them, that another user could have written included: they must \
+be yours or root's and not writable by group or others); 126 refused: not proven to policy \
 (a PROGRAM.tlog-proof beside it that does not verify, or is not a regular file, included); 127 program \
 not found, not executable or not a regular file.\n\n\
 A program named like a subcommand (verify, gossip, status, alarm) runs with `bt-exec -- NAME`."

@@ -185,6 +185,9 @@ pub fn open_regular_with_metadata(path: &Path) -> io::Result<(File, fs::Metadata
         .open(path)?;
     let meta = f.metadata()?;
     refuse_unless_regular(path, meta.file_type())?;
+    // Below bt-exec's cache or state directory: owned by this user or root,
+    // not writable by others (src/strict.rs).
+    crate::strict::check_read(path).map_err(io::Error::other)?;
     Ok((f, meta))
 }
 

@@ -12,6 +12,8 @@
 //! - [`fsutil`]: atomic writes, locks, reads of regular files only.
 //! - [`tempfiles`]: the cache's temporary files, held while written, swept
 //!   once their writer is gone.
+//! - [`strict`]: strict modes: the cache and state, and all above them,
+//!   writable by this user (or root) alone.
 //! - [`source`]: where a log's files come from (the one trait every read
 //!   of a log goes through; in memory for tests).
 //! - [`fetch`]: capped, deadline-bound reads over http(s) and `file://`.
@@ -60,6 +62,7 @@ pub mod sigsum_interop;
 pub mod source;
 pub mod status;
 pub mod store;
+pub mod strict;
 pub mod tempfiles;
 pub mod tlog;
 pub mod verdict;

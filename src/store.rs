@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::fsutil::{self, Durability, Lock};
+use crate::strict;
 use crate::tempfiles::Temp;
 use crate::tlog::{Hash, MAX_CHECKPOINT_BYTES};
 
@@ -44,6 +45,9 @@ pub enum IngestError {
     /// The cache could not be written.
     #[error("cannot write the cache: {0}")]
     Cache(StoreError),
+    /// A file of the cache or state fails the strict modes.
+    #[error(transparent)]
+    Strict(#[from] crate::strict::StrictError),
 }
 
 /// A file whose bytes are now in the CAS.
@@ -200,13 +204,18 @@ impl Store {
         let p = self.state.join("lock");
         let lock = Lock::exclusive(&p).map_err(io(&p))?;
         // Best effort: what is not removed now is by the next run.
-        let _ = crate::tempfiles::sweep(&self.temp_dir());
+        if let Ok(dir) = self.temp_dir() {
+            let _ = crate::tempfiles::sweep(&dir);
+        }
         Ok(lock)
     }
 
-    /// Where programs and releases are written before they join the CAS.
-    fn temp_dir(&self) -> PathBuf {
-        self.cache.join("cas/tmp")
+    /// Where programs and releases are written before they join the CAS,
+    /// checked as all below the cache is (strict modes).
+    fn temp_dir(&self) -> Result<PathBuf, strict::StrictError> {
+        let dir = self.cache.join("cas/tmp");
+        strict::existing_dir(&dir)?;
+        Ok(dir)
     }
 
     pub fn cas_path(&self, sha256: &[u8; 32]) -> PathBuf {
@@ -240,20 +249,10 @@ impl Store {
         };
         let (mut f, meta) = fsutil::open_regular_with_metadata(path).map_err(program)?;
         let hc = self.hash_cache_path(&meta);
-        if let Ok(Some(h)) = fsutil::read_optional(&hc, 32) {
-            if let Ok(sha256) = <[u8; 32]>::try_from(h.as_slice()) {
-                let cas_path = self.cas_path(&sha256);
-                if std::fs::metadata(&cas_path).is_ok_and(|m| m.len() == meta.len()) {
-                    return Ok(Ingested {
-                        sha256,
-                        size: meta.len(),
-                        cas_path,
-                        cached: true,
-                    });
-                }
-            }
+        if let Some(known) = self.hash_cached(&hc, meta.len())? {
+            return Ok(known);
         }
-        let dir = self.temp_dir();
+        let dir = self.temp_dir()?;
         let mut tmp = Temp::new_in(&dir).map_err(cache(&dir))?;
         let (sha256, size) = copy_and_hash(&mut f, tmp.as_file_mut()).map_err(|(read, e)| {
             if read {
@@ -263,7 +262,7 @@ impl Store {
             }
         })?;
         let cas_path = self.cas_path(&sha256);
-        if !cas_path.exists() {
+        if strict::existing(&cas_path)?.is_none() {
             tmp.as_file()
                 .set_permissions(std::fs::Permissions::from_mode(0o555))
                 .map_err(cache(&dir))?;
@@ -285,6 +284,33 @@ impl Store {
         })
     }
 
+    /// The file whose hash cache entry is `hc`, when the entry and its CAS
+    /// copy (of `len` bytes) are there: neither is used unless it passes
+    /// the strict modes (a planted entry or copy is refused, 125).
+    fn hash_cached(&self, hc: &Path, len: u64) -> Result<Option<Ingested>, IngestError> {
+        let h = match fsutil::read_optional(hc, 32) {
+            Ok(Some(h)) => h,
+            Ok(None) => return Ok(None),
+            Err(e) => match strict::from_io(&e) {
+                Some(s) => return Err(s.clone().into()),
+                None => return Ok(None),
+            },
+        };
+        let Ok(sha256) = <[u8; 32]>::try_from(h.as_slice()) else {
+            return Ok(None);
+        };
+        let cas_path = self.cas_path(&sha256);
+        match strict::existing(&cas_path)? {
+            Some(m) if m.len() == len => Ok(Some(Ingested {
+                sha256,
+                size: len,
+                cas_path,
+                cached: true,
+            })),
+            _ => Ok(None),
+        }
+    }
+
     /// Puts the bytes of a logged release into the CAS from its `cas` URLs,
     /// trying each in turn: at most `size` bytes, hashed while they stream,
     /// by `deadline`; bytes that are not the release's are discarded. Returns
@@ -296,10 +322,21 @@ impl Store {
         progress: &mut dyn FnMut(u64),
     ) -> Result<PathBuf, Vec<crate::fetch::FetchError>> {
         let cas_path = self.cas_path(&release.sha256);
-        if std::fs::metadata(&cas_path).is_ok_and(|m| m.len() == release.size) {
+        // A strict-mode refusal is also remembered: the command ends with
+        // 125 and nothing runs.
+        let refused = |e: strict::StrictError| {
+            vec![crate::fetch::FetchError::Unreachable {
+                url: self.cache.display().to_string(),
+                msg: e.to_string(),
+            }]
+        };
+        if strict::existing(&cas_path)
+            .map_err(refused)?
+            .is_some_and(|m| m.len() == release.size)
+        {
             return Ok(cas_path);
         }
-        let dir = self.temp_dir();
+        let dir = self.temp_dir().map_err(refused)?;
         let mut errors = vec![];
         let local = |e: std::io::Error| crate::fetch::FetchError::Unreachable {
             url: dir.display().to_string(),

@@ -152,11 +152,7 @@ fn verify_and_maybe_run(
                     memo::record(&store, &policy, &verdict, pending);
                 }
             }
-            let err = bt_exec::exec::exec(&verdict.file.cas_path, program, args);
-            Err(Fail::new(
-                exit::REFUSED,
-                format!("cannot execute the verified copy: {err}"),
-            ))
+            Err(bt_exec::exec::exec(&verdict.file.cas_path, program, args).into())
         }
     }
 }
@@ -319,7 +315,7 @@ fn real_main() -> u8 {
             return if e.use_stderr() { exit::CONFIG } else { 0 };
         }
     };
-    match run(cli) {
+    match bt_exec::app::settle(run(cli)) {
         Ok(c) => c,
         Err(Fail { code, message }) => {
             eprintln!("bt-exec: {message}");
