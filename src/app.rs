@@ -6,8 +6,10 @@
 
 use std::path::Path;
 
+use crate::exec::ExecError;
 use crate::policy::Policy;
-use crate::store::Store;
+use crate::store::{IngestError, Store};
+use crate::strict::StrictError;
 use crate::verify::{self, exit, Context};
 
 /// A command's failure: the message the user reads and the exit code.
@@ -26,6 +28,49 @@ impl Fail {
     }
 }
 
+/// A program that could not be put into the CAS: 127 when the program
+/// itself cannot be read (or is not a regular file: a FIFO there would
+/// hang the read), 125 when the cache cannot be written or fails the
+/// strict modes.
+impl From<IngestError> for Fail {
+    fn from(e: IngestError) -> Fail {
+        let code = match e {
+            IngestError::Program(_) => exit::NOT_FOUND,
+            IngestError::Cache(_) | IngestError::Strict(_) => exit::CONFIG,
+        };
+        Fail::new(code, e.to_string())
+    }
+}
+
+/// A file or directory of the cache or state that another user could have
+/// written (src/strict.rs): 125, with the path and what to fix.
+impl From<StrictError> for Fail {
+    fn from(e: StrictError) -> Fail {
+        Fail::new(exit::CONFIG, e.to_string())
+    }
+}
+
+/// The verified copy not exec'd: 125 after a strict-mode refusal, else 126.
+impl From<ExecError> for Fail {
+    fn from(e: ExecError) -> Fail {
+        match e {
+            ExecError::Strict(s) => s.into(),
+            ExecError::Failed(_) => Fail::new(exit::REFUSED, e.to_string()),
+        }
+    }
+}
+
+/// A command's result, unless a file below the cache or state directory
+/// was refused by the strict modes on the way: then 125, whatever the
+/// command found (a reader may have taken the refused file for an absent
+/// one).
+pub fn settle(r: Result<u8, Fail>) -> Result<u8, Fail> {
+    match crate::strict::refused() {
+        Some(e) => Err(e.clone().into()),
+        None => r,
+    }
+}
+
 /// Seconds since the Unix epoch (0 for a clock before it).
 pub fn now() -> u64 {
     std::time::SystemTime::now()
@@ -34,14 +79,18 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// The cache and state directories (DESIGN §7).
+/// The cache and state directories (DESIGN §7), under the strict modes:
+/// they and everything above them are checked now, what is read below them
+/// as it is read (src/strict.rs).
 pub fn store() -> Result<Store, Fail> {
-    Store::open_default().ok_or_else(|| {
+    let store = Store::open_default().ok_or_else(|| {
         Fail::new(
             exit::CONFIG,
             "no cache or state directory: set BT_EXEC_CACHE_DIR and BT_EXEC_STATE_DIR",
         )
-    })
+    })?;
+    crate::strict::enforce(&[&store.cache, &store.state])?;
+    Ok(store)
 }
 
 /// The policy of `--policy FILE` (`flag`), else the default one.

@@ -46,7 +46,8 @@ pub enum Cmd {
     },
     /// Add one release, or a JSONL manifest of many, under one new checkpoint.
     Add(AddArgs),
-    /// Serve a log directory over HTTP until SIGTERM.
+    /// Serve a log directory over HTTP until SIGTERM (nothing outside it:
+    /// a symbolic link that leaves the directory is 404).
     Serve {
         /// The log directory.
         dir: PathBuf,
@@ -163,8 +164,11 @@ release is looked up in the logs, its bytes fetched from its cas URLs into the c
 and run the same way.\n\n\
 Exit status: the program's own once it runs; 123 a log misbehaved (split view or data contradicting \
 its signed checkpoint: a security alert, evidence written); 124 a log could not be reached and the \
-cache cannot meet the policy; 125 usage or configuration error; 126 refused: not proven to policy; \
-127 program not found or not executable.\n\n\
+cache cannot meet the policy; 125 usage or configuration error (a cache or state directory, a \
+directory above one, or a file in them, that another user could have written included: they must \
+be yours or root's and not writable by group or others); 126 refused: not proven to policy \
+(a PROGRAM.tlog-proof beside it that does not verify, or is not a regular file, included); 127 program \
+not found, not executable or not a regular file.\n\n\
 A program named like a subcommand (verify, gossip, status, alarm) runs with `bt-exec -- NAME`."
 )]
 pub struct ExecCli {
@@ -234,7 +238,8 @@ pub enum ExecCmd {
     /// Share the checkpoint cache with other machines.
     #[command(subcommand)]
     Gossip(GossipCmd),
-    /// Show each log's cached checkpoint, its age, alarms and the cache size.
+    /// Show each log's cached checkpoint, its age, alarms and the cache size
+    /// (its content-addressed files; temporary files are not counted).
     Status {
         /// The policy file.
         #[arg(long, value_name = "FILE")]

@@ -45,22 +45,38 @@ pub fn resolve(program: &OsStr) -> Result<PathBuf, String> {
     ))
 }
 
+/// Why the verified copy was not exec'd.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// A file below the cache or state directory failed the strict modes
+    /// during this run (src/strict.rs): nothing runs.
+    #[error(transparent)]
+    Strict(crate::strict::StrictError),
+    #[error("cannot execute the verified copy: {0}")]
+    Failed(String),
+}
+
 fn cstring(s: &OsStr) -> Result<CString, String> {
     CString::new(s.as_bytes()).map_err(|_| format!("{:?} contains a NUL byte", s))
 }
 
 /// Replaces this process with `cas_path`, argv[0] as the user typed it, the
-/// environment unchanged. Returns only on failure.
-pub fn exec(cas_path: &Path, argv0: &OsStr, args: &[OsString]) -> String {
+/// environment and the caller's umask unchanged. Returns only on failure;
+/// never runs anything once a file of the cache or state directory was
+/// refused by the strict modes.
+pub fn exec(cas_path: &Path, argv0: &OsStr, args: &[OsString]) -> ExecError {
+    if let Some(e) = crate::strict::refused() {
+        return ExecError::Strict(e.clone());
+    }
     let prog = match cstring(cas_path.as_os_str()) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return ExecError::Failed(e),
     };
     let mut argv = Vec::with_capacity(args.len() + 1);
     for a in std::iter::once(argv0).chain(args.iter().map(OsString::as_os_str)) {
         match cstring(a) {
             Ok(c) => argv.push(c),
-            Err(e) => return e,
+            Err(e) => return ExecError::Failed(e),
         }
     }
     let mut env = Vec::new();
@@ -72,10 +88,13 @@ pub fn exec(cas_path: &Path, argv0: &OsStr, args: &[OsString]) -> String {
             env.push(c);
         }
     }
-    match nix::unistd::execve(&prog, &argv, &env) {
+    crate::strict::restore_umask();
+    let err = match nix::unistd::execve(&prog, &argv, &env) {
         Err(e) => format!("execve {}: {e}", cas_path.display()),
         Ok(never) => match never {},
-    }
+    };
+    crate::strict::restrict_umask();
+    ExecError::Failed(err)
 }
 
 /// Makes sure descriptors 0, 1 and 2 are open, opening `/dev/null` (without

@@ -81,6 +81,8 @@ pub enum Fetcher {
     },
     File {
         base: std::path::PathBuf,
+        /// No read starts past this instant.
+        deadline: Option<std::time::Instant>,
     },
 }
 
@@ -106,7 +108,10 @@ impl Fetcher {
                 let base = parsed
                     .to_file_path()
                     .map_err(|_| bad("not a local path".into()))?;
-                Ok(Fetcher::File { base })
+                Ok(Fetcher::File {
+                    base,
+                    deadline: None,
+                })
             }
             s => Err(bad(format!(
                 "unsupported scheme {s:?} (http, https or file)"
@@ -117,8 +122,8 @@ impl Fetcher {
     /// Bounds the whole use of this fetcher: requests get at most the time
     /// left, and nothing is retried past `deadline`.
     pub fn with_deadline(mut self, at: std::time::Instant) -> Self {
-        if let Fetcher::Http { deadline, .. } = &mut self {
-            *deadline = Some(at);
+        match &mut self {
+            Fetcher::Http { deadline, .. } | Fetcher::File { deadline, .. } => *deadline = Some(at),
         }
         self
     }
@@ -126,7 +131,7 @@ impl Fetcher {
     pub fn describe(&self, path: &str) -> String {
         match self {
             Fetcher::Http { base, .. } => format!("{base}/{path}"),
-            Fetcher::File { base } => base.join(path).display().to_string(),
+            Fetcher::File { base, .. } => base.join(path).display().to_string(),
         }
     }
 
@@ -137,17 +142,22 @@ impl Fetcher {
     pub fn get(&self, path: &str, cap: usize) -> Result<Option<Vec<u8>>, FetchError> {
         let url = self.describe(path);
         match self {
-            Fetcher::File { base } => match crate::fsutil::read_capped(&base.join(path), cap) {
-                Ok(b) => Ok(Some(b)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                    Err(FetchError::TooLarge { url, cap })
+            Fetcher::File { base, deadline } => {
+                match read_local(&base.join(path), cap, *deadline) {
+                    Ok(b) => Ok(Some(b)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                        Err(FetchError::TooLarge { url, cap })
+                    }
+                    Err(e) => Err(FetchError::Unreachable {
+                        msg: match crate::fsutil::not_regular(&e) {
+                            Some(nr) => format!("{}, not a regular file", nr.kind),
+                            None => e.to_string(),
+                        },
+                        url,
+                    }),
                 }
-                Err(e) => Err(FetchError::Unreachable {
-                    url,
-                    msg: e.to_string(),
-                }),
-            },
+            }
             Fetcher::Http {
                 client, deadline, ..
             } => {
@@ -195,6 +205,24 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// Reads a file of a `file://` log: only a regular file (a FIFO planted in
+/// the log directory would hang the read, `fsutil::open_regular`), up to
+/// `cap` bytes, and none once `deadline` has passed. (A regular file is read
+/// at the disk's pace; the cap bounds how long.)
+fn read_local(
+    path: &std::path::Path,
+    cap: usize,
+    deadline: Option<std::time::Instant>,
+) -> std::io::Result<Vec<u8>> {
+    if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the verification deadline passed",
+        ));
+    }
+    crate::fsutil::read_capped(path, cap)
 }
 
 /// The blocking client: rustls, bounded redirects, the timeouts above.
@@ -372,22 +400,9 @@ pub fn download(
         msg,
     };
     let mut body: Box<dyn Read> = match local_path(url)? {
-        Some(p) => {
-            // Only a regular file: a FIFO or device named by a log entry
-            // could block past any deadline (opened non-blocking, so even
-            // opening one returns at once).
-            use std::os::unix::fs::OpenOptionsExt;
-            let f = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-                .open(p)
-                .map_err(|e| bad(e.to_string()))?;
-            let meta = f.metadata().map_err(|e| bad(e.to_string()))?;
-            if !meta.is_file() {
-                return Err(bad("not a regular file".into()));
-            }
-            Box::new(f)
-        }
+        // Only a regular file: a FIFO or device named by a log entry could
+        // block past any deadline.
+        Some(p) => Box::new(crate::fsutil::open_regular(&p).map_err(|e| bad(e.to_string()))?),
         None => {
             let client = blocking_client().map_err(bad)?;
             let resp = client

@@ -1,4 +1,5 @@
-//! Files on disk: atomic writes (temp file, fsync, rename) and exclusive locks.
+//! Files on disk: atomic writes (temp file, fsync, rename), exclusive locks,
+//! and reads that open only regular files and stop at a cap.
 //! A process killed at any point leaves either the old or the new file.
 
 use std::fs::{self, File, OpenOptions};
@@ -87,12 +88,153 @@ pub fn sync_fs(path: &Path) -> io::Result<()> {
     nix::unistd::syncfs(f.as_raw_fd()).map_err(io::Error::from)
 }
 
-/// Reads a file up to `cap` bytes; a larger file is an error, not truncated.
+/// What a path that is not a regular file is instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Directory,
+    Fifo,
+    Socket,
+    CharDevice,
+    BlockDevice,
+    Other,
+}
+
+impl FileKind {
+    fn of(t: fs::FileType) -> FileKind {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_dir() {
+            FileKind::Directory
+        } else if t.is_fifo() {
+            FileKind::Fifo
+        } else if t.is_socket() {
+            FileKind::Socket
+        } else if t.is_char_device() {
+            FileKind::CharDevice
+        } else if t.is_block_device() {
+            FileKind::BlockDevice
+        } else {
+            FileKind::Other
+        }
+    }
+}
+
+impl std::fmt::Display for FileKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FileKind::Directory => "a directory",
+            FileKind::Fifo => "a FIFO",
+            FileKind::Socket => "a socket",
+            FileKind::CharDevice => "a character device",
+            FileKind::BlockDevice => "a block device",
+            FileKind::Other => "a special file",
+        })
+    }
+}
+
+/// A path that was to be read is not a regular file. Carried inside the
+/// `io::Error` of [`open_regular`] and the reads built on it (see
+/// [`not_regular`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {kind}, not a regular file", path.display())]
+pub struct NotRegular {
+    pub path: PathBuf,
+    pub kind: FileKind,
+}
+
+/// The [`NotRegular`] inside an error of [`open_regular`] or a read built on it.
+pub fn not_regular(e: &io::Error) -> Option<&NotRegular> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<NotRegular>())
+}
+
+fn refuse_unless_regular(path: &Path, t: fs::FileType) -> io::Result<()> {
+    if t.is_file() {
+        return Ok(());
+    }
+    Err(io::Error::other(NotRegular {
+        path: path.to_path_buf(),
+        kind: FileKind::of(t),
+    }))
+}
+
+/// Opens `path` for reading only if it is a regular file: every read of a
+/// local file bt-exec does not control goes through here.
+///
+/// The attack: a local user, or whoever writes a log directory bt-exec reads
+/// as `file://`, plants a FIFO where bt-exec reads (the sidecar
+/// `PROGRAM.tlog-proof`, a log's checkpoint or tile, the program itself).
+/// Opening a FIFO for reading blocks until a writer appears, and reading it
+/// until the writer writes: bt-exec would hang forever, past any deadline.
+/// A socket or a device is no better, and opening some devices has effects
+/// of its own (a watchdog starts counting). So the path is stat'ed first and
+/// nothing but a regular file is opened at all; it is opened with
+/// `O_NONBLOCK` (swapped for a FIFO in between, the open still returns at
+/// once) and `O_NOCTTY`, and the descriptor is fstat'ed, since it is what is
+/// read. `O_NONBLOCK` changes nothing for a regular file.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    open_regular_with_metadata(path).map(|(f, _)| f)
+}
+
+/// [`open_regular`], with the metadata of the descriptor opened.
+pub fn open_regular_with_metadata(path: &Path) -> io::Result<(File, fs::Metadata)> {
+    refuse_unless_regular(path, fs::metadata(path)?.file_type())?;
+    let flags = nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_NOCTTY;
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits())
+        .open(path)?;
+    let meta = f.metadata()?;
+    refuse_unless_regular(path, meta.file_type())?;
+    // Below bt-exec's cache or state directory: owned by this user or root,
+    // not writable by others (src/strict.rs).
+    crate::strict::check_read(path).map_err(io::Error::other)?;
+    Ok((f, meta))
+}
+
+/// Opens `rel`, a plain relative path, beneath the directory `root` for
+/// reading, following no symbolic link on the way: each component is opened
+/// relative to the directory opened before it, with `O_NOFOLLOW`, so a link
+/// anywhere in `rel` — or one swapped in while this runs — fails the open
+/// instead of being followed out of `root`. Only a regular file is returned
+/// (as [`open_regular`]; the last component is opened `O_NONBLOCK` and
+/// fstat'ed, without a stat first: inside a directory bt-log serves, a
+/// device can only be the operator's).
+pub fn open_beneath(root: &Path, rel: &Path) -> io::Result<File> {
+    use rustix::fs::{open, openat, Mode, OFlags};
+    use std::path::Component;
+    let mut names = Vec::new();
+    for c in rel.components() {
+        match c {
+            Component::Normal(n) => names.push(n),
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{}: not a plain relative path", rel.display()),
+                ))
+            }
+        }
+    }
+    let Some((last, dirs)) = names.split_last() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "an empty path"));
+    };
+    let at_dir = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let mut dir = open(root, at_dir, Mode::empty())?;
+    for d in dirs {
+        dir = openat(&dir, *d, at_dir | OFlags::NOFOLLOW, Mode::empty())?;
+    }
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let f = File::from(openat(&dir, *last, flags | OFlags::CLOEXEC, Mode::empty())?);
+    refuse_unless_regular(&root.join(rel), f.metadata()?.file_type())?;
+    Ok(f)
+}
+
+/// Reads a regular file ([`open_regular`]) up to `cap` bytes; a larger file
+/// is an error, not truncated.
 pub fn read_capped(path: &Path, cap: usize) -> io::Result<Vec<u8>> {
-    let f = File::open(path)?;
+    let (f, meta) = open_regular_with_metadata(path)?;
     // Sized from the file's length (a hint only: the cap is what bounds it),
     // so a small file is one read rather than a series of growing ones.
-    let hint = f.metadata().map(|m| m.len()).unwrap_or(0).min(cap as u64) as usize;
+    let hint = meta.len().min(cap as u64) as usize;
     let mut buf = Vec::with_capacity(hint + 1);
     f.take(cap as u64 + 1).read_to_end(&mut buf)?;
     if buf.len() > cap {
@@ -155,6 +297,52 @@ impl Lock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A FIFO with no writer, a directory and a device: each refused at
+    /// once with what it is (opening the FIFO would block forever).
+    #[test]
+    fn only_regular_files_are_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        for (path, kind) in [
+            (fifo.as_path(), FileKind::Fifo),
+            (dir.path(), FileKind::Directory),
+            (Path::new("/dev/null"), FileKind::CharDevice),
+        ] {
+            let e = read_capped(path, 10).unwrap_err();
+            let nr = not_regular(&e).unwrap();
+            assert_eq!((nr.path.as_path(), nr.kind), (path, kind));
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+        }
+        assert_eq!(
+            read_optional(&dir.path().join("none"), 1).unwrap(),
+            None,
+            "missing is not refused"
+        );
+    }
+
+    /// A link anywhere on the way fails the open, even one inside the root:
+    /// the caller resolves links and checks where they go first.
+    #[test]
+    fn open_beneath_follows_no_link() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("a/b")).unwrap();
+        fs::write(root.join("a/b/f"), b"x").unwrap();
+        symlink("a", root.join("la")).unwrap();
+        symlink("f", root.join("a/b/lf")).unwrap();
+        let mut s = String::new();
+        open_beneath(root, Path::new("a/b/f"))
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
+        assert_eq!(s, "x");
+        for rel in ["la/b/f", "a/b/lf", "a/b", "a/../a/b/f", "/a/b/f", ""] {
+            assert!(open_beneath(root, Path::new(rel)).is_err(), "{rel}");
+        }
+    }
 
     #[test]
     fn atomic_write_and_caps() {

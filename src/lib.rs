@@ -9,7 +9,11 @@
 //! - [`policy`]: C2SP `tlog-policy` text and quorum evaluation.
 //!
 //! I/O at the edges:
-//! - [`fsutil`]: atomic writes, locks.
+//! - [`fsutil`]: atomic writes, locks, reads of regular files only.
+//! - [`tempfiles`]: the cache's temporary files, held while written, swept
+//!   once their writer is gone.
+//! - [`strict`]: strict modes: the cache and state, and all above them,
+//!   writable by this user (or root) alone.
 //! - [`source`]: where a log's files come from (the one trait every read
 //!   of a log goes through; in memory for tests).
 //! - [`fetch`]: capped, deadline-bound reads over http(s) and `file://`.
@@ -59,6 +63,8 @@ pub mod source;
 pub mod state;
 pub mod status;
 pub mod store;
+pub mod strict;
+pub mod tempfiles;
 pub mod tlog;
 pub mod verdict;
 pub mod verify;

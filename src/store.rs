@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::fsutil::{self, Durability, Lock};
+use crate::strict;
+use crate::tempfiles::Temp;
 use crate::tlog::{Hash, MAX_CHECKPOINT_BYTES};
 
 pub struct Store {
@@ -32,6 +34,20 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
         path: path.to_path_buf(),
         err,
     }
+}
+
+/// Why a program could not be put into the CAS.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The program could not be read, or is not a regular file.
+    #[error("cannot read the program: {0}")]
+    Program(StoreError),
+    /// The cache could not be written.
+    #[error("cannot write the cache: {0}")]
+    Cache(StoreError),
+    /// A file of the cache or state fails the strict modes.
+    #[error(transparent)]
+    Strict(#[from] crate::strict::StrictError),
 }
 
 /// A file whose bytes are now in the CAS.
@@ -182,9 +198,24 @@ impl Store {
         fsutil::write_atomic(&p, b"", 0o644, Durability::Batch).map_err(io(&p))
     }
 
+    /// Takes the state lock (held until dropped), and removes the cache's
+    /// temporary files that killed runs left behind (`tempfiles`).
     pub fn lock(&self) -> Result<Lock, StoreError> {
         let p = self.state.join("lock");
-        Lock::exclusive(&p).map_err(io(&p))
+        let lock = Lock::exclusive(&p).map_err(io(&p))?;
+        // Best effort: what is not removed now is by the next run.
+        if let Ok(dir) = self.temp_dir() {
+            let _ = crate::tempfiles::sweep(&dir);
+        }
+        Ok(lock)
+    }
+
+    /// Where programs and releases are written before they join the CAS,
+    /// checked as all below the cache is (strict modes).
+    fn temp_dir(&self) -> Result<PathBuf, strict::StrictError> {
+        let dir = self.cache.join("cas/tmp");
+        strict::existing_dir(&dir)?;
+        Ok(dir)
     }
 
     pub fn cas_path(&self, sha256: &[u8; 32]) -> PathBuf {
@@ -210,46 +241,38 @@ impl Store {
     /// Hashes `path` (or takes the hash cache's word for an unchanged file)
     /// and makes sure its bytes are in the CAS: the bytes hashed are the
     /// bytes copied, so the CAS copy is exactly what was hashed.
-    pub fn ingest(&self, path: &Path) -> Result<Ingested, StoreError> {
-        let mut f = File::open(path).map_err(io(path))?;
-        let meta = f.metadata().map_err(io(path))?;
+    pub fn ingest(&self, path: &Path) -> Result<Ingested, IngestError> {
+        let program = |e| IngestError::Program(io(path)(e));
+        let cache = |p: &Path| {
+            let p = p.to_path_buf();
+            move |e| IngestError::Cache(StoreError { path: p, err: e })
+        };
+        let (mut f, meta) = fsutil::open_regular_with_metadata(path).map_err(program)?;
         let hc = self.hash_cache_path(&meta);
-        if let Ok(Some(h)) = fsutil::read_optional(&hc, 32) {
-            if let Ok(sha256) = <[u8; 32]>::try_from(h.as_slice()) {
-                let cas_path = self.cas_path(&sha256);
-                if std::fs::metadata(&cas_path).is_ok_and(|m| m.len() == meta.len()) {
-                    return Ok(Ingested {
-                        sha256,
-                        size: meta.len(),
-                        cas_path,
-                        cached: true,
-                    });
-                }
-            }
+        if let Some(known) = self.hash_cached(&hc, meta.len())? {
+            return Ok(known);
         }
-        let dir = self.cache.join("cas/tmp");
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io(&dir))?;
-        let (sha256, size) =
-            copy_and_hash(&mut f, tmp.as_file_mut()).map_err(|(p, err)| StoreError {
-                path: if p { path.to_path_buf() } else { dir.clone() },
-                err,
-            })?;
+        let dir = self.temp_dir()?;
+        let mut tmp = Temp::new_in(&dir).map_err(cache(&dir))?;
+        let (sha256, size) = copy_and_hash(&mut f, tmp.as_file_mut()).map_err(|(read, e)| {
+            if read {
+                program(e)
+            } else {
+                cache(&dir)(e)
+            }
+        })?;
         let cas_path = self.cas_path(&sha256);
-        if !cas_path.exists() {
+        if strict::existing(&cas_path)?.is_none() {
             tmp.as_file()
                 .set_permissions(std::fs::Permissions::from_mode(0o555))
-                .map_err(io(&dir))?;
+                .map_err(cache(&dir))?;
             if let Some(parent) = cas_path.parent() {
-                std::fs::create_dir_all(parent).map_err(io(parent))?;
+                std::fs::create_dir_all(parent).map_err(cache(parent))?;
             }
-            tmp.persist(&cas_path).map_err(|e| StoreError {
-                path: cas_path.clone(),
-                err: e.error,
-            })?;
+            tmp.persist(&cas_path).map_err(cache(&cas_path))?;
         }
         // Remember the hash only if the file did not change while read.
-        let after = std::fs::metadata(path).map_err(io(path))?;
+        let after = std::fs::metadata(path).map_err(program)?;
         if after.len() == size && self.hash_cache_path(&after) == hc {
             let _ = fsutil::write_atomic(&hc, &sha256, 0o644, Durability::Batch);
         }
@@ -259,6 +282,33 @@ impl Store {
             cas_path,
             cached: false,
         })
+    }
+
+    /// The file whose hash cache entry is `hc`, when the entry and its CAS
+    /// copy (of `len` bytes) are there: neither is used unless it passes
+    /// the strict modes (a planted entry or copy is refused, 125).
+    fn hash_cached(&self, hc: &Path, len: u64) -> Result<Option<Ingested>, IngestError> {
+        let h = match fsutil::read_optional(hc, 32) {
+            Ok(Some(h)) => h,
+            Ok(None) => return Ok(None),
+            Err(e) => match strict::from_io(&e) {
+                Some(s) => return Err(s.clone().into()),
+                None => return Ok(None),
+            },
+        };
+        let Ok(sha256) = <[u8; 32]>::try_from(h.as_slice()) else {
+            return Ok(None);
+        };
+        let cas_path = self.cas_path(&sha256);
+        match strict::existing(&cas_path)? {
+            Some(m) if m.len() == len => Ok(Some(Ingested {
+                sha256,
+                size: len,
+                cas_path,
+                cached: true,
+            })),
+            _ => Ok(None),
+        }
     }
 
     /// Puts the bytes of a logged release into the CAS from its `cas` URLs,
@@ -272,10 +322,21 @@ impl Store {
         progress: &mut dyn FnMut(u64),
     ) -> Result<PathBuf, Vec<crate::fetch::FetchError>> {
         let cas_path = self.cas_path(&release.sha256);
-        if std::fs::metadata(&cas_path).is_ok_and(|m| m.len() == release.size) {
+        // A strict-mode refusal is also remembered: the command ends with
+        // 125 and nothing runs.
+        let refused = |e: strict::StrictError| {
+            vec![crate::fetch::FetchError::Unreachable {
+                url: self.cache.display().to_string(),
+                msg: e.to_string(),
+            }]
+        };
+        if strict::existing(&cas_path)
+            .map_err(refused)?
+            .is_some_and(|m| m.len() == release.size)
+        {
             return Ok(cas_path);
         }
-        let dir = self.cache.join("cas/tmp");
+        let dir = self.temp_dir().map_err(refused)?;
         let mut errors = vec![];
         let local = |e: std::io::Error| crate::fetch::FetchError::Unreachable {
             url: dir.display().to_string(),
@@ -283,8 +344,7 @@ impl Store {
         };
         for url in &release.cas {
             let attempt = (|| {
-                std::fs::create_dir_all(&dir).map_err(local)?;
-                let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(local)?;
+                let tmp = Temp::new_in(&dir).map_err(local)?;
                 struct Hashing<'a>(&'a File, Sha256);
                 impl Write for Hashing<'_> {
                     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
@@ -312,7 +372,7 @@ impl Store {
                 if let Some(parent) = cas_path.parent() {
                     std::fs::create_dir_all(parent).map_err(local)?;
                 }
-                tmp.persist(&cas_path).map_err(|e| local(e.error))?;
+                tmp.persist(&cas_path).map_err(local)?;
                 Ok(())
             })();
             match attempt {
@@ -491,7 +551,7 @@ impl Store {
         }
     }
 
-    /// Bytes used by the CAS.
+    /// Bytes used by the CAS (its files, not temporary ones).
     pub fn cas_bytes(&self) -> u64 {
         fn walk(p: &Path) -> u64 {
             std::fs::read_dir(p)
@@ -505,7 +565,7 @@ impl Store {
                 })
                 .unwrap_or(0)
         }
-        walk(&self.cache.join("cas"))
+        walk(&self.cache.join("cas/sha256"))
     }
 }
 

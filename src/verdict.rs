@@ -58,21 +58,29 @@ pub fn standalone_policy() -> Policy {
     }
 }
 
-/// The `.tlog-proof` beside `path`, when there is one.
-fn sidecar(path: &Path) -> Option<(PathBuf, Vec<u8>)> {
+/// The `.tlog-proof` beside `path`, when there is one. One that is not a
+/// regular file (a FIFO planted to hang bt-exec, a device, a directory) is
+/// refused at once (126: present, so never a fallback to the logs).
+fn sidecar(path: &Path) -> Result<Option<(PathBuf, Vec<u8>)>, Fail> {
     let sidecar_path = PathBuf::from(format!("{}.tlog-proof", path.display()));
     match crate::fsutil::read_optional(&sidecar_path, MAX_PROOF_BYTES) {
-        Ok(Some(b)) => Some((sidecar_path, b)),
-        Ok(None) => None,
-        // Present but unreadable or too large: a refusal, never a fallback.
-        Err(e) => Some((sidecar_path, e.to_string().into_bytes())),
+        Ok(Some(b)) => Ok(Some((sidecar_path, b))),
+        Ok(None) => Ok(None),
+        Err(e) => match crate::fsutil::not_regular(&e) {
+            Some(nr) => Err(Fail::new(
+                exit::REFUSED,
+                format!("refused {}: its proof file {nr}", path.display()),
+            )),
+            // Present but unreadable or too large: a refusal, never a fallback.
+            None => Ok(Some((sidecar_path, e.to_string().into_bytes()))),
+        },
     }
 }
 
 /// Verifies `file`, the bytes of `req.path`. Returns the verdict and, when
 /// this run may leave a warm verdict once proven, what it depends on.
 pub fn verify(req: &Request, file: Ingested) -> Result<(Verdict, Option<memo::Pending>), Fail> {
-    let sidecar = sidecar(req.path);
+    let sidecar = sidecar(req.path)?;
     let ctx = app::context(req.policy, req.store, req.offline);
     let sigsum_path = match &req.sigsum.sigsum_proof {
         Some(p) => Some(p.clone()),

@@ -1,6 +1,6 @@
 //! `bt-log serve`: static HTTP for a log directory — content types, caching,
-//! HEAD and Range, no path traversal, no private state, a deadline for slow
-//! clients and a clean exit on SIGTERM.
+//! HEAD and Range, no path traversal, no symbolic link out of the directory,
+//! no private state, a deadline for slow clients and a clean exit on SIGTERM.
 
 mod common;
 
@@ -108,6 +108,107 @@ fn no_traversal_and_no_private_state() {
             "{path}"
         );
     }
+}
+
+/// Links in the log directory, each with where it points.
+fn plant_links(d: &tempfile::TempDir) {
+    use std::os::unix::fs::symlink;
+    let (root, log) = (d.path(), d.path().join("log"));
+    let links: [(&str, std::path::PathBuf); 15] = [
+        // Out of the log: to a file, to a directory, absolute and relative.
+        ("out-abs-file", root.join("outside")),
+        ("out-rel-file", "../outside".into()),
+        ("out-abs-dir", root.to_path_buf()),
+        ("out-rel-dir", "..".into()),
+        ("etc", "/etc".into()),
+        ("tile/up", "../..".into()),
+        ("cas/sha256/key", "../../../log.key".into()),
+        // An inside link to an outside one, and into the private state.
+        ("hop", "out-rel-file".into()),
+        ("private", ".bt-log/config.toml".into()),
+        ("dangling", "no-such-file".into()),
+        // Inside the log: to a file, to a directory, absolute and relative.
+        ("in-rel-file", "checkpoint".into()),
+        ("in-abs-file", log.join("checkpoint")),
+        ("in-rel-dir", "tile".into()),
+        ("in-abs-dir", log.join("tile")),
+        ("cas/sha256/alias", "abcd".into()),
+    ];
+    fs::write(root.join("log.key"), "SECRET KEY").unwrap();
+    for (at, to) in links {
+        symlink(to, log.join(at)).unwrap();
+    }
+    nix::unistd::mkfifo(
+        &log.join("tile/0/fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+}
+
+#[test]
+fn symlinks_out_of_the_log_are_404_and_inside_it_are_served() {
+    let d = log_dir();
+    plant_links(&d);
+    let p = serve(&d);
+    for path in [
+        "/out-abs-file",
+        "/out-rel-file",
+        "/out-abs-dir/outside",
+        "/out-abs-dir/log.key",
+        "/out-abs-dir/log/.bt-log/config.toml",
+        "/out-rel-dir/outside",
+        "/out-rel-dir/log.key",
+        "/etc/passwd",
+        "/tile/up/outside",
+        "/tile/up/log.key",
+        "/cas/sha256/key",
+        "/hop",
+        "/private",
+        "/dangling",
+        "/tile/0/fifo",
+        "/in-rel-dir",
+    ] {
+        let (s, _, body) = http(&p.addr, "GET", path, &[], b"");
+        assert_eq!(s, 404, "{path}");
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            !text.contains("SECRET") && !text.contains("/secret") && !text.contains("root:"),
+            "{path}: {text}"
+        );
+        assert_eq!(http(&p.addr, "HEAD", path, &[], b"").0, 404, "HEAD {path}");
+    }
+    // Links that stay inside the log work, with HEAD and Range.
+    for (path, len) in [
+        ("/in-rel-file", 64),
+        ("/in-abs-file", 64),
+        ("/in-rel-dir/0/000", 8192),
+        ("/in-abs-dir/0/001.p/5", 160),
+        ("/cas/sha256/alias", 5),
+    ] {
+        let (s, _, body) = http(&p.addr, "GET", path, &[], b"");
+        assert_eq!((s, body.len()), (200, len), "{path}");
+    }
+    let (s, head, _) = http(&p.addr, "HEAD", "/in-rel-dir/0/000", &[], b"");
+    assert_eq!(s, 200);
+    assert_eq!(header(&head, "content-length"), Some("8192"));
+    // Headers follow the path asked for: the alias is not a tile path.
+    assert_eq!(header(&head, "cache-control"), Some("public, max-age=60"));
+    let range = [("Range", "bytes=0-3")];
+    let (s, _, body) = http(&p.addr, "GET", "/cas/sha256/alias", &range, b"");
+    assert_eq!((s, body.as_slice()), (206, b"byte".as_slice()));
+}
+
+/// The directory named on the command line may itself be a link.
+#[test]
+fn a_log_directory_given_through_a_link_is_served() {
+    let d = log_dir();
+    let link = d.path().join("log-link");
+    std::os::unix::fs::symlink(d.path().join("log"), &link).unwrap();
+    let p = spawn_server(&["serve", link.to_str().unwrap()]);
+    let (s, _, body) = http(&p.addr, "GET", "/checkpoint", &[], b"");
+    assert_eq!(s, 200);
+    assert!(body.starts_with(b"example.org/log\n"));
+    assert_eq!(http(&p.addr, "GET", "/../outside", &[], b"").0, 404);
 }
 
 #[test]

@@ -103,9 +103,7 @@ fn verify_and_maybe_run(
     } = locate(common, sigsum, program, args)?;
     let file = match ingested {
         Some(file) => file,
-        None => store
-            .ingest(&path)
-            .map_err(|e| Fail::new(exit::NOT_FOUND, format!("cannot read the program: {e}")))?,
+        None => store.ingest(&path)?,
     };
     if common.verbose {
         eprintln!(
@@ -157,11 +155,7 @@ fn verify_and_maybe_run(
                     memo::record(&store, &policy, &verdict, pending);
                 }
             }
-            let err = bt_exec::exec::exec(&verdict.file.cas_path, program, args);
-            Err(Fail::new(
-                exit::REFUSED,
-                format!("cannot execute the verified copy: {err}"),
-            ))
+            Err(bt_exec::exec::exec(&verdict.file.cas_path, program, args).into())
         }
     }
 }
@@ -329,7 +323,7 @@ fn real_main() -> u8 {
             return if e.use_stderr() { exit::CONFIG } else { 0 };
         }
     };
-    match run(cli) {
+    match bt_exec::app::settle(run(cli)) {
         Ok(c) => c,
         Err(Fail { code, message }) => {
             eprintln!("bt-exec: {message}");
