@@ -495,11 +495,16 @@ impl Store {
     }
 
     /// The evidence file of a split view recorded for `origin`, if any.
+    ///
+    /// An alarm file that exists but cannot be read counts as raised: a
+    /// split view recorded once must not be forgotten because its record
+    /// became unreadable (fail closed).
     pub fn alarm(&self, origin: &str) -> Option<String> {
-        fsutil::read_optional(&self.alarm_path(origin), 4096)
-            .ok()
-            .flatten()
-            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        let p = self.alarm_path(origin);
+        match fsutil::read_optional(&p, 4096) {
+            Ok(b) => b.map(|b| String::from_utf8_lossy(&b).trim().to_string()),
+            Err(e) => Some(format!("{} (unreadable: {e})", p.display())),
+        }
     }
 
     /// Writes both notes, and the consistency proof that fails between
@@ -514,10 +519,14 @@ impl Store {
         proof: &str,
         now: u64,
     ) -> Result<PathBuf, StoreError> {
-        let p = self
-            .state
-            .join("evidence")
-            .join(format!("{now}-{}.txt", origin_key(origin)));
+        // Named by both notes too: two split views recorded in one second
+        // (by one gossip import, or two processes) each keep their own.
+        let pair = Sha256::digest([a, b"\n", b].concat());
+        let p = self.state.join("evidence").join(format!(
+            "{now}-{}-{}.txt",
+            origin_key(origin),
+            hex::encode(&pair[..6])
+        ));
         let mut text =
             format!("# split view of {origin}: two validly signed, inconsistent checkpoints\n")
                 .into_bytes();
@@ -530,16 +539,17 @@ impl Store {
             );
             text.extend_from_slice(proof.as_bytes());
         }
-        fsutil::write_atomic(&p, &text, 0o644, Durability::Sync).map_err(io(&p))?;
+        // The alarm is raised even when the evidence cannot be written: it
+        // is what keeps the log refused on the next run.
+        let evidence = fsutil::write_atomic(&p, &text, 0o644, Durability::Sync).map_err(io(&p));
         let alarm = self.alarm_path(origin);
-        fsutil::write_atomic(
-            &alarm,
-            p.display().to_string().as_bytes(),
-            0o644,
-            Durability::Sync,
-        )
-        .map_err(io(&alarm))?;
-        Ok(p)
+        let names = match &evidence {
+            Ok(()) => p.display().to_string(),
+            Err(e) => format!("evidence not saved: {e}"),
+        };
+        fsutil::write_atomic(&alarm, names.as_bytes(), 0o644, Durability::Sync)
+            .map_err(io(&alarm))?;
+        evidence.map(|()| p)
     }
 
     pub fn clear_alarm(&self, origin: &str) -> Result<bool, StoreError> {
@@ -572,6 +582,28 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two split views of one log in one second keep two evidence files;
+    /// when the evidence cannot be written the alarm is raised anyway; an
+    /// alarm that cannot be read counts as raised.
+    #[test]
+    fn split_view_records_are_never_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join("cache"), dir.path().join("state"));
+        let a = store.record_split_view("o", b"a\n", b"b\n", "", 7).unwrap();
+        let b = store.record_split_view("o", b"a\n", b"c\n", "", 7).unwrap();
+        assert_ne!(a, b);
+        assert!(a.exists() && b.exists());
+        let other = Store::at(dir.path().join("c2"), dir.path().join("s2"));
+        std::fs::create_dir_all(dir.path().join("s2")).unwrap();
+        std::fs::write(dir.path().join("s2/evidence"), b"in the way").unwrap();
+        assert!(other.record_split_view("o", b"a\n", b"b\n", "", 7).is_err());
+        let alarm = other.alarm("o").expect("the alarm is raised");
+        assert!(alarm.contains("evidence not saved"), "{alarm}");
+        std::fs::remove_file(other.alarm_path("o")).unwrap();
+        std::fs::create_dir_all(other.alarm_path("o")).unwrap();
+        assert!(other.alarm("o").is_some(), "an unreadable alarm counts");
+    }
 
     /// Many chunks, the last one partial: the copy is the file and the hash
     /// is its SHA-256; an empty file too.

@@ -215,6 +215,12 @@ pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoin
         });
     }
     let (raw, cached) = saved_read(log);
+    if raw.is_some() && cached.is_none() {
+        // Rollback and fork protection rest on it: never lost in silence.
+        report.warnings.push(
+            "the saved checkpoint of this log cannot be opened (corrupt, or not signed by the policy's key for it); it is verified as on first use".into(),
+        );
+    }
     report.saved_before = raw;
     let fetched = match fetch_checkpoint(log) {
         Ok(f) => f,
