@@ -48,14 +48,27 @@ fn fifty_concurrent_runs_while_the_log_grows_leave_the_largest_size_any_verified
             "pub.key",
             None,
         );
-        w.cosign(0, &[Some(now()), Some(now())]);
+        // Cosigned and swapped in atomically, as a log publishes it.
+        let note = w.sign(0, &w.checkpoint(0), &[Some(now()), Some(now())]);
+        let tmp = w.logs[0].dir.join("checkpoint.tmp");
+        fs::write(&tmp, note).unwrap();
+        fs::rename(&tmp, w.logs[0].dir.join("checkpoint")).unwrap();
     }
     let mut largest = 0;
     for c in children {
         let out = c.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!err.contains("panicked"), "{err}");
-        assert_eq!(out.status.code(), Some(0), "{err}");
+        // Allowed besides 0: a run that found the checkpoint `bt-log add`
+        // publishes before its witnesses cosign it, with nothing saved yet
+        // (126), and one under which others saved newer checkpoints five
+        // times in a row (124). Neither saves anything.
+        match out.status.code() {
+            Some(0) => {}
+            Some(126) if err.contains("quorum is not met") => continue,
+            Some(124) if err.contains("changed under each") => continue,
+            c => panic!("exit {c:?}: {err}"),
+        }
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let size = v["logs"][0]["size"].as_u64().unwrap();
         largest = largest.max(size);
