@@ -72,7 +72,8 @@ static REFUSED: OnceLock<StrictError> = OnceLock::new();
 static UMASK: OnceLock<rustix::fs::Mode> = OnceLock::new();
 
 fn euid() -> u32 {
-    rustix::process::geteuid().as_raw()
+    static EUID: OnceLock<u32> = OnceLock::new();
+    *EUID.get_or_init(|| rustix::process::geteuid().as_raw())
 }
 
 /// Checks one entry by its `lstat` metadata. `above`: a directory above the
@@ -116,10 +117,16 @@ fn lstat(path: &Path) -> Result<Metadata, StrictError> {
 
 /// Checks every directory above `dir` (absolute), as written and, when a
 /// link is on the way, as resolved. A link above is allowed when its owner
-/// is the user or root (the directory holding it is checked too).
-fn check_above(dir: &Path) -> Result<(), StrictError> {
+/// is the user or root (the directory holding it is checked too). What is
+/// in `seen` was checked with all above it (the cache and state usually
+/// share their parents).
+fn check_above(dir: &Path, seen: &mut Vec<PathBuf>) -> Result<(), StrictError> {
     let mut links = false;
     for a in dir.ancestors().skip(1) {
+        if seen.iter().any(|s| s == a) {
+            break;
+        }
+        seen.push(a.to_path_buf());
         let m = lstat(a)?;
         if m.file_type().is_symlink() {
             links = true;
@@ -144,7 +151,7 @@ fn check_above(dir: &Path) -> Result<(), StrictError> {
 }
 
 /// Checks a cache or state directory (created when missing) and all above it.
-fn check_root(root: &Path) -> Result<(), StrictError> {
+fn check_root(root: &Path, seen: &mut Vec<PathBuf>) -> Result<(), StrictError> {
     let root = std::path::absolute(root).map_err(|e| StrictError::io(root, e))?;
     let m = match fs::symlink_metadata(&root) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -157,7 +164,7 @@ fn check_root(root: &Path) -> Result<(), StrictError> {
         return Err(StrictError::Kind { path: root });
     }
     check_entry(&root, &m, false)?;
-    check_above(&root)
+    check_above(&root, seen)
 }
 
 /// Applies the strict modes to this process's cache and state directories
@@ -166,8 +173,9 @@ fn check_root(root: &Path) -> Result<(), StrictError> {
 /// are never group- or world-writable.
 pub fn enforce(roots: &[&Path]) -> Result<(), StrictError> {
     restrict_umask();
+    let mut seen = vec![];
     for root in roots {
-        check_root(root)?;
+        check_root(root, &mut seen)?;
     }
     let _ = ROOTS.set(roots.iter().map(|r| r.to_path_buf()).collect());
     Ok(())
