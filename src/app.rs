@@ -129,6 +129,12 @@ pub fn load_policy_digest(
     }
     let policy = loaded.policy;
     check_expiry(&policy)?;
+    crate::store::migrate::migrate(store, &policy.trust.logs).map_err(|e| {
+        Fail::new(
+            exit::CONFIG,
+            format!("cannot move the state an earlier version saved to its per-log names: {e}"),
+        )
+    })?;
     Ok((policy, (!loaded.trust_file).then_some(loaded.digest)))
 }
 

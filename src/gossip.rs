@@ -7,8 +7,9 @@
 use std::path::PathBuf;
 
 use crate::app::{self, Fail};
-use crate::policy::Policy;
+use crate::policy::{LogSpec, Policy};
 use crate::store::Store;
+use crate::tlog::SignedCheckpoint;
 use crate::verify::{self, exit};
 
 /// The line in front of each note of an export.
@@ -58,25 +59,26 @@ pub fn import(
             .map_err(|e| Fail::new(exit::CONFIG, format!("{}: {e}", f.display())))?;
         for note in notes(&String::from_utf8_lossy(&data)) {
             let origin = note.lines().next().unwrap_or_default().to_string();
-            let Some(spec) = policy.trust.log(&origin) else {
+            let Some(spec) = log_of(policy, &origin, note.as_bytes()) else {
                 say(&format!(
                     "{}: skipping a checkpoint of {origin:?}, a log the policy does not list",
                     f.display()
                 ));
                 continue;
             };
+            let name = &spec.label;
             match check_and_save(&ctx, store, spec, note.as_bytes())? {
                 Ok(verify::Gossip::Newer { .. }) => {
-                    say(&format!("{origin}: newer consistent checkpoint imported"))
+                    say(&format!("{name}: newer consistent checkpoint imported"))
                 }
                 Ok(verify::Gossip::Known) => {
-                    say(&format!("{origin}: consistent with the local view"))
+                    say(&format!("{name}: consistent with the local view"))
                 }
                 Ok(verify::Gossip::NotSaved(why)) => say(&format!(
-                    "{origin}: consistent with the local view; not saved, it does not meet the policy: {why}"
+                    "{name}: consistent with the local view; not saved, it does not meet the policy: {why}"
                 )),
                 Err(o) => {
-                    say(&format!("{}: {origin}: {}", f.display(), o.message()));
+                    say(&format!("{}: {name}: {}", f.display(), o.message()));
                     worst = worse(worst, o.exit_code());
                 }
             }
@@ -88,13 +90,25 @@ pub fn import(
     Ok(())
 }
 
+/// The listed log a gossiped note is of: among the logs with its origin,
+/// the one whose key signed it (several logs may share an origin), else the
+/// first, whose check then says what is wrong with the note.
+fn log_of<'a>(policy: &'a Policy, origin: &'a str, note: &[u8]) -> Option<&'a LogSpec> {
+    let mut logs = policy.trust.logs_of(origin).peekable();
+    let first = *logs.peek()?;
+    Some(
+        logs.find(|l| SignedCheckpoint::verify(note, origin, &l.key, &[]).is_ok())
+            .unwrap_or(first),
+    )
+}
+
 /// Checks a gossiped note and saves it when it is newer — only in place of
 /// the checkpoint the check read; when another process saved one
 /// meanwhile, checks again against that (`saving::ATTEMPTS` times).
 fn check_and_save(
     ctx: &verify::Context,
     store: &Store,
-    spec: &crate::policy::LogSpec,
+    spec: &LogSpec,
     note: &[u8],
 ) -> Result<Result<verify::Gossip, verify::LogOutcome>, Fail> {
     for _ in 0..crate::saving::ATTEMPTS {
@@ -103,14 +117,9 @@ fn check_and_save(
             return Ok(r);
         };
         let _lock = app::lock(store)?;
-        let saved = crate::state::State::save_checkpoint(
-            store,
-            &spec.origin,
-            replaces.as_deref(),
-            n,
-            ctx.now,
-        )
-        .map_err(|e| Fail::new(exit::CONFIG, format!("cannot save the checkpoint: {e}")))?;
+        let saved =
+            crate::state::State::save_checkpoint(store, &spec.id, replaces.as_deref(), n, ctx.now)
+                .map_err(|e| Fail::new(exit::CONFIG, format!("cannot save the checkpoint: {e}")))?;
         if saved {
             return Ok(r);
         }
@@ -119,7 +128,7 @@ fn check_and_save(
         exit::UNREACHABLE,
         format!(
             "{}: the saved checkpoint kept changing while the gossiped one was checked; try again",
-            spec.origin
+            spec.label
         ),
     ))
 }

@@ -7,6 +7,8 @@
 //! - [`entry`]: the release entry (DESIGN §3), CBOR, publisher signatures.
 //! - [`index`]: the `bt/index/<hh>` lookup shards.
 //! - [`policy`]: C2SP `tlog-policy` text and quorum evaluation.
+//! - [`log_id`]: a log's identity (origin and key), what its saved state
+//!   is keyed by.
 //!
 //! I/O at the edges:
 //! - [`fsutil`]: atomic writes, locks, reads of regular files only.
@@ -50,6 +52,7 @@ pub mod history;
 pub mod httpd;
 pub mod index;
 pub mod log;
+pub mod log_id;
 pub mod memo;
 pub mod monitor;
 pub mod named;

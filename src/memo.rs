@@ -229,9 +229,9 @@ pub fn pending(store: &Store, policy: &Policy, policy_digest: [u8; 32]) -> Optio
     let history = req.latest || !req.min_release_age.is_zero();
     let mut deps = Snapshot::default();
     for l in &policy.trust.logs {
-        deps.absent(store.alarm_path(&l.origin));
+        deps.absent(store.alarm_path(&l.id));
         if history {
-            for f in crate::history::DirView::files(store, &l.origin) {
+            for f in crate::history::DirView::files(store, &l.id) {
                 deps.read(f).ok()?;
             }
         }

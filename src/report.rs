@@ -27,6 +27,7 @@ pub fn json(program: &std::path::Path, v: &Verdict) -> Value {
 fn log_json(r: &LogReport) -> Value {
     json!({
         "origin": r.origin,
+        "key_id": r.log.as_ref().map(|l| l.key_id()),
         "result": r.outcome.result(),
         "message": r.outcome.message(),
         "size": r.checkpoint.as_ref().map(|c| c.size),
@@ -64,12 +65,12 @@ pub fn notes(reports: &[LogReport], unsaved: &[String], verbose: bool) -> Vec<St
     let mut out = vec![];
     for r in reports {
         if verbose {
-            out.extend(r.narration.iter().map(|n| format!("[{}] {n}", r.origin)));
+            out.extend(r.narration.iter().map(|n| format!("[{}] {n}", r.label)));
         }
         out.extend(
             r.warnings
                 .iter()
-                .map(|w| format!("warning: {}: {w}", r.origin)),
+                .map(|w| format!("warning: {}: {w}", r.label)),
         );
     }
     out.extend(unsaved.iter().map(|u| format!("warning: {u}")));

@@ -44,32 +44,31 @@ pub fn save(
     // written, so a conflict leaves the state as another process left it.
     let moved: Vec<String> = reports
         .iter()
-        .filter(|r| r.save_checkpoint.is_some())
-        .filter(|r| state.checkpoint(&r.origin) != r.saved_before)
-        .map(|r| r.origin.clone())
+        .filter_map(|r| Some((r, r.log.as_ref()?)))
+        .filter(|(r, log)| r.save_checkpoint.is_some() && state.checkpoint(log) != r.saved_before)
+        .map(|(r, _)| r.label.clone())
         .collect();
     if !moved.is_empty() {
         return Ok(Saved::Conflict(moved));
     }
     let mut failed = vec![];
     for r in reports {
+        // A report about no listed log (a Sigsum proof) saves nothing.
+        let Some(log) = &r.log else { continue };
         let mut note = |what: &str, res: Result<(), crate::store::StoreError>| {
             if let Err(e) = res {
-                failed.push(format!("{}: cannot save the {what}: {e}", r.origin));
+                failed.push(format!("{}: cannot save the {what}: {e}", r.label));
             }
         };
         if let Some(n) = &r.save_checkpoint {
-            let res = state.save_checkpoint(&r.origin, r.saved_before.as_deref(), n, now);
+            let res = state.save_checkpoint(log, r.saved_before.as_deref(), n, now);
             note("checkpoint", res.map(|_| ()));
         }
         if let Some(p) = &r.save_proof {
-            note("inclusion proof", state.save_proof(&r.origin, sha256, p));
+            note("inclusion proof", state.save_proof(log, sha256, p));
         }
         for (key, p) in &r.save_attestations {
-            note(
-                "attestation",
-                state.save_attestation(&r.origin, sha256, key, p),
-            );
+            note("attestation", state.save_attestation(log, sha256, key, p));
         }
     }
     Ok(Saved::Done(failed))
@@ -108,8 +107,8 @@ pub fn decide_and_save<T>(
     ))
 }
 
-/// The release a proven verdict runs: its name, version, and (origin, leaf
-/// index) in each log that proved it.
+/// The release a proven verdict runs: its name, version, and (log key,
+/// leaf index) in each log that proved it.
 pub struct RunAt {
     pub name: String,
     pub version: String,
@@ -122,7 +121,9 @@ pub fn run_at(verdict: &Verdict) -> Option<RunAt> {
         .logs
         .iter()
         .filter_map(|r| match (&r.outcome, &r.entry) {
-            (LogOutcome::Proven { index }, Some(e)) => Some((r.origin.clone(), *index, e)),
+            (LogOutcome::Proven { index }, Some(e)) => {
+                Some((r.log.as_ref()?.file_key(), *index, e))
+            }
             _ => None,
         })
         .collect();

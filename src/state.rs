@@ -14,17 +14,18 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::history::{DirView, MemoryView, Runs, View};
+use crate::log_id::LogId;
 use crate::store::{CachedProof, Store, StoreError};
 
 pub trait State: Sync {
     /// Takes the state lock for a series of writes (`None`: the state
     /// needs no file lock, as in memory).
     fn lock(&self) -> Result<Option<crate::fsutil::Lock>, StoreError>;
-    /// The latest verified checkpoint note of `origin`, unverified bytes.
-    fn checkpoint(&self, origin: &str) -> Option<Vec<u8>>;
+    /// The latest verified checkpoint note of `log`, unverified bytes.
+    fn checkpoint(&self, log: &LogId) -> Option<Vec<u8>>;
     /// When that checkpoint was last fetched and saved (Unix seconds).
-    fn checkpoint_saved_at(&self, origin: &str) -> Option<u64>;
-    /// Saves a verified checkpoint note of `origin`, fetched at `now`, in
+    fn checkpoint_saved_at(&self, log: &LogId) -> Option<u64>;
+    /// Saves a verified checkpoint note of `log`, fetched at `now`, in
     /// place of `expected` (the saved note as the verification read it;
     /// `None`: none) — and only then: `Ok(false)` when another process
     /// saved another one meanwhile. Call under [`State::lock`].
@@ -35,43 +36,39 @@ pub trait State: Sync {
     /// unnoticed. The caller decides again from what is saved now.
     fn save_checkpoint(
         &self,
-        origin: &str,
+        log: &LogId,
         expected: Option<&[u8]>,
         note: &[u8],
         now: u64,
     ) -> Result<bool, StoreError>;
-    /// The evidence named by `origin`'s alarm, while one is raised.
-    fn alarm(&self, origin: &str) -> Option<String>;
+    /// The evidence named by `log`'s alarm, while one is raised.
+    fn alarm(&self, log: &LogId) -> Option<String>;
     /// Writes both notes of a split view (and the consistency proof that
-    /// fails between them) as evidence and raises `origin`'s alarm;
+    /// fails between them) as evidence and raises `log`'s alarm;
     /// returns where the evidence is.
     fn record_split_view(
         &self,
-        origin: &str,
+        log: &LogId,
         a: &[u8],
         b: &[u8],
         proof: &str,
         now: u64,
     ) -> Result<PathBuf, StoreError>;
-    /// A cached inclusion proof of this file in `origin`.
-    fn proof(&self, origin: &str, sha256: &[u8; 32]) -> Option<CachedProof>;
-    fn save_proof(
-        &self,
-        origin: &str,
-        sha256: &[u8; 32],
-        p: &CachedProof,
-    ) -> Result<(), StoreError>;
+    /// A cached inclusion proof of this file in `log`.
+    fn proof(&self, log: &LogId, sha256: &[u8; 32]) -> Option<CachedProof>;
+    fn save_proof(&self, log: &LogId, sha256: &[u8; 32], p: &CachedProof)
+        -> Result<(), StoreError>;
     /// Rebuilder attestations of this file cached by earlier runs.
-    fn attestations(&self, origin: &str, sha256: &[u8; 32]) -> Vec<CachedProof>;
+    fn attestations(&self, log: &LogId, sha256: &[u8; 32]) -> Vec<CachedProof>;
     fn save_attestation(
         &self,
-        origin: &str,
+        log: &LogId,
         sha256: &[u8; 32],
         key: &[u8; 32],
         p: &CachedProof,
     ) -> Result<(), StoreError>;
-    /// What this machine knows of `origin`'s entries.
-    fn view(&self, origin: &str) -> Arc<dyn View>;
+    /// What this machine knows of `log`'s entries.
+    fn view(&self, log: &LogId) -> Arc<dyn View>;
     /// The newest release of `name` this machine ran, per log.
     fn runs(&self, name: &str) -> Runs;
 }
@@ -80,62 +77,62 @@ impl State for Store {
     fn lock(&self) -> Result<Option<crate::fsutil::Lock>, StoreError> {
         Store::lock(self).map(Some)
     }
-    fn checkpoint(&self, origin: &str) -> Option<Vec<u8>> {
-        Store::checkpoint(self, origin)
+    fn checkpoint(&self, log: &LogId) -> Option<Vec<u8>> {
+        Store::checkpoint(self, log)
     }
-    fn checkpoint_saved_at(&self, origin: &str) -> Option<u64> {
-        Store::checkpoint_saved_at(self, origin)
+    fn checkpoint_saved_at(&self, log: &LogId) -> Option<u64> {
+        Store::checkpoint_saved_at(self, log)
     }
     fn save_checkpoint(
         &self,
-        origin: &str,
+        log: &LogId,
         expected: Option<&[u8]>,
         note: &[u8],
         _now: u64,
     ) -> Result<bool, StoreError> {
-        if Store::checkpoint(self, origin).as_deref() != expected {
+        if Store::checkpoint(self, log).as_deref() != expected {
             return Ok(false);
         }
-        Store::save_checkpoint(self, origin, note).map(|()| true)
+        Store::save_checkpoint(self, log, note).map(|()| true)
     }
-    fn alarm(&self, origin: &str) -> Option<String> {
-        Store::alarm(self, origin)
+    fn alarm(&self, log: &LogId) -> Option<String> {
+        Store::alarm(self, log)
     }
     fn record_split_view(
         &self,
-        origin: &str,
+        log: &LogId,
         a: &[u8],
         b: &[u8],
         proof: &str,
         now: u64,
     ) -> Result<PathBuf, StoreError> {
-        Store::record_split_view(self, origin, a, b, proof, now)
+        Store::record_split_view(self, log, a, b, proof, now)
     }
-    fn proof(&self, origin: &str, sha256: &[u8; 32]) -> Option<CachedProof> {
-        Store::proof(self, origin, sha256)
+    fn proof(&self, log: &LogId, sha256: &[u8; 32]) -> Option<CachedProof> {
+        Store::proof(self, log, sha256)
     }
     fn save_proof(
         &self,
-        origin: &str,
+        log: &LogId,
         sha256: &[u8; 32],
         p: &CachedProof,
     ) -> Result<(), StoreError> {
-        Store::save_proof(self, origin, sha256, p)
+        Store::save_proof(self, log, sha256, p)
     }
-    fn attestations(&self, origin: &str, sha256: &[u8; 32]) -> Vec<CachedProof> {
-        Store::attestations(self, origin, sha256)
+    fn attestations(&self, log: &LogId, sha256: &[u8; 32]) -> Vec<CachedProof> {
+        Store::attestations(self, log, sha256)
     }
     fn save_attestation(
         &self,
-        origin: &str,
+        log: &LogId,
         sha256: &[u8; 32],
         key: &[u8; 32],
         p: &CachedProof,
     ) -> Result<(), StoreError> {
-        Store::save_attestation(self, origin, sha256, key, p)
+        Store::save_attestation(self, log, sha256, key, p)
     }
-    fn view(&self, origin: &str) -> Arc<dyn View> {
-        Arc::new(DirView::open(self, origin))
+    fn view(&self, log: &LogId) -> Arc<dyn View> {
+        Arc::new(DirView::open(self, log))
     }
     fn runs(&self, name: &str) -> Runs {
         crate::history::runs(self, name)
@@ -144,12 +141,12 @@ impl State for Store {
 
 #[derive(Default)]
 struct Inner {
-    checkpoints: BTreeMap<String, (Vec<u8>, u64)>,
-    alarms: BTreeMap<String, String>,
-    evidence: Vec<(String, Vec<u8>)>,
-    proofs: BTreeMap<(String, [u8; 32]), CachedProof>,
-    attestations: BTreeMap<(String, [u8; 32]), BTreeMap<[u8; 32], CachedProof>>,
-    views: BTreeMap<String, Arc<MemoryView>>,
+    checkpoints: BTreeMap<LogId, (Vec<u8>, u64)>,
+    alarms: BTreeMap<LogId, String>,
+    evidence: Vec<(LogId, Vec<u8>)>,
+    proofs: BTreeMap<(LogId, [u8; 32]), CachedProof>,
+    attestations: BTreeMap<(LogId, [u8; 32]), BTreeMap<[u8; 32], CachedProof>>,
+    views: BTreeMap<LogId, Arc<MemoryView>>,
     runs: BTreeMap<String, Runs>,
     /// Writes that fail (tests of what a failed write does).
     failing: bool,
@@ -177,22 +174,22 @@ impl MemoryState {
         self.lock().failing = true;
     }
 
-    /// Every split view recorded: (origin, evidence text).
-    pub fn evidence(&self) -> Vec<(String, Vec<u8>)> {
+    /// Every split view recorded: (log, evidence text).
+    pub fn evidence(&self) -> Vec<(LogId, Vec<u8>)> {
         self.lock().evidence.clone()
     }
 
-    /// Clears `origin`'s alarm (what `bt-exec alarm clear` does).
-    pub fn clear_alarm(&self, origin: &str) {
-        self.lock().alarms.remove(origin);
+    /// Clears `log`'s alarm (what `bt-exec alarm clear` does).
+    pub fn clear_alarm(&self, log: &LogId) {
+        self.lock().alarms.remove(log);
     }
 
-    /// Saves `note` as `origin`'s checkpoint whatever is saved (another
+    /// Saves `note` as `log`'s checkpoint whatever is saved (another
     /// process's write, in tests of interleavings).
-    pub fn put_checkpoint(&self, origin: &str, note: &[u8], now: u64) {
+    pub fn put_checkpoint(&self, log: &LogId, note: &[u8], now: u64) {
         self.lock()
             .checkpoints
-            .insert(origin.to_string(), (note.to_vec(), now));
+            .insert(log.clone(), (note.to_vec(), now));
     }
 
     /// Sets the run record of `runs.name`.
@@ -217,37 +214,36 @@ impl State for MemoryState {
     fn lock(&self) -> Result<Option<crate::fsutil::Lock>, StoreError> {
         Ok(None)
     }
-    fn checkpoint(&self, origin: &str) -> Option<Vec<u8>> {
-        self.lock().checkpoints.get(origin).map(|(n, _)| n.clone())
+    fn checkpoint(&self, log: &LogId) -> Option<Vec<u8>> {
+        self.lock().checkpoints.get(log).map(|(n, _)| n.clone())
     }
-    fn checkpoint_saved_at(&self, origin: &str) -> Option<u64> {
-        self.lock().checkpoints.get(origin).map(|(_, t)| *t)
+    fn checkpoint_saved_at(&self, log: &LogId) -> Option<u64> {
+        self.lock().checkpoints.get(log).map(|(_, t)| *t)
     }
     fn save_checkpoint(
         &self,
-        origin: &str,
+        log: &LogId,
         expected: Option<&[u8]>,
         note: &[u8],
         now: u64,
     ) -> Result<bool, StoreError> {
         let mut saved = false;
         self.write("checkpoint", |i| {
-            let current = i.checkpoints.get(origin).map(|(n, _)| n.as_slice());
+            let current = i.checkpoints.get(log).map(|(n, _)| n.as_slice());
             if current == expected {
-                i.checkpoints
-                    .insert(origin.to_string(), (note.to_vec(), now));
+                i.checkpoints.insert(log.clone(), (note.to_vec(), now));
                 saved = true;
             }
         })?;
         Ok(saved)
     }
 
-    fn alarm(&self, origin: &str) -> Option<String> {
-        self.lock().alarms.get(origin).cloned()
+    fn alarm(&self, log: &LogId) -> Option<String> {
+        self.lock().alarms.get(log).cloned()
     }
     fn record_split_view(
         &self,
-        origin: &str,
+        log: &LogId,
         a: &[u8],
         b: &[u8],
         proof: &str,
@@ -259,55 +255,47 @@ impl State for MemoryState {
         text.extend_from_slice(b);
         text.extend_from_slice(proof.as_bytes());
         self.write("evidence", |i| {
-            i.evidence.push((origin.to_string(), text));
-            i.alarms
-                .insert(origin.to_string(), path.display().to_string());
+            i.evidence.push((log.clone(), text));
+            i.alarms.insert(log.clone(), path.display().to_string());
         })?;
         Ok(path)
     }
-    fn proof(&self, origin: &str, sha256: &[u8; 32]) -> Option<CachedProof> {
-        self.lock()
-            .proofs
-            .get(&(origin.to_string(), *sha256))
-            .cloned()
+    fn proof(&self, log: &LogId, sha256: &[u8; 32]) -> Option<CachedProof> {
+        self.lock().proofs.get(&(log.clone(), *sha256)).cloned()
     }
     fn save_proof(
         &self,
-        origin: &str,
+        log: &LogId,
         sha256: &[u8; 32],
         p: &CachedProof,
     ) -> Result<(), StoreError> {
         self.write("proof", |i| {
-            i.proofs.insert((origin.to_string(), *sha256), p.clone());
+            i.proofs.insert((log.clone(), *sha256), p.clone());
         })
     }
-    fn attestations(&self, origin: &str, sha256: &[u8; 32]) -> Vec<CachedProof> {
+    fn attestations(&self, log: &LogId, sha256: &[u8; 32]) -> Vec<CachedProof> {
         self.lock()
             .attestations
-            .get(&(origin.to_string(), *sha256))
+            .get(&(log.clone(), *sha256))
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default()
     }
     fn save_attestation(
         &self,
-        origin: &str,
+        log: &LogId,
         sha256: &[u8; 32],
         key: &[u8; 32],
         p: &CachedProof,
     ) -> Result<(), StoreError> {
         self.write("attestation", |i| {
             i.attestations
-                .entry((origin.to_string(), *sha256))
+                .entry((log.clone(), *sha256))
                 .or_default()
                 .insert(*key, p.clone());
         })
     }
-    fn view(&self, origin: &str) -> Arc<dyn View> {
-        self.lock()
-            .views
-            .entry(origin.to_string())
-            .or_default()
-            .clone()
+    fn view(&self, log: &LogId) -> Arc<dyn View> {
+        self.lock().views.entry(log.clone()).or_default().clone()
     }
     fn runs(&self, name: &str) -> Runs {
         self.lock()

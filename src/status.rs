@@ -13,7 +13,7 @@ use crate::store::Store;
 pub fn report(store: &Store, policy: &Policy, now: u64) -> Vec<String> {
     let mut out = vec![format!("policy: {}", policy.path.display())];
     logs(store, policy, now, &mut out);
-    runs(store, now, &mut out);
+    runs(store, policy, now, &mut out);
     audit(store, now, &mut out);
     out.push(format!(
         "cache: {} ({} bytes in the CAS)",
@@ -34,7 +34,7 @@ fn logs(store: &Store, policy: &Policy, now: u64, out: &mut Vec<String>) {
         .collect();
     for l in &policy.trust.logs {
         match store
-            .checkpoint(&l.origin)
+            .checkpoint(&l.id)
             .and_then(|n| crate::tlog::SignedCheckpoint::verify(&n, &l.origin, &l.key, &keys).ok())
         {
             Some(sc) => {
@@ -44,20 +44,20 @@ fn logs(store: &Store, policy: &Policy, now: u64, out: &mut Vec<String>) {
                     .unwrap_or_else(|| "no cosignatures".into());
                 out.push(format!(
                     "log {}: size {}, {} cosignature(s), {age}",
-                    l.origin,
+                    l.label,
                     sc.checkpoint.size,
                     sc.cosignatures.len()
                 ));
             }
-            None => out.push(format!("log {}: nothing cached yet", l.origin)),
+            None => out.push(format!("log {}: nothing cached yet", l.label)),
         }
-        if let Some(a) = store.alarm(&l.origin) {
+        if let Some(a) = store.alarm(&l.id) {
             out.push(format!(
                 "  ALARM: split view recorded ({a}); clear with: bt-exec alarm clear {}",
                 l.origin
             ));
         }
-        let (n, _) = crate::history::DirView::open(store, &l.origin).size();
+        let (n, _) = crate::history::DirView::open(store, &l.id).size();
         if n > 0 {
             out.push(format!(
                 "  release history: {n} entries verified and indexed"
@@ -68,14 +68,19 @@ fn logs(store: &Store, policy: &Policy, now: u64, out: &mut Vec<String>) {
 
 /// The newest release of each name run here, per log, with its age and
 /// whether the log holds a newer one.
-fn runs(store: &Store, now: u64, out: &mut Vec<String>) {
+fn runs(store: &Store, policy: &Policy, now: u64, out: &mut Vec<String>) {
     let runs = crate::history::all_runs(store);
     if !runs.is_empty() {
         out.push("releases run on this machine (newest per name):".into());
     }
     for r in runs {
-        for (origin, (index, version)) in &r.logs {
-            let view = crate::history::DirView::open(store, origin);
+        for (key, (index, version)) in &r.logs {
+            // Records name logs by their state key; those of logs the
+            // policy no longer lists are not shown.
+            let Some(l) = policy.trust.logs.iter().find(|l| l.id.file_key() == *key) else {
+                continue;
+            };
+            let view = crate::history::DirView::open(store, &l.id);
             let age = view
                 .covered_since(*index)
                 .map(|t| format!("first seen cosigned {} s ago", now.saturating_sub(t)))
@@ -88,8 +93,8 @@ fn runs(store: &Store, now: u64, out: &mut Vec<String>) {
                 .map(|(i, v)| format!("; newer in the log: {v} (leaf {i})"))
                 .unwrap_or_default();
             out.push(format!(
-                "  {} {version}: {origin} leaf {index}, {age}{newest}",
-                r.name
+                "  {} {version}: {} leaf {index}, {age}{newest}",
+                r.name, l.label
             ));
         }
     }

@@ -18,6 +18,9 @@ mod route_rows;
 #[path = "attacks/interleavings.rs"]
 mod interleavings;
 
+#[path = "attacks/identity.rs"]
+mod identity;
+
 #[path = "common/sigsum_log.rs"]
 mod sigsum_log;
 
@@ -96,7 +99,7 @@ const ROWS: &[Row] = &[
         run: || {
             let (w, h) = extended();
             let r = gossip(w.gossip(0, &w.note_of(0, &h, 5, None)));
-            let saved = w.store.checkpoint("example.org/log0").unwrap();
+            let saved = w.store.checkpoint(&w.logs[0].id()).unwrap();
             assert!(String::from_utf8_lossy(&saved).contains("\n4\n"));
             r
         },
@@ -411,6 +414,14 @@ const HONEST: &[Row] = &[
     Row {
         attacker: "none",
         attack: "honest",
+        route: "two logs of one origin, both holding it",
+        run: identity::one_origin_two_keys_honest,
+        code: 0,
+        says: &["proven in 2 of 2"],
+    },
+    Row {
+        attacker: "none",
+        attack: "honest",
         route: "rebuilder attestation, cold and warm",
         run: || rebuilt(attests_same, None),
         code: 0,
@@ -466,7 +477,7 @@ const HONEST: &[Row] = &[
             let (w, h) = extended();
             let p = w.proof_file(0, &h, 4, 5, Some(NOW - 30));
             let v = verdict(w.verify("2.0", Some(p)));
-            let saved = w.store.checkpoint("example.org/log0").unwrap();
+            let saved = w.store.checkpoint(&w.logs[0].id()).unwrap();
             assert!(String::from_utf8_lossy(&saved).contains("\n5\n"));
             v
         },

@@ -734,10 +734,18 @@ fn warm_verdicts_hold_only_while_their_state_and_time_do() {
     fs::rename(&aside, &checkpoints).unwrap();
     // An alarm raised by any process ends it at once.
     let origin = "example.org/log1";
+    // The log's state key: `<origin-key>-<key-hash>`, as its checkpoint's name.
+    let prefix = format!("{}-", bt_exec::log_id::origin_key(origin));
+    let key = fs::read_dir(&checkpoints)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with(&prefix))
+        .expect("the log's saved checkpoint");
     let alarm = w
         .root
         .join("state/alarms")
-        .join(bt_exec::store::origin_key(origin));
+        .join(key.trim_end_matches(".checkpoint"));
     fs::create_dir_all(alarm.parent().unwrap()).unwrap();
     fs::write(&alarm, "evidence").unwrap();
     let err = w.refused(123, "an alarm after the warm verdict");

@@ -291,15 +291,20 @@ fn run(cli: ExecCli) -> Res<u8> {
         }
         Some(ExecCmd::Alarm(AlarmCmd::Clear { origin })) => {
             let store = store()?;
-            match store.clear_alarm(&origin) {
-                Ok(true) => {
+            match store.clear_alarms(&origin) {
+                Ok(0) => Err(Fail::new(exit::CONFIG, format!("no alarm for {origin}"))),
+                Ok(n) => {
+                    let what = if n == 1 {
+                        "alarm"
+                    } else {
+                        "alarms (one per key)"
+                    };
                     eprintln!(
-                        "bt-exec: alarm for {origin} cleared; the evidence files stay in {}",
+                        "bt-exec: {what} for {origin} cleared; the evidence files stay in {}",
                         store.state.join("evidence").display()
                     );
                     Ok(0)
                 }
-                Ok(false) => Err(Fail::new(exit::CONFIG, format!("no alarm for {origin}"))),
                 Err(e) => Err(Fail::new(exit::CONFIG, e.to_string())),
             }
         }

@@ -10,31 +10,32 @@ use std::path::{Path, PathBuf};
 use super::{grow, io, HistoryError, Seen, View, MAX_LEAF, MAX_SHARD, NAME_RECORD};
 use crate::entry::Entry;
 use crate::fsutil::{self, Durability, Lock};
+use crate::log_id::LogId;
 use crate::monitor::state::name_key;
 use crate::source::Source;
-use crate::store::{origin_key, Store};
+use crate::store::Store;
 use crate::tlog::checkpoint::parse_hash;
 use crate::tlog::{Checkpoint, Hash};
 
-/// One log's view in `views/<origin-key>/`.
+/// One log's view in `views/<log-key>/` ([`LogId::file_key`]).
 pub struct DirView {
     dir: PathBuf,
     origin: String,
 }
 
 impl DirView {
-    /// The files of the view of `origin` that release-history rules read
+    /// The files of the view of `log` that release-history rules read
     /// to decide on a release already indexed (`size`, `coverage`); they
     /// change whenever the view does.
-    pub fn files(store: &Store, origin: &str) -> [PathBuf; 2] {
-        let dir = Self::open(store, origin).dir;
+    pub fn files(store: &Store, log: &LogId) -> [PathBuf; 2] {
+        let dir = Self::open(store, log).dir;
         [dir.join("size"), dir.join("coverage")]
     }
 
-    pub fn open(store: &Store, origin: &str) -> DirView {
+    pub fn open(store: &Store, log: &LogId) -> DirView {
         DirView {
-            dir: store.state.join("views").join(origin_key(origin)),
-            origin: origin.to_string(),
+            dir: store.state.join("views").join(log.file_key()),
+            origin: log.origin().to_string(),
         }
     }
 }
@@ -142,7 +143,7 @@ impl View for DirView {
     /// The entry at leaf `index` (below the view's size).
     fn entry(&self, index: u64) -> Result<Entry, HistoryError> {
         let op = self.dir.join("offsets");
-        let offsets = File::open(&op).map_err(io(&op))?;
+        let offsets = fsutil::open_regular(&op).map_err(io(&op))?;
         let end = read_u64(&offsets, index * 8).map_err(io(&op))?;
         let start = match index {
             0 => 0,
@@ -154,7 +155,7 @@ impl View for DirView {
             .filter(|&l| l <= MAX_LEAF)
             .ok_or_else(|| HistoryError::Corrupt(op.clone(), format!("bad offsets at {index}")))?;
         let mut leaf = vec![0u8; len as usize];
-        File::open(&lp)
+        fsutil::open_regular(&lp)
             .and_then(|f| f.read_exact_at(&mut leaf, start))
             .map_err(io(&lp))?;
         Entry::decode(&leaf).map_err(|e| HistoryError::Corrupt(lp, format!("entry {index}: {e}")))
@@ -256,6 +257,9 @@ fn append_at(p: &Path, len: u64) -> Result<File, HistoryError> {
         .append(true)
         .open(p)
         .map_err(io(p))?;
+    // Read back later: owned by this user or root, writable by no one else
+    // (strict modes), like every file read from the state directory.
+    crate::strict::check_read(p).map_err(|e| io(p)(std::io::Error::other(e)))?;
     let have = f.metadata().map_err(io(p))?.len();
     if have < len {
         return Err(HistoryError::Corrupt(

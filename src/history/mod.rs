@@ -2,7 +2,7 @@
 //! contain, kept in the state directory so the `latest`, `no_downgrade`,
 //! `prior_revisions` and `min_release_age` checks stay cheap as a log grows.
 //!
-//! Per log (`views/<origin-key>/`):
+//! Per log (`views/<log-key>/`, [`crate::log_id::LogId::file_key`]):
 //! - `leaves` and `offsets`: every entry up to the view's size, appended in
 //!   log order (each verified against the tiles and the signed root, and its
 //!   publisher signature checked, by the same bottom-up walk the monitor
@@ -130,7 +130,7 @@ fn grow(
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Runs {
     pub name: String,
-    /// origin → (leaf index, version).
+    /// log ([`crate::log_id::LogId::file_key`]) → (leaf index, version).
     pub logs: BTreeMap<String, (u64, String)>,
 }
 
@@ -162,8 +162,9 @@ pub fn all_runs(store: &Store) -> Vec<Runs> {
     out
 }
 
-/// Records that `name` ran at these leaves (raising, never lowering, each
-/// log's index); durable before it returns. Call under the state lock.
+/// Records that `name` ran at these leaves (log key, index), raising, never
+/// lowering, each log's index; durable before it returns. Call under the
+/// state lock.
 pub fn record_run(
     store: &Store,
     name: &str,
@@ -173,10 +174,10 @@ pub fn record_run(
     let mut r = runs(store, name);
     r.name = name.to_string();
     let mut changed = false;
-    for (origin, index) in at {
-        let newer = r.logs.get(origin).map_or(true, |(i, _)| index > i);
+    for (log, index) in at {
+        let newer = r.logs.get(log).map_or(true, |(i, _)| index > i);
         if newer {
-            r.logs.insert(origin.clone(), (*index, version.to_string()));
+            r.logs.insert(log.clone(), (*index, version.to_string()));
             changed = true;
         }
     }
@@ -189,7 +190,7 @@ pub fn record_run(
 }
 
 /// Whether a stored run record (`bytes` as read, `None` when there is none)
-/// shows no release of `name` newer than the leaves `at` (origin, index) in
+/// shows no release of `name` newer than the leaves `at` (log key, index) in
 /// those logs, so that `require.no_downgrade` allows them. An unreadable
 /// record allows nothing.
 pub fn no_newer_run(bytes: Option<&[u8]>, name: &str, at: &[(String, u64)]) -> bool {
@@ -200,7 +201,7 @@ pub fn no_newer_run(bytes: Option<&[u8]>, name: &str, at: &[(String, u64)]) -> b
     r.name == name
         && at
             .iter()
-            .all(|(origin, index)| r.logs.get(origin).map_or(true, |(i, _)| i <= index))
+            .all(|(log, index)| r.logs.get(log).map_or(true, |(i, _)| i <= index))
 }
 
 /// The time a witness quorum had cosigned: the earliest `t` such that the

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 
+use crate::log_id::LogId;
 use crate::note::{PointCheck, VerifierKey, ALG_ED25519};
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -20,6 +21,11 @@ pub struct LogSpec {
     pub origin: String,
     pub key: VerifierKey,
     pub url: Option<String>,
+    /// Origin and key: what the log's saved state is keyed by.
+    pub id: LogId,
+    /// How reports name it: the origin, with the key ID when another
+    /// listed log has the same origin.
+    pub label: String,
 }
 
 /// A trusted witness, its key always in cosignature/v1 (0x04) form.
@@ -102,8 +108,14 @@ impl TrustPolicy {
             line: text.split('\n').count(),
             msg: "no quorum line (write `quorum none` to require no witnesses)".into(),
         })?;
+        let mut logs = p.logs;
+        let origins: Vec<String> = logs.iter().map(|l| l.origin.clone()).collect();
+        for l in &mut logs {
+            let same = origins.iter().filter(|o| **o == l.origin).count();
+            l.label = l.id.label(same > 1);
+        }
         Ok(TrustPolicy {
-            logs: p.logs,
+            logs,
             witnesses: p.witnesses,
             quorum,
         })
@@ -142,9 +154,9 @@ impl TrustPolicy {
         met(&self.quorum, cosigned)
     }
 
-    /// The log with this origin.
-    pub fn log(&self, origin: &str) -> Option<&LogSpec> {
-        self.logs.iter().find(|l| l.origin == origin)
+    /// The logs with this origin (more than one when their keys differ).
+    pub fn logs_of<'a>(&'a self, origin: &'a str) -> impl Iterator<Item = &'a LogSpec> + 'a {
+        self.logs.iter().filter(move |l| l.origin == origin)
     }
 
     /// Positions of the witnesses whose keys made these cosignatures.
@@ -221,21 +233,13 @@ impl Lines {
             return Err("a log key must be an Ed25519 (type 0x01) vkey".into());
         }
         self.new_key(&key)?;
-        // Until the local state is keyed by the log's key as well as its
-        // origin, two logs of one origin would share cached proofs, and a
-        // program in one would count as proven in the other (`logs = 2`
-        // met by one log).
-        if self.logs.iter().any(|l| l.origin == key.name) {
-            return Err(format!(
-                "a second log with origin {:?}: bt-exec keeps its state per origin, so two logs of one origin are refused; list each origin once",
-                key.name
-            ));
-        }
         if self.logs.len() == MAX_LOGS {
             return Err(format!("more than {MAX_LOGS} logs"));
         }
         self.logs.push(LogSpec {
             origin: key.name.clone(),
+            id: LogId::new(&key.name, &key),
+            label: key.name.clone(),
             key,
             url: toks.get(2).map(|s| s.to_string()),
         });

@@ -20,7 +20,7 @@ pub fn combine(policy: &Policy, sha256: &[u8; 32], reports: &[LogReport]) -> (u8
         reports
             .iter()
             .filter(|r| f(&r.outcome))
-            .map(|r| format!("{}: {}", r.origin, r.outcome.message()))
+            .map(|r| format!("{}: {}", r.label, r.outcome.message()))
             .collect()
     };
     let misbehaved = each(|o| matches!(o, LogOutcome::Misbehaved { .. }));

@@ -69,7 +69,7 @@ fn split_view(
     };
     let proof_text: String = proof.iter().map(|h| B64.encode(h.0) + "\n").collect();
     let evidence = log.ctx.state.record_split_view(
-        &log.spec.origin,
+        &log.spec.id,
         &older.note,
         &newer.note,
         &proof_text,
@@ -208,7 +208,7 @@ pub(super) fn may_prove(
 pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoint> {
     let ctx = log.ctx;
     let origin = &log.spec.origin;
-    if let Some(ev) = ctx.state.alarm(origin) {
+    if let Some(ev) = ctx.state.alarm(&log.spec.id) {
         return Err(LogOutcome::Misbehaved {
             msg: format!("a split view of this log was recorded earlier ({ev}); it stays refused until a person runs `bt-exec alarm clear {origin}`"),
             evidence: Some(std::path::PathBuf::from(ev)),
@@ -262,7 +262,7 @@ pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoin
         current.cosignatures.len()
     ));
     if let Some(t) = crate::history::quorum_time(&ctx.policy.trust, &current.cosignatures) {
-        let view = ctx.state.view(origin);
+        let view = ctx.state.view(&log.spec.id);
         if let Err(e) = view.record_coverage(current.checkpoint.size, t) {
             report.warnings.push(format!(
                 "cannot record when size {} was cosigned (require.min_release_age may refuse later): {e}",

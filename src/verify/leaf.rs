@@ -37,7 +37,7 @@ pub(super) fn host_platform() -> String {
 /// Its entry's publisher signature verified before it was saved; the
 /// policy's rules (publisher scope, platform) are applied again.
 pub(super) fn cached_proof(log: &Log, cp: &Checkpoint, file: &Ingested) -> Option<Found> {
-    let c = log.ctx.state.proof(&log.spec.origin, &file.sha256)?;
+    let c = log.ctx.state.proof(&log.spec.id, &file.sha256)?;
     let leaf = still_valid(&c, cp)?;
     let entry = check_entry(log, &leaf, file, Signature::Saved).ok()?;
     Some(Found {

@@ -10,6 +10,7 @@ use std::time::Instant;
 use super::{Cause, Context};
 use crate::entry::Entry;
 use crate::fetch::{FetchError, Fetcher};
+use crate::log_id::LogId;
 use crate::policy::LogSpec;
 use crate::source::{Source, SourceTiles};
 use crate::store::{CachedProof, Ingested};
@@ -69,7 +70,14 @@ impl LogOutcome {
 /// What one log said, for the report.
 #[derive(Debug, Clone)]
 pub struct LogReport {
+    /// The log's origin.
     pub origin: String,
+    /// How messages name the log (its origin, and its key ID when another
+    /// listed log has the same origin).
+    pub label: String,
+    /// The listed log this report is about, whose state it saves (`None`:
+    /// a Sigsum proof, which saves nothing).
+    pub log: Option<LogId>,
     pub outcome: LogOutcome,
     pub checkpoint: Option<Checkpoint>,
     pub cosigners: Vec<(String, u64)>,
@@ -98,9 +106,20 @@ pub struct LogReport {
 }
 
 impl LogReport {
-    pub fn new(origin: &str, outcome: LogOutcome) -> Self {
+    /// A report about one of the policy's logs.
+    pub fn new(spec: &LogSpec, outcome: LogOutcome) -> Self {
+        let mut r = Self::other(&spec.origin, outcome);
+        r.label = spec.label.clone();
+        r.log = Some(spec.id.clone());
+        r
+    }
+
+    /// A report about a log the policy does not list (a Sigsum log).
+    pub fn other(origin: &str, outcome: LogOutcome) -> Self {
         LogReport {
             origin: origin.to_string(),
+            label: origin.to_string(),
+            log: None,
             outcome,
             checkpoint: None,
             cosigners: vec![],
@@ -211,7 +230,7 @@ pub(super) fn saved(log: &Log) -> Option<SignedCheckpoint> {
 /// one must still find there: [`crate::state::State::save_checkpoint`]),
 /// and the checkpoint they open to.
 pub(super) fn saved_read(log: &Log) -> (Option<Vec<u8>>, Option<SignedCheckpoint>) {
-    let Some(note) = log.ctx.state.checkpoint(&log.spec.origin) else {
+    let Some(note) = log.ctx.state.checkpoint(&log.spec.id) else {
         return (None, None);
     };
     let sc =
@@ -225,13 +244,13 @@ pub(super) fn saved_read(log: &Log) -> (Option<Vec<u8>>, Option<SignedCheckpoint
 /// no network request at all. `None` when this log needs the full path.
 pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport> {
     let refresh = ctx.policy.require.refresh;
-    if refresh.is_zero() || ctx.state.alarm(&spec.origin).is_some() {
+    if refresh.is_zero() || ctx.state.alarm(&spec.id).is_some() {
         return None;
     }
     // A save time after now (the clock moved back) is no age at all.
     let age = ctx
         .now
-        .checked_sub(ctx.state.checkpoint_saved_at(&spec.origin)?)?;
+        .checked_sub(ctx.state.checkpoint_saved_at(&spec.id)?)?;
     if age >= refresh.as_secs() {
         return None;
     }
@@ -245,10 +264,7 @@ pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport>
     if ctx.policy.require.prior_revisions > 0 || history(&log, &c, &found, false).is_err() {
         return None;
     }
-    let mut scratch = LogReport::new(
-        &spec.origin,
-        LogOutcome::Refused(Cause::Internal, String::new()),
-    );
+    let mut scratch = LogReport::new(spec, LogOutcome::Refused(Cause::Internal, String::new()));
     let attested = attestations(&log, &c.checkpoint, file, &found, false, &mut scratch).ok()?;
     if attested.len() < ctx.policy.require.rebuilders {
         return None;
@@ -258,7 +274,7 @@ pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport>
         "cached checkpoint size {} is fresh; proven from the cache at leaf {index}",
         c.checkpoint.size
     ));
-    let mut report = LogReport::new(&spec.origin, LogOutcome::Proven { index });
+    let mut report = LogReport::new(spec, LogOutcome::Proven { index });
     report.narration = log.narration();
     report.entry = Some(found.entry);
     report.attested = attested;
@@ -282,10 +298,7 @@ pub fn verify_log(
 ) -> LogReport {
     let start = Instant::now();
     let log = Log::new(ctx, spec);
-    let mut report = LogReport::new(
-        &spec.origin,
-        LogOutcome::Refused(Cause::Internal, String::new()),
-    );
+    let mut report = LogReport::new(spec, LogOutcome::Refused(Cause::Internal, String::new()));
     let outcome = match run(&log, file, sidecar, &mut report) {
         Ok(index) => LogOutcome::Proven { index },
         Err(o) => o,

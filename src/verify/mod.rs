@@ -97,7 +97,7 @@ pub fn verify(ctx: &Context, file: Ingested, sidecar: Option<(PathBuf, Vec<u8>)>
     let done = per_log(
         &cold,
         |i| log::verify_log(ctx, &logs[i], &file, proof.as_ref()),
-        |i| LogReport::new(&logs[i].origin, internal_error()),
+        |i| LogReport::new(&logs[i], internal_error()),
     );
     for (i, r) in cold.into_iter().zip(done) {
         reports[i] = Some(r);
@@ -156,12 +156,12 @@ pub fn sigsum_verdict(
         (
             exit::REFUSED,
             format!("{}: no Sigsum submitter key is allowed for this program ([[sigsum.submitter]] names)", proof_path.display()),
-            LogReport::new("sigsum", LogOutcome::Refused(Cause::Publisher, "no submitter key".into())),
+            LogReport::other("sigsum", LogOutcome::Refused(Cause::Publisher, "no submitter key".into())),
         )
     } else {
         match crate::sigsum_interop::verify(&file.sha256, proof, keys, policy) {
             Ok(p) => {
-                let mut r = LogReport::new(
+                let mut r = LogReport::other(
                     &p.origin,
                     LogOutcome::Proven {
                         index: p.leaf_index,
@@ -188,7 +188,7 @@ pub fn sigsum_verdict(
                     proof_path.display(),
                     policy.name
                 ),
-                LogReport::new("sigsum", LogOutcome::Refused(Cause::ProofFile, e)),
+                LogReport::other("sigsum", LogOutcome::Refused(Cause::ProofFile, e)),
             ),
         }
     };

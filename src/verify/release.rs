@@ -24,13 +24,10 @@ pub fn find_release(
     version: Option<&str>,
 ) -> (LogReport, Step<Option<crate::history::Seen>>) {
     let log = Log::new(ctx, spec);
-    let mut report = LogReport::new(
-        &spec.origin,
-        LogOutcome::Refused(Cause::Internal, String::new()),
-    );
+    let mut report = LogReport::new(spec, LogOutcome::Refused(Cause::Internal, String::new()));
     let r = (|| {
         let cp = current(&log, &mut report)?;
-        let view = ctx.state.view(&spec.origin);
+        let view = ctx.state.view(&spec.id);
         update_view(&log, &*view, &cp)?;
         let platform = host_platform();
         let releases = view
@@ -109,7 +106,7 @@ pub(super) fn history(
     may_fetch: bool,
 ) -> Step<()> {
     let req = &log.ctx.policy.require;
-    let view = log.ctx.state.view(&log.spec.origin);
+    let view = log.ctx.state.view(&log.spec.id);
     if req.latest || req.prior_revisions > 0 {
         let releases = allowed_releases(log, &*view, cp, found, may_fetch)?;
         if req.latest {
@@ -232,7 +229,7 @@ fn prior_revisions(
 fn no_downgrade(log: &Log, found: &Found) -> Step<()> {
     let r = &found.entry.release;
     let runs = log.ctx.state.runs(&r.name);
-    if let Some((i, v)) = runs.logs.get(log.spec.origin.as_str()) {
+    if let Some((i, v)) = runs.logs.get(&log.spec.id.file_key()) {
         if *i > found.index {
             return refused(Cause::ReleaseHistory, format!(
                 "downgrade: {} {v} (leaf {i}) ran on this machine before; {} (leaf {}) is older (require.no_downgrade)",
@@ -306,7 +303,7 @@ pub(super) fn attestations(
             .find(|rb| same && rb.key == e.publisher)
             .map(|rb| rb.name.clone())
     };
-    for c in ctx.state.attestations(&log.spec.origin, &file.sha256) {
+    for c in ctx.state.attestations(&log.spec.id, &file.sha256) {
         // Saved only after its signature verified (as cached proofs are).
         if let Some(name) = still_valid(&c, cp)
             .and_then(|leaf| Entry::decode(&leaf).ok())
@@ -367,12 +364,7 @@ pub fn resolve_release(
     let results = super::per_log(
         &logs,
         |l| find_release(ctx, l, name, version),
-        |l| {
-            (
-                LogReport::new(&l.origin, internal_error()),
-                Err(internal_error()),
-            )
-        },
+        |l| (LogReport::new(l, internal_error()), Err(internal_error())),
     );
     let mut reports = vec![];
     let mut found: Vec<Seen> = vec![];
@@ -381,14 +373,14 @@ pub fn resolve_release(
     for (report, r) in results {
         match r {
             Ok(Some(seen)) => found.push(seen),
-            Ok(None) => why.push(format!("{}: no such release", report.origin)),
+            Ok(None) => why.push(format!("{}: no such release", report.label)),
             Err(o) => {
                 code = match (&o, code) {
                     (LogOutcome::Misbehaved { .. }, _) => exit::MISBEHAVIOUR,
                     (LogOutcome::Unreachable(_), exit::REFUSED) => exit::UNREACHABLE,
                     (_, c) => c,
                 };
-                why.push(format!("{}: {}", report.origin, o.message()));
+                why.push(format!("{}: {}", report.label, o.message()));
             }
         }
         reports.push(report);

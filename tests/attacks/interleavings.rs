@@ -10,7 +10,7 @@ use super::world::{State, World, NOW};
 const ORIGIN: &str = "example.org/log0";
 
 fn saved_size(w: &World) -> u64 {
-    let note = w.store.checkpoint(ORIGIN).unwrap();
+    let note = w.store.checkpoint(&w.logs[0].id()).unwrap();
     let text = String::from_utf8(note).unwrap();
     text.lines().nth(1).unwrap().parse().unwrap()
 }
@@ -76,8 +76,11 @@ fn two_roots_of_one_size_one_is_saved_and_the_other_is_a_split_view() {
         again.reason
     );
     assert_eq!(w.store.evidence().len(), 1, "the evidence is kept");
-    assert!(w.store.alarm(ORIGIN).is_some(), "the alarm is raised");
-    assert_eq!(w.store.checkpoint(ORIGIN).unwrap(), honest_note);
+    assert!(
+        w.store.alarm(&w.logs[0].id()).is_some(),
+        "the alarm is raised"
+    );
+    assert_eq!(w.store.checkpoint(&w.logs[0].id()).unwrap(), honest_note);
 }
 
 #[test]
@@ -94,7 +97,7 @@ fn a_state_that_moves_under_every_attempt_is_124_never_a_save() {
             // each decision wants to replace it), after every decision.
             attempt += 1;
             let theirs = w.note_of(0, &w.logs[0].history, 10, Some(NOW - 1000 + attempt));
-            w.store.put_checkpoint(ORIGIN, &theirs, NOW);
+            w.store.put_checkpoint(&w.logs[0].id(), &theirs, NOW);
             Ok(v)
         },
         |v| (&v.logs, v.file.sha256),

@@ -1,9 +1,10 @@
 //! The rows of the routes beyond the log's own proof (negative cases):
 //! rebuilder attestations, `[sigsum]`, audit mode, a state directory that
-//! cannot be written.
+//! cannot be written, state kept per log identity (origin and key).
 
 use bt_exec::verify::exit;
 
+use super::identity::{one_origin_two_keys, replaced_key};
 use super::routes::*;
 use super::Row;
 
@@ -133,5 +134,31 @@ pub const ROUTE_ROWS: &[Row] = &[
         run: split_view_unsaved,
         code: exit::MISBEHAVIOUR,
         says: &["split view", "THE EVIDENCE COULD NOT BE SAVED"],
+    },
+    // --- state keyed by the log's identity (origin and key) ---
+    Row {
+        attacker: "log operator",
+        attack:
+            "a second log of the same origin, other key, counted through the first's cached proof",
+        route: "cached proof, cold then warm (logs = 2)",
+        run: one_origin_two_keys,
+        code: exit::REFUSED,
+        says: &["proven in 1 log(s), the policy requires 2", "(key "],
+    },
+    Row {
+        attacker: "log operator",
+        attack: "key replaced; state cached under the old key",
+        route: "cached proof",
+        run: || replaced_key(false),
+        code: exit::REFUSED,
+        says: &["proven in 0 log(s)"],
+    },
+    Row {
+        attacker: "log operator",
+        attack: "key replaced; state cached under the old key",
+        route: "--offline",
+        run: || replaced_key(true),
+        code: exit::UNREACHABLE,
+        says: &["no checkpoint of it is cached"],
     },
 ];

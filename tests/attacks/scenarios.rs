@@ -182,7 +182,7 @@ pub fn crafted_tile_under_larger_tree() -> Outcome {
     flip(&w, "tile/0/000.p/10");
     let out = verdict(w.verify("1.0", None));
     assert!(
-        w.store.alarm("example.org/log0").is_none(),
+        w.store.alarm(&w.logs[0].id()).is_none(),
         "an alarm from a mirror"
     );
     out

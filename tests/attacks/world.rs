@@ -84,6 +84,13 @@ pub struct Log {
     pub src: Arc<MemorySource>,
 }
 
+impl Log {
+    /// What the log's saved state is keyed by.
+    pub fn id(&self) -> bt_exec::log_id::LogId {
+        bt_exec::log_id::LogId::new(&self.origin, &self.key.verifier())
+    }
+}
+
 pub struct World {
     pub store: MemoryState,
     pub logs: Vec<Log>,
@@ -334,15 +341,11 @@ impl World {
     }
 
     pub fn sources(&self) -> Box<verify::Sources> {
-        let by_origin: Vec<(String, Arc<MemorySource>)> = self
-            .logs
-            .iter()
-            .map(|l| (l.origin.clone(), l.src.clone()))
-            .collect();
+        let by_id: Vec<_> = self.logs.iter().map(|l| (l.id(), l.src.clone())).collect();
         Box::new(move |spec: &bt_exec::policy::LogSpec| {
-            by_origin
+            by_id
                 .iter()
-                .find(|(o, _)| *o == spec.origin)
+                .find(|(id, _)| *id == spec.id)
                 .map(|(_, s)| s.clone() as Arc<dyn Source>)
         })
     }
@@ -356,7 +359,7 @@ impl World {
             .trust
             .logs
             .iter()
-            .find(|s| s.origin == self.logs[l].origin)
+            .find(|s| s.id == self.logs[l].id())
             .unwrap();
         verify::gossip_check(&ctx, spec, note)
     }

@@ -1,0 +1,232 @@
+//! A log's state is keyed by its identity, origin and key (DESIGN §7), end
+//! to end with the binaries: two logs of one origin share nothing, and the
+//! state an earlier version wrote (keyed by origin alone, written by that
+//! release: fixtures/legacy-state/make.sh) is moved on first use to the log
+//! whose key signed it — and to no other.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bt_exec::log_id::origin_key;
+use common::world::{now, World, BT_EXEC};
+use common::{bt_log, keygen};
+
+/// A copy of fixtures/legacy-state: its logs, the program, and the state
+/// directory the earlier release left (an alarm for log b included).
+struct Legacy {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap().flatten() {
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+impl Legacy {
+    fn new() -> Legacy {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/legacy-state");
+        for d in ["logs", "keys", "state"] {
+            copy_dir(&fixture.join(d), &root.join(d));
+        }
+        fs::copy(fixture.join("hello"), root.join("hello")).unwrap();
+        let policy = fs::read_to_string(fixture.join("policy.toml.in")).unwrap();
+        fs::write(
+            root.join("policy.toml"),
+            policy.replace("@DIR@", root.to_str().unwrap()),
+        )
+        .unwrap();
+        Legacy { _tmp: tmp, root }
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(BT_EXEC)
+            .args(args)
+            .env("BT_EXEC_CACHE_DIR", self.root.join("cache"))
+            .env("BT_EXEC_STATE_DIR", self.root.join("state"))
+            .env("BT_EXEC_POLICY", self.root.join("policy.toml"))
+            .current_dir(&self.root)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(!text.contains("panicked"), "{text}");
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    /// The names of the files in `state/<dir>`.
+    fn names(&self, dir: &str) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(self.root.join("state").join(dir))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+fn vkey(root: &Path, log: &str) -> bt_exec::note::VerifierKey {
+    let text = fs::read_to_string(root.join("keys").join(format!("{log}.key.pub"))).unwrap();
+    bt_exec::note::VerifierKey::parse(text.trim()).unwrap()
+}
+
+#[test]
+fn state_of_the_earlier_release_is_moved_to_its_log() {
+    let l = Legacy::new();
+    let a = bt_exec::log_id::LogId::new("example.org/log-a", &vkey(&l.root, "log-a"));
+    let b = bt_exec::log_id::LogId::new("example.org/log-b", &vkey(&l.root, "log-b"));
+    let (old_a, old_b) = (
+        origin_key("example.org/log-a"),
+        origin_key("example.org/log-b"),
+    );
+    assert!(l
+        .names("checkpoints")
+        .contains(&format!("{old_a}.checkpoint")));
+
+    // The first command with the policy moves everything, offline.
+    let (code, out) = l.run(&["status"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("log example.org/log-a: size 2"), "{out}");
+    assert!(out.contains("ALARM"), "the alarm moved with log b: {out}");
+    assert!(
+        out.contains("example.org/hello 1.0"),
+        "the run record: {out}"
+    );
+    assert_eq!(
+        l.names("checkpoints"),
+        vec![
+            format!("{}.checkpoint", a.file_key()),
+            format!("{}.checkpoint", b.file_key())
+        ]
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
+    );
+    assert_eq!(l.names("alarms"), vec![b.file_key()]);
+    for dir in ["proofs", "views"] {
+        let names = l.names(dir);
+        assert!(
+            names.contains(&a.file_key()) && names.contains(&b.file_key()),
+            "{dir}: {names:?}"
+        );
+        assert!(
+            !names.contains(&old_a) && !names.contains(&old_b),
+            "{dir}: {names:?}"
+        );
+    }
+    let runs = l.names("runs");
+    let record = fs::read_to_string(l.root.join("state/runs").join(&runs[0])).unwrap();
+    assert!(
+        record.contains(&a.file_key()) && !record.contains("example.org/log-a"),
+        "{record}"
+    );
+
+    // The alarm is in force: the program is refused, offline too.
+    let (code, out) = l.run(&["--offline", "./hello"]);
+    assert_eq!(code, 123, "{out}");
+    // Cleared by origin, the saved checkpoints and cached proofs prove it
+    // offline: nothing of log a or b had to be fetched again.
+    let (code, out) = l.run(&["alarm", "clear", "example.org/log-b"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = l.run(&["--offline", "./hello"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("hello from the fixture"), "{out}");
+    // The log b fork is still a split view against the moved checkpoint.
+    let (code, out) = l.run(&["gossip", "import", "logs/log-b-fork/checkpoint"]);
+    assert_eq!(code, 123, "{out}");
+}
+
+#[test]
+fn a_replaced_key_inherits_nothing_from_the_earlier_release() {
+    let l = Legacy::new();
+    // Log a's key replaced under the same origin.
+    let new_a = keygen(&l.root, "example.org/log-a", "new-a.key");
+    let policy = fs::read_to_string(l.root.join("policy.toml")).unwrap();
+    let old_a = fs::read_to_string(l.root.join("keys/log-a.key.pub")).unwrap();
+    fs::write(
+        l.root.join("policy.toml"),
+        policy.replace(old_a.trim(), &new_a),
+    )
+    .unwrap();
+    let (code, out) = l.run(&["status"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("log example.org/log-a: nothing cached yet"),
+        "{out}"
+    );
+    assert!(
+        l.names("checkpoints")
+            .contains(&format!("{}.checkpoint", origin_key("example.org/log-a"))),
+        "the old key's state stays where it is"
+    );
+    let (code, out) = l.run(&["--offline", "./hello"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(!out.contains("hello from the fixture"), "{out}");
+}
+
+/// Two logs of one origin, different keys: the program is in log 0 only.
+/// Run once under `logs = 1` (its proof in log 0 cached), then under
+/// `logs = 2` (warm verdicts allowed) it is refused on every run; a
+/// gossiped checkpoint goes to the log whose key signed it.
+#[test]
+fn two_logs_of_one_origin_share_nothing() {
+    let mut w = World::new(2);
+    let origin = "example.org/log0";
+    let vkey = keygen(&w.root, origin, "log1b.key");
+    let dir = w.root.join("log1b");
+    let key_path = w.root.join("log1b.key");
+    let (c, _, e) = bt_log(&[
+        "init",
+        dir.to_str().unwrap(),
+        "--origin",
+        origin,
+        "--key",
+        key_path.to_str().unwrap(),
+    ]);
+    assert_eq!(c, 0, "{e}");
+    w.logs[1] = common::world::L {
+        url: format!("file://{}", dir.display()),
+        key: bt_exec::log::load_secret_key(&key_path).unwrap(),
+        dir,
+        vkey,
+    };
+    w.publish(0, &w.prog, "pub.key");
+    let other = w.root.join("other");
+    fs::write(&other, "#!/bin/sh\necho other\n").unwrap();
+    for v in ["0.1", "0.2", "0.3"] {
+        w.publish_release(1, &other, "example.org/other", v, "pub.key", None);
+        fs::write(&other, format!("#!/bin/sh\necho other {v}\n")).unwrap();
+    }
+    for i in 0..2 {
+        w.cosign(i, &[Some(now()), Some(now())]);
+    }
+    w.policy("logs = 1\nmax_age = \"1h\"\nrefresh = \"1h\"");
+    w.runs();
+    w.policy("logs = 2\nmax_age = \"1h\"\nrefresh = \"1h\"");
+    for _ in 0..3 {
+        let err = w.refused(126, "in one of two same-origin logs");
+        assert!(
+            err.contains("(key "),
+            "the logs told apart by key ID: {err}"
+        );
+    }
+    let note = w.logs[1].dir.join("checkpoint");
+    let (code, out, err) = w.checked(&["gossip", "import", note.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+}
