@@ -261,36 +261,37 @@ pub struct Lock(#[allow(dead_code)] Flock<File>);
 impl Lock {
     /// Blocks until the lock on `path` (created if needed) is held.
     pub fn exclusive(path: &Path) -> io::Result<Lock> {
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(path)?;
-        Flock::lock(f, FlockArg::LockExclusive)
+        Flock::lock(Self::open(path)?, FlockArg::LockExclusive)
             .map(Lock)
             .map_err(|(_, e)| io::Error::from(e))
     }
 
     /// Takes the lock only if it is free.
     pub fn try_exclusive(path: &Path) -> io::Result<Option<Lock>> {
+        match Flock::lock(Self::open(path)?, FlockArg::LockExclusiveNonblock) {
+            Ok(l) => Ok(Some(Lock(l))),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, e)) => Err(io::Error::from(e)),
+        }
+    }
+
+    /// The lock file, created if needed: opened without following a link
+    /// and without blocking (a FIFO planted there would hang the open), and
+    /// only ever a regular file.
+    fn open(path: &Path) -> io::Result<File> {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
         }
+        let flags = nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_NOFOLLOW;
         let f = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .mode(0o600)
+            .custom_flags(flags.bits())
             .open(path)?;
-        match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
-            Ok(l) => Ok(Some(Lock(l))),
-            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
-            Err((_, e)) => Err(io::Error::from(e)),
-        }
+        refuse_unless_regular(path, f.metadata()?.file_type())?;
+        Ok(f)
     }
 }
 

@@ -45,7 +45,11 @@ use crate::saving::{run_at, RunAt};
 use crate::store::{Ingested, Store};
 use crate::verify::Verdict;
 
-const VERSION: &str = "bt-exec memo v1";
+/// v2: the state files a verdict depends on are named by the log's
+/// identity (origin and key). A v1 verdict names the files of state keyed by
+/// origin alone, which are gone once moved (src/store/migrate.rs): "the
+/// alarm is absent" would hold for ever, so v1 verdicts must never serve.
+const VERSION: &str = "bt-exec memo v2";
 /// Cap on a memo and on each file it depends on.
 const MAX_BYTES: usize = 1 << 20;
 /// At most this many files per memo.

@@ -154,6 +154,20 @@ fn a_fifo_as_the_policy_is_a_configuration_error() {
     assert!(err.contains(&policy.display().to_string()), "{err}");
 }
 
+/// A FIFO at the state lock: every command that takes the lock fails at
+/// once (125) instead of waiting for a writer that never comes.
+#[test]
+fn a_fifo_as_the_state_lock_is_a_configuration_error() {
+    let w = World::ready(1);
+    let lock = w.root.join("state/lock");
+    fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    nix::unistd::mkfifo(&lock, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    // The first run has a checkpoint and a proof to save, under the lock.
+    let (code, _, err) = run(&w, &[w.prog.to_str().unwrap()]);
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("lock"), "{err}");
+}
+
 /// The ordinary layout still works, through the same guard.
 #[test]
 fn regular_files_still_work() {

@@ -1,8 +1,9 @@
 //! A log's state is keyed by its identity, origin and key (DESIGN §7), end
 //! to end with the binaries: two logs of one origin share nothing, and the
 //! state an earlier version wrote (keyed by origin alone, written by that
-//! release: fixtures/legacy-state/make.sh) is moved on first use to the log
-//! whose key signed it — and to no other.
+//! release: fixtures/legacy-state/make.sh) is moved on first use: the
+//! checkpoint to the log whose key signed it and to no other, alarms to
+//! every log of their origin, cached proofs dropped.
 
 mod common;
 
@@ -90,10 +91,7 @@ fn state_of_the_earlier_release_is_moved_to_its_log() {
     let l = Legacy::new();
     let a = bt_exec::log_id::LogId::new("example.org/log-a", &vkey(&l.root, "log-a"));
     let b = bt_exec::log_id::LogId::new("example.org/log-b", &vkey(&l.root, "log-b"));
-    let (old_a, old_b) = (
-        origin_key("example.org/log-a"),
-        origin_key("example.org/log-b"),
-    );
+    let old_a = origin_key("example.org/log-a");
     assert!(l
         .names("checkpoints")
         .contains(&format!("{old_a}.checkpoint")));
@@ -119,16 +117,10 @@ fn state_of_the_earlier_release_is_moved_to_its_log() {
         .collect::<Vec<_>>()
     );
     assert_eq!(l.names("alarms"), vec![b.file_key()]);
+    // Cached proofs and views say nothing of which key's tree they came
+    // from: dropped, fetched again.
     for dir in ["proofs", "views"] {
-        let names = l.names(dir);
-        assert!(
-            names.contains(&a.file_key()) && names.contains(&b.file_key()),
-            "{dir}: {names:?}"
-        );
-        assert!(
-            !names.contains(&old_a) && !names.contains(&old_b),
-            "{dir}: {names:?}"
-        );
+        assert!(l.names(dir).is_empty(), "{dir}: {:?}", l.names(dir));
     }
     let runs = l.names("runs");
     let record = fs::read_to_string(l.root.join("state/runs").join(&runs[0])).unwrap();
@@ -140,14 +132,14 @@ fn state_of_the_earlier_release_is_moved_to_its_log() {
     // The alarm is in force: the program is refused, offline too.
     let (code, out) = l.run(&["--offline", "./hello"]);
     assert_eq!(code, 123, "{out}");
-    // Cleared by origin, the saved checkpoints and cached proofs prove it
-    // offline: nothing of log a or b had to be fetched again.
+    // Cleared by origin, it runs again (its proofs fetched anew).
     let (code, out) = l.run(&["alarm", "clear", "example.org/log-b"]);
     assert_eq!(code, 0, "{out}");
-    let (code, out) = l.run(&["--offline", "./hello"]);
+    let (code, out) = l.run(&["./hello"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("hello from the fixture"), "{out}");
-    // The log b fork is still a split view against the moved checkpoint.
+    // The log b fork is still a split view against the moved checkpoint
+    // (without it, the fork would be taken on first use).
     let (code, out) = l.run(&["gossip", "import", "logs/log-b-fork/checkpoint"]);
     assert_eq!(code, 123, "{out}");
 }
@@ -229,4 +221,48 @@ fn two_logs_of_one_origin_share_nothing() {
     let note = w.logs[1].dir.join("checkpoint");
     let (code, out, err) = w.checked(&["gossip", "import", note.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
+}
+
+/// An alarm the earlier release raised is never lost: not when its log's
+/// saved checkpoint is gone (an earlier release did not fsync it), nor when
+/// the log's key was replaced since — it is raised for every listed log of
+/// its origin.
+#[test]
+fn an_earlier_alarm_outlives_its_checkpoint_and_its_key() {
+    let l = Legacy::new();
+    let legacy_b = format!("checkpoints/{}.checkpoint", origin_key("example.org/log-b"));
+    fs::write(l.root.join("state").join(&legacy_b), "").unwrap();
+    let (code, out) = l.run(&["./hello"]);
+    assert_eq!(code, 123, "{out}");
+
+    let l = Legacy::new();
+    let new_b = keygen(&l.root, "example.org/log-b", "new-b.key");
+    let policy = fs::read_to_string(l.root.join("policy.toml")).unwrap();
+    let old_b = fs::read_to_string(l.root.join("keys/log-b.key.pub")).unwrap();
+    fs::write(
+        l.root.join("policy.toml"),
+        policy.replace(old_b.trim(), &new_b),
+    )
+    .unwrap();
+    let (code, out) = l.run(&["status"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("ALARM"), "{out}");
+    let (code, out) = l.run(&["./hello"]);
+    assert_eq!(code, 123, "{out}");
+}
+
+/// Legacy state under a directory another user can write is refused (125,
+/// naming it) before anything is moved: a link planted there must not get
+/// bt-exec to move or remove what it points at.
+#[test]
+fn legacy_state_in_a_writable_directory_is_refused_before_it_is_moved() {
+    use std::os::unix::fs::PermissionsExt;
+    let l = Legacy::new();
+    let dir = l.root.join("state/alarms");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let (code, out) = l.run(&["status"]);
+    assert_eq!(code, 125, "{out}");
+    assert!(out.contains(&dir.display().to_string()), "{out}");
+    let old = origin_key("example.org/log-b");
+    assert!(dir.join(&old).exists(), "nothing moved");
 }

@@ -1,15 +1,26 @@
 //! State written before it was keyed by the log's key as well as its
 //! origin (files named `<origin-key>` alone) is moved to the per-log names
-//! ([`LogId::file_key`]) the first time a policy listing that log is used —
-//! only when the saved checkpoint is signed by that log's key. Dropping it
-//! would drop rollback protection (the saved checkpoint is what a fork is
-//! detected against) and any alarm raised; giving it to a log with another
-//! key would let state cached under one key prove programs under another.
-//! State that no listed log's key signed stays where it is.
+//! ([`LogId::file_key`]) the first time a policy listing a log of that
+//! origin is used. What moves, and where, is what cannot be lost without
+//! losing protection and cannot be given to the wrong key:
 //!
-//! Each step is one rename (or a merge that keeps the stronger record), and
-//! the legacy checkpoint goes last: a process killed midway leaves the
-//! trigger in place and the next run finishes the move.
+//! - an **alarm** is raised for every listed log of its origin (it does not
+//!   say which key it was about; dropping it would forget a split view);
+//! - the **saved checkpoint** goes to the listed log whose key signed it
+//!   (dropping it would drop rollback protection), unless that log already
+//!   has one: legacy state never replaces per-key state, since without
+//!   the tiles nothing says the two are one history;
+//! - **run records** follow the checkpoint (a stale index can only refuse).
+//!
+//! Cached proofs, attestations and release-history views are dropped: the
+//! checkpoint's signer says nothing about which key's tree they came from
+//! (an earlier version kept the proofs of a replaced key beside the new
+//! key's checkpoint), and they are fetched again. State of an origin whose
+//! checkpoint no listed key signed stays where it is.
+//!
+//! Every path is checked as all state is (strict modes, no links) before it
+//! is read, moved or removed. The alarm goes first and the checkpoint last:
+//! a run killed midway leaves the trigger and the next run finishes.
 
 use std::path::Path;
 
@@ -19,102 +30,96 @@ use crate::log_id::{origin_key, LogId};
 use crate::policy::LogSpec;
 use crate::tlog::{SignedCheckpoint, MAX_CHECKPOINT_BYTES};
 
-/// Moves the legacy state of each of `logs` whose key signed it; returns
-/// the logs whose state was moved. Costs one `stat` per log when there is
-/// nothing to move; takes the state lock only when there is.
+fn legacy_checkpoint(store: &Store, origin: &str) -> std::path::PathBuf {
+    let name = format!("{}.checkpoint", origin_key(origin));
+    store.state.join("checkpoints").join(name)
+}
+
+fn legacy_alarm(store: &Store, origin: &str) -> std::path::PathBuf {
+    store.state.join("alarms").join(origin_key(origin))
+}
+
+/// Moves the legacy state of the origins of `logs`; returns the logs a
+/// checkpoint moved to. Costs two `stat`s per log when there is nothing to
+/// move; takes the state lock only when there is.
 pub fn migrate(store: &Store, logs: &[LogSpec]) -> Result<Vec<LogId>, StoreError> {
-    let legacy = |l: &LogSpec| {
-        store
-            .state
-            .join("checkpoints")
-            .join(format!("{}.checkpoint", origin_key(&l.origin)))
+    let pending = |l: &LogSpec| {
+        let (cp, alarm) = (
+            legacy_checkpoint(store, &l.origin),
+            legacy_alarm(store, &l.origin),
+        );
+        cp.symlink_metadata().is_ok() || alarm.symlink_metadata().is_ok()
     };
-    if !logs.iter().any(|l| legacy(l).exists()) {
+    if !logs.iter().any(pending) {
         return Ok(vec![]);
     }
     let _lock = store.lock()?;
+    let mut origins: Vec<&str> = logs.iter().map(|l| l.origin.as_str()).collect();
+    origins.sort_unstable();
+    origins.dedup();
     let mut moved = vec![];
-    for l in logs {
-        let path = legacy(l);
-        let Some(note) = fsutil::read_optional(&path, MAX_CHECKPOINT_BYTES).map_err(io(&path))?
-        else {
-            continue; // moved meanwhile, or for another log of this origin
-        };
-        if SignedCheckpoint::verify(&note, &l.origin, &l.key, &[]).is_err() {
-            continue; // another key's state (or not a checkpoint): left alone
-        }
-        move_log(store, l, &note)?;
-        moved.push(l.id.clone());
+    for origin in origins {
+        let of: Vec<&LogSpec> = logs.iter().filter(|l| l.origin == origin).collect();
+        moved.extend(move_origin(store, origin, &of)?);
     }
     Ok(moved)
 }
 
-/// Moves one log's legacy files: the alarm first (it must never be lost),
-/// the saved checkpoint last.
-fn move_log(store: &Store, l: &LogSpec, legacy_note: &[u8]) -> Result<(), StoreError> {
-    let (old, new) = (origin_key(&l.origin), l.id.file_key());
+/// Moves the legacy state of `origin`, whose listed logs are `logs`.
+fn move_origin(
+    store: &Store,
+    origin: &str,
+    logs: &[&LogSpec],
+) -> Result<Option<LogId>, StoreError> {
     let s = &store.state;
-    move_or_drop(&s.join("alarms").join(&old), &s.join("alarms").join(&new))?;
-    merge_dir(&s.join("proofs").join(&old), &s.join("proofs").join(&new))?;
-    move_or_drop(&s.join("views").join(&old), &s.join("views").join(&new))?;
+    let alarm = legacy_alarm(store, origin);
+    if present(&alarm)? {
+        let text = fsutil::read_capped(&alarm, 4096).map_err(io(&alarm))?;
+        for l in logs {
+            let to = s.join("alarms").join(l.id.file_key());
+            if !present(&to)? {
+                fsutil::write_atomic(&to, &text, 0o644, Durability::Sync).map_err(io(&to))?;
+            }
+        }
+        remove(&alarm)?;
+    }
+    let cp = legacy_checkpoint(store, origin);
+    if !present(&cp)? {
+        return Ok(None);
+    }
+    let note = fsutil::read_capped(&cp, MAX_CHECKPOINT_BYTES).map_err(io(&cp))?;
+    let Some(l) = logs
+        .iter()
+        .find(|l| SignedCheckpoint::verify(&note, origin, &l.key, &[]).is_ok())
+    else {
+        return Ok(None); // another key's state (or not a checkpoint): left alone
+    };
     move_runs(store, l)?;
-    let old_cp = s.join("checkpoints").join(format!("{old}.checkpoint"));
-    let new_cp = s.join("checkpoints").join(format!("{new}.checkpoint"));
-    let size = |note: &[u8]| {
-        SignedCheckpoint::open_saved(note, &l.origin, &l.key, &[])
-            .map(|c| c.checkpoint.size)
-            .ok()
-    };
-    let current = fsutil::read_optional(&new_cp, MAX_CHECKPOINT_BYTES).map_err(io(&new_cp))?;
-    // Both exist after a downgrade and an upgrade: the larger tree stays.
-    if current.as_deref().and_then(size) >= size(legacy_note) {
-        return remove(&old_cp);
-    }
-    rename(&old_cp, &new_cp)
-}
-
-/// Renames `from` to `to`; when `to` exists already (a newer version wrote
-/// it), `from` is redundant and removed.
-fn move_or_drop(from: &Path, to: &Path) -> Result<(), StoreError> {
-    if !from.exists() {
-        return Ok(());
-    }
-    if to.exists() {
-        return remove(from);
-    }
-    rename(from, to)
-}
-
-/// Moves every entry of directory `from` that `to` lacks into `to`, then
-/// removes `from`.
-fn merge_dir(from: &Path, to: &Path) -> Result<(), StoreError> {
-    let rd = match std::fs::read_dir(from) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io(from)(e)),
-    };
-    if !to.exists() {
-        return rename(from, to);
-    }
-    for e in rd {
-        let e = e.map_err(io(from))?;
-        let target = to.join(e.file_name());
-        if !target.exists() {
-            rename(&e.path(), &target)?;
+    let old = origin_key(origin);
+    for dir in ["proofs", "views"] {
+        let p = s.join(dir).join(&old);
+        if present(&p)? {
+            remove(&p)?;
         }
     }
-    remove(from)
+    let to = s
+        .join("checkpoints")
+        .join(format!("{}.checkpoint", l.id.file_key()));
+    if present(&to)? {
+        remove(&cp)?;
+    } else {
+        std::fs::rename(&cp, &to).map_err(io(&cp))?;
+    }
+    Ok(Some(l.id.clone()))
 }
 
 /// Run records name logs by `file_key` now, by origin before.
 fn move_runs(store: &Store, l: &LogSpec) -> Result<(), StoreError> {
     let dir = store.state.join("runs");
-    let rd = match std::fs::read_dir(&dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io(&dir)(e)),
-    };
-    for e in rd {
+    if !present(&dir)? {
+        return Ok(());
+    }
+    for e in std::fs::read_dir(&dir).map_err(io(&dir))? {
         let p = e.map_err(io(&dir))?.path();
         let bytes = fsutil::read_capped(&p, 1 << 20).map_err(io(&p))?;
         let Ok(mut r) = serde_json::from_slice::<crate::history::Runs>(&bytes) else {
@@ -133,13 +138,22 @@ fn move_runs(store: &Store, l: &LogSpec) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn rename(from: &Path, to: &Path) -> Result<(), StoreError> {
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent).map_err(io(parent))?;
+/// Whether `p` exists; when it does, it and the directories between it
+/// and the state directory pass the strict modes (owned by this user or
+/// root, writable by no one else, no links): a directory another user can
+/// write must not get bt-exec to move or remove what a link points at.
+fn present(p: &Path) -> Result<bool, StoreError> {
+    match p.symlink_metadata() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io(p)(e)),
+        Ok(_) => crate::strict::check_read(p)
+            .map(|()| true)
+            .map_err(|e| io(p)(std::io::Error::other(e))),
     }
-    std::fs::rename(from, to).map_err(io(from))
 }
 
+/// Removes a file, or a directory and all in it (links in it are removed,
+/// never followed).
 fn remove(p: &Path) -> Result<(), StoreError> {
     let dir = std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
     let r = if dir {
@@ -185,54 +199,57 @@ mod tests {
         std::fs::write(s.join(format!("views/{old}/size")), "1 x").unwrap();
     }
 
-    /// Interrupted after any step, the next run finishes the move; state
-    /// another key signed stays; after a downgrade and an upgrade the
-    /// larger of the two checkpoints stays.
+    /// An alarm is raised for every listed log of its origin, whatever
+    /// key signed the checkpoint; the checkpoint goes only to the log whose
+    /// key signed it, never over one that log has already; cached proofs
+    /// and views are dropped. Interrupted after any step, the next run
+    /// finishes.
     #[test]
-    fn moves_only_to_the_signing_key_and_finishes_what_was_interrupted() {
+    fn moves_only_what_cannot_be_given_to_the_wrong_key() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::at(dir.path().join("c"), dir.path().join("s"));
         let k1 = SecretKey::from_seed("example.org/log", [1; 32]).unwrap();
         let k2 = SecretKey::from_seed("example.org/log", [2; 32]).unwrap();
         let p2 = spec(&format!("log {}\nquorum none\n", k2.verifier()));
-        let p1 = spec(&format!("log {}\nquorum none\n", k1.verifier()));
-        legacy(&store, &k1, 5);
-        // Another key: nothing moves.
-        assert!(migrate(&store, &p2.logs).unwrap().is_empty());
-        assert!(crate::state::State::checkpoint(&store, &p2.logs[0].id).is_none());
-        // Killed after the alarm moved: the next run finishes.
-        let (old, new) = (origin_key("example.org/log"), p1.logs[0].id.file_key());
+        let both = spec(&format!(
+            "log {}\nlog {}\nquorum none\n",
+            k1.verifier(),
+            k2.verifier()
+        ));
+        let (id1, id2) = (&both.logs[0].id, &both.logs[1].id);
+        let old = origin_key("example.org/log");
         let s = &store.state;
-        rename(&s.join("alarms").join(&old), &s.join("alarms").join(&new)).unwrap();
-        assert_eq!(
-            migrate(&store, &p1.logs).unwrap(),
-            vec![p1.logs[0].id.clone()]
-        );
-        let id = &p1.logs[0].id;
-        assert_eq!(
-            crate::state::State::checkpoint(&store, id),
-            Some(note(&k1, 5))
-        );
-        assert!(store.alarm(id).is_some());
-        assert!(s.join("proofs").join(&new).join("ab").exists());
-        assert!(s.join("views").join(&new).join("size").exists());
+        let checkpoint = |id: &LogId| crate::state::State::checkpoint(&store, id);
+        legacy(&store, &k1, 5);
+        // Another key: the alarm is raised for it, the checkpoint stays.
+        assert!(migrate(&store, &p2.logs).unwrap().is_empty());
+        assert!(store.alarm(id2).is_some());
+        assert!(checkpoint(id2).is_none());
+        assert!(s.join(format!("checkpoints/{old}.checkpoint")).exists());
+        // Both logs of the origin listed: the checkpoint goes to k1's.
+        legacy(&store, &k1, 5);
+        assert_eq!(migrate(&store, &both.logs).unwrap(), vec![id1.clone()]);
+        assert_eq!(checkpoint(id1), Some(note(&k1, 5)));
+        assert!(checkpoint(id2).is_none());
+        assert!(store.alarm(id1).is_some() && store.alarm(id2).is_some());
         for d in ["alarms", "proofs", "views"] {
             assert!(!s.join(d).join(&old).exists(), "{d}");
         }
-        // An earlier version ran again and wrote a larger checkpoint: it
-        // replaces the smaller one moved before; a smaller one never does.
+        assert!(!s.join("proofs").join(id1.file_key()).exists());
+        // An earlier version ran again and wrote another checkpoint: the
+        // per-key one stays.
         legacy(&store, &k1, 9);
-        migrate(&store, &p1.logs).unwrap();
-        assert_eq!(
-            crate::state::State::checkpoint(&store, id),
-            Some(note(&k1, 9))
-        );
-        legacy(&store, &k1, 3);
-        migrate(&store, &p1.logs).unwrap();
-        assert_eq!(
-            crate::state::State::checkpoint(&store, id),
-            Some(note(&k1, 9))
-        );
+        migrate(&store, &both.logs).unwrap();
+        assert_eq!(checkpoint(id1), Some(note(&k1, 5)));
         assert!(!s.join(format!("checkpoints/{old}.checkpoint")).exists());
+        // Killed after the alarm moved: the next run moves the checkpoint.
+        let fresh = Store::at(dir.path().join("c2"), dir.path().join("s2"));
+        legacy(&fresh, &k1, 7);
+        std::fs::remove_file(fresh.state.join("alarms").join(&old)).unwrap();
+        migrate(&fresh, &both.logs).unwrap();
+        assert_eq!(
+            crate::state::State::checkpoint(&fresh, id1),
+            Some(note(&k1, 7))
+        );
     }
 }

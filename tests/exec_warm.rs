@@ -1,0 +1,264 @@
+//! bt-exec end to end, the warm path and the process it hands over: a run
+//! the state alone proves makes no request, a warm verdict holds only while
+//! what it rests on is unchanged, a forked proof file is a split view on a
+//! warm run too; and the program gets its own flags, signal dispositions and
+//! standard descriptors.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::world::{chmod_x, now, World, BT_EXEC};
+
+#[test]
+fn warm_path_with_refresh_makes_no_request() {
+    let mut w = World::ready(1);
+    let access = w.root.join("access.log");
+    let log_file = fs::File::create(&access).unwrap();
+    let mut child = Command::new("python3")
+        .args(["-c", "import http.server,socketserver,sys,os;os.chdir(sys.argv[1]);s=socketserver.TCPServer(('127.0.0.1',0),http.server.SimpleHTTPRequestHandler);print(s.server_address[1],flush=True);s.serve_forever()"])
+        .arg(&w.logs[0].dir)
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let _server = common::Proc {
+        child,
+        addr: String::new(),
+    };
+    w.logs[0].url = format!("http://127.0.0.1:{}", line.trim());
+    w.policy("logs = 1\nmax_age = \"1h\"\nrefresh = \"5m\"");
+    w.runs();
+    let requests = |p: &Path| {
+        fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("\"GET "))
+            .count()
+    };
+    let cold = requests(&access);
+    assert!(
+        cold >= 2,
+        "the first run fetched the checkpoint, index, bundle and tiles"
+    );
+    w.runs();
+    assert_eq!(requests(&access), cold, "the warm run made a request");
+    // Without refresh, every run fetches the checkpoint (and only it).
+    w.policy("logs = 1\nmax_age = \"1h\"");
+    w.runs();
+    assert_eq!(requests(&access), cold + 1);
+}
+
+#[test]
+fn flags_before_the_program_are_bt_exec_s_and_after_it_the_program_s() {
+    let w = World::ready(1);
+    assert_eq!(
+        w.run(&["--no-such-flag", w.prog.to_str().unwrap()])
+            .status
+            .code(),
+        Some(125)
+    );
+    let out = w.run(&["--", w.prog.to_str().unwrap(), "-v", "--json", "--", "x"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("args:-v --json -- x\n"));
+}
+
+/// The program inherits the signal dispositions and descriptors bt-exec was
+/// started with: SIGPIPE stays at its default (a program piped into `head`
+/// is ended by it) or stays ignored when the caller ignored it, and a
+/// closed standard input reaches the program as /dev/null, never as a file
+/// bt-exec opened.
+#[test]
+fn signal_dispositions_and_standard_descriptors_pass_through() {
+    let w = World::new(1);
+    let prog = w.root.join("bin/sig");
+    fs::write(
+        &prog,
+        "#!/bin/sh\nsed -n 's/^SigIgn:[[:space:]]*//p' /proc/self/status\nreadlink /proc/self/fd/0\n",
+    )
+    .unwrap();
+    chmod_x(&prog);
+    w.logged_in_one(&prog);
+    let run = |shell: &str| {
+        let out = w
+            .env(Command::new("sh").arg("-c").arg(shell).arg("sh"))
+            .arg(BT_EXEC)
+            .arg(&prog)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut lines = text.lines();
+        let ignored = u64::from_str_radix(lines.next().unwrap(), 16).unwrap();
+        (
+            ignored & (1 << (13 - 1)) != 0,
+            lines.next().unwrap_or("").to_owned(),
+        )
+    };
+    // std's Command starts `sh` with SIGPIPE at its default.
+    let (ignored, stdin) = run("exec \"$1\" \"$2\" </dev/null");
+    assert!(!ignored, "SIGPIPE ignored in the program");
+    assert_eq!(stdin, "/dev/null");
+    let (ignored, _) = run("trap '' PIPE; exec \"$1\" \"$2\" </dev/null");
+    assert!(ignored, "the caller's ignored SIGPIPE was not passed on");
+    let (_, stdin) = run("exec \"$1\" \"$2\" <&-");
+    assert_eq!(
+        stdin, "/dev/null",
+        "a closed stdin must reach the program as /dev/null"
+    );
+}
+
+/// A warm verdict (src/memo.rs) stands in for the verification while
+/// nothing it depends on has changed: it alone runs the program (here with
+/// the saved checkpoints gone and no network), but an alarm, other bytes,
+/// another policy text, -v, or the end of `refresh` each send the run
+/// through the full verification again.
+#[test]
+fn warm_verdicts_hold_only_while_their_state_and_time_do() {
+    let w = World::ready(2);
+    w.policy("logs = 2\nmax_age = \"1h\"\nrefresh = \"1h\"");
+    w.runs();
+    assert_eq!(w.memos(), 0, "a cold run records no warm verdict");
+    w.runs();
+    assert_eq!(w.memos(), 1, "the warm run records its verdict");
+    let prog = w.prog.to_str().unwrap();
+    let checkpoints = w.root.join("state/checkpoints");
+    let aside = w.root.join("checkpoints-aside");
+    fs::rename(&checkpoints, &aside).unwrap();
+    let _ = fs::remove_file(&w.canary);
+    let out = w.run(&["--offline", prog, "x"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(w.canary.exists(), "the warm verdict ran the program");
+    // Asking to see the verification gets the verification.
+    let out = w.run(&["--offline", "-v", prog]);
+    assert_eq!(
+        out.status.code(),
+        Some(124),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::rename(&aside, &checkpoints).unwrap();
+    // An alarm raised by any process ends it at once.
+    let origin = "example.org/log1";
+    // The log's state key: `<origin-key>-<key-hash>`, as its checkpoint's name.
+    let prefix = format!("{}-", bt_exec::log_id::origin_key(origin));
+    let key = fs::read_dir(&checkpoints)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with(&prefix))
+        .expect("the log's saved checkpoint");
+    let alarm = w
+        .root
+        .join("state/alarms")
+        .join(key.trim_end_matches(".checkpoint"));
+    fs::create_dir_all(alarm.parent().unwrap()).unwrap();
+    fs::write(&alarm, "evidence").unwrap();
+    let err = w.refused(123, "an alarm after the warm verdict");
+    assert!(err.contains("alarm clear"), "{err}");
+    assert_eq!(w.run(&["alarm", "clear", origin]).status.code(), Some(0));
+    w.runs();
+    // Another policy text is another verdict.
+    w.policy("logs = 3\nmax_age = \"1h\"\nrefresh = \"1h\"");
+    w.refused(125, "more logs required than the policy lists");
+    // Other bytes at the same path are verified, and refused.
+    w.policy("logs = 2\nmax_age = \"1h\"\nrefresh = \"1h\"");
+    w.runs();
+    let original = fs::read(&w.prog).unwrap();
+    let mut tampered = original.clone();
+    tampered.extend_from_slice(b"\n# tampered\n");
+    fs::write(&w.prog, &tampered).unwrap();
+    w.refused(126, "tampered after a warm verdict");
+    fs::write(&w.prog, &original).unwrap();
+    // A verdict holds no longer than the warm path would: here 2 s.
+    w.policy("logs = 2\nmax_age = \"1h\"\nrefresh = \"2s\"");
+    w.runs();
+    w.runs();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    fs::rename(&checkpoints, &aside).unwrap();
+    let out = w.run(&["--offline", prog]);
+    assert_eq!(
+        out.status.code(),
+        Some(124),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::rename(&aside, &checkpoints).unwrap();
+}
+
+/// A proof file beside the program is checked even when the cache alone
+/// would prove the program: a fork in it is a split view on a warm run too
+/// (and a warm verdict never stands in for it).
+#[test]
+fn a_forked_sidecar_proof_is_a_split_view_on_the_warm_path_too() {
+    use base64::{engine::general_purpose::STANDARD as B64, Engine};
+    use sha2::{Digest, Sha256};
+    let w = World::new(1);
+    w.publish(0, &w.prog, "pub.key");
+    let other = w.root.join("bin/other");
+    fs::write(&other, "#!/bin/sh\necho other\n").unwrap();
+    chmod_x(&other);
+    w.publish_release(0, &other, "example.org/other", "1.0", "pub.key", None);
+    w.cosign(0, &[Some(now()), Some(now())]);
+    w.policy("logs = 1\nmax_age = \"1h\"\nrefresh = \"1h\"");
+    w.runs();
+    w.runs();
+    assert_eq!(w.memos(), 1);
+    // The log key signs another tree of size 2 holding the program at
+    // leaf 0 beside a made-up leaf; no witness cosigned it.
+    let logged = fs::read_to_string(w.logs[0].dir.join("bt/proof/000.tlog-proof")).unwrap();
+    let extra = logged
+        .lines()
+        .nth(1)
+        .unwrap()
+        .strip_prefix("extra ")
+        .unwrap();
+    let leaf = B64.decode(extra).unwrap();
+    let sibling = [7u8; 32];
+    let leaf_hash: [u8; 32] = Sha256::new()
+        .chain_update([0u8])
+        .chain_update(&leaf)
+        .finalize()
+        .into();
+    let root: [u8; 32] = Sha256::new()
+        .chain_update([1u8])
+        .chain_update(leaf_hash)
+        .chain_update(sibling)
+        .finalize()
+        .into();
+    let mut cp = w.checkpoint(0);
+    assert_eq!(cp.size, 2);
+    cp.root.0 = root;
+    let note = String::from_utf8(w.sign(0, &cp, &[None, None])).unwrap();
+    let sidecar = format!(
+        "c2sp.org/tlog-proof@v1\nextra {extra}\nindex 0\n{}\n\n{note}",
+        B64.encode(sibling)
+    );
+    fs::write(format!("{}.tlog-proof", w.prog.display()), sidecar).unwrap();
+    let err = w.refused(123, "a forked proof file on a warm run");
+    assert!(err.contains("split view"), "{err}");
+}
