@@ -413,6 +413,14 @@ const ROWS: &[Row] = &[
 const HONEST: &[Row] = &[
     Row {
         attacker: "none",
+        attack: "a log that neither grows nor is cosigned again, fetched after refresh",
+        route: "warm path",
+        run: unchanged_log_fetched_again,
+        code: 0,
+        says: &["proven in 1 of 1"],
+    },
+    Row {
+        attacker: "none",
         attack: "honest",
         route: "two logs of one origin, both holding it",
         run: identity::one_origin_two_keys_honest,

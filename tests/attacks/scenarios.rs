@@ -214,3 +214,21 @@ pub fn witnesses(cosign: fn(&World, &bt_exec::tlog::Checkpoint) -> Vec<String>) 
 pub fn cosig(w: &World, i: usize, cp: &bt_exec::tlog::Checkpoint, t: u64) -> String {
     bt_exec::note::sign_cosignature_line(&w.witnesses[i], t, &cp.encode())
 }
+
+/// Warm path (`refresh = 10m`): 20 minutes on, the log serves exactly the
+/// saved checkpoint (it neither grew nor was cosigned again). Fetched
+/// again, it counts as fetched now, and the next run takes the warm path.
+pub fn unchanged_log_fetched_again() -> Outcome {
+    let mut w = honest();
+    w.require.push_str("refresh = \"10m\"\n");
+    w.now = NOW + 1200;
+    let full = w.verify("1.0", None);
+    assert!(full.logs[0].warm_until.is_none(), "{}", full.reason);
+    let warm = w.verify("1.0", None);
+    assert!(
+        warm.logs[0].warm_until.is_some(),
+        "fetched again, the warm path holds: {}",
+        warm.reason
+    );
+    verdict(warm)
+}
