@@ -13,25 +13,13 @@ use std::process::Command;
 
 use bt_exec::log_id::origin_key;
 use common::world::{now, World, BT_EXEC};
-use common::{bt_log, keygen};
+use common::{bt_log, copy_dir, keygen};
 
 /// A copy of fixtures/legacy-state: its logs, the program, and the state
 /// directory the earlier release left (an alarm for log b included).
 struct Legacy {
     _tmp: tempfile::TempDir,
     root: PathBuf,
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap().flatten() {
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            fs::copy(e.path(), &t).unwrap();
-        }
-    }
 }
 
 impl Legacy {
@@ -50,6 +38,23 @@ impl Legacy {
         )
         .unwrap();
         Legacy { _tmp: tmp, root }
+    }
+
+    /// Lists a fresh key for `log` (`log-a`, `log-b`) in the policy: the
+    /// log's key replaced under the same origin.
+    fn replace_key(&self, log: &str) {
+        let new = keygen(
+            &self.root,
+            &format!("example.org/{log}"),
+            &format!("new-{log}.key"),
+        );
+        let policy = fs::read_to_string(self.root.join("policy.toml")).unwrap();
+        let old = fs::read_to_string(self.root.join(format!("keys/{log}.key.pub"))).unwrap();
+        fs::write(
+            self.root.join("policy.toml"),
+            policy.replace(old.trim(), &new),
+        )
+        .unwrap();
     }
 
     fn run(&self, args: &[&str]) -> (i32, String) {
@@ -148,14 +153,7 @@ fn state_of_the_earlier_release_is_moved_to_its_log() {
 fn a_replaced_key_inherits_nothing_from_the_earlier_release() {
     let l = Legacy::new();
     // Log a's key replaced under the same origin.
-    let new_a = keygen(&l.root, "example.org/log-a", "new-a.key");
-    let policy = fs::read_to_string(l.root.join("policy.toml")).unwrap();
-    let old_a = fs::read_to_string(l.root.join("keys/log-a.key.pub")).unwrap();
-    fs::write(
-        l.root.join("policy.toml"),
-        policy.replace(old_a.trim(), &new_a),
-    )
-    .unwrap();
+    l.replace_key("log-a");
     let (code, out) = l.run(&["status"]);
     assert_eq!(code, 0, "{out}");
     assert!(
@@ -236,14 +234,7 @@ fn an_earlier_alarm_outlives_its_checkpoint_and_its_key() {
     assert_eq!(code, 123, "{out}");
 
     let l = Legacy::new();
-    let new_b = keygen(&l.root, "example.org/log-b", "new-b.key");
-    let policy = fs::read_to_string(l.root.join("policy.toml")).unwrap();
-    let old_b = fs::read_to_string(l.root.join("keys/log-b.key.pub")).unwrap();
-    fs::write(
-        l.root.join("policy.toml"),
-        policy.replace(old_b.trim(), &new_b),
-    )
-    .unwrap();
+    l.replace_key("log-b");
     let (code, out) = l.run(&["status"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("ALARM"), "{out}");

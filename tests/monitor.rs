@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bt_exec::log::{load_secret_key, sign_checkpoint};
 use bt_exec::tlog::Checkpoint;
-use common::{bt_log, keygen, BT_LOG};
+use common::{bt_log, copy_dir, keygen, BT_LOG};
 
 struct Log {
     tmp: tempfile::TempDir,
@@ -385,18 +385,6 @@ fn rewrite_key_path(dir: &Path, key: &Path) {
         })
         .collect();
     fs::write(p, out).unwrap();
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap().flatten() {
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            fs::copy(e.path(), t).unwrap();
-        }
-    }
 }
 
 #[test]
