@@ -290,7 +290,16 @@ impl Lock {
             .mode(0o600)
             .custom_flags(flags.bits())
             .open(path)?;
-        refuse_unless_regular(path, f.metadata()?.file_type())?;
+        let m = f.metadata()?;
+        refuse_unless_regular(path, m.file_type())?;
+        // Whoever can open the file can hold a lock on it for ever (a
+        // shared `flock` needs nothing more): it is this user's alone.
+        if m.permissions().mode() & 0o077 != 0 {
+            return Err(io::Error::other(format!(
+                "{}: the lock file is open to other users, who could hold it and stall every run; chmod 600 it",
+                path.display()
+            )));
+        }
         Ok(f)
     }
 }

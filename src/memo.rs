@@ -220,7 +220,8 @@ pub struct Pending {
 
 /// The state a warm verdict under `policy` (whose text has the digest
 /// `policy_digest`) depends on, read before the verification: each log's
-/// alarm (which must stay absent) and, when the policy's release-history
+/// alarm, under its name and the name earlier versions gave it (which must
+/// stay absent) and, when the policy's release-history
 /// rules read it, its view. `None` when the policy allows no warm verdict
 /// (audit mode, a `[sigsum]` section) or that state cannot be read.
 pub fn pending(store: &Store, policy: &Policy, policy_digest: [u8; 32]) -> Option<Pending> {
@@ -234,6 +235,11 @@ pub fn pending(store: &Store, policy: &Policy, policy_digest: [u8; 32]) -> Optio
     let mut deps = Snapshot::default();
     for l in &policy.trust.logs {
         deps.absent(store.alarm_path(&l.id));
+        // An alarm an earlier version raises under the origin alone (after
+        // a downgrade) ends the verdict too: the verdict serves before the
+        // policy is loaded, so before that alarm is moved.
+        let legacy = crate::log_id::origin_key(&l.origin);
+        deps.absent(store.state.join("alarms").join(legacy));
         if history {
             for f in crate::history::DirView::files(store, &l.id) {
                 deps.read(f).ok()?;

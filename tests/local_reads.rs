@@ -168,6 +168,21 @@ fn a_fifo_as_the_state_lock_is_a_configuration_error() {
     assert!(err.contains("lock"), "{err}");
 }
 
+/// A lock file other users can open is refused (125): one of them could
+/// hold a shared lock on it and stall every run.
+#[test]
+fn a_lock_file_others_can_open_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::ready(1);
+    let lock = w.root.join("state/lock");
+    fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    fs::write(&lock, "").unwrap();
+    fs::set_permissions(&lock, fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, err) = run(&w, &[w.prog.to_str().unwrap()]);
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("chmod 600"), "{err}");
+}
+
 /// The ordinary layout still works, through the same guard.
 #[test]
 fn regular_files_still_work() {

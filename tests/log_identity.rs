@@ -121,7 +121,10 @@ fn state_of_the_earlier_release_is_moved_to_its_log() {
         .into_iter()
         .collect::<Vec<_>>()
     );
-    assert_eq!(l.names("alarms"), vec![b.file_key()]);
+    // Raised for log b's key; the earlier alarm stays (for other policies
+    // sharing this state) until cleared by origin.
+    let old_b = origin_key("example.org/log-b");
+    assert_eq!(l.names("alarms"), vec![old_b, b.file_key()]);
     // Cached proofs and views say nothing of which key's tree they came
     // from: dropped, fetched again.
     for dir in ["proofs", "views"] {
@@ -140,6 +143,7 @@ fn state_of_the_earlier_release_is_moved_to_its_log() {
     // Cleared by origin, it runs again (its proofs fetched anew).
     let (code, out) = l.run(&["alarm", "clear", "example.org/log-b"]);
     assert_eq!(code, 0, "{out}");
+    assert!(l.names("alarms").is_empty(), "{:?}", l.names("alarms"));
     let (code, out) = l.run(&["./hello"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("hello from the fixture"), "{out}");
@@ -256,4 +260,21 @@ fn legacy_state_in_a_writable_directory_is_refused_before_it_is_moved() {
     assert!(out.contains(&dir.display().to_string()), "{out}");
     let old = origin_key("example.org/log-b");
     assert!(dir.join(&old).exists(), "nothing moved");
+}
+
+/// After a downgrade, an earlier version raises an alarm under the origin
+/// alone: a warm verdict (which serves before the policy is loaded and the
+/// alarm moved) ends at once, and the alarm is moved and in force.
+#[test]
+fn an_alarm_of_an_earlier_version_ends_a_warm_verdict() {
+    let w = World::ready(1);
+    w.policy("logs = 1\nmax_age = \"1h\"\nrefresh = \"1h\"");
+    w.runs();
+    w.runs();
+    assert!(w.memos() > 0, "a warm verdict was recorded");
+    let alarms = w.root.join("state/alarms");
+    fs::create_dir_all(&alarms).unwrap();
+    fs::write(alarms.join(origin_key("example.org/log0")), "evidence").unwrap();
+    w.refused(123, "an earlier version's alarm");
+    w.refused(123, "still, once moved");
 }

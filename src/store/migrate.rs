@@ -5,7 +5,9 @@
 //! losing protection and cannot be given to the wrong key:
 //!
 //! - an **alarm** is raised for every listed log of its origin (it does not
-//!   say which key it was about; dropping it would forget a split view);
+//!   say which key it was about; dropping it would forget a split view),
+//!   and stays until `alarm clear ORIGIN`, for other policies sharing the
+//!   state that list other keys of that origin;
 //! - the **saved checkpoint** goes to the listed log whose key signed it
 //!   (dropping it would drop rollback protection), unless that log already
 //!   has one: legacy state never replaces per-key state, since without
@@ -41,7 +43,8 @@ fn legacy_alarm(store: &Store, origin: &str) -> std::path::PathBuf {
 
 /// Moves the legacy state of the origins of `logs`; returns the logs a
 /// checkpoint moved to. Costs two `stat`s per log when there is nothing to
-/// move; takes the state lock only when there is.
+/// move; takes the state lock only when there is (on every run while an
+/// earlier alarm is uncleared: its log is refused meanwhile anyway).
 pub fn migrate(store: &Store, logs: &[LogSpec]) -> Result<Vec<LogId>, StoreError> {
     let pending = |l: &LogSpec| {
         let (cp, alarm) = (
@@ -81,7 +84,9 @@ fn move_origin(
                 fsutil::write_atomic(&to, &text, 0o644, Durability::Sync).map_err(io(&to))?;
             }
         }
-        remove(&alarm)?;
+        // Kept until `alarm clear ORIGIN`: another policy sharing this
+        // state may list another key of the origin, which it concerns as
+        // much (it does not say which key it was about).
     }
     let cp = legacy_checkpoint(store, origin);
     if !present(&cp)? {
@@ -200,7 +205,7 @@ mod tests {
     }
 
     /// An alarm is raised for every listed log of its origin, whatever
-    /// key signed the checkpoint; the checkpoint goes only to the log whose
+    /// key signed the checkpoint, and kept until cleared by origin; the checkpoint goes only to the log whose
     /// key signed it, never over one that log has already; cached proofs
     /// and views are dropped. Interrupted after any step, the next run
     /// finishes.
@@ -232,9 +237,13 @@ mod tests {
         assert_eq!(checkpoint(id1), Some(note(&k1, 5)));
         assert!(checkpoint(id2).is_none());
         assert!(store.alarm(id1).is_some() && store.alarm(id2).is_some());
-        for d in ["alarms", "proofs", "views"] {
+        for d in ["proofs", "views"] {
             assert!(!s.join(d).join(&old).exists(), "{d}");
         }
+        // The earlier alarm stays for other policies until cleared by origin.
+        assert!(s.join("alarms").join(&old).exists());
+        assert_eq!(store.clear_alarms("example.org/log").unwrap(), 3);
+        assert!(store.alarm(id1).is_none() && store.alarm(id2).is_none());
         assert!(!s.join("proofs").join(id1.file_key()).exists());
         // An earlier version ran again and wrote another checkpoint: the
         // per-key one stays.

@@ -321,8 +321,9 @@ fn both(
         // Without it a log that neither grows nor is cosigned again would
         // never be fresh enough for the warm path after its first refresh.
         Ok(()) if f.verified_note == c.verified_note => {
+            let c = cached_in_force(log, c)?;
             report.save_checkpoint = Some(f.verified_note.clone());
-            cached_in_force(log, c)?
+            c
         }
         Ok(()) => {
             if f.checkpoint.size < c.checkpoint.size {
