@@ -238,8 +238,7 @@ pub fn pending(store: &Store, policy: &Policy, policy_digest: [u8; 32]) -> Optio
         // An alarm an earlier version raises under the origin alone (after
         // a downgrade) ends the verdict too: the verdict serves before the
         // policy is loaded, so before that alarm is moved.
-        let legacy = crate::log_id::origin_key(&l.origin);
-        deps.absent(store.state.join("alarms").join(legacy));
+        deps.absent(store.legacy_alarm_path(&l.origin));
         if history {
             for f in crate::history::DirView::files(store, &l.id) {
                 deps.read(f).ok()?;

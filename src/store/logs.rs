@@ -122,6 +122,13 @@ impl Store {
         self.state.join("alarms").join(log.file_key())
     }
 
+    /// Where versions that kept state by origin alone raised an alarm for
+    /// `origin` (moved and cleared by [`super::migrate`] and
+    /// [`Store::clear_alarms`]; a warm verdict ends while it exists).
+    pub fn legacy_alarm_path(&self, origin: &str) -> PathBuf {
+        self.state.join("alarms").join(origin_key(origin))
+    }
+
     /// The evidence file of a split view recorded for `log`, if any.
     ///
     /// An alarm file that exists but cannot be read counts as raised: a

@@ -37,10 +37,6 @@ fn legacy_checkpoint(store: &Store, origin: &str) -> std::path::PathBuf {
     store.state.join("checkpoints").join(name)
 }
 
-fn legacy_alarm(store: &Store, origin: &str) -> std::path::PathBuf {
-    store.state.join("alarms").join(origin_key(origin))
-}
-
 /// Moves the legacy state of the origins of `logs`; returns the logs a
 /// checkpoint moved to. Costs two `stat`s per log when there is nothing to
 /// move; takes the state lock only when there is (on every run while an
@@ -49,7 +45,7 @@ pub fn migrate(store: &Store, logs: &[LogSpec]) -> Result<Vec<LogId>, StoreError
     let pending = |l: &LogSpec| {
         let (cp, alarm) = (
             legacy_checkpoint(store, &l.origin),
-            legacy_alarm(store, &l.origin),
+            store.legacy_alarm_path(&l.origin),
         );
         cp.symlink_metadata().is_ok() || alarm.symlink_metadata().is_ok()
     };
@@ -75,7 +71,7 @@ fn move_origin(
     logs: &[&LogSpec],
 ) -> Result<Option<LogId>, StoreError> {
     let s = &store.state;
-    let alarm = legacy_alarm(store, origin);
+    let alarm = store.legacy_alarm_path(origin);
     if present(&alarm)? {
         let text = fsutil::read_capped(&alarm, 4096).map_err(io(&alarm))?;
         for l in logs {
