@@ -1,5 +1,6 @@
 #!/usr/bin/env sh
-# Builds bt-exec and bt-log and installs them with their man pages.
+# Builds bt-exec (the front and bt-exec-full, which it runs) and bt-log and
+# installs them with their man pages.
 #   ./install.sh                 # into ~/.local (or /usr/local when run as root)
 #   PREFIX=/opt/bt ./install.sh  # elsewhere
 #   STATIC=0 ./install.sh        # dynamically linked binaries
@@ -34,7 +35,7 @@ case "$host" in
   *) cargo build --release --locked --bins ;;
 esac
 install -d "$PREFIX/bin" "$PREFIX/share/man/man1"
-install -m 0755 "$out/bt-exec" "$out/bt-log" "$PREFIX/bin/"
+install -m 0755 "$out/bt-exec" "$out/bt-exec-full" "$out/bt-log" "$PREFIX/bin/"
 install -m 0644 man/*.1 "$PREFIX/share/man/man1/"
-echo "installed bt-exec and bt-log into $PREFIX/bin, man pages into $PREFIX/share/man/man1"
+echo "installed bt-exec (with bt-exec-full) and bt-log into $PREFIX/bin, man pages into $PREFIX/share/man/man1"
 case ":$PATH:" in *":$PREFIX/bin:"*) ;; *) echo "note: add $PREFIX/bin to your PATH" ;; esac

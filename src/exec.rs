@@ -68,15 +68,25 @@ pub fn exec(cas_path: &Path, argv0: &OsStr, args: &[OsString]) -> ExecError {
     if let Some(e) = crate::strict::refused() {
         return ExecError::Strict(e.clone());
     }
-    let prog = match cstring(cas_path.as_os_str()) {
+    crate::strict::restore_umask();
+    let err = execve(cas_path, argv0, args);
+    crate::strict::restrict_umask();
+    ExecError::Failed(err)
+}
+
+/// `execve(path, [argv0, args…], this process's environment)` with the
+/// caller's umask and signal dispositions untouched (std's `Command` would
+/// reset them). Returns only on failure, with why.
+pub fn execve(path: &Path, argv0: &OsStr, args: &[OsString]) -> String {
+    let prog = match cstring(path.as_os_str()) {
         Ok(p) => p,
-        Err(e) => return ExecError::Failed(e),
+        Err(e) => return e,
     };
     let mut argv = Vec::with_capacity(args.len() + 1);
     for a in std::iter::once(argv0).chain(args.iter().map(OsString::as_os_str)) {
         match cstring(a) {
             Ok(c) => argv.push(c),
-            Err(e) => return ExecError::Failed(e),
+            Err(e) => return e,
         }
     }
     let mut env = Vec::new();
@@ -88,13 +98,10 @@ pub fn exec(cas_path: &Path, argv0: &OsStr, args: &[OsString]) -> ExecError {
             env.push(c);
         }
     }
-    crate::strict::restore_umask();
-    let err = match nix::unistd::execve(&prog, &argv, &env) {
-        Err(e) => format!("execve {}: {e}", cas_path.display()),
+    match nix::unistd::execve(&prog, &argv, &env) {
+        Err(e) => format!("execve {}: {e}", path.display()),
         Ok(never) => match never {},
-    };
-    crate::strict::restrict_umask();
-    ExecError::Failed(err)
+    }
 }
 
 /// Makes sure descriptors 0, 1 and 2 are open, opening `/dev/null` (without

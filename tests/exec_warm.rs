@@ -262,3 +262,80 @@ fn a_forked_sidecar_proof_is_a_split_view_on_the_warm_path_too() {
     let err = w.refused(123, "a forked proof file on a warm run");
     assert!(err.contains("split view"), "{err}");
 }
+
+/// bt-exec's front (src/bin/bt-exec.rs) serves a warm verdict itself, and
+/// hands everything else to `bt-exec-full` beside it with the arguments and
+/// the caller's umask untouched; without `bt-exec-full` it says so (125).
+#[test]
+fn the_front_serves_warm_verdicts_and_hands_over_the_rest() {
+    let w = World::ready(1);
+    w.policy("logs = 1\nmax_age = \"1h\"\nrefresh = \"1h\"");
+    w.runs();
+    w.runs();
+    assert_eq!(w.memos(), 1, "the full run recorded a warm verdict");
+    let bin = w.root.join("front");
+    fs::create_dir(&bin).unwrap();
+    let front = bin.join("bt-exec");
+    fs::copy(BT_EXEC, &front).unwrap();
+    let handed = w.root.join("handed");
+    // A stand-in for bt-exec-full that records what it was given.
+    let full = bin.join("bt-exec-full");
+    let script = "#!/bin/sh\n{ umask; printf '%s\\n' \"$@\"; } > \"$HANDED\"\nexit 42\n";
+    fs::write(&full, script).unwrap();
+    chmod_x(&full);
+    let prog = w.prog.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let _ = fs::remove_file(&handed);
+        let mut c = Command::new("sh");
+        c.args(["-c", "umask 0002; exec \"$@\"", "sh"])
+            .arg(&front)
+            .args(args)
+            .env("HANDED", &handed)
+            .stdin(Stdio::null());
+        w.env(&mut c).output().unwrap()
+    };
+    let out = run(&[prog, "x", "y z"]);
+    assert_eq!(out.status.code(), Some(3), "the warm verdict ran it");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("args:x y z\n"));
+    let policy = w.root.join("policy.toml");
+    let policy = policy.to_str().unwrap();
+    let out = run(&["--policy", policy, "--offline", "--", prog, "-v", ""]);
+    assert_eq!(out.status.code(), Some(3), "the warm verdict ran it");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("args:-v \n"));
+    assert!(!handed.exists(), "a warm run went to bt-exec-full");
+
+    let other = w.root.join("other");
+    fs::write(&other, "#!/bin/sh\necho other\n").unwrap();
+    chmod_x(&other);
+    let other = other.to_str().unwrap();
+    for args in [
+        vec![other, "a"],
+        vec!["-v", prog, "x"],
+        vec!["--json", prog],
+        vec!["--policy", policy, "--audit", "--", prog, "-v", ""],
+        vec!["status"],
+        vec!["--help"],
+        vec!["example.org/hello@1.0"],
+        vec![],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(42), "{args:?}");
+        let got = fs::read_to_string(&handed).unwrap();
+        let mut want = String::from("0002\n");
+        for a in &args {
+            want.push_str(a);
+            want.push('\n');
+        }
+        if args.is_empty() {
+            want.push('\n');
+        }
+        assert_eq!(got, want, "{args:?}");
+    }
+
+    fs::remove_file(&full).unwrap();
+    let out = run(&["status"]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bt-exec-full"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -376,6 +376,8 @@ fn as_an_unprivileged_user() {
     // bt-exec itself where nobody may run it; the world nobody's.
     let bt_exec = w.root.join("bt-exec");
     fs::copy(BT_EXEC, &bt_exec).unwrap();
+    let full = Path::new(BT_EXEC).with_file_name("bt-exec-full");
+    fs::copy(full, w.root.join("bt-exec-full")).unwrap();
     let (cache, state) = (w.root.join("cache"), w.root.join("state"));
     fs::create_dir_all(&cache).unwrap();
     fs::create_dir_all(&state).unwrap();

@@ -1,360 +1,103 @@
-//! bt-exec: run a program only after proving its bytes are logged.
-//! Argument parsing, printing and the process's own parts (`main`, the
-//! exec) only: the commands are in the library (`bt_exec::app`, `verdict`,
-//! `memo`, `release`, `saving`, `gossip`, `status`, `report`), the decision
-//! in `bt_exec::verify`.
+//! bt-exec's front: the one check that runs in front of every program —
+//! does a warm verdict (src/memo.rs) hold for these bytes under this policy
+//! text? — and nothing else. When one holds, the verified copy is exec'd
+//! from here; otherwise, whatever the command line says (a cold run, a
+//! subcommand, --help, an error to report), this process becomes
+//! `bt-exec-full`, the whole of bt-exec, installed beside it.
+//!
+//! Why two files: a warm run's cost is mostly the kernel's — mapping,
+//! faulting in and tearing down the binary (docs/BENCHMARKS.md). The whole
+//! bt-exec is a 10 MB position-independent binary whose start-up relocation
+//! writes into ~45 pages of pointers (HTTP, TLS, CBOR, the policy parser),
+//! each one a copy-on-write fault on every run; this binary links only the
+//! warm-verdict check, so a warm run pays for a small one.
+//!
+//! This front decides nothing alone: it reports no error, prints nothing
+//! and reads no flag it does not understand exactly
+//! (`ExecCli::parse_run_form`); anything it cannot settle goes to
+//! `bt-exec-full` with the command line untouched, which checks again from
+//! scratch and says why when it refuses. The only decision made here is
+//! `memo::run_warm`, the same function the full bt-exec calls.
 #![no_main]
 
-use std::ffi::{c_char, c_int, OsString};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::ffi::{c_char, c_int, OsStr, OsString};
+use std::path::PathBuf;
 
-use clap::Parser;
+use bt_exec::cli::ExecCli;
+use bt_exec::verify::exit;
+use bt_exec::{app, exec, memo, named};
 
-use bt_exec::app::{check_expiry, context, load_policy, load_policy_digest, now, store, Fail};
-use bt_exec::cli::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd, PolicyCmd, SigsumArgs};
-use bt_exec::policy::Policy;
-use bt_exec::store::{Ingested, Store};
-use bt_exec::verdict::Judgement;
-use bt_exec::verify::{exit, Verdict};
-use bt_exec::{gossip, memo, named, report, saving, status, verdict};
+/// The full bt-exec's file name, in the directory of this binary.
+const FULL: &str = "bt-exec-full";
 
-type Res<T> = Result<T, Fail>;
-
-/// `bt-exec policy check FILE`: what the policy trusts, in plain words.
-fn policy_check(file: &Path) -> Res<u8> {
-    let p = Policy::load(file).map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
-    print_lines(&status::policy(file, &p));
-    check_expiry(&p)?;
-    Ok(0)
-}
-
-/// Prints a report built by the library, a line at a time.
-fn print_lines(lines: &[String]) {
-    for l in lines {
-        println!("{l}");
-    }
-}
-
-/// The program found and what it is verified under.
-struct Located {
-    path: PathBuf,
-    policy: Policy,
-    /// The policy text's digest, when it keys a warm verdict.
-    digest: Option<[u8; 32]>,
-    store: Store,
-    /// The program in the CAS, when the warm-verdict check already put it there.
-    ingested: Option<Ingested>,
-}
-
-/// Finds PROGRAM (a path, a name on PATH, or NAME@VERSION fetched into the
-/// CAS) and its policy. A run that a warm verdict covers execs here.
-fn locate(
-    common: &CommonArgs,
-    sigsum: &SigsumArgs,
-    program: &OsString,
-    args: Option<&[OsString]>,
-) -> Res<Located> {
-    if let Some((name, version)) = named::spec(program) {
-        let store = store()?;
-        let policy = load_policy(common.policy.as_deref(), &store)?;
-        let path = fetch_release(common, &policy, &store, &name, version.as_deref())?;
-        return Ok(Located {
-            path,
-            policy,
-            digest: None,
-            store,
-            ingested: None,
-        });
-    }
-    let path = bt_exec::exec::resolve(program).map_err(|m| Fail::new(exit::NOT_FOUND, m))?;
-    let standalone = verdict::standalone(common.policy.as_deref(), sigsum);
-    let store = store()?;
-    let ingested = args
-        .filter(|_| memo::may_serve(common))
-        .and_then(|args| memo::run_warm(common.policy.as_deref(), &store, &path, program, args));
-    let (policy, digest) = if standalone {
-        (verdict::standalone_policy(), None)
-    } else {
-        load_policy_digest(common.policy.as_deref(), &store)?
+/// Runs PROGRAM at once when the command line is the run form and a warm
+/// verdict holds; returns otherwise.
+fn run_warm(args: &[OsString]) {
+    let Some(cli) = ExecCli::parse_run_form(args) else {
+        return;
     };
-    Ok(Located {
-        path,
-        policy,
-        digest,
-        store,
-        ingested,
-    })
+    let common = &cli.run.common;
+    let Some((program, args)) = cli.run.program.split_first() else {
+        return;
+    };
+    if cli.cmd.is_some() || !memo::may_serve(common) || named::spec(program).is_some() {
+        return;
+    }
+    let Ok(path) = exec::resolve(program) else {
+        return;
+    };
+    let Ok(store) = app::store() else {
+        return;
+    };
+    // Execs when the verdict holds and the strict modes refused nothing.
+    let _ = memo::run_warm(common.policy.as_deref(), &store, &path, program, args);
 }
 
-/// Verifies PROGRAM; runs it when `args` is given and it is proven.
-fn verify_and_maybe_run(
-    common: &CommonArgs,
-    sigsum: &SigsumArgs,
-    program: &OsString,
-    args: Option<&[OsString]>,
-) -> Res<u8> {
-    let Located {
-        path,
-        policy,
-        digest,
-        store,
-        ingested,
-    } = locate(common, sigsum, program, args)?;
-    let file = match ingested {
-        Some(file) => file,
-        None => store.ingest(&path)?,
-    };
-    if common.verbose {
-        eprintln!(
-            "bt-exec: {} is sha256 {} ({} bytes{})",
-            path.display(),
-            hex::encode(file.sha256),
-            file.size,
-            if file.cached { ", hash cached" } else { "" }
-        );
-    }
-    let request = verdict::Request {
-        policy: &policy,
-        policy_digest: digest,
-        store: &store,
-        path: &path,
-        offline: common.offline,
-        verbose: common.verbose,
-        may_memo: args.is_some() && memo::may_serve(common),
-        sigsum,
-    };
-    let ((verdict, pending), unsaved) = saving::decide_and_save(
-        &store,
-        now(),
-        || verdict::verify(&request, file.clone()),
-        |(v, _)| (&v.logs, v.file.sha256),
-    )?;
-    for line in report::notes(&verdict.logs, &unsaved, common.verbose) {
-        eprintln!("bt-exec: {line}");
-    }
-    if common.json {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", report::json(&path, &verdict));
-    }
-    judge(
-        common,
-        &policy,
-        &store,
-        program,
-        args.is_some(),
-        &path,
-        &verdict,
-    )?;
-    match args {
-        None => Ok(0),
-        Some(args) => {
-            if verdict.proven() {
-                saving::record_run(&store, &verdict)?;
-                if let Some(pending) = pending {
-                    memo::record(&store, &policy, &verdict, pending);
-                }
+/// `bt-exec-full` beside this binary: the real file, symbolic links to it
+/// followed (/proc/self/exe; where /proc is not mounted, as in some
+/// sandboxes, `argv0` when it is a path, as a shell leaves it).
+fn full_path(argv0: &OsStr) -> Result<PathBuf, String> {
+    let me = std::env::current_exe()
+        .or_else(|e| {
+            use std::os::unix::ffi::OsStrExt;
+            if argv0.as_bytes().contains(&b'/') {
+                std::fs::canonicalize(argv0)
+            } else {
+                Err(e)
             }
-            Err(bt_exec::exec::exec(&verdict.file.cas_path, program, args).into())
-        }
-    }
+        })
+        .map_err(|e| format!("cannot find bt-exec's own file, so not {FULL} beside it: {e}"))?;
+    let dir = me
+        .parent()
+        .ok_or_else(|| format!("{}: no directory", me.display()))?;
+    Ok(dir.join(FULL))
 }
 
-/// Records the verdict in audit mode, and refuses what is not proven (in
-/// audit mode, a run goes on with a warning — never past a split view).
-fn judge(
-    common: &CommonArgs,
-    policy: &Policy,
-    store: &Store,
-    program: &OsString,
-    runs: bool,
-    path: &Path,
-    verdict: &Verdict,
-) -> Res<()> {
-    let audit = common.audit || policy.mode == bt_exec::policy::Mode::Audit;
-    if audit && runs {
-        let rec = bt_exec::audit::Record::new(&program.to_string_lossy(), verdict, now());
-        if let Err(e) = bt_exec::audit::record(store, &rec) {
-            eprintln!("bt-exec: audit: cannot record the verdict: {e}");
-        }
-    }
-    match verdict::judge(audit, runs, verdict) {
-        Judgement::Run => {}
-        Judgement::Refuse => {
-            return Err(Fail::new(
-                verdict.code,
-                format!("refused {}: {}", path.display(), verdict.reason),
-            ))
-        }
-        Judgement::AuditRun { cause } => eprintln!(
-            "bt-exec: AUDIT: would refuse {} ({cause}): {} — running it anyway (audit mode)",
-            path.display(),
-            verdict.reason
-        ),
-    }
-    if common.verbose || (!runs && !common.json) {
-        eprintln!("bt-exec: {}", verdict.reason);
-    }
-    Ok(())
-}
-
-/// Resolves a release from the logs' histories and puts its bytes in the
-/// CAS (with a progress bar on a terminal); the path returned is then
-/// verified as usual.
-fn fetch_release(
-    common: &CommonArgs,
-    policy: &Policy,
-    store: &Store,
-    name: &str,
-    version: Option<&str>,
-) -> Res<PathBuf> {
-    let ctx = context(policy, store, common.offline);
-    let mut notes = vec![];
-    let seen = named::resolve(&ctx, name, version, common.verbose, &mut notes);
-    for line in notes {
-        eprintln!("bt-exec: {line}");
-    }
-    let seen = seen?;
-    let r = &seen.entry.release;
-    if common.verbose {
-        eprintln!(
-            "bt-exec: {name}@{} is {} {} (leaf {}), sha256 {}, {} bytes",
-            version.unwrap_or("latest"),
-            r.name,
-            r.version,
-            seen.index,
-            hex::encode(r.sha256),
-            r.size
-        );
-    }
-    let bar = progress_bar(r.size);
-    let path = named::fetch(store, r, ctx.deadline, &mut |n| bar.set_position(n));
-    bar.finish_and_clear();
-    path
-}
-
-/// A bar for a download of `size` bytes: shown on a terminal, from 8 MiB.
-fn progress_bar(size: u64) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() || size < 8 << 20 {
-        return indicatif::ProgressBar::hidden();
-    }
-    let b = indicatif::ProgressBar::new(size);
-    b.set_style(
-        indicatif::ProgressStyle::with_template(
-            "fetching {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    b
-}
-
-fn run(cli: ExecCli) -> Res<u8> {
-    match cli.cmd {
-        None => {
-            let Some((program, args)) = cli.run.program.split_first() else {
-                return Err(Fail::new(
-                    exit::CONFIG,
-                    "usage: bt-exec [--policy FILE] [--offline] [--json] [-v] [--] PROGRAM [ARGS…]",
-                ));
-            };
-            verify_and_maybe_run(&cli.run.common, &SigsumArgs::default(), program, Some(args))
-        }
-        Some(ExecCmd::Verify {
-            common,
-            sigsum,
-            program,
-        }) => verify_and_maybe_run(&common, &sigsum, &program, None),
-        Some(ExecCmd::Policy(PolicyCmd::Check { file })) => policy_check(&file),
-        Some(ExecCmd::Gossip(GossipCmd::Export)) => {
-            let out = gossip::export(&store()?);
-            let _ = std::io::stdout().lock().write_all(&out);
-            Ok(0)
-        }
-        Some(ExecCmd::Gossip(GossipCmd::Import {
-            policy,
-            offline,
-            files,
-        })) => {
-            let store = store()?;
-            let policy = load_policy(policy.as_deref(), &store)?;
-            gossip::import(&store, &policy, offline, &files, &mut |m| {
-                eprintln!("bt-exec: {m}")
-            })?;
-            Ok(0)
-        }
-        Some(ExecCmd::Status { policy }) => {
-            let store = store()?;
-            let policy = load_policy(policy.as_deref(), &store)?;
-            print_lines(&status::report(&store, &policy, now()));
-            Ok(0)
-        }
-        Some(ExecCmd::Alarm(AlarmCmd::Clear { origin })) => {
-            let store = store()?;
-            match store.clear_alarms(&origin) {
-                Ok(0) => Err(Fail::new(exit::CONFIG, format!("no alarm for {origin}"))),
-                Ok(n) => {
-                    let what = if n == 1 {
-                        "alarm"
-                    } else {
-                        "alarms (one per key)"
-                    };
-                    eprintln!(
-                        "bt-exec: {what} for {origin} cleared; the evidence files stay in {}",
-                        store.state.join("evidence").display()
-                    );
-                    Ok(0)
-                }
-                Err(e) => Err(Fail::new(exit::CONFIG, e.to_string())),
-            }
-        }
-    }
-}
-
-fn real_main() -> u8 {
-    if let Err(e) = bt_exec::exec::ensure_stdio() {
-        eprintln!("bt-exec: {e}");
-        return exit::CONFIG;
-    }
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let parsed = match ExecCli::parse_run_form(&args) {
-        Some(c) => Ok(c),
-        None => ExecCli::try_parse_from(std::env::args_os()),
+fn front() -> c_int {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let (argv0, args) = match argv.split_first() {
+        Some((a, rest)) => (a.clone(), rest),
+        None => (OsString::from("bt-exec"), &[][..]),
     };
-    let cli = match parsed {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { exit::CONFIG } else { 0 };
-        }
-    };
-    match bt_exec::app::settle(run(cli)) {
-        Ok(c) => c,
-        Err(Fail { code, message }) => {
-            eprintln!("bt-exec: {message}");
-            code
-        }
+    if exec::ensure_stdio().is_ok() {
+        run_warm(args);
     }
+    let why = match full_path(&argv0) {
+        Ok(full) => {
+            bt_exec::strict::restore_umask();
+            let err = exec::execve(&full, OsStr::new(&argv0), args);
+            format!("{err} ({FULL} is installed beside bt-exec: install.sh installs both)")
+        }
+        Err(e) => e,
+    };
+    eprintln!("bt-exec: {why}");
+    c_int::from(exit::CONFIG)
 }
 
-/// The process's entry point, called by the C library's start-up.
-///
-/// bt-exec defines `main` itself (`#![no_main]`) rather than letting Rust's
-/// runtime wrap an ordinary one, because that runtime changes what the
-/// program bt-exec runs inherits: it sets SIGPIPE to "ignore", and an ignored
-/// signal stays ignored across `execve`, so a program would never be ended by
-/// SIGPIPE (`bt-exec yes | head` would not stop `yes`). The signal
-/// dispositions bt-exec was started with pass to the program untouched. The
-/// runtime's other start-up work (reading /proc/self/maps for the stack
-/// guard, an alternate signal stack) is also skipped: it is start-up time
-/// spent in front of every program. What bt-exec needs of it is done here:
-/// closed standard descriptors are opened on /dev/null, standard output is
-/// flushed at the end, and a panic still ends the process with status 101.
-/// A stack overflow is a plain SIGSEGV, without Rust's message.
+/// The process's entry point, called by the C library's start-up; see
+/// src/bin/bt-exec-full.rs for why bt-exec defines `main` itself (the signal
+/// dispositions it was started with pass to the program untouched).
 #[no_mangle]
 pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
-    // Arguments come from std::env::args_os, which glibc's start-up fills.
-    let code = std::panic::catch_unwind(real_main).unwrap_or(101);
-    let _ = std::io::stdout().flush();
-    c_int::from(code)
+    std::panic::catch_unwind(front).unwrap_or(101)
 }
