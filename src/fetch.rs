@@ -73,8 +73,6 @@ pub async fn read_capped(
 #[derive(Clone)]
 pub enum Fetcher {
     Http {
-        /// Built on first use: the warm path never pays for it.
-        client: std::sync::Arc<std::sync::OnceLock<Result<reqwest::blocking::Client, String>>>,
         base: String,
         /// No request starts, and no retry waits, past this instant.
         deadline: Option<std::time::Instant>,
@@ -100,7 +98,6 @@ impl Fetcher {
         let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
         match parsed.scheme() {
             "http" | "https" => Ok(Fetcher::Http {
-                client: Default::default(),
                 base: url.trim_end_matches('/').to_string(),
                 deadline: None,
             }),
@@ -158,14 +155,10 @@ impl Fetcher {
                     }),
                 }
             }
-            Fetcher::Http {
-                client, deadline, ..
-            } => {
-                let client = client.get_or_init(blocking_client).as_ref().map_err(|e| {
-                    FetchError::Unreachable {
-                        url: url.clone(),
-                        msg: e.clone(),
-                    }
+            Fetcher::Http { deadline, .. } => {
+                let client = blocking_client().map_err(|msg| FetchError::Unreachable {
+                    url: url.clone(),
+                    msg,
                 })?;
                 let mut wait = BACKOFF;
                 let mut last = None;
@@ -226,14 +219,25 @@ fn read_local(
 }
 
 /// The blocking client: rustls, bounded redirects, the timeouts above.
-fn blocking_client() -> Result<reqwest::blocking::Client, String> {
-    reqwest::blocking::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::limited(3))
-        .user_agent(concat!("bt-exec/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| e.to_string())
+/// One per process, built on first use (so the warm path never pays for
+/// it; each one starts a thread and loads the root certificates, and
+/// `prior_revisions` probes every CAS URL of every earlier release), so
+/// connections to one host are reused across logs and probes too.
+fn blocking_client() -> Result<&'static reqwest::blocking::Client, String> {
+    static CLIENT: std::sync::OnceLock<Result<reqwest::blocking::Client, String>> =
+        std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::blocking::Client::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(REQUEST_TIMEOUT)
+                .redirect(reqwest::redirect::Policy::limited(3))
+                .user_agent(concat!("bt-exec/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 fn time_left(url: &str, deadline: std::time::Instant) -> Result<Duration, FetchError> {
@@ -274,7 +278,7 @@ pub fn available(url: &str, size: u64, deadline: std::time::Instant) -> Result<b
                     Length::Is(n) => n == size,
                     Length::Invalid => false,
                 }),
-                405 | 501 => range_probe(&client, url, size, deadline),
+                405 | 501 => range_probe(client, url, size, deadline),
                 _ => Ok(false),
             }
         }
