@@ -45,6 +45,13 @@ pub fn resolve(program: &OsStr) -> Result<PathBuf, String> {
     ))
 }
 
+/// Set in the environment of the `bt-exec-full` that bt-exec's front execs
+/// (src/bin/bt-exec.rs), and removed by `bt-exec-full` before anything else,
+/// so no program it runs ever sees it. A front that finds it set was exec'd
+/// by a front: what is installed as `bt-exec-full` is a copy or a link of
+/// the front, and handing over again would exec for ever.
+pub const FROM_FRONT: &str = "BT_EXEC_FROM_FRONT";
+
 /// Why the verified copy was not exec'd.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {

@@ -246,11 +246,26 @@ pub fn read_capped(path: &Path, cap: usize) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// `path` with `suffix` appended to its last component, byte for byte
+/// (PROGRAM.tlog-proof beside PROGRAM): never through `Path::display`,
+/// which would replace the bytes of a name that is not UTF-8 and so look
+/// for the proof of another name.
+pub fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
 /// Reads a file if it exists.
 pub fn read_optional(path: &Path, cap: usize) -> io::Result<Option<Vec<u8>>> {
     match read_capped(path, cap) {
         Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        // Absent below bt-exec's cache or state directory: only if no
+        // other user could have removed it (src/strict.rs).
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            crate::strict::check_absent(path).map_err(io::Error::other)?;
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }

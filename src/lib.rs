@@ -40,6 +40,18 @@
 //! - [`gossip`]: `gossip export` and `import`: checkpoints shared and checked.
 //! - [`status`]: the reports of `status` and `policy check`, as lines.
 
+/// `eprintln!` that never panics: bt-exec's exit code must say why it
+/// refused even when standard error cannot be written (closed, /dev/full,
+/// a pipe whose reader left); `eprintln!` would panic, and the panic's 101
+/// would replace a 123 or a 126.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod app;
 pub mod audit;
 pub mod cli;

@@ -200,7 +200,7 @@ pub fn run_warm(
     let policy_path = Policy::locate(policy_flag)?;
     let text = fsutil::read_capped(&policy_path, Policy::MAX_BYTES).ok()?;
     // A proof file beside the program is evidence to check every time.
-    if std::fs::symlink_metadata(format!("{}.tlog-proof", path.display())).is_ok() {
+    if std::fs::symlink_metadata(fsutil::beside(path, ".tlog-proof")).is_ok() {
         return None;
     }
     let file = store.ingest(path).ok()?;

@@ -268,6 +268,15 @@ fn below(path: &Path) -> Result<Option<Metadata>, StrictError> {
     }
 }
 
+/// `path` below the cache or state directory was not found: the
+/// directories that would hold it, as far as they exist, must pass the
+/// strict modes too. Whoever could write one of them could have removed
+/// the file — an alarm, a run record — to turn a refusal into a run. The
+/// refusal is remembered ([`refused`]).
+pub fn check_absent(path: &Path) -> Result<(), StrictError> {
+    below(path).map(|_| ()).map_err(remember)
+}
+
 /// The metadata of a file below the cache or state directory that is used
 /// without being read here (a CAS file that is exec'd), checked; `None`
 /// when there is none (the directories that would hold it checked). The

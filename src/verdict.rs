@@ -62,9 +62,19 @@ pub fn standalone_policy() -> Policy {
 /// regular file (a FIFO planted to hang bt-exec, a device, a directory) is
 /// refused at once (126: present, so never a fallback to the logs).
 fn sidecar(path: &Path) -> Result<Option<(PathBuf, Vec<u8>)>, Fail> {
-    let sidecar_path = PathBuf::from(format!("{}.tlog-proof", path.display()));
+    let sidecar_path = crate::fsutil::beside(path, ".tlog-proof");
     match crate::fsutil::read_optional(&sidecar_path, MAX_PROOF_BYTES) {
         Ok(Some(b)) => Ok(Some((sidecar_path, b))),
+        // A link to nothing is a proof file that is not a regular file, not
+        // an absent one (the warm path treats it so too).
+        Ok(None) if std::fs::symlink_metadata(&sidecar_path).is_ok() => Err(Fail::new(
+            exit::REFUSED,
+            format!(
+                "refused {}: its proof file {} is a symbolic link to nothing",
+                path.display(),
+                sidecar_path.display()
+            ),
+        )),
         Ok(None) => Ok(None),
         Err(e) => match crate::fsutil::not_regular(&e) {
             Some(nr) => Err(Fail::new(
@@ -84,11 +94,8 @@ pub fn verify(req: &Request, file: Ingested) -> Result<(Verdict, Option<memo::Pe
     let ctx = app::context(req.policy, req.store, req.offline);
     let sigsum_path = match &req.sigsum.sigsum_proof {
         Some(p) => Some(p.clone()),
-        None => Some(PathBuf::from(format!(
-            "{}.sigsum-proof",
-            req.path.display()
-        )))
-        .filter(|p| req.policy.sigsum.is_some() && p.exists()),
+        None => Some(crate::fsutil::beside(req.path, ".sigsum-proof"))
+            .filter(|p| req.policy.sigsum.is_some() && p.exists()),
     };
     // What a warm verdict depends on is read before the verification reads it.
     let pending = req

@@ -332,10 +332,74 @@ fn the_front_serves_warm_verdicts_and_hands_over_the_rest() {
         assert_eq!(got, want, "{args:?}");
     }
 
+    // Missing, or the front again (a link or a copy): 125, said, no loop.
     fs::remove_file(&full).unwrap();
     let out = run(&["status"]);
     assert_eq!(out.status.code(), Some(125));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bt-exec-full"), "{err}");
+    assert!(err.contains("bt-exec-full is missing"), "{err}");
+    std::os::unix::fs::symlink("bt-exec", &full).unwrap();
+    let out = run(&["status"]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another copy of bt-exec's front"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// The hand-over leaves nothing in the environment of the program run.
+#[test]
+fn the_program_does_not_inherit_the_hand_over() {
+    let w = World::ready(1);
+    let env = w.root.join("bin/env.sh");
+    fs::write(&env, "#!/bin/sh\nenv\n").unwrap();
+    chmod_x(&env);
+    w.publish_release(0, &env, "example.org/env", "1.0", "pub.key", None);
+    w.cosign(0, &[Some(now()), Some(now())]);
+    let out = w.run(&[env.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let env = String::from_utf8_lossy(&out.stdout);
+    assert!(env.contains("BT_EXEC_CACHE_DIR="), "{env}");
+    assert!(!env.contains("BT_EXEC_FROM_FRONT"), "{env}");
+}
+
+/// A refusal keeps its exit code when standard error cannot be written;
+/// a proof file beside a program whose name is not UTF-8, or one that is a
+/// link to nothing, is still a proof file to check (126).
+#[test]
+fn refusals_hold_without_stderr_and_for_odd_proof_files() {
+    use std::os::unix::ffi::OsStrExt;
+    let w = World::ready(1);
+    w.policy("logs = 1\nmax_age = \"1h\"\nrefresh = \"1h\"");
+    let other = w.root.join("bin/other");
+    fs::write(&other, "#!/bin/sh\ntouch \"$0.ran\"\n").unwrap();
+    chmod_x(&other);
+    let mut c = Command::new(BT_EXEC);
+    w.env(c.arg(&other))
+        .stderr(fs::File::create("/dev/full").unwrap());
+    assert_eq!(c.status().unwrap().code(), Some(126));
+    // The logged program, twice (the second run warm), beside an odd name.
+    let dir = w.root.join(std::ffi::OsStr::from_bytes(b"odd\xff"));
+    fs::create_dir(&dir).unwrap();
+    let prog = dir.join("prog");
+    fs::copy(&w.prog, &prog).unwrap();
+    let run = || {
+        let _ = fs::remove_file(&w.canary);
+        let mut c = Command::new(BT_EXEC);
+        w.env(c.arg(&prog)).stdin(Stdio::null()).output().unwrap()
+    };
+    for _ in 0..2 {
+        assert_eq!(run().status.code(), Some(3));
+    }
+    let proof = dir.join("prog.tlog-proof");
+    fs::write(&proof, "not a proof").unwrap();
+    let out = run();
+    assert_eq!(out.status.code(), Some(126), "{out:?}");
+    assert!(!w.canary.exists());
+    fs::remove_file(&proof).unwrap();
+    std::os::unix::fs::symlink(dir.join("nowhere"), &proof).unwrap();
+    let out = run();
+    assert_eq!(out.status.code(), Some(126), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("symbolic link to nothing"), "{err}");
+    assert!(!w.canary.exists());
 }

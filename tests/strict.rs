@@ -158,6 +158,32 @@ fn directories_others_can_write_or_own_are_refused() {
     runs_in(&w, &new_cache, &state);
 }
 
+/// A file that is absent counts as absent only if no other user could have
+/// removed it: an alarms directory others can write, or owned by another
+/// user, is refused even when it holds no alarm (whoever could write it
+/// could have deleted one), cold and warm.
+#[test]
+fn an_absent_alarm_in_a_directory_others_can_write_is_refused() {
+    if !root("an_absent_alarm_in_a_directory_others_can_write_is_refused") {
+        return;
+    }
+    let w = World::ready(1);
+    w.policy("logs = 1\nmax_age = \"1h\"\nrefresh = \"1h\"");
+    let base = dir(&w.root.join("row"), 0o755);
+    let (cache, state) = (
+        dir(&base.join("cache"), 0o755),
+        dir(&base.join("state"), 0o755),
+    );
+    runs_in(&w, &cache, &state);
+    runs_in(&w, &cache, &state);
+    let alarms = dir(&state.join("alarms"), 0o777);
+    refused_in(&w, &cache, &state, &alarms, "chmod go-w ");
+    mode(&alarms, 0o755);
+    runs_in(&w, &cache, &state);
+    chown(&alarms, Some(OTHER), Some(OTHER)).unwrap();
+    refused_in(&w, &cache, &state, &alarms, "owned by uid");
+}
+
 #[test]
 fn symbolic_links_for_or_in_the_cache_are_refused() {
     if !root("symbolic_links_for_or_in_the_cache_are_refused") {

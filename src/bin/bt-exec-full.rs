@@ -106,7 +106,7 @@ fn verify_and_maybe_run(
         None => store.ingest(&path)?,
     };
     if common.verbose {
-        eprintln!(
+        bt_exec::say!(
             "bt-exec: {} is sha256 {} ({} bytes{})",
             path.display(),
             hex::encode(file.sha256),
@@ -131,7 +131,7 @@ fn verify_and_maybe_run(
         |(v, _)| (&v.logs, v.file.sha256),
     )?;
     for line in report::notes(&verdict.logs, &unsaved, common.verbose) {
-        eprintln!("bt-exec: {line}");
+        bt_exec::say!("bt-exec: {line}");
     }
     if common.json {
         let mut out = std::io::stdout().lock();
@@ -175,7 +175,7 @@ fn judge(
     if audit && runs {
         let rec = bt_exec::audit::Record::new(&program.to_string_lossy(), verdict, now());
         if let Err(e) = bt_exec::audit::record(store, &rec) {
-            eprintln!("bt-exec: audit: cannot record the verdict: {e}");
+            bt_exec::say!("bt-exec: audit: cannot record the verdict: {e}");
         }
     }
     match verdict::judge(audit, runs, verdict) {
@@ -186,14 +186,14 @@ fn judge(
                 format!("refused {}: {}", path.display(), verdict.reason),
             ))
         }
-        Judgement::AuditRun { cause } => eprintln!(
+        Judgement::AuditRun { cause } => bt_exec::say!(
             "bt-exec: AUDIT: would refuse {} ({cause}): {} — running it anyway (audit mode)",
             path.display(),
             verdict.reason
         ),
     }
     if common.verbose || (!runs && !common.json) {
-        eprintln!("bt-exec: {}", verdict.reason);
+        bt_exec::say!("bt-exec: {}", verdict.reason);
     }
     Ok(())
 }
@@ -212,12 +212,12 @@ fn fetch_release(
     let mut notes = vec![];
     let seen = named::resolve(&ctx, name, version, common.verbose, &mut notes);
     for line in notes {
-        eprintln!("bt-exec: {line}");
+        bt_exec::say!("bt-exec: {line}");
     }
     let seen = seen?;
     let r = &seen.entry.release;
     if common.verbose {
-        eprintln!(
+        bt_exec::say!(
             "bt-exec: {name}@{} is {} {} (leaf {}), sha256 {}, {} bytes",
             version.unwrap_or("latest"),
             r.name,
@@ -279,7 +279,7 @@ fn run(cli: ExecCli) -> Res<u8> {
             let store = store()?;
             let policy = load_policy(policy.as_deref(), &store)?;
             gossip::import(&store, &policy, offline, &files, &mut |m| {
-                eprintln!("bt-exec: {m}")
+                bt_exec::say!("bt-exec: {m}")
             })?;
             Ok(0)
         }
@@ -299,7 +299,7 @@ fn run(cli: ExecCli) -> Res<u8> {
                     } else {
                         "alarms (one per key)"
                     };
-                    eprintln!(
+                    bt_exec::say!(
                         "bt-exec: {what} for {origin} cleared; the evidence files stay in {}",
                         store.state.join("evidence").display()
                     );
@@ -312,8 +312,10 @@ fn run(cli: ExecCli) -> Res<u8> {
 }
 
 fn real_main() -> u8 {
+    // Only the front's hand-over sets it; the program must not inherit it.
+    std::env::remove_var(bt_exec::exec::FROM_FRONT);
     if let Err(e) = bt_exec::exec::ensure_stdio() {
-        eprintln!("bt-exec: {e}");
+        bt_exec::say!("bt-exec: {e}");
         return exit::CONFIG;
     }
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -331,7 +333,7 @@ fn real_main() -> u8 {
     match bt_exec::app::settle(run(cli)) {
         Ok(c) => c,
         Err(Fail { code, message }) => {
-            eprintln!("bt-exec: {message}");
+            bt_exec::say!("bt-exec: {message}");
             code
         }
     }

@@ -21,7 +21,8 @@
 #![no_main]
 
 use std::ffi::{c_char, c_int, OsStr, OsString};
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use bt_exec::cli::ExecCli;
 use bt_exec::verify::exit;
@@ -53,24 +54,45 @@ fn run_warm(args: &[OsString]) {
     let _ = memo::run_warm(common.policy.as_deref(), &store, &path, program, args);
 }
 
-/// `bt-exec-full` beside this binary: the real file, symbolic links to it
-/// followed (/proc/self/exe; where /proc is not mounted, as in some
-/// sandboxes, `argv0` when it is a path, as a shell leaves it).
-fn full_path(argv0: &OsStr) -> Result<PathBuf, String> {
-    let me = std::env::current_exe()
-        .or_else(|e| {
-            use std::os::unix::ffi::OsStrExt;
-            if argv0.as_bytes().contains(&b'/') {
-                std::fs::canonicalize(argv0)
-            } else {
-                Err(e)
-            }
-        })
-        .map_err(|e| format!("cannot find bt-exec's own file, so not {FULL} beside it: {e}"))?;
-    let dir = me
-        .parent()
-        .ok_or_else(|| format!("{}: no directory", me.display()))?;
-    Ok(dir.join(FULL))
+/// This binary's own file: /proc/self/exe, else (where /proc is not
+/// mounted, as in some sandboxes) the path the kernel executed
+/// (`AT_EXECFN`), resolved. Never `argv[0]`, which the caller chooses.
+fn own_file() -> Result<PathBuf, String> {
+    if let Ok(p) = std::env::current_exe() {
+        return Ok(p);
+    }
+    let execfn = Path::new(OsStr::from_bytes(rustix::param::linux_execfn().to_bytes()));
+    std::fs::canonicalize(execfn).map_err(|e| {
+        format!(
+            "cannot find bt-exec's own file, and so bt-exec-full beside it \
+             (/proc is not mounted; {}: {e})",
+            execfn.display()
+        )
+    })
+}
+
+/// Becomes `bt-exec-full`; returns why not.
+fn hand_over(argv0: &OsStr, args: &[OsString]) -> String {
+    if std::env::var_os(exec::FROM_FRONT).is_some() {
+        return format!(
+            "the {FULL} installed beside bt-exec is another copy of bt-exec's front, \
+             not the full bt-exec: install both again (install.sh)"
+        );
+    }
+    let full = match own_file() {
+        Ok(me) => me.with_file_name(FULL),
+        Err(e) => return e,
+    };
+    if std::fs::symlink_metadata(&full).is_err() {
+        return format!(
+            "{} is missing: bt-exec runs it for everything but a warm run \
+             (install.sh installs both)",
+            full.display()
+        );
+    }
+    bt_exec::strict::restore_umask();
+    std::env::set_var(exec::FROM_FRONT, "1");
+    exec::execve(&full, argv0, args)
 }
 
 fn front() -> c_int {
@@ -79,18 +101,11 @@ fn front() -> c_int {
         Some((a, rest)) => (a.clone(), rest),
         None => (OsString::from("bt-exec"), &[][..]),
     };
-    if exec::ensure_stdio().is_ok() {
+    if std::env::var_os(exec::FROM_FRONT).is_none() && exec::ensure_stdio().is_ok() {
         run_warm(args);
     }
-    let why = match full_path(&argv0) {
-        Ok(full) => {
-            bt_exec::strict::restore_umask();
-            let err = exec::execve(&full, OsStr::new(&argv0), args);
-            format!("{err} ({FULL} is installed beside bt-exec: install.sh installs both)")
-        }
-        Err(e) => e,
-    };
-    eprintln!("bt-exec: {why}");
+    let why = hand_over(&argv0, args);
+    bt_exec::say!("bt-exec: {why}");
     c_int::from(exit::CONFIG)
 }
 
