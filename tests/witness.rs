@@ -6,55 +6,11 @@ mod common;
 
 use std::collections::HashMap;
 
-use bt_exec::log::sign_checkpoint;
 use bt_exec::note::{SecretKey, VerifierKey};
-use bt_exec::tlog::store::TileHashes;
 use bt_exec::tlog::{Checkpoint, Hash};
 use bt_exec::witness::client::request_body;
 use bt_exec::witness::server::{check, Decision};
-
-/// A tree of `n` leaves `leaf-<i>-<tag>`, with a prover.
-fn tree(n: u64, tag: &str) -> TileHashes {
-    let mut store = TileHashes::new();
-    let mut all = vec![];
-    for i in 0..n {
-        let leaf = format!("leaf-{i}-{tag}");
-        store.set_fresh(0, all.clone());
-        all.extend(tlog_tiles::stored_hashes(i, leaf.as_bytes(), &store).unwrap());
-    }
-    store.set_fresh(0, all);
-    store
-}
-
-struct Log {
-    key: SecretKey,
-    origin: String,
-}
-
-impl Log {
-    fn new(origin: &str) -> Log {
-        Log {
-            key: SecretKey::generate(origin).unwrap(),
-            origin: origin.into(),
-        }
-    }
-    fn note(&self, t: &TileHashes, size: u64) -> (Checkpoint, Vec<u8>) {
-        let cp = Checkpoint::new(&self.origin, size, t.tree_hash(size).unwrap());
-        let note = sign_checkpoint(&self.key, &cp, &[]);
-        (cp, note)
-    }
-    fn body(&self, t: &TileHashes, old: u64, size: u64) -> Vec<u8> {
-        let proof: Vec<Hash> = if old == 0 || old >= size {
-            vec![]
-        } else {
-            t.consistency_proof(old, size).unwrap()
-        };
-        request_body(old, &proof, &self.note(t, size).1)
-    }
-    fn vkey(&self) -> VerifierKey {
-        self.key.verifier()
-    }
-}
+use common::signing_log::{tree, Log};
 
 fn code(d: Decision) -> u16 {
     match d {
@@ -308,4 +264,24 @@ fn state_survives_kill_9_mid_request() {
         acked = worker.join().unwrap();
     }
     assert!(acked > 0, "the witness cosigned nothing");
+}
+
+/// A state file the witness cannot read is an error (500), never "no
+/// state": that would let a fork be cosigned from size 0.
+#[test]
+fn unreadable_state_is_an_error_not_a_fresh_start() {
+    let w = Witness::new();
+    let t = tree(8, "a");
+    {
+        let p = w.start();
+        assert_eq!(post(&p, &w.log.body(&t, 0, 5)).0, 200);
+    }
+    let logs = w.state.join("logs");
+    for e in std::fs::read_dir(&logs).unwrap() {
+        std::fs::write(e.unwrap().path(), "garbage").unwrap();
+    }
+    let p = w.start();
+    let fork = tree(8, "fork");
+    let (status, _, body) = post(&p, &w.log.body(&fork, 0, 3));
+    assert_eq!(status, 500, "{}", String::from_utf8_lossy(&body));
 }

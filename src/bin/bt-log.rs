@@ -272,6 +272,54 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+struct WitnessServe {
+    key: PathBuf,
+    state: PathBuf,
+    listen: String,
+    logs: Vec<String>,
+    default_qpd: f64,
+    log_lists: Vec<String>,
+    log_list_interval: String,
+}
+
+fn witness_serve(a: WitnessServe) -> Result<()> {
+    use bt_exec::witness::{lists, service};
+    let logs = a
+        .logs
+        .iter()
+        .map(|v| VerifierKey::parse_log(v))
+        .collect::<Result<Vec<_>, _>>()?;
+    if logs.is_empty() && a.log_lists.is_empty() {
+        bail!("name the logs to witness: --log VKEY or --log-list FILE_OR_URL");
+    }
+    if !(a.default_qpd.is_finite() && a.default_qpd >= 0.0) {
+        bail!("--default-qpd must be a non-negative number");
+    }
+    let interval = bt_exec::policy::parse_duration(&a.log_list_interval)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| anyhow::anyhow!("--log-list-interval: not a duration like 10m or 1h"))?;
+    let cfg = service::Config {
+        key: log::load_secret_key(&a.key)?,
+        state: a.state,
+        logs,
+        default_qpd: a.default_qpd,
+        sources: a
+            .log_lists
+            .iter()
+            .map(|s| lists::Source::parse(s))
+            .collect(),
+        interval,
+    };
+    let say: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(|m: &str| eprintln!("bt-log: {m}"));
+    runtime()?.block_on(async {
+        let l = bt_exec::httpd::bind(&a.listen).await?;
+        let stop = bt_exec::httpd::StopSignal::install()?;
+        service::run(cfg, l, stop, say)
+            .await
+            .map_err(anyhow::Error::msg)
+    })
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Keygen { name, out } => {
@@ -313,22 +361,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             state,
             listen,
             logs,
-        }) => {
+            default_qpd,
+            log_lists,
+            log_list_interval,
+        }) => witness_serve(WitnessServe {
+            key,
+            state,
+            listen,
+            logs,
+            default_qpd,
+            log_lists,
+            log_list_interval,
+        })?,
+        Cmd::Witness(WitnessCmd::Info { key, url }) => {
             let key = log::load_secret_key(&key)?;
-            let logs = logs
-                .iter()
-                .map(|v| VerifierKey::parse_log(v))
-                .collect::<Result<Vec<_>, _>>()?;
-            if logs.is_empty() {
-                bail!("name at least one log to witness with --log VKEY");
+            for line in bt_exec::witness::service::info(&key, url.as_deref()) {
+                println!("{line}");
             }
-            let w = Arc::new(bt_exec::witness::server::Witness::open(key, &state, &logs)?);
-            runtime()?.block_on(async {
-                let l = bt_exec::httpd::bind(&listen).await?;
-                let stop = bt_exec::httpd::StopSignal::install()?;
-                eprintln!("bt-log: witness listening on http://{}", l.local_addr()?);
-                bt_exec::witness::server::serve(w, l, stop).await
-            })?;
         }
     }
     Ok(ExitCode::SUCCESS)

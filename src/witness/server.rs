@@ -1,133 +1,78 @@
-//! `bt-log witness serve`: a C2SP tlog-witness. The checks are a pure
-//! function ([`check`]) of the request, the known log keys and the latest
-//! checkpoint cosigned for that origin; the server around it serialises
-//! requests per log and persists before it answers.
+//! `bt-log witness serve`: a C2SP tlog-witness. `POST /add-checkpoint`
+//! (the decision is src/witness/decide.rs), and the monitoring view the
+//! spec asks witnesses to serve: `GET /monitor/<sha256 of the origin, hex>/checkpoint`,
+//! the latest checkpoint cosigned for that log with the log's signature
+//! and this witness's cosignature. The set of logs can be replaced while
+//! serving ([`Witness::set_logs`]; src/witness/lists.rs reads it); each
+//! log's state is a file named by its origin that no list change removes,
+//! so a log that leaves the lists and comes back is still held to the size
+//! it had.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use sha2::{Digest, Sha256};
 
 use crate::fsutil::{self, Durability, Lock};
-use crate::note::{self, SecretKey, VerifierKey};
-use crate::tlog::checkpoint::{parse_hash, parse_size};
-use crate::tlog::{
-    empty_root, verify_consistency, Checkpoint, Hash, SignedCheckpoint, TlogError,
-    MAX_CHECKPOINT_BYTES, MAX_PROOF_HASHES,
+use crate::note::{self, SecretKey};
+use crate::tlog::{Checkpoint, MAX_CHECKPOINT_BYTES};
+
+pub use super::decide::{
+    authenticate, check, decide, origin_of, Decision, Signed, MAX_REQUEST_BYTES, REQUEST_DEADLINE,
 };
+use super::lists::LogSet;
+use super::rate::Bucket;
 
-/// A request body is read up to this many bytes.
-pub const MAX_REQUEST_BYTES: usize = MAX_CHECKPOINT_BYTES + 64 * 64;
-/// A client has this long to send its request and get its answer.
-pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
-
-/// What the witness decided about one request.
-#[derive(Debug, PartialEq)]
-pub enum Decision {
-    /// Cosign this checkpoint (and persist it as the latest).
-    Cosign(Checkpoint),
-    /// HTTP status and message of a refusal; 409 carries our size.
-    Refuse(u16, String),
-}
-
-/// The pure decision of tlog-witness add-checkpoint.
-pub fn check(
-    body: &[u8],
-    logs: &HashMap<String, VerifierKey>,
-    latest: impl Fn(&str) -> Option<Checkpoint>,
-) -> Decision {
-    let refuse = |code: u16, msg: &str| Decision::Refuse(code, msg.to_string());
-    let Some((head, note_bytes)) = split_body(body) else {
-        return refuse(
-            400,
-            "malformed request: expected old size, proof lines, empty line, checkpoint",
-        );
-    };
-    let Some((old, proof)) = parse_head(head) else {
-        return refuse(400, "malformed old size or consistency proof lines");
-    };
-    let origin = note_bytes
-        .split(|&b| b == b'\n')
-        .next()
-        .and_then(|o| std::str::from_utf8(o).ok())
-        .unwrap_or("");
-    let Some(key) = logs.get(origin) else {
-        return refuse(404, "unknown log origin");
-    };
-    let cp = match SignedCheckpoint::verify(note_bytes, origin, key, &[]) {
-        Ok(sc) => sc.checkpoint,
-        Err(TlogError::BadCheckpoint(m)) => {
-            return refuse(400, &format!("malformed checkpoint: {m}"))
-        }
-        Err(e) => return refuse(403, &format!("checkpoint signature: {e}")),
-    };
-    if old > cp.size {
-        return refuse(400, "old size is larger than the checkpoint size");
-    }
-    let prev = latest(origin);
-    let (prev_size, prev_root) = prev
-        .as_ref()
-        .map_or((0, empty_root()), |p| (p.size, p.root));
-    if old != prev_size {
-        return Decision::Refuse(409, format!("{prev_size}\n"));
-    }
-    if cp.size == 0 && cp.root != empty_root() {
-        return refuse(422, "a checkpoint of size 0 must have the empty root");
-    }
-    if old == 0 {
-        if !proof.is_empty() {
-            return refuse(422, "the proof must be empty from size 0");
-        }
-    } else if old == cp.size {
-        if !proof.is_empty() || cp.root != prev_root {
-            return refuse(422, "same size, different root hash: the log has forked");
-        }
-    } else if verify_consistency(old, prev_root, cp.size, cp.root, &proof).is_err() {
-        return refuse(422, "consistency proof does not verify");
-    }
-    Decision::Cosign(cp)
-}
-
-fn split_body(body: &[u8]) -> Option<(&str, &[u8])> {
-    let at = body.windows(2).position(|w| w == b"\n\n")?;
-    let head = std::str::from_utf8(body.get(..at)?).ok()?;
-    Some((head, body.get(at + 2..)?))
-}
-
-fn parse_head(head: &str) -> Option<(u64, Vec<Hash>)> {
-    let mut lines = head.split('\n');
-    let old = parse_size(lines.next()?.strip_prefix("old ")?)?;
-    let proof: Vec<Hash> = lines.map(parse_hash).collect::<Option<_>>()?;
-    (proof.len() <= MAX_PROOF_HASHES).then_some((old, proof))
-}
-
-/// The witness: its key, durable state and known logs.
+/// The witness: its key, durable state and the logs it cosigns now.
 pub struct Witness {
     key: SecretKey,
     state: PathBuf,
-    logs: HashMap<String, VerifierKey>,
-    locks: HashMap<String, tokio::sync::Mutex<()>>,
+    logs: RwLock<Arc<LogSet>>,
+    /// One per origin ever asked about: check-and-persist is atomic per log.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    rates: Mutex<HashMap<String, Bucket>>,
+    started: std::time::Instant,
     _lock: Lock,
 }
 
+/// The file holding the latest checkpoint cosigned for `origin`: named by
+/// the SHA-256 of the origin, as the monitoring URL names it.
 fn state_file(state: &Path, origin: &str) -> PathBuf {
-    state.join("logs").join(format!(
-        "{}.checkpoint",
-        hex::encode(Sha256::digest(origin.as_bytes()))
-    ))
+    state_file_of(state, &hex::encode(Sha256::digest(origin.as_bytes())))
+}
+
+fn state_file_of(state: &Path, origin_hash: &str) -> PathBuf {
+    state.join("logs").join(format!("{origin_hash}.checkpoint"))
+}
+
+/// What an add-checkpoint request got: status, content type, body, and
+/// seconds for `Retry-After`.
+pub struct Answer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+    pub retry_after: Option<u64>,
+}
+
+fn answer(status: u16, body: String) -> Answer {
+    Answer {
+        status,
+        content_type: "text/plain; charset=utf-8",
+        body,
+        retry_after: None,
+    }
 }
 
 impl Witness {
     /// Opens the state directory (one witness process per state directory).
-    pub fn open(key: SecretKey, state: &Path, logs: &[VerifierKey]) -> std::io::Result<Witness> {
+    pub fn open(key: SecretKey, state: &Path, logs: LogSet) -> std::io::Result<Witness> {
         std::fs::create_dir_all(state.join("logs"))?;
         let lock = Lock::try_exclusive(&state.join("lock"))?.ok_or_else(|| {
             std::io::Error::other(format!(
@@ -135,69 +80,140 @@ impl Witness {
                 state.display()
             ))
         })?;
-        let logs: HashMap<String, VerifierKey> =
-            logs.iter().map(|k| (k.name.clone(), k.clone())).collect();
-        let locks = logs
-            .keys()
-            .map(|o| (o.clone(), tokio::sync::Mutex::new(())))
-            .collect();
         Ok(Witness {
             key,
             state: state.to_path_buf(),
-            logs,
-            locks,
+            logs: RwLock::new(Arc::new(logs)),
+            locks: Mutex::default(),
+            rates: Mutex::default(),
+            started: std::time::Instant::now(),
             _lock: lock,
         })
     }
 
-    /// The latest checkpoint this witness cosigned for `origin`.
-    pub fn latest(&self, origin: &str) -> Option<Checkpoint> {
-        let key = self.logs.get(origin)?;
-        let note = fsutil::read_optional(&state_file(&self.state, origin), MAX_CHECKPOINT_BYTES)
-            .ok()??;
-        SignedCheckpoint::verify(&note, origin, key, &[])
-            .ok()
-            .map(|s| s.checkpoint)
+    /// The logs cosigned now.
+    pub fn logs(&self) -> Arc<LogSet> {
+        match self.logs.read() {
+            Ok(l) => Arc::clone(&l),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
     }
 
-    /// Handles one add-checkpoint body: status, content type, body.
-    pub async fn add_checkpoint(&self, body: &[u8], now: u64) -> (u16, &'static str, String) {
-        let origin = body
+    /// Replaces the logs cosigned from now on; requests in flight finish
+    /// under the set they started with. No log's state is touched.
+    pub fn set_logs(&self, logs: LogSet) {
+        let new = Arc::new(logs);
+        match self.logs.write() {
+            Ok(mut l) => *l = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
+    }
+
+    /// The latest checkpoint this witness cosigned for `origin`: `Ok(None)`
+    /// when it never did. The file was written only after the log's
+    /// signature verified, so it is not verified again: a log whose key a
+    /// list later replaces is still held to the size and root it had. A
+    /// file that cannot be read or parsed is an error, never "no state",
+    /// which would let any fork be cosigned from size 0.
+    pub fn latest(&self, origin: &str) -> Result<Option<Checkpoint>, String> {
+        let path = state_file(&self.state, origin);
+        let note = match fsutil::read_optional(&path, MAX_CHECKPOINT_BYTES) {
+            Ok(None) => return Ok(None),
+            Ok(Some(n)) => n,
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let text = note
             .windows(2)
             .position(|w| w == b"\n\n")
-            .and_then(|at| body.get(at + 2..))
-            .and_then(|n| n.split(|&b| b == b'\n').next())
-            .and_then(|o| std::str::from_utf8(o).ok())
-            .unwrap_or("");
-        // Check-and-persist is atomic per log (the spec's rollback race).
-        let _guard = match self.locks.get(origin) {
-            Some(m) => Some(m.lock().await),
-            None => None,
+            .and_then(|at| note.get(..at + 1))
+            .ok_or_else(|| format!("{}: not a signed note", path.display()))?;
+        match Checkpoint::parse(text) {
+            Ok(cp) if cp.origin == origin => Ok(Some(cp)),
+            Ok(cp) => Err(format!("{}: holds {}", path.display(), cp.origin)),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
+    fn lock_of(&self, origin: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = match self.locks.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
         };
-        match check(body, &self.logs, |o| self.latest(o)) {
+        Arc::clone(locks.entry(origin.to_string()).or_default())
+    }
+
+    /// Takes one request of `origin`'s rate: `Err(seconds to wait)` when it
+    /// has none left.
+    fn take_rate(&self, origin: &str, qpd: f64) -> Result<(), u64> {
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut rates = match self.rates.lock() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        rates
+            .entry(origin.to_string())
+            .or_insert_with(|| Bucket::new(qpd, now))
+            .take(qpd, now)
+    }
+
+    /// Handles one add-checkpoint body at `now` (UNIX seconds).
+    pub async fn add_checkpoint(&self, body: &[u8], now: u64) -> Answer {
+        let logs = self.logs();
+        let req = match authenticate(body, |o| logs.get(o).map(|k| k.key.clone())) {
+            Ok(r) => r,
+            Err(d) => return self.refusal(d, body, now),
+        };
+        let origin = req.checkpoint.checkpoint.origin.clone();
+        let qpd = logs.get(&origin).map_or(0.0, |k| k.qpd);
+        // Counted only once the log's key signed (src/witness/rate.rs).
+        if let Err(wait) = self.take_rate(&origin, qpd) {
+            let mut a = answer(
+                429,
+                format!("{origin} is over its rate of {qpd} requests a day; retry in {wait} s\n"),
+            );
+            a.retry_after = Some(wait);
+            return a;
+        }
+        // Check-and-persist is atomic per log (the spec's rollback race).
+        let lock = self.lock_of(&origin);
+        let _guard = lock.lock().await;
+        let prev = match self.latest(&origin) {
+            Ok(p) => p,
+            Err(e) => return answer(500, format!("the witness's state is unreadable: {e}\n")),
+        };
+        match decide(&req, prev.as_ref()) {
             Decision::Cosign(cp) => {
-                let Some(at) = body.windows(2).position(|w| w == b"\n\n") else {
-                    return (400, "text/plain", "malformed\n".into());
-                };
-                let note_bytes = &body[at + 2..];
-                if let Err(e) = fsutil::write_atomic(
-                    &state_file(&self.state, &cp.origin),
-                    note_bytes,
-                    0o644,
-                    Durability::Sync,
-                ) {
-                    return (500, "text/plain", format!("cannot persist state: {e}\n"));
-                }
                 let line = note::sign_cosignature_line(&self.key, now, &cp.encode());
-                (200, "text/plain; charset=utf-8", format!("{line}\n"))
+                // The log's verified signature and ours: what the monitoring
+                // view serves (no line this witness did not check).
+                let mut kept = req.checkpoint.verified_note;
+                kept.extend_from_slice(line.as_bytes());
+                kept.push(b'\n');
+                let path = state_file(&self.state, &origin);
+                if let Err(e) = fsutil::write_atomic(&path, &kept, 0o644, Durability::Sync) {
+                    return answer(500, format!("cannot persist state: {e}\n"));
+                }
+                answer(200, format!("{line}\n"))
             }
-            Decision::Refuse(409, size) => (409, "text/x.tlog.size", size),
+            d => self.refusal(d, body, now),
+        }
+    }
+
+    fn refusal(&self, d: Decision, body: &[u8], now: u64) -> Answer {
+        match d {
+            Decision::Refuse(409, size) => Answer {
+                status: 409,
+                content_type: "text/x.tlog.size",
+                body: size,
+                retry_after: None,
+            },
             Decision::Refuse(code, msg) => {
                 if code == 422 {
                     self.keep_evidence(body, now);
                 }
-                (code, "text/plain; charset=utf-8", format!("{msg}\n"))
+                answer(code, format!("{msg}\n"))
             }
+            Decision::Cosign(_) => answer(500, "internal error\n".into()),
         }
     }
 
@@ -212,6 +228,24 @@ impl Witness {
             Durability::Sync,
         );
     }
+
+    /// The monitoring view of the log whose origin hashes to `origin_hash`
+    /// (64 lowercase hex digits), whether or not it is still listed.
+    pub fn cosigned(&self, origin_hash: &str) -> Option<Vec<u8>> {
+        let hex_ok = origin_hash.len() == 64
+            && origin_hash
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hex_ok {
+            return None;
+        }
+        fsutil::read_optional(
+            &state_file_of(&self.state, origin_hash),
+            MAX_CHECKPOINT_BYTES,
+        )
+        .ok()
+        .flatten()
+    }
 }
 
 async fn handle(State(w): State<Arc<Witness>>, body: Bytes) -> Response {
@@ -219,15 +253,38 @@ async fn handle(State(w): State<Arc<Witness>>, body: Bytes) -> Response {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let (code, ctype, text) = w.add_checkpoint(&body, now).await;
-    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, [(header::CONTENT_TYPE, ctype)], text).into_response()
+    let a = w.add_checkpoint(&body, now).await;
+    let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = (status, [(header::CONTENT_TYPE, a.content_type)], a.body).into_response();
+    if let Some(s) = a.retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(s));
+    }
+    resp
 }
 
-/// The router: `POST /add-checkpoint`, capped and deadline-bound.
+async fn monitor(State(w): State<Arc<Witness>>, UrlPath(hash): UrlPath<String>) -> Response {
+    match w.cosigned(&hash) {
+        Some(note) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            note,
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "no checkpoint cosigned for that log\n",
+        )
+            .into_response(),
+    }
+}
+
+/// The router: `POST /add-checkpoint` and `GET /monitor/<hash>/checkpoint`,
+/// capped and deadline-bound.
 pub fn router(w: Arc<Witness>) -> Router {
     Router::new()
         .route("/add-checkpoint", post(handle))
+        .route("/monitor/:hash/checkpoint", get(monitor))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
