@@ -43,9 +43,21 @@ pub enum Cmd {
         /// A witness to ask for cosignatures: URL=VKEY (repeatable).
         #[arg(long = "witness", value_name = "URL=VKEY")]
         witnesses: Vec<String>,
+        /// The add-checkpoint requests a day a --witness grants this log (its log
+        /// list's qpd): URL=N (repeatable). The log asks it no more often; a
+        /// checkpoint in between is published without its cosignature.
+        #[arg(long = "witness-qpd", value_name = "URL=N")]
+        witness_qpd: Vec<String>,
     },
     /// Add one release, or a JSONL manifest of many, under one new checkpoint.
     Add(AddArgs),
+    /// Ask the configured witnesses the published checkpoint lacks (those
+    /// whose rate allows) to cosign it, and publish it again with their
+    /// cosignatures: the same tree. Exit status 3 while one is still missing.
+    Cosign {
+        /// The log directory.
+        dir: PathBuf,
+    },
     /// Serve a log directory over HTTP until SIGTERM (nothing outside it:
     /// a symbolic link that leaves the directory is 404).
     Serve {

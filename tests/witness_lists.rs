@@ -29,12 +29,26 @@ struct Witness {
     _tmp: tempfile::TempDir,
 }
 
-/// Its stderr until it listens, or the whole of it when it exits first.
-fn start(lists: &[&Path], extra: &[&str]) -> Result<Witness, String> {
+/// A witness's key, made before it runs.
+fn witness_key() -> (tempfile::TempDir, String) {
     let tmp = tempfile::tempdir().unwrap();
     let vkey = common::keygen(tmp.path(), "witness.example/w", "w.key");
+    (tmp, vkey)
+}
+
+/// Its stderr until it listens, or the whole of it when it exits first.
+fn start(lists: &[&Path], extra: &[&str]) -> Result<Witness, String> {
+    start_with(witness_key(), "127.0.0.1:0", lists, extra)
+}
+
+fn start_with(
+    (tmp, vkey): (tempfile::TempDir, String),
+    listen: &str,
+    lists: &[&Path],
+    extra: &[&str],
+) -> Result<Witness, String> {
     let mut c = Command::new(BT_LOG);
-    c.args(["witness", "serve", "--listen", "127.0.0.1:0", "--key"])
+    c.args(["witness", "serve", "--listen", listen, "--key"])
         .arg(tmp.path().join("w.key"))
         .arg("--state")
         .arg(tmp.path().join("state"));
@@ -421,4 +435,98 @@ fn witness_info_says_what_log_operators_need() {
             "monitoring https://w.example/monitor"
         ]
     );
+}
+
+/// The log side: a witness configured with the rate it grants
+/// (`init --witness-qpd`) is asked no more often; the checkpoint in between
+/// is published without its cosignature (exit 3, saying why), and
+/// `bt-log cosign` has a witness that was down cosign the same tree later.
+#[test]
+fn a_log_keeps_to_the_rate_its_witnesses_grant() {
+    let dir = tempfile::tempdir().unwrap();
+    let lvkey = common::keygen(dir.path(), "example.org/ratelog", "log.key");
+    let pubk = dir.path().join("pub.key");
+    common::keygen(dir.path(), "example.org", "pub.key");
+    let w1 = start(&[], &["--log", &lvkey, "--default-qpd", "1000000"]).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (k2tmp, k2) = witness_key();
+    let w2_url = format!("http://127.0.0.1:{port}");
+    let log = dir.path().join("log");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (code, _, err) = common::bt_log(&[
+        "init",
+        &s(&log),
+        "--origin",
+        "example.org/ratelog",
+        "--key",
+        &s(&dir.path().join("log.key")),
+        "--witness",
+        &format!("{}={}", w1.proc.addr, w1.vkey.encode()),
+        "--witness-qpd",
+        &format!("{}=1", w1.proc.addr),
+        "--witness",
+        &format!("{w2_url}={k2}"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let add = |n: u32| {
+        let f = dir.path().join(format!("file{n}"));
+        std::fs::write(&f, format!("release {n}")).unwrap();
+        common::bt_log(&[
+            "add",
+            &s(&log),
+            &s(&f),
+            "--name",
+            "example.org/x",
+            "--version",
+            &format!("1.{n}"),
+            "--publisher-key",
+            &s(&pubk),
+        ])
+    };
+    let (code, _, err) = add(1);
+    assert_eq!(code, 3, "w2 is down: {err}");
+    assert!(err.contains(&w2_url), "{err}");
+    let (code, _, err) = add(2);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("not asked: over the rate it grants this log (1 a day)"),
+        "{err}"
+    );
+    // w1 saw size 1 only; the checkpoint of size 2 carries no cosignature.
+    let view = format!(
+        "/monitor/{}/checkpoint",
+        hex::encode(Sha256::digest("example.org/ratelog"))
+    );
+    let (_, _, note) = common::http(&w1.proc.addr, "GET", &view, &[], b"");
+    assert!(
+        String::from_utf8_lossy(&note).contains("\n1\n"),
+        "{}",
+        String::from_utf8_lossy(&note)
+    );
+    let w2key = VerifierKey::parse_witness(&k2).unwrap();
+    let lkey = VerifierKey::parse_log(&lvkey).unwrap();
+    let cosigs = || {
+        let note = std::fs::read(log.join("checkpoint")).unwrap();
+        let keys = [w1.vkey.clone(), w2key.clone()];
+        let sc = SignedCheckpoint::verify(&note, "example.org/ratelog", &lkey, &keys).unwrap();
+        (sc.checkpoint.size, sc.cosignatures.len())
+    };
+    assert_eq!(cosigs(), (2, 0));
+    // w2 comes up: cosign asks it (w1 is still over its rate).
+    let _w2 = start_with(
+        (k2tmp, k2.clone()),
+        &format!("127.0.0.1:{port}"),
+        &[],
+        &["--log", &lvkey],
+    )
+    .unwrap();
+    let (code, _, err) = common::bt_log(&["cosign", &s(&log)]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("1 cosigned now"), "{err}");
+    assert!(err.contains("not asked"), "{err}");
+    assert_eq!(cosigs(), (2, 1));
 }

@@ -331,15 +331,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
             origin,
             key,
             witnesses,
+            witness_qpd,
         } => {
-            let w = witnesses
+            let mut w = witnesses
                 .iter()
                 .map(|s| log::parse_witness_arg(s))
                 .collect::<Result<Vec<_>, _>>()?;
+            log::apply_witness_qpd(&mut w, &witness_qpd)?;
             let v = log::init(&dir, &origin, &key, w)?;
             println!("{v}");
         }
         Cmd::Add(a) => return add(a),
+        Cmd::Cosign { dir } => {
+            let r = log::cosign(&dir)?;
+            eprintln!(
+                "bt-log: checkpoint of size {}: {} witness(es) had cosigned, {} cosigned now",
+                r.size,
+                r.had,
+                r.cosigned.len()
+            );
+            if !r.failures.is_empty() {
+                for (url, why) in &r.failures {
+                    eprintln!("bt-log: warning: witness {url} did not cosign: {why}");
+                }
+                return Ok(ExitCode::from(EXIT_NO_QUORUM));
+            }
+        }
         Cmd::Monitor(m) => return monitor(m),
         Cmd::Serve { dir, listen } => {
             if !dir.join("checkpoint").is_file() {

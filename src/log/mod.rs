@@ -7,10 +7,14 @@
 //! - `bt/index/<hh>`: lookup shards (see [`crate::index`]);
 //! - `bt/proof/<N>.tlog-proof`: a C2SP tlog-proof per release;
 //! - `cas/sha256/<hex>`: content-addressed copies, when `--cas-url` is used;
-//! - `.bt-log/config.toml`, `.bt-log/lock`, `.bt-log/pending`.
+//! - `.bt-log/config.toml`, `.bt-log/lock`, `.bt-log/pending`,
+//!   `.bt-log/witness-rates.json` (what is left of each witness's rate).
 
+mod cosign;
+mod rates;
 mod writer;
 
+pub use cosign::{cosign, CosignReport};
 pub use writer::{add, proof_path, AddOptions, AddReport, NewRelease};
 
 use std::path::{Path, PathBuf};
@@ -43,12 +47,17 @@ pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
 }
 
 /// A witness the log asks for cosignatures.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WitnessConfig {
     /// Submission prefix; `add-checkpoint` is appended.
     pub url: String,
     pub vkey: String,
+    /// Add-checkpoint requests a day the witness grants this log (a log
+    /// list's `qpd`): the log asks no more often (src/log/rates.rs). None:
+    /// no limit kept here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qpd: Option<f64>,
 }
 
 /// `.bt-log/config.toml`.
@@ -196,6 +205,24 @@ pub fn read_checkpoint(
     )?)
 }
 
+/// Applies `--witness-qpd URL=N` arguments to the witnesses they name.
+pub fn apply_witness_qpd(witnesses: &mut [WitnessConfig], args: &[String]) -> Result<(), LogError> {
+    for a in args {
+        let bad = || LogError::Usage(format!("--witness-qpd takes URL=N (N ≥ 0), got {a:?}"));
+        let (url, n) = a.rsplit_once('=').ok_or_else(bad)?;
+        let q = n
+            .parse::<f64>()
+            .ok()
+            .filter(|q| q.is_finite() && *q >= 0.0)
+            .ok_or_else(bad)?;
+        let w = witnesses.iter_mut().find(|w| w.url == url).ok_or_else(|| {
+            LogError::Usage(format!("--witness-qpd {url}: no --witness {url}=VKEY"))
+        })?;
+        w.qpd = Some(q);
+    }
+    Ok(())
+}
+
 /// Parses `URL=VKEY` (split at the first `=`, as vkeys end in `=`).
 pub fn parse_witness_arg(arg: &str) -> Result<WitnessConfig, LogError> {
     let (url, vkey) = arg
@@ -204,5 +231,6 @@ pub fn parse_witness_arg(arg: &str) -> Result<WitnessConfig, LogError> {
     Ok(WitnessConfig {
         url: url.to_string(),
         vkey: vkey.to_string(),
+        qpd: None,
     })
 }

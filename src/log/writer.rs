@@ -186,7 +186,7 @@ fn make_entry(
 }
 
 /// A hash reader over the log's own tiles on disk, as of tree `size`.
-fn disk_store(dir: &Path, size: u64) -> TileHashes {
+pub(super) fn disk_store(dir: &Path, size: u64) -> TileHashes {
     let dir = dir.to_path_buf();
     TileHashes::with_loader(Box::new(move |level, n| {
         let w = tile_width(level, n, size);
@@ -304,19 +304,12 @@ fn publish(
 ) -> Result<Published, LogError> {
     let witnesses = cfg.witness_keys()?;
     let log_only = sign_checkpoint(key, cp, &[]);
-    let results = crate::witness::client::collect(&cfg.witness, &witnesses, &log_only, old, store);
-    let mut lines = Vec::new();
-    let mut cosigned = Vec::new();
-    let mut failures = Vec::new();
-    for (w, r) in cfg.witness.iter().zip(results) {
-        match r {
-            Ok(l) => {
-                cosigned.push(w.url.clone());
-                lines.extend(l);
-            }
-            Err(e) => failures.push((w.url.clone(), e)),
-        }
-    }
+    let all: Vec<usize> = (0..cfg.witness.len()).collect();
+    let super::rates::Asked {
+        lines,
+        cosigned,
+        failures,
+    } = super::rates::ask(dir, cfg, &all, &log_only, old, store)?;
     let note = sign_checkpoint(key, cp, &lines);
     // Our own note must verify with our keys before anyone sees it.
     SignedCheckpoint::verify(&note, &cfg.origin, &key.verifier(), &witnesses)?;
@@ -329,7 +322,7 @@ fn publish(
 }
 
 /// Completes a checkpoint a crashed `add` signed but did not publish.
-fn finish_pending(
+pub(super) fn finish_pending(
     dir: &Path,
     cfg: &LogConfig,
     key: &SecretKey,

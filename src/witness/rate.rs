@@ -17,7 +17,7 @@ pub fn burst(qpd: f64) -> f64 {
 }
 
 /// One log's bucket.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Bucket {
     tokens: f64,
     /// Milliseconds on the caller's monotonic clock.

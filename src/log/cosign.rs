@@ -1,0 +1,85 @@
+//! `bt-log cosign DIR`: the published checkpoint, cosigned by the
+//! configured witnesses it lacks. A checkpoint `add` published without a
+//! witness (down, or over the rate it grants: src/log/rates.rs) is
+//! otherwise cosigned only by a later `add`; this asks again for the same
+//! tree — nothing but signature lines change — so a log that adds rarely
+//! can be cosigned from cron.
+
+use std::path::Path;
+
+use super::writer::{disk_store, finish_pending};
+use super::{
+    io, load_secret_key, read_checkpoint, sign_checkpoint, LogConfig, LogError, STATE_DIR,
+};
+use crate::fsutil::{self, Durability, Lock};
+use crate::note;
+use crate::tlog::{SignedCheckpoint, MAX_CHECKPOINT_BYTES};
+
+/// What `cosign` did.
+pub struct CosignReport {
+    pub size: u64,
+    /// Witnesses whose cosignature the checkpoint had already.
+    pub had: usize,
+    /// Witnesses that cosigned now.
+    pub cosigned: Vec<String>,
+    /// Witnesses still missing, and why.
+    pub failures: Vec<(String, String)>,
+}
+
+/// Asks the configured witnesses the published checkpoint lacks, and
+/// publishes it again with what they give.
+pub fn cosign(dir: &Path) -> Result<CosignReport, LogError> {
+    let cfg = LogConfig::load(dir)?;
+    let _lock = Lock::exclusive(&dir.join(STATE_DIR).join("lock")).map_err(io(dir))?;
+    let key = load_secret_key(&cfg.key)?;
+    let vkey = key.verifier();
+    let published = read_checkpoint(dir, &cfg, &vkey)?.checkpoint.size;
+    finish_pending(dir, &cfg, &key, &vkey, published)?;
+    let path = dir.join("checkpoint");
+    let note_bytes = fsutil::read_capped(&path, MAX_CHECKPOINT_BYTES).map_err(io(&path))?;
+    let witnesses = cfg.witness_keys()?;
+    let mut keys = vec![vkey.clone()];
+    keys.extend(witnesses.iter().map(|w| w.to_cosignature_key()));
+    let opened = note::open(&note_bytes, &keys)?;
+    let cp = SignedCheckpoint::verify(&note_bytes, &cfg.origin, &vkey, &witnesses)?.checkpoint;
+    // The cosignature lines that verified, and whose they are.
+    let had: Vec<(String, u32, String)> = opened
+        .verified
+        .iter()
+        .zip(&opened.verified_lines)
+        .filter(|(s, _)| s.timestamp.is_some())
+        .map(|(s, l)| (s.key.name.clone(), s.key.id, l.clone()))
+        .collect();
+    let missing: Vec<usize> = witnesses
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| {
+            let c = w.to_cosignature_key();
+            !had.iter().any(|(n, id, _)| *n == c.name && *id == c.id)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let mut report = CosignReport {
+        size: cp.size,
+        had: witnesses.len() - missing.len(),
+        cosigned: vec![],
+        failures: vec![],
+    };
+    if missing.is_empty() {
+        return Ok(report);
+    }
+    let store = disk_store(dir, cp.size);
+    let log_only = sign_checkpoint(&key, &cp, &[]);
+    let asked = super::rates::ask(dir, &cfg, &missing, &log_only, cp.size, &store)?;
+    report.failures = asked.failures;
+    if !asked.lines.is_empty() {
+        let mut lines: Vec<String> = had.into_iter().map(|(_, _, l)| l).collect();
+        lines.extend(asked.lines);
+        let note = sign_checkpoint(&key, &cp, &lines);
+        // Our own note must verify with our keys before anyone sees it.
+        SignedCheckpoint::verify(&note, &cfg.origin, &vkey, &witnesses)?;
+        fsutil::write_atomic(&path, &note, 0o644, Durability::Sync).map_err(io(&path))?;
+    }
+    report.cosigned = asked.cosigned;
+    Ok(report)
+}
