@@ -117,32 +117,7 @@ pub enum WitnessCmd {
     /// Run a C2SP tlog-witness until SIGTERM: POST /add-checkpoint, and
     /// GET /monitor/<sha256 of the origin, hex>/checkpoint (the latest
     /// checkpoint cosigned for that log). SIGHUP reads the log lists again.
-    Serve {
-        /// The witness's secret key.
-        #[arg(long)]
-        key: PathBuf,
-        /// Directory for the witness's durable state.
-        #[arg(long)]
-        state: PathBuf,
-        /// Address to listen on (port 0 picks a free port).
-        #[arg(long, default_value = "127.0.0.1:8081")]
-        listen: String,
-        /// A log to witness: its vkey, whose name is its origin (repeatable).
-        #[arg(long = "log", value_name = "VKEY")]
-        logs: Vec<String>,
-        /// Add-checkpoint requests a day each --log log may make (over it: 429).
-        #[arg(long, value_name = "N", default_value_t = 86400.0)]
-        default_qpd: f64,
-        /// A logs/v0 log list to witness the logs of, each at its qpd: a file or
-        /// an http(s) URL (repeatable). Read at start (an error stops the
-        /// witness), then every --log-list-interval and on SIGHUP (an error
-        /// keeps the list read before).
-        #[arg(long = "log-list", value_name = "FILE_OR_URL")]
-        log_lists: Vec<String>,
-        /// How often the log lists are read again (e.g. 10m, 1h).
-        #[arg(long, value_name = "DURATION", default_value = "1h")]
-        log_list_interval: String,
-    },
+    Serve(WitnessServeArgs),
     /// Print what log operators need to use this witness: its cosignature/v1
     /// verifier key, and with --url its add-checkpoint and monitoring URLs.
     Info {
@@ -464,4 +439,33 @@ mod tests {
             assert!(ExecCli::parse_run_form(&os(args)).is_none(), "{args:?}");
         }
     }
+}
+
+/// `bt-log witness serve`.
+#[derive(clap::Args)]
+pub struct WitnessServeArgs {
+    /// The witness's secret key.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Directory for the witness's durable state.
+    #[arg(long)]
+    pub state: PathBuf,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub listen: String,
+    /// A log to witness: its vkey, whose name is its origin (repeatable).
+    #[arg(long = "log", value_name = "VKEY")]
+    pub logs: Vec<String>,
+    /// Add-checkpoint requests a day each --log log may make (over it: 429).
+    #[arg(long, value_name = "N", default_value_t = 86400.0)]
+    pub default_qpd: f64,
+    /// A logs/v0 log list to witness the logs of, each at its qpd: a file or
+    /// an http(s) URL (repeatable). Read at start (an error stops the
+    /// witness), then every --log-list-interval and on SIGHUP (an error
+    /// keeps the list read before).
+    #[arg(long = "log-list", value_name = "FILE_OR_URL")]
+    pub log_lists: Vec<String>,
+    /// How often the log lists are read again (e.g. 10m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub log_list_interval: String,
 }

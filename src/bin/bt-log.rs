@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use bt_exec::cli::{AddArgs, Cli, Cmd, MonitorArgs, WitnessCmd};
+use bt_exec::cli::{AddArgs, Cli, Cmd, MonitorArgs, WitnessCmd, WitnessServeArgs};
 
 use bt_exec::entry::Source;
 use bt_exec::log::{self, AddOptions, NewRelease};
@@ -272,17 +272,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-struct WitnessServe {
-    key: PathBuf,
-    state: PathBuf,
-    listen: String,
-    logs: Vec<String>,
-    default_qpd: f64,
-    log_lists: Vec<String>,
-    log_list_interval: String,
-}
-
-fn witness_serve(a: WitnessServe) -> Result<()> {
+fn witness_serve(a: WitnessServeArgs) -> Result<()> {
     use bt_exec::witness::{lists, service};
     let logs = a
         .logs
@@ -373,23 +363,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 bt_exec::serve::serve(&dir, l, stop).await
             })?;
         }
-        Cmd::Witness(WitnessCmd::Serve {
-            key,
-            state,
-            listen,
-            logs,
-            default_qpd,
-            log_lists,
-            log_list_interval,
-        }) => witness_serve(WitnessServe {
-            key,
-            state,
-            listen,
-            logs,
-            default_qpd,
-            log_lists,
-            log_list_interval,
-        })?,
+        Cmd::Witness(WitnessCmd::Serve(a)) => witness_serve(a)?,
         Cmd::Witness(WitnessCmd::Info { key, url }) => {
             let key = log::load_secret_key(&key)?;
             for line in bt_exec::witness::service::info(&key, url.as_deref()) {
