@@ -299,8 +299,11 @@ fn a_log_that_left_keeps_its_state_and_its_fork_is_refused() {
     let w = start(&[&file], &[]).unwrap();
     let (t, fork) = (tree(8, "t"), tree(8, "fork"));
     assert_eq!(w.post(&a.body(&t, 0, 5)).0, 200);
-    write(&file, &list(&[(&b, 1e9)]));
+    // Dropped by a list written without blank lines, as the network's own
+    // validator allows: still read, and a is dropped.
+    write(&file, &list(&[(&b, 1e9)]).replace("\n\n", "\n"));
     w.hup(1);
+    assert!(w.said().contains("1 no longer listed"), "{}", w.said());
     assert_eq!(w.post(&a.body(&t, 5, 5)).0, 404, "a left the list");
     // Back, under its old key or a new one: held to size 5 and its root.
     let a2 = Log {
@@ -315,6 +318,8 @@ fn a_log_that_left_keeps_its_state_and_its_fork_is_refused() {
         let (status, _, body) = w.post(&log.body(&fork, 0, 3));
         assert_eq!((status, body.as_slice()), (409, &b"5\n"[..]));
     }
+    assert!(w.said().contains("example.org/a: key "), "{}", w.said());
+    assert!(w.said().contains(" replaced by "), "{}", w.said());
     assert_eq!(w.post(&a2.body(&t, 5, 8)).0, 200, "the real tree grows on");
 }
 
@@ -529,4 +534,46 @@ fn a_log_keeps_to_the_rate_its_witnesses_grant() {
     assert!(err.contains("1 cosigned now"), "{err}");
     assert!(err.contains("not asked"), "{err}");
     assert_eq!(cosigs(), (2, 1));
+}
+
+/// Anyone can replay a log's published checkpoint: replays (with or
+/// without a bogus proof) neither use up the log's rate nor write
+/// evidence; a real fork, signed by the log, is kept once however often
+/// it is sent.
+#[test]
+fn replays_spend_no_rate_and_leave_no_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Log::new("example.org/a");
+    // 14400 a day: a burst of 10.
+    let file = list_file(&dir, &[(&a, 14400.0)]);
+    let w = start(&[&file], &[]).unwrap();
+    let (t, fork) = (tree(9, "t"), tree(9, "fork"));
+    assert_eq!(w.post(&a.body(&t, 0, 5)).0, 200);
+    let view = format!(
+        "/monitor/{}/checkpoint",
+        hex::encode(Sha256::digest("example.org/a"))
+    );
+    let (_, _, published) = common::http(&w.proc.addr, "GET", &view, &[], b"");
+    let replay = bt_exec::witness::client::request_body(5, &[], &published);
+    let junk =
+        bt_exec::witness::client::request_body(5, &[bt_exec::tlog::Hash([7; 32])], &published);
+    for _ in 0..30 {
+        assert_eq!(w.post(&replay).0, 200);
+        assert_eq!(w.post(&junk).0, 400);
+        assert_eq!(w.post(&a.body(&t, 0, 5)).0, 409);
+    }
+    for size in 6..=9 {
+        assert_eq!(
+            w.post(&a.body(&t, size - 1, size)).0,
+            200,
+            "the log at {size}"
+        );
+    }
+    let evidence = w._tmp.path().join("state/evidence");
+    let count = || std::fs::read_dir(&evidence).map_or(0, |d| d.count());
+    assert_eq!(count(), 0);
+    for _ in 0..5 {
+        assert_eq!(w.post(&a.body(&fork, 9, 9)).0, 422);
+    }
+    assert_eq!(count(), 1, "one fork, kept once");
 }

@@ -366,7 +366,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Witness(WitnessCmd::Serve(a)) => witness_serve(a)?,
         Cmd::Witness(WitnessCmd::Info { key, url }) => {
             let key = log::load_secret_key(&key)?;
-            for line in bt_exec::witness::service::info(&key, url.as_deref()) {
+            for line in
+                bt_exec::witness::service::info(&key, url.as_deref()).map_err(anyhow::Error::msg)?
+            {
                 println!("{line}");
             }
         }

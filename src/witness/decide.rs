@@ -115,7 +115,10 @@ pub fn decide(req: &Signed, prev: Option<&Checkpoint>) -> Decision {
             return refuse(422, "the proof must be empty from size 0");
         }
     } else if old == cp.size {
-        if !proof.is_empty() || cp.root != prev_root {
+        if !proof.is_empty() {
+            return refuse(400, "a consistency proof between equal sizes must be empty");
+        }
+        if cp.root != prev_root {
             return refuse(422, "same size, different root hash: the log has forked");
         }
     } else if verify_consistency(old, prev_root, cp.size, cp.root, proof).is_err() {

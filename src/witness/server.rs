@@ -70,6 +70,19 @@ fn answer(status: u16, body: String) -> Answer {
     }
 }
 
+fn refusal(d: Decision) -> Answer {
+    match d {
+        Decision::Refuse(409, size) => Answer {
+            status: 409,
+            content_type: "text/x.tlog.size",
+            body: size,
+            retry_after: None,
+        },
+        Decision::Refuse(code, msg) => answer(code, format!("{msg}\n")),
+        Decision::Cosign(_) => answer(500, "internal error\n".into()),
+    }
+}
+
 impl Witness {
     /// Opens the state directory (one witness process per state directory).
     pub fn open(key: SecretKey, state: &Path, logs: LogSet) -> std::io::Result<Witness> {
@@ -80,6 +93,7 @@ impl Witness {
                 state.display()
             ))
         })?;
+        Self::remove_temporaries(state);
         Ok(Witness {
             key,
             state: state.to_path_buf(),
@@ -161,11 +175,40 @@ impl Witness {
         let logs = self.logs();
         let req = match authenticate(body, |o| logs.get(o).map(|k| k.key.clone())) {
             Ok(r) => r,
-            Err(d) => return self.refusal(d, body, now),
+            Err(d) => return refusal(d),
         };
         let origin = req.checkpoint.checkpoint.origin.clone();
         let qpd = logs.get(&origin).map_or(0.0, |k| k.qpd);
-        // Counted only once the log's key signed (src/witness/rate.rs).
+        // Check-and-persist is atomic per log (the spec's rollback race).
+        let lock = self.lock_of(&origin);
+        let _guard = lock.lock().await;
+        let prev = match self.latest(&origin) {
+            Ok(p) => p,
+            Err(e) => return answer(500, format!("the witness's state is unreadable: {e}\n")),
+        };
+        let cp = match decide(&req, prev.as_ref()) {
+            Decision::Cosign(cp) => cp,
+            d => {
+                // Kept only when it proves a fork by itself: two trees of
+                // one size, both signed by the log.
+                if prev.as_ref().is_some_and(|p| {
+                    p.size == req.checkpoint.checkpoint.size
+                        && p.root != req.checkpoint.checkpoint.root
+                }) {
+                    self.keep_evidence(&req.checkpoint.verified_note);
+                }
+                return refusal(d);
+            }
+        };
+        let line = note::sign_cosignature_line(&self.key, now, &cp.encode());
+        // The log's rate is spent only on a tree this witness has not
+        // cosigned: anyone can replay a log's published checkpoint, and
+        // counting replays (or 409s, or bad proofs) would let them use up
+        // its rate and keep it from being cosigned (src/witness/rate.rs).
+        let grows = prev.as_ref().map_or(true, |p| cp.size > p.size);
+        if !grows {
+            return answer(200, format!("{line}\n"));
+        }
         if let Err(wait) = self.take_rate(&origin, qpd) {
             let mut a = answer(
                 429,
@@ -174,77 +217,74 @@ impl Witness {
             a.retry_after = Some(wait);
             return a;
         }
-        // Check-and-persist is atomic per log (the spec's rollback race).
-        let lock = self.lock_of(&origin);
-        let _guard = lock.lock().await;
-        let prev = match self.latest(&origin) {
-            Ok(p) => p,
-            Err(e) => return answer(500, format!("the witness's state is unreadable: {e}\n")),
-        };
-        match decide(&req, prev.as_ref()) {
-            Decision::Cosign(cp) => {
-                let line = note::sign_cosignature_line(&self.key, now, &cp.encode());
-                // The log's verified signature and ours: what the monitoring
-                // view serves (no line this witness did not check).
-                let mut kept = req.checkpoint.verified_note;
-                kept.extend_from_slice(line.as_bytes());
-                kept.push(b'\n');
-                let path = state_file(&self.state, &origin);
-                if let Err(e) = fsutil::write_atomic(&path, &kept, 0o644, Durability::Sync) {
-                    return answer(500, format!("cannot persist state: {e}\n"));
-                }
-                answer(200, format!("{line}\n"))
-            }
-            d => self.refusal(d, body, now),
+        // The log's verified signature and ours: what the monitoring view
+        // serves (no line this witness did not check).
+        let mut kept = req.checkpoint.verified_note;
+        kept.extend_from_slice(line.as_bytes());
+        kept.push(b'\n');
+        let path = state_file(&self.state, &origin);
+        if let Err(e) = fsutil::write_atomic(&path, &kept, 0o644, Durability::Sync) {
+            return answer(500, format!("cannot persist state: {e}\n"));
         }
+        answer(200, format!("{line}\n"))
     }
 
-    fn refusal(&self, d: Decision, body: &[u8], now: u64) -> Answer {
-        match d {
-            Decision::Refuse(409, size) => Answer {
-                status: 409,
-                content_type: "text/x.tlog.size",
-                body: size,
-                retry_after: None,
-            },
-            Decision::Refuse(code, msg) => {
-                if code == 422 {
-                    self.keep_evidence(body, now);
-                }
-                answer(code, format!("{msg}\n"))
-            }
-            Decision::Cosign(_) => answer(500, "internal error\n".into()),
+    /// A checkpoint the log signed that contradicts one this witness
+    /// cosigned: kept once (named by its digest, so a replay adds nothing),
+    /// with only the log's signature.
+    fn keep_evidence(&self, note: &[u8]) {
+        let dir = self.state.join("evidence");
+        let path = dir.join(format!("{}.checkpoint", hex::encode(Sha256::digest(note))));
+        if !path.exists() {
+            let _ = fsutil::write_atomic(&path, note, 0o644, Durability::Sync);
         }
-    }
-
-    /// A validly signed checkpoint that failed consistency may prove the log
-    /// misbehaved: keep it.
-    fn keep_evidence(&self, body: &[u8], now: u64) {
-        let name = format!("{now}-{}.txt", hex::encode(&Sha256::digest(body)[..8]));
-        let _ = fsutil::write_atomic(
-            &self.state.join("evidence").join(name),
-            body,
-            0o644,
-            Durability::Sync,
-        );
     }
 
     /// The monitoring view of the log whose origin hashes to `origin_hash`
-    /// (64 lowercase hex digits), whether or not it is still listed.
-    pub fn cosigned(&self, origin_hash: &str) -> Option<Vec<u8>> {
+    /// (64 lowercase hex digits), whether or not it is still listed:
+    /// `Ok(None)` when it never cosigned one; an error when the file is
+    /// not a checkpoint of that origin.
+    pub fn cosigned(&self, origin_hash: &str) -> Result<Option<Vec<u8>>, String> {
         let hex_ok = origin_hash.len() == 64
             && origin_hash
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !hex_ok {
-            return None;
+            return Ok(None);
         }
-        fsutil::read_optional(
-            &state_file_of(&self.state, origin_hash),
-            MAX_CHECKPOINT_BYTES,
-        )
-        .ok()
-        .flatten()
+        let path = state_file_of(&self.state, origin_hash);
+        let Some(note) = fsutil::read_optional(&path, MAX_CHECKPOINT_BYTES)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+        else {
+            return Ok(None);
+        };
+        let cp = note
+            .windows(2)
+            .position(|w| w == b"\n\n")
+            .and_then(|at| Checkpoint::parse(note.get(..at + 1)?).ok());
+        match cp {
+            Some(cp) if hex::encode(Sha256::digest(cp.origin.as_bytes())) == origin_hash => {
+                Ok(Some(note))
+            }
+            _ => Err(format!("{}: not a checkpoint of that log", path.display())),
+        }
+    }
+
+    /// Removes what a killed write left in the state directory.
+    fn remove_temporaries(state: &Path) {
+        let dirs = [state.join("logs"), state.join("evidence")];
+        for e in dirs
+            .iter()
+            .filter_map(|d| std::fs::read_dir(d).ok())
+            .flatten()
+            .flatten()
+        {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') && name.contains(".tmp.") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 }
 
@@ -265,15 +305,20 @@ async fn handle(State(w): State<Arc<Witness>>, body: Bytes) -> Response {
 
 async fn monitor(State(w): State<Arc<Witness>>, UrlPath(hash): UrlPath<String>) -> Response {
     match w.cosigned(&hash) {
-        Some(note) => (
+        Ok(Some(note)) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             note,
         )
             .into_response(),
-        None => (
+        Ok(None) => (
             StatusCode::NOT_FOUND,
             "no checkpoint cosigned for that log\n",
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the witness's state is unreadable: {e}\n"),
         )
             .into_response(),
     }

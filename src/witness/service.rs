@@ -34,17 +34,19 @@ struct Lists {
 }
 
 impl Lists {
-    /// Reads every source again; one that fails keeps its list. `Err` on
-    /// the first failure when `strict` (at start, with nothing to keep).
+    /// Reads every source again; one that fails keeps its list. Returns
+    /// how many failed; `Err` on the first failure when `strict` (at
+    /// start, with nothing to keep).
     async fn reload(
         &mut self,
         client: &reqwest::Client,
         strict: bool,
         say: &(dyn Fn(&str) + Sync),
-    ) -> Result<(), String> {
+    ) -> Result<usize, String> {
+        let mut failed = 0;
         for (source, current) in self.sources.iter().zip(self.current.iter_mut()) {
             let read = source.read(client).await;
-            match update(current.as_ref(), read) {
+            match update(read) {
                 Ok(list) => {
                     for w in &list.warnings {
                         say(&format!("log list {}: {w}", source.describe()));
@@ -52,13 +54,16 @@ impl Lists {
                     *current = Some(list);
                 }
                 Err(e) if strict => return Err(format!("log list {}: {e}", source.describe())),
-                Err(e) => say(&format!(
-                    "log list {}: {e}; the list read before stays in force",
-                    source.describe()
-                )),
+                Err(e) => {
+                    failed += 1;
+                    say(&format!(
+                        "log list {}: {e}; the list read before stays in force",
+                        source.describe()
+                    ))
+                }
             }
         }
-        Ok(())
+        Ok(failed)
     }
 
     fn merged(&self, say: &(dyn Fn(&str) + Sync)) -> LogSet {
@@ -128,15 +133,9 @@ pub async fn run(
                     _ = tick.tick() => {},
                     _ = hup.recv() => {},
                 }
-                let _ = lists.reload(&client, false, &*say).await;
+                let failed = lists.reload(&client, false, &*say).await.unwrap_or(0);
                 let set = lists.merged(&*say);
-                let before = w.logs();
-                let added = set.keys().filter(|o| !before.contains_key(*o)).count();
-                let removed = before.keys().filter(|o| !set.contains_key(*o)).count();
-                say(&format!(
-                    "log lists read again: {} logs ({added} added, {removed} no longer listed)",
-                    set.len()
-                ));
+                say(&changes(&w.logs(), &set, failed, lists.sources.len()));
                 w.set_logs(set);
             }
         })
@@ -146,15 +145,44 @@ pub async fn run(
     served.map_err(|e| e.to_string())
 }
 
+/// What a reload changed, in one line; each log whose key a list replaced
+/// is named (the log is still held to the size it had under the old one).
+fn changes(before: &LogSet, after: &LogSet, failed: usize, sources: usize) -> String {
+    let added = after.keys().filter(|o| !before.contains_key(*o)).count();
+    let removed = before.keys().filter(|o| !after.contains_key(*o)).count();
+    let mut line = format!(
+        "log lists read again: {} logs ({added} added, {removed} no longer listed)",
+        after.len()
+    );
+    for (origin, k) in after {
+        if let Some(old) = before.get(origin).filter(|o| o.key != k.key) {
+            line.push_str(&format!(
+                "; {origin}: key {} replaced by {}",
+                old.key, k.key
+            ));
+        }
+    }
+    if failed > 0 {
+        line.push_str(&format!(
+            "; {failed} of {sources} lists could not be read, the lists read before kept"
+        ));
+    }
+    line
+}
+
 /// What `witness info` prints, one `keyword value` per line: the witness's
 /// cosignature/v1 (0x04) verifier key, what log operators configure and
 /// policies name; with the witness's public base URL, its add-checkpoint
 /// URL and its monitoring prefix.
-pub fn info(key: &SecretKey, url: Option<&str>) -> Vec<String> {
+pub fn info(key: &SecretKey, url: Option<&str>) -> Result<Vec<String>, String> {
     let mut out = vec![format!("vkey {}", key.verifier().to_cosignature_key())];
     if let Some(u) = url.map(|u| u.trim_end_matches('/')) {
+        let parsed = url::Url::parse(u).map_err(|e| format!("--url {u:?}: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") || u.contains(char::is_whitespace) {
+            return Err(format!("--url {u:?}: not an http(s) URL"));
+        }
         out.push(format!("add-checkpoint {u}/add-checkpoint"));
         out.push(format!("monitoring {u}/monitor"));
     }
-    out
+    Ok(out)
 }

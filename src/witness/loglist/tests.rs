@@ -43,9 +43,7 @@ fn malformed_lists_name_their_line() {
     let rows: Vec<(String, usize, &str)> = vec![
         ("".into(), 1, "header"),
         ("logs/v1\n\nvkey x\nqpd 1\n".into(), 1, "header"),
-        (format!("\nlogs/v0\n\nvkey {a}\nqpd 1\n"), 1, "header"),
         (format!("vkey {a}\nqpd 1\n"), 1, "header"),
-        (format!("logs/v0\nvkey {a}\nqpd 1\n"), 2, "blank line"),
         (
             format!("logs/v0\nrevision x\n\nvkey {a}\nqpd 1\n"),
             2,
@@ -57,6 +55,7 @@ fn malformed_lists_name_their_line() {
         (format!("logs/v0\n\nvkey {a}\nqpd NaN\n"), 4, "non-negative"),
         (format!("logs/v0\n\nvkey {a}\nqpd inf\n"), 4, "non-negative"),
         (format!("logs/v0\n\nvkey {a}\nqpd 1\nqpd 2\n"), 5, "twice"),
+        (format!("logs/v0\n\nvkey {a}\nqpd 1 2\n"), 4, "non-negative"),
         ("logs/v0\n\nqpd 1\ncontact x\n".into(), 3, "without a vkey"),
         ("logs/v0\n\nvkey not-a-key\nqpd 1\n".into(), 3, "name+hexid"),
         (format!("logs/v0\n\nvkey {bad_id}\nqpd 1\n"), 3, "key ID"),
@@ -71,8 +70,8 @@ fn malformed_lists_name_their_line() {
             "listed twice",
         ),
         (
-            format!("logs/v0\n\nvkey {a}\nqpd 1\norigin \n"),
-            5,
+            format!("logs/v0\n\nvkey {a}\norigin \nqpd 1\n"),
+            4,
             "empty origin",
         ),
     ];
@@ -99,15 +98,50 @@ fn unverifiable_key_types_are_skipped_with_a_warning() {
     .unwrap();
     assert_eq!(l.logs.len(), 1);
     assert!(l.warnings[0].contains("0x02"), "{:?}", l.warnings);
-    // A witness key (0x04) is not a log key: an error, not a skip.
+    // A witness key (0x04) is no log key either: skipped the same way.
     let w = VerifierKey::parse(&a)
         .unwrap()
         .to_cosignature_key()
         .encode();
+    let l = parse(&format!("logs/v0\n\nvkey {w}\nqpd 1\n")).unwrap();
+    assert!(l.logs.is_empty() && l.warnings[0].contains("0x04"), "{l:?}");
+}
+
+/// What the witness network's own validator accepts is read the same way:
+/// no blank lines, surrounding whitespace, the documented order (origin
+/// first), blank lines anywhere.
+#[test]
+fn the_validators_latitude() {
+    let (a, b, c) = (
+        vkey("a.example/log"),
+        vkey("b.example/log"),
+        vkey("c.example/log"),
+    );
+    let rows = [
+        format!("logs/v0\nvkey {a}\nqpd 1\ncontact x\nvkey {b}\nqpd 2\nvkey {c}\norigin c2\nqpd 3\n"),
+        format!("  logs/v0  \n\n\n  vkey {a}   \n\tqpd 1 \n\n  # note\n vkey {b}\n qpd\t2\n\nvkey {c}\norigin c2 \n\nqpd 3\n"),
+        format!("\nlogs/v0\nrevision 9\norigin a.example/log\nvkey {a}\nbastion none\nqpd 1\ncontact x\norigin b.example/log\nvkey {b}\nqpd 2\norigin c2\nvkey {c}\nqpd 3\n"),
+    ];
+    for text in rows {
+        let l = parse(&text).unwrap_or_else(|e| panic!("{e}: {text:?}"));
+        let got: Vec<(&str, f64)> = l.logs.iter().map(|l| (l.origin.as_str(), l.qpd)).collect();
+        assert_eq!(
+            got,
+            [("a.example/log", 1.0), ("b.example/log", 2.0), ("c2", 3.0)],
+            "{text:?}"
+        );
+    }
+}
+
+/// A list of a million unknown lines gives a bounded number of warnings.
+#[test]
+fn warnings_are_capped() {
+    let a = vkey("a.example/log");
+    let text = format!("logs/v0\n\nvkey {a}\nqpd 1\n{}", "x 1\n".repeat(100_000));
+    let l = parse(&text).unwrap();
+    assert_eq!(l.warnings.len(), MAX_WARNINGS + 1);
     assert_eq!(
-        parse(&format!("logs/v0\n\nvkey {w}\nqpd 1\n"))
-            .unwrap_err()
-            .line,
-        3
+        l.warnings[MAX_WARNINGS],
+        format!("and {} more warnings", 100_000 - MAX_WARNINGS)
     );
 }
