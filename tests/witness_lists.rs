@@ -534,12 +534,17 @@ fn a_log_keeps_to_the_rate_its_witnesses_grant() {
     assert!(err.contains("1 cosigned now"), "{err}");
     assert!(err.contains("not asked"), "{err}");
     assert_eq!(cosigs(), (2, 1));
+    // cosign kept w1's bucket: the next add still does not ask it.
+    let (code, _, err) = add(3);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("not asked: over the rate"), "{err}");
+    assert_eq!(cosigs(), (3, 1), "w2 cosigned the new tree");
 }
 
 /// Anyone can replay a log's published checkpoint: replays (with or
 /// without a bogus proof) neither use up the log's rate nor write
-/// evidence; a real fork, signed by the log, is kept once however often
-/// it is sent.
+/// evidence; a real fork, signed by the log, is kept once per size however
+/// often, and in however many versions, it is sent.
 #[test]
 fn replays_spend_no_rate_and_leave_no_evidence() {
     let dir = tempfile::tempdir().unwrap();
@@ -572,8 +577,10 @@ fn replays_spend_no_rate_and_leave_no_evidence() {
     let evidence = w._tmp.path().join("state/evidence");
     let count = || std::fs::read_dir(&evidence).map_or(0, |d| d.count());
     assert_eq!(count(), 0);
-    for _ in 0..5 {
+    for i in 0..5 {
         assert_eq!(w.post(&a.body(&fork, 9, 9)).0, 422);
+        let another = tree(9, &format!("fork{i}"));
+        assert_eq!(w.post(&a.body(&another, 9, 9)).0, 422);
     }
-    assert_eq!(count(), 1, "one fork, kept once");
+    assert_eq!(count(), 1, "one fork kept per log and size");
 }

@@ -73,7 +73,10 @@ pub fn cosign(dir: &Path) -> Result<CosignReport, LogError> {
     let asked = super::rates::ask(dir, &cfg, &missing, &log_only, cp.size, &store)?;
     report.failures = asked.failures;
     if !asked.lines.is_empty() {
+        // Every line the published note had stays: those of witnesses no
+        // longer configured were verified when it was published.
         let mut lines: Vec<String> = had.into_iter().map(|(_, _, l)| l).collect();
+        lines.extend(opened.unknown_lines);
         lines.extend(asked.lines);
         let note = sign_checkpoint(&key, &cp, &lines);
         // Our own note must verify with our keys before anyone sees it.

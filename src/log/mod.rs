@@ -93,7 +93,20 @@ impl LogConfig {
                 }
             }
         })?;
-        toml::from_str(&text).map_err(|e| LogError::Usage(format!("{}: {e}", p.display())))
+        let cfg: LogConfig =
+            toml::from_str(&text).map_err(|e| LogError::Usage(format!("{}: {e}", p.display())))?;
+        if let Some(w) = cfg
+            .witness
+            .iter()
+            .find(|w| w.qpd.is_some_and(|q| !q.is_finite() || q < 0.0))
+        {
+            return Err(LogError::Usage(format!(
+                "{}: witness {}: qpd must be a non-negative number",
+                p.display(),
+                w.url
+            )));
+        }
+        Ok(cfg)
     }
 
     pub fn witness_keys(&self) -> Result<Vec<VerifierKey>, LogError> {

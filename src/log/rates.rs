@@ -30,10 +30,11 @@ pub fn take(dir: &Path, witnesses: &[WitnessConfig]) -> Result<Vec<Option<u64>>,
         return Ok(vec![None; witnesses.len()]);
     }
     let path = dir.join(STATE_DIR).join(FILE);
-    // A file that cannot be parsed starts every bucket full: at worst one
-    // burst too many, never a log that stops asking.
+    // A file that cannot be read or parsed starts every bucket full: at
+    // worst one burst too many, never a log that stops asking.
     let mut buckets: BTreeMap<String, Bucket> = fsutil::read_optional(&path, 1 << 20)
-        .map_err(io(&path))?
+        .ok()
+        .flatten()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
     let now = now_ms();
@@ -48,7 +49,6 @@ pub fn take(dir: &Path, witnesses: &[WitnessConfig]) -> Result<Vec<Option<u64>>,
                 .err()
         })
         .collect();
-    buckets.retain(|url, _| witnesses.iter().any(|w| &w.url == url));
     let text = serde_json::to_vec_pretty(&buckets).map_err(|e| LogError::Usage(e.to_string()))?;
     fsutil::write_atomic(&path, &text, 0o644, Durability::Sync).map_err(io(&path))?;
     Ok(waits)

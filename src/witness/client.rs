@@ -136,5 +136,30 @@ fn verify_response(body: &[u8], cp: &Checkpoint, key: &VerifierKey) -> Result<Ve
     if good.is_empty() {
         return Err("the witness answered without a valid cosignature from its key".into());
     }
+    // One line per witness: a witness (or a path to a plain-http one) that
+    // repeats its line would otherwise push the note past the signature
+    // count a note may carry, and no checkpoint could be published.
+    good.truncate(1);
     Ok(good)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::note::SecretKey;
+
+    /// A witness repeating its line (or a path repeating it for a
+    /// plain-http one) gives the log one line, not a note too many
+    /// signatures long to publish.
+    #[test]
+    fn one_line_per_witness() {
+        let w = SecretKey::from_seed("w.example", [3; 32]).unwrap();
+        let cp = Checkpoint::new("example.org/log", 3, crate::tlog::Hash([5; 32]));
+        let line = note::sign_cosignature_line(&w, 1_700_000_000, &cp.encode());
+        let body = format!("{line}\n").repeat(150);
+        let got = verify_response(body.as_bytes(), &cp, &w.verifier()).unwrap();
+        assert_eq!(got, [line]);
+        let other = Checkpoint::new("example.org/log", 4, crate::tlog::Hash([5; 32]));
+        assert!(verify_response(body.as_bytes(), &other, &w.verifier()).is_err());
+    }
 }

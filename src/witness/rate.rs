@@ -39,7 +39,12 @@ impl Bucket {
         let per_ms = qpd / 86_400_000.0;
         let elapsed = now_ms.saturating_sub(self.at_ms) as f64;
         self.tokens = (self.tokens + elapsed * per_ms).min(burst(qpd));
-        self.at_ms = self.at_ms.max(now_ms);
+        // A clock set back (or a saved time in the future) refills nothing
+        // now and counts from here, so the bucket never stops refilling.
+        self.at_ms = now_ms;
+        if !self.tokens.is_finite() || self.tokens < 0.0 {
+            self.tokens = 0.0;
+        }
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             return Ok(());
@@ -83,6 +88,8 @@ mod tests {
             Err(86_400),
             "an earlier time refills nothing"
         );
+        // ... and refills from there: a day after it, one more.
+        assert_eq!(b.take(1.0, 86_400_000), Ok(()));
         let mut z = Bucket::new(0.0, 0);
         assert_eq!(z.take(0.0, 0), Err(86_400), "qpd 0: none");
         assert_eq!(z.take(0.0, u64::MAX), Err(86_400));

@@ -191,11 +191,12 @@ impl Witness {
             d => {
                 // Kept only when it proves a fork by itself: two trees of
                 // one size, both signed by the log.
-                if prev.as_ref().is_some_and(|p| {
-                    p.size == req.checkpoint.checkpoint.size
-                        && p.root != req.checkpoint.checkpoint.root
-                }) {
-                    self.keep_evidence(&req.checkpoint.verified_note);
+                let got = &req.checkpoint.checkpoint;
+                if let Some(p) = prev
+                    .as_ref()
+                    .filter(|p| p.size == got.size && p.root != got.root)
+                {
+                    self.keep_evidence(&origin, p.size, &req.checkpoint.verified_note);
                 }
                 return refusal(d);
             }
@@ -230,11 +231,13 @@ impl Witness {
     }
 
     /// A checkpoint the log signed that contradicts one this witness
-    /// cosigned: kept once (named by its digest, so a replay adds nothing),
-    /// with only the log's signature.
-    fn keep_evidence(&self, note: &[u8]) {
+    /// cosigned at the same size: one kept per log and size (the first;
+    /// one proves the fork, and more would let the log's key holder fill
+    /// the disk), with only the log's signature.
+    fn keep_evidence(&self, origin: &str, size: u64, note: &[u8]) {
         let dir = self.state.join("evidence");
-        let path = dir.join(format!("{}.checkpoint", hex::encode(Sha256::digest(note))));
+        let name = hex::encode(Sha256::digest(origin.as_bytes()));
+        let path = dir.join(format!("{name}-{size}.checkpoint"));
         if !path.exists() {
             let _ = fsutil::write_atomic(&path, note, 0o644, Durability::Sync);
         }
@@ -316,9 +319,9 @@ async fn monitor(State(w): State<Arc<Witness>>, UrlPath(hash): UrlPath<String>) 
             "no checkpoint cosigned for that log\n",
         )
             .into_response(),
-        Err(e) => (
+        Err(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the witness's state is unreadable: {e}\n"),
+            "the witness's state for that log is unreadable\n",
         )
             .into_response(),
     }
