@@ -52,6 +52,7 @@ macro_rules! say {
     }};
 }
 
+pub mod accept;
 pub mod app;
 pub mod audit;
 pub mod cli;
