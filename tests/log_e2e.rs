@@ -167,3 +167,39 @@ fn check_proofs(log: &Path, size: u64) {
         bt_exec::entry::Entry::decode_verified(&leaf).unwrap();
     }
 }
+
+/// Entries their publisher signed elsewhere (what a log accepting
+/// submissions receives) are appended under the same lock and format as
+/// `add`'s, and read back by the independent implementation; an entry
+/// whose signature fails is refused before anything is written.
+#[test]
+fn presigned_entries_are_appended_like_added_ones() {
+    if !common::python_interop("presigned_entries") {
+        return;
+    }
+    let s = setup("example.org/appended");
+    add_many(&s, 0, 3);
+    let publisher = bt_exec::log::load_secret_key(&s.dir.join("pub.key")).unwrap();
+    let entry = |i: usize| {
+        let bytes = format!("#!/bin/sh\necho release {i}\n");
+        let release = bt_exec::entry::Release {
+            name: format!("example.org/tool{}", i % 7),
+            version: format!("1.{i}"),
+            platform: "linux-x86_64".into(),
+            sha256: sha2_digest(bytes.as_bytes()),
+            size: bytes.len() as u64,
+            published: 1_700_000_000,
+            cas: vec![],
+            source: None,
+        };
+        bt_exec::entry::Entry::sign(release, &publisher.key).unwrap()
+    };
+    let mut forged = entry(3);
+    forged.signature[0] ^= 1;
+    let forged = bt_exec::entry::Entry::decode(&forged.encode()).unwrap();
+    assert!(bt_exec::log::append(&s.log, vec![entry(3), forged]).is_err());
+    let report = bt_exec::log::append(&s.log, (3..6).map(entry).collect()).unwrap();
+    assert_eq!(report.indexes, [3, 4, 5]);
+    assert!(report.quorum_met(), "{:?}", report.witness_failures);
+    check_independently(&s, 6);
+}

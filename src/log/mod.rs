@@ -15,7 +15,7 @@ mod rates;
 mod writer;
 
 pub use cosign::{cosign, CosignReport};
-pub use writer::{add, proof_path, AddOptions, AddReport, NewRelease};
+pub use writer::{add, append, proof_path, AddOptions, AddReport, NewRelease};
 
 use std::path::{Path, PathBuf};
 

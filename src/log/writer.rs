@@ -232,14 +232,8 @@ pub fn add(
     }
     let cfg = LogConfig::load(dir)?;
     let _lock = Lock::exclusive(&dir.join(STATE_DIR).join("lock")).map_err(io(dir))?;
+    // The log's key before hashing: a wrong path fails at once.
     let key = load_secret_key(&cfg.key)?;
-    let vkey = key.verifier();
-    let mut current = read_checkpoint(dir, &cfg, &vkey)?.checkpoint;
-    if let Some(done) = finish_pending(dir, &cfg, &key, &vkey, current.size)? {
-        current = done.checkpoint;
-    }
-    let old = current.size;
-
     let bar = progress(opts.progress, releases.len() as u64, "hashing and signing");
     let published = opts.now.unwrap_or_else(now_secs);
     let entries: Vec<Entry> = releases
@@ -251,6 +245,41 @@ pub fn add(
         })
         .collect::<Result<_, _>>()?;
     bar.finish_and_clear();
+    append_locked(dir, &cfg, &key, entries)
+}
+
+/// Integrates entries their publishers signed (as a log that accepts
+/// submissions receives them) under one new checkpoint, taking the log's
+/// lock as `add` does: one writer at a time, whichever command it is.
+/// Each entry's signature is checked again here.
+pub fn append(dir: &Path, entries: Vec<Entry>) -> Result<AddReport, LogError> {
+    if entries.is_empty() {
+        return Err(LogError::Usage("nothing to add".into()));
+    }
+    for e in &entries {
+        e.verify_signature()?;
+    }
+    let cfg = LogConfig::load(dir)?;
+    let _lock = Lock::exclusive(&dir.join(STATE_DIR).join("lock")).map_err(io(dir))?;
+    let key = load_secret_key(&cfg.key)?;
+    append_locked(dir, &cfg, &key, entries)
+}
+
+/// Writes `entries` after the published tree (finishing first a
+/// checkpoint a killed writer signed), then publishes the new checkpoint.
+/// The caller holds the log's lock.
+fn append_locked(
+    dir: &Path,
+    cfg: &LogConfig,
+    key: &SecretKey,
+    entries: Vec<Entry>,
+) -> Result<AddReport, LogError> {
+    let vkey = key.verifier();
+    let mut current = read_checkpoint(dir, cfg, &vkey)?.checkpoint;
+    if let Some(done) = finish_pending(dir, cfg, key, &vkey, current.size)? {
+        current = done.checkpoint;
+    }
+    let old = current.size;
     let leaves: Vec<Vec<u8>> = entries.par_iter().map(|e| e.encode()).collect();
     let new_size = old + leaves.len() as u64;
 
@@ -275,12 +304,12 @@ pub fn add(
     fsutil::sync_fs(dir).map_err(io(dir))?;
 
     let cp = Checkpoint::new(&cfg.origin, new_size, root);
-    let pending = sign_checkpoint(&key, &cp, &[]);
+    let pending = sign_checkpoint(key, &cp, &[]);
     let pending_path = dir.join(STATE_DIR).join("pending");
     fsutil::write_atomic(&pending_path, &pending, 0o644, Durability::Sync)
         .map_err(io(&pending_path))?;
 
-    let (cosigned, failures) = publish(dir, &cfg, &key, &store, old, &cp, &leaves)?;
+    let (cosigned, failures) = publish(dir, cfg, key, &store, old, &cp, &leaves)?;
     Ok(AddReport {
         indexes: (old..new_size).collect(),
         entries,
