@@ -28,6 +28,7 @@
 //! it can neither publish for another project nor bury the log.
 
 pub mod quota;
+pub mod seen;
 pub mod submit;
 
 use std::path::Path;
