@@ -25,7 +25,7 @@ fn now_ms() -> u64 {
 
 /// For each of `witnesses`: `None` when it may be asked now (one request
 /// of its rate taken), `Some(seconds)` until it may.
-pub fn take(dir: &Path, witnesses: &[WitnessConfig]) -> Result<Vec<Option<u64>>, LogError> {
+fn take(dir: &Path, witnesses: &[&WitnessConfig]) -> Result<Vec<Option<u64>>, LogError> {
     if witnesses.iter().all(|w| w.qpd.is_none()) {
         return Ok(vec![None; witnesses.len()]);
     }
@@ -75,19 +75,18 @@ pub fn ask(
     store: &crate::tlog::store::TileHashes,
 ) -> Result<Asked, LogError> {
     let keys = cfg.witness_keys()?;
-    let chosen: Vec<&WitnessConfig> = which.iter().filter_map(|&i| cfg.witness.get(i)).collect();
-    let owned: Vec<WitnessConfig> = chosen.iter().map(|w| (*w).clone()).collect();
-    let waits = take(dir, &owned)?;
+    let (chosen, chosen_keys): (Vec<&WitnessConfig>, Vec<&crate::note::VerifierKey>) = which
+        .iter()
+        .filter_map(|&i| Some((cfg.witness.get(i)?, keys.get(i)?)))
+        .unzip();
+    let waits = take(dir, &chosen)?;
     let mut asked = Asked::default();
     let (mut go, mut go_keys) = (Vec::new(), Vec::new());
-    for (&i, wait) in which.iter().zip(&waits) {
-        let (Some(w), Some(k)) = (cfg.witness.get(i), keys.get(i)) else {
-            continue;
-        };
+    for ((w, k), wait) in chosen.iter().zip(&chosen_keys).zip(&waits) {
         match wait {
             None => {
-                go.push(w.clone());
-                go_keys.push(k.clone());
+                go.push((*w).clone());
+                go_keys.push((*k).clone());
             }
             Some(s) => asked.failures.push((
                 w.url.clone(),

@@ -61,6 +61,18 @@ impl Checkpoint {
         })
     }
 
+    /// The checkpoint a signed note carries, its signatures not checked:
+    /// for notes this process wrote after checking them, or is about to
+    /// send to be checked.
+    pub fn of_note(note: &[u8]) -> Result<Self, TlogError> {
+        let text = note
+            .windows(2)
+            .position(|w| w == b"\n\n")
+            .and_then(|at| note.get(..=at))
+            .ok_or_else(|| TlogError::BadCheckpoint("not a signed note".into()))?;
+        Self::parse(text)
+    }
+
     /// The note text.
     pub fn encode(&self) -> Vec<u8> {
         let mut s = format!(

@@ -70,11 +70,7 @@ async fn cosign_one(
     hint: u64,
     store: &TileHashes,
 ) -> Result<Vec<String>, String> {
-    let text_end = note_bytes
-        .windows(2)
-        .position(|w| w == b"\n\n")
-        .ok_or("malformed note")?;
-    let cp = Checkpoint::parse(&note_bytes[..=text_end]).map_err(|e| e.to_string())?;
+    let cp = Checkpoint::of_note(note_bytes).map_err(|e| e.to_string())?;
     let url = format!("{}/add-checkpoint", cfg.url.trim_end_matches('/'));
     let mut old = hint.min(cp.size);
     for _ in 0..=MAX_CONFLICTS {

@@ -130,22 +130,25 @@ impl Witness {
     /// file that cannot be read or parsed is an error, never "no state",
     /// which would let any fork be cosigned from size 0.
     pub fn latest(&self, origin: &str) -> Result<Option<Checkpoint>, String> {
-        let path = state_file(&self.state, origin);
-        let note = match fsutil::read_optional(&path, MAX_CHECKPOINT_BYTES) {
-            Ok(None) => return Ok(None),
-            Ok(Some(n)) => n,
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+        let hash = hex::encode(Sha256::digest(origin.as_bytes()));
+        Ok(self.stored(&hash)?.map(|(_, cp)| cp))
+    }
+
+    /// The state file of the log whose origin hashes to `origin_hash`, and
+    /// its checkpoint: `Ok(None)` when there is none; an error when it
+    /// cannot be read or does not hold a checkpoint of that origin.
+    fn stored(&self, origin_hash: &str) -> Result<Option<(Vec<u8>, Checkpoint)>, String> {
+        let path = state_file_of(&self.state, origin_hash);
+        let at = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+        let Some(note) = fsutil::read_optional(&path, MAX_CHECKPOINT_BYTES).map_err(|e| at(&e))?
+        else {
+            return Ok(None);
         };
-        let text = note
-            .windows(2)
-            .position(|w| w == b"\n\n")
-            .and_then(|at| note.get(..at + 1))
-            .ok_or_else(|| format!("{}: not a signed note", path.display()))?;
-        match Checkpoint::parse(text) {
-            Ok(cp) if cp.origin == origin => Ok(Some(cp)),
-            Ok(cp) => Err(format!("{}: holds {}", path.display(), cp.origin)),
-            Err(e) => Err(format!("{}: {e}", path.display())),
+        let cp = Checkpoint::of_note(&note).map_err(|e| at(&e))?;
+        if hex::encode(Sha256::digest(cp.origin.as_bytes())) != origin_hash {
+            return Err(at(&format!("holds {}", cp.origin)));
         }
+        Ok(Some((note, cp)))
     }
 
     fn lock_of(&self, origin: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -255,22 +258,7 @@ impl Witness {
         if !hex_ok {
             return Ok(None);
         }
-        let path = state_file_of(&self.state, origin_hash);
-        let Some(note) = fsutil::read_optional(&path, MAX_CHECKPOINT_BYTES)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-        else {
-            return Ok(None);
-        };
-        let cp = note
-            .windows(2)
-            .position(|w| w == b"\n\n")
-            .and_then(|at| Checkpoint::parse(note.get(..at + 1)?).ok());
-        match cp {
-            Some(cp) if hex::encode(Sha256::digest(cp.origin.as_bytes())) == origin_hash => {
-                Ok(Some(note))
-            }
-            _ => Err(format!("{}: not a checkpoint of that log", path.display())),
-        }
+        Ok(self.stored(origin_hash)?.map(|(note, _)| note))
     }
 
     /// Removes what a killed write left in the state directory.
