@@ -59,13 +59,16 @@ pub enum Cmd {
         dir: PathBuf,
     },
     /// Serve a log directory over HTTP until SIGTERM (nothing outside it:
-    /// a symbolic link that leaves the directory is 404).
-    Serve {
+    /// a symbolic link that leaves the directory is 404). With --accept, also
+    /// take releases from publishers: POST /bt/add-entry.
+    Serve(ServeArgs),
+    /// Print the C2SP tlog-proof of leaf INDEX against the log's published
+    /// checkpoint (with its cosignatures), made from the log's tiles.
+    Proof {
         /// The log directory.
         dir: PathBuf,
-        /// Address to listen on (port 0 picks a free port).
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
+        /// The leaf index (as `add` printed it, or a 202's `index N`).
+        index: u64,
     },
     /// Witness commands.
     #[command(subcommand)]
@@ -110,6 +113,38 @@ pub struct AddArgs {
     /// JSON lines: "file", "name", "version", optional "platform", "cas_url", "source_repo", "source_rev".
     #[arg(long, conflicts_with_all = ["file", "name", "version"])]
     pub manifest: Option<PathBuf>,
+    /// Also write a tlog-proof per release under bt/proof/ (one file each;
+    /// `bt-log proof` prints one on demand instead).
+    #[arg(long)]
+    pub proofs: bool,
+}
+
+/// `bt-log serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The log directory.
+    pub dir: PathBuf,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Take submissions (POST /bt/add-entry) from the publishers this
+    /// admission file admits (TOML: [[publisher]], [open], [limits]; see
+    /// docs/PUBLISHING.md). The server then holds the log's lock until it
+    /// stops: `bt-log add` waits.
+    #[arg(long, value_name = "FILE")]
+    pub accept: Option<PathBuf>,
+    /// With --accept: at most one checkpoint per interval (e.g. 1s, 500ms).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "1s",
+        requires = "accept"
+    )]
+    pub checkpoint_interval: String,
+    /// With --accept: a reverse proxy (nginx, a CDN) at this address, whose
+    /// last X-Forwarded-For address is the client's for the address quota.
+    #[arg(long, value_name = "IP", requires = "accept")]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
 }
 
 #[derive(Subcommand)]

@@ -11,8 +11,10 @@ use crate::note::{verify_ed25519, PublicKey};
 
 /// The signature context prefixed to the statement.
 pub const SIGNATURE_CONTEXT: &[u8] = b"bt-exec release v1\n";
-/// A whole leaf is at most 64 KiB.
-pub const MAX_LEAF_BYTES: usize = 64 * 1024;
+/// A whole leaf is at most 64 KiB less one byte: an entry bundle records
+/// each leaf's length in 16 bits, so a longer leaf could be accepted and
+/// then never written — one submission would stop a log's sequencer.
+pub const MAX_LEAF_BYTES: usize = u16::MAX as usize;
 pub const MAX_NAME_BYTES: usize = 256;
 pub const MAX_VERSION_BYTES: usize = 128;
 pub const MAX_PLATFORM_BYTES: usize = 64;

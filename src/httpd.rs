@@ -14,6 +14,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower::ServiceExt as _;
 
 /// A client must send its request headers within this time.
 pub const HEADER_DEADLINE: Duration = Duration::from_secs(10);
@@ -49,7 +50,7 @@ pub async fn serve(listener: TcpListener, router: Router, stop: StopSignal) -> s
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = &mut shutdown => break,
         };
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(s) => s,
                 // Out of file descriptors and the like: back off, keep serving.
@@ -60,7 +61,13 @@ pub async fn serve(listener: TcpListener, router: Router, stop: StopSignal) -> s
         // Responses go out as headers then body: without TCP_NODELAY, Nagle
         // and the client's delayed ACK add ~40 ms to every request.
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // Handlers that need the client's address (quotas) read it here.
+        let service = TowerToHyperService::new(router.clone().map_request(
+            move |mut r: axum::extract::Request<hyper::body::Incoming>| {
+                r.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                r
+            },
+        ));
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();

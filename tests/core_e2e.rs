@@ -95,6 +95,7 @@ fn add_many(w: &World, log_dir: &Path, from: usize, count: usize, tag: &str) {
         m.to_str().unwrap(),
         "--publisher-key",
         key.to_str().unwrap(),
+        "--proofs",
     ]);
     assert_eq!(code, 0, "{err}");
 }

@@ -86,6 +86,7 @@ fn add_many(s: &Setup, from: usize, count: usize) -> Vec<u64> {
         m.to_str().unwrap(),
         "--publisher-key",
         s.dir.join("pub.key").to_str().unwrap(),
+        "--proofs",
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("2 cosignature(s)"), "{err}");
@@ -151,10 +152,17 @@ fn size_70000_agrees_with_independent_reader() {
 /// Every tlog-proof file proves its leaf against the published checkpoint's
 /// tree (directly for the last batch, by consistency for earlier ones).
 fn check_proofs(log: &Path, size: u64) {
-    use bt_exec::tlog::{leaf_hash, verify_inclusion, TlogProof};
     for i in 0..size {
-        let p = log.join(bt_exec::log::proof_path(i));
-        let proof = TlogProof::parse(&fs::read(&p).unwrap()).unwrap();
+        check_proof(&fs::read(log.join(bt_exec::log::proof_path(i))).unwrap(), i);
+    }
+}
+
+/// A tlog-proof proves leaf `i` (the entry in `extra`, verified) against
+/// the tree of its checkpoint.
+fn check_proof(text: &[u8], i: u64) {
+    use bt_exec::tlog::{leaf_hash, verify_inclusion, TlogProof};
+    {
+        let proof = TlogProof::parse(text).unwrap();
         assert_eq!(proof.index, i);
         let text_end = proof
             .checkpoint
@@ -202,4 +210,19 @@ fn presigned_entries_are_appended_like_added_ones() {
     assert_eq!(report.indexes, [3, 4, 5]);
     assert!(report.quorum_met(), "{:?}", report.witness_failures);
     check_independently(&s, 6);
+    // No per-release file unless asked for; `bt-log proof` makes one from
+    // the tiles, against the published (cosigned) checkpoint.
+    assert!(!s.log.join(bt_exec::log::proof_path(4)).exists());
+    for i in 0..6u64 {
+        let (code, out, err) = bt_log(&["proof", s.log.to_str().unwrap(), &i.to_string()]);
+        assert_eq!(code, 0, "{err}");
+        check_proof(out.as_bytes(), i);
+        assert!(
+            out.contains("\n— "),
+            "the proof's checkpoint has its signatures: {out}"
+        );
+    }
+    let (code, _, err) = bt_log(&["proof", s.log.to_str().unwrap(), "6"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no leaf 6 yet"), "{err}");
 }

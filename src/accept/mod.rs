@@ -1,8 +1,9 @@
-//! Who may submit releases to a log over the network (the admission file
-//! of `bt-log serve --accept FILE`, which is still being built: the
-//! server's `POST /bt/add-entry`, sequencing and durability come next).
-//! Pure: the file's text in, and for each submission's publisher key and
-//! release name, its daily quota or why it is refused.
+//! A log that accepts releases over the network: `bt-log serve --accept
+//! FILE`. This module is the admission file: who may submit, pure — the
+//! file's text in, and for each submission's publisher key and release
+//! name, its daily quota or why it is refused. [`submit`] judges one
+//! submission, [`service`] sequences and integrates them, [`queue`] makes
+//! them durable, [`http`] is `POST /bt/add-entry`.
 //!
 //! ```toml
 //! [[publisher]]                     # a key admitted for some names
@@ -27,8 +28,11 @@
 //! the names its line grants (403 otherwise), and only its quota a day, so
 //! it can neither publish for another project nor bury the log.
 
+pub mod http;
+pub mod queue;
 pub mod quota;
 pub mod seen;
+pub mod service;
 pub mod submit;
 
 use std::path::Path;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use bt_exec::cli::{AddArgs, Cli, Cmd, MonitorArgs, WitnessCmd, WitnessServeArgs};
+use bt_exec::cli::{AddArgs, Cli, Cmd, MonitorArgs, ServeArgs, WitnessCmd, WitnessServeArgs};
 
 use bt_exec::entry::Source;
 use bt_exec::log::{self, AddOptions, NewRelease};
@@ -84,6 +84,7 @@ fn add(a: AddArgs) -> Result<ExitCode> {
     let opts = AddOptions {
         now: None,
         progress: std::io::stderr().is_terminal() && releases.len() > 1000,
+        proofs: a.proofs,
     };
     let report = log::add(&a.dir, &releases, &publisher, &opts)?;
     if a.manifest.is_some() {
@@ -272,6 +273,58 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+fn serve(a: ServeArgs) -> Result<()> {
+    use bt_exec::accept::{self, http, service};
+    let dir = a.dir;
+    if !dir.join("checkpoint").is_file() {
+        bail!("{} has no checkpoint: not a log directory", dir.display());
+    }
+    let mut running = None;
+    if let Some(file) = &a.accept {
+        // Sub-second intervals are written in milliseconds (500ms).
+        let interval = match a.checkpoint_interval.strip_suffix("ms") {
+            Some(ms) => ms.parse().ok().map(std::time::Duration::from_millis),
+            None => bt_exec::policy::parse_duration(&a.checkpoint_interval),
+        }
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| anyhow::anyhow!("--checkpoint-interval: not a duration like 1s or 500ms"))?;
+        let admission = accept::Admission::load(file)?;
+        running = Some(service::start(
+            &dir,
+            service::Config {
+                admission,
+                interval,
+            },
+        )?);
+    }
+    let writes = running.as_ref().map(|r| r.service.clone());
+    let proxies = http::Proxies(Arc::new(a.trusted_proxy));
+    let served = runtime()?.block_on(async {
+        let mut router = bt_exec::serve::router(&dir)?;
+        if let Some(svc) = writes {
+            router = router.merge(http::router(svc, proxies));
+        }
+        let l = bt_exec::httpd::bind(&a.listen).await?;
+        let stop = bt_exec::httpd::StopSignal::install()?;
+        eprintln!(
+            "bt-log: serving {} on http://{}{}",
+            dir.display(),
+            l.local_addr()?,
+            if a.accept.is_some() {
+                ", accepting entries"
+            } else {
+                ""
+            }
+        );
+        bt_exec::httpd::serve(l, router, stop).await
+    });
+    // Whatever was given an index is written and integrated before exit.
+    if let Some(r) = running {
+        r.stop();
+    }
+    Ok(served?)
+}
+
 fn witness_serve(a: WitnessServeArgs) -> Result<()> {
     use bt_exec::witness::{lists, service};
     let logs = a
@@ -348,20 +401,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Cmd::Monitor(m) => return monitor(m),
-        Cmd::Serve { dir, listen } => {
-            if !dir.join("checkpoint").is_file() {
-                bail!("{} has no checkpoint: not a log directory", dir.display());
-            }
-            runtime()?.block_on(async {
-                let l = bt_exec::httpd::bind(&listen).await?;
-                let stop = bt_exec::httpd::StopSignal::install()?;
-                eprintln!(
-                    "bt-log: serving {} on http://{}",
-                    dir.display(),
-                    l.local_addr()?
-                );
-                bt_exec::serve::serve(&dir, l, stop).await
-            })?;
+        Cmd::Serve(a) => serve(a)?,
+        Cmd::Proof { dir, index } => {
+            print!("{}", log::proof(&dir, index)?);
         }
         Cmd::Witness(WitnessCmd::Serve(a)) => witness_serve(a)?,
         Cmd::Witness(WitnessCmd::Info { key, url }) => {

@@ -8,11 +8,9 @@
 use std::path::Path;
 
 use super::writer::{disk_store, finish_pending};
-use super::{
-    io, load_secret_key, read_checkpoint, sign_checkpoint, LogConfig, LogError, STATE_DIR,
-};
-use crate::fsutil::{self, Durability, Lock};
-use crate::note;
+use super::{io, load_secret_key, read_checkpoint, sign_checkpoint, LogConfig, LogError};
+use crate::fsutil::{self, Durability};
+use crate::note::{self, SecretKey};
 use crate::tlog::{SignedCheckpoint, MAX_CHECKPOINT_BYTES};
 
 /// What `cosign` did.
@@ -30,11 +28,20 @@ pub struct CosignReport {
 /// publishes it again with what they give.
 pub fn cosign(dir: &Path) -> Result<CosignReport, LogError> {
     let cfg = LogConfig::load(dir)?;
-    let _lock = Lock::exclusive(&dir.join(STATE_DIR).join("lock")).map_err(io(dir))?;
+    let _lock = super::lock(dir)?;
     let key = load_secret_key(&cfg.key)?;
+    cosign_locked(dir, &cfg, &key)
+}
+
+/// [`cosign`], the caller holding the log's lock.
+pub(super) fn cosign_locked(
+    dir: &Path,
+    cfg: &LogConfig,
+    key: &SecretKey,
+) -> Result<CosignReport, LogError> {
     let vkey = key.verifier();
-    let published = read_checkpoint(dir, &cfg, &vkey)?.checkpoint.size;
-    finish_pending(dir, &cfg, &key, &vkey, published)?;
+    let published = read_checkpoint(dir, cfg, &vkey)?.checkpoint.size;
+    finish_pending(dir, cfg, key, &vkey, published)?;
     let path = dir.join("checkpoint");
     let note_bytes = fsutil::read_capped(&path, MAX_CHECKPOINT_BYTES).map_err(io(&path))?;
     let witnesses = cfg.witness_keys()?;
@@ -69,8 +76,8 @@ pub fn cosign(dir: &Path) -> Result<CosignReport, LogError> {
         return Ok(report);
     }
     let store = disk_store(dir, cp.size);
-    let log_only = sign_checkpoint(&key, &cp, &[]);
-    let asked = super::rates::ask(dir, &cfg, &missing, &log_only, cp.size, &store)?;
+    let log_only = sign_checkpoint(key, &cp, &[]);
+    let asked = super::rates::ask(dir, cfg, &missing, &log_only, cp.size, &store)?;
     report.failures = asked.failures;
     if !asked.lines.is_empty() {
         // Every line the published note had stays: those of witnesses no
@@ -78,7 +85,7 @@ pub fn cosign(dir: &Path) -> Result<CosignReport, LogError> {
         let mut lines: Vec<String> = had.into_iter().map(|(_, _, l)| l).collect();
         lines.extend(opened.unknown_lines);
         lines.extend(asked.lines);
-        let note = sign_checkpoint(&key, &cp, &lines);
+        let note = sign_checkpoint(key, &cp, &lines);
         // Our own note must verify with our keys before anyone sees it.
         SignedCheckpoint::verify(&note, &cfg.origin, &vkey, &witnesses)?;
         fsutil::write_atomic(&path, &note, 0o644, Durability::Sync).map_err(io(&path))?;

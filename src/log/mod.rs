@@ -11,10 +11,12 @@
 //!   `.bt-log/witness-rates.json` (what is left of each witness's rate).
 
 mod cosign;
+mod held;
 mod rates;
 mod writer;
 
 pub use cosign::{cosign, CosignReport};
+pub use held::{inclusion_proof, proof, Held};
 pub use writer::{add, append, proof_path, AddOptions, AddReport, NewRelease};
 
 use std::path::{Path, PathBuf};
@@ -72,6 +74,21 @@ pub struct LogConfig {
 }
 
 pub const STATE_DIR: &str = ".bt-log";
+
+/// The log's writer lock, waited for: one writer at a time, whichever
+/// command it is (`add`, `cosign`, `serve --accept`, which holds it for as
+/// long as it runs). Says once on stderr that it is waiting.
+fn lock(dir: &Path) -> Result<fsutil::Lock, LogError> {
+    let path = dir.join(STATE_DIR).join("lock");
+    if let Some(l) = fsutil::Lock::try_exclusive(&path).map_err(io(&path))? {
+        return Ok(l);
+    }
+    crate::say!(
+        "bt-log: waiting for {}: another bt-log add or cosign, or a bt-log serve --accept, is writing this log",
+        path.display()
+    );
+    fsutil::Lock::exclusive(&path).map_err(io(&path))
+}
 
 pub fn config_path(dir: &Path) -> PathBuf {
     dir.join(STATE_DIR).join("config.toml")

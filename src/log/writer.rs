@@ -22,7 +22,7 @@ use super::{
     io, load_secret_key, read_checkpoint, sign_checkpoint, LogConfig, LogError, STATE_DIR,
 };
 use crate::entry::{Entry, Release, Source};
-use crate::fsutil::{self, Durability, Lock};
+use crate::fsutil::{self, Durability};
 use crate::index;
 use crate::note::{SecretKey, VerifierKey};
 use crate::tlog::store::TileHashes;
@@ -48,6 +48,19 @@ pub struct AddOptions {
     pub now: Option<u64>,
     /// Show a progress bar (on a terminal).
     pub progress: bool,
+    /// Also write a tlog-proof per release under `bt/proof/` (each file
+    /// costs a file creation; `bt-log proof` makes one on demand instead).
+    pub proofs: bool,
+}
+
+/// How entries are integrated.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Integrate {
+    /// The index the first entry was promised (the submission queue), or
+    /// `None` to append after whatever the log holds.
+    pub first: Option<u64>,
+    /// Write per-release tlog-proof files.
+    pub proofs: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +68,8 @@ pub struct AddReport {
     /// Leaf index of each release, in input order.
     pub indexes: Vec<u64>,
     pub entries: Vec<Entry>,
+    /// The checkpoint published, as its signed, cosigned note.
+    pub note: Vec<u8>,
     pub checkpoint: Checkpoint,
     /// Witnesses that cosigned, and those that failed with why.
     pub cosigned: Vec<String>,
@@ -220,6 +235,13 @@ fn read_leaves(dir: &Path, from: u64, to: u64, size: u64) -> Result<Vec<Vec<u8>>
     Ok(out)
 }
 
+/// Leaf `index` of the tree of `size`, from its entry bundle.
+pub(super) fn read_leaf(dir: &Path, index: u64, size: u64) -> Result<Vec<u8>, LogError> {
+    read_leaves(dir, index, index + 1, size)?
+        .pop()
+        .ok_or_else(|| LogError::Usage(format!("leaf {index} is not in the log's bundles")))
+}
+
 /// Integrates `releases` under one new checkpoint.
 pub fn add(
     dir: &Path,
@@ -231,7 +253,7 @@ pub fn add(
         return Err(LogError::Usage("nothing to add".into()));
     }
     let cfg = LogConfig::load(dir)?;
-    let _lock = Lock::exclusive(&dir.join(STATE_DIR).join("lock")).map_err(io(dir))?;
+    let _lock = super::lock(dir)?;
     // The log's key before hashing: a wrong path fails at once.
     let key = load_secret_key(&cfg.key)?;
     let bar = progress(opts.progress, releases.len() as u64, "hashing and signing");
@@ -245,7 +267,11 @@ pub fn add(
         })
         .collect::<Result<_, _>>()?;
     bar.finish_and_clear();
-    append_locked(dir, &cfg, &key, entries)
+    let how = Integrate {
+        first: None,
+        proofs: opts.proofs,
+    };
+    append_locked(dir, &cfg, &key, entries, how)
 }
 
 /// Integrates entries their publishers signed (as a log that accepts
@@ -260,26 +286,49 @@ pub fn append(dir: &Path, entries: Vec<Entry>) -> Result<AddReport, LogError> {
         e.verify_signature()?;
     }
     let cfg = LogConfig::load(dir)?;
-    let _lock = Lock::exclusive(&dir.join(STATE_DIR).join("lock")).map_err(io(dir))?;
+    let _lock = super::lock(dir)?;
     let key = load_secret_key(&cfg.key)?;
-    append_locked(dir, &cfg, &key, entries)
+    append_locked(dir, &cfg, &key, entries, Integrate::default())
 }
 
 /// Writes `entries` after the published tree (finishing first a
 /// checkpoint a killed writer signed), then publishes the new checkpoint.
 /// The caller holds the log's lock.
-fn append_locked(
+pub(super) fn append_locked(
     dir: &Path,
     cfg: &LogConfig,
     key: &SecretKey,
-    entries: Vec<Entry>,
+    mut entries: Vec<Entry>,
+    how: Integrate,
 ) -> Result<AddReport, LogError> {
     let vkey = key.verifier();
-    let mut current = read_checkpoint(dir, cfg, &vkey)?.checkpoint;
-    if let Some(done) = finish_pending(dir, cfg, key, &vkey, current.size)? {
-        current = done.checkpoint;
+    let mut current = read_checkpoint(dir, cfg, &vkey)?;
+    if let Some(done) = finish_pending(dir, cfg, key, &vkey, current.checkpoint.size)? {
+        current = done;
     }
-    let old = current.size;
+    let old = current.checkpoint.size;
+    if let Some(first) = how.first {
+        // Entries given indexes in advance (the submission queue) go
+        // exactly there: those a finished checkpoint holds already are
+        // skipped, and a gap is an error, never a renumbering.
+        if first > old {
+            return Err(LogError::Usage(format!(
+                "entries for index {first} on, but the log has {old} leaves"
+            )));
+        }
+        let skip = usize::try_from(old - first).unwrap_or(usize::MAX);
+        entries.drain(..skip.min(entries.len()));
+        if entries.is_empty() {
+            return Ok(AddReport {
+                indexes: vec![],
+                entries,
+                note: current.note,
+                checkpoint: current.checkpoint,
+                cosigned: vec![],
+                witness_failures: vec![],
+            });
+        }
+    }
     let leaves: Vec<Vec<u8>> = entries.par_iter().map(|e| e.encode()).collect();
     let new_size = old + leaves.len() as u64;
 
@@ -309,19 +358,23 @@ fn append_locked(
     fsutil::write_atomic(&pending_path, &pending, 0o644, Durability::Sync)
         .map_err(io(&pending_path))?;
 
-    let (cosigned, failures) = publish(dir, cfg, key, &store, old, &cp, &leaves)?;
+    let proofs = how.proofs.then_some(leaves.as_slice());
+    let (note, cosigned, failures) = publish(dir, cfg, key, &store, old, &cp, proofs)?;
     Ok(AddReport {
         indexes: (old..new_size).collect(),
         entries,
+        note,
         checkpoint: cp,
         cosigned,
         witness_failures: failures,
     })
 }
 
-type Published = (Vec<String>, Vec<(String, String)>);
+/// The published note, the witnesses that cosigned it, those that did not.
+type Published = (Vec<u8>, Vec<String>, Vec<(String, String)>);
 
-/// Cosigns, writes proofs, publishes `cp` (whose tiles are on disk).
+/// Cosigns, writes per-release proofs of `leaves` when given, publishes
+/// `cp` (whose tiles are on disk).
 fn publish(
     dir: &Path,
     cfg: &LogConfig,
@@ -329,7 +382,7 @@ fn publish(
     store: &TileHashes,
     old: u64,
     cp: &Checkpoint,
-    leaves: &[Vec<u8>],
+    leaves: Option<&[Vec<u8>]>,
 ) -> Result<Published, LogError> {
     let witnesses = cfg.witness_keys()?;
     let log_only = sign_checkpoint(key, cp, &[]);
@@ -342,12 +395,14 @@ fn publish(
     let note = sign_checkpoint(key, cp, &lines);
     // Our own note must verify with our keys before anyone sees it.
     SignedCheckpoint::verify(&note, &cfg.origin, &key.verifier(), &witnesses)?;
-    write_proofs(dir, store, old, cp.size, leaves, &note)?;
-    fsutil::sync_fs(dir).map_err(io(dir))?;
+    if let Some(leaves) = leaves {
+        write_proofs(dir, store, old, cp.size, leaves, &note)?;
+        fsutil::sync_fs(dir).map_err(io(dir))?;
+    }
     let path = dir.join("checkpoint");
     fsutil::write_atomic(&path, &note, 0o644, Durability::Sync).map_err(io(&path))?;
     let _ = std::fs::remove_file(dir.join(STATE_DIR).join("pending"));
-    Ok((cosigned, failures))
+    Ok((note, cosigned, failures))
 }
 
 /// Completes a checkpoint a crashed `add` signed but did not publish.
@@ -377,16 +432,8 @@ pub(super) fn finish_pending(
             path.display()
         )));
     }
-    let leaves = read_leaves(dir, published, size, size)?;
-    publish(
-        dir,
-        cfg,
-        key,
-        &store,
-        published,
-        &pending.checkpoint,
-        &leaves,
-    )?;
+    // Per-release proofs are not written here: `bt-log proof` makes them.
+    publish(dir, cfg, key, &store, published, &pending.checkpoint, None)?;
     Ok(Some(read_checkpoint(dir, cfg, vkey)?))
 }
 

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod accepting;
 pub mod signing_log;
 pub mod sigsum_log;
 pub mod world;

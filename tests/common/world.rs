@@ -121,6 +121,7 @@ impl World {
             version,
             "--publisher-key",
             key.to_str().unwrap(),
+            "--proofs",
         ];
         if let Some(c) = cas {
             args.extend(["--cas-url", c]);

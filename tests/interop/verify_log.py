@@ -147,6 +147,16 @@ def main():
         level += 1
     if mth(hashes) != root:
         fail("root hash differs")
+    # EARLIER_CHECKPOINTS: a directory of checkpoints published before this
+    # one; each must verify and be the root of a prefix of this log.
+    earlier = 0
+    if os.environ.get("EARLIER_CHECKPOINTS"):
+        d2 = os.environ["EARLIER_CHECKPOINTS"]
+        for fn in sorted(os.listdir(d2)):
+            esize, eroot, _ = verify_note(read(d2, fn), log_vkey, [])
+            if esize > size or mth(hashes[:esize]) != eroot:
+                fail("checkpoint %s (size %d) is not a prefix of this log" % (fn, esize))
+            earlier += 1
     releases = []
     for i, leaf in enumerate(leaves):
         arr = cbor2.loads(leaf)
@@ -167,6 +177,7 @@ def main():
         releases.append({"index": i, "name": m["name"], "version": m["version"], "platform": m["platform"],
                          "sha256": m["sha256"].hex(), "size": m["size"], "publisher": base64.b64encode(pub).decode()})
     print(json.dumps({"size": size, "root": base64.b64encode(root).decode(), "cosigners": cosigners,
+                      "earlier": earlier,
                       "releases": releases}))
 
 
