@@ -241,6 +241,7 @@ fn add_waits_while_the_server_writes() {
             acc.root.join("pub.key").to_str().unwrap(),
         ])
         .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(500));
@@ -355,4 +356,47 @@ fn a_witness_slow_down_or_in_conflict_delays_only_proofs() {
     until(10, "the sequencer's word", || {
         stderr_of(&acc.log).contains("has cosigned size 999999")
     });
+}
+
+/// A witness that grants this log 1 440 requests a day (one a minute, a
+/// burst of one) is asked no more often: the first checkpoint is cosigned,
+/// those after it are published without it, and the witness sees no
+/// request for them — not even the sequencer's retries.
+#[test]
+fn a_witness_is_asked_at_most_at_the_rate_it_grants() {
+    let tmp = tempfile::tempdir().unwrap();
+    let acc = Acc::keys("example.org/rated");
+    let (wproc, warg, _) = witness(tmp.path(), &acc.log_vkey);
+    let qpd = format!("{}=1440", wproc.addr);
+    acc.init_with(&[warg], &["--witness-qpd", &qpd]);
+    let adm = acc.admission("admit.toml", OPEN);
+    let srv = acc.serve(&adm, "127.0.0.1:0", &["--checkpoint-interval", "200ms"]);
+    let (s, _, body) = submit(&srv.addr, "?wait=10", &acc.entry("example.org/t", "1"));
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains("— w.example"), "{body}");
+    for v in ["2", "3"] {
+        let (s, _, body) = submit(&srv.addr, "?wait=1", &acc.entry("example.org/t", v));
+        assert_eq!(s, 202, "{body}");
+    }
+    until(10, "the third entry's checkpoint", || {
+        published_size(&acc.log) == 3
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!fs::read_to_string(acc.log.join("checkpoint"))
+        .unwrap()
+        .contains("w.example"));
+    assert!(
+        stderr_of(&acc.log).contains("over the rate"),
+        "{}",
+        stderr_of(&acc.log)
+    );
+    let (s, _, body) = common::http(
+        &wproc.addr,
+        "GET",
+        &format!("/monitor/{}/checkpoint", sha256_hex(b"example.org/rated")),
+        &[],
+        b"",
+    );
+    assert_eq!(s, 200);
+    assert_eq!(bt_exec::tlog::Checkpoint::of_note(&body).unwrap().size, 1);
 }

@@ -371,6 +371,12 @@ fn sequence_loop(s: &Service, held: Held, queue: &Mutex<Queue>, mut complete: bo
                         published(s, queue, cp.checkpoint.size, cp.note, true);
                     }
                 }
+                // Only rates in the way: ask when the slowest allows.
+                Ok(r) if r.failures.len() == r.rate_waits.len() => {
+                    let wait = r.rate_waits.iter().max().copied().unwrap_or(0);
+                    cosign_after = Instant::now() + Duration::from_secs(wait).max(s.interval);
+                }
+                // A witness down or refusing: back off, up to 5 minutes.
                 Ok(_) | Err(_) => {
                     backoff = (backoff * 2).min(Duration::from_secs(300));
                     cosign_after = Instant::now() + backoff;

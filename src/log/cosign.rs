@@ -22,6 +22,9 @@ pub struct CosignReport {
     pub cosigned: Vec<String>,
     /// Witnesses still missing, and why.
     pub failures: Vec<(String, String)>,
+    /// Of those, the ones not asked because of their rate: seconds until
+    /// each may be.
+    pub rate_waits: Vec<u64>,
 }
 
 /// Asks the configured witnesses the published checkpoint lacks, and
@@ -71,6 +74,7 @@ pub(super) fn cosign_locked(
         had: witnesses.len() - missing.len(),
         cosigned: vec![],
         failures: vec![],
+        rate_waits: vec![],
     };
     if missing.is_empty() {
         return Ok(report);
@@ -79,6 +83,7 @@ pub(super) fn cosign_locked(
     let log_only = sign_checkpoint(key, &cp, &[]);
     let asked = super::rates::ask(dir, cfg, &missing, &log_only, cp.size, &store)?;
     report.failures = asked.failures;
+    report.rate_waits = asked.rate_waits;
     if !asked.lines.is_empty() {
         // Every line the published note had stays: those of witnesses no
         // longer configured were verified when it was published.

@@ -61,6 +61,9 @@ pub struct Asked {
     pub lines: Vec<String>,
     pub cosigned: Vec<String>,
     pub failures: Vec<(String, String)>,
+    /// Of the failures, those not asked because of their rate: seconds
+    /// until each may be asked.
+    pub rate_waits: Vec<u64>,
 }
 
 /// Asks the configured witnesses `which` (indexes into `cfg.witness`) that
@@ -88,13 +91,16 @@ pub fn ask(
                 go.push((*w).clone());
                 go_keys.push((*k).clone());
             }
-            Some(s) => asked.failures.push((
+            Some(s) => {
+                asked.rate_waits.push(*s);
+                asked.failures.push((
                 w.url.clone(),
                 format!(
                     "not asked: over the rate it grants this log ({} a day); it may be asked again in {s} s",
                     w.qpd.unwrap_or(0.0)
                 ),
-            )),
+                ))
+            }
         }
     }
     let results = crate::witness::client::collect(&go, &go_keys, note, hint, store);

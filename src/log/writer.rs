@@ -391,6 +391,7 @@ fn publish(
         lines,
         cosigned,
         failures,
+        ..
     } = super::rates::ask(dir, cfg, &all, &log_only, old, store)?;
     let note = sign_checkpoint(key, cp, &lines);
     // Our own note must verify with our keys before anyone sees it.

@@ -50,6 +50,11 @@ impl Acc {
 
     /// `bt-log init` with these witnesses (`URL=VKEY`).
     pub fn init(&self, witnesses: &[String]) {
+        self.init_with(witnesses, &[]);
+    }
+
+    /// `bt-log init` with these witnesses and more arguments.
+    pub fn init_with(&self, witnesses: &[String], extra: &[&str]) {
         let key = self.root.join("log.key");
         let mut args = vec![
             "init".to_string(),
@@ -62,6 +67,7 @@ impl Acc {
         for w in witnesses {
             args.extend(["--witness".to_string(), w.clone()]);
         }
+        args.extend(extra.iter().map(|a| a.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (c, _, e) = bt_log(&args);
         assert_eq!(c, 0, "{e}");
