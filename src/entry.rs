@@ -100,6 +100,20 @@ fn text(s: &str) -> Value {
     Value::Text(s.to_string())
 }
 
+/// Whether `s` holds an invisible formatting character (zero-width
+/// characters, bidirectional overrides, tags): a name that reads like
+/// another one. Refused in submissions (a log that accepts releases from
+/// others); names already logged are read as they are.
+pub fn has_format_chars(s: &str) -> bool {
+    s.chars().any(|c| {
+        matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0001}' | '\u{E0020}'..='\u{E007F}')
+    })
+}
+
 fn check_text(field: &'static str, s: &str, max: usize) -> Result<(), EntryError> {
     if s.is_empty() || s.len() > max {
         return Err(EntryError::Field(

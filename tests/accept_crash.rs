@@ -400,3 +400,55 @@ fn a_witness_is_asked_at_most_at_the_rate_it_grants() {
     assert_eq!(s, 200);
     assert_eq!(bt_exec::tlog::Checkpoint::of_note(&body).unwrap().size, 1);
 }
+
+/// A server killed while `bt-log add` waits for the log: the add, once it
+/// has the lock, first integrates what the server answered, at the
+/// indexes given, then appends its own release after them; the server
+/// then starts again on that log.
+#[test]
+fn an_add_after_a_killed_server_keeps_its_answers() {
+    let acc = Acc::new("example.org/killed", &[]);
+    let adm = acc.admission("admit.toml", OPEN);
+    let mut srv = acc.serve(&adm, "127.0.0.1:0", &["--checkpoint-interval", "1h"]);
+    let sent: Vec<Vec<u8>> = (0..3)
+        .map(|i| acc.entry("example.org/t", &i.to_string()))
+        .collect();
+    for (i, e) in sent.iter().enumerate() {
+        let (s, _, body) = submit(&srv.addr, "", e);
+        assert_eq!((s, index_of(s, &body)), (202, i as u64), "{body}");
+    }
+    let file = acc.root.join("file");
+    fs::write(&file, b"released by add").unwrap();
+    let add = Command::new(common::BT_LOG)
+        .args(["add", acc.log.to_str().unwrap(), file.to_str().unwrap()])
+        .args(["--name", "example.org/added", "--version", "1"])
+        .args([
+            "--publisher-key",
+            acc.root.join("pub.key").to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    srv.child.kill().unwrap(); // SIGKILL: nothing integrated
+    let _ = srv.child.wait();
+    let out = add.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3");
+    let (_, entries) = common::verify_log_dir(&acc.log, &acc.log_vkey, &[]);
+    assert_eq!(entries.len(), 4);
+    for (i, e) in sent.iter().enumerate() {
+        assert_eq!(&entries[i].encode(), e, "leaf {i}");
+    }
+    assert_eq!(entries[3].release.name, "example.org/added");
+    // The server starts again on the log, the queue empty; an entry
+    // already in a published checkpoint is answered with its proof at once.
+    let srv = acc.serve(&adm, "127.0.0.1:0", &[]);
+    let (s, _, body) = submit(&srv.addr, "", &sent[1]);
+    assert_eq!((s, index_of(s, &body)), (200, 1), "{body}");
+}

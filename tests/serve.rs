@@ -230,6 +230,37 @@ fn slow_client_is_cut_off() {
     );
 }
 
+/// A connection that sends nothing, and one kept alive and then left idle,
+/// are closed by the server (before the client's own 30 s deadline): 1024
+/// silent connections would otherwise hold every slot for ever.
+#[test]
+fn silent_and_idle_connections_are_closed() {
+    use std::io::{Read, Write};
+    let d = log_dir();
+    let p = serve(&d);
+    let host = p.addr.trim_start_matches("http://").to_string();
+    let silent = std::thread::spawn({
+        let host = host.clone();
+        move || {
+            let mut s = std::net::TcpStream::connect(&host).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let mut buf = Vec::new();
+            s.read_to_end(&mut buf).map(|_| buf.len())
+        }
+    });
+    let mut s = std::net::TcpStream::connect(&host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(b"HEAD /checkpoint HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    // The answer, then the connection closed while idle.
+    let closed = s.read_to_end(&mut buf);
+    assert!(closed.is_ok(), "the idle connection was held: {closed:?}");
+    assert!(buf.starts_with(b"HTTP/1.1 200"));
+    let silent = silent.join().unwrap();
+    assert_eq!(silent.ok(), Some(0), "the silent connection was held");
+}
+
 #[test]
 fn sigterm_stops_it() {
     let d = log_dir();

@@ -19,13 +19,12 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use crate::entry::MAX_LEAF_BYTES;
-use crate::fsutil;
 
 const MAGIC: &[u8; 16] = b"bt-log queue v1\n";
 /// A new segment is started once the current one is this large.
@@ -81,9 +80,49 @@ fn parse_segment(data: &[u8]) -> (Vec<Vec<u8>>, Option<usize>) {
     (out, None)
 }
 
+/// A segment's bytes: a regular file reached without following a link,
+/// its size checked before anything is read. Another user who can write
+/// the log's private state could otherwise point a segment anywhere.
+fn read_segment(path: &Path) -> Result<Vec<u8>, QueueError> {
+    use std::io::Read;
+    let damaged = |why: &str| QueueError::Damaged {
+        path: path.to_path_buf(),
+        why: why.into(),
+    };
+    let flags = nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK;
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits())
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(n) if n == nix::errno::Errno::ELOOP as i32 => {
+                damaged("a symbolic link, not a queue segment")
+            }
+            _ => io_err(path)(e),
+        })?;
+    let meta = f.metadata().map_err(io_err(path))?;
+    if !meta.is_file() {
+        return Err(damaged("not a regular file"));
+    }
+    if meta.len() > MAX_SEGMENT_BYTES as u64 {
+        return Err(damaged("larger than a queue segment can be"));
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    f.take(MAX_SEGMENT_BYTES as u64)
+        .read_to_end(&mut data)
+        .map_err(io_err(path))?;
+    Ok(data)
+}
+
 /// The segments of the queue, sorted by first index.
 fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, QueueError> {
     let mut out = Vec::new();
+    if fs::symlink_metadata(dir).is_ok_and(|m| !m.is_dir()) {
+        return Err(QueueError::Damaged {
+            path: dir.to_path_buf(),
+            why: "not a directory".into(),
+        });
+    }
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
@@ -114,7 +153,7 @@ pub fn recover(log: &Path) -> Result<Vec<(u64, Vec<u8>)>, QueueError> {
     let mut out = Vec::new();
     let mut next: Option<u64> = None;
     for (i, (base, path)) in segs.iter().enumerate() {
-        let data = fsutil::read_capped(path, MAX_SEGMENT_BYTES).map_err(io_err(path))?;
+        let data = read_segment(path)?;
         let last = i + 1 == segs.len();
         if !data.starts_with(MAGIC) {
             // A segment created but not yet given its magic can only be
@@ -150,6 +189,15 @@ pub fn recover(log: &Path) -> Result<Vec<(u64, Vec<u8>)>, QueueError> {
     Ok(out)
 }
 
+/// Removes every segment (their records integrated).
+pub fn clear(log: &Path) -> Result<(), QueueError> {
+    let dir = queue_dir(log);
+    for (_, path) in segments(&dir)? {
+        fs::remove_file(&path).map_err(io_err(&path))?;
+    }
+    Ok(())
+}
+
 /// The queue being written: the newest segment, open for appending.
 pub struct Queue {
     dir: PathBuf,
@@ -164,11 +212,13 @@ impl Queue {
     /// Starts an empty queue whose first entry gets index `next` (every
     /// earlier record integrated): removes the old segments, then opens one.
     pub fn start(log: &Path, next: u64) -> Result<Queue, QueueError> {
+        clear(log)?;
         let dir = queue_dir(log);
-        for (_, path) in segments(&dir)? {
-            fs::remove_file(&path).map_err(io_err(&path))?;
-        }
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(io_err(&dir))?;
         let (file, _) = Self::segment(&dir, next).map_err(|(p, e)| io_err(&p)(e))?;
         Ok(Queue {
             dir,

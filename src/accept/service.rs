@@ -22,13 +22,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::queue::{self, Queue};
+use super::queue::Queue;
 use super::seen::Seen;
 use super::submit::{judge, Context, Quotas, Verdict};
 use super::Admission;
 use crate::entry::Entry;
 use crate::log::{Held, LogError};
-use crate::tlog::leaf_hash;
 
 /// How the write side runs.
 pub struct Config {
@@ -193,24 +192,22 @@ impl Service {
 /// it was given, then starts the committer and the sequencer.
 pub fn start(dir: &Path, config: Config) -> Result<Running, LogError> {
     let held = Held::take(dir)?;
+    // What a killed run signed, then what it answered, before anything new.
+    let integrated = held.integrate_queue()?;
     let published = held.published()?;
-    let mut size = published.checkpoint.size;
-    let mut seen = Seen::load(dir, size)?;
-    let mut note = published.note;
-    let mut complete = published.cosignatures.len() >= held.config().witness.len();
-    let (first, entries) = recovered(dir, &seen, size)?;
-    if !entries.is_empty() {
-        let hashes: Vec<_> = entries.iter().map(|e| leaf_hash(&e.encode())).collect();
-        let report = held.append_at(first, entries)?;
-        seen.extend(hashes);
-        size = report.checkpoint.size;
-        complete = report.quorum_met();
-        note = report.note;
-        crate::say!(
-            "bt-log serve: integrated {} entries the queue held, up to size {size}",
-            report.indexes.len()
-        );
-    }
+    let size = published.checkpoint.size;
+    let seen = Seen::load(dir, size)?;
+    let note = published.note;
+    let complete = match &integrated {
+        Some(report) => {
+            crate::say!(
+                "bt-log serve: integrated {} entries the queue held, up to size {size}",
+                report.indexes.len()
+            );
+            report.quorum_met()
+        }
+        None => published.cosignatures.len() >= held.config().witness.len(),
+    };
     if seen.size() != size {
         return Err(LogError::Usage(format!(
             "the log has {size} leaves but {} were read from its tiles",
@@ -267,34 +264,6 @@ fn spawn(
         .name(name.into())
         .spawn(f)
         .map_err(|e| LogError::Usage(format!("starting the {name}: {e}")))
-}
-
-/// The queue's records from the log's size on, decoded and verified; those
-/// below it must be the log's own leaves at their indexes.
-fn recovered(dir: &Path, seen: &Seen, size: u64) -> Result<(u64, Vec<Entry>), LogError> {
-    let damaged = |why: String| {
-        LogError::Usage(format!(
-            "{}: {why}; the log needs an operator",
-            queue::queue_dir(dir).display()
-        ))
-    };
-    let records = queue::recover(dir).map_err(|e| LogError::Usage(e.to_string()))?;
-    let mut entries = Vec::new();
-    for (i, leaf) in records {
-        if i < size {
-            if seen.get(&leaf_hash(&leaf)) != Some(i) {
-                return Err(damaged(format!("record {i} is not the log's leaf {i}")));
-            }
-            continue;
-        }
-        if i != size + entries.len() as u64 {
-            return Err(damaged(format!("record {i} follows a gap after {size}")));
-        }
-        let e = Entry::decode_verified(&leaf)
-            .map_err(|e| damaged(format!("record {i} does not verify: {e}")))?;
-        entries.push(e);
-    }
-    Ok((size, entries))
 }
 
 /// Writes what was given an index to the queue, a group at a time.

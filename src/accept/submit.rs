@@ -64,6 +64,23 @@ pub struct Context<'a> {
     pub pending: u64,
 }
 
+/// The address a submission is counted against: an IPv4 address, or the
+/// /64 an IPv6 address is in — one client holds a whole /64 and could
+/// otherwise take a fresh address for every submission.
+pub fn quota_address(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut o = v6.octets();
+                o[8..].fill(0);
+                IpAddr::V6(o.into())
+            }
+        },
+        v4 => v4,
+    }
+}
+
 /// Judges `body`, submitted from `addr` at `now` (seconds).
 pub fn judge(body: &[u8], addr: IpAddr, now: u64, ctx: &Context, quotas: &mut Quotas) -> Verdict {
     // A body past a leaf's size is never read into a leaf.
@@ -84,6 +101,29 @@ pub fn judge(body: &[u8], addr: IpAddr, now: u64, ctx: &Context, quotas: &mut Qu
     // be a second leaf for one release and escape dedup.
     if entry.encode() != body {
         return refuse(400, "not the canonical encoding of the entry", None);
+    }
+    // The same for the statement inside: its keys in another order, an
+    // integer in a longer form, an indefinite-length string or a key this
+    // log does not know would each be another leaf for one release.
+    if entry.release.encode_statement().ok().as_deref() != Some(entry.statement()) {
+        return refuse(
+            400,
+            "the statement is not the deterministic encoding of a release (keys out of order, a longer form, or a field this log does not know)",
+            None,
+        );
+    }
+    // A name that reads like another (a zero-width space, a right-to-left
+    // override) would pass for a release it is not.
+    let r = &entry.release;
+    if [&r.name, &r.version, &r.platform]
+        .iter()
+        .any(|s| crate::entry::has_format_chars(s))
+    {
+        return refuse(
+            400,
+            "the name, version or platform holds an invisible formatting character",
+            None,
+        );
     }
     // A resubmission (a publisher retrying after a lost answer) gets the
     // index it has; it neither grows the log nor spends quota.
@@ -110,6 +150,7 @@ pub fn judge(body: &[u8], addr: IpAddr, now: u64, ctx: &Context, quotas: &mut Qu
         );
     }
     let per_address = ctx.admission.limits.address_quota;
+    let addr = quota_address(addr);
     if let Err(wait) = quotas.addresses.check(&addr, per_address, now) {
         return refuse(
             429,

@@ -33,6 +33,7 @@ pub fn cosign(dir: &Path) -> Result<CosignReport, LogError> {
     let cfg = LogConfig::load(dir)?;
     let _lock = super::lock(dir)?;
     let key = load_secret_key(&cfg.key)?;
+    super::held::integrate_queue(dir, &cfg, &key)?;
     cosign_locked(dir, &cfg, &key)
 }
 

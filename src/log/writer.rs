@@ -256,6 +256,7 @@ pub fn add(
     let _lock = super::lock(dir)?;
     // The log's key before hashing: a wrong path fails at once.
     let key = load_secret_key(&cfg.key)?;
+    super::held::integrate_queue(dir, &cfg, &key)?;
     let bar = progress(opts.progress, releases.len() as u64, "hashing and signing");
     let published = opts.now.unwrap_or_else(now_secs);
     let entries: Vec<Entry> = releases
@@ -288,6 +289,7 @@ pub fn append(dir: &Path, entries: Vec<Entry>) -> Result<AddReport, LogError> {
     let cfg = LogConfig::load(dir)?;
     let _lock = super::lock(dir)?;
     let key = load_secret_key(&cfg.key)?;
+    super::held::integrate_queue(dir, &cfg, &key)?;
     append_locked(dir, &cfg, &key, entries, Integrate::default())
 }
 

@@ -75,6 +75,21 @@ fn damage_is_told_from_a_torn_tail() {
     fs::write(queue_dir(tmp.path()).join("2"), &MAGIC[..3]).unwrap();
     assert_eq!(recover(tmp.path()).unwrap().len(), 2);
     fs::remove_file(queue_dir(tmp.path()).join("2")).unwrap();
+    // A segment that is a link, or not a regular file.
+    let elsewhere = tmp.path().join("elsewhere");
+    fs::write(&elsewhere, &whole).unwrap();
+    fs::rename(&seg, tmp.path().join("kept")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &seg).unwrap();
+    let err = recover(tmp.path()).unwrap_err().to_string();
+    assert!(err.contains("symbolic link"), "{err}");
+    fs::remove_file(&seg).unwrap();
+    fs::create_dir(&seg).unwrap();
+    assert!(recover(tmp.path())
+        .unwrap_err()
+        .to_string()
+        .contains("not a regular file"));
+    fs::remove_dir(&seg).unwrap();
+    fs::rename(tmp.path().join("kept"), &seg).unwrap();
     // A file that is not a segment.
     fs::write(queue_dir(tmp.path()).join("notes"), b"x").unwrap();
     assert!(recover(tmp.path()).is_err());

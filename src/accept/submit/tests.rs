@@ -38,6 +38,72 @@ fn status(v: &Verdict) -> u16 {
 
 const ADDR: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
+/// How [`restated`] re-encodes a release's statement.
+enum Restate {
+    Same,
+    Reorder,
+    Extra,
+    LongInt,
+}
+
+/// An entry whose statement holds the release "a.example/tool" `version`
+/// re-encoded by hand (and validly signed over those bytes).
+fn restated(key: &SigningKey, version: &str, how: Restate) -> Vec<u8> {
+    use ciborium::Value;
+    use ed25519_dalek::Signer;
+    let canonical = release("a.example/tool", version)
+        .encode_statement()
+        .unwrap();
+    let mut statement = match how {
+        Restate::LongInt => Vec::new(),
+        _ => canonical.clone(),
+    };
+    if !matches!(how, Restate::Same | Restate::LongInt) {
+        let Value::Map(mut m) = ciborium::from_reader::<Value, _>(&canonical[..]).unwrap() else {
+            panic!("not a map")
+        };
+        match how {
+            Restate::Reorder => m.reverse(),
+            _ => m.push((Value::Text("zzz".into()), Value::Integer(1.into()))),
+        }
+        statement.clear();
+        ciborium::into_writer(&Value::Map(m), &mut statement).unwrap();
+    }
+    if let Restate::LongInt = how {
+        // `size` 10 as a 4-byte integer instead of the one-byte form.
+        let pos = canonical.windows(5).position(|w| w == b"dsize").unwrap() + 5;
+        statement.extend_from_slice(&canonical[..pos]);
+        statement.extend_from_slice(&[0x1a, 0, 0, 0, canonical[pos]]);
+        statement.extend_from_slice(&canonical[pos + 1..]);
+    }
+    let mut msg = crate::entry::SIGNATURE_CONTEXT.to_vec();
+    msg.extend_from_slice(&statement);
+    let sig = key.sign(&msg).to_bytes();
+    let mut out = Vec::new();
+    let arr = Value::Array(vec![
+        Value::Bytes(statement),
+        Value::Bytes(key.verifying_key().as_bytes().to_vec()),
+        Value::Bytes(sig.to_vec()),
+    ]);
+    ciborium::into_writer(&arr, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn an_ipv6_client_is_counted_by_its_64() {
+    let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+    let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+    let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+    assert_eq!(quota_address(a), quota_address(b));
+    assert_ne!(quota_address(a), quota_address(c));
+    let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+    assert_eq!(
+        quota_address(mapped),
+        "192.0.2.1".parse::<IpAddr>().unwrap()
+    );
+    assert_eq!(quota_address(ADDR), ADDR);
+}
+
 /// Negative cases first, one per refusal, each with the control beside it.
 #[test]
 fn every_refusal_and_its_control() {
@@ -64,6 +130,36 @@ fn every_refusal_and_its_control() {
     let mut trailing = good.clone();
     trailing.push(0);
     let rows: Vec<(&str, Vec<u8>, u16)> = vec![
+        (
+            "statement keys reordered",
+            restated(&a, "1.0", Restate::Reorder),
+            400,
+        ),
+        (
+            "statement with a field unknown here",
+            restated(&a, "1.0", Restate::Extra),
+            400,
+        ),
+        (
+            "statement integer in a longer form",
+            restated(&a, "1.0", Restate::LongInt),
+            400,
+        ),
+        (
+            "statement re-encoded as it was (control)",
+            restated(&a, "1.1", Restate::Same),
+            202,
+        ),
+        (
+            "a zero-width space in the name",
+            leaf(&a, "a.example/tool\u{200b}", "1.0"),
+            400,
+        ),
+        (
+            "a right-to-left override in the version",
+            leaf(&a, "a.example/tool", "1.0\u{202e}exe"),
+            400,
+        ),
         ("oversized", long, 413),
         ("garbage", b"not cbor".to_vec(), 400),
         ("empty", vec![], 400),
