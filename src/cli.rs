@@ -62,6 +62,13 @@ pub enum Cmd {
     /// a symbolic link that leaves the directory is 404). With --accept, also
     /// take releases from publishers: POST /bt/add-entry.
     Serve(ServeArgs),
+    /// Put a release into several logs that accept submissions, and write a
+    /// witnessed proof from each beside the file (FILE.tlog-proofs/).
+    ///
+    /// The entry is signed here and kept as FILE.bt-entry, so a re-run sends
+    /// the same bytes; logs whose proof already verifies are skipped. Exit
+    /// status 5 when fewer than --min-logs logs gave a verified proof.
+    Publish(PublishArgs),
     /// Print the C2SP tlog-proof of leaf INDEX against the log's published
     /// checkpoint (with its cosignatures), made from the log's tiles.
     Proof {
@@ -117,6 +124,53 @@ pub struct AddArgs {
     /// `bt-log proof` prints one on demand instead).
     #[arg(long)]
     pub proofs: bool,
+}
+
+/// `bt-log publish`.
+#[derive(clap::Args)]
+pub struct PublishArgs {
+    /// The released file.
+    pub file: PathBuf,
+    /// Release name, namespaced: example.org/hello.
+    #[arg(long)]
+    pub name: String,
+    /// Release version, e.g. 1.4.2.
+    #[arg(long)]
+    pub version: String,
+    /// Platform the file runs on: linux-x86_64, … or any.
+    #[arg(long, default_value = "any")]
+    pub platform: String,
+    /// The publisher's secret key (as bt-log keygen writes it); it never leaves this machine.
+    #[arg(long)]
+    pub publisher_key: PathBuf,
+    /// A log: its URL (where it serves its files and POST /bt/add-entry) and vkey.
+    #[arg(long = "log", value_name = "URL=VKEY", required = true)]
+    pub logs: Vec<String>,
+    /// A witness every log's checkpoint must be cosigned by (repeatable: all of them).
+    #[arg(long = "witness", value_name = "VKEY", conflicts_with = "policy")]
+    pub witnesses: Vec<String>,
+    /// A bt-exec policy whose witnesses and quorum every log's checkpoint must meet.
+    #[arg(long, value_name = "POLICY")]
+    pub policy: Option<PathBuf>,
+    /// Logs that must give a verified proof [default: every --log].
+    #[arg(long)]
+    pub min_logs: Option<usize>,
+    /// Base URL of a content-addressed store serving the file at BASE/sha256/<hex>
+    /// (checked before anything is submitted; repeatable).
+    #[arg(long = "cas-url", value_name = "BASE")]
+    pub cas_urls: Vec<String>,
+    /// Repository the release was built from.
+    #[arg(long, requires = "source_rev")]
+    pub source_repo: Option<String>,
+    /// Revision of --source-repo the release was built from.
+    #[arg(long, requires = "source_repo")]
+    pub source_rev: Option<String>,
+    /// How long all the logs together may take (e.g. 2m, 30s).
+    #[arg(long, value_name = "DURATION", default_value = "2m")]
+    pub wait: String,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `bt-log serve`.

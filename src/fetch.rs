@@ -458,6 +458,60 @@ pub fn download(
     Ok(())
 }
 
+/// An answer to a POST: status, `Retry-After` in seconds when given, and
+/// the body (at most the cap asked for).
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub status: u16,
+    pub retry_after: Option<u64>,
+    pub body: Vec<u8>,
+}
+
+/// POSTs `body` to `url` (http or https) once, waiting at most `timeout`
+/// for the whole answer, of which at most `cap` bytes are read (a longer
+/// one is an error). Any status is an answer; only a failure to get one is
+/// an error.
+pub fn post(url: &str, body: Vec<u8>, cap: usize, timeout: Duration) -> Result<Posted, FetchError> {
+    use std::io::Read;
+    let bad = |msg: String| FetchError::Unreachable {
+        url: url.to_string(),
+        msg,
+    };
+    let client = blocking_client().map_err(bad)?;
+    let resp = client
+        .post(url)
+        .timeout(timeout)
+        .body(body)
+        .send()
+        .map_err(|e| bad(e.to_string()))?;
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| decimal(v.as_bytes()));
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(FetchError::TooLarge {
+            url: url.to_string(),
+            cap,
+        });
+    }
+    let mut out = Vec::new();
+    resp.take(cap as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| bad(e.to_string()))?;
+    if out.len() > cap {
+        return Err(FetchError::TooLarge {
+            url: url.to_string(),
+            cap,
+        });
+    }
+    Ok(Posted {
+        status,
+        retry_after,
+        body: out,
+    })
+}
+
 /// One GET; the error says whether it is worth retrying.
 fn http_once(
     client: &reqwest::blocking::Client,

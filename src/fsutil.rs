@@ -319,6 +319,27 @@ impl Lock {
     }
 }
 
+/// The SHA-256 and length of everything `r` yields, read 1 MiB at a time;
+/// an error past `limit` bytes (read no further).
+pub fn sha256_reader(mut r: impl Read, limit: u64) -> io::Result<([u8; 32], u64)> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok((h.finalize().into(), size));
+        }
+        h.update(buf.get(..n).unwrap_or_default());
+        size += n as u64;
+        if size > limit {
+            return Err(io::Error::other(format!("larger than {limit} bytes")));
+        }
+    }
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,8 @@
 //! - [`httpd`]: the HTTP server loop (header deadline, connection cap, graceful stop).
 //! - [`log`]: the log writer behind `bt-log init` / `add`.
 //! - [`witness`]: the C2SP tlog-witness server and client.
+//! - [`accept`]: a log that accepts releases over HTTP (`serve --accept`).
+//! - [`publish`]: one release into several logs, witnessed proofs beside it.
 //! - [`serve`]: static HTTP for a log directory.
 //!
 //! The bt-exec command over them (`src/bin/bt-exec.rs` parses, prints and
@@ -71,6 +73,7 @@ pub mod monitor;
 pub mod named;
 pub mod note;
 pub mod policy;
+pub mod publish;
 pub mod report;
 pub mod saving;
 pub mod serve;

@@ -39,6 +39,13 @@ impl LogId {
         format!("{:08x}", self.key_id)
     }
 
+    /// The 32 hex digits of the SHA-256 of the log's vkey (its first 16
+    /// bytes): what names the log's proof beside a program
+    /// (`PROGRAM.tlog-proofs/<key hash>.tlog-proof`).
+    pub fn key_hash(&self) -> &str {
+        &self.key_hash
+    }
+
     /// The name of this log's files in the state directory:
     /// `<origin-key>-<key-hash>` (both hex, so any origin is a safe name).
     pub fn file_key(&self) -> String {

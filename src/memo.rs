@@ -200,8 +200,10 @@ pub fn run_warm(
     let policy_path = Policy::locate(policy_flag)?;
     let text = fsutil::read_capped(&policy_path, Policy::MAX_BYTES).ok()?;
     // A proof file beside the program is evidence to check every time.
-    if std::fs::symlink_metadata(fsutil::beside(path, ".tlog-proof")).is_ok() {
-        return None;
+    for beside in [".tlog-proof", ".tlog-proofs"] {
+        if std::fs::symlink_metadata(fsutil::beside(path, beside)).is_ok() {
+            return None;
+        }
     }
     let file = store.ingest(path).ok()?;
     if holds(store, &Policy::text_digest(&text), &file.sha256, now()) {

@@ -58,11 +58,41 @@ pub fn standalone_policy() -> Policy {
     }
 }
 
-/// The `.tlog-proof` beside `path`, when there is one. One that is not a
-/// regular file (a FIFO planted to hang bt-exec, a device, a directory) is
-/// refused at once (126: present, so never a fallback to the logs).
-fn sidecar(path: &Path) -> Result<Option<(PathBuf, Vec<u8>)>, Fail> {
-    let sidecar_path = crate::fsutil::beside(path, ".tlog-proof");
+/// The proof files beside `path`: `PROGRAM.tlog-proof`, and in
+/// `PROGRAM.tlog-proofs/` the file named for each log of the policy (by
+/// its key hash; other files there are not read).
+fn sidecars(path: &Path, policy: &Policy) -> Result<verify::Sidecars, Fail> {
+    let single = sidecar(path, crate::fsutil::beside(path, ".tlog-proof"))?;
+    let dir = crate::fsutil::beside(path, ".tlog-proofs");
+    let Ok(meta) = std::fs::symlink_metadata(&dir) else {
+        return Ok(verify::Sidecars::single(single));
+    };
+    // Present but not a directory (a link, a FIFO): present, so never a
+    // fallback to the logs.
+    if !meta.is_dir() {
+        return Err(Fail::new(
+            exit::REFUSED,
+            format!(
+                "refused {}: {} is not a directory",
+                path.display(),
+                dir.display()
+            ),
+        ));
+    }
+    let per_log = policy
+        .trust
+        .logs
+        .iter()
+        .map(|l| sidecar(path, dir.join(format!("{}.tlog-proof", l.id.key_hash()))))
+        .collect::<Result<_, _>>()?;
+    Ok(verify::Sidecars { single, per_log })
+}
+
+/// The proof file at `sidecar_path` beside `path`, when there is one. One
+/// that is not a regular file (a FIFO planted to hang bt-exec, a device, a
+/// directory) is refused at once (126: present, so never a fallback to the
+/// logs).
+fn sidecar(path: &Path, sidecar_path: PathBuf) -> Result<Option<(PathBuf, Vec<u8>)>, Fail> {
     match crate::fsutil::read_optional(&sidecar_path, MAX_PROOF_BYTES) {
         Ok(Some(b)) => Ok(Some((sidecar_path, b))),
         // A link to nothing is a proof file that is not a regular file, not
@@ -90,7 +120,7 @@ fn sidecar(path: &Path) -> Result<Option<(PathBuf, Vec<u8>)>, Fail> {
 /// Verifies `file`, the bytes of `req.path`. Returns the verdict and, when
 /// this run may leave a warm verdict once proven, what it depends on.
 pub fn verify(req: &Request, file: Ingested) -> Result<(Verdict, Option<memo::Pending>), Fail> {
-    let sidecar = sidecar(req.path)?;
+    let sidecars = sidecars(req.path, req.policy)?;
     let ctx = app::context(req.policy, req.store, req.offline);
     let sigsum_path = match &req.sigsum.sigsum_proof {
         Some(p) => Some(p.clone()),
@@ -100,11 +130,11 @@ pub fn verify(req: &Request, file: Ingested) -> Result<(Verdict, Option<memo::Pe
     // What a warm verdict depends on is read before the verification reads it.
     let pending = req
         .policy_digest
-        .filter(|_| req.may_memo && sidecar.is_none() && sigsum_path.is_none())
+        .filter(|_| req.may_memo && sidecars.is_empty() && sigsum_path.is_none())
         .and_then(|d| memo::pending(req.store, req.policy, d));
     let verdict = match sigsum_path {
         Some(proof_path) => sigsum(req, file, &proof_path)?,
-        None => verify::verify(&ctx, file, sidecar),
+        None => verify::verify(&ctx, file, sidecars),
     };
     Ok((verdict, pending))
 }

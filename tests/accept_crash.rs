@@ -190,21 +190,23 @@ fn kill_9_under_50_clients_loses_nothing_acknowledged() {
                 == 0,
         "the witness kept evidence of a fork"
     );
+    assert_eq!(witnessed_size(&wproc.addr, "example.org/crash"), total);
+}
+
+/// The size of the latest checkpoint the witness at `addr` cosigned for
+/// the log of `origin` (its monitoring view).
+fn witnessed_size(addr: &str, origin: &str) -> u64 {
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(origin.as_bytes()));
     let (s, _, body) = common::http(
-        &wproc.addr,
+        addr,
         "GET",
-        &format!("/monitor/{}/checkpoint", sha256_hex(b"example.org/crash")),
+        &format!("/monitor/{hash}/checkpoint"),
         &[],
         b"",
     );
     assert_eq!(s, 200);
-    let cp = bt_exec::tlog::Checkpoint::of_note(&body).unwrap();
-    assert_eq!(cp.size, total);
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(b))
+    bt_exec::tlog::Checkpoint::of_note(&body).unwrap().size
 }
 
 /// The server holds the log's lock while it runs: `bt-log add` waits (and
@@ -390,15 +392,7 @@ fn a_witness_is_asked_at_most_at_the_rate_it_grants() {
         "{}",
         stderr_of(&acc.log)
     );
-    let (s, _, body) = common::http(
-        &wproc.addr,
-        "GET",
-        &format!("/monitor/{}/checkpoint", sha256_hex(b"example.org/rated")),
-        &[],
-        b"",
-    );
-    assert_eq!(s, 200);
-    assert_eq!(bt_exec::tlog::Checkpoint::of_note(&body).unwrap().size, 1);
+    assert_eq!(witnessed_size(&wproc.addr, "example.org/rated"), 1);
 }
 
 /// A server killed while `bt-log add` waits for the log: the add, once it

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use bt_exec::cli::{AddArgs, Cli, Cmd, MonitorArgs, ServeArgs, WitnessCmd, WitnessServeArgs};
+use bt_exec::cli::{
+    AddArgs, Cli, Cmd, MonitorArgs, PublishArgs, ServeArgs, WitnessCmd, WitnessServeArgs,
+};
 
 use bt_exec::entry::Source;
 use bt_exec::log::{self, AddOptions, NewRelease};
@@ -273,6 +275,101 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// Exit status when fewer logs than --min-logs gave a verified proof.
+const EXIT_TOO_FEW_LOGS: u8 = 5;
+
+fn publish(a: PublishArgs) -> Result<ExitCode> {
+    use bt_exec::publish::{self, Outcome};
+    let trust = match &a.policy {
+        Some(p) => bt_exec::policy::Policy::load(p)?.trust,
+        None => publish::every_witness(&a.witnesses)?,
+    };
+    let logs = a
+        .logs
+        .iter()
+        .map(|l| publish::Target::parse(l))
+        .collect::<Result<Vec<_>, _>>()?;
+    let wait = bt_exec::policy::parse_duration(&a.wait)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| anyhow::anyhow!("--wait: not a duration like 30s or 2m"))?;
+    let o = publish::Options {
+        publisher: log::load_secret_key(&a.publisher_key)?,
+        file: a.file,
+        name: a.name,
+        version: a.version,
+        platform: a.platform,
+        cas_urls: a.cas_urls,
+        source: source(a.source_repo, a.source_rev)?,
+        min_logs: a.min_logs.unwrap_or(logs.len()),
+        logs,
+        trust,
+        wait,
+        now: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
+    // Progress, a line per step, on stderr (not with --json).
+    let quiet = a.json;
+    let say = move |m: &str| {
+        if !quiet {
+            eprintln!("bt-log: {m}");
+        }
+    };
+    let report = publish::publish(&o, &say)?;
+    if a.json {
+        let logs: Vec<serde_json::Value> = report
+            .outcomes
+            .iter()
+            .map(|(t, out)| {
+                let mut v = serde_json::json!({"url": t.url, "origin": t.key.name,
+                    "proof": publish::proof_path(&o.file, &t.id)});
+                match out {
+                    Outcome::Kept { index } => {
+                        v["status"] = "kept".into();
+                        v["index"] = (*index).into();
+                    }
+                    Outcome::Proven { index, size } => {
+                        v["status"] = "proven".into();
+                        v["index"] = (*index).into();
+                        v["checkpoint_size"] = (*size).into();
+                    }
+                    Outcome::Failed(why) => {
+                        v["status"] = "failed".into();
+                        v["error"] = why.clone().into();
+                    }
+                }
+                v
+            })
+            .collect();
+        let out = serde_json::json!({"entry": report.entry, "verified": report.verified(),
+            "min_logs": report.min_logs, "logs": logs});
+        println!("{out}");
+    }
+    for (t, out) in &report.outcomes {
+        if let Outcome::Failed(why) = out {
+            eprintln!("bt-log: {}: no verified proof: {why}", t.label());
+        }
+    }
+    if !report.enough() {
+        eprintln!(
+            "bt-log: error: {} of {} logs gave a verified proof; --min-logs is {}",
+            report.verified(),
+            report.outcomes.len(),
+            report.min_logs
+        );
+        return Ok(ExitCode::from(EXIT_TOO_FEW_LOGS));
+    }
+    if !a.json {
+        eprintln!(
+            "bt-log: {} of {} logs proven; proofs in {}",
+            report.verified(),
+            report.outcomes.len(),
+            bt_exec::fsutil::beside(&o.file, ".tlog-proofs").display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn serve(a: ServeArgs) -> Result<()> {
     use bt_exec::accept::{self, http, service};
     let dir = a.dir;
@@ -402,6 +499,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Monitor(m) => return monitor(m),
         Cmd::Serve(a) => serve(a)?,
+        Cmd::Publish(a) => return publish(a),
         Cmd::Proof { dir, index } => {
             print!("{}", log::proof(&dir, index)?);
         }

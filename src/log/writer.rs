@@ -121,26 +121,10 @@ fn hash_file(path: &Path) -> Result<Hashed, LogError> {
             });
         }
     }
-    let mut f = std::fs::File::open(path).map_err(io(path))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf).map_err(io(path))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        size += n as u64;
-        if size > MAX_RELEASE_BYTES {
-            return Err(LogError::Usage(format!(
-                "{} is larger than 1 TiB",
-                path.display()
-            )));
-        }
-    }
+    let f = std::fs::File::open(path).map_err(io(path))?;
+    let (sha256, size) = fsutil::sha256_reader(f, MAX_RELEASE_BYTES).map_err(io(path))?;
     Ok(Hashed {
-        sha256: h.finalize().into(),
+        sha256,
         size,
         data: None,
     })

@@ -3,8 +3,6 @@
 //! cached by an earlier run, or the log's `bt/index`; and checking that
 //! the entry is this file's release by a publisher the policy allows.
 
-use std::path::PathBuf;
-
 use super::current::may_prove;
 use super::log::{open, refused, Log, LogOutcome, LogReport, Step};
 use super::Cause;
@@ -13,9 +11,7 @@ use crate::index;
 use crate::store::{CachedProof, Ingested};
 use crate::tlog::consistency::check_leaf;
 use crate::tlog::tiles::{bundle_path, decode_bundle, tile_width, MAX_BUNDLE_BYTES, TILE_WIDTH};
-use crate::tlog::{
-    leaf_hash, verify_inclusion, Checkpoint, SignedCheckpoint, TlogError, TlogProof,
-};
+use crate::tlog::{leaf_hash, verify_inclusion, Checkpoint, SignedCheckpoint, TlogProof};
 
 /// How many candidate leaves an index shard may point us to for one hash.
 pub(super) const MAX_CANDIDATES: usize = 16;
@@ -127,21 +123,17 @@ pub(super) fn find_leaf(
     log: &Log,
     current: &mut SignedCheckpoint,
     file: &Ingested,
-    sidecar: Option<&(PathBuf, Result<TlogProof, TlogError>)>,
+    sidecar: Option<&super::ProofFile>,
     report: &mut LogReport,
 ) -> Step<Found> {
-    let origin = &log.spec.origin;
-    // 1. A sidecar tlog-proof for this log: it must verify, no fallback.
-    if let Some((path, parsed)) = sidecar {
-        let proof = match parsed {
-            Ok(p) => Some(p),
-            Err(e) => return refused(Cause::ProofFile, format!("{}: {e}", path.display())),
+    // 1. A proof file for this log (named for it, or the single one of its
+    //    origin): it must verify, no fallback — a proof present for a log
+    //    that does not prove the program is that log's refusal.
+    if let Some(pf) = sidecar.filter(|pf| pf.concerns(&log.spec.origin)) {
+        return match &pf.parsed {
+            Ok(p) => sidecar_leaf(log, current, file, &pf.path, p, report),
+            Err(e) => refused(Cause::ProofFile, format!("{}: {e}", pf.path.display())),
         };
-        if let Some(p) =
-            proof.filter(|p| p.checkpoint.split(|&b| b == b'\n').next() == Some(origin.as_bytes()))
-        {
-            return sidecar_leaf(log, current, file, path, p, report);
-        }
     }
     let cp = &current.checkpoint;
     // 2. A proof cached by an earlier run.

@@ -14,7 +14,7 @@ use crate::log_id::LogId;
 use crate::policy::LogSpec;
 use crate::source::{Source, SourceTiles};
 use crate::store::{CachedProof, Ingested};
-use crate::tlog::{Checkpoint, SignedCheckpoint, TlogError, TlogProof};
+use crate::tlog::{Checkpoint, SignedCheckpoint, TlogError};
 
 use super::current::{current, fresh, fresh_until};
 use super::leaf::{cached_proof, find_leaf};
@@ -294,7 +294,7 @@ pub fn verify_log(
     ctx: &Context,
     spec: &LogSpec,
     file: &Ingested,
-    sidecar: Option<&(PathBuf, Result<TlogProof, TlogError>)>,
+    sidecar: Option<&super::ProofFile>,
 ) -> LogReport {
     let start = Instant::now();
     let log = Log::new(ctx, spec);
@@ -312,7 +312,7 @@ pub fn verify_log(
 fn run(
     log: &Log,
     file: &Ingested,
-    sidecar: Option<&(PathBuf, Result<TlogProof, TlogError>)>,
+    sidecar: Option<&super::ProofFile>,
     report: &mut LogReport,
 ) -> Step<u64> {
     let mut current = current(log, report)?;

@@ -21,7 +21,7 @@ use std::time::Instant;
 use crate::policy::Policy;
 use crate::state::State;
 use crate::store::Ingested;
-use crate::tlog::TlogProof;
+use crate::tlog::{TlogError, TlogProof};
 
 /// Exit codes of bt-exec (DESIGN §8).
 pub mod exit {
@@ -72,31 +72,98 @@ impl Verdict {
     }
 }
 
+/// The proof files beside a program, as read (unparsed): the single
+/// `PROGRAM.tlog-proof`, and `PROGRAM.tlog-proofs/<key hash>.tlog-proof`
+/// for each log of the policy, by position (docs/FORMATS.md).
+#[derive(Debug, Default)]
+pub struct Sidecars {
+    pub single: Option<(PathBuf, Vec<u8>)>,
+    pub per_log: Vec<Option<(PathBuf, Vec<u8>)>>,
+}
+
+impl Sidecars {
+    /// Only the single proof file (or none).
+    pub fn single(single: Option<(PathBuf, Vec<u8>)>) -> Self {
+        Sidecars {
+            single,
+            per_log: vec![],
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.single.is_none() && self.per_log.iter().all(Option::is_none)
+    }
+}
+
+/// A proof file beside the program, parsed, for one log.
+pub struct ProofFile {
+    pub path: PathBuf,
+    pub parsed: Result<TlogProof, TlogError>,
+    /// Named for this log (`PROGRAM.tlog-proofs/<its key hash>`): it must
+    /// prove the program in this log, whatever it holds. The single file
+    /// counts only for the log its checkpoint names.
+    pub named: bool,
+}
+
+impl ProofFile {
+    fn parse((path, bytes): &(PathBuf, Vec<u8>), named: bool) -> Self {
+        ProofFile {
+            path: path.clone(),
+            parsed: TlogProof::parse(bytes),
+            named,
+        }
+    }
+
+    /// Whether this file is evidence about `origin`'s log: named for it,
+    /// unparseable (every log then refuses it), or of its origin.
+    fn concerns(&self, origin: &str) -> bool {
+        match &self.parsed {
+            _ if self.named => true,
+            Err(_) => true,
+            Ok(p) => p.checkpoint.split(|&b| b == b'\n').next() == Some(origin.as_bytes()),
+        }
+    }
+}
+
 /// Verifies `file` (already in the CAS) against every log of the policy.
-pub fn verify(ctx: &Context, file: Ingested, sidecar: Option<(PathBuf, Vec<u8>)>) -> Verdict {
+pub fn verify(ctx: &Context, file: Ingested, sidecars: Sidecars) -> Verdict {
     let start = Instant::now();
-    let proof = sidecar
-        .as_ref()
-        .map(|(p, b)| (p.clone(), TlogProof::parse(b)));
+    let logs = &ctx.policy.trust.logs;
+    let single = sidecars.single.as_ref().map(|s| ProofFile::parse(s, false));
+    let named: Vec<Option<ProofFile>> = (0..logs.len())
+        .map(|i| {
+            let s = sidecars.per_log.get(i)?.as_ref()?;
+            Some(ProofFile::parse(s, true))
+        })
+        .collect();
+    // A log's own proof file, else the single one when it concerns it.
+    let proof_for = |i: usize| -> Option<&ProofFile> {
+        let l = logs.get(i)?;
+        named
+            .get(i)
+            .and_then(Option::as_ref)
+            .or(single.as_ref())
+            .filter(|p| p.concerns(&l.origin))
+    };
     // Warm logs first, on this thread: with every log warm no thread is
     // started and no request made. A proof file beside the program is
     // evidence about its log's history (a fork in it is a split view), so
     // that log goes the full way, as does every log when the file does not
     // parse (each then refuses it).
-    let logs = &ctx.policy.trust.logs;
-    let names_log = |l: &crate::policy::LogSpec| match &proof {
-        None => false,
-        Some((_, Err(_))) => true,
-        Some((_, Ok(p))) => p.checkpoint.split(|&b| b == b'\n').next() == Some(l.origin.as_bytes()),
-    };
     let mut reports: Vec<Option<LogReport>> = logs
         .iter()
-        .map(|l| (!names_log(l)).then(|| log::warm(ctx, l, &file)).flatten())
+        .enumerate()
+        .map(|(i, l)| {
+            proof_for(i)
+                .is_none()
+                .then(|| log::warm(ctx, l, &file))
+                .flatten()
+        })
         .collect();
     let cold: Vec<usize> = (0..logs.len()).filter(|&i| reports[i].is_none()).collect();
     let done = per_log(
         &cold,
-        |i| log::verify_log(ctx, &logs[i], &file, proof.as_ref()),
+        |i| log::verify_log(ctx, &logs[i], &file, proof_for(i)),
         |i| LogReport::new(&logs[i], internal_error()),
     );
     for (i, r) in cold.into_iter().zip(done) {

@@ -331,7 +331,7 @@ impl World {
             cached: false,
         };
         let sidecar = sidecar.map(|b| (PathBuf::from("tool.tlog-proof"), b));
-        verify::verify(&ctx, file, sidecar)
+        verify::verify(&ctx, file, verify::Sidecars::single(sidecar))
     }
 
     /// Saves what a decision learnt, as bt-exec does after a verdict.

@@ -1,0 +1,260 @@
+//! One log of a publish: a proof already beside the file that verifies
+//! ends it; else the entry is submitted (`POST /bt/add-entry`), and a 200's
+//! proof is taken, or — after a 202, or a 200 whose checkpoint lacks the
+//! witnesses this publisher requires — the log's checkpoint is polled
+//! until one that meets the requirement covers the entry, whose proof is
+//! then made from the log's tiles. Nothing the log or the network says is
+//! written before [`check`] passes.
+//!
+//! The lies this stops: a log (or anyone on the path) answering with a
+//! proof for another leaf, against a checkpoint it did not sign, that no
+//! required witness cosigned, with cosignatures dated in the future, or
+//! with an inclusion proof that does not reach the signed root.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{proof_path, Options, Outcome, Target};
+use crate::fetch::{self, Fetcher};
+use crate::fsutil::{self, Durability};
+use crate::policy::TrustPolicy;
+use crate::source::SourceTiles;
+use crate::tlog::{
+    consistency, leaf_hash, verify_inclusion, SignedCheckpoint, TlogProof, MAX_CHECKPOINT_BYTES,
+    MAX_PROOF_BYTES,
+};
+
+/// A cosignature may be dated this far past this machine's clock.
+const SKEW_SECS: u64 = 600;
+/// How long a log is asked to hold its answer until a cosigned checkpoint
+/// covers the entry (its own cap is 60 s); past it the proof is read from
+/// the log's tiles, so a slow witness never holds a connection open.
+const MAX_WAIT_SECS: u64 = 10;
+/// Between two looks at a log's checkpoint.
+const POLL: Duration = Duration::from_secs(1);
+
+/// Why `proof` does not prove `leaf` in `target` under `trust`, if it does
+/// not; `Ok(checkpoint size)` when it does.
+pub fn check(
+    proof: &TlogProof,
+    leaf: &[u8],
+    target: &Target,
+    trust: &TrustPolicy,
+    now: u64,
+) -> Result<u64, String> {
+    if proof.extra.as_deref() != Some(leaf) {
+        return Err("the proof is for another entry".into());
+    }
+    let sc = checkpoint_ok(&proof.checkpoint, target, trust, now)?;
+    let cp = &sc.checkpoint;
+    verify_inclusion(leaf_hash(leaf), proof.index, cp.size, &proof.proof, cp.root)
+        .map_err(|e| format!("inclusion proof of leaf {}: {e}", proof.index))?;
+    Ok(cp.size)
+}
+
+/// The checkpoint note, verified with the log's key, its cosignatures
+/// meeting `trust`'s quorum and none dated in the future.
+fn checkpoint_ok(
+    note: &[u8],
+    target: &Target,
+    trust: &TrustPolicy,
+    now: u64,
+) -> Result<SignedCheckpoint, String> {
+    let keys: Vec<_> = trust.witnesses.iter().map(|w| w.key.clone()).collect();
+    let sc = SignedCheckpoint::verify(note, &target.key.name, &target.key, &keys)
+        .map_err(|e| format!("checkpoint: {e}"))?;
+    if let Some(c) = sc
+        .cosignatures
+        .iter()
+        .find(|c| c.timestamp > now + SKEW_SECS)
+    {
+        return Err(format!(
+            "the cosignature by {} is dated {} s in the future",
+            c.witness.name,
+            c.timestamp - now
+        ));
+    }
+    let cosigned: HashSet<usize> =
+        trust.witness_positions(sc.cosignatures.iter().map(|c| &c.witness));
+    if !trust.quorum_met(&cosigned) {
+        return Err(format!(
+            "checkpoint of size {} lacks the witnesses required ({})",
+            sc.checkpoint.size,
+            trust.quorum_text()
+        ));
+    }
+    Ok(sc)
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Publishes `leaf` to `target`, by `deadline`.
+pub fn one(
+    o: &Options,
+    target: &Target,
+    leaf: &[u8],
+    deadline: Instant,
+    say: &(dyn Fn(&str) + Sync),
+) -> Outcome {
+    let path = proof_path(&o.file, &target.id);
+    let label = target.label();
+    // A proof kept from an earlier run that still verifies: done.
+    if let Ok(Some(b)) = fsutil::read_optional(&path, MAX_PROOF_BYTES) {
+        if let Ok(p) = TlogProof::parse(&b) {
+            if check(&p, leaf, target, &o.trust, now_secs()).is_ok() {
+                say(&format!("{label}: already proven at leaf {}", p.index));
+                return Outcome::Kept { index: p.index };
+            }
+        }
+    }
+    let index = match submit(target, leaf, &o.trust, deadline, say) {
+        Ok(Submitted::Proof(p)) => return keep(&path, &p, &label, say),
+        Ok(Submitted::Index(i)) => i,
+        Err(why) => return Outcome::Failed(why),
+    };
+    match poll(target, leaf, index, &o.trust, deadline) {
+        Ok(p) => keep(&path, &p, &label, say),
+        Err(why) => Outcome::Failed(format!("entry at index {index}: {why}")),
+    }
+}
+
+fn keep(path: &Path, p: &TlogProof, label: &str, say: &(dyn Fn(&str) + Sync)) -> Outcome {
+    let size = crate::tlog::Checkpoint::of_note(&p.checkpoint).map_or(0, |c| c.size);
+    match fsutil::write_atomic(path, &p.encode(), 0o644, Durability::Sync) {
+        Ok(()) => {
+            say(&format!("{label}: proven at leaf {} of {size}", p.index));
+            Outcome::Proven {
+                index: p.index,
+                size,
+            }
+        }
+        Err(e) => Outcome::Failed(format!("{}: {e}", path.display())),
+    }
+}
+
+enum Submitted {
+    /// A proof that passed [`check`].
+    Proof(TlogProof),
+    /// The index the log gave the entry; the proof is still to come.
+    Index(u64),
+}
+
+/// Sends the entry until the log answers with an index or a proof, or
+/// refuses it for good, or the deadline passes.
+fn submit(
+    target: &Target,
+    leaf: &[u8],
+    trust: &TrustPolicy,
+    deadline: Instant,
+    say: &(dyn Fn(&str) + Sync),
+) -> Result<Submitted, String> {
+    let label = target.label();
+    let mut last = String::from("no answer before the deadline");
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(last);
+        }
+        let wait = left.as_secs().min(MAX_WAIT_SECS);
+        let url = format!("{}/bt/add-entry?wait={wait}", target.url);
+        let timeout = Duration::from_secs(wait + 15).min(left + Duration::from_secs(1));
+        let pause = match fetch::post(&url, leaf.to_vec(), MAX_PROOF_BYTES, timeout) {
+            Ok(a) => match a.status {
+                200 => {
+                    let p = TlogProof::parse(&a.body).map_err(|e| format!("{url}: 200: {e}"))?;
+                    if p.extra.as_deref() != Some(leaf) {
+                        return Err(format!("{url}: 200 with a proof for another entry"));
+                    }
+                    return match check(&p, leaf, target, trust, now_secs()) {
+                        Ok(_) => Ok(Submitted::Proof(p)),
+                        // A proof this publisher cannot use yet (its
+                        // checkpoint lacks a witness required here): the
+                        // index stands; a later checkpoint may do.
+                        Err(why) => {
+                            say(&format!("{label}: index {}; {why}; waiting", p.index));
+                            Ok(Submitted::Index(p.index))
+                        }
+                    };
+                }
+                202 => {
+                    let text = String::from_utf8_lossy(&a.body);
+                    let i = text
+                        .trim()
+                        .strip_prefix("index ")
+                        .and_then(|n| n.parse().ok())
+                        .ok_or_else(|| format!("{url}: 202 without an index: {text:?}"))?;
+                    say(&format!(
+                        "{label}: accepted at index {i}; waiting for a cosigned checkpoint"
+                    ));
+                    return Ok(Submitted::Index(i));
+                }
+                s @ (429 | 503) => {
+                    last = format!("{url}: {s}: {}", String::from_utf8_lossy(&a.body).trim());
+                    Duration::from_secs(a.retry_after.unwrap_or(1).max(1))
+                }
+                s => {
+                    let text = String::from_utf8_lossy(&a.body);
+                    return Err(format!("{url}: refused ({s}): {}", text.trim()));
+                }
+            },
+            Err(e) => {
+                last = e.to_string();
+                Duration::from_secs(2)
+            }
+        };
+        if Instant::now() + pause >= deadline {
+            return Err(last);
+        }
+        std::thread::sleep(pause);
+    }
+}
+
+/// Waits for a checkpoint that meets the requirement and covers `index`,
+/// then proves the entry there from the log's tiles: the leaf in its
+/// bundle must be this entry, and every hash is authenticated against the
+/// signed root.
+fn poll(
+    target: &Target,
+    leaf: &[u8],
+    index: u64,
+    trust: &TrustPolicy,
+    deadline: Instant,
+) -> Result<TlogProof, String> {
+    let log = Fetcher::new(&target.url)
+        .map_err(|e| e.to_string())?
+        .with_deadline(deadline);
+    loop {
+        let last = match log.get("checkpoint", MAX_CHECKPOINT_BYTES) {
+            Ok(Some(note)) => match checkpoint_ok(&note, target, trust, now_secs()) {
+                Ok(sc) if sc.checkpoint.size > index => {
+                    let tiles = SourceTiles(&log);
+                    let proof = consistency::check_leaf(&sc.checkpoint, index, leaf, &tiles)?;
+                    let p = TlogProof {
+                        extra: Some(leaf.to_vec()),
+                        index,
+                        proof,
+                        checkpoint: note,
+                    };
+                    check(&p, leaf, target, trust, now_secs())?;
+                    return Ok(p);
+                }
+                Ok(sc) => format!(
+                    "the latest checkpoint meeting the requirement has {} leaves",
+                    sc.checkpoint.size
+                ),
+                Err(why) => why,
+            },
+            Ok(None) => format!("{} is missing", log.describe("checkpoint")),
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() + POLL >= deadline {
+            return Err(last);
+        }
+        std::thread::sleep(POLL);
+    }
+}
