@@ -339,7 +339,6 @@ pub fn sha256_reader(mut r: impl Read, limit: u64) -> io::Result<([u8; 32], u64)
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,7 +90,48 @@ fn every_answer_of_add_entry_beside_its_near_misses() {
     forged[n - 1] ^= 1;
     let mut not_canonical = acc.entry("example.org/tool", "9.8");
     not_canonical[0] = 0x9f; // an indefinite-length array header
+                             // An entry whose publisher key is missing (31 bytes), and one whose
+                             // name is past the limit, each validly encoded otherwise.
+    let rebuilt = |key: Vec<u8>, name_len: usize| {
+        use ciborium::Value;
+        let Value::Array(mut a) = ciborium::from_reader::<Value, _>(&first[..]).unwrap() else {
+            panic!()
+        };
+        if name_len > 0 {
+            let Value::Bytes(st) = &a[0] else { panic!() };
+            let Value::Map(mut m) = ciborium::from_reader::<Value, _>(&st[..]).unwrap() else {
+                panic!()
+            };
+            for (k, v) in m.iter_mut() {
+                if k.as_text() == Some("name") {
+                    *v = Value::Text(format!("example.org/{}", "x".repeat(name_len)));
+                }
+            }
+            let mut out = Vec::new();
+            ciborium::into_writer(&Value::Map(m), &mut out).unwrap();
+            a[0] = Value::Bytes(out);
+        }
+        a[1] = Value::Bytes(key);
+        let mut out = Vec::new();
+        ciborium::into_writer(&Value::Array(a), &mut out).unwrap();
+        out
+    };
+    let pk = acc.publisher.key.verifying_key().as_bytes().to_vec();
     let cases: Vec<(&str, Vec<u8>, &str, u16, &str)> = vec![
+        (
+            "a missing publisher key",
+            rebuilt(pk[..31].to_vec(), 0),
+            "",
+            400,
+            "",
+        ),
+        (
+            "a name past the limit",
+            rebuilt(pk.clone(), 300),
+            "",
+            400,
+            "name",
+        ),
         (
             "a key not admitted",
             entry(&other, "example.org/tool", "1"),
