@@ -128,6 +128,7 @@ pub struct AddArgs {
 
 /// `bt-log publish`.
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("witnessing").required(true).args(["witnesses", "policy"])))]
 pub struct PublishArgs {
     /// The released file.
     pub file: PathBuf,
@@ -146,7 +147,9 @@ pub struct PublishArgs {
     /// A log: its URL (where it serves its files and POST /bt/add-entry) and vkey.
     #[arg(long = "log", value_name = "URL=VKEY", required = true)]
     pub logs: Vec<String>,
-    /// A witness every log's checkpoint must be cosigned by (repeatable: all of them).
+    /// A witness every log's checkpoint must be cosigned by (repeatable: all
+    /// of them). This or --policy is required: a proof no witness cosigned
+    /// is one the log key alone could make.
     #[arg(long = "witness", value_name = "VKEY", conflicts_with = "policy")]
     pub witnesses: Vec<String>,
     /// A bt-exec policy whose witnesses and quorum every log's checkpoint must meet.

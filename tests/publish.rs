@@ -155,11 +155,12 @@ impl Net {
         bt_log(&args)
     }
 
-    /// bt-exec on `prog`: exit status and stderr.
-    fn exec(&self, prog: &Path, extra: &[&str]) -> (i32, String) {
+    /// bt-exec on `prog` with the state directory `state` (under the
+    /// root): exit status and stderr.
+    fn exec(&self, prog: &Path, state: &str, extra: &[&str]) -> (i32, String) {
         let out = Command::new(BT_EXEC)
             .env("BT_EXEC_CACHE_DIR", self.root.join("cache"))
-            .env("BT_EXEC_STATE_DIR", self.root.join("state"))
+            .env("BT_EXEC_STATE_DIR", self.root.join(state))
             .env("BT_EXEC_POLICY", self.root.join("policy.toml"))
             .args(extra)
             .arg(prog)
@@ -224,12 +225,23 @@ fn two_logs_proofs_beside_the_program_offline_and_independently() {
     assert_eq!(n.proof_files(&prog).len(), 2);
     assert!(bt_exec::fsutil::beside(&prog, ".bt-entry").is_file());
     // Online once: bt-exec saves both logs' checkpoints.
-    let (c, err) = n.exec(&prog, &[]);
+    let (c, err) = n.exec(&prog, "state", &[]);
     assert_eq!(c, 0, "{err}");
+    // Another machine with those checkpoints saved and no proof of this
+    // program cached (the state's proofs/ left out): only the files
+    // beside the program can prove it.
+    common::copy_dir(&n.root.join("state"), &n.root.join("fresh"));
+    fs::remove_dir_all(n.root.join("fresh/proofs")).unwrap();
+    let fresh = n.root.join("fresh-template");
+    common::copy_dir(&n.root.join("fresh"), &fresh);
+    let reset = || {
+        let _ = fs::remove_dir_all(n.root.join("fresh"));
+        common::copy_dir(&fresh, &n.root.join("fresh"));
+    };
     // Both log servers stopped: offline, from the proofs alone.
     n.logs[0].stop();
     n.logs[1].stop();
-    let (c, err) = n.exec(&prog, &["--offline"]);
+    let (c, err) = n.exec(&prog, "fresh", &["--offline"]);
     assert_eq!(c, 0, "{err}");
     // Each proof file verifies independently too.
     for i in 0..2 {
@@ -239,11 +251,12 @@ fn two_logs_proofs_beside_the_program_offline_and_independently() {
     let p1 = n.proof_of(&prog, 1);
     let good = fs::read(&p1).unwrap();
     // One proof missing: only one log proves it.
+    reset();
     fs::remove_file(&p1).unwrap();
-    let (c, err) = n.exec(&prog, &["--offline"]);
+    let (c, err) = n.exec(&prog, "fresh", &["--offline"]);
     assert_ne!(c, 0, "ran with one proof: {err}");
-    fs::write(&p1, &good).unwrap();
-    // One proof altered (a hash of the inclusion proof, or the index).
+    // One proof altered (a hash of the inclusion proof, or the root).
+    reset();
     let text = String::from_utf8(good.clone()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let hash_line = lines
@@ -258,28 +271,76 @@ fn two_logs_proofs_beside_the_program_offline_and_independently() {
     let mut bad = altered.join("\n");
     bad.push('\n');
     fs::write(&p1, &bad).unwrap();
-    let (c, err) = n.exec(&prog, &["--offline"]);
+    let (c, err) = n.exec(&prog, "fresh", &["--offline"]);
     assert_ne!(c, 0, "ran with an altered proof: {err}");
     assert!(!n.independent(&p1, &prog, 1));
     // A proof named for log 1 holding log 0's proof: refused for log 1.
+    reset();
     fs::copy(n.proof_of(&prog, 0), &p1).unwrap();
-    let (c, err) = n.exec(&prog, &["--offline"]);
+    let (c, err) = n.exec(&prog, "fresh", &["--offline"]);
     assert_ne!(c, 0, "ran with log 0's proof under log 1's name: {err}");
     assert!(!n.independent(&p1, &prog, 1));
+    reset();
     fs::write(&p1, &good).unwrap();
-    let (c, err) = n.exec(&prog, &["--offline"]);
+    let (c, err) = n.exec(&prog, "fresh", &["--offline"]);
     assert_eq!(c, 0, "{err}");
     // One byte of the program changed.
+    reset();
     let body = fs::read(&prog).unwrap();
     let mut changed = body.clone();
     *changed.last_mut().unwrap() ^= 0x20;
     fs::write(&prog, &changed).unwrap();
-    let (c, err) = n.exec(&prog, &["--offline"]);
+    let (c, err) = n.exec(&prog, "fresh", &["--offline"]);
     assert_ne!(c, 0, "ran a changed program: {err}");
     for i in 0..2 {
         assert!(!n.independent(&n.proof_of(&prog, i), &prog, i), "log {i}");
     }
     fs::write(&prog, &body).unwrap();
+
+    // The logs grow past the proofs' checkpoints (another release) and an
+    // online run saves their newer checkpoints; offline, the proofs'
+    // older checkpoints cannot be compared with them, and what the online
+    // run verified decides.
+    n.logs[0].start();
+    n.logs[1].start();
+    let other = n.root.join("bin/other");
+    fs::write(&other, "#!/bin/sh\necho other\n").unwrap();
+    chmod_x(&other);
+    let (c, _, err) = n.publish(&other, "2.0", &[]);
+    assert_eq!(c, 0, "{err}");
+    let (c, err) = n.exec(&prog, "state", &[]);
+    assert_eq!(c, 0, "{err}");
+    n.logs[0].stop();
+    n.logs[1].stop();
+    let (c, err) = n.exec(&prog, "state", &["--offline"]);
+    assert_eq!(c, 0, "{err}");
+    // Without the kept entry, a re-run finds it in the proofs: nothing is
+    // sent, no second entry in either log (both are down).
+    fs::remove_file(bt_exec::fsutil::beside(&prog, ".bt-entry")).unwrap();
+    let (c, _, err) = n.publish(&prog, "1.0", &[]);
+    assert_eq!(c, 0, "{err}");
+    assert!(err.contains("already proven at leaf 0"), "{err}");
+    for l in &n.logs {
+        assert_eq!(published_size(&l.dir), 2);
+    }
+    // Naming no witness requirement, or one log twice, is a usage error.
+    let (c, _, err) = bt_log(&[
+        "publish",
+        prog.to_str().unwrap(),
+        "--name",
+        "example.org/prog",
+        "--version",
+        "1.0",
+        "--publisher-key",
+        n.root.join("pub.key").to_str().unwrap(),
+        "--log",
+        &n.logs[0].arg(),
+    ]);
+    assert_eq!(c, 2, "{err}");
+    let twice = format!("{}/={}", n.logs[0].url, n.logs[0].vkey);
+    let (c, _, err) = n.publish(&prog, "1.0", &["--log", &twice]);
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("twice"), "{err}");
 }
 
 #[test]

@@ -195,7 +195,7 @@ fn submit(
                 }
                 s @ (429 | 503) => {
                     last = format!("{url}: {s}: {}", String::from_utf8_lossy(&a.body).trim());
-                    Duration::from_secs(a.retry_after.unwrap_or(1).max(1))
+                    Duration::from_secs(a.retry_after.unwrap_or(1).clamp(1, 3600))
                 }
                 s => {
                     let text = String::from_utf8_lossy(&a.body);
@@ -207,7 +207,7 @@ fn submit(
                 Duration::from_secs(2)
             }
         };
-        if Instant::now() + pause >= deadline {
+        if pause >= deadline.saturating_duration_since(Instant::now()) {
             return Err(last);
         }
         std::thread::sleep(pause);

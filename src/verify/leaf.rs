@@ -131,7 +131,26 @@ pub(super) fn find_leaf(
     //    that does not prove the program is that log's refusal.
     if let Some(pf) = sidecar.filter(|pf| pf.concerns(&log.spec.origin)) {
         return match &pf.parsed {
-            Ok(p) => sidecar_leaf(log, current, file, &pf.path, p, report),
+            Ok(p) => match sidecar_leaf(log, current, file, &pf.path, p, report) {
+                // The proof file's checkpoint could not be compared with
+                // the one in force (offline, no tiles): neither evidence
+                // for nor against the log, which counts as unreachable for
+                // this run — and the cache decides (DESIGN §6): a proof
+                // this machine verified earlier against a root in force.
+                Err(LogOutcome::Unreachable(why)) => {
+                    match cached_proof(log, &current.checkpoint, file) {
+                        Some(found) => {
+                            log.say(format!(
+                                "{why}; proven from the cache at leaf {}",
+                                found.index
+                            ));
+                            Ok(found)
+                        }
+                        None => Err(LogOutcome::Unreachable(why)),
+                    }
+                }
+                other => other,
+            },
             Err(e) => refused(Cause::ProofFile, format!("{}: {e}", pf.path.display())),
         };
     }
@@ -251,6 +270,16 @@ fn sidecar_leaf(
     .map_err(|e| LogOutcome::Refused(Cause::ProofFile, format!("{at}: {e}")))?;
     let entry = check_entry(log, leaf, file, Signature::Verify)?;
     log.say(format!("proven by {at} at leaf {}", p.index));
+    // Its checkpoint is in force now, or proven a prefix of the one that
+    // is: the proof is kept, so that a later run that cannot compare the
+    // file's checkpoint (offline) still has it.
+    report.save_proof = Some(CachedProof::new(
+        p.index,
+        leaf,
+        sc.checkpoint.size,
+        sc.checkpoint.root,
+        &p.proof,
+    ));
     Ok(Found {
         index: p.index,
         entry,
