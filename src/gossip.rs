@@ -29,7 +29,7 @@ pub fn export(store: &Store) -> Vec<u8> {
 }
 
 /// The checkpoint notes in one imported file: an export, or one plain note.
-fn notes(text: &str) -> Vec<String> {
+pub(crate) fn notes(text: &str) -> Vec<String> {
     if text.contains(SEPARATOR) {
         text.split(SEPARATOR)
             .filter(|n| !n.trim().is_empty())

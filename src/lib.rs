@@ -62,6 +62,8 @@ pub mod entry;
 pub mod exec;
 pub mod fetch;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzz_targets;
 pub mod gossip;
 pub mod history;
 pub mod httpd;

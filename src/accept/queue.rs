@@ -56,7 +56,7 @@ pub fn queue_dir(log: &Path) -> PathBuf {
 
 /// The records of one segment; `Err` with the offset where the last good
 /// record ends when the rest is not a whole record.
-fn parse_segment(data: &[u8]) -> (Vec<Vec<u8>>, Option<usize>) {
+pub(crate) fn parse_segment(data: &[u8]) -> (Vec<Vec<u8>>, Option<usize>) {
     let mut out = Vec::new();
     let mut at = MAGIC.len();
     while at < data.len() {

@@ -117,7 +117,11 @@ async fn cosign_one(
 }
 
 /// Keeps the response lines that are valid cosignatures by `key` on `cp`.
-fn verify_response(body: &[u8], cp: &Checkpoint, key: &VerifierKey) -> Result<Vec<String>, String> {
+pub(crate) fn verify_response(
+    body: &[u8],
+    cp: &Checkpoint,
+    key: &VerifierKey,
+) -> Result<Vec<String>, String> {
     let text = std::str::from_utf8(body).map_err(|_| "response is not UTF-8".to_string())?;
     let key = key.to_cosignature_key();
     let mut good = Vec::new();

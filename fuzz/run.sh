@@ -1,0 +1,17 @@
+#!/bin/sh
+# Runs every fuzz target (or those named) for SECONDS each (default 600),
+# two at a time on a 2-core machine, from the corpora fuzz/seed.sh builds.
+# A hang is an input taking more than 1 s; memory is capped at 2 GiB.
+# Findings land in fuzz/artifacts/<target>/; each run's last status line
+# (executions/s, coverage) goes to fuzz/logs/<target>.log.
+#
+# usage: fuzz/seed.sh && SECONDS_EACH=600 fuzz/run.sh [target…]
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+secs=${SECONDS_EACH:-600}
+jobs=${JOBS:-2}
+targets=${*:-$(ls "$here/fuzz_targets" | sed 's/\.rs$//')}
+mkdir -p "$here/logs"
+cd "$here"
+printf '%s\n' $targets | xargs -P "$jobs" -I{} sh -c \
+  "RUSTC_BOOTSTRAP=1 cargo fuzz run -O {} corpus/{} -- -max_total_time=$secs -timeout=1 -rss_limit_mb=2048 -max_len=70000 -print_final_stats=1 > logs/{}.log 2>&1; echo {} exit \$?"

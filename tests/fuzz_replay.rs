@@ -1,0 +1,135 @@
+//! The fuzz targets (src/fuzz_targets.rs, run by cargo-fuzz from `fuzz/`)
+//! on the stable toolchain: every target has its file in
+//! `fuzz/fuzz_targets/` and every parser of outside data has a target;
+//! every committed seed (`fuzz/seeds/<target>/`) and every input a fuzzer
+//! ever found (`fuzz/found/<target>/`) is replayed, so CI re-checks them
+//! for ever; and every file of the shared test vectors goes through every
+//! target (none may panic).
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use bt_exec::fuzz_targets::TARGETS;
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+}
+
+/// The parsers of outside data the project names (issue: "fuzz every
+/// parser"), each with the target that covers it.
+const REQUIRED: &[(&str, &str)] = &[
+    ("signed note", "note"),
+    ("checkpoint with cosignatures", "checkpoint"),
+    ("vkeys", "vkey"),
+    ("tlog-proof", "tlog_proof"),
+    ("release entry and statement (CBOR)", "entry"),
+    ("index shards", "index_shard"),
+    ("entry bundles and hash tiles against a checkpoint", "tiles"),
+    ("policy TOML", "policy"),
+    ("tlog-policy text", "tlog_policy"),
+    ("gossip files", "gossip"),
+    ("witness add-checkpoint request body", "witness_request"),
+    (
+        "witness responses (cosignature lines, 409 size)",
+        "witness_response",
+    ),
+    ("Sigsum proof adapter", "sigsum_proof"),
+    ("admission file", "admission"),
+    ("submitted entry (POST /bt/add-entry)", "submission"),
+    ("submission queue segment", "queue_segment"),
+    ("witness network log lists", "log_list"),
+];
+
+#[test]
+fn every_parser_has_a_target_and_every_target_its_file() {
+    for (parser, target) in REQUIRED {
+        assert!(
+            TARGETS.iter().any(|t| t.name == *target),
+            "no fuzz target for the {parser} ({target})"
+        );
+    }
+    let manifest = fs::read_to_string(fuzz_dir().join("Cargo.toml")).unwrap();
+    for t in TARGETS {
+        let file = fuzz_dir().join(format!("fuzz_targets/{}.rs", t.name));
+        let text =
+            fs::read_to_string(&file).unwrap_or_else(|_| panic!("{} is missing", file.display()));
+        assert!(
+            text.contains(&format!("run(\"{}\"", t.name)),
+            "{}",
+            file.display()
+        );
+        assert!(
+            manifest.contains(&format!("name = \"{}\"", t.name)),
+            "{} not in fuzz/Cargo.toml",
+            t.name
+        );
+    }
+    for f in fs::read_dir(fuzz_dir().join("fuzz_targets")).unwrap() {
+        let name = f
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
+        assert!(
+            TARGETS.iter().any(|t| t.name == name),
+            "fuzz/fuzz_targets/{name}.rs has no target"
+        );
+    }
+}
+
+/// Files directly in `dir`, or none when it does not exist.
+fn inputs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return vec![];
+    };
+    let mut v: Vec<PathBuf> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn committed_seeds_and_findings_replay() {
+    let mut n = 0;
+    for t in TARGETS {
+        for kind in ["seeds", "found"] {
+            for f in inputs(&fuzz_dir().join(kind).join(t.name)) {
+                (t.run)(&fs::read(&f).unwrap());
+                n += 1;
+            }
+        }
+    }
+    eprintln!("{n} committed inputs replayed");
+}
+
+#[test]
+fn every_vector_through_every_target() {
+    let Some(dir) = common::vectors("every_vector_through_every_target") else {
+        return;
+    };
+    let mut files = Vec::new();
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.metadata().is_ok_and(|m| m.len() <= 1 << 20) {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() > 100, "{} vector files", files.len());
+    for f in &files {
+        let data = fs::read(f).unwrap();
+        for t in TARGETS {
+            (t.run)(&data);
+        }
+    }
+}
