@@ -156,15 +156,7 @@ pub fn entry_for(o: &Options, sha256: [u8; 32], size: u64) -> Result<Vec<u8>, Pu
         let e = Entry::decode_verified(&leaf)
             .map_err(|e| PublishError::Usage(format!("{}: {e}", path.display())))?;
         let r = &e.release;
-        let same = r.sha256 == sha256
-            && r.size == size
-            && r.name == o.name
-            && r.version == o.version
-            && r.platform == o.platform
-            && r.cas == cas
-            && r.source == o.source
-            && e.publisher.as_bytes() == o.publisher.key.verifying_key().as_bytes();
-        if !same {
+        if !is_this_release(o, &e, sha256, size, &cas) {
             return Err(PublishError::Usage(format!(
                 "{} was signed for another release ({} {} {}, sha256 {}): remove it to publish this one as a new entry",
                 path.display(),
@@ -193,6 +185,20 @@ pub fn entry_for(o: &Options, sha256: [u8; 32], size: u64) -> Result<Vec<u8>, Pu
     Ok(leaf)
 }
 
+/// Whether `e` is exactly the release `o` describes (these bytes, name,
+/// version, platform, CAS URLs and source), signed by `o`'s key.
+fn is_this_release(o: &Options, e: &Entry, sha256: [u8; 32], size: u64, cas: &[String]) -> bool {
+    let r = &e.release;
+    r.sha256 == sha256
+        && r.size == size
+        && r.name == o.name
+        && r.version == o.version
+        && r.platform == o.platform
+        && r.cas == cas
+        && r.source == o.source
+        && e.publisher.as_bytes() == o.publisher.key.verifying_key().as_bytes()
+}
+
 /// The entry a proof beside the file carries for one of `o.logs`, when it
 /// is exactly the release `o` describes, signed by `o`'s key.
 fn from_proofs(o: &Options, sha256: [u8; 32], size: u64, cas: &[String]) -> Option<Vec<u8>> {
@@ -202,16 +208,7 @@ fn from_proofs(o: &Options, sha256: [u8; 32], size: u64, cas: &[String]) -> Opti
                 .ok()??;
         let leaf = crate::tlog::TlogProof::parse(&bytes).ok()?.extra?;
         let e = Entry::decode_verified(&leaf).ok()?;
-        let r = &e.release;
-        let same = r.sha256 == sha256
-            && r.size == size
-            && r.name == o.name
-            && r.version == o.version
-            && r.platform == o.platform
-            && r.cas == cas
-            && r.source == o.source
-            && e.publisher.as_bytes() == o.publisher.key.verifying_key().as_bytes();
-        same.then_some(leaf)
+        is_this_release(o, &e, sha256, size, cas).then_some(leaf)
     })
 }
 
