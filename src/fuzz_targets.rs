@@ -8,6 +8,10 @@
 //! A target must never panic, hang or allocate past the documented caps,
 //! whatever `data` is.
 
+mod decision;
+
+pub use decision::codes as decision_codes;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::OnceLock;
@@ -110,6 +114,12 @@ pub const TARGETS: &[Target] = &[
         name: "log_list",
         calls: "witness::loglist::parse",
         run: log_list,
+    },
+    Target {
+        name: "decision",
+        calls:
+            "verify::verify, saving::decide_and_save (structure-aware, checked by a slow reference)",
+        run: decision::run,
     },
     Target {
         name: "durations",

@@ -40,6 +40,10 @@ const REQUIRED: &[(&str, &str)] = &[
     ("submitted entry (POST /bt/add-entry)", "submission"),
     ("submission queue segment", "queue_segment"),
     ("witness network log lists", "log_list"),
+    (
+        "the verification decision over tiles, bundles and checkpoints",
+        "decision",
+    ),
 ];
 
 #[test]
@@ -106,6 +110,53 @@ fn committed_seeds_and_findings_replay() {
         }
     }
     eprintln!("{n} committed inputs replayed");
+}
+
+/// The exit codes the decision target's committed seeds reach: a run,
+/// each refusal and a split view, so the replay exercises the reference
+/// that checks every run (not only refusals).
+#[test]
+fn decision_seeds_reach_every_outcome() {
+    let mut seen = std::collections::BTreeSet::new();
+    for f in inputs(&fuzz_dir().join("seeds/decision")) {
+        seen.extend(bt_exec::fuzz_targets::decision_codes(
+            &fs::read(&f).unwrap(),
+        ));
+    }
+    for code in [0, 123, 124, 126] {
+        assert!(
+            seen.contains(&code),
+            "no decision seed reaches exit {code}: {seen:?}"
+        );
+    }
+}
+
+/// What a decision corpus reaches: `DECISION_CORPUS=fuzz/corpus/decision
+/// cargo test --test fuzz_replay -- --ignored --nocapture decision_corpus`
+/// prints how many inputs end in each exit code and the smallest of each.
+#[test]
+#[ignore = "a tool for fuzzing sessions: reads DECISION_CORPUS"]
+fn decision_corpus() {
+    let dir = PathBuf::from(std::env::var("DECISION_CORPUS").expect("DECISION_CORPUS"));
+    let mut by_code: std::collections::BTreeMap<u8, (usize, Option<(u64, PathBuf)>)> =
+        Default::default();
+    for f in inputs(&dir) {
+        let len = f.metadata().unwrap().len();
+        for code in bt_exec::fuzz_targets::decision_codes(&fs::read(&f).unwrap()) {
+            let e = by_code.entry(code).or_default();
+            e.0 += 1;
+            if e.1.as_ref().is_none_or(|(l, _)| len < *l) {
+                e.1 = Some((len, f.clone()));
+            }
+        }
+    }
+    for (code, (n, smallest)) in by_code {
+        let (len, path) = smallest.unwrap();
+        println!(
+            "exit {code}: {n} decisions; smallest input {len} bytes: {}",
+            path.display()
+        );
+    }
 }
 
 #[test]

@@ -1,0 +1,519 @@
+//! The structure-aware target for the verification decision itself
+//! (`verify::verify`, then `saving::decide_and_save`, as bt-exec runs
+//! them): the input is a script of what a hostile log operator, mirror or
+//! network path could do — serve the honest log or forks of it, sign any
+//! tree with the log key, add cosignatures (from the policy's witnesses
+//! at any time, from a witness it does not list, from the log key), put,
+//! flip, cut or remove any file, point the index anywhere, leave a proof
+//! file beside the program, move the clock, go offline — with decisions
+//! in between that save what they learn, as successive runs do.
+//!
+//! Every "run" is checked against [`truth::Truth`], which knows what was
+//! really signed; every change of the saved checkpoint must extend the
+//! one before. The fuzzer holds no key: signing goes through the script's
+//! operations, which record what they sign.
+
+#[cfg(test)]
+mod tests;
+mod truth;
+mod world;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arbitrary::{Arbitrary, Unstructured};
+
+use crate::log::sign_checkpoint;
+use crate::log_id::LogId;
+use crate::note::sign_cosignature_line;
+use crate::source::{MemorySource, Source};
+use crate::state::{MemoryState, State};
+use crate::store::Ingested;
+use crate::tlog::{Checkpoint, Hash, TlogProof};
+use crate::verify::{LogOutcome, Sidecars, Verdict};
+use truth::{Signed, Truth};
+use world::{world, Candidate, Files, Tree, ORIGIN, PROGRAM, START};
+
+/// At most this many operations, and decisions, per input (each decision
+/// verifies signatures and hashes a few hundred leaves).
+const MAX_OPS: usize = 64;
+const MAX_DECISIONS: usize = 4;
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    /// The honest log at `size` (modulo its length, plus one), its
+    /// checkpoint signed by the log key alone (for another origin when
+    /// `other_origin`).
+    Honest {
+        size: u16,
+        files: u8,
+        other_origin: bool,
+    },
+    /// A fork of the honest history (or of the last fork) with leaf `at`
+    /// replaced, up to `size`: served, its checkpoint signed by the log.
+    Fork {
+        from_last: bool,
+        size: u16,
+        at: u16,
+        leaf: Leaf,
+        files: u8,
+    },
+    /// A checkpoint of a root no history has, signed by the log key.
+    UnknownRoot {
+        size: u16,
+        salt: u8,
+    },
+    /// A cosignature line on the served checkpoint, by signer `by`.
+    Cosign {
+        by: u8,
+        when: When,
+    },
+    /// A valid proof file beside the program, for leaf `index` of tree
+    /// `tree` at `size`, its checkpoint cosigned by the signers in
+    /// `cosigners` (bits).
+    Sidecar {
+        tree: u8,
+        index: u16,
+        size: u16,
+        cosigners: u8,
+        when: When,
+        named: bool,
+    },
+    /// Any bytes as the proof file.
+    SidecarBytes {
+        data: Vec<u8>,
+        named: bool,
+    },
+    SidecarFlip {
+        at: u16,
+        bit: u8,
+    },
+    /// Any bytes at one of the log's paths.
+    Put {
+        path: Path,
+        data: Vec<u8>,
+    },
+    /// A bit flipped, a file cut short or removed: the `file`-th path served.
+    Flip {
+        file: u8,
+        at: u16,
+        bit: u8,
+    },
+    Truncate {
+        file: u8,
+        len: u16,
+    },
+    Remove {
+        file: u8,
+    },
+    /// The index entry of the program's hash, pointing at these leaves.
+    Point {
+        at: Vec<u16>,
+    },
+    /// The clock moves by this many minutes.
+    Clock {
+        minutes: i16,
+    },
+    Offline(bool),
+    Down(bool),
+    /// A decision (and what it learnt saved).
+    Decide,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Leaf {
+    Candidate(Candidate),
+    /// The honest leaf at this index (moved).
+    Honest(u16),
+    Raw(Vec<u8>),
+}
+
+/// A time relative to the clock: minutes and seconds either way.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+struct When {
+    minutes: i16,
+    seconds: i8,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Path {
+    Checkpoint,
+    Tile { level: u8, n: u8, width: u8 },
+    Bundle { n: u8, width: u8 },
+    Shard,
+}
+
+struct Game {
+    truth: Truth,
+    src: Arc<MemorySource>,
+    state: MemoryState,
+    log_id: LogId,
+    now: u64,
+    offline: bool,
+    /// The checkpoint served, and the cosignature lines added to it.
+    served: Option<(Checkpoint, Vec<String>)>,
+    last_tree: usize,
+    /// The proof file beside the program: named for the log, its bytes.
+    sidecar: Option<(bool, Vec<u8>)>,
+    decisions: usize,
+    /// The exit code of each decision made.
+    codes: Vec<u8>,
+}
+
+/// Runs one script: operations, decisions between them, and a last
+/// decision at the end.
+pub fn run(data: &[u8]) {
+    codes(data);
+}
+
+/// The exit code of each decision `data`'s script made (the replay test
+/// checks the committed seeds reach a run, a refusal and a split view).
+pub fn codes(data: &[u8]) -> Vec<u8> {
+    let mut u = Unstructured::new(data);
+    let mut ops = vec![];
+    while ops.len() < MAX_OPS && !u.is_empty() {
+        match Op::arbitrary(&mut u) {
+            Ok(op) => ops.push(op),
+            Err(_) => break,
+        }
+    }
+    play(ops)
+}
+
+fn play(ops: Vec<Op>) -> Vec<u8> {
+    let mut game = Game::new();
+    for op in ops {
+        game.apply(op);
+    }
+    game.decide();
+    game.codes
+}
+
+impl Game {
+    fn new() -> Game {
+        let w = world();
+        Game {
+            truth: Truth::default(),
+            src: Arc::new(MemorySource::new()),
+            state: MemoryState::new(),
+            log_id: LogId::new(ORIGIN, &w.keys.log.verifier()),
+            now: START,
+            offline: false,
+            served: None,
+            last_tree: 0,
+            sidecar: None,
+            decisions: 0,
+            codes: vec![],
+        }
+    }
+
+    fn apply(&mut self, op: Op) {
+        match op {
+            Op::Honest {
+                size,
+                files,
+                other_origin,
+            } => self.serve(0, size, Files::from_bits(files), other_origin),
+            Op::Fork {
+                from_last,
+                size,
+                at,
+                leaf,
+                files,
+            } => {
+                let base = if from_last { self.last_tree } else { 0 };
+                let id = self.fork(base, at, leaf);
+                self.last_tree = id;
+                self.serve(id, size, Files::from_bits(files), false);
+            }
+            Op::UnknownRoot { size, salt } => {
+                let root = truth::naive_root(&[vec![salt, 0xfe]]);
+                let cp = Checkpoint::new(ORIGIN, u64::from(size), Hash(root));
+                self.sign(cp, None);
+            }
+            Op::Cosign { by, when } => self.cosign(by, when),
+            Op::Sidecar {
+                tree,
+                index,
+                size,
+                cosigners,
+                when,
+                named,
+            } => self.sidecar(usize::from(tree), index, size, cosigners, when, named),
+            Op::SidecarBytes { data, named } => self.sidecar = Some((named, data)),
+            Op::SidecarFlip { at, bit } => {
+                if let Some((_, b)) = &mut self.sidecar {
+                    flip(b, at, bit);
+                }
+            }
+            Op::Put { path, data } => self.src.put(&path.name(&world().sha256), data),
+            Op::Flip { file, at, bit } => self.edit(file, |b| flip(b, at, bit)),
+            Op::Truncate { file, len } => self.edit(file, |b| b.truncate(usize::from(len))),
+            Op::Remove { file } => {
+                if let Some(p) = self.path(file) {
+                    self.src.remove(&p);
+                }
+            }
+            Op::Point { at } => {
+                let sha = world().sha256;
+                let records: Vec<u8> = at
+                    .iter()
+                    .flat_map(|&i| crate::index::encode_record(&sha, u64::from(i)))
+                    .collect();
+                self.src.put(&crate::index::shard_path(&sha), records);
+            }
+            Op::Clock { minutes } => {
+                self.now = self.now.saturating_add_signed(i64::from(minutes) * 60);
+            }
+            Op::Offline(b) => self.offline = b,
+            Op::Down(b) => self.src.set_down(b),
+            Op::Decide => self.decide(),
+        }
+    }
+
+    /// A history: `base` with leaf `at` (modulo its length) replaced.
+    fn fork(&mut self, base: usize, at: u16, leaf: Leaf) -> usize {
+        let w = world();
+        let mut leaves = self.truth.tree(base).leaves.clone();
+        let bytes = match leaf {
+            Leaf::Candidate(c) => w.candidate(c).to_vec(),
+            Leaf::Honest(i) => w.honest.leaves[usize::from(i) % w.honest.leaves.len()].clone(),
+            Leaf::Raw(b) => b,
+        };
+        let n = leaves.len();
+        leaves[usize::from(at) % n] = bytes;
+        self.truth.add_tree(Tree::new(leaves))
+    }
+
+    /// Serves tree `id` at `size` (modulo its length, plus one), with a
+    /// checkpoint the log signs.
+    fn serve(&mut self, id: usize, size: u16, files: Files, other_origin: bool) {
+        let tree = self.truth.tree(id);
+        let size = 1 + u64::from(size) % tree.len();
+        tree.serve(&self.src, size, files);
+        let root = Hash(self.truth.root(id, size));
+        let origin = if other_origin {
+            "fuzz.example/other"
+        } else {
+            ORIGIN
+        };
+        if files.checkpoint {
+            self.sign(Checkpoint::new(origin, size, root), Some(id));
+        }
+    }
+
+    /// The log signs `cp` (of tree `tree`), which is served from now on.
+    fn sign(&mut self, cp: Checkpoint, tree: Option<usize>) {
+        self.record(&cp, tree);
+        let note = sign_checkpoint(&world().keys.log, &cp, &[]);
+        self.src.put("checkpoint", note);
+        self.served = Some((cp, vec![]));
+    }
+
+    fn record(&mut self, cp: &Checkpoint, tree: Option<usize>) {
+        self.truth.signed.push(Signed {
+            body: cp.encode(),
+            origin: cp.origin.clone(),
+            size: cp.size,
+            root: cp.root.0,
+            tree,
+        });
+    }
+
+    /// A cosignature line over `cp` by signer `by` (modulo 5), recorded.
+    fn cosignature(&mut self, cp: &Checkpoint, by: u8, when: When) -> String {
+        let keys = &world().keys;
+        let by = usize::from(by % 5);
+        let key = keys.witnesses.get(by).unwrap_or(&keys.log);
+        let time = when.at(self.now);
+        let body = cp.encode();
+        let line = sign_cosignature_line(key, time, &body);
+        self.truth.cosigned.push(truth::Cosigned { by, body, time });
+        line
+    }
+
+    fn cosign(&mut self, by: u8, when: When) {
+        let Some((cp, mut lines)) = self.served.take() else {
+            return;
+        };
+        lines.push(self.cosignature(&cp, by, when));
+        self.src.put(
+            "checkpoint",
+            sign_checkpoint(&world().keys.log, &cp, &lines),
+        );
+        self.served = Some((cp, lines));
+    }
+
+    fn sidecar(
+        &mut self,
+        tree: usize,
+        index: u16,
+        size: u16,
+        cosigners: u8,
+        when: When,
+        named: bool,
+    ) {
+        let id = tree % self.truth.trees();
+        let len = self.truth.tree(id).len();
+        let size = 1 + u64::from(size) % len;
+        let index = u64::from(index) % size;
+        let t = self.truth.tree(id);
+        let (Ok(proof), Some(leaf)) = (
+            t.hashes.inclusion_proof(index, size),
+            t.leaves.get(index as usize).cloned(),
+        ) else {
+            return;
+        };
+        let cp = Checkpoint::new(ORIGIN, size, Hash(self.truth.root(id, size)));
+        self.record(&cp, Some(id));
+        let lines: Vec<String> = (0..5u8)
+            .filter(|b| cosigners & (1 << b) != 0)
+            .map(|b| self.cosignature(&cp, b, when))
+            .collect();
+        let checkpoint = sign_checkpoint(&world().keys.log, &cp, &lines);
+        let p = TlogProof {
+            extra: Some(leaf),
+            index,
+            proof,
+            checkpoint,
+        };
+        self.sidecar = Some((named, p.encode()));
+    }
+
+    /// The `file`-th path served (modulo how many there are).
+    fn path(&self, file: u8) -> Option<String> {
+        let paths = self.src.paths();
+        let n = paths.len();
+        paths.into_iter().nth(usize::from(file) % n.max(1))
+    }
+
+    fn edit(&self, file: u8, f: impl FnOnce(&mut Vec<u8>)) {
+        if let Some(p) = self.path(file) {
+            if let Some(mut b) = self.src.read(&p) {
+                f(&mut b);
+                self.src.put(&p, b);
+            }
+        }
+    }
+
+    fn sidecars(&self) -> Sidecars {
+        match &self.sidecar {
+            None => Sidecars::default(),
+            Some((false, b)) => {
+                Sidecars::single(Some((PathBuf::from("tool.tlog-proof"), b.clone())))
+            }
+            Some((true, b)) => Sidecars {
+                single: None,
+                per_log: vec![Some((
+                    PathBuf::from("tool.tlog-proofs/log.tlog-proof"),
+                    b.clone(),
+                ))],
+            },
+        }
+    }
+
+    /// Decides as bt-exec does and saves what was learnt; checks a "run"
+    /// against the truth and the saved checkpoint's move.
+    fn decide(&mut self) {
+        if self.decisions >= MAX_DECISIONS {
+            return;
+        }
+        self.decisions += 1;
+        let w = world();
+        let before = self.state.checkpoint(&self.log_id);
+        let src = self.src.clone();
+        let sources: Box<crate::verify::Sources> =
+            Box::new(move |_| Some(src.clone() as Arc<dyn Source>));
+        let ctx = crate::verify::Context {
+            policy: &w.policy,
+            state: &self.state,
+            offline: self.offline,
+            now: self.now,
+            deadline: Instant::now() + Duration::from_secs(60),
+            sources: Some(&*sources),
+        };
+        let file = Ingested {
+            sha256: w.sha256,
+            size: PROGRAM.len() as u64,
+            cas_path: PathBuf::from("/nonexistent"),
+            cached: false,
+        };
+        let decided = crate::saving::decide_and_save(
+            &self.state,
+            self.now,
+            || Ok(crate::verify::verify(&ctx, file.clone(), self.sidecars())),
+            |v: &Verdict| (&v.logs, v.file.sha256),
+        );
+        let v = match decided {
+            Ok((v, _)) => v,
+            Err(f) => panic!("one process alone moved its own saved state: {}", f.message),
+        };
+        self.check(&v);
+        self.codes.push(v.code);
+        let after = self.state.checkpoint(&self.log_id);
+        self.truth
+            .check_saved(before.as_deref(), after.as_deref(), self.now);
+    }
+
+    fn check(&self, v: &Verdict) {
+        assert!(
+            matches!(v.code, 0 | 123 | 124 | 126 | 127),
+            "exit code {} from a decision: {}",
+            v.code,
+            v.reason
+        );
+        if v.code != 0 {
+            return;
+        }
+        let proven: Vec<u64> = v
+            .logs
+            .iter()
+            .filter_map(|r| match r.outcome {
+                LogOutcome::Proven { index } => Some(index),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            !proven.is_empty(),
+            "a run with no log proving it: {}",
+            v.reason
+        );
+        for index in proven {
+            assert!(
+                self.truth.proven(index, self.now),
+                "ran the program on leaf {index}, which nothing the log and witnesses signed proves: {}",
+                v.reason
+            );
+        }
+    }
+}
+
+impl When {
+    fn at(self, now: u64) -> u64 {
+        let delta = i64::from(self.minutes) * 60 + i64::from(self.seconds);
+        now.saturating_add_signed(delta)
+    }
+}
+
+impl Path {
+    fn name(&self, sha256: &[u8; 32]) -> String {
+        use crate::tlog::tiles::{bundle_path, hash_tile_path};
+        let width = |w: u8| if w == 0 { 256 } else { u64::from(w) };
+        match *self {
+            Path::Checkpoint => "checkpoint".into(),
+            Path::Tile { level, n, width: w } => {
+                hash_tile_path(level % 3, u64::from(n % 4), width(w))
+            }
+            Path::Bundle { n, width: w } => bundle_path(u64::from(n % 4), width(w)),
+            Path::Shard => crate::index::shard_path(sha256),
+        }
+    }
+}
+
+fn flip(b: &mut [u8], at: u16, bit: u8) {
+    let n = b.len();
+    if let Some(x) = b.get_mut(usize::from(at) % n.max(1)) {
+        *x ^= 1 << (bit % 8);
+    }
+}

@@ -1,0 +1,235 @@
+//! The decision target's scripts written out: the honest case runs, and
+//! each lie the target can tell is refused — so the reference is reached
+//! and the target is not vacuous. The scenarios are also the target's
+//! committed seeds (`encode`).
+
+use super::world::{Candidate, HONEST};
+use super::*;
+
+mod encode;
+
+const NOW: When = When {
+    minutes: 0,
+    seconds: 0,
+};
+
+fn honest(size: u16) -> Op {
+    Op::Honest {
+        size: size - 1,
+        files: 0,
+        other_origin: false,
+    }
+}
+
+fn cosign(by: u8, minutes: i16) -> Op {
+    at(by, minutes, 0)
+}
+
+fn at(by: u8, minutes: i16, seconds: i8) -> Op {
+    Op::Cosign {
+        by,
+        when: When { minutes, seconds },
+    }
+}
+
+fn fork(size: u16, at: u16, c: Candidate) -> Op {
+    Op::Fork {
+        from_last: false,
+        size: size - 1,
+        at,
+        leaf: Leaf::Candidate(c),
+        files: 0,
+    }
+}
+
+fn join(parts: Vec<Vec<Op>>) -> Vec<Op> {
+    parts.into_iter().flatten().collect()
+}
+
+/// Each scenario: its name, its script, the exit code of each decision.
+fn scenarios() -> Vec<(&'static str, Vec<Op>, Vec<u8>)> {
+    let witnessed = |ops: Vec<Op>| join(vec![ops, vec![cosign(0, 0), cosign(1, 0)]]);
+    vec![
+        (
+            "honest",
+            vec![honest(300), cosign(0, 0), cosign(2, -5)],
+            vec![0],
+        ),
+        // The genuine release at leaf 3 is in every tree from size 4.
+        ("honest-4", witnessed(vec![honest(4)]), vec![0]),
+        ("one-witness", vec![honest(300), cosign(0, 0)], vec![126]),
+        (
+            "outsider",
+            vec![honest(300), cosign(0, 0), cosign(3, 0)],
+            vec![126],
+        ),
+        (
+            "log-key-as-witness",
+            vec![honest(300), cosign(0, 0), cosign(4, 0)],
+            vec![126],
+        ),
+        (
+            "same-witness-twice",
+            vec![honest(300), cosign(1, 0), cosign(1, -1)],
+            vec![126],
+        ),
+        (
+            "max-age",
+            vec![honest(300), cosign(0, 0), at(1, -60, 0)],
+            vec![0],
+        ),
+        (
+            "stale",
+            vec![honest(300), cosign(0, 0), at(1, -60, -1)],
+            vec![126],
+        ),
+        (
+            "skew",
+            vec![honest(300), cosign(0, 0), at(1, 10, 0)],
+            vec![0],
+        ),
+        (
+            "future",
+            vec![honest(300), cosign(0, 0), at(1, 10, 1)],
+            vec![126],
+        ),
+        (
+            "other-origin",
+            witnessed(vec![Op::Honest {
+                size: 299,
+                files: 0,
+                other_origin: true,
+            }]),
+            vec![126],
+        ),
+        (
+            // Past `refresh` the saved checkpoint no longer decides alone,
+            // and a fork of what it covers is a split view.
+            "fork-after-save",
+            join(vec![
+                witnessed(vec![honest(200)]),
+                witnessed(vec![
+                    Op::Decide,
+                    Op::Clock { minutes: 11 },
+                    fork(HONEST as u16, 100, Candidate::Genuine),
+                ]),
+            ]),
+            vec![0, 123],
+        ),
+        (
+            // The log serves size 200, cosigned; the proof file's size-300
+            // tree (holding leaf 290) is signed by the log key alone.
+            "unwitnessed-extension",
+            join(vec![
+                witnessed(vec![honest(200)]),
+                vec![Op::Sidecar {
+                    tree: 0,
+                    index: 290,
+                    size: 299,
+                    cosigners: 0,
+                    when: NOW,
+                    named: true,
+                }],
+            ]),
+            vec![126],
+        ),
+        (
+            // Cosigned, it runs; offline the saved checkpoint and the
+            // cached proof decide until max_age, then nothing fresher can
+            // be had (124, DESIGN §6).
+            "proof-file-then-offline",
+            join(vec![
+                vec![Op::Honest {
+                    size: 299,
+                    files: 0b0111,
+                    other_origin: false,
+                }],
+                witnessed(vec![honest(200)]),
+                vec![
+                    Op::Sidecar {
+                        tree: 0,
+                        index: 290,
+                        size: 299,
+                        cosigners: 0b11,
+                        when: NOW,
+                        named: false,
+                    },
+                    Op::Decide,
+                    Op::Offline(true),
+                    Op::Clock { minutes: 30 },
+                    Op::Decide,
+                    Op::Clock { minutes: 31 },
+                ],
+            ]),
+            vec![0, 0, 124],
+        ),
+    ]
+}
+
+#[test]
+fn every_scenario_ends_as_expected() {
+    for (name, ops, codes) in scenarios() {
+        assert_eq!(play(ops), codes, "{name}");
+    }
+}
+
+#[test]
+fn near_misses_alone_prove_nothing() {
+    // Size 4 holds leaf 3, the genuine release: replaced by each near miss.
+    for c in [
+        Candidate::OtherPublisher,
+        Candidate::NameNotAllowed,
+        Candidate::WrongSize,
+        Candidate::OtherBytes,
+        Candidate::BadSignature,
+        Candidate::OtherPlatform,
+    ] {
+        let ops = vec![fork(4, 3, c), cosign(0, 0), cosign(1, 0)];
+        assert_eq!(play(ops), vec![126], "{c:?}");
+    }
+    let ops = vec![
+        fork(4, 3, Candidate::GenuineAgain),
+        cosign(0, 0),
+        cosign(1, 0),
+    ];
+    assert_eq!(play(ops), vec![0], "the control");
+}
+
+#[test]
+fn the_reference_counts_only_what_was_signed() {
+    let mut g = Game::new();
+    g.apply(honest(300));
+    assert!(!g.truth.proven(3, g.now), "signed by the log alone");
+    g.apply(cosign(0, 0));
+    g.apply(cosign(3, 0));
+    assert!(!g.truth.proven(3, g.now), "an outsider");
+    g.apply(cosign(1, 0));
+    assert!(g.truth.proven(3, g.now));
+    assert!(g.truth.proven(290, g.now));
+    for index in [2, 10, 15, 299, 300] {
+        assert!(!g.truth.proven(index, g.now), "leaf {index}");
+    }
+    assert!(!g.truth.proven(3, g.now + 3601), "stale");
+}
+
+#[test]
+#[should_panic(expected = "does not extend it")]
+fn the_reference_catches_a_saved_checkpoint_moving_to_a_fork() {
+    let mut g = Game::new();
+    for op in [
+        honest(200),
+        cosign(0, 0),
+        cosign(1, 0),
+        fork(300, 5, Candidate::Genuine),
+    ] {
+        g.apply(op);
+    }
+    let note = |s: &Signed| {
+        let cp = Checkpoint::new(ORIGIN, s.size, Hash(s.root));
+        sign_checkpoint(&world().keys.log, &cp, &[])
+    };
+    let (a, b) = (note(&g.truth.signed[0]), note(&g.truth.signed[1]));
+    g.apply(cosign(0, 0));
+    g.apply(cosign(1, 0));
+    g.truth.check_saved(Some(&a), Some(&b), g.now);
+}

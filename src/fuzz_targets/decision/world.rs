@@ -1,0 +1,300 @@
+//! The fixed world of the decision target: one log, three policy
+//! witnesses (two needed), an outsider witness, one allowed publisher and
+//! another one, the program, and the log's honest history with the
+//! program's release in it — and its near misses beside it.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use ed25519_dalek::SigningKey;
+use sha2::{Digest, Sha256};
+
+use crate::entry::{Entry, Release};
+use crate::note::SecretKey;
+use crate::policy::Policy;
+use crate::source::MemorySource;
+use crate::tlog::store::TileHashes;
+use crate::tlog::tiles::{bundle_path, encode_bundle, hash_tile_path, tile_width, TILE_WIDTH};
+use crate::tlog::Hash;
+
+pub const ORIGIN: &str = "fuzz.example/log";
+pub const NAME: &str = "example.org/tool";
+/// The policy's `max_age`, `refresh` and witness threshold.
+pub const MAX_AGE: u64 = 3600;
+pub const QUORUM: usize = 2;
+pub const START: u64 = 1_800_000_000;
+/// The honest log's length: two level-0 tiles, so a level-1 tile too.
+pub const HONEST: usize = 300;
+
+/// The program every decision is about.
+pub const PROGRAM: &[u8] = b"#!/bin/sh\necho fuzzed tool\n";
+
+pub struct Keys {
+    pub log: SecretKey,
+    /// The policy's witnesses, then one the policy does not list.
+    pub witnesses: [SecretKey; 4],
+    pub publisher: SigningKey,
+    pub other_publisher: SigningKey,
+}
+
+/// The leaves a fork may put anywhere: the program's two genuine
+/// releases, then its near misses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, arbitrary::Arbitrary)]
+pub enum Candidate {
+    Genuine,
+    GenuineAgain,
+    OtherPublisher,
+    NameNotAllowed,
+    WrongSize,
+    OtherBytes,
+    BadSignature,
+    OtherPlatform,
+}
+
+pub struct World {
+    pub keys: Keys,
+    pub policy: Policy,
+    pub sha256: [u8; 32],
+    candidates: Vec<(Candidate, Vec<u8>)>,
+    pub honest: Tree,
+}
+
+/// A history: its leaves and every stored hash (tiles, proofs, roots).
+pub struct Tree {
+    pub leaves: Vec<Vec<u8>>,
+    pub hashes: TileHashes,
+}
+
+impl Tree {
+    pub fn new(leaves: Vec<Vec<u8>>) -> Tree {
+        let mut hashes = TileHashes::new();
+        hashes.set_fresh(0, vec![]);
+        for (i, leaf) in leaves.iter().enumerate() {
+            let stored = tlog_tiles::stored_hashes(i as u64, leaf, &hashes)
+                .unwrap_or_else(|e| unreachable!("stored hashes of leaf {i}: {e}"));
+            hashes.push_fresh(&stored);
+        }
+        Tree { leaves, hashes }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.leaves.len() as u64
+    }
+
+    /// The root at `size` (at most the tree's length) by the production
+    /// tile code.
+    pub fn root(&self, size: u64) -> Hash {
+        if size == 0 {
+            return crate::tlog::empty_root();
+        }
+        self.hashes
+            .tree_hash(size)
+            .unwrap_or_else(|e| unreachable!("root at {size}: {e}"))
+    }
+
+    /// Serves this tree at `size` (tiles, entry bundles, the index, as
+    /// `files` picks) from `src`.
+    pub fn serve(&self, src: &MemorySource, size: u64, files: Files) {
+        if files.tiles {
+            for level in 0..3u8 {
+                let mut n = 0;
+                while tile_width(level, n, size) > 0 {
+                    let w = tile_width(level, n, size);
+                    if let Ok(data) = self.hashes.tile_data(level, n, w) {
+                        src.put(&hash_tile_path(level, n, w), data);
+                    }
+                    n += 1;
+                }
+            }
+        }
+        if files.bundles {
+            let mut n = 0;
+            while tile_width(0, n, size) > 0 {
+                let w = tile_width(0, n, size);
+                let start = (n * TILE_WIDTH) as usize;
+                let leaves = self.leaves.iter().skip(start).take(w as usize);
+                if let Ok(b) = encode_bundle(leaves.map(Vec::as_slice)) {
+                    src.put(&bundle_path(n, w), b);
+                }
+                n += 1;
+            }
+        }
+        if files.index {
+            let mut shards: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
+            for (i, leaf) in self.leaves.iter().take(size as usize).enumerate() {
+                if let Ok(e) = Entry::decode(leaf) {
+                    let h = e.release.sha256;
+                    let record = crate::index::encode_record(&h, i as u64);
+                    shards.entry(h[0]).or_default().extend_from_slice(&record);
+                }
+            }
+            for (b, data) in shards {
+                src.put(&format!("bt/index/{b:02x}"), data);
+            }
+        }
+    }
+}
+
+/// Which of a tree's files an operation serves.
+#[derive(Clone, Copy, Debug)]
+pub struct Files {
+    pub tiles: bool,
+    pub bundles: bool,
+    pub index: bool,
+    pub checkpoint: bool,
+}
+
+impl Files {
+    /// From four bits; none set means all (the common case stays cheap
+    /// for the fuzzer to reach).
+    pub fn from_bits(b: u8) -> Files {
+        let b = if b & 0xf == 0 { 0xf } else { b };
+        Files {
+            tiles: b & 1 != 0,
+            bundles: b & 2 != 0,
+            index: b & 4 != 0,
+            checkpoint: b & 8 != 0,
+        }
+    }
+}
+
+fn key(name: &str, seed: u8) -> SecretKey {
+    SecretKey::from_seed(name, [seed; 32]).unwrap_or_else(|e| unreachable!("{name}: {e}"))
+}
+
+fn release(name: &str, bytes: &[u8], size: u64, platform: &str, version: &str) -> Release {
+    Release {
+        name: name.into(),
+        version: version.into(),
+        platform: platform.into(),
+        sha256: Sha256::digest(bytes).into(),
+        size,
+        published: START - 86_400,
+        cas: vec![],
+        source: None,
+    }
+}
+
+fn signed(r: Release, key: &SigningKey) -> Entry {
+    Entry::sign(r, key).unwrap_or_else(|e| unreachable!("signing an entry: {e}"))
+}
+
+fn candidates(k: &Keys) -> Vec<(Candidate, Vec<u8>)> {
+    let n = PROGRAM.len() as u64;
+    let program =
+        |name: &str, size: u64, platform: &str, v: &str| release(name, PROGRAM, size, platform, v);
+    let mut bad = signed(program(NAME, n, "any", "1.0"), &k.publisher);
+    bad.signature[0] ^= 1;
+    let other_os = if std::env::consts::OS == "plan9" {
+        "linux-x86_64"
+    } else {
+        "plan9-mips"
+    };
+    let entries = [
+        (
+            Candidate::Genuine,
+            signed(program(NAME, n, "any", "1.0"), &k.publisher),
+        ),
+        (
+            Candidate::GenuineAgain,
+            signed(program(NAME, n, "any", "1.0.1"), &k.publisher),
+        ),
+        (
+            Candidate::OtherPublisher,
+            signed(program(NAME, n, "any", "1.0"), &k.other_publisher),
+        ),
+        (
+            Candidate::NameNotAllowed,
+            signed(program("other.org/tool", n, "any", "1.0"), &k.publisher),
+        ),
+        (
+            Candidate::WrongSize,
+            signed(program(NAME, n + 1, "any", "1.0"), &k.publisher),
+        ),
+        (
+            Candidate::OtherBytes,
+            signed(
+                release(NAME, b"other bytes", 11, "any", "1.0"),
+                &k.publisher,
+            ),
+        ),
+        (Candidate::BadSignature, bad),
+        (
+            Candidate::OtherPlatform,
+            signed(program(NAME, n, other_os, "1.0"), &k.publisher),
+        ),
+    ];
+    entries.into_iter().map(|(c, e)| (c, e.encode())).collect()
+}
+
+fn policy_text(k: &Keys) -> String {
+    let mut trust = format!("log {} https://{ORIGIN}/\n", k.log.verifier().encode());
+    for w in k.witnesses.iter().take(3) {
+        let v = w.verifier();
+        trust.push_str(&format!("witness {} {}\n", v.name, v.encode()));
+    }
+    let names: Vec<String> = k
+        .witnesses
+        .iter()
+        .take(3)
+        .map(|w| w.verifier().name)
+        .collect();
+    trust.push_str(&format!("group q {QUORUM} {}\nquorum q\n", names.join(" ")));
+    let publisher = B64.encode(k.publisher.verifying_key().as_bytes());
+    format!(
+        "trust = \"\"\"\n{trust}\"\"\"\n\n[[publisher]]\nnames = [\"example.org/*\"]\nkey = \"{publisher}\"\n\n[require]\nlogs = 1\nmax_age = \"1h\"\nrefresh = \"10m\"\n"
+    )
+}
+
+/// Built once: keys, policy, candidates and the honest history (whose
+/// genuine releases sit at leaves 3 and 290, near misses at 10 to 15,
+/// other programs' releases everywhere else).
+pub fn world() -> &'static World {
+    static WORLD: OnceLock<World> = OnceLock::new();
+    WORLD.get_or_init(|| {
+        let keys = Keys {
+            log: key(ORIGIN, 1),
+            witnesses: [
+                key("w0.fuzz", 2),
+                key("w1.fuzz", 3),
+                key("w2.fuzz", 4),
+                key("outsider.fuzz", 5),
+            ],
+            publisher: SigningKey::from_bytes(&[7; 32]),
+            other_publisher: SigningKey::from_bytes(&[8; 32]),
+        };
+        let policy = Policy::parse(&policy_text(&keys), std::path::Path::new("fuzz.toml"))
+            .unwrap_or_else(|e| unreachable!("the decision target's policy: {e}"));
+        let candidates = candidates(&keys);
+        let leaves = (0..HONEST)
+            .map(|i| match i {
+                3 => candidates[0].1.clone(),
+                290 => candidates[1].1.clone(),
+                10..=15 => candidates[i - 8].1.clone(),
+                _ => {
+                    let bytes = format!("filler {i}").into_bytes();
+                    let r = release(NAME, &bytes, bytes.len() as u64, "any", &format!("0.{i}"));
+                    signed(r, &keys.publisher).encode()
+                }
+            })
+            .collect();
+        World {
+            sha256: Sha256::digest(PROGRAM).into(),
+            policy,
+            candidates,
+            honest: Tree::new(leaves),
+            keys,
+        }
+    })
+}
+
+impl World {
+    pub fn candidate(&self, c: Candidate) -> &[u8] {
+        self.candidates
+            .iter()
+            .find(|(x, _)| *x == c)
+            .map(|(_, b)| b.as_slice())
+            .unwrap_or_default()
+    }
+}
