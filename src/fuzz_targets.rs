@@ -137,6 +137,38 @@ pub fn run(name: &str, data: &[u8]) {
     }
 }
 
+/// Seeds signed by the targets' own keys (committed in `fuzz/seeds/`,
+/// kept current by `tests/fuzz_replay.rs`): without them no corpus input
+/// carries a signature line whose key ID the targets know, and the code
+/// after a signature verifies (cosignatures, their times, the body's
+/// lines) would be reached only by luck. (target, file name, bytes).
+pub fn keyed_seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let k = keys();
+    let cp = Checkpoint::new(&k.log.name, 5, Hash([9; 32]));
+    let body = cp.encode();
+    let cosig = crate::note::sign_cosignature_line(&k.witness, 1_800_000_000, &body);
+    let signed = crate::log::sign_checkpoint(&k.log, &cp, &[]);
+    let cosigned = crate::log::sign_checkpoint(&k.log, &cp, std::slice::from_ref(&cosig));
+    let mut ext = Checkpoint::new(&k.log.name, 5, Hash([9; 32]));
+    ext.extensions.push("extension line".into());
+    let extended = crate::log::sign_checkpoint(&k.log, &ext, &[]);
+    let proof = TlogProof {
+        extra: Some(b"leaf".to_vec()),
+        index: 4,
+        proof: vec![Hash([1; 32]), Hash([2; 32])],
+        checkpoint: cosigned.clone(),
+    }
+    .encode();
+    let mut out = vec![];
+    for t in ["note", "checkpoint", "gossip"] {
+        out.push((t, "signed", signed.clone()));
+        out.push((t, "cosigned", cosigned.clone()));
+        out.push((t, "extension", extended.clone()));
+    }
+    out.push(("tlog_proof", "cosigned", proof));
+    out
+}
+
 struct Keys {
     log: SecretKey,
     witness: SecretKey,

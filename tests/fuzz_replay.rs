@@ -112,6 +112,26 @@ fn committed_seeds_and_findings_replay() {
     eprintln!("{n} committed inputs replayed");
 }
 
+/// `fuzz/seeds/<target>/<name>` holds each seed signed by the targets'
+/// keys; with `BT_WRITE_SEEDS=1` this writes them.
+#[test]
+fn the_keyed_seeds_are_committed() {
+    let write = std::env::var_os("BT_WRITE_SEEDS").is_some();
+    for (target, name, bytes) in bt_exec::fuzz_targets::keyed_seeds() {
+        let path = fuzz_dir().join("seeds").join(target).join(name);
+        if write {
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, &bytes).unwrap();
+        }
+        let committed = fs::read(&path).unwrap_or_default();
+        assert!(
+            committed == bytes,
+            "{} (BT_WRITE_SEEDS=1 rewrites it)",
+            path.display()
+        );
+    }
+}
+
 /// The exit codes the decision target's committed seeds reach: a run,
 /// each refusal and a split view, so the replay exercises the reference
 /// that checks every run (not only refusals).

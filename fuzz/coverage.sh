@@ -1,0 +1,62 @@
+#!/bin/sh
+# Source coverage each target's corpus reaches in the code it fuzzes:
+# `cargo fuzz coverage` builds the target with -Cinstrument-coverage and
+# replays the corpus; llvm-cov then reports the lines and regions covered
+# in the source files of the parsers the target calls (the table below),
+# as a markdown table. Those files also hold writers (signing, encoding)
+# no parser calls, so the figures are a floor.
+#
+# Needs llvm-profdata and llvm-cov no older than rustc's LLVM can read
+# (Debian's llvm-19 reads what rustc 1.95 writes): LLVM_BIN, default
+# /usr/lib/llvm-19/bin.
+#
+# usage: fuzz/coverage.sh [target…]     (after fuzz/run.sh)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+llvm=${LLVM_BIN:-/usr/lib/llvm-19/bin}
+triple=x86_64-unknown-linux-gnu
+bin=$here/target/$triple/coverage/$triple/release
+
+files() {
+    case $1 in
+        note) echo "note/mod.rs note/keys.rs" ;;
+        checkpoint) echo "tlog/checkpoint.rs note/mod.rs" ;;
+        vkey) echo "note/keys.rs" ;;
+        tlog_proof) echo "tlog/proof.rs" ;;
+        entry) echo "entry.rs" ;;
+        index_shard) echo "index.rs" ;;
+        tiles) echo "tlog/tiles.rs tlog/consistency.rs tlog/mod.rs" ;;
+        policy) echo "policy/mod.rs policy/config.rs policy/sections.rs policy/trust.rs" ;;
+        tlog_policy) echo "policy/trust.rs" ;;
+        gossip) echo "gossip.rs" ;;
+        witness_request) echo "witness/decide.rs" ;;
+        witness_response) echo "witness/client.rs" ;;
+        sigsum_proof) echo "sigsum_interop.rs" ;;
+        admission) echo "accept/mod.rs" ;;
+        submission) echo "accept/submit.rs accept/quota.rs" ;;
+        queue_segment) echo "accept/queue.rs" ;;
+        log_list) echo "witness/loglist.rs" ;;
+        durations) echo "policy/config.rs accept/http.rs" ;;
+        decision) echo "verify/mod.rs verify/log.rs verify/current.rs verify/leaf.rs verify/release.rs verify/combine.rs saving.rs tlog/consistency.rs" ;;
+        *) echo "coverage.sh: no files listed for $1" >&2; exit 1 ;;
+    esac
+}
+
+targets=${*:-$(ls "$here/fuzz_targets" | sed 's/\.rs$//')}
+echo "| target | files (src/) | corpus inputs | lines covered | regions covered |"
+echo "|---|---|---:|---:|---:|"
+cd "$here"
+for t in $targets; do
+    f=$(files "$t")
+    paths=$(for x in $f; do printf '%s/src/%s ' "$root" "$x"; done)
+    RUSTC_BOOTSTRAP=1 cargo fuzz coverage --llvm-path "$llvm" "$t" "corpus/$t" \
+        > "logs/$t.coverage.log" 2>&1 ||
+        { echo "coverage.sh: $t failed, see fuzz/logs/$t.coverage.log" >&2; continue; }
+    n=$(ls "corpus/$t" | wc -l)
+    # shellcheck disable=SC2086
+    "$llvm/llvm-cov" report "$bin/$t" -instr-profile="coverage/$t/coverage.profdata" $paths |
+        awk -v t="$t" -v files="$f" -v n="$n" '$1 == "TOTAL" {
+            printf "| %s | %s | %d | %d / %d (%s) | %d / %d (%s) |\n",
+                t, files, n, $8 - $9, $8, $10, $2 - $3, $2, $4 }'
+done
