@@ -122,6 +122,11 @@ pub const TARGETS: &[Target] = &[
         run: decision::run,
     },
     Target {
+        name: "publish_response",
+        calls: "publish::logs::read_answer (a log's answer to POST /bt/add-entry), check",
+        run: publish_response,
+    },
+    Target {
         name: "durations",
         calls: "policy::parse_duration, accept::http::parse_wait",
         run: durations,
@@ -166,6 +171,21 @@ pub fn keyed_seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         out.push((t, "extension", extended.clone()));
     }
     out.push(("tlog_proof", "cosigned", proof));
+    // A log's 200 that proves PUBLISHED, the only leaf of its tree.
+    let one = Checkpoint::new(&k.log.name, 1, crate::tlog::leaf_hash(PUBLISHED));
+    let line = crate::note::sign_cosignature_line(&k.witness, 1_800_000_000, &one.encode());
+    let proven = TlogProof {
+        extra: Some(PUBLISHED.to_vec()),
+        index: 0,
+        proof: vec![],
+        checkpoint: crate::log::sign_checkpoint(&k.log, &one, &[line]),
+    };
+    let mut ok = vec![0u8; 9];
+    ok.extend_from_slice(&proven.encode());
+    out.push(("publish_response", "200", ok));
+    let mut accepted = vec![1u8, 1, 0, 0, 0, 0, 0, 0, 0];
+    accepted.extend_from_slice(b"index 7\n");
+    out.push(("publish_response", "202", accepted));
     out
 }
 
@@ -386,6 +406,59 @@ fn queue_segment(data: &[u8]) {
     }
 }
 
+/// The leaf `publish_response` submits.
+const PUBLISHED: &[u8] = b"leaf";
+
+/// The log `publish_response` submits to, and the witness it requires.
+fn publishing() -> Option<&'static (crate::policy::TrustPolicy, crate::publish::Target)> {
+    static IT: OnceLock<Option<(crate::policy::TrustPolicy, crate::publish::Target)>> =
+        OnceLock::new();
+    IT.get_or_init(|| {
+        let k = keys();
+        let text = format!(
+            "log {}\nwitness w {}\nquorum w\n",
+            k.log_vkey.encode(),
+            k.witness_vkey.encode()
+        );
+        let target = crate::publish::Target {
+            url: "https://fuzz.example".into(),
+            key: k.log_vkey.clone(),
+            id: crate::log_id::LogId::new(&k.log.name, &k.log_vkey),
+        };
+        Some((crate::policy::TrustPolicy::parse(&text).ok()?, target))
+    })
+    .as_ref()
+}
+
+fn publish_response(data: &[u8]) {
+    use crate::publish::logs::{read_answer, Answer};
+    let Some((trust, target)) = publishing() else {
+        return;
+    };
+    // The status from the first byte, Retry-After from the next eight.
+    let status =
+        [200, 202, 429, 503, 400, 500][usize::from(data.first().copied().unwrap_or(0)) % 6];
+    let retry = u64_at(data, 1);
+    let retry_after = (retry % 3 != 0).then_some(retry);
+    let body = data.get(9..).unwrap_or_default();
+    match read_answer(
+        status,
+        body,
+        retry_after,
+        PUBLISHED,
+        target,
+        trust,
+        1_800_000_000,
+    ) {
+        Answer::Proof(p) => assert!(
+            p.extra.as_deref() == Some(PUBLISHED)
+                && crate::publish::logs::check(&p, PUBLISHED, target, trust, 1_800_000_000).is_ok()
+        ),
+        Answer::Retry(d, _) => assert!((1..=3600).contains(&d.as_secs())),
+        Answer::Index(..) | Answer::Refused(_) => {}
+    }
+}
+
 fn log_list(data: &[u8]) {
     let _ = crate::witness::loglist::parse(text(data));
 }
@@ -393,4 +466,31 @@ fn log_list(data: &[u8]) {
 fn durations(data: &[u8]) {
     let _ = crate::policy::parse_duration(text(data));
     let _ = crate::accept::http::parse_wait(Some(text(data)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The 200 seed is a proof `read_answer` takes, so the fuzzer starts
+    /// from the answer that writes a proof file.
+    #[test]
+    fn the_200_seed_is_a_usable_proof() {
+        let seeds = keyed_seeds();
+        let (_, _, data) = seeds
+            .iter()
+            .find(|(t, n, _)| *t == "publish_response" && *n == "200")
+            .unwrap();
+        let (trust, target) = publishing().unwrap();
+        let a = crate::publish::logs::read_answer(
+            200,
+            &data[9..],
+            None,
+            PUBLISHED,
+            target,
+            trust,
+            1_800_000_000,
+        );
+        assert!(matches!(a, crate::publish::logs::Answer::Proof(_)), "{a:?}");
+    }
 }

@@ -41,6 +41,10 @@ const REQUIRED: &[(&str, &str)] = &[
     ("submission queue segment", "queue_segment"),
     ("witness network log lists", "log_list"),
     (
+        "a log's answer to a publish (200 proof, 202 index)",
+        "publish_response",
+    ),
+    (
         "the verification decision over tiles, bundles and checkpoints",
         "decision",
     ),

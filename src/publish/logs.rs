@@ -164,43 +164,25 @@ fn submit(
         let url = format!("{}/bt/add-entry?wait={wait}", target.url);
         let timeout = Duration::from_secs(wait + 15).min(left + Duration::from_secs(1));
         let pause = match fetch::post(&url, leaf.to_vec(), MAX_PROOF_BYTES, timeout) {
-            Ok(a) => match a.status {
-                200 => {
-                    let p = TlogProof::parse(&a.body).map_err(|e| format!("{url}: 200: {e}"))?;
-                    if p.extra.as_deref() != Some(leaf) {
-                        return Err(format!("{url}: 200 with a proof for another entry"));
-                    }
-                    return match check(&p, leaf, target, trust, now_secs()) {
-                        Ok(_) => Ok(Submitted::Proof(p)),
-                        // A proof this publisher cannot use yet (its
-                        // checkpoint lacks a witness required here): the
-                        // index stands; a later checkpoint may do.
-                        Err(why) => {
-                            say(&format!("{label}: index {}; {why}; waiting", p.index));
-                            Ok(Submitted::Index(p.index))
-                        }
-                    };
-                }
-                202 => {
-                    let text = String::from_utf8_lossy(&a.body);
-                    let i = text
-                        .trim()
-                        .strip_prefix("index ")
-                        .and_then(|n| n.parse().ok())
-                        .ok_or_else(|| format!("{url}: 202 without an index: {text:?}"))?;
-                    say(&format!(
-                        "{label}: accepted at index {i}; waiting for a cosigned checkpoint"
-                    ));
+            Ok(a) => match read_answer(
+                a.status,
+                &a.body,
+                a.retry_after,
+                leaf,
+                target,
+                trust,
+                now_secs(),
+            ) {
+                Answer::Proof(p) => return Ok(Submitted::Proof(p)),
+                Answer::Index(i, why) => {
+                    say(&format!("{label}: {why}"));
                     return Ok(Submitted::Index(i));
                 }
-                s @ (429 | 503) => {
-                    last = format!("{url}: {s}: {}", String::from_utf8_lossy(&a.body).trim());
-                    Duration::from_secs(a.retry_after.unwrap_or(1).clamp(1, 3600))
+                Answer::Retry(pause, why) => {
+                    last = format!("{url}: {why}");
+                    pause
                 }
-                s => {
-                    let text = String::from_utf8_lossy(&a.body);
-                    return Err(format!("{url}: refused ({s}): {}", text.trim()));
-                }
+                Answer::Refused(why) => return Err(format!("{url}: {why}")),
             },
             Err(e) => {
                 last = e.to_string();
@@ -211,6 +193,65 @@ fn submit(
             return Err(last);
         }
         std::thread::sleep(pause);
+    }
+}
+
+/// What a log's answer to `POST /bt/add-entry` means for the publish.
+#[derive(Debug)]
+pub enum Answer {
+    /// A proof that passed [`check`].
+    Proof(TlogProof),
+    /// The index the log gave the entry (a 202, or a 200 whose proof
+    /// cannot be used yet), and what to say about it.
+    Index(u64, String),
+    /// Ask again after this long (429, 503).
+    Retry(Duration, String),
+    /// Refused for good.
+    Refused(String),
+}
+
+/// Reads a log's answer (status, body, `Retry-After` in seconds) to the
+/// submission of `leaf`: a pure function of what the log sent, so every
+/// lie in it is checked here, and fuzzed (`publish_response`).
+pub fn read_answer(
+    status: u16,
+    body: &[u8],
+    retry_after: Option<u64>,
+    leaf: &[u8],
+    target: &Target,
+    trust: &TrustPolicy,
+    now: u64,
+) -> Answer {
+    let text = || String::from_utf8_lossy(body).trim().to_string();
+    match status {
+        200 => {
+            let p = match TlogProof::parse(body) {
+                Ok(p) => p,
+                Err(e) => return Answer::Refused(format!("200: {e}")),
+            };
+            if p.extra.as_deref() != Some(leaf) {
+                return Answer::Refused("200 with a proof for another entry".into());
+            }
+            match check(&p, leaf, target, trust, now) {
+                Ok(_) => Answer::Proof(p),
+                // A proof this publisher cannot use yet (its checkpoint
+                // lacks a witness required here): the index stands; a
+                // later checkpoint may do.
+                Err(why) => Answer::Index(p.index, format!("index {}; {why}; waiting", p.index)),
+            }
+        }
+        202 => match text().strip_prefix("index ").and_then(|n| n.parse().ok()) {
+            Some(i) => Answer::Index(
+                i,
+                format!("accepted at index {i}; waiting for a cosigned checkpoint"),
+            ),
+            None => Answer::Refused(format!("202 without an index: {:?}", text())),
+        },
+        429 | 503 => Answer::Retry(
+            Duration::from_secs(retry_after.unwrap_or(1).clamp(1, 3600)),
+            format!("{status}: {}", text()),
+        ),
+        s => Answer::Refused(format!("refused ({s}): {}", text())),
     }
 }
 
