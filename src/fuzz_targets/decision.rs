@@ -275,15 +275,20 @@ impl Game {
     /// A history: `base` with leaf `at` (modulo its length) replaced.
     fn fork(&mut self, base: usize, at: u16, leaf: Leaf) -> usize {
         let w = world();
-        let mut leaves = self.truth.tree(base).leaves.clone();
         let bytes = match leaf {
             Leaf::Candidate(c) => w.candidate(c).to_vec(),
-            Leaf::Honest(i) => w.honest.leaves[usize::from(i) % w.honest.leaves.len()].clone(),
+            Leaf::Honest(i) => {
+                let n = w.honest.leaves.len().max(1);
+                w.honest
+                    .leaves
+                    .get(usize::from(i) % n)
+                    .cloned()
+                    .unwrap_or_default()
+            }
             Leaf::Raw(b) => b,
         };
-        let n = leaves.len();
-        leaves[usize::from(at) % n] = bytes;
-        self.truth.add_tree(Tree::new(leaves))
+        let t = self.truth.tree(base).fork(usize::from(at), bytes);
+        self.truth.add_tree(t)
     }
 
     /// Serves tree `id` at `size` (modulo its length, plus one), with a

@@ -64,10 +64,33 @@ pub struct World {
 pub struct Tree {
     pub leaves: Vec<Vec<u8>>,
     pub hashes: TileHashes,
+    /// The file hash each leaf's entry names (`None`: not an entry), for
+    /// the index.
+    shas: Vec<Option<[u8; 32]>>,
+}
+
+fn sha_of(leaf: &[u8]) -> Option<[u8; 32]> {
+    Entry::decode(leaf).ok().map(|e| e.release.sha256)
 }
 
 impl Tree {
     pub fn new(leaves: Vec<Vec<u8>>) -> Tree {
+        let shas = leaves.iter().map(|l| sha_of(l)).collect();
+        Tree::with_shas(leaves, shas)
+    }
+
+    /// `self` with leaf `at` (modulo the length) replaced by `leaf`.
+    pub fn fork(&self, at: usize, leaf: Vec<u8>) -> Tree {
+        let (mut leaves, mut shas) = (self.leaves.clone(), self.shas.clone());
+        let at = at % leaves.len().max(1);
+        if let (Some(l), Some(s)) = (leaves.get_mut(at), shas.get_mut(at)) {
+            *s = sha_of(&leaf);
+            *l = leaf;
+        }
+        Tree::with_shas(leaves, shas)
+    }
+
+    fn with_shas(leaves: Vec<Vec<u8>>, shas: Vec<Option<[u8; 32]>>) -> Tree {
         let mut hashes = TileHashes::new();
         hashes.set_fresh(0, vec![]);
         for (i, leaf) in leaves.iter().enumerate() {
@@ -75,7 +98,11 @@ impl Tree {
                 .unwrap_or_else(|e| unreachable!("stored hashes of leaf {i}: {e}"));
             hashes.push_fresh(&stored);
         }
-        Tree { leaves, hashes }
+        Tree {
+            leaves,
+            hashes,
+            shas,
+        }
     }
 
     pub fn len(&self) -> u64 {
@@ -122,10 +149,9 @@ impl Tree {
         }
         if files.index {
             let mut shards: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
-            for (i, leaf) in self.leaves.iter().take(size as usize).enumerate() {
-                if let Ok(e) = Entry::decode(leaf) {
-                    let h = e.release.sha256;
-                    let record = crate::index::encode_record(&h, i as u64);
+            for (i, h) in self.shas.iter().take(size as usize).enumerate() {
+                if let Some(h) = h {
+                    let record = crate::index::encode_record(h, i as u64);
                     shards.entry(h[0]).or_default().extend_from_slice(&record);
                 }
             }
