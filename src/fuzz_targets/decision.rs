@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arbitrary::{Arbitrary, Unstructured};
+use sha2::{Digest, Sha256};
 
 use crate::log::sign_checkpoint;
 use crate::log_id::LogId;
@@ -33,7 +34,7 @@ use crate::store::Ingested;
 use crate::tlog::{Checkpoint, Hash, TlogProof};
 use crate::verify::{LogOutcome, Sidecars, Verdict};
 use truth::{Signed, Truth};
-use world::{world, Candidate, Files, Tree, ORIGIN, PROGRAM, START};
+use world::{world, Candidate, Files, ORIGIN, PROGRAM, START};
 
 /// At most this many operations, and decisions, per input (each decision
 /// verifies signatures and hashes a few hundred leaves).
@@ -59,6 +60,14 @@ enum Op {
         leaf: Leaf,
         files: u8,
     },
+    /// A fork of the honest history (or of the last fork) with `leaf`
+    /// appended: served, its checkpoint signed by the log.
+    Grow {
+        from_last: bool,
+        leaf: Leaf,
+        size: u16,
+        files: u8,
+    },
     /// A checkpoint of a root no history has, signed by the log key.
     UnknownRoot {
         size: u16,
@@ -69,6 +78,26 @@ enum Op {
         by: u8,
         when: When,
     },
+    /// Any signer's line (an Ed25519 note signature, or a cosignature
+    /// over the `of`-th body the log signed) at any time, added to the
+    /// served checkpoint.
+    Line {
+        by: u8,
+        ed25519: bool,
+        of: u8,
+        at: Time,
+    },
+    /// One file of any history served alone, at any width: an entry
+    /// bundle, or a hash tile (a fork's tile under the honest tree).
+    Splice {
+        tree: u8,
+        bundle: bool,
+        level: u8,
+        n: u8,
+        width: u8,
+    },
+    /// A person clears the log's alarm (`bt-exec alarm clear`).
+    ClearAlarm,
     /// A valid proof file beside the program, for leaf `index` of tree
     /// `tree` at `size`, its checkpoint cosigned by the signers in
     /// `cosigners` (bits).
@@ -127,6 +156,12 @@ enum Leaf {
     /// The honest leaf at this index (moved).
     Honest(u16),
     Raw(Vec<u8>),
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Time {
+    Relative(When),
+    Absolute(u64),
 }
 
 /// A time relative to the clock: minutes and seconds either way.
@@ -227,12 +262,43 @@ impl Game {
                 self.last_tree = id;
                 self.serve(id, size, Files::from_bits(files), false);
             }
+            Op::Grow {
+                from_last,
+                leaf,
+                size,
+                files,
+            } => {
+                let base = if from_last { self.last_tree } else { 0 };
+                let t = self.truth.tree(base).grow(leaf_bytes(leaf));
+                let id = self.truth.add_tree(t);
+                self.last_tree = id;
+                self.serve(id, size, Files::from_bits(files), false);
+            }
             Op::UnknownRoot { size, salt } => {
-                let root = truth::naive_root(&[vec![salt, 0xfe]]);
-                let cp = Checkpoint::new(ORIGIN, u64::from(size), Hash(root));
+                // Not the root of any list of leaves (that would take a
+                // preimage of SHA-256).
+                let root = Sha256::new()
+                    .chain_update(b"bt-exec fuzz: a root no tree has")
+                    .chain_update([salt])
+                    .finalize();
+                let cp = Checkpoint::new(ORIGIN, u64::from(size), Hash(root.into()));
                 self.sign(cp, None);
             }
-            Op::Cosign { by, when } => self.cosign(by, when),
+            Op::Cosign { by, when } => self.cosign(by, Time::Relative(when), None, false),
+            Op::Line {
+                by,
+                ed25519,
+                of,
+                at,
+            } => self.cosign(by, at, Some(usize::from(of)), ed25519),
+            Op::Splice {
+                tree,
+                bundle,
+                level,
+                n,
+                width,
+            } => self.splice(usize::from(tree), bundle, level, n, width),
+            Op::ClearAlarm => self.state.clear_alarm(&self.log_id),
             Op::Sidecar {
                 tree,
                 index,
@@ -274,21 +340,33 @@ impl Game {
 
     /// A history: `base` with leaf `at` (modulo its length) replaced.
     fn fork(&mut self, base: usize, at: u16, leaf: Leaf) -> usize {
-        let w = world();
-        let bytes = match leaf {
-            Leaf::Candidate(c) => w.candidate(c).to_vec(),
-            Leaf::Honest(i) => {
-                let n = w.honest.leaves.len().max(1);
-                w.honest
-                    .leaves
-                    .get(usize::from(i) % n)
-                    .cloned()
-                    .unwrap_or_default()
-            }
-            Leaf::Raw(b) => b,
-        };
-        let t = self.truth.tree(base).fork(usize::from(at), bytes);
+        let t = self
+            .truth
+            .tree(base)
+            .fork(usize::from(at), leaf_bytes(leaf));
         self.truth.add_tree(t)
+    }
+
+    /// One file of tree `tree` (modulo how many there are) served alone.
+    fn splice(&mut self, tree: usize, bundle: bool, level: u8, n: u8, width: u8) {
+        use crate::tlog::tiles::{bundle_path, encode_bundle, hash_tile_path, TILE_WIDTH};
+        let t = self.truth.tree(tree % self.truth.trees());
+        let (n, w) = (
+            u64::from(n % 2),
+            if width == 0 { 256 } else { u64::from(width) },
+        );
+        if bundle {
+            let leaves = t
+                .leaves
+                .iter()
+                .skip((n * TILE_WIDTH) as usize)
+                .take(w as usize);
+            if let Ok(b) = encode_bundle(leaves.map(Vec::as_slice)) {
+                self.src.put(&bundle_path(n, w), b);
+            }
+        } else if let Ok(data) = t.hashes.tile_data(level % 2, n, w) {
+            self.src.put(&hash_tile_path(level % 2, n, w), data);
+        }
     }
 
     /// Serves tree `id` at `size` (modulo its length, plus one), with a
@@ -327,22 +405,42 @@ impl Game {
     }
 
     /// A cosignature line over `cp` by signer `by` (modulo 5), recorded.
-    fn cosignature(&mut self, cp: &Checkpoint, by: u8, when: When) -> String {
-        let keys = &world().keys;
+    fn cosignature(&mut self, cp: &Checkpoint, by: u8, at: Time) -> String {
         let by = usize::from(by % 5);
+        self.line_over(cp.encode(), by, at, false)
+    }
+
+    /// A line by signer `by` over `body`: a cosignature (recorded), or an
+    /// Ed25519 note signature (which no witness quorum counts).
+    fn line_over(&mut self, body: Vec<u8>, by: usize, at: Time, ed25519: bool) -> String {
+        let keys = &world().keys;
         let key = keys.witnesses.get(by).unwrap_or(&keys.log);
-        let time = when.at(self.now);
-        let body = cp.encode();
+        if ed25519 {
+            return crate::note::sign_ed25519_line(key, &body);
+        }
+        let time = at.at(self.now);
         let line = sign_cosignature_line(key, time, &body);
-        self.truth.cosigned.push(truth::Cosigned { by, body, time });
+        self.truth.cosigned.push(truth::Cosigned {
+            by,
+            body,
+            time,
+            line: line.clone(),
+        });
         line
     }
 
-    fn cosign(&mut self, by: u8, when: When) {
+    /// Adds a line by `by` to the served checkpoint: over its own body, or
+    /// over the `of`-th body the log signed.
+    fn cosign(&mut self, by: u8, at: Time, of: Option<usize>, ed25519: bool) {
         let Some((cp, mut lines)) = self.served.take() else {
             return;
         };
-        lines.push(self.cosignature(&cp, by, when));
+        let n = self.truth.signed.len().max(1);
+        let body = match of.and_then(|i| self.truth.signed.get(i % n)) {
+            Some(s) => s.body.clone(),
+            None => cp.encode(),
+        };
+        lines.push(self.line_over(body, usize::from(by % 5), at, ed25519));
         self.src.put(
             "checkpoint",
             sign_checkpoint(&world().keys.log, &cp, &lines),
@@ -374,7 +472,7 @@ impl Game {
         self.record(&cp, Some(id));
         let lines: Vec<String> = (0..5u8)
             .filter(|b| cosigners & (1 << b) != 0)
-            .map(|b| self.cosignature(&cp, b, when))
+            .map(|b| self.cosignature(&cp, b, Time::Relative(when)))
             .collect();
         let checkpoint = sign_checkpoint(&world().keys.log, &cp, &lines);
         let p = TlogProof {
@@ -427,6 +525,8 @@ impl Game {
         self.decisions += 1;
         let w = world();
         let before = self.state.checkpoint(&self.log_id);
+        let alarmed = self.state.alarm(&self.log_id).is_some();
+        let evidence = self.state.evidence().len();
         let src = self.src.clone();
         let sources: Box<crate::verify::Sources> =
             Box::new(move |_| Some(src.clone() as Arc<dyn Source>));
@@ -454,14 +554,23 @@ impl Game {
             Ok((v, _)) => v,
             Err(f) => panic!("one process alone moved its own saved state: {}", f.message),
         };
-        self.check(&v);
+        self.check(&v, before.as_deref());
         self.codes.push(v.code);
+        // An alarm stands until a person clears it.
+        assert!(
+            !alarmed || v.code == 123,
+            "a raised alarm gave exit {}",
+            v.code
+        );
+        for (_, e) in self.state.evidence().iter().skip(evidence) {
+            self.truth.check_split(e);
+        }
         let after = self.state.checkpoint(&self.log_id);
         self.truth
             .check_saved(before.as_deref(), after.as_deref(), self.now);
     }
 
-    fn check(&self, v: &Verdict) {
+    fn check(&self, v: &Verdict, before: Option<&[u8]>) {
         assert!(
             matches!(v.code, 0 | 123 | 124 | 126 | 127),
             "exit code {} from a decision: {}",
@@ -471,11 +580,11 @@ impl Game {
         if v.code != 0 {
             return;
         }
-        let proven: Vec<u64> = v
+        let proven: Vec<_> = v
             .logs
             .iter()
             .filter_map(|r| match r.outcome {
-                LogOutcome::Proven { index } => Some(index),
+                LogOutcome::Proven { index } => Some((index, r)),
                 _ => None,
             })
             .collect();
@@ -484,20 +593,46 @@ impl Game {
             "a run with no log proving it: {}",
             v.reason
         );
-        for index in proven {
+        for (index, r) in proven {
+            let cp = r.checkpoint.as_ref();
             assert!(
-                self.truth.proven(index, self.now),
-                "ran the program on leaf {index}, which nothing the log and witnesses signed proves: {}",
+                cp.is_some_and(|cp| self.truth.proven(index, cp, before, self.now)),
+                "ran the program on leaf {index} of {cp:?}, which nothing the log and witnesses signed proves to this machine: {}",
                 v.reason
+            );
+            assert!(
+                r.entry.as_ref().is_some_and(truth::genuine_entry),
+                "ran on an entry that is not the program's genuine release: {:?}",
+                r.entry
             );
         }
     }
 }
 
-impl When {
+impl Time {
     fn at(self, now: u64) -> u64 {
-        let delta = i64::from(self.minutes) * 60 + i64::from(self.seconds);
-        now.saturating_add_signed(delta)
+        match self {
+            Time::Relative(w) => {
+                now.saturating_add_signed(i64::from(w.minutes) * 60 + i64::from(w.seconds))
+            }
+            Time::Absolute(t) => t,
+        }
+    }
+}
+
+fn leaf_bytes(leaf: Leaf) -> Vec<u8> {
+    let w = world();
+    match leaf {
+        Leaf::Candidate(c) => w.candidate(c).to_vec(),
+        Leaf::Honest(i) => {
+            let n = w.honest.leaves.len().max(1);
+            w.honest
+                .leaves
+                .get(usize::from(i) % n)
+                .cloned()
+                .unwrap_or_default()
+        }
+        Leaf::Raw(b) => b,
     }
 }
 

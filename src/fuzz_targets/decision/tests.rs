@@ -199,37 +199,42 @@ fn near_misses_alone_prove_nothing() {
 fn the_reference_counts_only_what_was_signed() {
     let mut g = Game::new();
     g.apply(honest(300));
-    assert!(!g.truth.proven(3, g.now), "signed by the log alone");
+    let cp = Checkpoint::new(ORIGIN, 300, Hash(g.truth.root(0, 300)));
+    let proven =
+        |g: &Game, index, before: Option<&[u8]>, now| g.truth.proven(index, &cp, before, now);
+    assert!(!proven(&g, 3, None, g.now), "signed by the log alone");
     g.apply(cosign(0, 0));
     g.apply(cosign(3, 0));
-    assert!(!g.truth.proven(3, g.now), "an outsider");
+    assert!(!proven(&g, 3, None, g.now), "an outsider");
     g.apply(cosign(1, 0));
-    assert!(g.truth.proven(3, g.now));
-    assert!(g.truth.proven(290, g.now));
+    assert!(proven(&g, 3, None, g.now));
+    assert!(proven(&g, 290, None, g.now));
     for index in [2, 10, 15, 299, 300] {
-        assert!(!g.truth.proven(index, g.now), "leaf {index}");
+        assert!(!proven(&g, index, None, g.now), "leaf {index}");
     }
-    assert!(!g.truth.proven(3, g.now + 3601), "stale");
+    assert!(!proven(&g, 3, None, g.now + 3601), "stale");
+    // A machine that saved a fork of size 200 has no proof in this tree.
+    g.apply(fork(200, 100, Candidate::Genuine));
+    g.apply(cosign(0, 0));
+    g.apply(cosign(1, 0));
+    let saved = g.src.read("checkpoint").unwrap();
+    assert!(
+        !proven(&g, 3, Some(&saved), g.now),
+        "witnessed, but a fork of what was saved"
+    );
 }
 
 #[test]
 #[should_panic(expected = "does not extend it")]
 fn the_reference_catches_a_saved_checkpoint_moving_to_a_fork() {
     let mut g = Game::new();
-    for op in [
-        honest(200),
-        cosign(0, 0),
-        cosign(1, 0),
-        fork(300, 5, Candidate::Genuine),
-    ] {
-        g.apply(op);
-    }
-    let note = |s: &Signed| {
-        let cp = Checkpoint::new(ORIGIN, s.size, Hash(s.root));
-        sign_checkpoint(&world().keys.log, &cp, &[])
+    let served = |g: &mut Game, first: Op| {
+        for op in [first, cosign(0, 0), cosign(1, 0)] {
+            g.apply(op);
+        }
+        g.src.read("checkpoint").unwrap()
     };
-    let (a, b) = (note(&g.truth.signed[0]), note(&g.truth.signed[1]));
-    g.apply(cosign(0, 0));
-    g.apply(cosign(1, 0));
+    let a = served(&mut g, honest(200));
+    let b = served(&mut g, fork(300, 5, Candidate::Genuine));
     g.truth.check_saved(Some(&a), Some(&b), g.now);
 }

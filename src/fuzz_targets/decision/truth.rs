@@ -8,15 +8,26 @@
 //! really proven when some body the log signed, for the log's origin,
 //! commits to a history holding the program's genuine release at that
 //! index, and two of the policy's three witnesses cosigned that same body
-//! within `max_age` and not beyond the allowed clock skew. Nothing the
-//! fuzzer writes as raw bytes can add to that: it holds no key, and no
-//! root it can name opens to leaves without a preimage of SHA-256.
+//! within `max_age` and not beyond the allowed clock skew — and that body
+//! extends the checkpoint saved before the decision (a witnessed fork is
+//! no proof for a machine that saw the other branch). Nothing the fuzzer
+//! writes as raw bytes can add to that: it holds no key, and no root it
+//! can name opens to leaves without a preimage of SHA-256.
+//!
+//! Cosignatures count per body, whichever note carried them: anyone on
+//! the path can strip lines from a note, so a note the verifier refuses
+//! whole (one line dated in the future) proves the same as one without
+//! that line. The saved note itself is checked line by line.
 
 use sha2::{Digest, Sha256};
 
 use super::world::{world, Candidate, Tree, MAX_AGE, ORIGIN, QUORUM};
 use crate::entry::Entry;
-use crate::verify::MAX_SKEW_SECS;
+use crate::tlog::Checkpoint;
+
+/// How far past the clock a cosignature may be dated (DESIGN §5), written
+/// out here rather than taken from the code under test.
+const SKEW: u64 = 600;
 
 /// A checkpoint body the log key signed.
 pub struct Signed {
@@ -35,6 +46,8 @@ pub struct Cosigned {
     pub by: usize,
     pub body: Vec<u8>,
     pub time: u64,
+    /// The line as written in notes.
+    pub line: String,
 }
 
 #[derive(Default)]
@@ -76,35 +89,78 @@ impl Truth {
         root
     }
 
-    /// Whether two of the policy's witnesses cosigned `body` in time for `now`.
-    pub fn witnessed(&self, body: &[u8], now: u64) -> bool {
+    /// Whether two of the policy's witnesses cosigned `body` in time for
+    /// `now` (in `note` only, when given).
+    fn quorum(&self, body: &[u8], note: Option<&str>, now: u64) -> bool {
         let mut by = [false; 3];
         for c in &self.cosigned {
-            let in_time = c.time <= now.saturating_add(MAX_SKEW_SECS)
-                && c.time.saturating_add(MAX_AGE) >= now;
-            if let (true, true, Some(w)) = (in_time, c.body == body, by.get_mut(c.by)) {
+            let in_time =
+                c.time <= now.saturating_add(SKEW) && c.time.saturating_add(MAX_AGE) >= now;
+            let carried = note.map_or(true, |n| n.lines().any(|l| l == c.line));
+            if let (true, true, true, Some(w)) =
+                (in_time, carried, c.body == body, by.get_mut(c.by))
+            {
                 *w = true;
             }
         }
         by.iter().filter(|w| **w).count() >= QUORUM
     }
 
-    /// Whether leaf `index` of the log really proves the program at `now`.
-    pub fn proven(&self, index: u64, now: u64) -> bool {
+    pub fn witnessed(&self, body: &[u8], now: u64) -> bool {
+        self.quorum(body, None, now)
+    }
+
+    /// Whether leaf `index` really proves the program at `now` in `cp`,
+    /// the checkpoint the decision held in force, for a machine that had
+    /// saved `before`.
+    pub fn proven(&self, index: u64, cp: &Checkpoint, before: Option<&[u8]>, now: u64) -> bool {
+        let before = before.map(|b| self.record_of(b));
         self.signed.iter().any(|s| {
             let leaf = s.tree.and_then(|t| self.tree(t).leaves.get(index as usize));
             s.origin == ORIGIN
+                && cp.origin == ORIGIN
+                && (s.size, s.root) == (cp.size, cp.root.0)
                 && index < s.size
                 && leaf.is_some_and(|l| genuine(l))
                 && self.witnessed(&s.body, now)
+                && before.map_or(true, |b| b.is_some_and(|b| self.extends(b, s)))
         })
     }
 
-    /// The body the log signed that `note` carries.
+    /// The body the log signed that `note` carries (the record with its
+    /// history, when one has it).
     fn record_of(&self, note: &[u8]) -> Option<&Signed> {
         let end = note.windows(2).position(|w| w == b"\n\n")?;
         let body = note.get(..=end)?;
-        self.signed.iter().find(|s| s.body == body)
+        let mut found = self.signed.iter().filter(|s| s.body == body);
+        let first = found.next()?;
+        Some(found.find(|s| s.tree.is_some()).unwrap_or(first))
+    }
+
+    /// A split view recorded as evidence (`a`, `# ---`, `b`, the proof)
+    /// must be two bodies the log signed for its origin that are not one
+    /// history: nothing a mirror serves can make an honest log look forked.
+    pub fn check_split(&self, evidence: &[u8]) {
+        let at = evidence.windows(6).position(|w| w == b"# ---\n");
+        let (a, b) = match at {
+            Some(i) => (evidence.get(..i), evidence.get(i + 6..)),
+            None => (None, None),
+        };
+        let shown = String::from_utf8_lossy(evidence);
+        let (Some(a), Some(b)) = (
+            a.and_then(|a| self.record_of(a)),
+            b.and_then(|b| self.record_of(b)),
+        ) else {
+            panic!("split-view evidence of notes the log never signed:\n{shown}");
+        };
+        assert!(
+            a.origin == ORIGIN && b.origin == ORIGIN,
+            "evidence of another origin:\n{shown}"
+        );
+        assert!(
+            !self.extends(a, b) && !self.extends(b, a),
+            "a split view recorded between two checkpoints of one history:\n{shown}"
+        );
     }
 
     /// Whether `later`'s history extends `earlier`'s.
@@ -137,8 +193,8 @@ impl Truth {
             .unwrap_or_else(|| panic!("saved a checkpoint the log never signed:\n{shown}"));
         assert_eq!(a.origin, ORIGIN, "saved another origin's checkpoint");
         assert!(
-            self.witnessed(&a.body, now),
-            "saved a checkpoint no witness quorum cosigned in time:\n{shown}"
+            self.quorum(&a.body, Some(&shown), now),
+            "saved a note whose own lines are no witness quorum in time:\n{shown}"
         );
         if let Some(before) = before {
             let b = self
@@ -172,6 +228,19 @@ fn genuine(leaf: &[u8]) -> bool {
                     }
                     _ => false,
                 }
+        })
+}
+
+/// Whether a decision's proven entry is one of the program's genuine
+/// releases (its statement, by its publisher).
+pub fn genuine_entry(e: &Entry) -> bool {
+    let w = world();
+    [Candidate::Genuine, Candidate::GenuineAgain]
+        .iter()
+        .any(|&c| {
+            Entry::decode(w.candidate(c)).is_ok_and(|g| {
+                g.release == e.release && g.publisher.as_bytes() == e.publisher.as_bytes()
+            })
         })
 }
 

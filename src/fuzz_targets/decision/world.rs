@@ -90,6 +90,14 @@ impl Tree {
         Tree::with_shas(leaves, shas)
     }
 
+    /// `self` with `leaf` appended.
+    pub fn grow(&self, leaf: Vec<u8>) -> Tree {
+        let (mut leaves, mut shas) = (self.leaves.clone(), self.shas.clone());
+        shas.push(sha_of(&leaf));
+        leaves.push(leaf);
+        Tree::with_shas(leaves, shas)
+    }
+
     fn with_shas(leaves: Vec<Vec<u8>>, shas: Vec<Option<[u8; 32]>>) -> Tree {
         let mut hashes = TileHashes::new();
         hashes.set_fresh(0, vec![]);

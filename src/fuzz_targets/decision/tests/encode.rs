@@ -19,7 +19,7 @@ fn when(w: When, out: &mut Vec<u8>) {
 }
 
 fn op(o: &Op, out: &mut Vec<u8>) {
-    const OPS: u64 = 16;
+    const OPS: u64 = 20;
     match o {
         Op::Honest {
             size,
@@ -47,7 +47,7 @@ fn op(o: &Op, out: &mut Vec<u8>) {
             out.push(*files);
         }
         Op::Cosign { by, when: w } => {
-            variant(3, OPS, out);
+            variant(4, OPS, out);
             out.push(*by);
             when(*w, out);
         }
@@ -59,7 +59,7 @@ fn op(o: &Op, out: &mut Vec<u8>) {
             when: w,
             named,
         } => {
-            variant(4, OPS, out);
+            variant(8, OPS, out);
             out.push(*tree);
             out.extend_from_slice(&index.to_le_bytes());
             out.extend_from_slice(&size.to_le_bytes());
@@ -68,14 +68,14 @@ fn op(o: &Op, out: &mut Vec<u8>) {
             out.push(u8::from(*named));
         }
         Op::Clock { minutes } => {
-            variant(12, OPS, out);
+            variant(16, OPS, out);
             out.extend_from_slice(&minutes.to_le_bytes());
         }
         Op::Offline(b) => {
-            variant(13, OPS, out);
+            variant(17, OPS, out);
             out.push(u8::from(*b));
         }
-        Op::Decide => variant(15, OPS, out),
+        Op::Decide => variant(19, OPS, out),
         other => unreachable!("not encoded for seeds: {other:?}"),
     }
 }
