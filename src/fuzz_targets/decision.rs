@@ -13,6 +13,7 @@
 //! one before. The fuzzer holds no key: signing goes through the script's
 //! operations, which record what they sign.
 
+mod script;
 #[cfg(test)]
 mod tests;
 mod truth;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arbitrary::{Arbitrary, Unstructured};
+use script::{flip, leaf_bytes, Leaf, Op, Time, When};
 use sha2::{Digest, Sha256};
 
 use crate::log::sign_checkpoint;
@@ -34,150 +36,12 @@ use crate::store::Ingested;
 use crate::tlog::{Checkpoint, Hash, TlogProof};
 use crate::verify::{LogOutcome, Sidecars, Verdict};
 use truth::{Signed, Truth};
-use world::{world, Candidate, Files, ORIGIN, PROGRAM, START};
+use world::{world, Files, ORIGIN, PROGRAM, START};
 
 /// At most this many operations, and decisions, per input (each decision
 /// verifies signatures and hashes a few hundred leaves).
 const MAX_OPS: usize = 64;
 const MAX_DECISIONS: usize = 4;
-
-#[derive(Arbitrary, Debug)]
-enum Op {
-    /// The honest log at `size` (modulo its length, plus one), its
-    /// checkpoint signed by the log key alone (for another origin when
-    /// `other_origin`).
-    Honest {
-        size: u16,
-        files: u8,
-        other_origin: bool,
-    },
-    /// A fork of the honest history (or of the last fork) with leaf `at`
-    /// replaced, up to `size`: served, its checkpoint signed by the log.
-    Fork {
-        from_last: bool,
-        size: u16,
-        at: u16,
-        leaf: Leaf,
-        files: u8,
-    },
-    /// A fork of the honest history (or of the last fork) with `leaf`
-    /// appended: served, its checkpoint signed by the log.
-    Grow {
-        from_last: bool,
-        leaf: Leaf,
-        size: u16,
-        files: u8,
-    },
-    /// A checkpoint of a root no history has, signed by the log key.
-    UnknownRoot {
-        size: u16,
-        salt: u8,
-    },
-    /// A cosignature line on the served checkpoint, by signer `by`.
-    Cosign {
-        by: u8,
-        when: When,
-    },
-    /// Any signer's line (an Ed25519 note signature, or a cosignature
-    /// over the `of`-th body the log signed) at any time, added to the
-    /// served checkpoint.
-    Line {
-        by: u8,
-        ed25519: bool,
-        of: u8,
-        at: Time,
-    },
-    /// One file of any history served alone, at any width: an entry
-    /// bundle, or a hash tile (a fork's tile under the honest tree).
-    Splice {
-        tree: u8,
-        bundle: bool,
-        level: u8,
-        n: u8,
-        width: u8,
-    },
-    /// A person clears the log's alarm (`bt-exec alarm clear`).
-    ClearAlarm,
-    /// A valid proof file beside the program, for leaf `index` of tree
-    /// `tree` at `size`, its checkpoint cosigned by the signers in
-    /// `cosigners` (bits).
-    Sidecar {
-        tree: u8,
-        index: u16,
-        size: u16,
-        cosigners: u8,
-        when: When,
-        named: bool,
-    },
-    /// Any bytes as the proof file.
-    SidecarBytes {
-        data: Vec<u8>,
-        named: bool,
-    },
-    SidecarFlip {
-        at: u16,
-        bit: u8,
-    },
-    /// Any bytes at one of the log's paths.
-    Put {
-        path: Path,
-        data: Vec<u8>,
-    },
-    /// A bit flipped, a file cut short or removed: the `file`-th path served.
-    Flip {
-        file: u8,
-        at: u16,
-        bit: u8,
-    },
-    Truncate {
-        file: u8,
-        len: u16,
-    },
-    Remove {
-        file: u8,
-    },
-    /// The index entry of the program's hash, pointing at these leaves.
-    Point {
-        at: Vec<u16>,
-    },
-    /// The clock moves by this many minutes.
-    Clock {
-        minutes: i16,
-    },
-    Offline(bool),
-    Down(bool),
-    /// A decision (and what it learnt saved).
-    Decide,
-}
-
-#[derive(Arbitrary, Debug)]
-enum Leaf {
-    Candidate(Candidate),
-    /// The honest leaf at this index (moved).
-    Honest(u16),
-    Raw(Vec<u8>),
-}
-
-#[derive(Arbitrary, Debug, Clone, Copy)]
-enum Time {
-    Relative(When),
-    Absolute(u64),
-}
-
-/// A time relative to the clock: minutes and seconds either way.
-#[derive(Arbitrary, Debug, Clone, Copy)]
-struct When {
-    minutes: i16,
-    seconds: i8,
-}
-
-#[derive(Arbitrary, Debug)]
-enum Path {
-    Checkpoint,
-    Tile { level: u8, n: u8, width: u8 },
-    Bundle { n: u8, width: u8 },
-    Shard,
-}
 
 struct Game {
     truth: Truth,
@@ -256,24 +120,13 @@ impl Game {
                 at,
                 leaf,
                 files,
-            } => {
-                let base = if from_last { self.last_tree } else { 0 };
-                let id = self.fork(base, at, leaf);
-                self.last_tree = id;
-                self.serve(id, size, Files::from_bits(files), false);
-            }
+            } => self.branch(from_last, Some(at), leaf, size, files),
             Op::Grow {
                 from_last,
                 leaf,
                 size,
                 files,
-            } => {
-                let base = if from_last { self.last_tree } else { 0 };
-                let t = self.truth.tree(base).grow(leaf_bytes(leaf));
-                let id = self.truth.add_tree(t);
-                self.last_tree = id;
-                self.serve(id, size, Files::from_bits(files), false);
-            }
+            } => self.branch(from_last, None, leaf, size, files),
             Op::UnknownRoot { size, salt } => {
                 // Not the root of any list of leaves (that would take a
                 // preimage of SHA-256).
@@ -321,14 +174,7 @@ impl Game {
                     self.src.remove(&p);
                 }
             }
-            Op::Point { at } => {
-                let sha = world().sha256;
-                let records: Vec<u8> = at
-                    .iter()
-                    .flat_map(|&i| crate::index::encode_record(&sha, u64::from(i)))
-                    .collect();
-                self.src.put(&crate::index::shard_path(&sha), records);
-            }
+            Op::Point { at } => self.point(&at),
             Op::Clock { minutes } => {
                 self.now = self.now.saturating_add_signed(i64::from(minutes) * 60);
             }
@@ -339,12 +185,27 @@ impl Game {
     }
 
     /// A history: `base` with leaf `at` (modulo its length) replaced.
-    fn fork(&mut self, base: usize, at: u16, leaf: Leaf) -> usize {
-        let t = self
-            .truth
-            .tree(base)
-            .fork(usize::from(at), leaf_bytes(leaf));
-        self.truth.add_tree(t)
+    /// A new history from the honest one (or the last one built): leaf
+    /// `at` replaced by `leaf`, or `leaf` appended; served at `size`.
+    fn branch(&mut self, from_last: bool, at: Option<u16>, leaf: Leaf, size: u16, files: u8) {
+        let base = self.truth.tree(if from_last { self.last_tree } else { 0 });
+        let t = match at {
+            Some(at) => base.fork(usize::from(at), leaf_bytes(leaf)),
+            None => base.grow(leaf_bytes(leaf)),
+        };
+        let id = self.truth.add_tree(t);
+        self.last_tree = id;
+        self.serve(id, size, Files::from_bits(files), false);
+    }
+
+    /// The program's index entry, pointing at leaves `at`.
+    fn point(&self, at: &[u16]) {
+        let sha = world().sha256;
+        let records: Vec<u8> = at
+            .iter()
+            .flat_map(|&i| crate::index::encode_record(&sha, u64::from(i)))
+            .collect();
+        self.src.put(&crate::index::shard_path(&sha), records);
     }
 
     /// One file of tree `tree` (modulo how many there are) served alone.
@@ -606,54 +467,5 @@ impl Game {
                 r.entry
             );
         }
-    }
-}
-
-impl Time {
-    fn at(self, now: u64) -> u64 {
-        match self {
-            Time::Relative(w) => {
-                now.saturating_add_signed(i64::from(w.minutes) * 60 + i64::from(w.seconds))
-            }
-            Time::Absolute(t) => t,
-        }
-    }
-}
-
-fn leaf_bytes(leaf: Leaf) -> Vec<u8> {
-    let w = world();
-    match leaf {
-        Leaf::Candidate(c) => w.candidate(c).to_vec(),
-        Leaf::Honest(i) => {
-            let n = w.honest.leaves.len().max(1);
-            w.honest
-                .leaves
-                .get(usize::from(i) % n)
-                .cloned()
-                .unwrap_or_default()
-        }
-        Leaf::Raw(b) => b,
-    }
-}
-
-impl Path {
-    fn name(&self, sha256: &[u8; 32]) -> String {
-        use crate::tlog::tiles::{bundle_path, hash_tile_path};
-        let width = |w: u8| if w == 0 { 256 } else { u64::from(w) };
-        match *self {
-            Path::Checkpoint => "checkpoint".into(),
-            Path::Tile { level, n, width: w } => {
-                hash_tile_path(level % 3, u64::from(n % 4), width(w))
-            }
-            Path::Bundle { n, width: w } => bundle_path(u64::from(n % 4), width(w)),
-            Path::Shard => crate::index::shard_path(sha256),
-        }
-    }
-}
-
-fn flip(b: &mut [u8], at: u16, bit: u8) {
-    let n = b.len();
-    if let Some(x) = b.get_mut(usize::from(at) % n.max(1)) {
-        *x ^= 1 << (bit % 8);
     }
 }
