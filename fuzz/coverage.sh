@@ -3,14 +3,17 @@
 # `cargo fuzz coverage` builds the target with -Cinstrument-coverage and
 # replays the corpus; llvm-cov then reports the lines and regions covered
 # in the source files of the parsers the target calls (the table below),
-# as a markdown table. Those files also hold writers (signing, encoding)
-# no parser calls, so the figures are a floor.
+# as a markdown table. Those files also hold writers (signing, encoding,
+# I/O) no parser calls, so the whole-file figures are a floor; the last
+# column counts only the functions of those files the corpus entered: how
+# deep the fuzzer got into the code it reaches.
 #
 # Needs llvm-profdata and llvm-cov no older than rustc's LLVM can read
 # (Debian's llvm-19 reads what rustc 1.95 writes): LLVM_BIN, default
 # /usr/lib/llvm-19/bin.
 #
 # usage: fuzz/coverage.sh [target…]     (after fuzz/run.sh)
+#        REPORT_ONLY=1 fuzz/coverage.sh  (the tables again, from the last profiles)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -45,19 +48,26 @@ files() {
 }
 
 targets=${*:-$(ls "$here/fuzz_targets" | sed 's/\.rs$//')}
-echo "| target | files (src/) | corpus inputs | lines covered | regions covered |"
-echo "|---|---|---:|---:|---:|"
+echo "| target | files (src/) | corpus inputs | lines covered | regions covered | lines covered in the functions entered |"
+echo "|---|---|---:|---:|---:|---:|"
 cd "$here"
 for t in $targets; do
     f=$(files "$t")
     paths=$(for x in $f; do printf '%s/src/%s ' "$root" "$x"; done)
-    RUSTC_BOOTSTRAP=1 cargo fuzz coverage --llvm-path "$llvm" "$t" "corpus/$t" \
-        > "logs/$t.coverage.log" 2>&1 ||
-        { echo "coverage.sh: $t failed, see fuzz/logs/$t.coverage.log" >&2; continue; }
+    if [ -z "${REPORT_ONLY:-}" ]; then
+        RUSTC_BOOTSTRAP=1 cargo fuzz coverage --llvm-path "$llvm" "$t" "corpus/$t" \
+            > "logs/$t.coverage.log" 2>&1 ||
+            { echo "coverage.sh: $t failed, see fuzz/logs/$t.coverage.log" >&2; continue; }
+    fi
     n=$(ls "corpus/$t" | wc -l)
+    profile="coverage/$t/coverage.profdata"
     # shellcheck disable=SC2086
-    "$llvm/llvm-cov" report "$bin/$t" -instr-profile="coverage/$t/coverage.profdata" $paths |
-        awk -v t="$t" -v files="$f" -v n="$n" '$1 == "TOTAL" {
-            printf "| %s | %s | %d | %d / %d (%s) | %d / %d (%s) |\n",
-                t, files, n, $8 - $9, $8, $10, $2 - $3, $2, $4 }'
+    whole=$("$llvm/llvm-cov" report "$bin/$t" -instr-profile="$profile" $paths |
+        awk '$1 == "TOTAL" { printf "%d / %d (%s) | %d / %d (%s)", $8 - $9, $8, $10, $2 - $3, $2, $4 }')
+    # Per function: name, regions, missed, cover, lines, missed, cover.
+    # shellcheck disable=SC2086
+    entered=$("$llvm/llvm-cov" report -show-functions "$bin/$t" -instr-profile="$profile" $paths |
+        awk '$1 ~ /^_R/ && $3 < $2 { l += $5; m += $6 }
+             END { printf "%d / %d (%.2f%%)", l - m, l, l ? 100 * (l - m) / l : 0 }')
+    echo "| $t | $f | $n | $whole | $entered |"
 done
