@@ -15,5 +15,8 @@ jobs=${JOBS:-2}
 targets=${*:-$(ls "$here/fuzz_targets" | sed 's/\.rs$//')}
 mkdir -p "$here/logs"
 cd "$here"
+# The committed seeds go back into each corpus first: libFuzzer replaces an
+# input by a smaller one reaching the same features, and a valid policy or
+# signed note reduced away leaves the fuzzer exploring only error paths.
 printf '%s\n' $targets | xargs -P "$jobs" -I{} sh -c \
-  "RUSTC_BOOTSTRAP=1 cargo fuzz run -O {} corpus/{} -- -max_total_time=$secs -timeout=1 -rss_limit_mb=2048 -malloc_limit_mb=64 -max_len=70000 -print_final_stats=1 > logs/{}.log 2>&1; echo {} exit \$?"
+  "mkdir -p corpus/{}; if [ -d seeds/{} ]; then cp seeds/{}/* corpus/{}/; fi; RUSTC_BOOTSTRAP=1 cargo fuzz run -O {} corpus/{} -- -max_total_time=$secs -timeout=1 -rss_limit_mb=2048 -malloc_limit_mb=64 -max_len=70000 -print_final_stats=1 > logs/{}.log 2>&1; echo {} exit \$?"
