@@ -423,7 +423,9 @@ impl Game {
             "a raised alarm gave exit {}",
             v.code
         );
+        // A decision that recorded a split view says so (123).
         for (_, e) in self.state.evidence().iter().skip(evidence) {
+            assert_eq!(v.code, 123, "a split view recorded, yet exit {}", v.code);
             self.truth.check_split(e);
         }
         let after = self.state.checkpoint(&self.log_id);
