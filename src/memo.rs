@@ -230,10 +230,9 @@ pub fn pending(store: &Store, policy: &Policy, policy_digest: [u8; 32]) -> Optio
     if policy.mode != Mode::Enforce || policy.sigsum.is_some() {
         return None;
     }
-    let req = &policy.require;
-    // The view is read by `latest` and `min_release_age` (`prior_revisions`
-    // never takes the warm path).
-    let history = req.latest || !req.min_release_age.is_zero();
+    // Every history rule reads the views (`prior_revisions` never takes
+    // the warm path, so never leaves a memo).
+    let history = crate::verify::rules_read_history(policy);
     let mut deps = Snapshot::default();
     for l in &policy.trust.logs {
         deps.absent(store.alarm_path(&l.id));
@@ -241,6 +240,12 @@ pub fn pending(store: &Store, policy: &Policy, policy_digest: [u8; 32]) -> Optio
         // a downgrade) ends the verdict too: the verdict serves before the
         // policy is loaded, so before that alarm is moved.
         deps.absent(store.legacy_alarm_path(&l.origin));
+        // The checkpoint in force: a newer one saved by anything (a run,
+        // `gossip import`) may hold a newer release or prove what the memo
+        // rests on was a fork, so it ends the verdict. Attack stopped: a
+        // warm verdict under `latest` outliving the checkpoint that shows
+        // 2.0, while `bt-exec verify` on the same state refuses 1.0.
+        deps.read(store.checkpoint_path(&l.id)).ok()?;
         if history {
             for f in crate::history::DirView::files(store, &l.id) {
                 deps.read(f).ok()?;
@@ -270,15 +275,17 @@ pub fn record(store: &Store, policy: &Policy, verdict: &Verdict, pending: Pendin
     if let Some((t, _)) = &policy.expires {
         until = until.min(*t);
     }
-    if let Some(RunAt { name, at, .. }) = run_at(verdict).filter(|_| policy.require.no_downgrade) {
-        let p = crate::history::runs_path(store, &name);
-        let Ok(bytes) = fsutil::read_optional(&p, MAX_BYTES) else {
-            return;
-        };
-        if !crate::history::no_newer_run(bytes.as_deref(), &name, &at) {
-            return;
+    // Under `no_downgrade`, the run record of every name these bytes were
+    // released under, as this run left it: another release of any of them
+    // run since ends the verdict.
+    if policy.require.no_downgrade {
+        for RunAt { name, .. } in run_at(verdict) {
+            let p = crate::history::runs_path(store, &name);
+            let Ok(bytes) = fsutil::read_optional(&p, MAX_BYTES) else {
+                return;
+            };
+            deps.content(p, bytes.as_deref());
         }
-        deps.content(p, bytes.as_deref());
     }
     let _ = write(
         store,

@@ -19,8 +19,32 @@ pub fn json(program: &std::path::Path, v: &Verdict) -> Value {
         "reason": v.reason,
         "logs": logs,
         "rebuilders": rebuilders(v),
+        "releases": releases(v),
         "elapsed_ms": v.elapsed_ms,
     })
+}
+
+/// Every release of the bytes the history rules judged (empty when the
+/// policy has none): the log's `release` above is only the one that found
+/// the leaf.
+fn releases(v: &Verdict) -> Vec<Value> {
+    v.releases
+        .iter()
+        .map(|p| {
+            let logs: Vec<Value> = p
+                .first
+                .iter()
+                .filter_map(|&(r, i)| Some(json!({"origin": v.logs.get(r)?.origin, "leaf_index": i})))
+                .collect();
+            json!({
+                "name": p.name,
+                "version": p.version,
+                "published": p.published,
+                "publisher": base64::engine::general_purpose::STANDARD.encode(p.entry.publisher.as_bytes()),
+                "logs": logs,
+            })
+        })
+        .collect()
 }
 
 /// One log's part of the report.

@@ -107,16 +107,40 @@ pub fn decide_and_save<T>(
     ))
 }
 
-/// The release a proven verdict runs: its name, version, and (log key,
-/// leaf index) in each log that proved it.
+/// A release a proven verdict runs: its name, version, (log key, leaf
+/// index) in each log that holds it, and what the name's run record keeps
+/// of it across logs.
 pub struct RunAt {
     pub name: String,
     pub version: String,
     pub at: Vec<(String, u64)>,
+    pub ran: Option<crate::history::Ran>,
 }
 
-/// The release `verdict` runs, when a log proved it by a release entry.
-pub fn run_at(verdict: &Verdict) -> Option<RunAt> {
+/// The releases `verdict` runs: every release of the bytes the history
+/// rules judged (each name is recorded: `no_downgrade` is per name,
+/// whichever log proved it), else the release the logs proved it by.
+pub fn run_at(verdict: &Verdict) -> Vec<RunAt> {
+    if !verdict.releases.is_empty() {
+        return verdict
+            .releases
+            .iter()
+            .map(|p| RunAt {
+                name: p.name.clone(),
+                version: p.version.clone(),
+                at: p
+                    .first
+                    .iter()
+                    .filter_map(|&(r, i)| Some((verdict.logs.get(r)?.log.as_ref()?.file_key(), i)))
+                    .collect(),
+                ran: Some(crate::history::Ran {
+                    sha256: hex::encode(p.sha256),
+                    version: p.version.clone(),
+                    published: p.published,
+                }),
+            })
+            .collect();
+    }
     let proven: Vec<_> = verdict
         .logs
         .iter()
@@ -127,32 +151,50 @@ pub fn run_at(verdict: &Verdict) -> Option<RunAt> {
             _ => None,
         })
         .collect();
-    let (_, _, e) = proven.first()?;
-    Some(RunAt {
+    let Some((_, _, e)) = proven.first() else {
+        return vec![];
+    };
+    vec![RunAt {
         name: e.release.name.clone(),
         version: e.release.version.clone(),
         at: proven.iter().map(|(o, i, _)| (o.clone(), *i)).collect(),
-    })
+        ran: Some(crate::history::Ran {
+            sha256: hex::encode(e.release.sha256),
+            version: e.release.version.clone(),
+            published: e.release.published,
+        }),
+    }]
 }
 
-/// Remembers, durably and before the exec, the newest leaf of this release's
-/// name that ran (what `require.no_downgrade` compares against).
+/// Remembers, durably and before the exec, every release of these bytes
+/// that runs, under its name (what `require.no_downgrade` compares
+/// against).
 pub fn record_run(store: &Store, verdict: &Verdict) -> Result<(), Fail> {
-    let Some(RunAt { name, version, at }) = run_at(verdict) else {
-        return Ok(());
-    };
-    let known = crate::history::runs(store, &name);
-    if at
-        .iter()
-        .all(|(o, i)| known.logs.get(o).is_some_and(|(k, _)| k >= i))
+    for RunAt {
+        name,
+        version,
+        at,
+        ran,
+    } in run_at(verdict)
     {
-        return Ok(());
+        let known = crate::history::runs(store, &name);
+        let known_ran = ran
+            .as_ref()
+            .map_or(true, |r| known.ran.iter().any(|k| k.sha256 == r.sha256));
+        if known_ran
+            && at
+                .iter()
+                .all(|(o, i)| known.logs.get(o).is_some_and(|(k, _)| k >= i))
+        {
+            continue;
+        }
+        let _lock = app::lock(store)?;
+        crate::history::record_run(store, &name, &version, &at, ran).map_err(|e| {
+            Fail::new(
+                exit::CONFIG,
+                format!("cannot record this run for require.no_downgrade: {e}"),
+            )
+        })?;
     }
-    let _lock = app::lock(store)?;
-    crate::history::record_run(store, &name, &version, &at).map_err(|e| {
-        Fail::new(
-            exit::CONFIG,
-            format!("cannot record this run for require.no_downgrade: {e}"),
-        )
-    })
+    Ok(())
 }

@@ -304,6 +304,7 @@ impl State for MemoryState {
             .map_or_else(Runs::default, |r| Runs {
                 name: r.name.clone(),
                 logs: r.logs.clone(),
+                ran: r.ran.clone(),
             })
     }
 }

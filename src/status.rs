@@ -81,8 +81,8 @@ fn runs(store: &Store, policy: &Policy, now: u64, out: &mut Vec<String>) {
                 continue;
             };
             let view = crate::history::DirView::open(store, &l.id);
-            let age = view
-                .covered_since(*index)
+            let covers = view.coverage();
+            let age = crate::history::covered_since(&policy.trust, &covers, *index)
                 .map(|t| format!("first seen cosigned {} s ago", now.saturating_sub(t)))
                 .unwrap_or_else(|| "age unknown".into());
             let newest = view

@@ -170,6 +170,17 @@ fn sigsum(req: &Request, file: Ingested, proof_path: &Path) -> Result<Verdict, F
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Fail::new(exit::CONFIG, e))?
     };
+    if let Some(rule) = rules_a_sigsum_proof_cannot_meet(req.policy) {
+        return Ok(verify::refused_verdict(
+            file,
+            "sigsum",
+            verify::Cause::ReleaseHistory,
+            format!(
+                "{}: a Sigsum proof alone does not meet this policy: it requires {rule}, and a Sigsum proof carries no release name, publisher or history and is one log",
+                proof_path.display()
+            ),
+        ));
+    }
     let proof = crate::fsutil::read_capped(proof_path, crate::sigsum_interop::MAX_PROOF_BYTES)
         .map_err(|e| Fail::new(exit::REFUSED, format!("{}: {e}", proof_path.display())))?;
     Ok(verify::sigsum_verdict(
@@ -179,6 +190,39 @@ fn sigsum(req: &Request, file: Ingested, proof_path: &Path) -> Result<Verdict, F
         &keys,
         &sigsum_policy,
     ))
+}
+
+/// The `[require]` rules of `policy` a Sigsum proof cannot meet, named
+/// (`None`: none is set).
+///
+/// Attack stopped: a `.sigsum-proof` planted beside a program walking
+/// around `latest`, `no_downgrade`, `prior_revisions`, `min_release_age`,
+/// `rebuilders` or `logs = k` in a policy that has both `trust` and
+/// `[sigsum]`. A Sigsum leaf names no release, so no history rule can be
+/// checked against it, and it is one log; so a policy with such rules is
+/// not met by a Sigsum proof alone (docs/SIGSUM.md).
+pub fn rules_a_sigsum_proof_cannot_meet(policy: &Policy) -> Option<String> {
+    let r = &policy.require;
+    let rules = [
+        (r.logs > 1, format!("logs = {}", r.logs)),
+        (r.latest, "latest = true".into()),
+        (r.no_downgrade, "no_downgrade = true".into()),
+        (
+            r.prior_revisions > 0,
+            format!("prior_revisions = {}", r.prior_revisions),
+        ),
+        (
+            !r.min_release_age.is_zero(),
+            format!("min_release_age = \"{}s\"", r.min_release_age.as_secs()),
+        ),
+        (r.rebuilders > 0, format!("rebuilders = {}", r.rebuilders)),
+    ];
+    let set: Vec<String> = rules
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| n)
+        .collect();
+    (!set.is_empty()).then(|| format!("require.{}", set.join(", require.")))
 }
 
 /// What bt-exec does with a verdict.

@@ -21,10 +21,17 @@ mod interleavings;
 #[path = "attacks/identity.rs"]
 mod identity;
 
+#[path = "attacks/history.rs"]
+mod history;
+
+#[path = "attacks/history_rows.rs"]
+mod history_rows;
+
 #[path = "common/sigsum_log.rs"]
 mod sigsum_log;
 
 use bt_exec::verify::exit;
+use history_rows::HISTORY_ROWS;
 use route_rows::ROUTE_ROWS;
 use routes::{attests_same, rebuilt, sigsum};
 use scenarios::*;
@@ -558,7 +565,12 @@ const HONEST: &[Row] = &[
 fn every_attack_on_every_route() {
     let mut failures = vec![];
     let mut snapshot = String::new();
-    for r in ROWS.iter().chain(ROUTE_ROWS).chain(HONEST) {
+    for r in ROWS
+        .iter()
+        .chain(ROUTE_ROWS)
+        .chain(HISTORY_ROWS)
+        .chain(HONEST)
+    {
         let (code, msg) = (r.run)();
         snapshot.push_str(&format!(
             "## {} / {} / {}\nexit {code}\n{}\n\n",

@@ -129,7 +129,7 @@ fn signal_dispositions_and_standard_descriptors_pass_through() {
 
 /// A warm verdict (src/memo.rs) stands in for the verification while
 /// nothing it depends on has changed: it alone runs the program (here with
-/// the saved checkpoints gone and no network), but an alarm, other bytes,
+/// the cached proofs gone and no network), but an alarm, other bytes,
 /// another policy text, -v, or the end of `refresh` each send the run
 /// through the full verification again.
 #[test]
@@ -142,8 +142,9 @@ fn warm_verdicts_hold_only_while_their_state_and_time_do() {
     assert_eq!(w.memos(), 1, "the warm run records its verdict");
     let prog = w.prog.to_str().unwrap();
     let checkpoints = w.root.join("state/checkpoints");
-    let aside = w.root.join("checkpoints-aside");
-    fs::rename(&checkpoints, &aside).unwrap();
+    let proofs = w.root.join("state/proofs");
+    let aside = w.root.join("proofs-aside");
+    fs::rename(&proofs, &aside).unwrap();
     let _ = fs::remove_file(&w.canary);
     let out = w.run(&["--offline", prog, "x"]);
     assert_eq!(
@@ -161,7 +162,7 @@ fn warm_verdicts_hold_only_while_their_state_and_time_do() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    fs::rename(&aside, &checkpoints).unwrap();
+    fs::rename(&aside, &proofs).unwrap();
     // An alarm raised by any process ends it at once.
     let origin = "example.org/log1";
     // The log's state key: `<origin-key>-<key-hash>`, as its checkpoint's name.

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::{grow, io, HistoryError, Seen, View, MAX_LEAF, MAX_SHARD, NAME_RECORD};
+use super::{grow, hashes, io, Cover, HistoryError, Seen, View, MAX_LEAF, MAX_SHARD, NAME_RECORD};
 use crate::entry::Entry;
 use crate::fsutil::{self, Durability, Lock};
 use crate::log_id::LogId;
@@ -16,6 +16,10 @@ use crate::source::Source;
 use crate::store::Store;
 use crate::tlog::checkpoint::parse_hash;
 use crate::tlog::{Checkpoint, Hash};
+
+/// The file of [`Cover`] records, and the size of one.
+const WITNESSED: &str = "witnessed";
+const COVER_RECORD: usize = 48;
 
 /// One log's view in `views/<log-key>/` ([`LogId::file_key`]).
 pub struct DirView {
@@ -29,7 +33,26 @@ impl DirView {
     /// change whenever the view does.
     pub fn files(store: &Store, log: &LogId) -> [PathBuf; 2] {
         let dir = Self::open(store, log).dir;
-        [dir.join("size"), dir.join("coverage")]
+        [dir.join("size"), dir.join(WITNESSED)]
+    }
+
+    /// Indexes the view by file hash when it is not yet (a view an earlier
+    /// version wrote, or an indexing killed midway); under the view's lock.
+    fn ensure_hash_index(&self) -> Result<(), HistoryError> {
+        if hashes::complete(&self.dir) {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        let lock_path = self.dir.join("lock");
+        let _lock = Lock::exclusive(&lock_path).map_err(io(&lock_path))?;
+        self.ensure_hash_index_locked()
+    }
+
+    fn ensure_hash_index_locked(&self) -> Result<(), HistoryError> {
+        if hashes::complete(&self.dir) {
+            return Ok(());
+        }
+        hashes::rebuild(&self.dir, self.size().0)
     }
 
     pub fn open(store: &Store, log: &LogId) -> DirView {
@@ -71,6 +94,7 @@ impl View for DirView {
         if old_size >= cp.size {
             return Ok(0);
         }
+        self.ensure_hash_index_locked()?;
         // Drop whatever a killed update appended past the view's size.
         let offsets_path = self.dir.join("offsets");
         let leaves_path = self.dir.join("leaves");
@@ -84,6 +108,7 @@ impl View for DirView {
         let mut leaves = std::io::BufWriter::with_capacity(1 << 20, leaves);
         let mut offsets = std::io::BufWriter::with_capacity(1 << 16, offsets);
         let mut shards: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
+        let mut by_hash: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
         let mut pos = end;
         let mut failed: Option<std::io::Error> = None;
         grow(
@@ -101,6 +126,11 @@ impl View for DirView {
                 let rec = shards.entry(k[0]).or_default();
                 rec.extend_from_slice(&k);
                 rec.extend_from_slice(&index.to_le_bytes());
+                let sha = &e.release.sha256;
+                by_hash
+                    .entry(sha[0])
+                    .or_default()
+                    .extend_from_slice(&hashes::record(sha, index));
                 if let Err(err) = leaves
                     .write_all(&leaf)
                     .and_then(|_| offsets.write_all(&pos.to_le_bytes()))
@@ -131,6 +161,7 @@ impl View for DirView {
                 .and_then(|_| f.sync_data())
                 .map_err(io(&p))?;
         }
+        hashes::append(&self.dir, &by_hash)?;
         let size_path = self.dir.join("size");
         use base64::Engine;
         let root = base64::engine::general_purpose::STANDARD.encode(cp.root.0);
@@ -187,36 +218,66 @@ impl View for DirView {
         Ok(out)
     }
 
-    /// Notes that a checkpoint of `size` was cosigned by a quorum at `time`.
-    fn record_coverage(&self, size: u64, time: u64) -> Result<(), HistoryError> {
-        if self.coverage().iter().any(|&(s, t)| s >= size && t <= time) {
+    fn by_sha256(&self, sha256: &[u8; 32]) -> Result<Vec<Seen>, HistoryError> {
+        let (size, _) = self.size();
+        if size == 0 {
+            return Ok(vec![]);
+        }
+        self.ensure_hash_index()?;
+        let mut out = vec![];
+        for index in hashes::candidates(&self.dir, sha256, size)? {
+            let entry = self.entry(index)?;
+            if &entry.release.sha256 == sha256 {
+                out.push(Seen { index, entry });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Notes witnesses' cosignatures of a checkpoint in force (those not
+    /// already implied by a record of the same witness, an equal or larger
+    /// size and an equal or earlier time).
+    fn record_coverage(&self, covers: &[Cover]) -> Result<(), HistoryError> {
+        let have = self.coverage();
+        let mut recs = Vec::new();
+        for c in covers {
+            let known = have
+                .iter()
+                .any(|h| h.witness == c.witness && h.size >= c.size && h.time <= c.time);
+            if !known {
+                recs.extend_from_slice(&c.size.to_le_bytes());
+                recs.extend_from_slice(&c.time.to_le_bytes());
+                recs.extend_from_slice(&c.witness);
+            }
+        }
+        if recs.is_empty() {
             return Ok(());
         }
         std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
-        let p = self.dir.join("coverage");
-        let mut rec = [0u8; 16];
-        rec[..8].copy_from_slice(&size.to_le_bytes());
-        rec[8..].copy_from_slice(&time.to_le_bytes());
-        // One 16-byte O_APPEND write: concurrent processes never interleave.
+        let p = self.dir.join(WITNESSED);
+        // One O_APPEND write of whole records: concurrent processes never
+        // interleave within one.
         OpenOptions::new()
             .create(true)
             .append(true)
             .open(&p)
-            .and_then(|mut f| f.write_all(&rec))
+            .and_then(|mut f| f.write_all(&recs))
             .map_err(io(&p))
     }
 
-    fn coverage(&self) -> Vec<(u64, u64)> {
-        let p = self.dir.join("coverage");
+    fn coverage(&self) -> Vec<Cover> {
+        let p = self.dir.join(WITNESSED);
         let b = fsutil::read_optional(&p, 16 << 20)
             .ok()
             .flatten()
             .unwrap_or_default();
-        b.chunks_exact(16)
+        b.chunks_exact(COVER_RECORD)
             .filter_map(|r| {
-                let s = u64::from_le_bytes(r.get(..8)?.try_into().ok()?);
-                let t = u64::from_le_bytes(r.get(8..16)?.try_into().ok()?);
-                Some((s, t))
+                Some(Cover {
+                    size: u64::from_le_bytes(r.get(..8)?.try_into().ok()?),
+                    time: u64::from_le_bytes(r.get(8..16)?.try_into().ok()?),
+                    witness: r.get(16..48)?.try_into().ok()?,
+                })
             })
             .collect()
     }

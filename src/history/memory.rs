@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use super::{grow, HistoryError, Seen, View};
+use super::{grow, Cover, HistoryError, Seen, View};
 use crate::entry::Entry;
 use crate::source::Source;
 use crate::tlog::{Checkpoint, Hash};
@@ -13,7 +13,7 @@ struct Inner {
     size: u64,
     root: Option<Hash>,
     entries: Vec<Entry>,
-    coverage: Vec<(u64, u64)>,
+    coverage: Vec<Cover>,
     available: BTreeMap<[u8; 32], u64>,
 }
 
@@ -76,12 +76,31 @@ impl View for MemoryView {
             .collect())
     }
 
-    fn record_coverage(&self, size: u64, time: u64) -> Result<(), HistoryError> {
-        self.lock().coverage.push((size, time));
+    fn by_sha256(&self, sha256: &[u8; 32]) -> Result<Vec<Seen>, HistoryError> {
+        let inner = self.lock();
+        Ok(inner
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| &e.release.sha256 == sha256)
+            .map(|(i, e)| Seen {
+                index: i as u64,
+                entry: e.clone(),
+            })
+            .collect())
+    }
+
+    fn record_coverage(&self, covers: &[Cover]) -> Result<(), HistoryError> {
+        let mut inner = self.lock();
+        for c in covers {
+            if !inner.coverage.contains(c) {
+                inner.coverage.push(*c);
+            }
+        }
         Ok(())
     }
 
-    fn coverage(&self) -> Vec<(u64, u64)> {
+    fn coverage(&self) -> Vec<Cover> {
         self.lock().coverage.clone()
     }
 

@@ -12,9 +12,19 @@
 //!   sharded by the name key's first byte: the releases of one name are
 //!   found by reading one shard.
 //! - `size`: the size (and root) of the tree the view covers, written last.
-//! - `coverage`: 16-byte records, tree size ‖ the time a witness quorum had
-//!   cosigned it (u64 LE each): when this machine first saw each leaf
-//!   covered by a cosigned checkpoint.
+//! - `hashes/<hh>`: 24-byte records, the first 16 bytes of an entry's
+//!   SHA-256 ‖ leaf index (u64 LE), sharded by the hash's first byte: every
+//!   entry of one file's bytes is found by reading one shard
+//!   ([`View::by_sha256`]). `hashes/complete` marks an index that covers
+//!   every entry (views written before it existed are indexed from their
+//!   `leaves` on first use).
+//! - `witnessed`: 48-byte records, tree size ‖ time (u64 LE each) ‖ a
+//!   witness's Ed25519 key: that witness cosigned a checkpoint of that size
+//!   this machine had in force, at that time ([`Cover`]). When leaves were
+//!   first covered is computed from them under the policy read now, so a
+//!   record a removed witness made counts for nothing. (`coverage`, the
+//!   16-byte records of earlier versions that named no witness, is no
+//!   longer read.)
 //! - `available`: lines `<sha256 hex> <unix time>` for release bytes a
 //!   `cas` URL was seen to serve (`prior_revisions` with `--offline`).
 //!
@@ -57,9 +67,81 @@ fn io(p: &Path) -> impl FnOnce(std::io::Error) -> HistoryError + '_ {
 }
 
 mod dir;
+mod hashes;
 mod memory;
 pub use dir::DirView;
 pub use memory::MemoryView;
+
+/// One witness's cosignature of a checkpoint this machine had in force:
+/// that witness had seen every leaf below `size` by `time`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cover {
+    pub size: u64,
+    pub time: u64,
+    /// The witness's Ed25519 key.
+    pub witness: [u8; 32],
+}
+
+impl Cover {
+    /// The covers a checkpoint of `size` gives: one per cosignature, except
+    /// those dated beyond the allowed clock skew at `now` (a witness's bad
+    /// clock must not make a release look older or newer than it is).
+    pub fn of(size: u64, cosigs: &[crate::tlog::Cosignature], now: u64) -> Vec<Cover> {
+        cosigs
+            .iter()
+            .filter(|c| c.timestamp <= now.saturating_add(crate::verify::MAX_SKEW_SECS))
+            .map(|c| Cover {
+                size,
+                time: c.timestamp,
+                witness: *c.witness.key.as_bytes(),
+            })
+            .collect()
+    }
+}
+
+/// The earliest time a quorum of `trust`'s witnesses had covered leaf
+/// `index`: each witness counts from its earliest cover of a size above
+/// `index` (every checkpoint in force is one history, so a later, larger
+/// one still holds the leaf), and the quorum from the moment enough of them
+/// had. Witnesses the policy no longer lists count for nothing.
+///
+/// Attack stopped: a cover recorded under a policy that trusted a witness
+/// since removed (a compromised one, say) still ageing a release past
+/// `min_release_age`.
+pub fn covered_since<'a>(
+    trust: &crate::policy::TrustPolicy,
+    covers: impl IntoIterator<Item = &'a Cover>,
+    index: u64,
+) -> Option<u64> {
+    let mut first: BTreeMap<usize, u64> = BTreeMap::new();
+    for c in covers.into_iter().filter(|c| c.size > index) {
+        let Some(pos) = trust
+            .witnesses
+            .iter()
+            .position(|w| w.key.key.as_bytes() == &c.witness)
+        else {
+            continue;
+        };
+        let t = first.entry(pos).or_insert(c.time);
+        *t = (*t).min(c.time);
+    }
+    let mut times: Vec<u64> = first.values().copied().collect();
+    times.sort_unstable();
+    times.dedup();
+    if trust.quorum_met(&Default::default()) {
+        // No quorum required: covered from the first cosignature, if any.
+        return times.first().copied();
+    }
+    times.into_iter().find(|&t| {
+        trust.quorum_met(
+            &first
+                .iter()
+                .filter(|(_, &wt)| wt <= t)
+                .map(|(&p, _)| p)
+                .collect(),
+        )
+    })
+}
 
 /// An entry of the view with its leaf index.
 #[derive(Debug, Clone)]
@@ -83,24 +165,17 @@ pub trait View: Send + Sync {
     fn entry(&self, index: u64) -> Result<Entry, HistoryError>;
     /// Every release of `name` the view holds (exact name), in log order.
     fn releases(&self, name: &str) -> Result<Vec<Seen>, HistoryError>;
-    /// Notes that a checkpoint of `size` was cosigned by a quorum at `time`.
-    fn record_coverage(&self, size: u64, time: u64) -> Result<(), HistoryError>;
-    /// Every (size, time) coverage record.
-    fn coverage(&self) -> Vec<(u64, u64)>;
+    /// Every entry for the bytes with this SHA-256 the view holds (any
+    /// name, any publisher), in log order.
+    fn by_sha256(&self, sha256: &[u8; 32]) -> Result<Vec<Seen>, HistoryError>;
+    /// Notes witnesses' cosignatures of a checkpoint in force.
+    fn record_coverage(&self, covers: &[Cover]) -> Result<(), HistoryError>;
+    /// Every cover recorded.
+    fn coverage(&self) -> Vec<Cover>;
     /// Notes that a `cas` URL served these bytes at `time`.
     fn record_available(&self, sha256: &[u8; 32], time: u64) -> Result<(), HistoryError>;
     /// When a `cas` URL was last seen serving these bytes.
     fn available_since(&self, sha256: &[u8; 32]) -> Option<u64>;
-
-    /// The earliest time a checkpoint covering leaf `index` was seen
-    /// cosigned by a quorum.
-    fn covered_since(&self, index: u64) -> Option<u64> {
-        self.coverage()
-            .into_iter()
-            .filter(|&(s, _)| s > index)
-            .map(|(_, t)| t)
-            .min()
-    }
 }
 
 /// Reads the entries of `cp` past the view's `(size, root)` through `f`,
@@ -126,13 +201,37 @@ fn grow(
     Ok(())
 }
 
-/// The newest release of each name this machine ran, per log.
+/// What ran on this machine under one release name: the newest leaf per
+/// log (as earlier versions kept it, and `status` shows it), and the
+/// releases themselves, by their bytes, whichever log proved them — what
+/// `require.no_downgrade` compares with across logs.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Runs {
     pub name: String,
     /// log ([`crate::log_id::LogId::file_key`]) → (leaf index, version).
     pub logs: BTreeMap<String, (u64, String)>,
+    #[serde(default)]
+    pub ran: Vec<Ran>,
 }
+
+/// A release of the name that ran: its bytes, version and the earliest
+/// `published` time its entries claim.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Ran {
+    pub sha256: String,
+    pub version: String,
+    pub published: u64,
+}
+
+impl Ran {
+    pub fn sha256(&self) -> Option<[u8; 32]> {
+        hex::decode(&self.sha256).ok()?.try_into().ok()
+    }
+}
+
+/// At most this many releases are kept per name (the newest by
+/// `published`): enough for any downgrade to meet a newer one.
+const MAX_RAN: usize = 64;
 
 /// The file holding the run record of `name`.
 pub fn runs_path(store: &Store, name: &str) -> PathBuf {
@@ -170,10 +269,17 @@ pub fn record_run(
     name: &str,
     version: &str,
     at: &[(String, u64)],
+    ran: Option<Ran>,
 ) -> Result<(), HistoryError> {
     let mut r = runs(store, name);
     r.name = name.to_string();
     let mut changed = false;
+    if let Some(ran) = ran.filter(|x| !r.ran.iter().any(|k| k.sha256 == x.sha256)) {
+        r.ran.push(ran);
+        r.ran.sort_by_key(|b| std::cmp::Reverse(b.published));
+        r.ran.truncate(MAX_RAN);
+        changed = true;
+    }
     for (log, index) in at {
         let newer = r.logs.get(log).map_or(true, |(i, _)| index > i);
         if newer {
@@ -187,44 +293,4 @@ pub fn record_run(
     let p = runs_path(store, name);
     let data = serde_json::to_vec(&r).unwrap_or_default();
     fsutil::write_atomic(&p, &data, 0o644, Durability::Sync).map_err(io(&p))
-}
-
-/// Whether a stored run record (`bytes` as read, `None` when there is none)
-/// shows no release of `name` newer than the leaves `at` (log key, index) in
-/// those logs, so that `require.no_downgrade` allows them. An unreadable
-/// record allows nothing.
-pub fn no_newer_run(bytes: Option<&[u8]>, name: &str, at: &[(String, u64)]) -> bool {
-    let Some(bytes) = bytes else { return true };
-    let Ok(r) = serde_json::from_slice::<Runs>(bytes) else {
-        return false;
-    };
-    r.name == name
-        && at
-            .iter()
-            .all(|(log, index)| r.logs.get(log).map_or(true, |(i, _)| i <= index))
-}
-
-/// The time a witness quorum had cosigned: the earliest `t` such that the
-/// cosignatures dated at or before `t` meet `trust`'s quorum.
-pub fn quorum_time(
-    trust: &crate::policy::TrustPolicy,
-    cosigs: &[crate::tlog::Cosignature],
-) -> Option<u64> {
-    let mut times: Vec<u64> = cosigs.iter().map(|c| c.timestamp).collect();
-    times.sort_unstable();
-    times.dedup();
-    if trust.quorum_met(&Default::default()) {
-        // No quorum required: the checkpoint counts from its first cosignature, if any.
-        return times.first().copied();
-    }
-    times.into_iter().find(|&t| {
-        trust.quorum_met(
-            &trust.witness_positions(
-                cosigs
-                    .iter()
-                    .filter(|c| c.timestamp <= t)
-                    .map(|c| &c.witness),
-            ),
-        )
-    })
 }

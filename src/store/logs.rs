@@ -12,7 +12,7 @@ use crate::log_id::{origin_key, LogId};
 use crate::tlog::MAX_CHECKPOINT_BYTES;
 
 impl Store {
-    fn checkpoint_path(&self, log: &LogId) -> PathBuf {
+    pub fn checkpoint_path(&self, log: &LogId) -> PathBuf {
         self.state
             .join("checkpoints")
             .join(format!("{}.checkpoint", log.file_key()))

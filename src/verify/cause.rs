@@ -33,8 +33,6 @@ pub enum Cause {
     ReleaseHistory,
     /// Too few rebuilder attestations.
     Rebuilders,
-    /// Something served is over its size cap.
-    TooLarge,
     /// The local state could not be read.
     State,
     /// A bug: a verification thread panicked.

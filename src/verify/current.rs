@@ -7,7 +7,7 @@ use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use super::log::{open, refused, saved_read, Log, LogOutcome, LogReport, Step};
 use super::{Cause, MAX_SKEW_SECS};
 use crate::tlog::consistency::{prove_prefix, Consistency, TileSource};
-use crate::tlog::{Hash, SignedCheckpoint, MAX_CHECKPOINT_BYTES};
+use crate::tlog::{Cosignature, Hash, SignedCheckpoint, MAX_CHECKPOINT_BYTES};
 
 /// The tile source when nothing may be fetched.
 struct Offline;
@@ -91,38 +91,68 @@ fn split_view(
     }
 }
 
+/// Whether a cosignature counts at `now`: one dated beyond the allowed
+/// clock skew does not.
+///
+/// Attack stopped: one witness of several (or a path that can add lines
+/// to a plain-http answer) vetoing a log. A single valid cosignature dated
+/// a year ahead used to make every client refuse the whole checkpoint
+/// ("check this machine's clock"); now it costs that witness only — the
+/// others' cosignatures still make the quorum — and is named in a warning
+/// ([`future_warnings`]).
+pub(super) fn in_time(c: &Cosignature, now: u64) -> bool {
+    c.timestamp <= now.saturating_add(MAX_SKEW_SECS)
+}
+
+/// A warning for each cosignature of `sc` dated beyond the allowed skew
+/// (not counted: [`in_time`]).
+pub(super) fn future_warnings(log: &Log, sc: &SignedCheckpoint) -> Vec<String> {
+    let now = log.ctx.now;
+    sc.cosignatures
+        .iter()
+        .filter(|c| !in_time(c, now))
+        .map(|c| {
+            format!(
+                "cosignature by witness {} is dated {} s in the future; it is not counted (that witness's clock or key is wrong)",
+                c.witness.name,
+                c.timestamp - now
+            )
+        })
+        .collect()
+}
+
 /// Whether `sc` meets the policy on its own (DESIGN §5): the witnesses
-/// whose cosignatures are at most `max_age` old meet the quorum, and none
-/// is dated beyond the allowed clock skew. (The log signature and the
-/// cosignatures themselves were verified when `sc` was opened.)
+/// whose cosignatures are at most `max_age` old, and not dated beyond the
+/// allowed clock skew ([`in_time`]), meet the quorum. When only lines from
+/// the future would meet it, the quorum itself is in the future: this
+/// machine's clock is the likelier fault, and the refusal says so. (The
+/// log signature and the cosignatures themselves were verified when `sc`
+/// was opened.)
 pub(super) fn fresh(log: &Log, sc: &SignedCheckpoint) -> Step<()> {
     let now = log.ctx.now;
     let max_age = log.ctx.policy.require.max_age.as_secs();
-    if let Some(c) = sc
-        .cosignatures
-        .iter()
-        .find(|c| c.timestamp > now.saturating_add(MAX_SKEW_SECS))
-    {
-        return refused(
-            Cause::FutureCosignature,
-            format!(
-                "cosignature by {} is dated {} s in the future; check this machine's clock",
-                c.witness.name,
-                c.timestamp - now
-            ),
-        );
-    }
     let trust = &log.ctx.policy.trust;
-    let fresh = trust.witness_positions(
-        sc.cosignatures
-            .iter()
-            .filter(|c| c.timestamp.saturating_add(max_age) >= now)
-            .map(|c| &c.witness),
-    );
-    if trust.quorum_met(&fresh) {
+    let young = |c: &&Cosignature| c.timestamp.saturating_add(max_age) >= now;
+    let counted = || sc.cosignatures.iter().filter(|c| in_time(c, now));
+    if trust.quorum_met(&trust.witness_positions(counted().filter(young).map(|c| &c.witness))) {
         return Ok(());
     }
-    let all = trust.witness_positions(sc.cosignatures.iter().map(|c| &c.witness));
+    let with_future =
+        trust.witness_positions(sc.cosignatures.iter().filter(young).map(|c| &c.witness));
+    if trust.quorum_met(&with_future) {
+        let ahead = sc
+            .cosignatures
+            .iter()
+            .filter(|c| !in_time(c, now))
+            .map(|c| format!("{}: {} s in the future", c.witness.name, c.timestamp - now))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return refused(
+            Cause::FutureCosignature,
+            format!("the witness quorum is met only with cosignatures dated in the future ({ahead}); check this machine's clock"),
+        );
+    }
+    let all = trust.witness_positions(counted().map(|c| &c.witness));
     if trust.quorum_met(&all) {
         refused(Cause::Stale, format!("the witness cosignatures are older than max_age ({max_age} s): the checkpoint is stale"))
     } else {
@@ -137,23 +167,25 @@ pub(super) fn fresh(log: &Log, sc: &SignedCheckpoint) -> Step<()> {
 }
 
 /// The last moment `sc` meets [`fresh`]'s quorum: `max_age` after the
-/// latest `t` such that the cosignatures dated `t` or later meet the
-/// quorum (`u64::MAX` when the policy needs no cosignature; `None` when no
-/// quorum ever met).
+/// latest `t` such that the cosignatures dated `t` or later (and counted
+/// now: [`in_time`]) meet the quorum (`u64::MAX` when the policy needs no
+/// cosignature; `None` when no quorum ever met).
 pub(super) fn fresh_until(log: &Log, sc: &SignedCheckpoint) -> Option<u64> {
     let trust = &log.ctx.policy.trust;
     if trust.quorum_met(&Default::default()) {
         return Some(u64::MAX);
     }
     let max_age = log.ctx.policy.require.max_age.as_secs();
-    let mut times: Vec<u64> = sc.cosignatures.iter().map(|c| c.timestamp).collect();
+    let now = log.ctx.now;
+    let counted: Vec<&Cosignature> = sc.cosignatures.iter().filter(|c| in_time(c, now)).collect();
+    let mut times: Vec<u64> = counted.iter().map(|c| c.timestamp).collect();
     times.sort_unstable();
     times.dedup();
     times
         .into_iter()
         .rev()
         .find(|&t| {
-            let since = sc.cosignatures.iter().filter(|c| c.timestamp >= t);
+            let since = counted.iter().filter(|c| c.timestamp >= t);
             trust.quorum_met(&trust.witness_positions(since.map(|c| &c.witness)))
         })
         .map(|t| t.saturating_add(max_age))
@@ -250,6 +282,7 @@ pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoin
         }
         (Some(c), Some(f)) => both(log, c, f, report)?,
     };
+    report.warnings.extend(future_warnings(log, &current));
     report.checkpoint = Some(current.checkpoint.clone());
     report.cosigners = current
         .cosignatures
@@ -261,9 +294,10 @@ pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoin
         current.checkpoint.size,
         current.cosignatures.len()
     ));
-    if let Some(t) = crate::history::quorum_time(&ctx.policy.trust, &current.cosignatures) {
+    let covers = crate::history::Cover::of(current.checkpoint.size, &current.cosignatures, ctx.now);
+    if !covers.is_empty() {
         let view = ctx.state.view(&log.spec.id);
-        if let Err(e) = view.record_coverage(current.checkpoint.size, t) {
+        if let Err(e) = view.record_coverage(&covers) {
             report.warnings.push(format!(
                 "cannot record when size {} was cosigned (require.min_release_age may refuse later): {e}",
                 current.checkpoint.size

@@ -16,12 +16,13 @@ use crate::tlog::{leaf_hash, verify_inclusion, Checkpoint, SignedCheckpoint, Tlo
 /// How many candidate leaves an index shard may point us to for one hash.
 pub(super) const MAX_CANDIDATES: usize = 16;
 
-/// The leaf that proves the file, and how old a cosigned checkpoint that
-/// covers it is known to be from a proof file.
+/// The leaf that proves the file, and the witnesses' cosignatures of a
+/// proof file's checkpoint that covers it (how old the release is known to
+/// be, for `min_release_age`).
 pub(super) struct Found {
     pub(super) index: u64,
     pub(super) entry: Entry,
-    pub(super) proof_time: Option<u64>,
+    pub(super) covers: Vec<crate::history::Cover>,
 }
 
 pub(super) fn host_platform() -> String {
@@ -39,7 +40,7 @@ pub(super) fn cached_proof(log: &Log, cp: &Checkpoint, file: &Ingested) -> Optio
     Some(Found {
         index: c.index,
         entry,
-        proof_time: None,
+        covers: vec![],
     })
 }
 
@@ -171,7 +172,7 @@ pub(super) fn find_leaf(
                 return Ok(Found {
                     index: idx,
                     entry,
-                    proof_time: None,
+                    covers: vec![],
                 });
             }
             Err(LogOutcome::Refused(c, m)) => last = (c, m),
@@ -283,6 +284,6 @@ fn sidecar_leaf(
     Ok(Found {
         index: p.index,
         entry,
-        proof_time: crate::history::quorum_time(&ctx.policy.trust, &sc.cosignatures),
+        covers: crate::history::Cover::of(sc.checkpoint.size, &sc.cosignatures, ctx.now),
     })
 }

@@ -18,7 +18,7 @@ use crate::tlog::{Checkpoint, SignedCheckpoint, TlogError};
 
 use super::current::{current, fresh, fresh_until};
 use super::leaf::{cached_proof, find_leaf};
-use super::release::{attestations, history};
+use super::release::{attestations, update_view};
 
 #[derive(Debug, Clone)]
 pub enum LogOutcome {
@@ -98,6 +98,10 @@ pub struct LogReport {
     /// seconds) the warm path would still hold: `require.refresh` after the
     /// checkpoint was fetched, `max_age` after its freshest quorum.
     pub warm_until: Option<u64>,
+    /// Set when the policy's history rules read this log's release history
+    /// and it covers the checkpoint in force: the log was checked in this
+    /// run, whether or not it proved the file ([`super::releases`]).
+    pub history: Option<super::Checked>,
     /// What was served and proved nothing (the run went on without it),
     /// for the user to see.
     pub warnings: Vec<String>,
@@ -131,6 +135,7 @@ impl LogReport {
             attested: vec![],
             save_attestations: vec![],
             warm_until: None,
+            history: None,
             warnings: vec![],
             narration: vec![],
         }
@@ -194,8 +199,14 @@ impl<'a> Log<'a> {
         self.notes.lock().map(|n| n.clone()).unwrap_or_default()
     }
 
-    /// Reads `path` from the log: unreachable offline or on a network
-    /// failure; too large is a refusal (DESIGN §10, caps).
+    /// Reads `path` from the log: unreachable offline, on a network
+    /// failure, and when what is served is over its cap (DESIGN §6, §10).
+    ///
+    /// Attack stopped: a mirror, CDN or network path that serves an
+    /// oversized tile, bundle, shard or checkpoint turning a log it cannot
+    /// forge into a refusal (126) the user would take as "not logged";
+    /// anyone on the path can do that, so it is the log unreachable for
+    /// this run (124) and the cache rules decide, as for dropped packets.
     pub(super) fn get(&self, path: &str, cap: usize) -> Step<Option<Vec<u8>>> {
         let Some(f) = &self.source else {
             return Err(LogOutcome::Unreachable(format!(
@@ -203,7 +214,9 @@ impl<'a> Log<'a> {
             )));
         };
         f.get(path, cap).map_err(|e| match e {
-            FetchError::TooLarge { .. } => LogOutcome::Refused(Cause::TooLarge, e.to_string()),
+            FetchError::TooLarge { .. } => {
+                LogOutcome::Unreachable(format!("{e} (served data over its cap)"))
+            }
             e => LogOutcome::Unreachable(e.to_string()),
         })
     }
@@ -259,9 +272,13 @@ pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport>
     let log = Log::new(ctx, spec);
     let c = saved(&log).filter(|c| fresh(&log, c).is_ok())?;
     let found = cached_proof(&log, &c.checkpoint, file)?;
-    // Release history from the state alone; anything else (or a refusal,
-    // which fresh data might change) goes the full way.
-    if ctx.policy.require.prior_revisions > 0 || history(&log, &c, &found, false).is_err() {
+    // Release history from the state alone, when it covers the checkpoint
+    // in force; anything else goes the full way (and a history refusal is
+    // decided again with fresh data: `super::verify`).
+    let rules = super::rules_read_history(ctx.policy);
+    if ctx.policy.require.prior_revisions > 0
+        || (rules && ctx.state.view(&spec.id).size().0 < c.checkpoint.size)
+    {
         return None;
     }
     let mut scratch = LogReport::new(spec, LogOutcome::Refused(Cause::Internal, String::new()));
@@ -284,6 +301,7 @@ pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport>
         .map(|x| (x.witness.name.clone(), x.timestamp))
         .collect();
     report.warm_until = fresh_until(&log, &c).map(|t| t.min(refresh_until));
+    report.history = rules.then(Default::default);
     report.checkpoint = Some(c.checkpoint);
     report.elapsed_ms = start.elapsed().as_millis();
     Some(report)
@@ -316,8 +334,20 @@ fn run(
     report: &mut LogReport,
 ) -> Step<u64> {
     let mut current = current(log, report)?;
-    let found = find_leaf(log, &mut current, file, sidecar, report)?;
-    history(log, &current, &found, true)?;
+    let found = find_leaf(log, &mut current, file, sidecar, report);
+    // Under history rules every log whose checkpoint is in force is read,
+    // whether or not it proves the file: a newer release in a log that
+    // lacks these bytes still makes them outdated (super::releases).
+    if super::rules_read_history(log.ctx.policy)
+        && !matches!(found, Err(LogOutcome::Misbehaved { .. }))
+    {
+        let view = log.ctx.state.view(&log.spec.id);
+        update_view(log, &*view, &current)?;
+        report.history = Some(super::Checked {
+            covers: found.as_ref().map(|f| f.covers.clone()).unwrap_or_default(),
+        });
+    }
+    let found = found?;
     report.attested = attestations(log, &current.checkpoint, file, &found, true, report)?;
     report.entry = Some(found.entry);
     Ok(found.index)

@@ -7,13 +7,16 @@ mod combine;
 mod current;
 mod leaf;
 mod log;
+mod prior;
 mod release;
+mod releases;
 
 pub use cause::Cause;
 pub use combine::attested;
 pub use current::{gossip_check, Gossip};
 pub use log::{LogOutcome, LogReport};
 pub use release::{find_release, resolve_release};
+pub use releases::{recognised, rules_read_history, Checked, Placed};
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -64,6 +67,9 @@ pub struct Verdict {
     pub code: u8,
     pub reason: String,
     pub elapsed_ms: u128,
+    /// Every release of the bytes the checked logs hold, when the policy's
+    /// history rules read them (what a run records, per name).
+    pub releases: Vec<Placed>,
 }
 
 impl Verdict {
@@ -125,9 +131,63 @@ impl ProofFile {
     }
 }
 
-/// Verifies `file` (already in the CAS) against every log of the policy.
+/// Verifies `file` (already in the CAS) against every log of the policy:
+/// each log proves the file or not ([`per_logs`]), the reports are combined
+/// ([`combine::combine`]), and when that is a run and the policy has
+/// history rules, every release of the bytes is judged by them
+/// ([`releases::judge`]). A history refusal reached on the warm path is
+/// decided again with fresh data before it is final.
 pub fn verify(ctx: &Context, file: Ingested, sidecars: Sidecars) -> Verdict {
     let start = Instant::now();
+    let (mut v, history_refused) = verify_once(ctx, file, &sidecars, true);
+    let warm = v.logs.iter().any(|r| r.warm_until.is_some());
+    if history_refused && warm {
+        v = verify_once(ctx, v.file, &sidecars, false).0;
+    }
+    v.elapsed_ms = start.elapsed().as_millis();
+    v
+}
+
+/// One verification; also whether the release history refused it.
+fn verify_once(
+    ctx: &Context,
+    file: Ingested,
+    sidecars: &Sidecars,
+    may_be_warm: bool,
+) -> (Verdict, bool) {
+    let reports = per_logs(ctx, &file, sidecars, may_be_warm);
+    let (mut code, mut reason) = combine::combine(ctx.policy, &file.sha256, &reports);
+    let mut releases = vec![];
+    let mut history_refused = false;
+    if code == 0 && releases::rules_read_history(ctx.policy) {
+        match releases::judge(ctx, &file.sha256, file.size, &reports) {
+            Ok(r) => releases = r,
+            Err((c, why)) => {
+                history_refused = true;
+                code = c;
+                reason = format!("refused by the release history: {why}");
+            }
+        }
+    }
+    let v = Verdict {
+        file,
+        logs: reports,
+        code,
+        reason,
+        elapsed_ms: 0,
+        releases,
+    };
+    (v, history_refused)
+}
+
+/// Every log's report on `file`: warm ones first on this thread (with
+/// `may_be_warm`), then the others concurrently.
+fn per_logs(
+    ctx: &Context,
+    file: &Ingested,
+    sidecars: &Sidecars,
+    may_be_warm: bool,
+) -> Vec<LogReport> {
     let logs = &ctx.policy.trust.logs;
     let single = sidecars.single.as_ref().map(|s| ProofFile::parse(s, false));
     let named: Vec<Option<ProofFile>> = (0..logs.len())
@@ -156,28 +216,20 @@ pub fn verify(ctx: &Context, file: Ingested, sidecars: Sidecars) -> Verdict {
         .map(|(i, l)| {
             proof_for(i)
                 .is_none()
-                .then(|| log::warm(ctx, l, &file))
+                .then(|| may_be_warm.then(|| log::warm(ctx, l, file)).flatten())
                 .flatten()
         })
         .collect();
     let cold: Vec<usize> = (0..logs.len()).filter(|&i| reports[i].is_none()).collect();
     let done = per_log(
         &cold,
-        |i| log::verify_log(ctx, &logs[i], &file, proof_for(i)),
+        |i| log::verify_log(ctx, &logs[i], file, proof_for(i)),
         |i| LogReport::new(&logs[i], internal_error()),
     );
     for (i, r) in cold.into_iter().zip(done) {
         reports[i] = Some(r);
     }
-    let reports: Vec<LogReport> = reports.into_iter().flatten().collect();
-    let (code, reason) = combine::combine(ctx.policy, &file.sha256, &reports);
-    Verdict {
-        file,
-        logs: reports,
-        code,
-        reason,
-        elapsed_ms: start.elapsed().as_millis(),
-    }
+    reports.into_iter().flatten().collect()
 }
 
 /// Runs `f` for each item (a log), concurrently — one thread per log when
@@ -205,6 +257,22 @@ pub(crate) fn per_log<I: Copy + Send + Sync, T: Send>(
 /// A verification thread that panicked (a bug): the log proves nothing.
 pub(crate) fn internal_error() -> LogOutcome {
     LogOutcome::Refused(Cause::Internal, "internal error".into())
+}
+
+/// A verdict refused (126) before any log was asked, for `why`, reported
+/// under `label`.
+pub fn refused_verdict(file: Ingested, label: &str, cause: Cause, why: String) -> Verdict {
+    Verdict {
+        file,
+        logs: vec![LogReport::other(
+            label,
+            LogOutcome::Refused(cause, why.clone()),
+        )],
+        code: exit::REFUSED,
+        reason: why,
+        elapsed_ms: 0,
+        releases: vec![],
+    }
 }
 
 /// The verdict on a program proven by a Sigsum proof (`[sigsum]` in the
@@ -265,5 +333,6 @@ pub fn sigsum_verdict(
         code,
         reason,
         elapsed_ms: start.elapsed().as_millis(),
+        releases: vec![],
     }
 }

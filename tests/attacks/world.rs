@@ -98,6 +98,8 @@ pub struct World {
     pub publisher: SigningKey,
     pub require: String,
     pub extra_policy: String,
+    /// How many of the witnesses the quorum needs (`None`: all).
+    pub quorum: Option<usize>,
     pub offline: bool,
     pub now: u64,
 }
@@ -144,6 +146,7 @@ impl World {
             publisher: SigningKey::from_bytes(&[7; 32]),
             require: "logs = 1\nmax_age = \"1h\"\n".into(),
             extra_policy: String::new(),
+            quorum: None,
             offline: false,
             now: NOW,
         }
@@ -166,8 +169,9 @@ impl World {
             .iter()
             .map(|w| w.verifier().name.clone())
             .collect();
+        let k = self.quorum.map_or("all".to_string(), |k| k.to_string());
         trust.push_str(&format!(
-            "group all-w all {}\nquorum all-w\n",
+            "group all-w {k} {}\nquorum all-w\n",
             names.join(" ")
         ));
         let publisher = B64.encode(self.publisher.verifying_key().as_bytes());

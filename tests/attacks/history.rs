@@ -1,0 +1,282 @@
+//! The situations of the release-history rows: the same bytes logged as
+//! several releases (another admitted publisher's name), logs that lag or
+//! omit, run records across logs, warm verdicts after the state moved,
+//! covers by witnesses the policy no longer lists, a witness dating its
+//! cosignature ahead, caps hit on served data.
+
+use std::collections::BTreeMap;
+
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use bt_exec::entry::{Entry, Release};
+use bt_exec::history::{Cover, Ran, Runs};
+use bt_exec::note::SecretKey;
+use bt_exec::store::CachedProof;
+use ed25519_dalek::SigningKey;
+use sha2::{Digest, Sha256};
+
+use super::scenarios::{cosig, resolve, verdict, Outcome};
+use super::world::{program, State, World, NAME, NOW};
+
+/// The other admitted publisher: it may publish `x.example/*` only.
+pub const X_NAME: &str = "x.example/relogged";
+const DAY: u64 = 86_400;
+
+fn x_key() -> SigningKey {
+    SigningKey::from_bytes(&[8; 32])
+}
+
+/// A release entry of `name` `version` for `bytes`, signed by `key`,
+/// claiming `published`.
+pub fn release(
+    key: &SigningKey,
+    name: &str,
+    version: &str,
+    bytes: &[u8],
+    published: u64,
+) -> Vec<u8> {
+    let release = Release {
+        name: name.into(),
+        version: version.into(),
+        platform: "any".into(),
+        sha256: Sha256::digest(bytes).into(),
+        size: bytes.len() as u64,
+        published,
+        cas: vec![],
+        source: None,
+    };
+    Entry::sign(release, key).unwrap().encode()
+}
+
+/// A world of `logs` logs whose policy also admits X for `x.example/*`,
+/// with `require` added.
+fn world(logs: usize, require: &str) -> World {
+    let mut w = World::new(logs);
+    w.extra_policy = format!(
+        "[[publisher]]\nnames = [\"x.example/*\"]\nkey = \"{}\"\n",
+        B64.encode(x_key().verifying_key().as_bytes())
+    );
+    w.require.push_str(require);
+    w
+}
+
+/// Appends to log `l`: 1.0 (published two days ago) at leaf 0, 2.0 (a day
+/// ago) at leaf 1 when `with_2`, and X's re-log of 1.0's bytes when
+/// `relog`; serves it cosigned. Returns X's leaf.
+fn fill(w: &mut World, l: usize, with_1: bool, with_2: bool, relog: bool) -> Option<u64> {
+    let (b1, _) = program("1.0");
+    let (b2, _) = program("2.0");
+    if with_1 {
+        let e = release(&w.publisher, NAME, "1.0", &b1, NOW - 2 * DAY);
+        w.logs[l].history.append(e);
+    }
+    if with_2 {
+        let e = release(&w.publisher, NAME, "2.0", &b2, NOW - DAY);
+        w.logs[l].history.append(e);
+    }
+    let x = relog.then(|| {
+        let e = release(&x_key(), X_NAME, "1", &b1, NOW);
+        w.logs[l].history.append(e)
+    });
+    let size = w.logs[l].history.leaves.len() as u64;
+    w.serve(l, size, Some(NOW - 60));
+    x
+}
+
+/// What finds X's entry of 1.0's bytes first.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    /// A proof file of X's entry beside the program.
+    ProofFile,
+    /// A proof of X's entry cached by an earlier run.
+    CachedProof,
+    /// The log's own index (no hint planted).
+    Index,
+    /// A mirror serves `bt/index` with X's entry alone.
+    ReorderedIndex,
+}
+
+/// X re-logged outdated 1.0's bytes after 2.0, in one log, under
+/// `require`; `hint` finds X's entry first.
+pub fn relogged(require: &str, hint: Hint) -> Outcome {
+    let mut w = world(1, require);
+    let x = fill(&mut w, 0, true, true, true).unwrap();
+    let h = &w.logs[0].history;
+    let size = h.leaves.len() as u64;
+    let proof = (hint == Hint::ProofFile).then(|| w.proof_file(0, h, x, size, Some(NOW - 60)));
+    match hint {
+        Hint::CachedProof => {
+            let leaf = &h.leaves[x as usize];
+            let p = CachedProof::new(x, leaf, size, h.root(size), &h.inclusion(x, size));
+            let sha = Entry::decode(leaf).unwrap().release.sha256;
+            w.store.save_proof(&w.logs[0].id(), &sha, &p).unwrap();
+        }
+        Hint::ReorderedIndex => {
+            let (_, sha) = program("1.0");
+            let rec = bt_exec::index::encode_record(&sha, x);
+            w.logs[0]
+                .src
+                .put(&format!("bt/index/{:02x}", sha[0]), rec.to_vec());
+        }
+        Hint::ProofFile | Hint::Index => {}
+    }
+    verdict(w.verify("1.0", proof))
+}
+
+/// Control: 2.0's bytes, with X's re-log of 1.0 in the log, under `latest`.
+pub fn two_beside_a_relog() -> Outcome {
+    let mut w = world(1, "latest = true\n");
+    fill(&mut w, 0, true, true, true);
+    verdict(w.verify("2.0", None))
+}
+
+/// 2.0 ran on this machine (recorded as `legacy`: a leaf of log 0, as
+/// earlier versions kept it; else by its bytes, whichever log proved it);
+/// then 1.0, with X's re-log beside it.
+pub fn relogged_after_2_ran(legacy: bool) -> Outcome {
+    let mut w = world(1, "no_downgrade = true\n");
+    let x = fill(&mut w, 0, true, true, true).unwrap();
+    w.store.set_runs(ran_2(&w, legacy));
+    let size = w.logs[0].history.leaves.len() as u64;
+    let proof = w.proof_file(0, &w.logs[0].history, x, size, Some(NOW - 60));
+    verdict(w.verify("1.0", Some(proof)))
+}
+
+/// The run record of 2.0 (leaf 1 of log 0).
+fn ran_2(w: &World, legacy: bool) -> Runs {
+    let mut logs = BTreeMap::new();
+    let mut ran = vec![];
+    if legacy {
+        logs.insert(w.logs[0].id().file_key(), (1, "2.0".to_string()));
+    } else {
+        ran.push(Ran {
+            sha256: hex::encode(program("2.0").1),
+            version: "2.0".into(),
+            published: NOW - DAY,
+        });
+    }
+    Runs {
+        name: NAME.into(),
+        logs,
+        ran,
+    }
+}
+
+/// Two logs, `logs = 1`: log 0 as `log0` says (1.0, 2.0), log 1 holds 1.0
+/// only (it lags); 1.0's bytes are run.
+pub fn lagging(require: &str, log0_has_1: bool, log0_has_2: bool) -> Outcome {
+    let mut w = world(2, require);
+    fill(&mut w, 0, log0_has_1, log0_has_2, false);
+    fill(&mut w, 1, true, false, false);
+    verdict(w.verify("1.0", None))
+}
+
+/// `NAME@latest` with the lagging log (1.0 only) listed first.
+pub fn latest_with_lagging_log_first() -> Outcome {
+    let mut w = world(2, "");
+    fill(&mut w, 0, true, false, false);
+    fill(&mut w, 1, true, true, false);
+    resolve(&w, None)
+}
+
+/// `no_downgrade`: 2.0 ran (proven by log 0); now log 0 is down and log 1,
+/// which lags, proves 1.0 (`logs = 1`).
+pub fn downgrade_through_a_lagging_log(ran_2_before: bool) -> Outcome {
+    let mut w = world(2, "no_downgrade = true\n");
+    fill(&mut w, 0, true, true, false);
+    fill(&mut w, 1, true, false, false);
+    if ran_2_before {
+        w.store.set_runs(ran_2(&w, false));
+    }
+    w.logs[0].src.set_down(true);
+    verdict(w.verify("1.0", None))
+}
+
+/// Warm path (`refresh`), `latest`: 1.0 verified while it was the latest;
+/// then `gossip import` saves a newer cosigned checkpoint that holds 2.0.
+pub fn warm_after_gossip(gossip_newer: bool) -> Outcome {
+    let mut w = world(1, "latest = true\nrefresh = \"1h\"\n");
+    fill(&mut w, 0, true, false, false);
+    assert_eq!(w.verify("1.0", None).code, 0);
+    let (b2, _) = program("2.0");
+    let e = release(&w.publisher, NAME, "2.0", &b2, NOW - 30);
+    w.logs[0].history.append(e);
+    w.serve_history(0, &w.logs[0].history, 2);
+    if gossip_newer {
+        let note = w.note_of(0, &w.logs[0].history, 2, Some(NOW - 10));
+        assert!(matches!(
+            w.gossip(0, &note),
+            Ok(bt_exec::verify::Gossip::Newer { .. })
+        ));
+        w.store.put_checkpoint(&w.logs[0].id(), &note, NOW);
+    }
+    verdict(w.verify("1.0", None))
+}
+
+/// `min_release_age = 1d`: 1.0 covered ten days ago by `old` (a witness
+/// key) and by witness 0, and a minute ago by both current witnesses.
+pub fn covered_long_ago_by(old: Option<SecretKey>) -> Outcome {
+    let mut w = world(1, "min_release_age = \"1d\"\n");
+    fill(&mut w, 0, true, false, false);
+    let key = |k: &SecretKey| *k.verifier().key.as_bytes();
+    let older = old.as_ref().map_or(key(&w.witnesses[1]), key);
+    let covers = [
+        Cover {
+            size: 1,
+            time: NOW - 10 * DAY,
+            witness: key(&w.witnesses[0]),
+        },
+        Cover {
+            size: 1,
+            time: NOW - 10 * DAY,
+            witness: older,
+        },
+    ];
+    w.store
+        .view(&w.logs[0].id())
+        .record_coverage(&covers)
+        .unwrap();
+    verdict(w.verify("1.0", None))
+}
+
+/// A witness no longer in the policy.
+pub fn removed_witness() -> Option<SecretKey> {
+    Some(SecretKey::from_seed("w-old.example", [5; 32]).unwrap())
+}
+
+/// Three witnesses, a quorum of two; `ahead` of them date their
+/// cosignature a year ahead.
+pub fn cosigned_ahead(ahead: usize) -> Outcome {
+    let mut w = World::new(1);
+    w.witnesses
+        .push(SecretKey::from_seed("w2.example", [3; 32]).unwrap());
+    w.quorum = Some(2);
+    w.publish(0, "1.0", 3);
+    w.serve(0, 4, None);
+    let l = &w.logs[0];
+    let cp = bt_exec::tlog::Checkpoint::new(&l.origin, 4, l.history.root(4));
+    let lines: Vec<String> = (0..3)
+        .map(|i| {
+            let t = if i >= 3 - ahead {
+                NOW + 365 * DAY
+            } else {
+                NOW - 60
+            };
+            cosig(&w, i, &cp, t)
+        })
+        .collect();
+    l.src.put(
+        "checkpoint",
+        bt_exec::log::sign_checkpoint(&l.key, &cp, &lines),
+    );
+    verdict(w.verify("1.0", None))
+}
+
+/// A cold client; the log serves `path` one byte over its cap.
+pub fn over_cap(path: fn(&World) -> String, cap: usize) -> Outcome {
+    let mut w = World::new(1);
+    w.publish(0, "1.0", 3);
+    w.serve(0, 4, Some(NOW - 60));
+    let p = path(&w);
+    w.logs[0].src.put(&p, vec![0u8; cap + 1]);
+    verdict(w.verify("1.0", None))
+}
