@@ -341,7 +341,7 @@ fn witness_request(data: &[u8]) {
 fn witness_response(data: &[u8]) {
     let k = keys();
     let cp = Checkpoint::new(&k.log.name, 5, Hash([9; 32]));
-    let _ = crate::witness::client::verify_response(data, &cp, &k.witness_vkey);
+    let _ = crate::witness::client::verify_response(data, &cp, &k.witness_vkey, 1_800_000_000);
     let _ = crate::tlog::checkpoint::parse_size(text(data).trim_end_matches('\n'));
 }
 
