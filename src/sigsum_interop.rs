@@ -60,11 +60,12 @@ pub fn load_policy(spec: &str, base: &Path) -> Result<SigsumPolicy, String> {
     } else {
         Path::new(spec).to_path_buf()
     };
-    let text = crate::fsutil::read_capped(&path, 1 << 20).map_err(|e| {
-        format!(
-            "Sigsum policy {}: {e} (nor is it a built-in policy name)",
-            path.display()
-        )
+    // Under the strict modes, as the policy file naming it (DESIGN §7).
+    let text = crate::strict::read_config(&path, 1 << 20).map_err(|e| match e {
+        crate::strict::ConfigReadError::Read { .. } => {
+            format!("Sigsum policy {e} (nor is it a built-in policy name)")
+        }
+        e => format!("Sigsum policy {}: {e}", path.display()),
     })?;
     let text = String::from_utf8(text)
         .map_err(|_| format!("Sigsum policy {}: not UTF-8", path.display()))?;

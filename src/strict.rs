@@ -23,6 +23,11 @@
 //! unreadable file for an absent one (an alarm, a checkpoint) must not turn
 //! it into a run, so nothing is exec'd and the command ends with 125.
 //!
+//! What bt-exec takes its trust from — the policy file, its `trust_file`,
+//! the Sigsum policy it names — is held to the same rules before it is
+//! read ([`read_config`]): another user who could rewrite it could make it
+//! trust their own log and key.
+//!
 //! bt-exec creates nothing group- or world-writable itself: [`enforce`] adds
 //! `022` to the umask for bt-exec's own lifetime, and the program it runs
 //! gets the caller's umask back ([`restore_umask`]).
@@ -66,6 +71,8 @@ impl StrictError {
 
 /// The cache and state directories of this process, once enforced.
 static ROOTS: OnceLock<Vec<PathBuf>> = OnceLock::new();
+/// The directories above them, checked by [`enforce`] with all above them.
+static ABOVE: OnceLock<Vec<PathBuf>> = OnceLock::new();
 /// The first refusal below them.
 static REFUSED: OnceLock<StrictError> = OnceLock::new();
 /// The umask this process was started with.
@@ -178,7 +185,73 @@ pub fn enforce(roots: &[&Path]) -> Result<(), StrictError> {
         check_root(root, &mut seen)?;
     }
     let _ = ROOTS.set(roots.iter().map(|r| r.to_path_buf()).collect());
+    let _ = ABOVE.set(seen);
     Ok(())
+}
+
+/// Checks a file bt-exec takes its trust from — the policy file, its
+/// `trust_file`, the Sigsum policy it names (DESIGN §7) — and every
+/// directory above it, as for the cache and state.
+///
+/// The attack: another local user who can write the file, or a directory
+/// on the way to it (and so replace it), rewrites it to trust their own
+/// log and publisher key, and their program runs. So the file must be a
+/// regular file owned by the user or root and not writable by group or
+/// others, and each directory above it the same, except a root-owned
+/// sticky one such as `/tmp`. A link to it is fine when the user or root
+/// owns it (a dotfile manager's, `/etc`'s alternatives): the file it
+/// resolves to and the directories above that are checked too; a link
+/// another user owns is refused, since they could point it anywhere.
+pub fn check_config(path: &Path) -> Result<(), StrictError> {
+    let path = std::path::absolute(path).map_err(|e| StrictError::io(path, e))?;
+    let m = lstat(&path)?;
+    let mut seen = ABOVE.get().cloned().unwrap_or_default();
+    check_above(&path, &mut seen)?;
+    if !m.file_type().is_symlink() {
+        return check_config_file(&path, &m);
+    }
+    if m.uid() != euid() && m.uid() != 0 {
+        return Err(StrictError::Owner {
+            path,
+            owner: m.uid(),
+            euid: euid(),
+        });
+    }
+    let real = fs::canonicalize(&path).map_err(|e| StrictError::io(&path, e))?;
+    check_config_file(&real, &lstat(&real)?)?;
+    check_above(&real, &mut seen)
+}
+
+fn check_config_file(path: &Path, m: &Metadata) -> Result<(), StrictError> {
+    if !m.is_file() {
+        return Err(StrictError::Kind {
+            path: path.to_path_buf(),
+        });
+    }
+    check_entry(path, m, false)
+}
+
+/// Why a file bt-exec takes its trust from was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigReadError {
+    #[error("another user could rewrite it: {0}")]
+    Strict(StrictError),
+    #[error("{}: {err}", path.display())]
+    Read { path: PathBuf, err: String },
+}
+
+/// Reads a file bt-exec takes its trust from (at most `cap` bytes), once
+/// [`check_config`] passed for it.
+pub fn read_config(path: &Path, cap: usize) -> Result<Vec<u8>, ConfigReadError> {
+    match check_config(path) {
+        Ok(()) => {}
+        Err(StrictError::Io { path, err }) => return Err(ConfigReadError::Read { path, err }),
+        Err(e) => return Err(ConfigReadError::Strict(e)),
+    }
+    crate::fsutil::read_capped(path, cap).map_err(|e| ConfigReadError::Read {
+        path: path.to_path_buf(),
+        err: e.to_string(),
+    })
 }
 
 /// Adds `022` to the umask this process was started with.

@@ -255,3 +255,136 @@ fn bad_input_leaves_the_log_unchanged() {
     assert_ne!(code, 0);
     assert!(err.contains("bt-log init"), "{err}");
 }
+
+/// A witness on a loopback port answering every add-checkpoint with a
+/// valid cosignature by `key` dated `ahead` seconds past now (read at each
+/// request).
+fn dating_witness(
+    key: bt_exec::note::SecretKey,
+    ahead: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let t = ahead.load(std::sync::atomic::Ordering::SeqCst);
+            let _ = cosign_answer(s, &key, t);
+        }
+    });
+    port
+}
+
+fn cosign_answer(
+    mut s: std::net::TcpStream,
+    key: &bt_exec::note::SecretKey,
+    ahead: u64,
+) -> std::io::Result<()> {
+    use std::io::{BufRead, Read, Write};
+    let mut r = std::io::BufReader::new(s.try_clone()?);
+    let mut len = 0;
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h)? == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body)?;
+    // "old N", the proof lines, a blank line, then the note.
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let note = body.split_once("\n\n").map_or("", |(_, n)| n);
+    let text = &note[..note.find("\n\n").map_or(0, |i| i + 1)];
+    let at = common::world::now().saturating_add(ahead);
+    let line = bt_exec::note::sign_cosignature_line(key, at, text.as_bytes());
+    write!(
+        s,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{line}\n",
+        line.len() + 1
+    )
+}
+
+/// The log's published checkpoint note, and the timestamps of its
+/// cosignatures by each of `witnesses`.
+fn published(l: &LogDir, witnesses: &[&str]) -> (String, Vec<(String, u64)>) {
+    let note = fs::read_to_string(l.log.join("checkpoint")).unwrap();
+    let (sc, _) = verify_log_dir(&l.log, &l.log_vkey, witnesses);
+    let cos = sc
+        .cosignatures
+        .iter()
+        .map(|c| (c.witness.name.clone(), c.timestamp))
+        .collect();
+    (note, cos)
+}
+
+/// One witness of two answering with a valid cosignature dated a year
+/// ahead: `add` publishes the checkpoint without that line (it would make
+/// every client refuse the log) and names the witness; `cosign` does not
+/// add it either. A line dated ahead already in the published note (an
+/// earlier version's) is dropped by `cosign`. The control: the same
+/// witness dating its line now is published.
+#[test]
+fn a_witness_dating_its_cosignature_ahead_is_not_published() {
+    use std::sync::{atomic::AtomicU64, atomic::Ordering::SeqCst, Arc};
+    let tmp = tempfile::tempdir().unwrap();
+    let honest_v = keygen(tmp.path(), "honest.example", "honest.key");
+    let ahead_v = keygen(tmp.path(), "ahead.example", "ahead.key");
+    let key = |f: &str| bt_exec::log::load_secret_key(&tmp.path().join(f)).unwrap();
+    let year = 365 * 86400;
+    let ahead = Arc::new(AtomicU64::new(year));
+    let p1 = dating_witness(key("honest.key"), Arc::new(AtomicU64::new(0)));
+    let p2 = dating_witness(key("ahead.key"), ahead.clone());
+    let l = new_log(&[
+        format!("http://127.0.0.1:{p1}={honest_v}"),
+        format!("http://127.0.0.1:{p2}={ahead_v}"),
+    ]);
+    let both = [honest_v.as_str(), ahead_v.as_str()];
+    let m = manifest(l.tmp.path(), "ahead", 2);
+    let out = add_cmd(&l, &m).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ahead.example") && err.contains("in the future"),
+        "{err}"
+    );
+    let (note, cos) = published(&l, &both);
+    assert!(!note.contains("— ahead.example "), "{note}");
+    assert_eq!(cos.len(), 1, "{note}");
+    assert_eq!(cos[0].0, "honest.example");
+    let dir = l.log.to_str().unwrap();
+    let (_, _, err) = bt_log(&["cosign", dir]);
+    assert!(err.contains("in the future"), "{err}");
+    assert!(!published(&l, &both).0.contains("— ahead.example "));
+    // An earlier version's note with the line dated ahead: cosign drops it
+    // and asks that witness again (now dating its line now: the control).
+    let (sc, _) = verify_log_dir(&l.log, &l.log_vkey, &[]);
+    let text = sc.checkpoint.encode();
+    let honest_line = note
+        .lines()
+        .find(|n| n.starts_with("— honest.example "))
+        .unwrap()
+        .to_string();
+    let far = bt_exec::note::sign_cosignature_line(&key("ahead.key"), now_plus(year), &text);
+    fs::write(
+        l.log.join("checkpoint"),
+        bt_exec::log::sign_checkpoint(
+            &bt_exec::log::load_secret_key(&l.tmp.path().join("log.key")).unwrap(),
+            &sc.checkpoint,
+            &[honest_line, far],
+        ),
+    )
+    .unwrap();
+    assert_eq!(published(&l, &both).1.len(), 2);
+    ahead.store(0, SeqCst);
+    let (code, _, err) = bt_log(&["cosign", dir]);
+    assert_eq!(code, 0, "{err}");
+    let (_, cos) = published(&l, &both);
+    let limit = now_plus(600);
+    assert_eq!(cos.len(), 2, "{cos:?}");
+    assert!(cos.iter().all(|(_, t)| *t <= limit), "{cos:?}");
+}
+
+fn now_plus(s: u64) -> u64 {
+    common::world::now() + s
+}

@@ -10,6 +10,9 @@
 
 mod common;
 
+#[path = "strict/policy.rs"]
+mod policy;
+
 use std::fs;
 use std::os::unix::fs::{chown, lchown, symlink, PermissionsExt};
 use std::path::{Path, PathBuf};

@@ -12,6 +12,7 @@ use super::{io, load_secret_key, read_checkpoint, sign_checkpoint, LogConfig, Lo
 use crate::fsutil::{self, Durability};
 use crate::note::{self, SecretKey};
 use crate::tlog::{SignedCheckpoint, MAX_CHECKPOINT_BYTES};
+use crate::verify::MAX_SKEW_SECS;
 
 /// What `cosign` did.
 pub struct CosignReport {
@@ -53,14 +54,10 @@ pub(super) fn cosign_locked(
     keys.extend(witnesses.iter().map(|w| w.to_cosignature_key()));
     let opened = note::open(&note_bytes, &keys)?;
     let cp = SignedCheckpoint::verify(&note_bytes, &cfg.origin, &vkey, &witnesses)?.checkpoint;
-    // The cosignature lines that verified, and whose they are.
-    let had: Vec<(String, u32, String)> = opened
-        .verified
-        .iter()
-        .zip(&opened.verified_lines)
-        .filter(|(s, _)| s.timestamp.is_some())
-        .map(|(s, l)| (s.key.name.clone(), s.key.id, l.clone()))
-        .collect();
+    let (had, late) = had_lines(
+        &opened,
+        super::writer::now_secs().saturating_add(MAX_SKEW_SECS),
+    );
     let missing: Vec<usize> = witnesses
         .iter()
         .enumerate()
@@ -85,7 +82,7 @@ pub(super) fn cosign_locked(
     let asked = super::rates::ask(dir, cfg, &missing, &log_only, cp.size, &store)?;
     report.failures = asked.failures;
     report.rate_waits = asked.rate_waits;
-    if !asked.lines.is_empty() {
+    if !asked.lines.is_empty() || late {
         // Every line the published note had stays: those of witnesses no
         // longer configured were verified when it was published.
         let mut lines: Vec<String> = had.into_iter().map(|(_, _, l)| l).collect();
@@ -98,4 +95,27 @@ pub(super) fn cosign_locked(
     }
     report.cosigned = asked.cosigned;
     Ok(report)
+}
+
+/// The cosignature lines of `opened` that verified, and whose they are,
+/// but for those dated after `latest` (now plus the allowed skew); and
+/// whether there were such. A line dated beyond the skew (published by an
+/// earlier version) makes every client refuse the checkpoint: it is
+/// dropped and its witness asked again, so `cosign` mends such a log.
+fn had_lines(opened: &note::OpenedNote, latest: u64) -> (Vec<(String, u32, String)>, bool) {
+    let mut late = false;
+    let had = opened
+        .verified
+        .iter()
+        .zip(&opened.verified_lines)
+        .filter_map(|(s, l)| match s.timestamp {
+            Some(t) if t > latest => {
+                late = true;
+                None
+            }
+            Some(_) => Some((s.key.name.clone(), s.key.id, l.clone())),
+            None => None,
+        })
+        .collect();
+    (had, late)
 }

@@ -103,7 +103,8 @@ pub fn ask(
             }
         }
     }
-    let results = crate::witness::client::collect(&go, &go_keys, note, hint, store);
+    let now = now_ms() / 1000;
+    let results = crate::witness::client::collect(&go, &go_keys, note, hint, store, now);
     for (w, r) in go.iter().zip(results) {
         match r {
             Ok(l) => {

@@ -194,7 +194,9 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
             msg: format!("writing records: {e}"),
         }));
     }
-    st.commit(records, &note)?;
+    // Only the lines that verified (the log's and the witnesses'), as every
+    // checkpoint bt-log and bt-exec keep.
+    st.commit(records, &new.verified_note)?;
     Ok(Outcome {
         size: new.checkpoint.size,
         previous: old_size,

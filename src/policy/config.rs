@@ -224,8 +224,10 @@ impl Policy {
             path: path.to_path_buf(),
             msg,
         };
+        // Strict modes (DESIGN §7): another user must not be able to
+        // rewrite what bt-exec trusts.
         let text =
-            crate::fsutil::read_capped(path, Self::MAX_BYTES).map_err(|e| err(e.to_string()))?;
+            crate::strict::read_config(path, Self::MAX_BYTES).map_err(|e| err(e.to_string()))?;
         let text = String::from_utf8(text).map_err(|_| err("not UTF-8".into()))?;
         Self::parse_inner(&text, path, &validated)
     }

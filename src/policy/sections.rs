@@ -81,8 +81,11 @@ pub(super) fn trust(
             } else {
                 f.clone()
             };
-            let t = crate::fsutil::read_capped(&f, 1 << 20)
-                .map_err(|e| format!("trust_file {}: {e}", f.display()))?;
+            // Under the strict modes, as the policy file (DESIGN §7).
+            let t = crate::strict::read_config(&f, 1 << 20).map_err(|e| match e {
+                crate::strict::ConfigReadError::Read { .. } => format!("trust_file {e}"),
+                e => format!("trust_file {}: {e}", f.display()),
+            })?;
             let t = String::from_utf8(t)
                 .map_err(|_| format!("trust_file {}: not UTF-8", f.display()))?;
             digest.update(b"\ntrust_file\n");

@@ -4,12 +4,17 @@
 //! witnesses this publisher requires — the log's checkpoint is polled
 //! until one that meets the requirement covers the entry, whose proof is
 //! then made from the log's tiles. Nothing the log or the network says is
-//! written before [`check`] passes.
+//! written before [`check`] passes, and a proof file holds only the
+//! signature lines that verified, re-serialised ([`check`]'s proof).
 //!
 //! The lies this stops: a log (or anyone on the path) answering with a
 //! proof for another leaf, against a checkpoint it did not sign, that no
-//! required witness cosigned, with cosignatures dated in the future, or
-//! with an inclusion proof that does not reach the signed root.
+//! required witness cosigned, or with an inclusion proof that does not
+//! reach the signed root; and lines nothing verified — a second line of a
+//! witness with a garbage signature or a far-future date, a key nobody
+//! trusts here, a cosignature dated beyond the allowed skew — passed on in
+//! the proof file to every client, some of which would refuse the log for
+//! them.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -24,9 +29,8 @@ use crate::tlog::{
     consistency, leaf_hash, verify_inclusion, SignedCheckpoint, TlogProof, MAX_CHECKPOINT_BYTES,
     MAX_PROOF_BYTES,
 };
+use crate::verify::MAX_SKEW_SECS;
 
-/// A cosignature may be dated this far past this machine's clock.
-const SKEW_SECS: u64 = 600;
 /// How long a log is asked to hold its answer until a cosigned checkpoint
 /// covers the entry (its own cap is 60 s); past it the proof is read from
 /// the log's tiles, so a slow witness never holds a connection open.
@@ -35,14 +39,16 @@ const MAX_WAIT_SECS: u64 = 10;
 const POLL: Duration = Duration::from_secs(1);
 
 /// Why `proof` does not prove `leaf` in `target` under `trust`, if it does
-/// not; `Ok(checkpoint size)` when it does.
+/// not; when it does, the proof to keep: its checkpoint note holds only
+/// the signature lines that verified (the log's and the cosignatures
+/// counted), re-serialised.
 pub fn check(
     proof: &TlogProof,
     leaf: &[u8],
     target: &Target,
     trust: &TrustPolicy,
     now: u64,
-) -> Result<u64, String> {
+) -> Result<TlogProof, String> {
     if proof.extra.as_deref() != Some(leaf) {
         return Err("the proof is for another entry".into());
     }
@@ -50,11 +56,16 @@ pub fn check(
     let cp = &sc.checkpoint;
     verify_inclusion(leaf_hash(leaf), proof.index, cp.size, &proof.proof, cp.root)
         .map_err(|e| format!("inclusion proof of leaf {}: {e}", proof.index))?;
-    Ok(cp.size)
+    Ok(TlogProof {
+        checkpoint: sc.verified_note,
+        ..proof.clone()
+    })
 }
 
 /// The checkpoint note, verified with the log's key, its cosignatures
-/// meeting `trust`'s quorum and none dated in the future.
+/// meeting `trust`'s quorum; a cosignature dated beyond the allowed skew
+/// is not counted, and is dropped from `verified_note` with every line
+/// that did not verify.
 fn checkpoint_ok(
     note: &[u8],
     target: &Target,
@@ -62,24 +73,24 @@ fn checkpoint_ok(
     now: u64,
 ) -> Result<SignedCheckpoint, String> {
     let keys: Vec<_> = trust.witnesses.iter().map(|w| w.key.clone()).collect();
-    let sc = SignedCheckpoint::verify(note, &target.key.name, &target.key, &keys)
+    let mut sc = SignedCheckpoint::verify(note, &target.key.name, &target.key, &keys)
         .map_err(|e| format!("checkpoint: {e}"))?;
-    if let Some(c) = sc
-        .cosignatures
-        .iter()
-        .find(|c| c.timestamp > now + SKEW_SECS)
-    {
-        return Err(format!(
-            "the cosignature by {} is dated {} s in the future",
-            c.witness.name,
-            c.timestamp - now
-        ));
-    }
+    let late = sc.drop_dated_after(now.saturating_add(MAX_SKEW_SECS));
     let cosigned: HashSet<usize> =
         trust.witness_positions(sc.cosignatures.iter().map(|c| &c.witness));
     if !trust.quorum_met(&cosigned) {
+        let late: String = late
+            .iter()
+            .map(|c| {
+                format!(
+                    "; not counted: the cosignature by {}, dated {} s in the future",
+                    c.witness.name,
+                    c.timestamp - now
+                )
+            })
+            .collect();
         return Err(format!(
-            "checkpoint of size {} lacks the witnesses required ({})",
+            "checkpoint of size {} lacks the witnesses required ({}){late}",
             sc.checkpoint.size,
             trust.quorum_text()
         ));
@@ -106,7 +117,12 @@ pub fn one(
     // A proof kept from an earlier run that still verifies: done.
     if let Ok(Some(b)) = fsutil::read_optional(&path, MAX_PROOF_BYTES) {
         if let Ok(p) = TlogProof::parse(&b) {
-            if check(&p, leaf, target, &o.trust, now_secs()).is_ok() {
+            if let Ok(kept) = check(&p, leaf, target, &o.trust, now_secs()) {
+                if kept.checkpoint != p.checkpoint {
+                    // Written by an earlier version with lines nothing verified:
+                    // best effort, the proof in it stands either way.
+                    let _ = fsutil::write_atomic(&path, &kept.encode(), 0o644, Durability::Sync);
+                }
                 say(&format!("{label}: already proven at leaf {}", p.index));
                 return Outcome::Kept { index: p.index };
             }
@@ -199,7 +215,7 @@ fn submit(
 /// What a log's answer to `POST /bt/add-entry` means for the publish.
 #[derive(Debug)]
 pub enum Answer {
-    /// A proof that passed [`check`].
+    /// A proof that passed [`check`], as it keeps it.
     Proof(TlogProof),
     /// The index the log gave the entry (a 202, or a 200 whose proof
     /// cannot be used yet), and what to say about it.
@@ -233,7 +249,7 @@ pub fn read_answer(
                 return Answer::Refused("200 with a proof for another entry".into());
             }
             match check(&p, leaf, target, trust, now) {
-                Ok(_) => Answer::Proof(p),
+                Ok(kept) => Answer::Proof(kept),
                 // A proof this publisher cannot use yet (its checkpoint
                 // lacks a witness required here): the index stands; a
                 // later checkpoint may do.
@@ -281,8 +297,7 @@ fn poll(
                         proof,
                         checkpoint: note,
                     };
-                    check(&p, leaf, target, trust, now_secs())?;
-                    return Ok(p);
+                    return check(&p, leaf, target, trust, now_secs());
                 }
                 Ok(sc) => format!(
                     "the latest checkpoint meeting the requirement has {} leaves",
@@ -430,6 +445,108 @@ mod tests {
             assert!(
                 matches!(answer(&w, status, b"no", None), Answer::Refused(_)),
                 "{status}"
+            );
+        }
+    }
+
+    /// What `bt-log publish` writes for an answer carrying lines nothing
+    /// verified: only the log's line and the cosignatures counted,
+    /// re-serialised; an answer whose only cosignature is dated beyond the
+    /// skew is not taken. The honest answer is written byte for byte.
+    #[test]
+    fn a_kept_proof_holds_only_the_lines_that_verified() {
+        use crate::note::{assemble, sign_ed25519_line};
+        let w = world();
+        let stranger = SecretKey::from_seed("stranger.example", [3; 32]).unwrap();
+        let text = Checkpoint::new("log.example", 1, leaf_hash(LEAF)).encode();
+        let other_text = Checkpoint::new("log.example", 1, leaf_hash(b"x")).encode();
+        let log_line = sign_ed25519_line(&w.log, &text);
+        let honest = sign_cosignature_line(&w.witness, NOW, &text);
+        let cosign = |k: &SecretKey, t: u64| sign_cosignature_line(k, t, &text);
+        let verified = assemble(&text, &[log_line.clone(), honest.clone()]);
+        let far = 1u64 << 40;
+        // (row, the lines after the log's, the note kept: None = not taken)
+        type Row<'a> = (&'a str, Vec<String>, Option<Vec<u8>>);
+        let rows: Vec<Row> = vec![
+            ("honest", vec![honest.clone()], Some(verified.clone())),
+            (
+                "a second line of the witness, garbage signature",
+                vec![
+                    honest.clone(),
+                    sign_cosignature_line(&w.witness, NOW, &other_text),
+                ],
+                Some(verified.clone()),
+            ),
+            (
+                "a second line of the witness dated 2^40",
+                vec![honest.clone(), cosign(&w.witness, far)],
+                Some(verified.clone()),
+            ),
+            (
+                "a line of a key nobody trusts here",
+                vec![honest.clone(), cosign(&stranger, NOW)],
+                Some(verified.clone()),
+            ),
+            (
+                "a garbage line",
+                vec![honest.clone(), "— junk AAAA".into()],
+                None,
+            ),
+            (
+                "the witness's only line dated 2^40",
+                vec![cosign(&w.witness, far)],
+                None,
+            ),
+            (
+                "the witness's only line 601 s ahead",
+                vec![cosign(&w.witness, NOW + 601)],
+                None,
+            ),
+            (
+                "the witness's line 600 s ahead",
+                vec![cosign(&w.witness, NOW + 600)],
+                Some(assemble(
+                    &text,
+                    &[log_line.clone(), cosign(&w.witness, NOW + 600)],
+                )),
+            ),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        for (row, extra, want) in rows {
+            let mut lines = vec![log_line.clone()];
+            lines.extend(extra);
+            let sent = TlogProof {
+                extra: Some(LEAF.to_vec()),
+                index: 0,
+                proof: vec![],
+                checkpoint: assemble(&text, &lines),
+            };
+            let taken = match answer(&w, 200, &sent.encode(), None) {
+                Answer::Proof(p) => Some(p),
+                Answer::Index(0, _) | Answer::Refused(_) => None,
+                other => panic!("{row}: {other:?}"),
+            };
+            let Some(want) = want else {
+                assert!(taken.is_none(), "{row}: taken");
+                continue;
+            };
+            let Some(taken) = taken else {
+                panic!("{row}: not taken")
+            };
+            let path = dir.path().join("proof");
+            assert!(matches!(
+                keep(&path, &taken, row, &|_| {}),
+                Outcome::Proven { index: 0, size: 1 }
+            ));
+            let written = TlogProof::parse(&std::fs::read(&path).unwrap()).unwrap();
+            assert_eq!(written.checkpoint, want, "{row}");
+            assert_eq!(
+                written,
+                TlogProof {
+                    checkpoint: want,
+                    ..sent
+                },
+                "{row}"
             );
         }
     }

@@ -125,6 +125,10 @@ pub struct SignedCheckpoint {
     /// The note with only the signature lines that verified: what the state
     /// directory keeps.
     pub verified_note: Vec<u8>,
+    /// The note's text and each verified line with its timestamp (`None`
+    /// for the log's), which `verified_note` is assembled from.
+    text: Vec<u8>,
+    lines: Vec<(Option<u64>, String)>,
 }
 
 impl SignedCheckpoint {
@@ -175,6 +179,12 @@ impl SignedCheckpoint {
         }
         let checkpoint = Checkpoint::parse(&opened.text)?;
         let verified_note = opened.verified_note();
+        let lines = opened
+            .verified
+            .iter()
+            .map(|s| s.timestamp)
+            .zip(opened.verified_lines)
+            .collect();
         if checkpoint.origin != origin {
             return Err(TlogError::WrongOrigin {
                 want: origin.to_string(),
@@ -196,7 +206,26 @@ impl SignedCheckpoint {
             cosignatures,
             note: note_bytes.to_vec(),
             verified_note,
+            text: opened.text,
+            lines,
         })
+    }
+
+    /// Drops the cosignatures dated after `latest` (now plus the allowed
+    /// clock skew) from `cosignatures` and from `verified_note`, and
+    /// returns them. The attack it stops: one witness signs a cosignature
+    /// dated a year ahead; passed on, it makes every client that checks
+    /// the skew refuse the whole checkpoint. Not counted and not kept, it
+    /// costs that witness only.
+    pub fn drop_dated_after(&mut self, latest: u64) -> Vec<Cosignature> {
+        let (late, kept) = std::mem::take(&mut self.cosignatures)
+            .into_iter()
+            .partition(|c| c.timestamp > latest);
+        self.cosignatures = kept;
+        self.lines.retain(|(t, _)| t.map_or(true, |t| t <= latest));
+        let lines: Vec<String> = self.lines.iter().map(|(_, l)| l.clone()).collect();
+        self.verified_note = note::assemble(&self.text, &lines);
+        late
     }
 }
 

@@ -7,6 +7,7 @@ use crate::log::WitnessConfig;
 use crate::note::{self, VerifierKey};
 use crate::tlog::store::TileHashes;
 use crate::tlog::Checkpoint;
+use crate::verify::MAX_SKEW_SECS;
 
 /// A witness response is read up to this many bytes.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
@@ -26,13 +27,15 @@ pub fn request_body(old: u64, proof: &[crate::tlog::Hash], note: &[u8]) -> Vec<u
 }
 
 /// Asks every witness concurrently; each result is the verified
-/// cosignature lines of that witness, or why there are none.
+/// cosignature lines of that witness dated at most the allowed skew past
+/// `now`, or why there are none.
 pub fn collect(
     configs: &[WitnessConfig],
     keys: &[VerifierKey],
     note: &[u8],
     hint: u64,
     store: &TileHashes,
+    now: u64,
 ) -> Vec<Result<Vec<String>, String>> {
     if configs.is_empty() {
         return Vec::new();
@@ -57,7 +60,7 @@ pub fn collect(
         let futs = configs
             .iter()
             .zip(keys)
-            .map(|(c, k)| cosign_one(&client, c, k, note, hint, store));
+            .map(|(c, k)| cosign_one(&client, c, k, note, hint, store, now));
         futures::future::join_all(futs).await
     })
 }
@@ -69,6 +72,7 @@ async fn cosign_one(
     note_bytes: &[u8],
     hint: u64,
     store: &TileHashes,
+    now: u64,
 ) -> Result<Vec<String>, String> {
     let cp = Checkpoint::of_note(note_bytes).map_err(|e| e.to_string())?;
     let url = format!("{}/add-checkpoint", cfg.url.trim_end_matches('/'));
@@ -92,7 +96,7 @@ async fn cosign_one(
             .await
             .map_err(|e: FetchError| e.to_string())?;
         match status {
-            200 => return verify_response(&body, &cp, key),
+            200 => return verify_response(&body, &cp, key, now),
             409 => {
                 let text = String::from_utf8_lossy(&body);
                 let size = crate::tlog::checkpoint::parse_size(text.trim_end_matches('\n'))
@@ -116,22 +120,42 @@ async fn cosign_one(
     ))
 }
 
-/// Keeps the response lines that are valid cosignatures by `key` on `cp`.
+/// Keeps the response lines that are valid cosignatures by `key` on `cp`
+/// dated at most [`MAX_SKEW_SECS`] past `now`.
+///
+/// The attack the date stops: one witness (or whoever holds its key)
+/// answers with a valid cosignature dated a year ahead; published, it
+/// makes every client that checks the skew refuse the whole checkpoint —
+/// one witness vetoing the log. Such a line is never kept: when it is all
+/// the witness sent, that witness counts as not having cosigned, and the
+/// error says so.
 pub(crate) fn verify_response(
     body: &[u8],
     cp: &Checkpoint,
     key: &VerifierKey,
+    now: u64,
 ) -> Result<Vec<String>, String> {
     let text = std::str::from_utf8(body).map_err(|_| "response is not UTF-8".to_string())?;
     let key = key.to_cosignature_key();
-    let mut good = Vec::new();
+    let latest = now.saturating_add(MAX_SKEW_SECS);
+    let (mut good, mut ahead) = (Vec::new(), None);
     for line in text.lines().filter(|l| !l.is_empty()) {
         let note = note::assemble(&cp.encode(), &[line.to_string()]);
-        if let Ok(o) = note::open(&note, std::slice::from_ref(&key)) {
-            if o.verified.iter().any(|s| s.timestamp.is_some()) {
-                good.push(line.to_string());
-            }
+        let Ok(o) = note::open(&note, std::slice::from_ref(&key)) else {
+            continue;
+        };
+        match o.verified.iter().find_map(|s| s.timestamp) {
+            Some(t) if t > latest => ahead = ahead.max(Some(t)),
+            Some(_) => good.push(line.to_string()),
+            None => {}
         }
+    }
+    if let (true, Some(t)) = (good.is_empty(), ahead) {
+        return Err(format!(
+            "witness {} answered with a cosignature dated {} s in the future (more than {MAX_SKEW_SECS} s past this machine's clock): not published, as every client would refuse the checkpoint for it",
+            key.name,
+            t - now
+        ));
     }
     if good.is_empty() {
         return Err("the witness answered without a valid cosignature from its key".into());
@@ -157,9 +181,50 @@ mod tests {
         let cp = Checkpoint::new("example.org/log", 3, crate::tlog::Hash([5; 32]));
         let line = note::sign_cosignature_line(&w, 1_700_000_000, &cp.encode());
         let body = format!("{line}\n").repeat(150);
-        let got = verify_response(body.as_bytes(), &cp, &w.verifier()).unwrap();
+        let got = verify_response(body.as_bytes(), &cp, &w.verifier(), NOW).unwrap();
         assert_eq!(got, [line]);
         let other = Checkpoint::new("example.org/log", 4, crate::tlog::Hash([5; 32]));
-        assert!(verify_response(body.as_bytes(), &other, &w.verifier()).is_err());
+        assert!(verify_response(body.as_bytes(), &other, &w.verifier(), NOW).is_err());
+    }
+
+    const NOW: u64 = 1_700_000_000;
+
+    /// A cosignature dated more than the allowed skew past now is never
+    /// kept (the witness then counts as not having cosigned, named in the
+    /// error); up to the skew, or in the past, it is.
+    #[test]
+    fn a_cosignature_dated_beyond_the_skew_is_not_kept() {
+        let w = SecretKey::from_seed("w.example", [3; 32]).unwrap();
+        let cp = Checkpoint::new("example.org/log", 3, crate::tlog::Hash([5; 32]));
+        let line = |t: u64| note::sign_cosignature_line(&w, t, &cp.encode());
+        let ask = |lines: &[String]| {
+            let body = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+            verify_response(body.as_bytes(), &cp, &w.verifier(), NOW)
+        };
+        // (row, date, whether the error names the witness: a date past
+        // 2^63 is no cosignature to the note parser at all)
+        for (row, t, named) in [
+            ("601 s ahead", NOW + 601, true),
+            ("a year ahead", NOW + 365 * 86400, true),
+            ("2^40", 1 << 40, true),
+            ("2^64-1", u64::MAX, false),
+        ] {
+            let e = ask(&[line(t)]).unwrap_err();
+            let names = e.contains("w.example") && e.contains("in the future");
+            assert_eq!(names, named, "{row}: {e}");
+        }
+        for (row, t) in [
+            ("now", NOW),
+            ("599 s ahead", NOW + 599),
+            ("600 s ahead", NOW + 600),
+            ("a year ago", NOW - 365 * 86400),
+            ("0", 0),
+        ] {
+            assert_eq!(ask(&[line(t)]), Ok(vec![line(t)]), "{row}");
+        }
+        // A future line beside a good one: only the good one, either order.
+        let (good, far) = (line(NOW), line(1 << 40));
+        assert_eq!(ask(&[far.clone(), good.clone()]), Ok(vec![good.clone()]));
+        assert_eq!(ask(&[good.clone(), far]), Ok(vec![good]));
     }
 }
