@@ -217,8 +217,10 @@ fn two_of_three(w: &World, third: &str) {
 
 #[test]
 fn one_witness_dating_ahead_costs_that_witness_only() {
-    let w = World::new(1);
+    let mut w = World::new(1);
     w.publish(0, &w.prog, "pub.key");
+    let (_srv, url) = common::python_http_server(&w.logs[0].dir);
+    w.logs[0].url = url;
     let third = common::keygen(&w.root, "w3.example", "w3.key");
     let w3 = bt_exec::log::load_secret_key(&w.root.join("w3.key")).unwrap();
     let cp = w.checkpoint(0);
@@ -245,4 +247,25 @@ fn one_witness_dating_ahead_costs_that_witness_only() {
     sign(&[false, true, true]);
     let err = w.refused(126, "the quorum is in the future");
     assert!(err.contains("check this machine's clock"), "{err}");
+}
+
+/// Served data over its cap (an entry bundle of 17 MiB from Python's
+/// http.server) is the log unreachable for the run (124), never a refusal:
+/// anyone on the path could have sent it. The honest log then runs it.
+#[test]
+fn an_oversized_bundle_over_http_is_unreachable_not_refused() {
+    let mut w = World::new(1);
+    w.publish(0, &w.prog, "pub.key");
+    w.cosign(0, &[Some(now()), Some(now())]);
+    let (_srv, url) = common::python_http_server(&w.logs[0].dir);
+    w.logs[0].url = url;
+    w.policy("max_age = \"1h\"");
+    let bundle = w.logs[0].dir.join("tile/entries/000.p/1");
+    let honest = fs::read(&bundle).unwrap();
+    fs::write(&bundle, vec![0u8; 17 << 20]).unwrap();
+    let _ = fs::remove_dir_all(w.root.join("state/proofs"));
+    let err = w.refused(124, "a bundle over its cap");
+    assert!(err.contains("over its cap"), "{err}");
+    fs::write(&bundle, honest).unwrap();
+    w.runs();
 }

@@ -4,7 +4,7 @@
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 
-use super::log::{open, refused, saved_read, Log, LogOutcome, LogReport, Step};
+use super::log::{open, refused, saved_read, to_save, Log, LogOutcome, LogReport, Step};
 use super::{Cause, MAX_SKEW_SECS};
 use crate::tlog::consistency::{prove_prefix, Consistency, TileSource};
 use crate::tlog::{Cosignature, Hash, SignedCheckpoint, MAX_CHECKPOINT_BYTES};
@@ -277,7 +277,7 @@ pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoin
         (Some(c), None) => cached_in_force(log, c)?,
         (None, Some(f)) => {
             fresh(log, &f)?;
-            report.save_checkpoint = Some(f.verified_note.clone());
+            report.save_checkpoint = Some(to_save(log, &f));
             f
         }
         (Some(c), Some(f)) => both(log, c, f, report)?,
@@ -321,7 +321,7 @@ fn both(
     Ok(match one_history(log, &c, &f)? {
         Ok(()) if f.checkpoint.size > c.checkpoint.size => match fresh(log, &f) {
             Ok(()) => {
-                report.save_checkpoint = Some(f.verified_note.clone());
+                report.save_checkpoint = Some(to_save(log, &f));
                 f
             }
             // Not (yet) witnessed, or its cosignature lines stripped on
@@ -347,16 +347,16 @@ fn both(
                 && fresh(log, &f).is_ok()
                 && fresh_until(log, &f) > fresh_until(log, &c) =>
         {
-            report.save_checkpoint = Some(f.verified_note.clone());
+            report.save_checkpoint = Some(to_save(log, &f));
             f
         }
         // Served exactly as saved: fetched again now, which is what
         // `require.refresh` counts from (the same bytes are saved again).
         // Without it a log that neither grows nor is cosigned again would
         // never be fresh enough for the warm path after its first refresh.
-        Ok(()) if f.verified_note == c.verified_note => {
+        Ok(()) if to_save(log, &f) == c.verified_note => {
             let c = cached_in_force(log, c)?;
-            report.save_checkpoint = Some(f.verified_note.clone());
+            report.save_checkpoint = Some(to_save(log, &f));
             c
         }
         Ok(()) => {
@@ -452,7 +452,7 @@ pub fn gossip_check(
     };
     Ok(match (newer, meets) {
         (true, Ok(())) => Gossip::Newer {
-            note: theirs.verified_note,
+            note: to_save(&log, &theirs),
             replaces: raw,
         },
         (true, Err(why)) => Gossip::NotSaved(why),

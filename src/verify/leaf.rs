@@ -251,7 +251,7 @@ fn sidecar_leaf(
     let sc = open(&p.checkpoint, log)
         .map_err(|e| LogOutcome::Refused(Cause::ProofFile, format!("{at}: checkpoint: {e}")))?;
     if let Some(newer) = may_prove(log, current, &sc, &format!("{at}"))? {
-        report.save_checkpoint = Some(newer.verified_note.clone());
+        report.save_checkpoint = Some(super::log::to_save(log, &newer));
         report.checkpoint = Some(newer.checkpoint.clone());
         *current = newer;
     }

@@ -228,6 +228,15 @@ impl<'a> Log<'a> {
     }
 }
 
+/// The note of `sc` to save in the state: its verified lines only, less
+/// any cosignature dated beyond the allowed skew (not counted now, and not
+/// passed on by `gossip export` to make other machines refuse the log).
+pub(super) fn to_save(log: &Log, sc: &SignedCheckpoint) -> Vec<u8> {
+    let mut sc = sc.clone();
+    sc.drop_dated_after(log.ctx.now.saturating_add(super::MAX_SKEW_SECS));
+    sc.verified_note
+}
+
 pub(super) fn open(note: &[u8], log: &Log) -> Result<SignedCheckpoint, TlogError> {
     SignedCheckpoint::verify(note, &log.spec.origin, &log.spec.key, &log.witness_keys)
 }

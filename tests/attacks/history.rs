@@ -268,7 +268,14 @@ pub fn cosigned_ahead(ahead: usize) -> Outcome {
         "checkpoint",
         bt_exec::log::sign_checkpoint(&l.key, &cp, &lines),
     );
-    verdict(w.verify("1.0", None))
+    let out = verdict(w.verify("1.0", None));
+    if let Some(saved) = w.store.checkpoint(&l.id()) {
+        // Saved (and so exported by gossip) without the lines from the
+        // future: the log's line and the cosignatures counted.
+        let text = String::from_utf8_lossy(&saved);
+        assert_eq!(text.matches("\n\u{2014} ").count(), 1 + 3 - ahead, "{text}");
+    }
+    out
 }
 
 /// A cold client; the log serves `path` one byte over its cap.
