@@ -166,3 +166,49 @@ fn a_program_with_a_sigsum_proof_runs_under_a_sigsum_policy() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A Sigsum proof names no release: under a policy with both `trust` and
+/// `[sigsum]` whose `[require]` has a history rule, `rebuilders` or
+/// `logs` above 1, a `.sigsum-proof` planted beside a program does not meet
+/// it (126, naming the rule); the same policy without those rules runs it.
+#[test]
+fn a_sigsum_proof_alone_does_not_meet_history_rules() {
+    use common::world::{chmod_x, World};
+    let w = World::new(2);
+    let submitter = SigningKey::from_bytes(&[5; 32]);
+    let prog = w.root.join("bin/sigsummed");
+    let script = format!("#!/bin/sh\ntouch {}\necho sigsum-ok\n", w.canary.display());
+    fs::write(&prog, &script).unwrap();
+    chmod_x(&prog);
+    let (proof, policy) = one_leaf_log(script.as_bytes(), &submitter);
+    fs::write(w.root.join("bin/sigsummed.sigsum-proof"), &proof).unwrap();
+    fs::write(w.root.join("test.sigsum-policy"), &policy).unwrap();
+    let key = hex::encode(submitter.verifying_key().as_bytes());
+    let section = format!(
+        "[sigsum]\npolicy = \"test.sigsum-policy\"\n[[sigsum.submitter]]\nnames = [\"sigsummed\"]\nkey = \"{key}\"\n\n[require]"
+    );
+    for (require, rule) in [
+        ("latest = true", "require.latest = true"),
+        ("no_downgrade = true", "require.no_downgrade = true"),
+        ("min_release_age = \"1h\"", "require.min_release_age"),
+        ("prior_revisions = 1", "require.prior_revisions = 1"),
+        ("logs = 2", "require.logs = 2"),
+        ("", ""),
+    ] {
+        let p = w.policy(require);
+        let text = fs::read_to_string(&p)
+            .unwrap()
+            .replacen("[require]", &section, 1);
+        fs::write(&p, text).unwrap();
+        let (code, _, err) = w.checked(&[prog.to_str().unwrap()]);
+        if rule.is_empty() {
+            assert_eq!(code, 0, "the control: {err}");
+        } else {
+            assert_eq!(code, 126, "{require}: {err}");
+            assert!(
+                err.contains(rule) && err.contains("Sigsum proof alone"),
+                "{err}"
+            );
+        }
+    }
+}
