@@ -150,17 +150,7 @@ impl View for DirView {
         };
         finish(leaves, &leaves_path)?;
         finish(offsets, &offsets_path)?;
-        for (b, recs) in &shards {
-            let p = self.dir.join("names").join(format!("{b:02x}"));
-            let mut f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&p)
-                .map_err(io(&p))?;
-            f.write_all(recs)
-                .and_then(|_| f.sync_data())
-                .map_err(io(&p))?;
-        }
+        hashes::append_shards(&self.dir.join("names"), &shards)?;
         hashes::append(&self.dir, &by_hash)?;
         let size_path = self.dir.join("size");
         use base64::Engine;

@@ -28,12 +28,20 @@ pub(super) fn complete(dir: &Path) -> bool {
     std::fs::symlink_metadata(dir.join("hashes").join("complete")).is_ok()
 }
 
-/// Appends records (by shard) and syncs them.
+/// Appends records (by shard) to the index by hash and syncs them.
 pub(super) fn append(dir: &Path, shards: &BTreeMap<u8, Vec<u8>>) -> Result<(), HistoryError> {
-    let hdir = dir.join("hashes");
-    std::fs::create_dir_all(&hdir).map_err(io(&hdir))?;
+    append_shards(&dir.join("hashes"), shards)
+}
+
+/// Appends records to the shards `<hh>` of `sdir` (the index by name or by
+/// hash) and syncs them.
+pub(super) fn append_shards(
+    sdir: &Path,
+    shards: &BTreeMap<u8, Vec<u8>>,
+) -> Result<(), HistoryError> {
+    std::fs::create_dir_all(sdir).map_err(io(sdir))?;
     for (b, recs) in shards {
-        let p = hdir.join(format!("{b:02x}"));
+        let p = sdir.join(format!("{b:02x}"));
         let mut f = OpenOptions::new()
             .create(true)
             .append(true)
