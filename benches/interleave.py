@@ -6,7 +6,9 @@ overhead ratio of each against the first two (the program alone and the
 C wrapper in front of it).
 
 Usage: benches/interleave.py ROUNDS 'CMD' 'CMD' ...   (run in the setup DIR
-of benches/exec-setup.sh, with BT_EXEC_CACHE_DIR/BT_EXEC_STATE_DIR set)
+of benches/exec-setup.sh, with BT_EXEC_CACHE_DIR/BT_EXEC_STATE_DIR set).
+Leading NAME=VALUE words of a CMD set that variable for it alone (two
+builds side by side, each with its own state directory).
 """
 import os
 import shlex
@@ -15,10 +17,21 @@ import sys
 import time
 
 
-def run(argv):
+def split(cmd):
+    """The environment and argv of CMD (leading NAME=VALUE words)."""
+    words = shlex.split(cmd)
+    env = dict(os.environ)
+    while words and "=" in words[0] and not words[0].startswith(("/", ".")):
+        name, value = words.pop(0).split("=", 1)
+        env[name] = value
+    return env, words
+
+
+def run(cmd):
+    env, argv = cmd
     devnull = os.open(os.devnull, os.O_RDWR)
     start = time.perf_counter_ns()
-    pid = os.posix_spawnp(argv[0], argv, os.environ,
+    pid = os.posix_spawnp(argv[0], argv, env,
                           file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1),
                                         (os.POSIX_SPAWN_DUP2, devnull, 2)])
     _, status = os.waitpid(pid, 0)
@@ -31,7 +44,7 @@ def run(argv):
 
 def main():
     rounds = int(sys.argv[1])
-    cmds = [shlex.split(c) for c in sys.argv[2:]]
+    cmds = [split(c) for c in sys.argv[2:]]
     times = [[] for _ in cmds]
     for _ in range(20):  # warm-up
         for c in cmds:
