@@ -15,8 +15,9 @@ use crate::verify::{self, exit};
 /// The line in front of each note of an export.
 const SEPARATOR: &str = "# bt-exec gossip\n";
 
-/// Cap on one file read by an import.
-const MAX_FILE_BYTES: usize = 64 << 20;
+/// Cap on one file read by an import (an export of sixteen logs' largest
+/// checkpoints).
+const MAX_FILE_BYTES: usize = 16 * crate::tlog::MAX_CHECKPOINT_BYTES;
 
 /// The export document: every cached checkpoint note.
 pub fn export(store: &Store) -> Vec<u8> {
@@ -60,8 +61,16 @@ pub fn import(
         for note in notes(&String::from_utf8_lossy(&data)) {
             let origin = note.lines().next().unwrap_or_default().to_string();
             let Some(spec) = log_of(policy, &origin, note.as_bytes()) else {
+                // What a peer sent is echoed bounded: a line of megabytes
+                // is not a message.
+                let shown: String = origin.chars().take(100).collect();
+                let more = if shown.len() < origin.len() {
+                    "…"
+                } else {
+                    ""
+                };
                 say(&format!(
-                    "{}: skipping a checkpoint of {origin:?}, a log the policy does not list",
+                    "{}: skipping a checkpoint of {shown:?}{more}, a log the policy does not list",
                     f.display()
                 ));
                 continue;

@@ -172,3 +172,34 @@ fn two_logs_of_one_origin_are_told_apart_by_key() {
     let dup = TrustPolicy::parse(&format!("log {a}\nlog {a}\nquorum none\n")).unwrap_err();
     assert!(dup.msg.contains("duplicate"), "{dup}");
 }
+
+/// A log URL no run could read (a typo in the scheme, no scheme) is a
+/// configuration error when the policy is loaded, naming the log; the three
+/// schemes bt-exec reads are accepted.
+#[test]
+fn a_log_url_bt_exec_cannot_read_is_a_configuration_error() {
+    let log = bt_exec::note::SecretKey::generate("example.org/log")
+        .unwrap()
+        .verifier();
+    for (url, ok) in [
+        ("https://log.example.org/", true),
+        ("http://127.0.0.1:8080", true),
+        ("file:///srv/log/", true),
+        ("htps://log.example.org/", false),
+        ("ftp://log.example.org/", false),
+        ("log.example.org", false),
+    ] {
+        let text = format!("trust = \"\"\"\nlog {log} {url}\nquorum none\n\"\"\"\n");
+        let r = bt_exec::policy::Policy::parse(&text, std::path::Path::new("p.toml"));
+        match r {
+            Ok(_) => assert!(ok, "{url} accepted"),
+            Err(e) => {
+                assert!(!ok, "{url}: {e}");
+                assert!(
+                    e.to_string().contains("example.org/log") && e.to_string().contains(url),
+                    "{e}"
+                );
+            }
+        }
+    }
+}

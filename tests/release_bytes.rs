@@ -269,3 +269,36 @@ fn an_oversized_bundle_over_http_is_unreachable_not_refused() {
     fs::write(&bundle, honest).unwrap();
     w.runs();
 }
+
+/// A warm verdict never outlives the witnesses it was decided under: the
+/// policy replaces a witness (another key), and the very next run, through
+/// the front binary, is refused, since the checkpoint lacks the new
+/// witness's cosignature. With the trust in a `trust_file` no warm verdict
+/// is kept at all, so an edit of that file alone takes effect at once too.
+#[test]
+fn a_warm_verdict_never_outlives_a_witness_or_trust_file_change() {
+    let w = World::ready(1);
+    w.policy("max_age = \"1h\"\nrefresh = \"1h\"");
+    w.runs();
+    w.runs();
+    assert_eq!(w.memos(), 1);
+    let newkey = common::keygen(&w.root, "w9.example", "w9.key");
+    let p = w.root.join("policy.toml");
+    let text = fs::read_to_string(&p).unwrap();
+    let old = w.witnesses[1].1.clone();
+    fs::write(&p, text.replace(&old, &newkey)).unwrap();
+    let err = w.refused(126, "a witness replaced under a warm verdict");
+    assert!(err.contains("quorum is not met"), "{err}");
+    // The trust in a file of its own: no warm verdict is kept.
+    fs::write(&p, &text).unwrap();
+    let (head, rest) = text.split_once("\"\"\"\n\n").unwrap();
+    let trust = head.trim_start_matches("trust = \"\"\"\n");
+    fs::write(w.root.join("trust.policy"), trust).unwrap();
+    fs::write(&p, format!("trust_file = \"trust.policy\"\n\n{rest}")).unwrap();
+    let memos = w.memos();
+    w.runs();
+    w.runs();
+    assert_eq!(w.memos(), memos, "no warm verdict under a trust_file");
+    fs::write(w.root.join("trust.policy"), trust.replace(&old, &newkey)).unwrap();
+    w.refused(126, "the trust_file edited");
+}

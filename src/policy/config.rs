@@ -276,6 +276,19 @@ impl Policy {
                 l.origin
             )));
         }
+        // A URL no run could read (a typo in the scheme) is a configuration
+        // error now, not an unreachable log at every run.
+        for l in &trust.logs {
+            let u = l.url.as_deref().unwrap_or_default();
+            let ok =
+                url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https" | "file"));
+            if !ok {
+                return Err(err(format!(
+                    "log {}: URL {u:?} is not an http://, https:// or file:// URL",
+                    l.origin
+                )));
+            }
+        }
         let publishers = sections::publishers(&raw.publisher, check).map_err(err)?;
         let require = sections::require(&raw.require, trust.logs.len()).map_err(err)?;
         let rebuilders =

@@ -354,8 +354,10 @@ fn both(
         // `require.refresh` counts from (the same bytes are saved again).
         // Without it a log that neither grows nor is cosigned again would
         // never be fresh enough for the warm path after its first refresh.
+        // The log was reached: a checkpoint that does not meet the policy
+        // is refused (126, stale or short of the quorum), not unreachable.
         Ok(()) if to_save(log, &f) == c.verified_note => {
-            let c = cached_in_force(log, c)?;
+            fresh(log, &f)?;
             report.save_checkpoint = Some(to_save(log, &f));
             c
         }

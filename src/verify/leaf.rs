@@ -182,6 +182,48 @@ pub(super) fn find_leaf(
     Err(LogOutcome::Refused(last.0, last.1))
 }
 
+/// The leaf that proves `file`, found in the log's release history (already
+/// brought up to `cp`): every entry of these bytes it holds, in log order,
+/// the first by an allowed publisher proven by inclusion against `cp`.
+///
+/// Attack stopped: a mirror that truncates or reorders `bt/index` so that
+/// a logged program is "not in this log". Under history rules the view is
+/// read anyway, and the index is only a hint that finds a leaf faster.
+pub(super) fn from_view(
+    log: &Log,
+    cp: &Checkpoint,
+    file: &Ingested,
+    report: &mut LogReport,
+) -> Step<Option<Found>> {
+    let seen = log
+        .ctx
+        .state
+        .view(&log.spec.id)
+        .by_sha256(&file.sha256)
+        .map_err(|e| LogOutcome::Refused(Cause::State, e.to_string()))?;
+    for s in seen.into_iter().filter(|s| s.index < cp.size) {
+        let (leaf, proof) = proven_leaf(log, cp, s.index)?;
+        match check_entry(log, &leaf, file, Signature::Verify) {
+            Ok(entry) => {
+                report.save_proof =
+                    Some(CachedProof::new(s.index, &leaf, cp.size, cp.root, &proof));
+                log.say(format!(
+                    "proven from the release history at leaf {}",
+                    s.index
+                ));
+                return Ok(Some(Found {
+                    index: s.index,
+                    entry,
+                    covers: vec![],
+                }));
+            }
+            Err(LogOutcome::Refused(..)) => continue,
+            Err(o) => return Err(o),
+        }
+    }
+    Ok(None)
+}
+
 /// The leaves the log's index lists for this file's hash (below `cp`'s
 /// size, at most [`MAX_CANDIDATES`]); a missing shard means "not in this log".
 pub(super) fn index_candidates(log: &Log, cp: &Checkpoint, file: &Ingested) -> Step<Vec<u64>> {
@@ -195,8 +237,11 @@ pub(super) fn index_candidates(log: &Log, cp: &Checkpoint, file: &Ingested) -> S
             )
         }
     };
+    // A shard cut short or over its cap is served data anyone on the path
+    // could have altered: the log is unreachable for this run, never a
+    // refusal (DESIGN §6).
     let candidates = index::lookup(&shard, &file.sha256)
-        .map_err(|e| LogOutcome::Refused(Cause::NotInLog, format!("{shard_path}: {e}")))?;
+        .map_err(|e| LogOutcome::Unreachable(format!("{shard_path}: {e}")))?;
     Ok(candidates
         .into_iter()
         .filter(|&i| i < cp.size)

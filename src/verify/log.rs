@@ -17,7 +17,7 @@ use crate::store::{CachedProof, Ingested};
 use crate::tlog::{Checkpoint, SignedCheckpoint, TlogError};
 
 use super::current::{current, fresh, fresh_until};
-use super::leaf::{cached_proof, find_leaf};
+use super::leaf::{cached_proof, find_leaf, from_view};
 use super::release::{attestations, update_view};
 
 #[derive(Debug, Clone)]
@@ -343,7 +343,7 @@ fn run(
     report: &mut LogReport,
 ) -> Step<u64> {
     let mut current = current(log, report)?;
-    let found = find_leaf(log, &mut current, file, sidecar, report);
+    let mut found = find_leaf(log, &mut current, file, sidecar, report);
     // Under history rules every log whose checkpoint is in force is read,
     // whether or not it proves the file: a newer release in a log that
     // lacks these bytes still makes them outdated (super::releases).
@@ -352,6 +352,13 @@ fn run(
     {
         let view = log.ctx.state.view(&log.spec.id);
         update_view(log, &*view, &current)?;
+        // What the index did not find, the history may hold (a proof file
+        // present decides alone: no fallback).
+        if sidecar.is_none() && matches!(found, Err(LogOutcome::Refused(..))) {
+            if let Some(f) = from_view(log, &current.checkpoint, file, report)? {
+                found = Ok(f);
+            }
+        }
         report.history = Some(super::Checked {
             covers: found.as_ref().map(|f| f.covers.clone()).unwrap_or_default(),
         });

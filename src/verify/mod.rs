@@ -155,13 +155,16 @@ fn verify_once(
     sidecars: &Sidecars,
     may_be_warm: bool,
 ) -> (Verdict, bool) {
-    let reports = per_logs(ctx, &file, sidecars, may_be_warm);
+    let mut reports = per_logs(ctx, &file, sidecars, may_be_warm);
     let (mut code, mut reason) = combine::combine(ctx.policy, &file.sha256, &reports);
     let mut releases = vec![];
     let mut history_refused = false;
     if code == 0 && releases::rules_read_history(ctx.policy) {
         match releases::judge(ctx, &file.sha256, file.size, &reports) {
-            Ok(r) => releases = r,
+            Ok(r) => {
+                releases = r;
+                releases::unchecked_warnings(ctx, &mut reports);
+            }
             Err((c, why)) => {
                 history_refused = true;
                 code = c;

@@ -205,17 +205,30 @@ fn releases_of_bytes(
     })))
 }
 
-/// The logs of `reports` checked in this run (their views cover their
-/// checkpoints in force), with what each proved the file by.
+/// The logs whose release history is read: those checked in this run
+/// (their views cover their checkpoints in force), and every other listed
+/// log whose view this machine built before — what it saw then is still
+/// verified history, a lower bound of what the log holds. With what each
+/// proved the file by.
+///
+/// Attack stopped: a mirror (or a slow first read) that keeps one log's
+/// entry bundles from being read, so that, with `logs = 1`, a lagging log
+/// proves 1.0 while the release history this machine already holds of the
+/// other log shows 2.0.
 fn held<'a>(ctx: &'a Context, reports: &'a [LogReport]) -> (Vec<Held<'a>>, Vec<(usize, Seen)>) {
+    const NONE: &[Cover] = &[];
     let mut held = vec![];
     let mut found = vec![];
     for (report, r) in reports.iter().enumerate() {
-        let (Some(checked), Some(id)) = (&r.history, &r.log) else {
-            continue;
-        };
+        let Some(id) = &r.log else { continue };
         let Some(spec) = ctx.policy.trust.logs.iter().find(|l| &l.id == id) else {
             continue;
+        };
+        let view = ctx.state.view(&spec.id);
+        let covers: &[Cover] = match &r.history {
+            Some(checked) => &checked.covers,
+            None if view.size().0 > 0 => NONE,
+            None => continue,
         };
         if let (LogOutcome::Proven { index }, Some(e)) = (&r.outcome, &r.entry) {
             found.push((
@@ -230,11 +243,26 @@ fn held<'a>(ctx: &'a Context, reports: &'a [LogReport]) -> (Vec<Held<'a>>, Vec<(
             report,
             spec,
             label: &r.label,
-            view: ctx.state.view(&spec.id),
-            covers: &checked.covers,
+            view,
+            covers,
         });
     }
     (held, found)
+}
+
+/// A warning for each listed log whose release history could not be
+/// brought up to its checkpoint in this run: the rules were judged without
+/// what it may hold since (or at all, when this machine never read it).
+pub fn unchecked_warnings(ctx: &Context, reports: &mut [LogReport]) {
+    for r in reports.iter_mut().filter(|r| r.history.is_none()) {
+        let Some(id) = &r.log else { continue };
+        let seen = ctx.state.view(id).size().0;
+        r.warnings.push(if seen > 0 {
+            format!("its release history could not be brought up to date in this run; the history rules read the {seen} entries this machine verified before")
+        } else {
+            "its release history could not be read in this run and was never read before: a newer release it may hold is not known here".into()
+        });
+    }
 }
 
 /// Judges every release of the file's bytes by the policy's history rules

@@ -287,3 +287,125 @@ pub fn over_cap(path: fn(&World) -> String, cap: usize) -> Outcome {
     w.logs[0].src.put(&p, vec![0u8; cap + 1]);
     verdict(w.verify("1.0", None))
 }
+
+/// The log's own index for 1.0's bytes cut to nothing (a mirror dropped
+/// its records), under `require` ("" for no history rule).
+pub fn index_cut(require: &str) -> Outcome {
+    let mut w = world(1, require);
+    fill(&mut w, 0, true, false, false);
+    let (_, sha) = program("1.0");
+    w.logs[0]
+        .src
+        .put(&format!("bt/index/{:02x}", sha[0]), vec![]);
+    verdict(w.verify("1.0", None))
+}
+
+/// The index shard for 1.0's bytes cut in the middle of a record.
+pub fn index_ragged() -> Outcome {
+    let mut w = world(1, "");
+    fill(&mut w, 0, true, false, false);
+    let (_, sha) = program("1.0");
+    let p = format!("bt/index/{:02x}", sha[0]);
+    let mut d = w.logs[0].src.read(&p).unwrap();
+    d.truncate(d.len() - 3);
+    w.logs[0].src.put(&p, d);
+    verdict(w.verify("1.0", None))
+}
+
+/// X's re-log of 1.0's bytes, its proof file beside the program, with
+/// `--offline` after an online run of 2.0 brought the view up to date.
+pub fn relogged_offline() -> Outcome {
+    let mut w = world(1, "latest = true\n");
+    let x = fill(&mut w, 0, true, true, true).unwrap();
+    assert_eq!(w.verify("2.0", None).code, 0);
+    w.offline = true;
+    let size = w.logs[0].history.leaves.len() as u64;
+    let proof = w.proof_file(0, &w.logs[0].history, x, size, Some(NOW - 60));
+    verdict(w.verify("1.0", Some(proof)))
+}
+
+/// `covered_long_ago_by` on the warm path (`refresh`): the refusal stands
+/// when decided again with fresh data.
+pub fn covered_long_ago_warm(old: Option<SecretKey>) -> Outcome {
+    let mut w = world(1, "min_release_age = \"1d\"\nrefresh = \"1h\"\n");
+    fill(&mut w, 0, true, false, false);
+    let key = |k: &SecretKey| *k.verifier().key.as_bytes();
+    let older = old.as_ref().map_or(key(&w.witnesses[1]), key);
+    let covers = [
+        Cover {
+            size: 1,
+            time: NOW - 10 * DAY,
+            witness: key(&w.witnesses[0]),
+        },
+        Cover {
+            size: 1,
+            time: NOW - 10 * DAY,
+            witness: older,
+        },
+    ];
+    w.store
+        .view(&w.logs[0].id())
+        .record_coverage(&covers)
+        .unwrap();
+    let first = w.verify("1.0", None);
+    let second = w.verify("1.0", None);
+    assert_eq!(
+        first.code, second.code,
+        "{} / {}",
+        first.reason, second.reason
+    );
+    verdict(second)
+}
+
+/// Three witnesses, a quorum of two; a gossiped note of a newer checkpoint
+/// whose third cosignature is dated a year ahead is saved without that
+/// line (so `gossip export` never passes it on).
+pub fn gossiped_ahead() -> Outcome {
+    let mut w = World::new(1);
+    w.witnesses
+        .push(SecretKey::from_seed("w2.example", [3; 32]).unwrap());
+    w.quorum = Some(2);
+    w.publish(0, "1.0", 3);
+    w.serve(0, 4, Some(NOW - 60));
+    assert_eq!(w.verify("1.0", None).code, 0);
+    w.publish(0, "1.1", 1);
+    w.serve_history(0, &w.logs[0].history, 6);
+    let l = &w.logs[0];
+    let cp = bt_exec::tlog::Checkpoint::new(&l.origin, 6, l.history.root(6));
+    let lines = vec![
+        cosig(&w, 0, &cp, NOW - 5),
+        cosig(&w, 1, &cp, NOW - 5),
+        cosig(&w, 2, &cp, NOW + 365 * DAY),
+    ];
+    let note = bt_exec::log::sign_checkpoint(&l.key, &cp, &lines);
+    match w.gossip(0, &note) {
+        Ok(bt_exec::verify::Gossip::Newer { note, .. }) => {
+            let text = String::from_utf8_lossy(&note).into_owned();
+            let kept = text.matches("\n\u{2014} ").count();
+            (0, format!("saved with {kept} signature lines"))
+        }
+        other => super::scenarios::gossip(other),
+    }
+}
+
+/// Two logs, `logs = 1`, `latest`: log 0 (1.0, 2.0) and log 1 (1.0 only)
+/// seen once when `seen_before`; then log 0 grows with 3.0 and a mirror
+/// keeps its entry bundles from being read, while log 1 proves 1.0.
+pub fn bundles_kept_from_the_history(seen_before: bool) -> Outcome {
+    let mut w = world(2, "latest = true\n");
+    fill(&mut w, 0, true, true, false);
+    fill(&mut w, 1, true, false, false);
+    if seen_before {
+        assert_eq!(w.verify("2.0", None).code, 0);
+    }
+    let (b3, _) = program("3.0");
+    let e = release(&w.publisher, NAME, "3.0", &b3, NOW - 60);
+    w.logs[0].history.append(e);
+    w.serve(0, 3, Some(NOW - 30));
+    for p in w.logs[0].src.paths() {
+        if p.starts_with("tile/entries/") {
+            w.logs[0].src.remove(&p);
+        }
+    }
+    verdict(w.verify("1.0", None))
+}
