@@ -175,6 +175,15 @@ pub(super) fn find_leaf(
                     covers: vec![],
                 });
             }
+            // The index points at another release's leaf: a lying or stale
+            // index, which only makes the lookup fail (DESIGN §4) — not a
+            // fault of the publisher's.
+            Err(LogOutcome::Refused(Cause::OtherBytes, m)) => {
+                last = (
+                    Cause::NotInLog,
+                    format!("not in this log: its index lists leaf {idx} for this hash, but {m}"),
+                )
+            }
             Err(LogOutcome::Refused(c, m)) => last = (c, m),
             Err(o) => return Err(o),
         }

@@ -352,10 +352,16 @@ fn run(
     {
         let view = log.ctx.state.view(&log.spec.id);
         update_view(log, &*view, &current)?;
-        // What the index did not find, the history may hold (a proof file
-        // present decides alone: no fallback).
-        if sidecar.is_none() && matches!(found, Err(LogOutcome::Refused(..))) {
-            if let Some(f) = from_view(log, &current.checkpoint, file, report)? {
+        // What the index did not find (or a garbled index hid), the
+        // history may hold (a proof file present decides alone: no
+        // fallback). When the view cannot prove it either, the index's
+        // answer stands.
+        let index_failed = matches!(
+            found,
+            Err(LogOutcome::Refused(..) | LogOutcome::Unreachable(_))
+        );
+        if sidecar.is_none() && index_failed {
+            if let Ok(Some(f)) = from_view(log, &current.checkpoint, file, report) {
                 found = Ok(f);
             }
         }

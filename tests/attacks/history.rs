@@ -409,3 +409,16 @@ pub fn bundles_kept_from_the_history(seen_before: bool) -> Outcome {
     }
     verdict(w.verify("1.0", None))
 }
+
+/// A mirror points `bt/index` for 1.0's bytes at 2.0's leaf, under
+/// `require` ("" for no history rule).
+pub fn index_pointing_elsewhere(require: &str) -> Outcome {
+    let mut w = world(1, require);
+    fill(&mut w, 0, true, true, false);
+    let (_, sha) = program("1.0");
+    let rec = bt_exec::index::encode_record(&sha, 1);
+    w.logs[0]
+        .src
+        .put(&format!("bt/index/{:02x}", sha[0]), rec.to_vec());
+    verdict(w.verify("1.0", None))
+}

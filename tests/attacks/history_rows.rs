@@ -205,6 +205,22 @@ pub const HISTORY_ROWS: &[Row] = &[
         says: &["not a whole number of 40-byte records"],
     },
     Row {
+        attacker: "mirror",
+        attack: "points bt/index at another release's leaf (no history rule)",
+        route: "bt/index",
+        run: || index_pointing_elsewhere(""),
+        code: exit::REFUSED,
+        says: &["not in this log: its index lists leaf 1 for this hash, but the entry is for other bytes"],
+    },
+    Row {
+        attacker: "mirror",
+        attack: "points bt/index at another release's leaf (no_downgrade)",
+        route: "bt/index, history view",
+        run: || index_pointing_elsewhere("no_downgrade = true\n"),
+        code: 0,
+        says: &["proven in 1 of 1"],
+    },
+    Row {
         attacker: "other publisher",
         attack: "re-logs outdated 1.0's bytes as its own release (latest)",
         route: "proof file of its entry, --offline",
