@@ -215,7 +215,13 @@ pub fn warm_after_gossip(gossip_newer: bool) -> Outcome {
 /// `min_release_age = 1d`: 1.0 covered ten days ago by `old` (a witness
 /// key) and by witness 0, and a minute ago by both current witnesses.
 pub fn covered_long_ago_by(old: Option<SecretKey>) -> Outcome {
-    let mut w = world(1, "min_release_age = \"1d\"\n");
+    covered_long_ago(old, "")
+}
+
+/// `covered_long_ago_by` with `require` added; verified twice (the second
+/// run on the warm path when `require` sets `refresh`), both alike.
+fn covered_long_ago(old: Option<SecretKey>, require: &str) -> Outcome {
+    let mut w = world(1, &format!("min_release_age = \"1d\"\n{require}"));
     fill(&mut w, 0, true, false, false);
     let key = |k: &SecretKey| *k.verifier().key.as_bytes();
     let older = old.as_ref().map_or(key(&w.witnesses[1]), key);
@@ -235,7 +241,14 @@ pub fn covered_long_ago_by(old: Option<SecretKey>) -> Outcome {
         .view(&w.logs[0].id())
         .record_coverage(&covers)
         .unwrap();
-    verdict(w.verify("1.0", None))
+    let first = w.verify("1.0", None);
+    let second = w.verify("1.0", None);
+    assert_eq!(
+        first.code, second.code,
+        "{} / {}",
+        first.reason, second.reason
+    );
+    verdict(second)
 }
 
 /// A witness no longer in the policy.
@@ -327,34 +340,7 @@ pub fn relogged_offline() -> Outcome {
 /// `covered_long_ago_by` on the warm path (`refresh`): the refusal stands
 /// when decided again with fresh data.
 pub fn covered_long_ago_warm(old: Option<SecretKey>) -> Outcome {
-    let mut w = world(1, "min_release_age = \"1d\"\nrefresh = \"1h\"\n");
-    fill(&mut w, 0, true, false, false);
-    let key = |k: &SecretKey| *k.verifier().key.as_bytes();
-    let older = old.as_ref().map_or(key(&w.witnesses[1]), key);
-    let covers = [
-        Cover {
-            size: 1,
-            time: NOW - 10 * DAY,
-            witness: key(&w.witnesses[0]),
-        },
-        Cover {
-            size: 1,
-            time: NOW - 10 * DAY,
-            witness: older,
-        },
-    ];
-    w.store
-        .view(&w.logs[0].id())
-        .record_coverage(&covers)
-        .unwrap();
-    let first = w.verify("1.0", None);
-    let second = w.verify("1.0", None);
-    assert_eq!(
-        first.code, second.code,
-        "{} / {}",
-        first.reason, second.reason
-    );
-    verdict(second)
+    covered_long_ago(old, "refresh = \"1h\"\n")
 }
 
 /// Three witnesses, a quorum of two; a gossiped note of a newer checkpoint
