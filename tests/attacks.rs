@@ -27,11 +27,15 @@ mod history;
 #[path = "attacks/history_rows.rs"]
 mod history_rows;
 
+#[path = "attacks/more_routes.rs"]
+mod more_routes;
+
 #[path = "common/sigsum_log.rs"]
 mod sigsum_log;
 
 use bt_exec::verify::exit;
 use history_rows::HISTORY_ROWS;
+use more_routes::MORE_ROWS;
 use route_rows::ROUTE_ROWS;
 use routes::{attests_same, rebuilt, sigsum};
 use scenarios::*;
@@ -569,6 +573,7 @@ fn every_attack_on_every_route() {
         .iter()
         .chain(ROUTE_ROWS)
         .chain(HISTORY_ROWS)
+        .chain(MORE_ROWS)
         .chain(HONEST)
     {
         let (code, msg) = (r.run)();

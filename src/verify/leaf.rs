@@ -304,6 +304,9 @@ fn sidecar_leaf(
     let at = path.display();
     let sc = open(&p.checkpoint, log)
         .map_err(|e| LogOutcome::Refused(Cause::ProofFile, format!("{at}: checkpoint: {e}")))?;
+    report
+        .warnings
+        .extend(super::current::future_warnings(log, &sc));
     if let Some(newer) = may_prove(log, current, &sc, &format!("{at}"))? {
         report.save_checkpoint = Some(super::log::to_save(log, &newer));
         report.checkpoint = Some(newer.checkpoint.clone());

@@ -100,6 +100,9 @@ pub struct World {
     pub extra_policy: String,
     /// How many of the witnesses the quorum needs (`None`: all).
     pub quorum: Option<usize>,
+    /// A proof file goes beside the program as the one named for log 0
+    /// (`tool.tlog-proofs/<key hash>.tlog-proof`), not as `tool.tlog-proof`.
+    pub named_proof: bool,
     pub offline: bool,
     pub now: u64,
 }
@@ -147,6 +150,7 @@ impl World {
             require: "logs = 1\nmax_age = \"1h\"\n".into(),
             extra_policy: String::new(),
             quorum: None,
+            named_proof: false,
             offline: false,
             now: NOW,
         }
@@ -334,8 +338,19 @@ impl World {
             cas_path: PathBuf::from("/nonexistent"),
             cached: false,
         };
-        let sidecar = sidecar.map(|b| (PathBuf::from("tool.tlog-proof"), b));
-        verify::verify(&ctx, file, verify::Sidecars::single(sidecar))
+        let sidecars = if self.named_proof {
+            let path = format!(
+                "tool.tlog-proofs/{}.tlog-proof",
+                self.logs[0].id().key_hash()
+            );
+            verify::Sidecars {
+                single: None,
+                per_log: vec![sidecar.map(|b| (PathBuf::from(path), b))],
+            }
+        } else {
+            verify::Sidecars::single(sidecar.map(|b| (PathBuf::from("tool.tlog-proof"), b)))
+        };
+        verify::verify(&ctx, file, sidecars)
     }
 
     /// Saves what a decision learnt, as bt-exec does after a verdict.

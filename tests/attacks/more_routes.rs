@@ -1,0 +1,225 @@
+//! Attacks the main table runs on one route, here on the others: forks in
+//! a named proof file, under `--offline` and on a warm run; rollbacks to a
+//! smaller fork through a proof file, gossip and `NAME@VERSION`; an alarm
+//! already raised on every route; witnesses' odd lines inside a proof
+//! file's checkpoint or a gossiped note.
+
+use bt_exec::verify::exit;
+
+use super::scenarios::*;
+use super::world::{World, NOW};
+use super::Row;
+
+/// `forked_proof_file` with the world set up by `setup` first.
+fn forked_proof_with(size: u64, setup: fn(&mut World)) -> Outcome {
+    let mut w = honest();
+    setup(&mut w);
+    let f = fork(&w, size);
+    if size > 4 && !w.offline {
+        w.serve_history(0, &f, size);
+        w.logs[0].src.put(
+            "checkpoint",
+            w.note_of(0, &w.logs[0].history, 4, Some(NOW - 60)),
+        );
+    }
+    let proof = w.proof_file(0, &f, size - 1, size, None);
+    verdict(w.verify("2.0", Some(proof)))
+}
+
+/// A proof file of a smaller fork (size 3) beside the program.
+fn smaller_fork_in_a_proof_file() -> Outcome {
+    let w = honest();
+    let f = fork(&w, 3);
+    let proof = w.proof_file(0, &f, 2, 3, Some(NOW - 60));
+    verdict(w.verify("2.0", Some(proof)))
+}
+
+/// An alarm raised (a fork seen through gossip), then `route` is taken.
+fn with_alarm(route: fn(&mut World) -> Outcome) -> Outcome {
+    let mut w = honest();
+    let f = fork(&w, 4);
+    let _ = w.gossip(0, &w.note_of(0, &f, 4, None));
+    route(&mut w)
+}
+
+/// Three witnesses, a quorum of two; `lines` cosign the checkpoint of a
+/// proof file of size 5 (release 2.0) beside the program.
+fn proof_cosigned(lines: fn(&World, &bt_exec::tlog::Checkpoint) -> Vec<String>) -> Outcome {
+    let mut w = World::new(1);
+    w.witnesses
+        .push(bt_exec::note::SecretKey::from_seed("w2.example", [3; 32]).unwrap());
+    w.quorum = Some(2);
+    w.publish(0, "1.0", 3);
+    w.serve(0, 4, Some(NOW - 60));
+    w.publish(0, "2.0", 0);
+    w.serve_history(0, &w.logs[0].history, 5);
+    let l = &w.logs[0];
+    let cp = bt_exec::tlog::Checkpoint::new(&l.origin, 5, l.history.root(5));
+    let note = bt_exec::log::sign_checkpoint(&l.key, &cp, &lines(&w, &cp));
+    let proof = bt_exec::tlog::TlogProof {
+        extra: Some(l.history.leaves[4].clone()),
+        index: 4,
+        proof: l.history.inclusion(4, 5),
+        checkpoint: note,
+    }
+    .encode();
+    verdict(w.verify("2.0", Some(proof)))
+}
+
+const YEAR: u64 = 365 * 86_400;
+
+pub const MORE_ROWS: &[Row] = &[
+    Row {
+        attacker: "log operator",
+        attack: "fork at the same size",
+        route: "named proof file",
+        run: || forked_proof_with(4, |w| w.named_proof = true),
+        code: exit::MISBEHAVIOUR,
+        says: &["two different trees of size 4"],
+    },
+    Row {
+        attacker: "log operator",
+        attack: "fork at a larger size",
+        route: "named proof file",
+        run: || forked_proof_with(7, |w| w.named_proof = true),
+        code: exit::MISBEHAVIOUR,
+        says: &["size 4 is not a prefix of size 7"],
+    },
+    Row {
+        attacker: "log operator",
+        attack: "fork at the same size",
+        route: "proof file, --offline",
+        run: || forked_proof_with(4, |w| w.offline = true),
+        code: exit::MISBEHAVIOUR,
+        says: &["two different trees of size 4"],
+    },
+    Row {
+        attacker: "log operator",
+        attack: "fork at a larger size, never cosigned",
+        route: "proof file, --offline",
+        run: || forked_proof_with(7, |w| w.offline = true),
+        code: exit::REFUSED,
+        says: &["size 7 is larger than size 4", "does not meet it itself"],
+    },
+    Row {
+        attacker: "log operator",
+        attack: "fork at a larger size",
+        route: "proof file, warm (refresh)",
+        run: || forked_proof_with(7, |w| w.require.push_str("refresh = \"1h\"\n")),
+        code: exit::MISBEHAVIOUR,
+        says: &["size 4 is not a prefix of size 7"],
+    },
+    Row {
+        attacker: "log operator",
+        attack: "rollback to a forked smaller tree",
+        route: "proof file",
+        run: smaller_fork_in_a_proof_file,
+        code: exit::MISBEHAVIOUR,
+        says: &["size 3 is not a prefix of size 4"],
+    },
+    Row {
+        attacker: "log operator",
+        attack: "rollback to a forked smaller tree",
+        route: "gossip",
+        run: || {
+            let w = honest();
+            let f = fork(&w, 3);
+            gossip(w.gossip(0, &w.note_of(0, &f, 3, Some(NOW - 60))))
+        },
+        code: exit::MISBEHAVIOUR,
+        says: &["size 3 is not a prefix of size 4"],
+    },
+    Row {
+        attacker: "log operator",
+        attack: "rollback to a forked smaller tree",
+        route: "NAME@VERSION",
+        run: || {
+            let w = honest();
+            let f = fork(&w, 3);
+            w.logs[0]
+                .src
+                .put("checkpoint", w.note_of(0, &f, 3, Some(NOW - 60)));
+            resolve(&w, Some("1.0"))
+        },
+        code: exit::MISBEHAVIOUR,
+        says: &["size 3 is not a prefix of size 4"],
+    },
+    Row {
+        attacker: "log operator",
+        attack: "a split view seen once stays refused",
+        route: "--offline",
+        run: || {
+            with_alarm(|w| {
+                w.offline = true;
+                verdict(w.verify("1.0", None))
+            })
+        },
+        code: exit::MISBEHAVIOUR,
+        says: &["recorded earlier", "alarm clear"],
+    },
+    Row {
+        attacker: "log operator",
+        attack: "a split view seen once stays refused",
+        route: "proof file",
+        run: || {
+            with_alarm(|w| {
+                let p = w.proof_file(0, &w.logs[0].history, 3, 4, Some(NOW - 60));
+                verdict(w.verify("1.0", Some(p)))
+            })
+        },
+        code: exit::MISBEHAVIOUR,
+        says: &["recorded earlier"],
+    },
+    Row {
+        attacker: "log operator",
+        attack: "a split view seen once stays refused",
+        route: "NAME@VERSION",
+        run: || with_alarm(|w| resolve(w, Some("1.0"))),
+        code: exit::MISBEHAVIOUR,
+        says: &["recorded earlier"],
+    },
+    Row {
+        attacker: "witness",
+        attack: "one of three dates its cosignature a year ahead",
+        route: "proof file",
+        run: || {
+            proof_cosigned(|w, cp| {
+                vec![
+                    cosig(w, 0, cp, NOW - 5),
+                    cosig(w, 1, cp, NOW - 5),
+                    cosig(w, 2, cp, NOW + YEAR),
+                ]
+            })
+        },
+        code: 0,
+        says: &[
+            "proven in 1 of 1",
+            "w2.example is dated 31536000 s in the future",
+        ],
+    },
+    Row {
+        attacker: "witness",
+        attack: "one witness's cosignature twice",
+        route: "proof file",
+        run: || proof_cosigned(|w, cp| vec![cosig(w, 0, cp, NOW - 5), cosig(w, 0, cp, NOW - 6)]),
+        code: exit::REFUSED,
+        says: &["does not meet it itself"],
+    },
+    Row {
+        attacker: "witness",
+        attack: "an Ed25519 (0x01) line, not a cosignature",
+        route: "gossip",
+        run: || {
+            let (w, h) = extended();
+            let l = &w.logs[0];
+            let cp = bt_exec::tlog::Checkpoint::new(&l.origin, 5, h.root(5));
+            let lines = vec![
+                cosig(&w, 0, &cp, NOW),
+                bt_exec::note::sign_ed25519_line(&w.witnesses[1], &cp.encode()),
+            ];
+            gossip(w.gossip(0, &bt_exec::log::sign_checkpoint(&l.key, &cp, &lines)))
+        },
+        code: 0,
+        says: &["not saved: the witness quorum is not met (1 valid"],
+    },
+];
