@@ -380,6 +380,37 @@ fn gossip_import_reveals_a_fork() {
     assert!(fs::read_dir(w.root.join("state/evidence")).unwrap().count() == 1);
 }
 
+/// What `gossip import` is given is read capped and from regular files
+/// only: a FIFO (which would block the read for ever) is refused at once
+/// (125), and a peer's line of megabytes is echoed bounded.
+#[test]
+fn gossip_import_refuses_a_fifo_and_bounds_what_it_echoes() {
+    let w = World::ready(1);
+    let fifo = w.root.join("peer.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let start = std::time::Instant::now();
+    let out = w.run(&["gossip", "import", fifo.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(125),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    let long = w.root.join("long.txt");
+    fs::write(
+        &long,
+        format!(
+            "{}
+",
+            "x".repeat(3 << 20)
+        ),
+    )
+    .unwrap();
+    let out = w.run(&["gossip", "import", long.to_str().unwrap()]);
+    assert!(out.stderr.len() < 4096, "{} bytes echoed", out.stderr.len());
+}
+
 #[test]
 fn fifty_processes_at_once_on_a_fresh_state() {
     let w = World::ready(2);
