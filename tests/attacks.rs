@@ -30,10 +30,14 @@ mod history_rows;
 #[path = "attacks/more_routes.rs"]
 mod more_routes;
 
+#[path = "attacks/gap_rows.rs"]
+mod gap_rows;
+
 #[path = "common/sigsum_log.rs"]
 mod sigsum_log;
 
 use bt_exec::verify::exit;
+use gap_rows::GAP_ROWS;
 use history_rows::HISTORY_ROWS;
 use more_routes::MORE_ROWS;
 use route_rows::ROUTE_ROWS;
@@ -574,6 +578,7 @@ fn every_attack_on_every_route() {
         .chain(ROUTE_ROWS)
         .chain(HISTORY_ROWS)
         .chain(MORE_ROWS)
+        .chain(GAP_ROWS)
         .chain(HONEST)
     {
         let (code, msg) = (r.run)();

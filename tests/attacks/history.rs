@@ -19,9 +19,9 @@ use super::world::{program, State, World, NAME, NOW};
 
 /// The other admitted publisher: it may publish `x.example/*` only.
 pub const X_NAME: &str = "x.example/relogged";
-const DAY: u64 = 86_400;
+pub const DAY: u64 = 86_400;
 
-fn x_key() -> SigningKey {
+pub fn x_key() -> SigningKey {
     SigningKey::from_bytes(&[8; 32])
 }
 
@@ -49,7 +49,7 @@ pub fn release(
 
 /// A world of `logs` logs whose policy also admits X for `x.example/*`,
 /// with `require` added.
-fn world(logs: usize, require: &str) -> World {
+pub fn world(logs: usize, require: &str) -> World {
     let mut w = World::new(logs);
     w.extra_policy = format!(
         "[[publisher]]\nnames = [\"x.example/*\"]\nkey = \"{}\"\n",
@@ -62,7 +62,7 @@ fn world(logs: usize, require: &str) -> World {
 /// Appends to log `l`: 1.0 (published two days ago) at leaf 0, 2.0 (a day
 /// ago) at leaf 1 when `with_2`, and X's re-log of 1.0's bytes when
 /// `relog`; serves it cosigned. Returns X's leaf.
-fn fill(w: &mut World, l: usize, with_1: bool, with_2: bool, relog: bool) -> Option<u64> {
+pub fn fill(w: &mut World, l: usize, with_1: bool, with_2: bool, relog: bool) -> Option<u64> {
     let (b1, _) = program("1.0");
     let (b2, _) = program("2.0");
     if with_1 {
@@ -100,6 +100,13 @@ pub enum Hint {
 pub fn relogged(require: &str, hint: Hint) -> Outcome {
     let mut w = world(1, require);
     let x = fill(&mut w, 0, true, true, true).unwrap();
+    let proof = plant(&w, hint, x);
+    verdict(w.verify("1.0", proof))
+}
+
+/// Plants `hint` for X's entry at leaf `x` of log 0; returns the proof
+/// file to put beside the program, if the hint is one.
+pub fn plant(w: &World, hint: Hint, x: u64) -> Option<Vec<u8>> {
     let h = &w.logs[0].history;
     let size = h.leaves.len() as u64;
     let proof = (hint == Hint::ProofFile).then(|| w.proof_file(0, h, x, size, Some(NOW - 60)));
@@ -119,7 +126,7 @@ pub fn relogged(require: &str, hint: Hint) -> Outcome {
         }
         Hint::ProofFile | Hint::Index => {}
     }
-    verdict(w.verify("1.0", proof))
+    proof
 }
 
 /// Control: 2.0's bytes, with X's re-log of 1.0 in the log, under `latest`.
@@ -142,7 +149,7 @@ pub fn relogged_after_2_ran(legacy: bool) -> Outcome {
 }
 
 /// The run record of 2.0 (leaf 1 of log 0).
-fn ran_2(w: &World, legacy: bool) -> Runs {
+pub fn ran_2(w: &World, legacy: bool) -> Runs {
     let mut logs = BTreeMap::new();
     let mut ran = vec![];
     if legacy {
