@@ -456,3 +456,52 @@ fn as_an_unprivileged_user() {
     let ok = as_nobody(&cache, &state);
     assert_eq!(ok.status.code(), Some(3), "{ok:?}");
 }
+
+/// The state the release-history rules and warm verdicts read — the
+/// cached proof, the view's size, index and witnesses' cosignatures, the
+/// run record, the warm verdict itself — given to another user or made
+/// group-writable, one at a time: refused (125) naming it, never trusted.
+#[test]
+fn history_state_and_warm_verdicts_planted_by_others_are_refused() {
+    if !root("history_state_and_warm_verdicts_planted_by_others_are_refused") {
+        return;
+    }
+    let w = World::ready(1);
+    w.cosign(0, &[Some(now() - 100), Some(now() - 100)]);
+    w.policy("max_age = \"1h\"\nlatest = true\nno_downgrade = true\nmin_release_age = \"10s\"\nrefresh = \"1h\"");
+    let base = dir(&w.root.join("hist"), 0o755);
+    let (cache, state) = (
+        dir(&base.join("cache"), 0o755),
+        dir(&base.join("state"), 0o755),
+    );
+    runs_in(&w, &cache, &state);
+    runs_in(&w, &cache, &state);
+    let mut read_back = files(&state.join("proofs"));
+    read_back.extend(files(&state.join("runs")));
+    read_back.extend(files(&state.join("memos")));
+    for f in files(&state.join("views")) {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        if ["size", "witnessed", "leaves", "offsets"].contains(&name.as_str())
+            || f.parent().unwrap().ends_with("hashes") && name != "complete"
+        {
+            read_back.push(f);
+        }
+    }
+    assert!(read_back.len() >= 8, "{read_back:?}");
+    let memos = state.join("memos");
+    for f in read_back {
+        // A warm verdict reads none of the others: each is checked on the
+        // run that reads it.
+        if !f.starts_with(&memos) {
+            let _ = fs::remove_dir_all(&memos);
+        }
+        chown(&f, Some(OTHER), Some(OTHER)).unwrap();
+        refused_in(&w, &cache, &state, &f, "owned by uid");
+        chown(&f, Some(0), Some(0)).unwrap();
+        let m = fs::metadata(&f).unwrap().permissions().mode();
+        mode(&f, m | 0o020);
+        refused_in(&w, &cache, &state, &f, "chmod go-w ");
+        mode(&f, m);
+        runs_in(&w, &cache, &state);
+    }
+}
