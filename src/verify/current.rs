@@ -375,6 +375,14 @@ fn both(
         // decides (DESIGN §6, §10).
         Err(why) => {
             report.warnings.push(format!("the log serves size {} and the saved checkpoint is size {}; whether they are one history cannot be proven from what it serves ({why}); using the saved checkpoint", f.checkpoint.size, c.checkpoint.size));
+            // Only a newer checkpoint the witnesses vouch for could have
+            // proven more; one the log key alone signed never could.
+            if f.checkpoint.size > c.checkpoint.size && fresh(log, &f).is_ok() {
+                report.unproven_growth = Some(format!(
+                    "the log serves size {}, which cannot be proven to extend the saved size {} from what it serves ({why})",
+                    f.checkpoint.size, c.checkpoint.size
+                ));
+            }
             cached_in_force(log, c)?
         }
     })
@@ -437,6 +445,14 @@ pub fn gossip_check(
     let log = Log::new(ctx, spec);
     let theirs = open(note, &log)
         .map_err(|e| LogOutcome::Refused(Cause::Checkpoint, format!("gossiped checkpoint: {e}")))?;
+    // A log with a split view on record stays refused on every route,
+    // gossip included: an honest-looking note does not clear it.
+    if let Some(ev) = ctx.state.alarm(&spec.id) {
+        return Err(LogOutcome::Misbehaved {
+            msg: format!("a split view of this log was recorded earlier ({ev}); it stays refused until a person runs `bt-exec alarm clear {}`", spec.origin),
+            evidence: Some(std::path::PathBuf::from(ev)),
+        });
+    }
     let meets = match fresh(&log, &theirs) {
         Ok(()) => Ok(()),
         Err(o) => Err(o.message()),

@@ -102,6 +102,10 @@ pub struct LogReport {
     /// and it covers the checkpoint in force: the log was checked in this
     /// run, whether or not it proved the file ([`super::releases`]).
     pub history: Option<super::Checked>,
+    /// Set when the log served a larger checkpoint that could not be
+    /// proven to extend the saved one (tiles missing or altered on the
+    /// way): what only it could hold is unknown, not absent.
+    pub unproven_growth: Option<String>,
     /// What was served and proved nothing (the run went on without it),
     /// for the user to see.
     pub warnings: Vec<String>,
@@ -136,6 +140,7 @@ impl LogReport {
             save_attestations: vec![],
             warm_until: None,
             history: None,
+            unproven_growth: None,
             warnings: vec![],
             narration: vec![],
         }
@@ -316,6 +321,24 @@ pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport>
     Some(report)
 }
 
+/// "Not in this log" from a log whose larger, witnessed served checkpoint
+/// could not be proven to extend the saved one is that log unreachable
+/// for this run.
+///
+/// Attack stopped: a mirror or network path that alters or drops the
+/// tiles linking the saved checkpoint to the log's newer one, so that a
+/// release logged since is "not in this log" (126, "publish this exact
+/// file") on a machine that saw the log before. Anyone on the path can do
+/// that, so it is 124, as dropping packets would be.
+pub(super) fn unknown_if_unproven(o: LogOutcome, report: &LogReport) -> LogOutcome {
+    match (o, &report.unproven_growth) {
+        (LogOutcome::Refused(Cause::NotInLog, m), Some(why)) => {
+            LogOutcome::Unreachable(format!("{m}; {why}"))
+        }
+        (o, _) => o,
+    }
+}
+
 /// Verifies `file` against one log.
 pub fn verify_log(
     ctx: &Context,
@@ -369,7 +392,7 @@ fn run(
             covers: found.as_ref().map(|f| f.covers.clone()).unwrap_or_default(),
         });
     }
-    let found = found?;
+    let found = found.map_err(|o| unknown_if_unproven(o, report))?;
     report.attested = attestations(log, &current.checkpoint, file, &found, true, report)?;
     report.entry = Some(found.entry);
     Ok(found.index)

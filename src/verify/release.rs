@@ -36,13 +36,21 @@ pub fn find_release(
         let releases = view
             .releases(name)
             .map_err(|e| LogOutcome::Refused(Cause::State, e.to_string()))?;
-        Ok(releases
+        let found: Vec<Seen> = releases
             .into_iter()
             .filter(|s| {
                 version.map_or(true, |v| s.entry.release.version == v)
                     && super::recognised(ctx.policy, &s.entry)
             })
-            .collect())
+            .collect();
+        // None here while the log's newer history could not be read: that
+        // is the log unreachable, not the release absent.
+        match &report.unproven_growth {
+            Some(why) if found.is_empty() => Err(LogOutcome::Unreachable(format!(
+                "no such release in the saved history; {why}"
+            ))),
+            _ => Ok(found),
+        }
     })();
     (report, r)
 }

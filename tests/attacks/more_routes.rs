@@ -6,6 +6,7 @@
 
 use bt_exec::verify::exit;
 
+use super::routes::audited;
 use super::scenarios::*;
 use super::world::{World, NOW};
 use super::Row;
@@ -68,7 +69,174 @@ fn proof_cosigned(lines: fn(&World, &bt_exec::tlog::Checkpoint) -> Vec<String>) 
 
 const YEAR: u64 = 365 * 86_400;
 
+/// `honest`, then log 0 grows to size 10 (release 1.1), cosigned, and a
+/// mirror flips a byte of `path`; then `route` is taken.
+fn grown_and_altered(path: &'static str, route: fn(&mut World) -> Outcome) -> Outcome {
+    let mut w = honest();
+    w.publish(0, "1.1", 5);
+    w.serve(0, 10, Some(NOW - 30));
+    flip(&w, path);
+    route(&mut w)
+}
+
+/// A proof file of 1.1 at size 10 (cosigned) beside the program.
+fn proof_of_1_1(w: &mut World) -> Outcome {
+    let p = w.proof_file(0, &w.logs[0].history, 9, 10, Some(NOW - 30));
+    verdict(w.verify("1.1", Some(p)))
+}
+
+/// A stale mirror serves the size-4 checkpoint of a log grown to 10; the
+/// program (1.1, at leaf 9) comes with a cosigned proof file of size 10,
+/// or (`None`) is not yet cached.
+fn stale_mirror_with(proof: bool) -> Outcome {
+    let mut w = honest();
+    w.publish(0, "1.1", 5);
+    w.serve_history(0, &w.logs[0].history, 10);
+    w.logs[0].src.put(
+        "checkpoint",
+        w.note_of(0, &w.logs[0].history, 4, Some(NOW - 60)),
+    );
+    let p = proof.then(|| w.proof_file(0, &w.logs[0].history, 9, 10, Some(NOW - 30)));
+    verdict(w.verify("1.1", p))
+}
+
 pub const MORE_ROWS: &[Row] = &[
+    Row {
+        attacker: "log operator",
+        attack: "rollback to a forked smaller tree",
+        route: "audit mode",
+        run: || {
+            let w = honest();
+            let f = fork(&w, 3);
+            w.logs[0]
+                .src
+                .put("checkpoint", w.note_of(0, &f, 3, Some(NOW - 60)));
+            audited(w.verify("1.0", None))
+        },
+        code: exit::MISBEHAVIOUR,
+        says: &["size 3 is not a prefix of size 4"],
+    },
+    Row {
+        attacker: "log operator",
+        attack: "a split view seen once stays refused",
+        route: "audit mode",
+        run: || with_alarm(|w| audited(w.verify("1.0", None))),
+        code: exit::MISBEHAVIOUR,
+        says: &["recorded earlier"],
+    },
+    Row {
+        attacker: "log operator",
+        attack: "a split view seen once stays refused",
+        route: "gossip of an honest note",
+        run: || {
+            with_alarm(|w| {
+                let note = w.note_of(0, &w.logs[0].history, 4, Some(NOW - 30));
+                gossip(w.gossip(0, &note))
+            })
+        },
+        code: exit::MISBEHAVIOUR,
+        says: &["recorded earlier", "alarm clear"],
+    },
+    Row {
+        attacker: "mirror",
+        attack: "crafted hash tile under a larger cosigned proof file",
+        route: "proof file",
+        run: || grown_and_altered("tile/0/000.p/10", proof_of_1_1),
+        code: exit::UNREACHABLE,
+        says: &["cannot be proven to extend the checkpoint in force"],
+    },
+    Row {
+        attacker: "mirror",
+        attack: "crafted hash tile hiding a release logged since",
+        route: "bt/index",
+        run: || grown_and_altered("tile/0/000.p/10", |w| verdict(w.verify("1.1", None))),
+        code: exit::UNREACHABLE,
+        says: &[
+            "not in this log",
+            "cannot be proven to extend the saved size 4",
+        ],
+    },
+    Row {
+        attacker: "mirror",
+        attack: "crafted hash tile",
+        route: "gossip",
+        run: || {
+            grown_and_altered("tile/0/000.p/10", |w| {
+                let note = w.note_of(0, &w.logs[0].history, 10, Some(NOW - 30));
+                gossip(w.gossip(0, &note))
+            })
+        },
+        code: exit::UNREACHABLE,
+        says: &["cannot be proven now"],
+    },
+    Row {
+        attacker: "mirror",
+        attack: "crafted hash tile",
+        route: "NAME@VERSION",
+        run: || grown_and_altered("tile/0/000.p/10", |w| resolve(w, Some("1.1"))),
+        code: exit::UNREACHABLE,
+        says: &["cannot be proven to extend the saved size 4"],
+    },
+    Row {
+        attacker: "mirror",
+        attack: "crafted hash tile",
+        route: "audit mode",
+        run: || grown_and_altered("tile/0/000.p/10", |w| audited(w.verify("1.1", None))),
+        code: 0,
+        says: &[
+            "AUDIT: would refuse (log unreachable)",
+            "cannot be proven to extend the saved size 4",
+        ],
+    },
+    Row {
+        attacker: "mirror",
+        attack: "crafted entry bundle read for the history (latest)",
+        route: "proof file",
+        run: || {
+            grown_and_altered("tile/entries/000.p/10", |w| {
+                w.require.push_str("latest = true\n");
+                proof_of_1_1(w)
+            })
+        },
+        code: exit::UNREACHABLE,
+        says: &["release history"],
+    },
+    Row {
+        attacker: "mirror",
+        attack: "crafted entry bundle read for the history (latest)",
+        route: "NAME@VERSION",
+        run: || grown_and_altered("tile/entries/000.p/10", |w| resolve(w, Some("1.1"))),
+        code: exit::UNREACHABLE,
+        says: &["release history"],
+    },
+    Row {
+        attacker: "mirror",
+        attack: "stale checkpoint copy",
+        route: "cosigned proof file of a larger tree",
+        run: || stale_mirror_with(true),
+        code: 0,
+        says: &["proven in 1 of 1"],
+    },
+    Row {
+        attacker: "mirror",
+        attack: "stale checkpoint copy",
+        route: "bt/index, program not yet cached",
+        run: || stale_mirror_with(false),
+        code: exit::REFUSED,
+        says: &["not in this log"],
+    },
+    Row {
+        attacker: "mirror",
+        attack: "a proof file over its cap",
+        route: "proof file",
+        run: || {
+            let w = honest();
+            let big = vec![b'x'; bt_exec::tlog::MAX_PROOF_BYTES + 1];
+            verdict(w.verify("1.0", Some(big)))
+        },
+        code: exit::REFUSED,
+        says: &["tool.tlog-proof"],
+    },
     Row {
         attacker: "log operator",
         attack: "fork at the same size",

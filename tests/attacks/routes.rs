@@ -98,7 +98,7 @@ pub fn sigsum(tamper: fn(&mut String, &mut Vec<[u8; 32]>, &mut Vec<u8>)) -> Outc
 
 /// What audit mode does with a verdict: the exit code bt-exec ends with
 /// before the exec (0: it runs), and what it says.
-fn audited(v: verify::Verdict) -> Outcome {
+pub fn audited(v: verify::Verdict) -> Outcome {
     match judge(true, true, &v) {
         Judgement::Run => (0, v.reason),
         Judgement::AuditRun { cause } => {
