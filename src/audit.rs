@@ -32,6 +32,9 @@ pub fn cause(v: &Verdict) -> &'static str {
     if v.proven() {
         return "proven";
     }
+    if v.history_refused {
+        return "release history";
+    }
     let failed: Vec<&LogOutcome> = v
         .logs
         .iter()

@@ -37,7 +37,7 @@ mod gap_rows;
 mod sigsum_log;
 
 use bt_exec::verify::exit;
-use gap_rows::GAP_ROWS;
+use gap_rows::{GAP_ROWS, GAP_ROWS_2};
 use history_rows::HISTORY_ROWS;
 use more_routes::MORE_ROWS;
 use route_rows::ROUTE_ROWS;
@@ -579,6 +579,7 @@ fn every_attack_on_every_route() {
         .chain(HISTORY_ROWS)
         .chain(MORE_ROWS)
         .chain(GAP_ROWS)
+        .chain(GAP_ROWS_2)
         .chain(HONEST)
     {
         let (code, msg) = (r.run)();

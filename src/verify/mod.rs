@@ -70,6 +70,9 @@ pub struct Verdict {
     /// Every release of the bytes the checked logs hold, when the policy's
     /// history rules read them (what a run records, per name).
     pub releases: Vec<Placed>,
+    /// Refused by the history rules over every release of the bytes
+    /// (every log that proved them may still say "proven").
+    pub history_refused: bool,
 }
 
 impl Verdict {
@@ -179,6 +182,7 @@ fn verify_once(
         reason,
         elapsed_ms: 0,
         releases,
+        history_refused,
     };
     (v, history_refused)
 }
@@ -275,6 +279,7 @@ pub fn refused_verdict(file: Ingested, label: &str, cause: Cause, why: String) -
         reason: why,
         elapsed_ms: 0,
         releases: vec![],
+        history_refused: false,
     }
 }
 
@@ -337,5 +342,6 @@ pub fn sigsum_verdict(
         reason,
         elapsed_ms: start.elapsed().as_millis(),
         releases: vec![],
+        history_refused: false,
     }
 }

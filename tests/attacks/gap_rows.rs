@@ -349,3 +349,87 @@ pub const GAP_ROWS: &[Row] = &[
         says: &["does not meet it itself"],
     },
 ];
+
+/// `latest`, `refresh`: 1.0 verified (its view built); then "2.0" of NAME
+/// by a key not allowed for it is logged and reaches this machine by
+/// gossip. 1.0 still runs, decided again from the grown view.
+pub fn warm_after_an_unallowed_release() -> Outcome {
+    let mut w = world(1, "latest = true\nrefresh = \"1h\"\n");
+    fill(&mut w, 0, true, false, false);
+    assert_eq!(w.verify("1.0", None).code, 0);
+    let (b2, _) = program("2.0");
+    w.logs[0]
+        .history
+        .append(release(&x_key(), NAME, "2.0", &b2, NOW));
+    w.serve_history(0, &w.logs[0].history, 2);
+    let note = w.note_of(0, &w.logs[0].history, 2, Some(NOW - 10));
+    w.store.put_checkpoint(&w.logs[0].id(), &note, NOW);
+    verdict(w.verify("1.0", None))
+}
+
+/// `NAME@VERSION` while the log serves an entry bundle over its cap.
+pub fn resolve_over_cap() -> Outcome {
+    let mut w = world(1, "");
+    fill(&mut w, 0, true, true, false);
+    w.logs[0].src.put(
+        "tile/entries/000.p/2",
+        vec![0u8; bt_exec::tlog::tiles::MAX_BUNDLE_BYTES + 1],
+    );
+    super::scenarios::resolve(&w, Some("2.0"))
+}
+
+/// Audit mode: what it records for 1.0's bytes re-logged by X (`latest`),
+/// or for an entry of NAME by X, whose key may not publish it.
+pub fn audited_cause(relog: bool) -> Outcome {
+    if relog {
+        let mut w = world(1, "latest = true\n");
+        let x = fill(&mut w, 0, true, true, true).unwrap();
+        let proof = plant(&w, Hint::ProofFile, x);
+        return super::routes::audited(w.verify("1.0", proof));
+    }
+    let mut w = world(1, "");
+    let (b1, _) = program("1.0");
+    w.logs[0]
+        .history
+        .append(release(&x_key(), NAME, "1.0", &b1, NOW));
+    w.serve(0, 1, Some(NOW - 60));
+    super::routes::audited(w.verify("1.0", None))
+}
+
+pub const GAP_ROWS_2: &[Row] = &[
+    Row {
+        attacker: "other publisher",
+        attack: "logs a later release of a name it may not publish (latest)",
+        route: "warm (refresh) after the view grew",
+        run: warm_after_an_unallowed_release,
+        code: 0,
+        says: &["proven in 1 of 1"],
+    },
+    Row {
+        attacker: "mirror",
+        attack: "an entry bundle over its cap",
+        route: "NAME@VERSION",
+        run: resolve_over_cap,
+        code: exit::UNREACHABLE,
+        says: &["release history", "more than 16777728 bytes"],
+    },
+    Row {
+        attacker: "other publisher",
+        attack: "re-logs outdated 1.0's bytes as its own release (latest)",
+        route: "audit mode",
+        run: || audited_cause(true),
+        code: 0,
+        says: &[
+            "AUDIT: would refuse (release history)",
+            "example.org/tool 1.0 is not the latest release",
+        ],
+    },
+    Row {
+        attacker: "other publisher",
+        attack: "an entry for a name it may not publish",
+        route: "audit mode",
+        run: || audited_cause(false),
+        code: 0,
+        says: &["AUDIT: would refuse (publisher not allowed)"],
+    },
+];
