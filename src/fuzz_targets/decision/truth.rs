@@ -22,7 +22,7 @@
 use sha2::{Digest, Sha256};
 
 use super::world::{world, Candidate, Tree, MAX_AGE, ORIGINS, QUORUM};
-use crate::entry::Entry;
+use crate::entry::{Entry, Release};
 use crate::tlog::Checkpoint;
 
 /// How far past the clock a cosignature may be dated (DESIGN §5), written
@@ -271,39 +271,52 @@ impl Read {
     }
 }
 
-/// The validly signed entries of the world, decoded: what an entry whose
-/// bytes are not exactly one of them (another encoding) must match.
-fn valid_entries() -> &'static [Entry] {
-    static VALID: std::sync::OnceLock<Vec<Entry>> = std::sync::OnceLock::new();
+/// The validly signed entries of the world, decoded, and whether each is
+/// admitted: what an entry is looked up in (by its bytes, else by its
+/// statement, publisher and signature: another encoding of one of them).
+fn valid_entries() -> &'static std::collections::HashMap<Vec<u8>, (Entry, bool)> {
+    static VALID: std::sync::OnceLock<std::collections::HashMap<Vec<u8>, (Entry, bool)>> =
+        std::sync::OnceLock::new();
     VALID.get_or_init(|| {
         world()
             .valid
             .iter()
-            .filter_map(|b| Entry::decode(b).ok())
+            .filter_map(|b| {
+                let e = Entry::decode(b).ok()?;
+                let ok = allowed(&e);
+                Some((b.clone(), (e, ok)))
+            })
             .collect()
     })
+}
+
+/// By the publisher admitted for its name's namespace, for `any`.
+fn allowed(e: &Entry) -> bool {
+    let w = world();
+    let name = &e.release.name;
+    let by = e.publisher.as_bytes();
+    ((by == w.keys.publisher.verifying_key().as_bytes() && name.starts_with("example.org/"))
+        || (by == w.keys.second_publisher.verifying_key().as_bytes()
+            && name.starts_with("x.example/")))
+        && e.release.platform == "any"
 }
 
 /// `leaf` as a release the policy admits, by the reference's own rules:
 /// a validly signed entry of the world (its bytes, or another encoding of
 /// its statement, publisher and signature), for platform `any`, by the
 /// publisher admitted for its name's namespace.
-fn admitted(leaf: &[u8]) -> Option<Entry> {
-    let w = world();
+fn admitted(leaf: &[u8]) -> Option<Release> {
+    let valid = valid_entries();
+    if let Some((e, ok)) = valid.get(leaf) {
+        return ok.then(|| e.release.clone());
+    }
     let e = Entry::decode(leaf).ok()?;
-    let valid = w.valid.binary_search_by(|v| v.as_slice().cmp(leaf)).is_ok()
-        || valid_entries().iter().any(|v| {
-            v.release == e.release
-                && v.publisher.as_bytes() == e.publisher.as_bytes()
-                && v.signature == e.signature
-        });
-    let name = &e.release.name;
-    let by = e.publisher.as_bytes();
-    let allowed = (by == w.keys.publisher.verifying_key().as_bytes()
-        && name.starts_with("example.org/"))
-        || (by == w.keys.second_publisher.verifying_key().as_bytes()
-            && name.starts_with("x.example/"));
-    (valid && allowed && e.release.platform == "any").then_some(e)
+    let known = valid.values().any(|(v, _)| {
+        v.release == e.release
+            && v.publisher.as_bytes() == e.publisher.as_bytes()
+            && v.signature == e.signature
+    });
+    (known && allowed(&e)).then_some(e.release)
 }
 
 impl Truth {
@@ -331,18 +344,17 @@ impl Truth {
     pub fn latest(&self, checked: &[(usize, &Checkpoint)]) -> Result<(), String> {
         let w = world();
         let mut all: Vec<Read> = vec![];
+        let mut at_key: std::collections::HashMap<(String, [u8; 32], u64), usize> =
+            Default::default();
         for (at, &(log, cp)) in checked.iter().enumerate() {
             let Some(leaves) = self.history_of(log, cp) else {
                 continue;
             };
             for (index, leaf) in leaves.iter().enumerate() {
-                let Some(e) = admitted(leaf) else { continue };
-                let r = &e.release;
+                let Some(r) = admitted(leaf) else { continue };
                 let index = index as u64;
-                match all
-                    .iter_mut()
-                    .find(|x| x.name == r.name && x.sha256 == r.sha256 && x.size == r.size)
-                {
+                let key = (r.name.clone(), r.sha256, r.size);
+                match at_key.get(&key).and_then(|&i| all.get_mut(i)) {
                     Some(x) => {
                         x.published = x.published.min(r.published);
                         match x.first.iter_mut().find(|(l, _)| *l == at) {
@@ -350,14 +362,17 @@ impl Truth {
                             None => x.first.push((at, index)),
                         }
                     }
-                    None => all.push(Read {
-                        name: r.name.clone(),
-                        sha256: r.sha256,
-                        size: r.size,
-                        version: r.version.clone(),
-                        published: r.published,
-                        first: vec![(at, index)],
-                    }),
+                    None => {
+                        at_key.insert(key, all.len());
+                        all.push(Read {
+                            name: r.name.clone(),
+                            sha256: r.sha256,
+                            size: r.size,
+                            version: r.version.clone(),
+                            published: r.published,
+                            first: vec![(at, index)],
+                        });
+                    }
                 }
             }
         }
