@@ -10,6 +10,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$here/target/x86_64-unknown-linux-gnu/release
 targets=${*:-$(ls "$here/fuzz_targets" | sed 's/\.rs$//')}
+export LSAN_OPTIONS="suppressions=$here/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 status=0
 for t in $targets; do
     out=$("$bin/$t" -runs=0 -timeout=1 -rss_limit_mb=2048 -malloc_limit_mb=64 \

@@ -13,6 +13,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 secs=${SECONDS_EACH:-600}
 jobs=${JOBS:-2}
 targets=${*:-$(ls "$here/fuzz_targets" | sed 's/\.rs$//')}
+# Leak reports that are no leak (fuzz/lsan.supp says which and why).
+export LSAN_OPTIONS="suppressions=$here/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 mkdir -p "$here/logs"
 cd "$here"
 # The committed seeds go back into each corpus first: libFuzzer replaces an

@@ -157,16 +157,36 @@ fn decision_seeds_reach_every_outcome() {
 
 /// What a decision corpus reaches: `DECISION_CORPUS=fuzz/corpus/decision
 /// cargo test --test fuzz_replay -- --ignored --nocapture decision_corpus`
-/// prints how many inputs end in each exit code and the smallest of each.
+/// prints how many inputs end in each exit code and the smallest of each,
+/// then the decisions of each policy the inputs' first byte picks.
 #[test]
 #[ignore = "a tool for fuzzing sessions: reads DECISION_CORPUS"]
 fn decision_corpus() {
     let dir = PathBuf::from(std::env::var("DECISION_CORPUS").expect("DECISION_CORPUS"));
     let mut by_code: std::collections::BTreeMap<u8, (usize, Option<(u64, PathBuf)>)> =
         Default::default();
+    let mut by_policy: std::collections::BTreeMap<String, std::collections::BTreeMap<u8, usize>> =
+        Default::default();
     for f in inputs(&dir) {
         let len = f.metadata().unwrap().len();
-        for code in bt_exec::fuzz_targets::decision_codes(&fs::read(&f).unwrap()) {
+        let data = fs::read(&f).unwrap();
+        // The policy byte as the target reads it (world::Setup::from_byte).
+        let b = data.first().copied().unwrap_or(0);
+        let (listed, need) = match (b & 1 != 0, b & 2 != 0) {
+            (false, _) => (1, 1),
+            (true, false) => (2, 1),
+            (true, true) => (2, 2),
+        };
+        let policy = format!(
+            "{listed} log(s) listed, logs = {need}, latest = {}",
+            b & 4 != 0
+        );
+        for code in bt_exec::fuzz_targets::decision_codes(&data) {
+            *by_policy
+                .entry(policy.clone())
+                .or_default()
+                .entry(code)
+                .or_default() += 1;
             let e = by_code.entry(code).or_default();
             e.0 += 1;
             if e.1.as_ref().is_none_or(|(l, _)| len < *l) {
@@ -180,6 +200,13 @@ fn decision_corpus() {
             "exit {code}: {n} decisions; smallest input {len} bytes: {}",
             path.display()
         );
+    }
+    for (policy, codes) in by_policy {
+        let codes: Vec<String> = codes
+            .iter()
+            .map(|(c, n)| format!("{n} × exit {c}"))
+            .collect();
+        println!("{policy}: {}", codes.join(", "));
     }
 }
 

@@ -8,9 +8,15 @@
 //! file beside the program, move the clock, go offline — with decisions
 //! in between that save what they learn, as successive runs do.
 //!
+//! The world has two logs and two admitted publishers; the input's first
+//! byte picks the policy ([`world::Setup`]: one log or two listed,
+//! `logs = 1` or `2`, with or without `latest = true`), and the script
+//! plays against either log ([`Op::Use`]).
+//!
 //! Every "run" is checked against [`truth::Truth`], which knows what was
 //! really signed; every change of the saved checkpoint must extend the
-//! one before. The fuzzer holds no key: signing goes through the script's
+//! one before. Under `latest`, a run must also pass the reference's own
+//! reading of every log the run checked ([`Truth::latest`]). The fuzzer holds no key: signing goes through the script's
 //! operations, which record what they sign.
 
 mod script;
@@ -36,25 +42,35 @@ use crate::store::Ingested;
 use crate::tlog::{Checkpoint, Hash, TlogProof};
 use crate::verify::{LogOutcome, Sidecars, Verdict};
 use truth::{Signed, Truth};
-use world::{world, Files, ORIGIN, PROGRAM, START};
+use world::{world, Files, Setup, ORIGINS, PROGRAM, START};
 
 /// At most this many operations, and decisions, per input (each decision
 /// verifies signatures and hashes a few hundred leaves).
 const MAX_OPS: usize = 64;
 const MAX_DECISIONS: usize = 4;
 
-struct Game {
-    truth: Truth,
+/// What one log serves, and how this machine names it.
+struct Side {
     src: Arc<MemorySource>,
-    state: MemoryState,
     log_id: LogId,
-    now: u64,
-    offline: bool,
     /// The checkpoint served, and the cosignature lines added to it.
     served: Option<(Checkpoint, Vec<String>)>,
+    /// The last history built for this log.
     last_tree: usize,
-    /// The proof file beside the program: named for the log, its bytes.
-    sidecar: Option<(bool, Vec<u8>)>,
+}
+
+struct Game {
+    truth: Truth,
+    setup: Setup,
+    logs: [Side; 2],
+    /// The log the script plays against (0 or 1).
+    cur: usize,
+    state: MemoryState,
+    now: u64,
+    offline: bool,
+    /// The proof file beside the program: named for a log (which), its
+    /// bytes.
+    sidecar: Option<(Option<usize>, Vec<u8>)>,
     decisions: usize,
     /// The exit code of each decision made.
     codes: Vec<u8>,
@@ -68,8 +84,10 @@ pub fn run(data: &[u8]) {
 
 /// The exit code of each decision `data`'s script made (the replay test
 /// checks the committed seeds reach a run, a refusal and a split view).
+/// The first byte picks the policy, the rest is the script.
 pub fn codes(data: &[u8]) -> Vec<u8> {
     let mut u = Unstructured::new(data);
+    let setup = Setup::from_byte(u8::arbitrary(&mut u).unwrap_or(0));
     let mut ops = vec![];
     while ops.len() < MAX_OPS && !u.is_empty() {
         match Op::arbitrary(&mut u) {
@@ -77,11 +95,11 @@ pub fn codes(data: &[u8]) -> Vec<u8> {
             Err(_) => break,
         }
     }
-    play(ops)
+    play(setup, ops)
 }
 
-fn play(ops: Vec<Op>) -> Vec<u8> {
-    let mut game = Game::new();
+fn play(setup: Setup, ops: Vec<Op>) -> Vec<u8> {
+    let mut game = Game::new(setup);
     for op in ops {
         game.apply(op);
     }
@@ -90,17 +108,22 @@ fn play(ops: Vec<Op>) -> Vec<u8> {
 }
 
 impl Game {
-    fn new() -> Game {
+    fn new(setup: Setup) -> Game {
         let w = world();
+        let side = |i: usize| Side {
+            src: Arc::new(MemorySource::new()),
+            log_id: LogId::new(ORIGINS[i], &w.keys.logs[i].verifier()),
+            served: None,
+            last_tree: i,
+        };
         Game {
             truth: Truth::default(),
-            src: Arc::new(MemorySource::new()),
+            setup,
+            logs: [side(0), side(1)],
+            cur: 0,
             state: MemoryState::new(),
-            log_id: LogId::new(ORIGIN, &w.keys.log.verifier()),
             now: START,
             offline: false,
-            served: None,
-            last_tree: 0,
             sidecar: None,
             decisions: 0,
             codes: vec![],
@@ -113,7 +136,7 @@ impl Game {
                 size,
                 files,
                 other_origin,
-            } => self.serve(0, size, Files::from_bits(files), other_origin),
+            } => self.serve(self.cur, size, Files::from_bits(files), other_origin),
             Op::Fork {
                 from_last,
                 size,
@@ -134,7 +157,7 @@ impl Game {
                     .chain_update(b"bt-exec fuzz: a root no tree has")
                     .chain_update([salt])
                     .finalize();
-                let cp = Checkpoint::new(ORIGIN, u64::from(size), Hash(root.into()));
+                let cp = Checkpoint::new(ORIGINS[self.cur], u64::from(size), Hash(root.into()));
                 self.sign(cp, None);
             }
             Op::Cosign { by, when } => self.cosign(by, Time::Relative(when), None, false),
@@ -151,7 +174,7 @@ impl Game {
                 n,
                 width,
             } => self.splice(usize::from(tree), bundle, level, n, width),
-            Op::ClearAlarm => self.state.clear_alarm(&self.log_id),
+            Op::ClearAlarm => self.state.clear_alarm(&self.side().log_id),
             Op::Sidecar {
                 tree,
                 index,
@@ -160,18 +183,20 @@ impl Game {
                 when,
                 named,
             } => self.sidecar(usize::from(tree), index, size, cosigners, when, named),
-            Op::SidecarBytes { data, named } => self.sidecar = Some((named, data)),
+            Op::SidecarBytes { data, named } => {
+                self.sidecar = Some((named.then_some(self.cur), data));
+            }
             Op::SidecarFlip { at, bit } => {
                 if let Some((_, b)) = &mut self.sidecar {
                     flip(b, at, bit);
                 }
             }
-            Op::Put { path, data } => self.src.put(&path.name(&world().sha256), data),
+            Op::Put { path, data } => self.side().src.put(&path.name(&world().sha256), data),
             Op::Flip { file, at, bit } => self.edit(file, |b| flip(b, at, bit)),
             Op::Truncate { file, len } => self.edit(file, |b| b.truncate(usize::from(len))),
             Op::Remove { file } => {
                 if let Some(p) = self.path(file) {
-                    self.src.remove(&p);
+                    self.side().src.remove(&p);
                 }
             }
             Op::Point { at } => self.point(&at),
@@ -179,22 +204,33 @@ impl Game {
                 self.now = self.now.saturating_add_signed(i64::from(minutes) * 60);
             }
             Op::Offline(b) => self.offline = b,
-            Op::Down(b) => self.src.set_down(b),
+            Op::Down(b) => self.side().src.set_down(b),
             Op::Decide => self.decide(),
+            Op::Use { second } => self.cur = usize::from(second),
         }
+    }
+
+    /// The log the script plays against.
+    fn side(&self) -> &Side {
+        &self.logs[self.cur]
     }
 
     /// A history: `base` with leaf `at` (modulo its length) replaced.
     /// A new history from the honest one (or the last one built): leaf
     /// `at` replaced by `leaf`, or `leaf` appended; served at `size`.
     fn branch(&mut self, from_last: bool, at: Option<u16>, leaf: Leaf, size: u16, files: u8) {
-        let base = self.truth.tree(if from_last { self.last_tree } else { 0 });
+        let from = if from_last {
+            self.side().last_tree
+        } else {
+            self.cur
+        };
+        let base = self.truth.tree(from);
         let t = match at {
             Some(at) => base.fork(usize::from(at), leaf_bytes(leaf)),
             None => base.grow(leaf_bytes(leaf)),
         };
-        let id = self.truth.add_tree(t);
-        self.last_tree = id;
+        let id = self.truth.add_tree(t, self.cur);
+        self.logs[self.cur].last_tree = id;
         self.serve(id, size, Files::from_bits(files), false);
     }
 
@@ -205,7 +241,9 @@ impl Game {
             .iter()
             .flat_map(|&i| crate::index::encode_record(&sha, u64::from(i)))
             .collect();
-        self.src.put(&crate::index::shard_path(&sha), records);
+        self.side()
+            .src
+            .put(&crate::index::shard_path(&sha), records);
     }
 
     /// One file of tree `tree` (modulo how many there are) served alone.
@@ -223,40 +261,44 @@ impl Game {
                 .skip((n * TILE_WIDTH) as usize)
                 .take(w as usize);
             if let Ok(b) = encode_bundle(leaves.map(Vec::as_slice)) {
-                self.src.put(&bundle_path(n, w), b);
+                self.side().src.put(&bundle_path(n, w), b);
             }
         } else if let Ok(data) = t.hashes.tile_data(level % 2, n, w) {
-            self.src.put(&hash_tile_path(level % 2, n, w), data);
+            self.side().src.put(&hash_tile_path(level % 2, n, w), data);
         }
     }
 
     /// Serves tree `id` at `size` (modulo its length, plus one), with a
-    /// checkpoint the log signs.
+    /// checkpoint the log signs (the log played against).
     fn serve(&mut self, id: usize, size: u16, files: Files, other_origin: bool) {
         let tree = self.truth.tree(id);
         let size = 1 + u64::from(size) % tree.len();
-        tree.serve(&self.src, size, files);
+        tree.serve(&self.side().src, size, files);
         let root = Hash(self.truth.root(id, size));
         let origin = if other_origin {
             "fuzz.example/other"
         } else {
-            ORIGIN
+            ORIGINS[self.cur]
         };
         if files.checkpoint {
             self.sign(Checkpoint::new(origin, size, root), Some(id));
         }
     }
 
-    /// The log signs `cp` (of tree `tree`), which is served from now on.
+    /// The log played against signs `cp` (of tree `tree`), which it
+    /// serves from now on.
     fn sign(&mut self, cp: Checkpoint, tree: Option<usize>) {
-        self.record(&cp, tree);
-        let note = sign_checkpoint(&world().keys.log, &cp, &[]);
-        self.src.put("checkpoint", note);
-        self.served = Some((cp, vec![]));
+        let log = self.cur;
+        self.record(log, &cp, tree);
+        let note = sign_checkpoint(&world().keys.logs[log], &cp, &[]);
+        let side = &mut self.logs[log];
+        side.src.put("checkpoint", note);
+        side.served = Some((cp, vec![]));
     }
 
-    fn record(&mut self, cp: &Checkpoint, tree: Option<usize>) {
+    fn record(&mut self, log: usize, cp: &Checkpoint, tree: Option<usize>) {
         self.truth.signed.push(Signed {
+            log,
             body: cp.encode(),
             origin: cp.origin.clone(),
             size: cp.size,
@@ -265,17 +307,26 @@ impl Game {
         });
     }
 
-    /// A cosignature line over `cp` by signer `by` (modulo 5), recorded.
-    fn cosignature(&mut self, cp: &Checkpoint, by: u8, at: Time) -> String {
+    /// A cosignature line over `cp` (of log `log`) by signer `by` (modulo
+    /// 5), recorded.
+    fn cosignature(&mut self, log: usize, cp: &Checkpoint, by: u8, at: Time) -> String {
         let by = usize::from(by % 5);
-        self.line_over(cp.encode(), by, at, false)
+        self.line_over(log, cp.encode(), by, at, false)
     }
 
-    /// A line by signer `by` over `body`: a cosignature (recorded), or an
-    /// Ed25519 note signature (which no witness quorum counts).
-    fn line_over(&mut self, body: Vec<u8>, by: usize, at: Time, ed25519: bool) -> String {
+    /// A line by signer `by` (4: the key of log `log`) over `body`: a
+    /// cosignature (recorded), or an Ed25519 note signature (which no
+    /// witness quorum counts).
+    fn line_over(
+        &mut self,
+        log: usize,
+        body: Vec<u8>,
+        by: usize,
+        at: Time,
+        ed25519: bool,
+    ) -> String {
         let keys = &world().keys;
-        let key = keys.witnesses.get(by).unwrap_or(&keys.log);
+        let key = keys.witnesses.get(by).unwrap_or(&keys.logs[log]);
         if ed25519 {
             return crate::note::sign_ed25519_line(key, &body);
         }
@@ -293,7 +344,8 @@ impl Game {
     /// Adds a line by `by` to the served checkpoint: over its own body, or
     /// over the `of`-th body the log signed.
     fn cosign(&mut self, by: u8, at: Time, of: Option<usize>, ed25519: bool) {
-        let Some((cp, mut lines)) = self.served.take() else {
+        let log = self.cur;
+        let Some((cp, mut lines)) = self.logs[log].served.take() else {
             return;
         };
         let n = self.truth.signed.len().max(1);
@@ -301,12 +353,13 @@ impl Game {
             Some(s) => s.body.clone(),
             None => cp.encode(),
         };
-        lines.push(self.line_over(body, usize::from(by % 5), at, ed25519));
-        self.src.put(
+        lines.push(self.line_over(log, body, usize::from(by % 5), at, ed25519));
+        let side = &mut self.logs[log];
+        side.src.put(
             "checkpoint",
-            sign_checkpoint(&world().keys.log, &cp, &lines),
+            sign_checkpoint(&world().keys.logs[log], &cp, &lines),
         );
-        self.served = Some((cp, lines));
+        side.served = Some((cp, lines));
     }
 
     fn sidecar(
@@ -319,6 +372,7 @@ impl Game {
         named: bool,
     ) {
         let id = tree % self.truth.trees();
+        let log = self.truth.log_of(id);
         let len = self.truth.tree(id).len();
         let size = 1 + u64::from(size) % len;
         let index = u64::from(index) % size;
@@ -329,34 +383,34 @@ impl Game {
         ) else {
             return;
         };
-        let cp = Checkpoint::new(ORIGIN, size, Hash(self.truth.root(id, size)));
-        self.record(&cp, Some(id));
+        let cp = Checkpoint::new(ORIGINS[log], size, Hash(self.truth.root(id, size)));
+        self.record(log, &cp, Some(id));
         let lines: Vec<String> = (0..5u8)
             .filter(|b| cosigners & (1 << b) != 0)
-            .map(|b| self.cosignature(&cp, b, Time::Relative(when)))
+            .map(|b| self.cosignature(log, &cp, b, Time::Relative(when)))
             .collect();
-        let checkpoint = sign_checkpoint(&world().keys.log, &cp, &lines);
+        let checkpoint = sign_checkpoint(&world().keys.logs[log], &cp, &lines);
         let p = TlogProof {
             extra: Some(leaf),
             index,
             proof,
             checkpoint,
         };
-        self.sidecar = Some((named, p.encode()));
+        self.sidecar = Some((named.then_some(log), p.encode()));
     }
 
     /// The `file`-th path served (modulo how many there are).
     fn path(&self, file: u8) -> Option<String> {
-        let paths = self.src.paths();
+        let paths = self.side().src.paths();
         let n = paths.len();
         paths.into_iter().nth(usize::from(file) % n.max(1))
     }
 
     fn edit(&self, file: u8, f: impl FnOnce(&mut Vec<u8>)) {
         if let Some(p) = self.path(file) {
-            if let Some(mut b) = self.src.read(&p) {
+            if let Some(mut b) = self.side().src.read(&p) {
                 f(&mut b);
-                self.src.put(&p, b);
+                self.side().src.put(&p, b);
             }
         }
     }
@@ -364,15 +418,22 @@ impl Game {
     fn sidecars(&self) -> Sidecars {
         match &self.sidecar {
             None => Sidecars::default(),
-            Some((false, b)) => {
+            Some((None, b)) => {
                 Sidecars::single(Some((PathBuf::from("tool.tlog-proof"), b.clone())))
             }
-            Some((true, b)) => Sidecars {
+            // Named for a log the policy does not list: no file it reads.
+            Some((Some(log), b)) => Sidecars {
                 single: None,
-                per_log: vec![Some((
-                    PathBuf::from("tool.tlog-proofs/log.tlog-proof"),
-                    b.clone(),
-                ))],
+                per_log: (0..=*log)
+                    .map(|i| {
+                        (i == *log).then(|| {
+                            (
+                                PathBuf::from(format!("tool.tlog-proofs/log{i}.tlog-proof")),
+                                b.clone(),
+                            )
+                        })
+                    })
+                    .collect(),
             },
         }
     }
@@ -385,14 +446,25 @@ impl Game {
         }
         self.decisions += 1;
         let w = world();
-        let before = self.state.checkpoint(&self.log_id);
-        let alarmed = self.state.alarm(&self.log_id).is_some();
+        let listed = self.setup.logs();
+        let before: Vec<Option<Vec<u8>>> = self
+            .logs
+            .iter()
+            .map(|s| self.state.checkpoint(&s.log_id))
+            .collect();
+        let alarmed = self
+            .logs
+            .iter()
+            .take(listed)
+            .any(|s| self.state.alarm(&s.log_id).is_some());
         let evidence = self.state.evidence().len();
-        let src = self.src.clone();
-        let sources: Box<crate::verify::Sources> =
-            Box::new(move |_| Some(src.clone() as Arc<dyn Source>));
+        let srcs = [self.logs[0].src.clone(), self.logs[1].src.clone()];
+        let sources: Box<crate::verify::Sources> = Box::new(move |spec| {
+            let i = usize::from(spec.origin == ORIGINS[1]);
+            Some(srcs[i].clone() as Arc<dyn Source>)
+        });
         let ctx = crate::verify::Context {
-            policy: &w.policy,
+            policy: w.policy(self.setup),
             state: &self.state,
             offline: self.offline,
             now: self.now,
@@ -415,7 +487,10 @@ impl Game {
             Ok((v, _)) => v,
             Err(f) => panic!("one process alone moved its own saved state: {}", f.message),
         };
-        self.check(&v, before.as_deref());
+        if std::env::var_os("BT_DECISION_DEBUG").is_some() {
+            eprintln!("decision {}: {} {}", self.decisions, v.code, v.reason);
+        }
+        self.check(&v, &before);
         self.codes.push(v.code);
         // An alarm stands until a person clears it.
         assert!(
@@ -424,16 +499,27 @@ impl Game {
             v.code
         );
         // A decision that recorded a split view says so (123).
-        for (_, e) in self.state.evidence().iter().skip(evidence) {
+        for (id, e) in self.state.evidence().iter().skip(evidence) {
             assert_eq!(v.code, 123, "a split view recorded, yet exit {}", v.code);
-            self.truth.check_split(e);
+            self.truth.check_split(self.log_of(id), e);
         }
-        let after = self.state.checkpoint(&self.log_id);
-        self.truth
-            .check_saved(before.as_deref(), after.as_deref(), self.now);
+        for (log, before) in before.iter().enumerate() {
+            let after = self.state.checkpoint(&self.logs[log].log_id);
+            self.truth
+                .check_saved(log, before.as_deref(), after.as_deref(), self.now);
+        }
     }
 
-    fn check(&self, v: &Verdict, before: Option<&[u8]>) {
+    /// Which log `id` names (a log of the world: the policy lists no
+    /// other).
+    fn log_of(&self, id: &LogId) -> usize {
+        self.logs
+            .iter()
+            .position(|s| &s.log_id == id)
+            .unwrap_or_else(|| panic!("a log the policy does not list: {id:?}"))
+    }
+
+    fn check(&self, v: &Verdict, before: &[Option<Vec<u8>>]) {
         assert!(
             matches!(v.code, 0 | 123 | 124 | 126 | 127),
             "exit code {} from a decision: {}",
@@ -451,16 +537,22 @@ impl Game {
                 _ => None,
             })
             .collect();
+        let need = if self.setup.need_two { 2 } else { 1 };
         assert!(
-            !proven.is_empty(),
-            "a run with no log proving it: {}",
+            proven.len() >= need,
+            "a run with {} log(s) proving it, the policy needs {need}: {}",
+            proven.len(),
             v.reason
         );
         for (index, r) in proven {
+            let log = r.log.as_ref().map(|id| self.log_of(id));
+            let before = log.and_then(|l| before.get(l)?.as_deref());
             let cp = r.checkpoint.as_ref();
             assert!(
-                cp.is_some_and(|cp| self.truth.proven(index, cp, before, self.now)),
-                "ran the program on leaf {index} of {cp:?}, which nothing the log and witnesses signed proves to this machine: {}",
+                cp.zip(log).is_some_and(|(cp, log)| self
+                    .truth
+                    .proven(log, index, cp, before, self.now)),
+                "ran the program on leaf {index} of {cp:?} (log {log:?}), which nothing the log and witnesses signed proves to this machine: {}",
                 v.reason
             );
             assert!(
@@ -468,6 +560,28 @@ impl Game {
                 "ran on an entry that is not the program's genuine release: {:?}",
                 r.entry
             );
+            assert!(
+                !self.setup.latest || r.history.is_some(),
+                "under latest, log {log:?} proved the program without its history being read: {}",
+                v.reason
+            );
+        }
+        if self.setup.latest {
+            // Every log the run checked (its view brought up to its
+            // checkpoint in force), as the reference reads it: the history
+            // whose root that checkpoint is.
+            let checked: Vec<(usize, &Checkpoint)> = v
+                .logs
+                .iter()
+                .filter(|r| r.history.is_some())
+                .filter_map(|r| Some((self.log_of(r.log.as_ref()?), r.checkpoint.as_ref()?)))
+                .collect();
+            if let Err(why) = self.truth.latest(&checked) {
+                panic!(
+                    "ran the program, but under latest it is outdated: {why}\nthe decision: {}",
+                    v.reason
+                );
+            }
         }
     }
 }

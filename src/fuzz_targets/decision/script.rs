@@ -114,6 +114,12 @@ pub enum Op {
     Down(bool),
     /// A decision (and what it learnt saved).
     Decide,
+    /// The operations that follow play against the second log (or the
+    /// first): what it serves, its checkpoint and cosignatures, its files
+    /// and index, whether it is down.
+    Use {
+        second: bool,
+    },
 }
 
 #[derive(Arbitrary, Debug)]

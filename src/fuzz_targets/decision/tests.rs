@@ -3,7 +3,7 @@
 //! and the target is not vacuous. The scenarios are also the target's
 //! committed seeds (`encode`).
 
-use super::world::{Candidate, HONEST};
+use super::world::{Candidate, Setup, HONEST, ORIGIN, ORIGINS};
 use super::*;
 
 mod encode;
@@ -46,8 +46,19 @@ fn join(parts: Vec<Vec<Op>>) -> Vec<Op> {
     parts.into_iter().flatten().collect()
 }
 
-/// Each scenario: its name, its script, the exit code of each decision.
-fn scenarios() -> Vec<(&'static str, Vec<Op>, Vec<u8>)> {
+/// Each scenario: its name, its policy, its script, the exit code of
+/// each decision.
+fn scenarios() -> Vec<(&'static str, Setup, Vec<Op>, Vec<u8>)> {
+    let mut all: Vec<_> = one_log()
+        .into_iter()
+        .map(|(name, ops, codes)| (name, Setup::default(), ops, codes))
+        .collect();
+    all.extend(two_logs());
+    all
+}
+
+/// The scenarios of the original policy: one log, no history rule.
+fn one_log() -> Vec<(&'static str, Vec<Op>, Vec<u8>)> {
     let witnessed = |ops: Vec<Op>| join(vec![ops, vec![cosign(0, 0), cosign(1, 0)]]);
     vec![
         (
@@ -166,10 +177,112 @@ fn scenarios() -> Vec<(&'static str, Vec<Op>, Vec<u8>)> {
     ]
 }
 
+fn grow(from_last: bool, c: Candidate, size: u16) -> Op {
+    Op::Grow {
+        from_last,
+        leaf: Leaf::Candidate(c),
+        size: size - 1,
+        files: 0,
+    }
+}
+
+/// A proof file for leaf `index` of tree `tree` at its full size,
+/// cosigned by two witnesses.
+fn relogged_proof(tree: u8, index: u16) -> Op {
+    Op::Sidecar {
+        tree,
+        index,
+        size: index,
+        cosigners: 0b11,
+        when: NOW,
+        named: false,
+    }
+}
+
+fn setup(two_logs: bool, need_two: bool, latest: bool) -> Setup {
+    Setup {
+        two_logs,
+        need_two,
+        latest,
+    }
+}
+
+/// The scenarios of the other policies: two logs, two admitted
+/// publishers, `latest`.
+fn two_logs() -> Vec<(&'static str, Setup, Vec<Op>, Vec<u8>)> {
+    let witnessed = |ops: Vec<Op>| join(vec![ops, vec![cosign(0, 0), cosign(1, 0)]]);
+    let b = |ops: Vec<Op>| join(vec![vec![Op::Use { second: true }], ops]);
+    let honest_b = || b(witnessed(vec![honest(40)]));
+    vec![
+        (
+            "two-logs",
+            setup(true, true, true),
+            join(vec![witnessed(vec![honest(300)]), honest_b()]),
+            vec![0],
+        ),
+        (
+            // logs = 2, the second log serving nothing: unreachable.
+            "two-logs-one-down",
+            setup(true, true, false),
+            witnessed(vec![honest(300)]),
+            vec![124],
+        ),
+        (
+            "latest-newer",
+            setup(false, false, true),
+            witnessed(vec![grow(false, Candidate::Newer, 301)]),
+            vec![126],
+        ),
+        (
+            // The newer release is only in the second log, the first lags:
+            // it proves the program, the second log outdates it.
+            "latest-newer-in-other-log",
+            setup(true, false, true),
+            join(vec![
+                witnessed(vec![honest(300)]),
+                b(witnessed(vec![grow(false, Candidate::Newer, 41)])),
+            ]),
+            vec![126],
+        ),
+        (
+            // The second publisher's entry for the same bytes, in a proof
+            // file beside the program: the program's own name is judged too.
+            "relogged-outdated",
+            setup(false, false, true),
+            join(vec![
+                witnessed(vec![
+                    grow(false, Candidate::Newer, 301),
+                    grow(true, Candidate::Relogged, 302),
+                ]),
+                vec![relogged_proof(3, 301)],
+            ]),
+            vec![126],
+        ),
+        (
+            "relogged-latest",
+            setup(false, false, true),
+            join(vec![
+                witnessed(vec![grow(false, Candidate::Relogged, 301)]),
+                vec![relogged_proof(2, 300)],
+            ]),
+            vec![0],
+        ),
+        (
+            "relog-newer",
+            setup(true, false, true),
+            join(vec![
+                witnessed(vec![grow(false, Candidate::Relogged, 301)]),
+                b(witnessed(vec![grow(false, Candidate::RelogNewer, 41)])),
+            ]),
+            vec![126],
+        ),
+    ]
+}
+
 #[test]
 fn every_scenario_ends_as_expected() {
-    for (name, ops, codes) in scenarios() {
-        assert_eq!(play(ops), codes, "{name}");
+    for (name, setup, ops, codes) in scenarios() {
+        assert_eq!(play(setup, ops), codes, "{name}");
     }
 }
 
@@ -185,23 +298,23 @@ fn near_misses_alone_prove_nothing() {
         Candidate::OtherPlatform,
     ] {
         let ops = vec![fork(4, 3, c), cosign(0, 0), cosign(1, 0)];
-        assert_eq!(play(ops), vec![126], "{c:?}");
+        assert_eq!(play(Setup::default(), ops), vec![126], "{c:?}");
     }
     let ops = vec![
         fork(4, 3, Candidate::GenuineAgain),
         cosign(0, 0),
         cosign(1, 0),
     ];
-    assert_eq!(play(ops), vec![0], "the control");
+    assert_eq!(play(Setup::default(), ops), vec![0], "the control");
 }
 
 #[test]
 fn the_reference_counts_only_what_was_signed() {
-    let mut g = Game::new();
+    let mut g = Game::new(Setup::default());
     g.apply(honest(300));
     let cp = Checkpoint::new(ORIGIN, 300, Hash(g.truth.root(0, 300)));
     let proven =
-        |g: &Game, index, before: Option<&[u8]>, now| g.truth.proven(index, &cp, before, now);
+        |g: &Game, index, before: Option<&[u8]>, now| g.truth.proven(0, index, &cp, before, now);
     assert!(!proven(&g, 3, None, g.now), "signed by the log alone");
     g.apply(cosign(0, 0));
     g.apply(cosign(3, 0));
@@ -217,7 +330,7 @@ fn the_reference_counts_only_what_was_signed() {
     g.apply(fork(200, 100, Candidate::Genuine));
     g.apply(cosign(0, 0));
     g.apply(cosign(1, 0));
-    let saved = g.src.read("checkpoint").unwrap();
+    let saved = g.logs[0].src.read("checkpoint").unwrap();
     assert!(
         !proven(&g, 3, Some(&saved), g.now),
         "witnessed, but a fork of what was saved"
@@ -227,14 +340,40 @@ fn the_reference_counts_only_what_was_signed() {
 #[test]
 #[should_panic(expected = "does not extend it")]
 fn the_reference_catches_a_saved_checkpoint_moving_to_a_fork() {
-    let mut g = Game::new();
+    let mut g = Game::new(Setup::default());
     let served = |g: &mut Game, first: Op| {
         for op in [first, cosign(0, 0), cosign(1, 0)] {
             g.apply(op);
         }
-        g.src.read("checkpoint").unwrap()
+        g.logs[0].src.read("checkpoint").unwrap()
     };
     let a = served(&mut g, honest(200));
     let b = served(&mut g, fork(300, 5, Candidate::Genuine));
-    g.truth.check_saved(Some(&a), Some(&b), g.now);
+    g.truth.check_saved(0, Some(&a), Some(&b), g.now);
+}
+
+#[test]
+fn the_reference_reads_latest_from_every_release_of_the_bytes() {
+    let mut g = Game::new(setup(true, false, true));
+    let at = |g: &Game, tree: usize, log: usize, size: u64| {
+        Checkpoint::new(ORIGINS[log], size, Hash(g.truth.root(tree, size)))
+    };
+    // The signed records the reference reads histories from.
+    g.apply(honest(300));
+    g.apply(grow(false, Candidate::Newer, 301));
+    g.apply(grow(true, Candidate::Relogged, 302));
+    g.apply(Op::Use { second: true });
+    g.apply(honest(40));
+    let (honest_a, newer, relogged) = (at(&g, 0, 0, 300), at(&g, 2, 0, 301), at(&g, 3, 0, 302));
+    let honest_b = at(&g, 1, 1, 40);
+    assert!(g.truth.latest(&[(0, &honest_a), (1, &honest_b)]).is_ok());
+    assert!(g.truth.latest(&[(0, &newer)]).is_err(), "2.0 after 1.0");
+    // Proven by the second publisher's entry, the program's own name is
+    // still outdated; with no log holding both, a later claimed time is.
+    assert!(g.truth.latest(&[(0, &relogged)]).is_err());
+    assert!(g.truth.latest(&[(1, &honest_b), (0, &newer)]).is_err());
+    // A log the run did not check proves nothing newer.
+    assert!(g.truth.latest(&[(1, &honest_b)]).is_ok());
+    // A checkpoint the other log's key signed is not this log's history.
+    assert!(g.truth.latest(&[(1, &newer)]).is_ok());
 }

@@ -21,16 +21,18 @@
 
 use sha2::{Digest, Sha256};
 
-use super::world::{world, Candidate, Tree, MAX_AGE, ORIGIN, QUORUM};
-use crate::entry::Entry;
+use super::world::{world, Candidate, Tree, MAX_AGE, ORIGINS, QUORUM};
+use crate::entry::{Entry, Release};
 use crate::tlog::Checkpoint;
 
 /// How far past the clock a cosignature may be dated (DESIGN §5), written
 /// out here rather than taken from the code under test.
 const SKEW: u64 = 600;
 
-/// A checkpoint body the log key signed.
+/// A checkpoint body a log key signed.
 pub struct Signed {
+    /// Which log's key (0 or 1).
+    pub log: usize,
     pub body: Vec<u8>,
     pub origin: String,
     pub size: u64,
@@ -41,7 +43,7 @@ pub struct Signed {
 }
 
 /// A cosignature line made by `by` (0–2 the policy's witnesses, 3 a
-/// witness it does not list, 4 the log key used as a witness's).
+/// witness it does not list, 4 a log key used as a witness's).
 pub struct Cosigned {
     pub by: usize,
     pub body: Vec<u8>,
@@ -54,26 +56,36 @@ pub struct Cosigned {
 pub struct Truth {
     pub signed: Vec<Signed>,
     pub cosigned: Vec<Cosigned>,
-    /// Histories built by forking (tree 0 is the honest one).
-    forks: Vec<Tree>,
+    /// Histories built by forking, and the log each is of (tree 0 is the
+    /// first log's honest one, tree 1 the second's).
+    forks: Vec<(Tree, usize)>,
 }
 
 impl Truth {
     pub fn tree(&self, id: usize) -> &Tree {
-        match id.checked_sub(1) {
-            None => &world().honest,
-            Some(i) => self.forks.get(i).unwrap_or(&world().honest),
+        match id {
+            0 => &world().honest,
+            1 => &world().honest_b,
+            _ => self.forks.get(id - 2).map_or(&world().honest, |(t, _)| t),
+        }
+    }
+
+    /// The log tree `id` is a history of.
+    pub fn log_of(&self, id: usize) -> usize {
+        match id {
+            0 | 1 => id,
+            _ => self.forks.get(id - 2).map_or(0, |(_, l)| *l),
         }
     }
 
     pub fn trees(&self) -> usize {
-        self.forks.len() + 1
+        self.forks.len() + 2
     }
 
-    /// Keeps a new history; returns its id.
-    pub fn add_tree(&mut self, t: Tree) -> usize {
-        self.forks.push(t);
-        self.forks.len()
+    /// Keeps a new history of `log`; returns its id.
+    pub fn add_tree(&mut self, t: Tree, log: usize) -> usize {
+        self.forks.push((t, log));
+        self.forks.len() + 1
     }
 
     /// The root of tree `id` at `size`, by the production tile code —
@@ -111,14 +123,23 @@ impl Truth {
     }
 
     /// Whether leaf `index` really proves the program at `now` in `cp`,
-    /// the checkpoint the decision held in force, for a machine that had
-    /// saved `before`.
-    pub fn proven(&self, index: u64, cp: &Checkpoint, before: Option<&[u8]>, now: u64) -> bool {
-        let before = before.map(|b| self.record_of(b));
+    /// the checkpoint the decision held in force for `log`, for a machine
+    /// that had saved `before` for it.
+    pub fn proven(
+        &self,
+        log: usize,
+        index: u64,
+        cp: &Checkpoint,
+        before: Option<&[u8]>,
+        now: u64,
+    ) -> bool {
+        let before = before.map(|b| self.record_of(log, b));
+        let origin = ORIGINS.get(log).copied().unwrap_or_default();
         self.signed.iter().any(|s| {
             let leaf = s.tree.and_then(|t| self.tree(t).leaves.get(index as usize));
-            s.origin == ORIGIN
-                && cp.origin == ORIGIN
+            s.log == log
+                && s.origin == origin
+                && cp.origin == origin
                 && (s.size, s.root) == (cp.size, cp.root.0)
                 && index < s.size
                 && leaf.is_some_and(|l| genuine(l))
@@ -127,12 +148,15 @@ impl Truth {
         })
     }
 
-    /// The body the log signed that `note` carries (the record with its
-    /// history, when one has it).
-    fn record_of(&self, note: &[u8]) -> Option<&Signed> {
+    /// The body `log`'s key signed that `note` carries (the record with
+    /// its history, when one has it).
+    fn record_of(&self, log: usize, note: &[u8]) -> Option<&Signed> {
         let end = note.windows(2).position(|w| w == b"\n\n")?;
         let body = note.get(..=end)?;
-        let mut found = self.signed.iter().filter(|s| s.body == body);
+        let mut found = self
+            .signed
+            .iter()
+            .filter(|s| s.log == log && s.body == body);
         let first = found.next()?;
         Some(found.find(|s| s.tree.is_some()).unwrap_or(first))
     }
@@ -140,7 +164,7 @@ impl Truth {
     /// A split view recorded as evidence (`a`, `# ---`, `b`, the proof)
     /// must be two bodies the log signed for its origin that are not one
     /// history: nothing a mirror serves can make an honest log look forked.
-    pub fn check_split(&self, evidence: &[u8]) {
+    pub fn check_split(&self, log: usize, evidence: &[u8]) {
         let at = evidence.windows(6).position(|w| w == b"# ---\n");
         let (a, b) = match at {
             Some(i) => (evidence.get(..i), evidence.get(i + 6..)),
@@ -148,13 +172,14 @@ impl Truth {
         };
         let shown = String::from_utf8_lossy(evidence);
         let (Some(a), Some(b)) = (
-            a.and_then(|a| self.record_of(a)),
-            b.and_then(|b| self.record_of(b)),
+            a.and_then(|a| self.record_of(log, a)),
+            b.and_then(|b| self.record_of(log, b)),
         ) else {
             panic!("split-view evidence of notes the log never signed:\n{shown}");
         };
+        let origin = ORIGINS.get(log).copied().unwrap_or_default();
         assert!(
-            a.origin == ORIGIN && b.origin == ORIGIN,
+            a.origin == origin && b.origin == origin,
             "evidence of another origin:\n{shown}"
         );
         assert!(
@@ -180,7 +205,7 @@ impl Truth {
     /// The saved checkpoint may change only to one the log signed for its
     /// origin, that the witnesses cosigned in time, and that extends the
     /// one saved before: never back, never to a fork.
-    pub fn check_saved(&self, before: Option<&[u8]>, after: Option<&[u8]>, now: u64) {
+    pub fn check_saved(&self, log: usize, before: Option<&[u8]>, after: Option<&[u8]>, now: u64) {
         if after == before {
             return;
         }
@@ -189,16 +214,20 @@ impl Truth {
         };
         let shown = String::from_utf8_lossy(after);
         let a = self
-            .record_of(after)
+            .record_of(log, after)
             .unwrap_or_else(|| panic!("saved a checkpoint the log never signed:\n{shown}"));
-        assert_eq!(a.origin, ORIGIN, "saved another origin's checkpoint");
+        assert_eq!(
+            a.origin,
+            ORIGINS.get(log).copied().unwrap_or_default(),
+            "saved another origin's checkpoint"
+        );
         assert!(
             self.quorum(&a.body, Some(&shown), now),
             "saved a note whose own lines are no witness quorum in time:\n{shown}"
         );
         if let Some(before) = before {
             let b = self
-                .record_of(before)
+                .record_of(log, before)
                 .unwrap_or_else(|| unreachable!("only checked notes are saved"));
             assert!(
                 self.extends(b, a),
@@ -210,38 +239,209 @@ impl Truth {
     }
 }
 
+/// One release (a name and the bytes it names) as the reference reads the
+/// histories: its first leaf in each log holding it (by position among
+/// the logs read), and the earliest `published` its entries claim.
+struct Read {
+    name: String,
+    sha256: [u8; 32],
+    size: u64,
+    version: String,
+    published: u64,
+    first: Vec<(usize, u64)>,
+}
+
+impl Read {
+    fn first_in(&self, log: usize) -> Option<u64> {
+        self.first.iter().find(|(l, _)| *l == log).map(|(_, i)| *i)
+    }
+
+    /// DESIGN §6: newer when a log holding both has its first entry later;
+    /// when no log read holds both, when it claims a later `published`.
+    fn newer_than(&self, other: &Read) -> bool {
+        let both: Vec<(u64, u64)> = self
+            .first
+            .iter()
+            .filter_map(|&(l, i)| Some((i, other.first_in(l)?)))
+            .collect();
+        if both.is_empty() {
+            return self.published > other.published;
+        }
+        both.iter().any(|(mine, theirs)| mine > theirs)
+    }
+}
+
+/// The validly signed entries of the world, decoded, and whether each is
+/// admitted: what an entry is looked up in (by its bytes, else by its
+/// statement, publisher and signature: another encoding of one of them).
+fn valid_entries() -> &'static std::collections::HashMap<Vec<u8>, (Entry, bool)> {
+    static VALID: std::sync::OnceLock<std::collections::HashMap<Vec<u8>, (Entry, bool)>> =
+        std::sync::OnceLock::new();
+    VALID.get_or_init(|| {
+        world()
+            .valid
+            .iter()
+            .filter_map(|b| {
+                let e = Entry::decode(b).ok()?;
+                let ok = allowed(&e);
+                Some((b.clone(), (e, ok)))
+            })
+            .collect()
+    })
+}
+
+/// By the publisher admitted for its name's namespace, for `any`.
+fn allowed(e: &Entry) -> bool {
+    let w = world();
+    let name = &e.release.name;
+    let by = e.publisher.as_bytes();
+    ((by == w.keys.publisher.verifying_key().as_bytes() && name.starts_with("example.org/"))
+        || (by == w.keys.second_publisher.verifying_key().as_bytes()
+            && name.starts_with("x.example/")))
+        && e.release.platform == "any"
+}
+
+/// `leaf` as a release the policy admits, by the reference's own rules:
+/// a validly signed entry of the world (its bytes, or another encoding of
+/// its statement, publisher and signature), for platform `any`, by the
+/// publisher admitted for its name's namespace.
+fn admitted(leaf: &[u8]) -> Option<Release> {
+    let valid = valid_entries();
+    if let Some((e, ok)) = valid.get(leaf) {
+        return ok.then(|| e.release.clone());
+    }
+    let e = Entry::decode(leaf).ok()?;
+    let known = valid.values().any(|(v, _)| {
+        v.release == e.release
+            && v.publisher.as_bytes() == e.publisher.as_bytes()
+            && v.signature == e.signature
+    });
+    (known && allowed(&e)).then_some(e.release)
+}
+
+impl Truth {
+    /// The history `log`'s key committed to in `cp` (for its origin), if
+    /// the target built it: its leaves up to `cp.size`.
+    fn history_of(&self, log: usize, cp: &Checkpoint) -> Option<&[Vec<u8>]> {
+        let origin = ORIGINS.get(log)?;
+        let s = self.signed.iter().find(|s| {
+            s.log == log
+                && s.origin == *origin
+                && cp.origin == *origin
+                && (s.size, s.root) == (cp.size, cp.root.0)
+                && s.tree.is_some()
+        })?;
+        self.tree(s.tree?).leaves.get(..cp.size as usize)
+    }
+
+    /// `require.latest` as the reference reads it, over `checked`: the
+    /// logs a run checked (each with its checkpoint in force). No log
+    /// among them may hold a release of a name the program's bytes are
+    /// released under (by an admitted publisher, platform `any`) that is
+    /// newer than that release of the bytes — for every release of the
+    /// bytes, under every name. A checkpoint whose history the target did
+    /// not build is left out (the verifier cannot have read one either).
+    pub fn latest(&self, checked: &[(usize, &Checkpoint)]) -> Result<(), String> {
+        let w = world();
+        let mut all: Vec<Read> = vec![];
+        let mut at_key: std::collections::HashMap<(String, [u8; 32], u64), usize> =
+            Default::default();
+        for (at, &(log, cp)) in checked.iter().enumerate() {
+            let Some(leaves) = self.history_of(log, cp) else {
+                continue;
+            };
+            for (index, leaf) in leaves.iter().enumerate() {
+                let Some(r) = admitted(leaf) else { continue };
+                let index = index as u64;
+                let key = (r.name.clone(), r.sha256, r.size);
+                match at_key.get(&key).and_then(|&i| all.get_mut(i)) {
+                    Some(x) => {
+                        x.published = x.published.min(r.published);
+                        match x.first.iter_mut().find(|(l, _)| *l == at) {
+                            Some((_, i)) => *i = (*i).min(index),
+                            None => x.first.push((at, index)),
+                        }
+                    }
+                    None => {
+                        at_key.insert(key, all.len());
+                        all.push(Read {
+                            name: r.name.clone(),
+                            sha256: r.sha256,
+                            size: r.size,
+                            version: r.version.clone(),
+                            published: r.published,
+                            first: vec![(at, index)],
+                        });
+                    }
+                }
+            }
+        }
+        let size = super::world::PROGRAM.len() as u64;
+        for mine in all
+            .iter()
+            .filter(|r| r.sha256 == w.sha256 && r.size == size)
+        {
+            let newer = all
+                .iter()
+                .find(|o| o.name == mine.name && o.sha256 != mine.sha256 && o.newer_than(mine));
+            if let Some(o) = newer {
+                let logs: Vec<String> = checked
+                    .iter()
+                    .map(|(l, cp)| format!("log {l} at size {}", cp.size))
+                    .collect();
+                return Err(format!(
+                    "{} {} (first at {:?}) is newer than {} {} (first at {:?}); logs checked: {}",
+                    o.name,
+                    o.version,
+                    o.first,
+                    mine.name,
+                    mine.version,
+                    mine.first,
+                    logs.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The entries that are releases of the program's bytes by a publisher
+/// the policy admits for their name: its own two, and the second
+/// publisher's under its own name.
+const GENUINE: [Candidate; 3] = [
+    Candidate::Genuine,
+    Candidate::GenuineAgain,
+    Candidate::Relogged,
+];
+
 /// Whether `leaf` is one of the program's genuine releases: those bytes,
 /// or another encoding of the same statement with the same signature by
 /// the same publisher.
 fn genuine(leaf: &[u8]) -> bool {
     let w = world();
-    [Candidate::Genuine, Candidate::GenuineAgain]
-        .iter()
-        .any(|&c| {
-            let g = w.candidate(c);
-            leaf == g
-                || match (Entry::decode(leaf), Entry::decode(g)) {
-                    (Ok(x), Ok(y)) => {
-                        x.release == y.release
-                            && x.publisher.as_bytes() == y.publisher.as_bytes()
-                            && x.signature == y.signature
-                    }
-                    _ => false,
+    GENUINE.iter().any(|&c| {
+        let g = w.candidate(c);
+        leaf == g
+            || match (Entry::decode(leaf), Entry::decode(g)) {
+                (Ok(x), Ok(y)) => {
+                    x.release == y.release
+                        && x.publisher.as_bytes() == y.publisher.as_bytes()
+                        && x.signature == y.signature
                 }
-        })
+                _ => false,
+            }
+    })
 }
 
 /// Whether a decision's proven entry is one of the program's genuine
 /// releases (its statement, by its publisher).
 pub fn genuine_entry(e: &Entry) -> bool {
     let w = world();
-    [Candidate::Genuine, Candidate::GenuineAgain]
-        .iter()
-        .any(|&c| {
-            Entry::decode(w.candidate(c)).is_ok_and(|g| {
-                g.release == e.release && g.publisher.as_bytes() == e.publisher.as_bytes()
-            })
+    GENUINE.iter().any(|&c| {
+        Entry::decode(w.candidate(c)).is_ok_and(|g| {
+            g.release == e.release && g.publisher.as_bytes() == e.publisher.as_bytes()
         })
+    })
 }
 
 /// RFC 6962 §2.1, as written: MTH of the empty list, of one leaf, and of

@@ -1,7 +1,9 @@
-//! The fixed world of the decision target: one log, three policy
-//! witnesses (two needed), an outsider witness, one allowed publisher and
-//! another one, the program, and the log's honest history with the
-//! program's release in it — and its near misses beside it.
+//! The fixed world of the decision target: two logs, three policy
+//! witnesses (two needed), an outsider witness, two allowed publishers
+//! (each for its own namespace) and one the policy does not list, the
+//! program, and each log's honest history with the program's release in
+//! it — the first log's with its near misses beside it. The policy is one
+//! of a few variants the input picks ([`Setup`]).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -19,23 +21,39 @@ use crate::tlog::tiles::{bundle_path, encode_bundle, hash_tile_path, tile_width,
 use crate::tlog::Hash;
 
 pub const ORIGIN: &str = "fuzz.example/log";
+/// The second log's origin.
+pub const ORIGIN_B: &str = "fuzz.example/log-b";
+pub const ORIGINS: [&str; 2] = [ORIGIN, ORIGIN_B];
 pub const NAME: &str = "example.org/tool";
+/// The second admitted publisher's name for the program's exact bytes.
+pub const RELOGGED: &str = "x.example/relogged";
 /// The policy's `max_age`, `refresh` and witness threshold.
 pub const MAX_AGE: u64 = 3600;
 pub const QUORUM: usize = 2;
 pub const START: u64 = 1_800_000_000;
 /// The honest log's length: two level-0 tiles, so a level-1 tile too.
 pub const HONEST: usize = 300;
+/// The second log's honest length (one partial tile), and where the
+/// program's genuine release sits in it.
+pub const HONEST_B: usize = 40;
+pub const GENUINE_B: usize = 7;
+/// The `published` time every release claims, and the later one the newer
+/// releases claim.
+pub const PUBLISHED: u64 = START - 86_400;
+pub const PUBLISHED_NEWER: u64 = START - 3_600;
 
 /// The program every decision is about.
 pub const PROGRAM: &[u8] = b"#!/bin/sh\necho fuzzed tool\n";
 
 pub struct Keys {
-    pub log: SecretKey,
+    /// The first log's, the second's.
+    pub logs: [SecretKey; 2],
     /// The policy's witnesses, then one the policy does not list.
     pub witnesses: [SecretKey; 4],
     pub publisher: SigningKey,
     pub other_publisher: SigningKey,
+    /// Admitted for `x.example/*` only.
+    pub second_publisher: SigningKey,
 }
 
 /// The leaves a fork may put anywhere: the program's two genuine
@@ -50,14 +68,68 @@ pub enum Candidate {
     OtherBytes,
     BadSignature,
     OtherPlatform,
+    /// The program's exact bytes, logged by the second admitted publisher
+    /// under its own name ([`RELOGGED`] 1).
+    Relogged,
+    /// A newer release of the program's name (other bytes, a later
+    /// claimed `published`), by its publisher.
+    Newer,
+    /// A newer release of [`RELOGGED`] (other bytes), by its publisher.
+    RelogNewer,
 }
 
 pub struct World {
     pub keys: Keys,
-    pub policy: Policy,
+    /// The policy of each [`Setup`], by [`Setup::index`].
+    policies: Vec<Policy>,
     pub sha256: [u8; 32],
     candidates: Vec<(Candidate, Vec<u8>)>,
+    /// Every validly signed entry of the world (the candidates but the
+    /// broken one, the fillers): what a release can be.
+    pub valid: Vec<Vec<u8>>,
+    /// The first log's honest history.
     pub honest: Tree,
+    /// The second log's.
+    pub honest_b: Tree,
+}
+
+/// The policy variant an input picks (its first byte): whether the second
+/// log is listed, whether both must prove the program (`logs = 2`), and
+/// whether `latest = true`. Byte 0 is the original policy: one log, no
+/// history rule.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Setup {
+    pub two_logs: bool,
+    pub need_two: bool,
+    pub latest: bool,
+}
+
+impl Setup {
+    pub fn from_byte(b: u8) -> Setup {
+        let two_logs = b & 1 != 0;
+        Setup {
+            two_logs,
+            need_two: two_logs && b & 2 != 0,
+            latest: b & 4 != 0,
+        }
+    }
+
+    pub fn byte(self) -> u8 {
+        u8::from(self.two_logs) | u8::from(self.need_two) << 1 | u8::from(self.latest) << 2
+    }
+
+    fn index(self) -> usize {
+        usize::from(self.byte())
+    }
+
+    /// How many logs the policy lists.
+    pub fn logs(self) -> usize {
+        if self.two_logs {
+            2
+        } else {
+            1
+        }
+    }
 }
 
 /// A history: its leaves and every stored hash (tiles, proofs, roots).
@@ -198,13 +270,24 @@ fn key(name: &str, seed: u8) -> SecretKey {
 }
 
 fn release(name: &str, bytes: &[u8], size: u64, platform: &str, version: &str) -> Release {
+    release_at(name, bytes, size, platform, version, PUBLISHED)
+}
+
+fn release_at(
+    name: &str,
+    bytes: &[u8],
+    size: u64,
+    platform: &str,
+    version: &str,
+    published: u64,
+) -> Release {
     Release {
         name: name.into(),
         version: version.into(),
         platform: platform.into(),
         sha256: Sha256::digest(bytes).into(),
         size,
-        published: START - 86_400,
+        published,
         cas: vec![],
         source: None,
     }
@@ -258,12 +341,36 @@ fn candidates(k: &Keys) -> Vec<(Candidate, Vec<u8>)> {
             Candidate::OtherPlatform,
             signed(program(NAME, n, other_os, "1.0"), &k.publisher),
         ),
+        (
+            Candidate::Relogged,
+            signed(program(RELOGGED, n, "any", "1"), &k.second_publisher),
+        ),
+        (
+            Candidate::Newer,
+            signed(
+                release_at(NAME, b"newer tool", 10, "any", "2.0", PUBLISHED_NEWER),
+                &k.publisher,
+            ),
+        ),
+        (
+            Candidate::RelogNewer,
+            signed(
+                release_at(RELOGGED, b"newer relog", 11, "any", "2", PUBLISHED_NEWER),
+                &k.second_publisher,
+            ),
+        ),
     ];
     entries.into_iter().map(|(c, e)| (c, e.encode())).collect()
 }
 
-fn policy_text(k: &Keys) -> String {
-    let mut trust = format!("log {} https://{ORIGIN}/\n", k.log.verifier().encode());
+fn policy_text(k: &Keys, setup: Setup) -> String {
+    let mut trust = String::new();
+    for (key, origin) in k.logs.iter().zip(ORIGINS).take(setup.logs()) {
+        trust.push_str(&format!(
+            "log {} https://{origin}/\n",
+            key.verifier().encode()
+        ));
+    }
     for w in k.witnesses.iter().take(3) {
         let v = w.verifier();
         trust.push_str(&format!("witness {} {}\n", v.name, v.encode()));
@@ -276,19 +383,23 @@ fn policy_text(k: &Keys) -> String {
         .collect();
     trust.push_str(&format!("group q {QUORUM} {}\nquorum q\n", names.join(" ")));
     let publisher = B64.encode(k.publisher.verifying_key().as_bytes());
+    let second = B64.encode(k.second_publisher.verifying_key().as_bytes());
+    let logs = if setup.need_two { 2 } else { 1 };
+    let latest = if setup.latest { "latest = true\n" } else { "" };
     format!(
-        "trust = \"\"\"\n{trust}\"\"\"\n\n[[publisher]]\nnames = [\"example.org/*\"]\nkey = \"{publisher}\"\n\n[require]\nlogs = 1\nmax_age = \"1h\"\nrefresh = \"10m\"\n"
+        "trust = \"\"\"\n{trust}\"\"\"\n\n[[publisher]]\nnames = [\"example.org/*\"]\nkey = \"{publisher}\"\n\n[[publisher]]\nnames = [\"x.example/*\"]\nkey = \"{second}\"\n\n[require]\nlogs = {logs}\nmax_age = \"1h\"\nrefresh = \"10m\"\n{latest}"
     )
 }
 
-/// Built once: keys, policy, candidates and the honest history (whose
-/// genuine releases sit at leaves 3 and 290, near misses at 10 to 15,
-/// other programs' releases everywhere else).
+/// Built once: keys, policies, candidates and the honest histories (the
+/// first log's genuine releases sit at leaves 3 and 290, an older release
+/// of the name at 1, near misses at 10 to 12 and 15; the second log's
+/// genuine release at 7; other programs' releases everywhere else).
 pub fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
         let keys = Keys {
-            log: key(ORIGIN, 1),
+            logs: [key(ORIGIN, 1), key(ORIGIN_B, 6)],
             witnesses: [
                 key("w0.fuzz", 2),
                 key("w1.fuzz", 3),
@@ -297,33 +408,79 @@ pub fn world() -> &'static World {
             ],
             publisher: SigningKey::from_bytes(&[7; 32]),
             other_publisher: SigningKey::from_bytes(&[8; 32]),
+            second_publisher: SigningKey::from_bytes(&[9; 32]),
         };
-        let policy = Policy::parse(&policy_text(&keys), std::path::Path::new("fuzz.toml"))
-            .unwrap_or_else(|e| unreachable!("the decision target's policy: {e}"));
+        let policies = (0..8u8)
+            .map(|b| {
+                let text = policy_text(&keys, Setup::from_byte(b));
+                Policy::parse(&text, std::path::Path::new("fuzz.toml"))
+                    .unwrap_or_else(|e| unreachable!("the decision target's policy: {e}"))
+            })
+            .collect();
         let candidates = candidates(&keys);
-        let leaves = (0..HONEST)
+        // Other programs' releases, under a name of their own (so that
+        // `latest` judges the program against the releases the script
+        // logs, not against these).
+        let filler = |log: &str, i: usize| {
+            let bytes = format!("filler {log}{i}").into_bytes();
+            let r = release(
+                "example.org/filler",
+                &bytes,
+                bytes.len() as u64,
+                "any",
+                &format!("0.{i}"),
+            );
+            signed(r, &keys.publisher).encode()
+        };
+        let leaves: Vec<Vec<u8>> = (0..HONEST)
             .map(|i| match i {
                 3 => candidates[0].1.clone(),
                 290 => candidates[1].1.clone(),
-                10..=15 => candidates[i - 8].1.clone(),
-                _ => {
-                    let bytes = format!("filler {i}").into_bytes();
-                    let r = release(NAME, &bytes, bytes.len() as u64, "any", &format!("0.{i}"));
-                    signed(r, &keys.publisher).encode()
-                }
+                // The broken signature is only in forks: under a history
+                // rule a log holding it cannot be read at all (its view
+                // verifies every publisher signature), so it would make the
+                // honest log unreachable.
+                // Other bytes under the program's name: an older release,
+                // before it (after it, it would outdate it under `latest`).
+                1 => candidates[5].1.clone(),
+                10..=12 | 15 => candidates[i - 8].1.clone(),
+                _ => filler("", i),
             })
             .collect();
+        let leaves_b: Vec<Vec<u8>> = (0..HONEST_B)
+            .map(|i| match i {
+                GENUINE_B => candidates[0].1.clone(),
+                _ => filler("b ", i),
+            })
+            .collect();
+        let bad = candidates
+            .iter()
+            .find(|(c, _)| *c == Candidate::BadSignature)
+            .map(|(_, b)| b.clone());
+        let mut valid: Vec<Vec<u8>> = candidates.iter().map(|(_, b)| b.clone()).collect();
+        valid.extend(leaves.iter().chain(&leaves_b).cloned());
+        valid.retain(|b| Some(b) != bad.as_ref());
+        valid.sort();
+        valid.dedup();
         World {
             sha256: Sha256::digest(PROGRAM).into(),
-            policy,
+            policies,
             candidates,
+            valid,
             honest: Tree::new(leaves),
+            honest_b: Tree::new(leaves_b),
             keys,
         }
     })
 }
 
 impl World {
+    pub fn policy(&self, setup: Setup) -> &Policy {
+        self.policies
+            .get(setup.index())
+            .unwrap_or_else(|| unreachable!("a policy for every setup"))
+    }
+
     pub fn candidate(&self, c: Candidate) -> &[u8] {
         self.candidates
             .iter()

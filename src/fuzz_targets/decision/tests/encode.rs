@@ -8,6 +8,9 @@
 use super::super::*;
 use super::scenarios;
 
+/// How many [`super::super::world::Candidate`]s there are.
+const CANDIDATES: u64 = 11;
+
 fn variant(i: u64, count: u64, out: &mut Vec<u8>) {
     let v = (i << 32).div_ceil(count);
     out.extend_from_slice(&(v as u32).to_le_bytes());
@@ -19,7 +22,7 @@ fn when(w: When, out: &mut Vec<u8>) {
 }
 
 fn op(o: &Op, out: &mut Vec<u8>) {
-    const OPS: u64 = 20;
+    const OPS: u64 = 21;
     match o {
         Op::Honest {
             size,
@@ -43,7 +46,20 @@ fn op(o: &Op, out: &mut Vec<u8>) {
             out.extend_from_slice(&size.to_le_bytes());
             out.extend_from_slice(&at.to_le_bytes());
             variant(0, 3, out);
-            variant(*c as u64, 8, out);
+            variant(*c as u64, CANDIDATES, out);
+            out.push(*files);
+        }
+        Op::Grow {
+            from_last,
+            leaf: Leaf::Candidate(c),
+            size,
+            files,
+        } => {
+            variant(2, OPS, out);
+            out.push(u8::from(*from_last));
+            variant(0, 3, out);
+            variant(*c as u64, CANDIDATES, out);
+            out.extend_from_slice(&size.to_le_bytes());
             out.push(*files);
         }
         Op::Cosign { by, when: w } => {
@@ -76,32 +92,42 @@ fn op(o: &Op, out: &mut Vec<u8>) {
             out.push(u8::from(*b));
         }
         Op::Decide => variant(19, OPS, out),
+        Op::Use { second } => {
+            variant(20, OPS, out);
+            out.push(u8::from(*second));
+        }
         other => unreachable!("not encoded for seeds: {other:?}"),
     }
 }
 
-pub fn encode(ops: &[Op]) -> Vec<u8> {
-    let mut out = vec![];
+/// The policy's byte, then the script.
+pub fn encode(setup: Setup, ops: &[Op]) -> Vec<u8> {
+    let mut out = vec![setup.byte()];
     for o in ops {
         op(o, &mut out);
     }
     out
 }
 
-fn decode(data: &[u8]) -> Vec<Op> {
+fn decode(data: &[u8]) -> (Setup, Vec<Op>) {
     let mut u = Unstructured::new(data);
+    let setup = Setup::from_byte(u8::arbitrary(&mut u).unwrap());
     let mut ops = vec![];
     while !u.is_empty() {
         ops.push(Op::arbitrary(&mut u).unwrap());
     }
-    ops
+    (setup, ops)
 }
 
 #[test]
 fn scripts_encode_to_the_bytes_arbitrary_reads_back() {
-    for (name, ops, _) in scenarios() {
-        let again = decode(&encode(&ops));
-        assert_eq!(format!("{again:?}"), format!("{ops:?}"), "{name}");
+    for (name, setup, ops, _) in scenarios() {
+        let again = decode(&encode(setup, &ops));
+        assert_eq!(
+            format!("{again:?}"),
+            format!("{:?}", (setup, ops)),
+            "{name}"
+        );
     }
 }
 
@@ -111,8 +137,8 @@ fn scripts_encode_to_the_bytes_arbitrary_reads_back() {
 fn the_committed_decision_seeds_are_the_scenarios() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/decision");
     let write = std::env::var_os("BT_WRITE_SEEDS").is_some();
-    for (name, ops, codes) in scenarios() {
-        let bytes = encode(&ops);
+    for (name, setup, ops, codes) in scenarios() {
+        let bytes = encode(setup, &ops);
         let path = dir.join(name);
         if write {
             std::fs::create_dir_all(&dir).unwrap();
