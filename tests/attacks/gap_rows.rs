@@ -433,3 +433,130 @@ pub const GAP_ROWS_2: &[Row] = &[
         says: &["AUDIT: would refuse (publisher not allowed)"],
     },
 ];
+
+/// `no_downgrade`: 2.0 ran (proven by log 0); log 0 is down and log 1,
+/// which lags, proves 1.0 with its own proof file (`offline`: nothing is
+/// fetched at all, after an online run built both views).
+pub fn downgrade_by_the_lagging_logs_proof(offline: bool) -> Outcome {
+    let mut w = world(2, "no_downgrade = true\n");
+    fill(&mut w, 0, true, true, false);
+    fill(&mut w, 1, true, false, false);
+    if offline {
+        assert_eq!(w.verify("2.0", None).code, 0);
+        w.offline = true;
+    } else {
+        w.logs[0].src.set_down(true);
+    }
+    w.store.set_runs(ran_2(&w, false));
+    let proof = w.proof_file(1, &w.logs[1].history, 0, 1, Some(NOW - 60));
+    verdict(w.verify("1.0", Some(proof)))
+}
+
+/// A fork of size 7 gossiped while a mirror serves the honest log's tiles
+/// (mixing, as far as the fork's root goes): nothing proven either way.
+pub fn gossiped_fork_under_honest_tiles() -> Outcome {
+    let mut w = super::scenarios::honest();
+    let f = super::scenarios::fork(&w, 7);
+    w.publish(0, "1.1", 2);
+    w.serve_history(0, &w.logs[0].history, 7);
+    gossip(w.gossip(0, &w.note_of(0, &f, 7, None)))
+}
+
+pub const GAP_ROWS_3: &[Row] = &[
+    Row {
+        attacker: "lagging log",
+        attack: "2.0 ran through log 0; log 0 down, log 1 proves 1.0 (no_downgrade)",
+        route: "log 1's proof file",
+        run: || downgrade_by_the_lagging_logs_proof(false),
+        code: exit::REFUSED,
+        says: &["downgrade: example.org/tool 2.0 ran on this machine before"],
+    },
+    Row {
+        attacker: "lagging log",
+        attack: "2.0 ran through log 0; log 1 proves 1.0 (no_downgrade)",
+        route: "log 1's proof file, --offline",
+        run: || downgrade_by_the_lagging_logs_proof(true),
+        code: exit::REFUSED,
+        says: &["downgrade: example.org/tool 2.0 ran on this machine before"],
+    },
+    Row {
+        attacker: "mirror",
+        attack: "honest tiles under a gossiped fork",
+        route: "gossip",
+        run: gossiped_fork_under_honest_tiles,
+        code: exit::UNREACHABLE,
+        says: &["cannot be proven now"],
+    },
+];
+
+/// A release entry whose bytes a `file://` URL under `dir` serves.
+fn served_release(w: &World, dir: &std::path::Path, version: &str, published: u64) -> Vec<u8> {
+    let (bytes, sha) = program(version);
+    let path = dir.join(hex::encode(sha));
+    std::fs::write(&path, &bytes).unwrap();
+    let release = bt_exec::entry::Release {
+        name: NAME.into(),
+        version: version.into(),
+        platform: "any".into(),
+        sha256: sha,
+        size: bytes.len() as u64,
+        published,
+        cas: vec![format!("file://{}", path.display())],
+        source: None,
+    };
+    bt_exec::entry::Entry::sign(release, &w.publisher)
+        .unwrap()
+        .encode()
+}
+
+/// `prior_revisions = 1`: 0.9 (its bytes served) then 1.0 of NAME in
+/// log 0; `log1`: a second log, `logs = 1`, that lags (1.0 only); `relog`:
+/// X logs 1.0's bytes under its own name, which has no earlier release.
+pub fn prior_revisions_of_every_name(log1: bool, relog: bool) -> Outcome {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut w = world(if log1 { 2 } else { 1 }, "prior_revisions = 1\n");
+    let e09 = served_release(&w, tmp.path(), "0.9", NOW - 3 * DAY);
+    let e10 = served_release(&w, tmp.path(), "1.0", NOW - 2 * DAY);
+    w.logs[0].history.append(e09);
+    w.logs[0].history.append(e10.clone());
+    if relog {
+        let (b1, _) = program("1.0");
+        w.logs[0]
+            .history
+            .append(release(&x_key(), X_NAME, "1", &b1, NOW));
+    }
+    let size = w.logs[0].history.leaves.len() as u64;
+    w.serve(0, size, Some(NOW - 60));
+    if log1 {
+        w.logs[1].history.append(e10);
+        w.serve(1, 1, Some(NOW - 60));
+    }
+    verdict(w.verify("1.0", None))
+}
+
+pub const GAP_ROWS_4: &[Row] = &[
+    Row {
+        attacker: "other publisher",
+        attack: "re-logs 1.0's bytes under a name with no earlier release (prior_revisions)",
+        route: "bt/index",
+        run: || prior_revisions_of_every_name(false, true),
+        code: exit::REFUSED,
+        says: &["x.example/relogged 1 has 0 earlier release(s)"],
+    },
+    Row {
+        attacker: "none",
+        attack: "1.0 with 0.9's bytes still served (prior_revisions)",
+        route: "bt/index",
+        run: || prior_revisions_of_every_name(false, false),
+        code: 0,
+        says: &["proven in 1 of 1"],
+    },
+    Row {
+        attacker: "lagging log",
+        attack: "log 1 lacks 0.9, log 0 holds it (logs = 1, prior_revisions)",
+        route: "bt/index",
+        run: || prior_revisions_of_every_name(true, false),
+        code: 0,
+        says: &["proven in 2 of 2"],
+    },
+];
