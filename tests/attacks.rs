@@ -37,7 +37,7 @@ mod gap_rows;
 mod sigsum_log;
 
 use bt_exec::verify::exit;
-use gap_rows::{GAP_ROWS, GAP_ROWS_2, GAP_ROWS_3, GAP_ROWS_4};
+use gap_rows::{GAP_ROWS, GAP_ROWS_2, GAP_ROWS_3, GAP_ROWS_4, GAP_ROWS_5};
 use history_rows::HISTORY_ROWS;
 use more_routes::MORE_ROWS;
 use route_rows::ROUTE_ROWS;
@@ -582,6 +582,7 @@ fn every_attack_on_every_route() {
         .chain(GAP_ROWS_2)
         .chain(GAP_ROWS_3)
         .chain(GAP_ROWS_4)
+        .chain(GAP_ROWS_5)
         .chain(HONEST)
     {
         let (code, msg) = (r.run)();
