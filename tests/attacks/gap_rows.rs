@@ -67,12 +67,7 @@ fn newer_by_an_unallowed_key(hint: Hint, resolve: bool) -> Outcome {
 /// A proof file of X's entry for 1.0's bytes under NAME — a name X may not
 /// publish — beside the program.
 fn proof_of_an_unallowed_entry() -> Outcome {
-    let mut w = world(1, "");
-    let (b1, _) = program("1.0");
-    w.logs[0]
-        .history
-        .append(release(&x_key(), NAME, "1.0", &b1, NOW));
-    w.serve(0, 1, Some(NOW - 60));
+    let w = unallowed_entry();
     let proof = w.proof_file(0, &w.logs[0].history, 0, 1, Some(NOW - 60));
     verdict(w.verify("1.0", Some(proof)))
 }
@@ -387,13 +382,19 @@ pub fn audited_cause(relog: bool) -> Outcome {
         let proof = plant(&w, Hint::ProofFile, x);
         return super::routes::audited(w.verify("1.0", proof));
     }
+    super::routes::audited(unallowed_entry().verify("1.0", None))
+}
+
+/// One log holding X's entry for 1.0's bytes under NAME, a name X may not
+/// publish.
+fn unallowed_entry() -> World {
     let mut w = world(1, "");
     let (b1, _) = program("1.0");
     w.logs[0]
         .history
         .append(release(&x_key(), NAME, "1.0", &b1, NOW));
     w.serve(0, 1, Some(NOW - 60));
-    super::routes::audited(w.verify("1.0", None))
+    w
 }
 
 pub const GAP_ROWS_2: &[Row] = &[

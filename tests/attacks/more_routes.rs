@@ -11,20 +11,15 @@ use super::scenarios::*;
 use super::world::{World, NOW};
 use super::Row;
 
-/// `forked_proof_file` with the world set up by `setup` first.
-fn forked_proof_with(size: u64, setup: fn(&mut World)) -> Outcome {
-    let mut w = honest();
-    setup(&mut w);
-    let f = fork(&w, size);
-    if size > 4 && !w.offline {
-        w.serve_history(0, &f, size);
-        w.logs[0].src.put(
-            "checkpoint",
-            w.note_of(0, &w.logs[0].history, 4, Some(NOW - 60)),
-        );
-    }
-    let proof = w.proof_file(0, &f, size - 1, size, None);
-    verdict(w.verify("2.0", Some(proof)))
+/// `honest`, then the log serves a cosigned checkpoint of a smaller fork
+/// (size 3).
+fn rolled_back() -> World {
+    let w = honest();
+    let f = fork(&w, 3);
+    w.logs[0]
+        .src
+        .put("checkpoint", w.note_of(0, &f, 3, Some(NOW - 60)));
+    w
 }
 
 /// A proof file of a smaller fork (size 3) beside the program.
@@ -105,14 +100,7 @@ pub const MORE_ROWS: &[Row] = &[
         attacker: "log operator",
         attack: "rollback to a forked smaller tree",
         route: "audit mode",
-        run: || {
-            let w = honest();
-            let f = fork(&w, 3);
-            w.logs[0]
-                .src
-                .put("checkpoint", w.note_of(0, &f, 3, Some(NOW - 60)));
-            audited(w.verify("1.0", None))
-        },
+        run: || audited(rolled_back().verify("1.0", None)),
         code: exit::MISBEHAVIOUR,
         says: &["size 3 is not a prefix of size 4"],
     },
@@ -301,14 +289,7 @@ pub const MORE_ROWS: &[Row] = &[
         attacker: "log operator",
         attack: "rollback to a forked smaller tree",
         route: "NAME@VERSION",
-        run: || {
-            let w = honest();
-            let f = fork(&w, 3);
-            w.logs[0]
-                .src
-                .put("checkpoint", w.note_of(0, &f, 3, Some(NOW - 60)));
-            resolve(&w, Some("1.0"))
-        },
+        run: || resolve(&rolled_back(), Some("1.0")),
         code: exit::MISBEHAVIOUR,
         says: &["size 3 is not a prefix of size 4"],
     },

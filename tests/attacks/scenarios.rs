@@ -89,9 +89,16 @@ pub fn forked_checkpoint_served(size: u64) -> Outcome {
 }
 
 pub fn forked_proof_file(size: u64) -> Outcome {
-    let w = honest();
+    forked_proof_with(size, |_| {})
+}
+
+/// `forked_proof_file` with the world set up by `setup` first (offline:
+/// the fork's tiles are not served, nothing is fetched).
+pub fn forked_proof_with(size: u64, setup: fn(&mut World)) -> Outcome {
+    let mut w = honest();
+    setup(&mut w);
     let f = fork(&w, size);
-    if size > 4 {
+    if size > 4 && !w.offline {
         w.serve_history(0, &f, size);
         w.logs[0].src.put(
             "checkpoint",
