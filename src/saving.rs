@@ -133,11 +133,7 @@ pub fn run_at(verdict: &Verdict) -> Vec<RunAt> {
                     .iter()
                     .filter_map(|&(r, i)| Some((verdict.logs.get(r)?.log.as_ref()?.file_key(), i)))
                     .collect(),
-                ran: Some(crate::history::Ran {
-                    sha256: hex::encode(p.sha256),
-                    version: p.version.clone(),
-                    published: p.published,
-                }),
+                ran: Some(crate::history::Ran::new(&p.sha256, &p.version, p.published)),
             })
             .collect();
     }
@@ -158,11 +154,11 @@ pub fn run_at(verdict: &Verdict) -> Vec<RunAt> {
         name: e.release.name.clone(),
         version: e.release.version.clone(),
         at: proven.iter().map(|(o, i, _)| (o.clone(), *i)).collect(),
-        ran: Some(crate::history::Ran {
-            sha256: hex::encode(e.release.sha256),
-            version: e.release.version.clone(),
-            published: e.release.published,
-        }),
+        ran: Some(crate::history::Ran::new(
+            &e.release.sha256,
+            &e.release.version,
+            e.release.published,
+        )),
     }]
 }
 

@@ -224,6 +224,14 @@ pub struct Ran {
 }
 
 impl Ran {
+    pub fn new(sha256: &[u8; 32], version: &str, published: u64) -> Ran {
+        Ran {
+            sha256: hex::encode(sha256),
+            version: version.to_string(),
+            published,
+        }
+    }
+
     pub fn sha256(&self) -> Option<[u8; 32]> {
         hex::decode(&self.sha256).ok()?.try_into().ok()
     }

@@ -318,10 +318,12 @@ fn both(
     f: SignedCheckpoint,
     report: &mut LogReport,
 ) -> Step<SignedCheckpoint> {
+    // What would be saved of the served checkpoint (computed once).
+    let f_note = to_save(log, &f);
     Ok(match one_history(log, &c, &f)? {
         Ok(()) if f.checkpoint.size > c.checkpoint.size => match fresh(log, &f) {
             Ok(()) => {
-                report.save_checkpoint = Some(to_save(log, &f));
+                report.save_checkpoint = Some(f_note);
                 f
             }
             // Not (yet) witnessed, or its cosignature lines stripped on
@@ -347,7 +349,7 @@ fn both(
                 && fresh(log, &f).is_ok()
                 && fresh_until(log, &f) > fresh_until(log, &c) =>
         {
-            report.save_checkpoint = Some(to_save(log, &f));
+            report.save_checkpoint = Some(f_note);
             f
         }
         // Served exactly as saved: fetched again now, which is what
@@ -356,9 +358,9 @@ fn both(
         // never be fresh enough for the warm path after its first refresh.
         // The log was reached: a checkpoint that does not meet the policy
         // is refused (126, stale or short of the quorum), not unreachable.
-        Ok(()) if to_save(log, &f) == c.verified_note => {
+        Ok(()) if f_note == c.verified_note => {
             fresh(log, &f)?;
-            report.save_checkpoint = Some(to_save(log, &f));
+            report.save_checkpoint = Some(f_note);
             c
         }
         Ok(()) => {

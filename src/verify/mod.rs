@@ -142,22 +142,17 @@ impl ProofFile {
 /// decided again with fresh data before it is final.
 pub fn verify(ctx: &Context, file: Ingested, sidecars: Sidecars) -> Verdict {
     let start = Instant::now();
-    let (mut v, history_refused) = verify_once(ctx, file, &sidecars, true);
+    let mut v = verify_once(ctx, file, &sidecars, true);
     let warm = v.logs.iter().any(|r| r.warm_until.is_some());
-    if history_refused && warm {
-        v = verify_once(ctx, v.file, &sidecars, false).0;
+    if v.history_refused && warm {
+        v = verify_once(ctx, v.file, &sidecars, false);
     }
     v.elapsed_ms = start.elapsed().as_millis();
     v
 }
 
-/// One verification; also whether the release history refused it.
-fn verify_once(
-    ctx: &Context,
-    file: Ingested,
-    sidecars: &Sidecars,
-    may_be_warm: bool,
-) -> (Verdict, bool) {
+/// One verification (warm logs allowed with `may_be_warm`).
+fn verify_once(ctx: &Context, file: Ingested, sidecars: &Sidecars, may_be_warm: bool) -> Verdict {
     let mut reports = per_logs(ctx, &file, sidecars, may_be_warm);
     let (mut code, mut reason) = combine::combine(ctx.policy, &file.sha256, &reports);
     let mut releases = vec![];
@@ -175,7 +170,7 @@ fn verify_once(
             }
         }
     }
-    let v = Verdict {
+    Verdict {
         file,
         logs: reports,
         code,
@@ -183,8 +178,7 @@ fn verify_once(
         elapsed_ms: 0,
         releases,
         history_refused,
-    };
-    (v, history_refused)
+    }
 }
 
 /// Every log's report on `file`: warm ones first on this thread (with
