@@ -222,6 +222,22 @@ fn prior_revisions_counts_earlier_releases_served_by_python_http_server() {
     runs_ok(&w, &f[2]);
 }
 
+/// A CAS that cannot be reached (its server gone: an outage, or a path
+/// that drops the requests) is the network, not the history: bytes seen
+/// served before still count, and when none were, the run is 124 — never
+/// a refusal (126) a path attacker could cause by dropping packets.
+#[test]
+fn prior_revisions_with_the_cas_unreachable_is_124_or_the_record() {
+    let (w, f, _cas, server) = releases_on_http_cas(common::python_http_server);
+    w.policy("max_age = \"1h\"\nprior_revisions = 1");
+    runs_ok(&w, &f[2]);
+    drop(server);
+    runs_ok(&w, &f[2]);
+    fs::remove_dir_all(w.root.join("state")).unwrap();
+    let err = refused(&w, &f[2], 124);
+    assert!(err.contains("could not be reached"), "{err}");
+}
+
 /// Python's file server with HEAD answered 501, as servers that do not
 /// implement HEAD answer it: availability is then asked with a ranged GET
 /// (which this server ignores, answering 200 with the whole length).

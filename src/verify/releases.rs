@@ -285,6 +285,7 @@ pub fn judge(
         ));
     }
     let req = &ctx.policy.require;
+    let views: Vec<Arc<dyn View>> = held.iter().map(|h| h.view.clone()).collect();
     for r in &releases {
         let of_name = releases_of_name(ctx.policy, &held, &r.name)?;
         if req.latest {
@@ -294,7 +295,7 @@ pub fn judge(
             no_downgrade(ctx, r, &of_name, &held)?;
         }
         if req.prior_revisions > 0 {
-            super::prior::prior_revisions(ctx, r, &of_name, &held_views(&held))?;
+            super::prior::prior_revisions(ctx, r, &of_name, &views)?;
         }
     }
     if !req.min_release_age.is_zero() {
@@ -312,13 +313,6 @@ pub fn judge(
             r
         })
         .collect())
-}
-
-/// The views of the checked logs, in order (for the rules elsewhere).
-fn held_views(held: &[Held]) -> Vec<(String, Arc<dyn View>)> {
-    held.iter()
-        .map(|h| (h.label.to_string(), h.view.clone()))
-        .collect()
 }
 
 fn refuse<T>(why: String) -> Result<T, (u8, String)> {
