@@ -341,12 +341,17 @@ pub enum ExecCmd {
     /// Share the checkpoint cache with other machines.
     #[command(subcommand)]
     Gossip(GossipCmd),
-    /// Show each log's cached checkpoint, its age, alarms and the cache size
-    /// (its content-addressed files; temporary files are not counted).
+    /// Prove pending checkpoint pairs (reaching their logs, unless --offline;
+    /// 123 when one is a split view), then show each log's cached checkpoint,
+    /// its age, alarms, pending pairs and the cache size (its content-addressed
+    /// files; temporary files are not counted).
     Status {
         /// The policy file.
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
+        /// Do not reach the logs with pending checkpoint pairs to prove them.
+        #[arg(long)]
+        offline: bool,
     },
     /// Split-view alarms.
     #[command(subcommand)]
@@ -367,7 +372,8 @@ pub enum PolicyCmd {
 pub enum GossipCmd {
     /// Write every cached checkpoint to stdout.
     Export,
-    /// Check checkpoints from export files or plain notes against the local view.
+    /// Check checkpoints from export files or plain notes against the local view,
+    /// then prove the pending checkpoint pairs of the logs it can reach.
     Import {
         /// The policy file.
         #[arg(long, value_name = "FILE")]

@@ -93,6 +93,9 @@ pub fn import(
             }
         }
     }
+    // An online contact: pending checkpoint pairs are proven (DESIGN §6).
+    let pending = crate::status::prove_pending(store, policy, offline, say);
+    worst = worse(worst, pending);
     if worst != 0 {
         return Err(Fail::new(worst, "gossip import found problems (above)"));
     }
@@ -143,7 +146,7 @@ fn check_and_save(
 }
 
 /// The worse of two exit codes: a misbehaviour before all, else the higher.
-fn worse(a: u8, b: u8) -> u8 {
+pub(crate) fn worse(a: u8, b: u8) -> u8 {
     if a == exit::MISBEHAVIOUR || b == exit::MISBEHAVIOUR {
         exit::MISBEHAVIOUR
     } else {

@@ -13,7 +13,8 @@
 //! its freshest quorum of cosignatures; and the policy's `expires`), and
 //! the state files that could turn the verdict into a refusal — each log's
 //! alarm (absent), its release-history view (`size`, `coverage`, as read
-//! before the verification) when `latest` or `min_release_age` reads it,
+//! before the verification) and its pending checkpoint pairs (absent) when
+//! `latest` or `min_release_age` reads it,
 //! the run record of the release name under `no_downgrade` (as read after
 //! this run was recorded, and checked against `no_downgrade` again) —
 //! with a digest of each one's content, or "absent". It is used only while
@@ -252,6 +253,9 @@ pub fn pending(store: &Store, policy: &Policy, policy_digest: [u8; 32]) -> Optio
             for f in crate::history::DirView::files(store, &l.id) {
                 deps.read(f).ok()?;
             }
+            // A pair kept pending since ends it: no warm verdict under
+            // history rules rests on a pair not proven one history.
+            deps.absent(store.pending_path(&l.id));
         }
     }
     Some(Pending {

@@ -1,5 +1,5 @@
 //! What a verification leaves in the state directory: the checkpoints,
-//! proofs and attestations it learnt ([`save`]), and, before a proven
+//! proofs, attestations and pending pairs it learnt ([`save`]), and, before a proven
 //! release runs, the record of the newest leaf of its name that ran
 //! ([`record_run`], what `require.no_downgrade` compares against;
 //! docs/HISTORY.md).
@@ -32,7 +32,11 @@ pub fn save(
     now: u64,
 ) -> Result<Saved, Fail> {
     let to_save = reports.iter().any(|r| {
-        r.save_checkpoint.is_some() || r.save_proof.is_some() || !r.save_attestations.is_empty()
+        r.save_checkpoint.is_some()
+            || r.save_proof.is_some()
+            || !r.save_attestations.is_empty()
+            || !r.save_pending.is_empty()
+            || !r.settled.is_empty()
     });
     if !to_save {
         return Ok(Saved::Done(vec![]));
@@ -69,6 +73,11 @@ pub fn save(
         }
         for (key, p) in &r.save_attestations {
             note("attestation", state.save_attestation(log, sha256, key, p));
+        }
+        // Pairs kept pending, and those proven since (DESIGN §6).
+        if !r.save_pending.is_empty() || !r.settled.is_empty() {
+            let res = state.update_pending(log, &r.save_pending, &r.settled);
+            note("pending checkpoint pairs", res);
         }
     }
     Ok(Saved::Done(failed))

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::history::{DirView, MemoryView, Runs, View};
 use crate::log_id::LogId;
-use crate::store::{CachedProof, Store, StoreError};
+use crate::store::{CachedProof, Pair, Store, StoreError};
 
 pub trait State: Sync {
     /// Takes the state lock for a series of writes (`None`: the state
@@ -71,6 +71,17 @@ pub trait State: Sync {
     fn view(&self, log: &LogId) -> Arc<dyn View>;
     /// The newest release of `name` this machine ran, per log.
     fn runs(&self, name: &str) -> Runs;
+    /// The pairs of checkpoints of `log` not yet proven one history
+    /// ([`crate::store::pending`]); an error when they cannot be read.
+    fn pending(&self, log: &LogId) -> Result<Vec<Pair>, StoreError>;
+    /// Keeps `add` and forgets the pairs whose unlinked checkpoint is the
+    /// tree of one of `settled` (call under [`State::lock`]).
+    fn update_pending(
+        &self,
+        log: &LogId,
+        add: &[Pair],
+        settled: &[String],
+    ) -> Result<(), StoreError>;
 }
 
 impl State for Store {
@@ -137,6 +148,17 @@ impl State for Store {
     fn runs(&self, name: &str) -> Runs {
         crate::history::runs(self, name)
     }
+    fn pending(&self, log: &LogId) -> Result<Vec<Pair>, StoreError> {
+        Store::pending(self, log)
+    }
+    fn update_pending(
+        &self,
+        log: &LogId,
+        add: &[Pair],
+        settled: &[String],
+    ) -> Result<(), StoreError> {
+        Store::update_pending(self, log, add, settled)
+    }
 }
 
 #[derive(Default)]
@@ -148,6 +170,7 @@ struct Inner {
     attestations: BTreeMap<(LogId, [u8; 32]), BTreeMap<[u8; 32], CachedProof>>,
     views: BTreeMap<LogId, Arc<MemoryView>>,
     runs: BTreeMap<String, Runs>,
+    pending: BTreeMap<LogId, Vec<Pair>>,
     /// Writes that fail (tests of what a failed write does).
     failing: bool,
 }
@@ -306,5 +329,22 @@ impl State for MemoryState {
                 logs: r.logs.clone(),
                 ran: r.ran.clone(),
             })
+    }
+    fn pending(&self, log: &LogId) -> Result<Vec<Pair>, StoreError> {
+        Ok(self.lock().pending.get(log).cloned().unwrap_or_default())
+    }
+    fn update_pending(
+        &self,
+        log: &LogId,
+        add: &[Pair],
+        settled: &[String],
+    ) -> Result<(), StoreError> {
+        self.write("pending", |i| {
+            let pairs = i.pending.remove(log).unwrap_or_default();
+            let pairs = crate::store::pending::updated(pairs, add, settled);
+            if !pairs.is_empty() {
+                i.pending.insert(log.clone(), pairs);
+            }
+        })
     }
 }

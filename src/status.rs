@@ -57,6 +57,7 @@ fn logs(store: &Store, policy: &Policy, now: u64, out: &mut Vec<String>) {
                 l.origin
             ));
         }
+        pending(store, l, now, out);
         let (n, _) = crate::history::DirView::open(store, &l.id).size();
         if n > 0 {
             out.push(format!(
@@ -64,6 +65,81 @@ fn logs(store: &Store, policy: &Policy, now: u64, out: &mut Vec<String>) {
             ));
         }
     }
+}
+
+/// The pairs of `l`'s checkpoints kept pending (not yet proven one
+/// history: DESIGN §6).
+fn pending(store: &Store, l: &crate::policy::LogSpec, now: u64, out: &mut Vec<String>) {
+    let pairs = match store.pending(&l.id) {
+        Ok(p) => p,
+        Err(e) => return out.push(format!("  PENDING PAIRS UNREADABLE: {e}")),
+    };
+    let size = |note: &str| crate::store::Pair::tree(note).0.to_string();
+    for p in pairs {
+        out.push(format!(
+            "  pending: size {} (from {}, kept {} s ago) not yet proven one history with size {}; reach the log to prove it",
+            size(&p.unlinked),
+            p.from,
+            now.saturating_sub(p.recorded),
+            size(&p.anchor)
+        ));
+    }
+}
+
+/// The online contact `status` and `gossip import` make with every log
+/// that has pending checkpoint pairs (DESIGN §6), unless `offline`: each
+/// pair proven one history is forgotten, one proven two is a split view
+/// (evidence, alarm). `say` gets a line per log; returns the worst exit
+/// code (123 for a split view).
+pub fn prove_pending(
+    store: &Store,
+    policy: &Policy,
+    offline: bool,
+    say: &mut dyn FnMut(&str),
+) -> u8 {
+    let ctx = crate::app::context(policy, store, offline);
+    let mut worst = 0;
+    for l in &policy.trust.logs {
+        let Ok(pairs) = store.pending(&l.id) else {
+            continue;
+        };
+        if pairs.is_empty() || offline {
+            continue;
+        }
+        let (report, r) = crate::verify::contact(&ctx, l);
+        let saved = crate::saving::save(store, std::slice::from_ref(&report), &[0; 32], ctx.now);
+        let left = store.pending(&l.id).map_or(pairs.len(), |p| p.len());
+        let proven = pairs.len().saturating_sub(left);
+        let line = match (&r, saved) {
+            (Err(o), _) => {
+                worst = crate::gossip::worse(worst, o.exit_code());
+                format!("{}: pending pairs not proven: {}", l.label, o.message())
+            }
+            (Ok(()), Ok(crate::saving::Saved::Done(failed))) if failed.is_empty() => {
+                format!(
+                    "{}: {proven} pending pair(s) proven one history, {left} left",
+                    l.label
+                )
+            }
+            (Ok(()), Ok(crate::saving::Saved::Done(failed))) => format!(
+                "{}: pending pairs proven but not forgotten: {}",
+                l.label,
+                failed.join("; ")
+            ),
+            (Ok(()), Ok(crate::saving::Saved::Conflict(_))) => {
+                format!(
+                    "{}: another process saved a checkpoint meanwhile; try again",
+                    l.label
+                )
+            }
+            (Ok(()), Err(f)) => format!("{}: {}", l.label, f.message),
+        };
+        say(&line);
+        for w in &report.warnings {
+            say(&format!("{}: {w}", l.label));
+        }
+    }
+    worst
 }
 
 /// The newest release of each name run here, per log, with its age and

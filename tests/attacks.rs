@@ -33,13 +33,17 @@ mod more_routes;
 #[path = "attacks/gap_rows.rs"]
 mod gap_rows;
 
+#[path = "attacks/pending_rows.rs"]
+mod pending_rows;
+
 #[path = "common/sigsum_log.rs"]
 mod sigsum_log;
 
 use bt_exec::verify::exit;
-use gap_rows::{GAP_ROWS, GAP_ROWS_2, GAP_ROWS_3, GAP_ROWS_4, GAP_ROWS_5};
+use gap_rows::{GAP_ROWS, GAP_ROWS_2, GAP_ROWS_3, GAP_ROWS_4};
 use history_rows::HISTORY_ROWS;
 use more_routes::MORE_ROWS;
+use pending_rows::PENDING_ROWS;
 use route_rows::ROUTE_ROWS;
 use routes::{attests_same, rebuilt, sigsum};
 use scenarios::*;
@@ -582,7 +586,7 @@ fn every_attack_on_every_route() {
         .chain(GAP_ROWS_2)
         .chain(GAP_ROWS_3)
         .chain(GAP_ROWS_4)
-        .chain(GAP_ROWS_5)
+        .chain(PENDING_ROWS)
         .chain(HONEST)
     {
         let (code, msg) = (r.run)();

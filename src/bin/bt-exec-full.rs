@@ -283,11 +283,16 @@ fn run(cli: ExecCli) -> Res<u8> {
             })?;
             Ok(0)
         }
-        Some(ExecCmd::Status { policy }) => {
+        Some(ExecCmd::Status { policy, offline }) => {
             let store = store()?;
             let policy = load_policy(policy.as_deref(), &store)?;
+            // An online contact first: pending pairs are proven (123 when
+            // one is a split view), then the state is shown as it is now.
+            let code = status::prove_pending(&store, &policy, offline, &mut |m| {
+                bt_exec::say!("bt-exec: {m}")
+            });
             print_lines(&status::report(&store, &policy, now()));
-            Ok(0)
+            Ok(code)
         }
         Some(ExecCmd::Alarm(AlarmCmd::Clear { origin })) => {
             let store = store()?;

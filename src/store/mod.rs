@@ -94,6 +94,9 @@ impl CachedProof {
 mod cas;
 mod logs;
 pub mod migrate;
+pub mod pending;
+
+pub use pending::{Pair, MAX_PENDING};
 
 impl Store {
     /// `$BT_EXEC_CACHE_DIR` / `$BT_EXEC_STATE_DIR`, else the XDG directories.

@@ -5,6 +5,7 @@
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 
 use super::log::{open, refused, saved_read, to_save, Log, LogOutcome, LogReport, Step};
+use super::pending::{self, Shipped};
 use super::{Cause, MAX_SKEW_SECS};
 use crate::tlog::consistency::{prove_prefix, Consistency, TileSource};
 use crate::tlog::{Cosignature, Hash, SignedCheckpoint, MAX_CHECKPOINT_BYTES};
@@ -191,6 +192,19 @@ pub(super) fn fresh_until(log: &Log, sc: &SignedCheckpoint) -> Option<u64> {
         .map(|t| t.saturating_add(max_age))
 }
 
+/// How a checkpoint [`may_prove`] allows proves a leaf.
+pub(super) enum Proves {
+    /// It is the checkpoint in force or proven a prefix of it.
+    Prefix,
+    /// It meets the policy and is proven to extend the checkpoint in
+    /// force: it becomes the checkpoint in force.
+    Extends(SignedCheckpoint),
+    /// It meets the policy by itself, and whether it is one history with
+    /// the checkpoint in force cannot be proven now (why): it proves the
+    /// leaf only with the pair kept pending ([`super::pending::defer`]).
+    Unlinked(String),
+}
+
 /// Which checkpoint may prove a leaf (DESIGN §6) — decided here, and only
 /// here, for every checkpoint that did not come from the log's own
 /// `checkpoint` file (a proof file beside the program today).
@@ -201,43 +215,49 @@ pub(super) fn fresh_until(log: &Log, sc: &SignedCheckpoint) -> Option<u64> {
 /// a release targeted at one user; only the witnesses stand between it and
 /// the user. So `candidate` proves a leaf only when it meets the policy
 /// itself (witness quorum, freshness) or is proven to be a prefix of
-/// `in_force`, which does. A larger candidate that meets the policy and
-/// extends `in_force` becomes the checkpoint in force (returned).
+/// `in_force`, which does. One that meets the policy but cannot be linked
+/// to `in_force` now (offline, the log down) is [`Proves::Unlinked`].
 pub(super) fn may_prove(
     log: &Log,
     in_force: &SignedCheckpoint,
     candidate: &SignedCheckpoint,
     what: &str,
-) -> Step<Option<SignedCheckpoint>> {
+) -> Step<Proves> {
     let (c, f) = (candidate.checkpoint.size, in_force.checkpoint.size);
     let history = one_history(log, candidate, in_force)?;
+    let meets = fresh(log, candidate);
     if c <= f {
-        return match history {
-            Ok(()) => Ok(None),
-            Err(why) => Err(LogOutcome::Unreachable(format!(
-                "{what}: its checkpoint (size {c}) cannot be proven a prefix of the checkpoint in force (size {f}): {why}"
+        return match (history, meets) {
+            (Ok(()), _) => Ok(Proves::Prefix),
+            (Err(why), Ok(())) => Ok(Proves::Unlinked(why)),
+            (Err(why), Err(_)) => Err(LogOutcome::Unreachable(format!(
+                "{what}: its checkpoint (size {c}) cannot be proven a prefix of the checkpoint in force (size {f}), and does not meet the policy by itself: {why}"
             ))),
         };
     }
-    if let Err(LogOutcome::Refused(_, why)) = fresh(log, candidate) {
+    if let Err(LogOutcome::Refused(_, why)) = meets {
         return refused(Cause::Unwitnessed, format!(
             "{what}: its checkpoint of size {c} is larger than size {f}, the largest checkpoint of this log that meets the policy, and does not meet it itself ({why}); the log key alone can sign such a tree, so nothing in it is proven until the witnesses cosign a checkpoint that covers it"
         ));
     }
-    match history {
-        Ok(()) => Ok(Some(candidate.clone())),
-        Err(why) => Err(LogOutcome::Unreachable(format!(
-            "{what}: its checkpoint (size {c}) cannot be proven to extend the checkpoint in force (size {f}): {why}"
-        ))),
-    }
+    Ok(match history {
+        Ok(()) => Proves::Extends(candidate.clone()),
+        Err(why) => Proves::Unlinked(why),
+    })
 }
 
 /// The checkpoint in force for this log: the log's own, verified and
 /// proven consistent with the one seen before, or the saved one when the
 /// log cannot be reached or serves a copy nothing can be concluded from
-/// (DESIGN §6: "the cache rules decide"). Its coverage is recorded for
-/// `min_release_age`.
-pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoint> {
+/// (DESIGN §6: "the cache rules decide"); failing those, a checkpoint
+/// `shipped` in a proof file that meets the policy by itself
+/// ([`super::pending`]). Pending pairs are proven when the log is
+/// reached. Its coverage is recorded for `min_release_age`.
+pub(super) fn current(
+    log: &Log,
+    report: &mut LogReport,
+    shipped: Option<&Shipped>,
+) -> Step<SignedCheckpoint> {
     let ctx = log.ctx;
     let origin = &log.spec.origin;
     if let Some(ev) = ctx.state.alarm(&log.spec.id) {
@@ -246,14 +266,84 @@ pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoin
             evidence: Some(std::path::PathBuf::from(ev)),
         });
     }
-    let (raw, cached) = saved_read(log);
-    if raw.is_some() && cached.is_none() {
+    let (raw, saved) = saved_read(log);
+    if raw.is_some() && saved.is_none() {
         // Rollback and fork protection rest on it: never lost in silence.
         report.warnings.push(
             "the saved checkpoint of this log cannot be opened (corrupt, or not signed by the policy's key for it); it is verified as on first use".into(),
         );
     }
     report.saved_before = raw;
+    // Nothing saved yet: a shipped checkpoint that meets the policy by
+    // itself stands where the saved one would, and is saved unless the
+    // log's own replaces it (a new machine, offline, on first use).
+    let meets = shipped.map(|s| (s, fresh(log, &s.sc)));
+    let shipped_fresh = meets.as_ref().filter(|(_, m)| m.is_ok()).map(|(s, _)| *s);
+    let first = saved.is_none() && shipped_fresh.is_some();
+    let cached = match (&saved, shipped_fresh) {
+        (None, Some(s)) => Some(s.sc.clone()),
+        (c, _) => c.clone(),
+    };
+    let mut current = match (established(log, cached, report), saved, meets) {
+        (Ok(c), ..) => c,
+        (Err(LogOutcome::Misbehaved { msg, evidence }), ..) => {
+            return Err(LogOutcome::Misbehaved { msg, evidence })
+        }
+        (Err(_), Some(c), Some((s, Ok(())))) => pending::in_place_of_saved(log, &c, s, report)?,
+        // Nothing saved, the log out of reach, and the shipped checkpoint
+        // may not prove a leaf: that is the proof's fault, not the
+        // network's (126). (With a saved checkpoint the cache rules
+        // decide, as before: 124 when it is stale.)
+        (Err(LogOutcome::Unreachable(why)), None, Some((s, Err(LogOutcome::Refused(cause, m))))) => {
+            return refused(cause, format!(
+                "{}: its checkpoint (size {}) does not meet the policy by itself ({m}), and no checkpoint of this log that does can be had now ({why})",
+                s.at, s.sc.checkpoint.size
+            ))
+        }
+        (Err(o), ..) => return Err(o),
+    };
+    if first && report.save_checkpoint.is_none() {
+        report.save_checkpoint = Some(to_save(log, &current));
+    }
+    if !report.deferred {
+        if let Some(newer) = pending::settle(log, &current, report)? {
+            report.save_checkpoint = Some(to_save(log, &newer));
+            current = newer;
+        }
+    }
+    report.warnings.extend(future_warnings(log, &current));
+    report.checkpoint = Some(current.checkpoint.clone());
+    report.cosigners = current
+        .cosignatures
+        .iter()
+        .map(|c| (c.witness.name.clone(), c.timestamp))
+        .collect();
+    log.say(format!(
+        "checkpoint size {} verified, {} cosignature(s)",
+        current.checkpoint.size,
+        current.cosignatures.len()
+    ));
+    // What an unlinked checkpoint's witnesses cosigned may be another
+    // history: not recorded as when these entries were covered.
+    let covers = crate::history::Cover::of(current.checkpoint.size, &current.cosignatures, ctx.now);
+    if !covers.is_empty() && !report.deferred {
+        let view = ctx.state.view(&log.spec.id);
+        if let Err(e) = view.record_coverage(&covers) {
+            report.warnings.push(format!(
+                "cannot record when size {} was cosigned (require.min_release_age may refuse later): {e}",
+                current.checkpoint.size
+            ));
+        }
+    }
+    Ok(current)
+}
+
+/// The checkpoint in force from the saved one (`cached`) and the log's.
+fn established(
+    log: &Log,
+    cached: Option<SignedCheckpoint>,
+    report: &mut LogReport,
+) -> Step<SignedCheckpoint> {
     let fetched = match fetch_checkpoint(log) {
         Ok(f) => f,
         // A checkpoint that does not open (bad signature, malformed,
@@ -268,43 +358,18 @@ pub(super) fn current(log: &Log, report: &mut LogReport) -> Step<SignedCheckpoin
         }
         Err(o) => return Err(o),
     };
-    let current = match (cached, fetched) {
-        (None, None) => {
-            return Err(LogOutcome::Unreachable(
-                "the log cannot be reached and no checkpoint of it is cached".into(),
-            ))
-        }
-        (Some(c), None) => cached_in_force(log, c)?,
+    match (cached, fetched) {
+        (None, None) => Err(LogOutcome::Unreachable(
+            "the log cannot be reached and no checkpoint of it is cached".into(),
+        )),
+        (Some(c), None) => cached_in_force(log, c),
         (None, Some(f)) => {
             fresh(log, &f)?;
             report.save_checkpoint = Some(to_save(log, &f));
-            f
+            Ok(f)
         }
-        (Some(c), Some(f)) => both(log, c, f, report)?,
-    };
-    report.warnings.extend(future_warnings(log, &current));
-    report.checkpoint = Some(current.checkpoint.clone());
-    report.cosigners = current
-        .cosignatures
-        .iter()
-        .map(|c| (c.witness.name.clone(), c.timestamp))
-        .collect();
-    log.say(format!(
-        "checkpoint size {} verified, {} cosignature(s)",
-        current.checkpoint.size,
-        current.cosignatures.len()
-    ));
-    let covers = crate::history::Cover::of(current.checkpoint.size, &current.cosignatures, ctx.now);
-    if !covers.is_empty() {
-        let view = ctx.state.view(&log.spec.id);
-        if let Err(e) = view.record_coverage(&covers) {
-            report.warnings.push(format!(
-                "cannot record when size {} was cosigned (require.min_release_age may refuse later): {e}",
-                current.checkpoint.size
-            ));
-        }
+        (Some(c), Some(f)) => both(log, c, f, report),
     }
-    Ok(current)
 }
 
 /// The saved checkpoint `c` and the log's `f`, both validly signed: the

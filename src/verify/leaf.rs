@@ -3,7 +3,7 @@
 //! cached by an earlier run, or the log's `bt/index`; and checking that
 //! the entry is this file's release by a publisher the policy allows.
 
-use super::current::may_prove;
+use super::current::{may_prove, Proves};
 use super::log::{open, refused, Log, LogOutcome, LogReport, Step};
 use super::Cause;
 use crate::entry::Entry;
@@ -307,10 +307,25 @@ fn sidecar_leaf(
     report
         .warnings
         .extend(super::current::future_warnings(log, &sc));
-    if let Some(newer) = may_prove(log, current, &sc, &format!("{at}"))? {
-        report.save_checkpoint = Some(super::log::to_save(log, &newer));
-        report.checkpoint = Some(newer.checkpoint.clone());
-        *current = newer;
+    match may_prove(log, current, &sc, &format!("{at}"))? {
+        Proves::Prefix => {}
+        Proves::Extends(newer) => {
+            report.save_checkpoint = Some(super::log::to_save(log, &newer));
+            report.checkpoint = Some(newer.checkpoint.clone());
+            *current = newer;
+        }
+        // A proof this machine verified earlier against the checkpoint in
+        // force needs no pending pair; else the pair is kept.
+        Proves::Unlinked(why) => match cached_proof(log, &current.checkpoint, file) {
+            Some(found) => {
+                log.say(format!(
+                    "{at}: {why}; proven from the cache at leaf {}",
+                    found.index
+                ));
+                return Ok(found);
+            }
+            None => super::pending::defer(log, current, &sc, &at.to_string(), &why, report)?,
+        },
     }
     let leaf = p.extra.as_deref().ok_or_else(|| {
         LogOutcome::Refused(
@@ -330,14 +345,18 @@ fn sidecar_leaf(
     log.say(format!("proven by {at} at leaf {}", p.index));
     // Its checkpoint is in force now, or proven a prefix of the one that
     // is: the proof is kept, so that a later run that cannot compare the
-    // file's checkpoint (offline) still has it.
-    report.save_proof = Some(CachedProof::new(
-        p.index,
-        leaf,
-        sc.checkpoint.size,
-        sc.checkpoint.root,
-        &p.proof,
-    ));
+    // file's checkpoint (offline) still has it. Never one against a
+    // checkpoint not linked to the one in force: a cached proof is
+    // trusted as proven against it ([`still_valid`]).
+    if !report.deferred {
+        report.save_proof = Some(CachedProof::new(
+            p.index,
+            leaf,
+            sc.checkpoint.size,
+            sc.checkpoint.root,
+            &p.proof,
+        ));
+    }
     Ok(Found {
         index: p.index,
         entry,

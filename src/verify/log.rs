@@ -18,6 +18,7 @@ use crate::tlog::{Checkpoint, SignedCheckpoint, TlogError};
 
 use super::current::{current, fresh, fresh_until};
 use super::leaf::{cached_proof, find_leaf, from_view};
+use super::pending::Shipped;
 use super::release::{attestations, update_view};
 
 #[derive(Debug, Clone)]
@@ -106,6 +107,16 @@ pub struct LogReport {
     /// proven to extend the saved one (tiles missing or altered on the
     /// way): what only it could hold is unknown, not absent.
     pub unproven_growth: Option<String>,
+    /// Set when a checkpoint that meets the policy by itself proved the
+    /// leaf without being linked to the checkpoint in force (DESIGN §6,
+    /// "Consistency that cannot be checked now"): nothing proven against
+    /// it is cached, and no warm verdict rests on it.
+    pub deferred: bool,
+    /// Pending pairs to keep ([`crate::store::pending`]).
+    pub save_pending: Vec<crate::store::Pair>,
+    /// The unlinked notes of pending pairs this run proved (one history,
+    /// or a split view already recorded): to forget.
+    pub settled: Vec<String>,
     /// What was served and proved nothing (the run went on without it),
     /// for the user to see.
     pub warnings: Vec<String>,
@@ -141,6 +152,9 @@ impl LogReport {
             warm_until: None,
             history: None,
             unproven_growth: None,
+            deferred: false,
+            save_pending: vec![],
+            settled: vec![],
             warnings: vec![],
             narration: vec![],
         }
@@ -290,8 +304,11 @@ pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport>
     // in force; anything else goes the full way (and a history refusal is
     // decided again with fresh data: `super::verify`).
     let rules = super::rules_read_history(ctx.policy);
+    // Never on a pair not yet proven one history (DESIGN §6): what the
+    // history rules read may be another history than the one in force.
+    let unproven = || !ctx.state.pending(&spec.id).is_ok_and(|p| p.is_empty());
     if ctx.policy.require.prior_revisions > 0
-        || (rules && ctx.state.view(&spec.id).size().0 < c.checkpoint.size)
+        || (rules && (ctx.state.view(&spec.id).size().0 < c.checkpoint.size || unproven()))
     {
         return None;
     }
@@ -365,7 +382,19 @@ fn run(
     sidecar: Option<&super::ProofFile>,
     report: &mut LogReport,
 ) -> Step<u64> {
-    let mut current = current(log, report)?;
+    // A proof file's checkpoint, which may stand in for the saved one
+    // (super::pending); what is wrong with the file is said when its leaf
+    // is looked for.
+    let shipped = sidecar
+        .filter(|pf| pf.concerns(&log.spec.origin))
+        .and_then(|pf| {
+            let sc = open(&pf.parsed.as_ref().ok()?.checkpoint, log).ok()?;
+            Some(Shipped {
+                sc,
+                at: pf.path.display().to_string(),
+            })
+        });
+    let mut current = current(log, report, shipped.as_ref())?;
     let mut found = find_leaf(log, &mut current, file, sidecar, report);
     // Under history rules every log whose checkpoint is in force is read,
     // whether or not it proves the file: a newer release in a log that

@@ -7,6 +7,7 @@ mod combine;
 mod current;
 mod leaf;
 mod log;
+mod pending;
 mod prior;
 mod release;
 mod releases;
@@ -15,6 +16,7 @@ pub use cause::Cause;
 pub use combine::attested;
 pub use current::{gossip_check, Gossip};
 pub use log::{LogOutcome, LogReport};
+pub use pending::contact;
 pub use release::{find_release, resolve_release};
 pub use releases::{recognised, rules_read_history, Checked, Placed};
 

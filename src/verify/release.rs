@@ -29,7 +29,7 @@ pub fn find_release(
     let log = Log::new(ctx, spec);
     let mut report = LogReport::new(spec, LogOutcome::Refused(Cause::Internal, String::new()));
     let r = (|| {
-        let cp = current(&log, &mut report)?;
+        let cp = current(&log, &mut report, None)?;
         let view = ctx.state.view(&spec.id);
         update_view(&log, &*view, &cp)?;
         report.history = Some(Default::default());

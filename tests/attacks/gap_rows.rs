@@ -561,23 +561,3 @@ pub const GAP_ROWS_4: &[Row] = &[
         says: &["proven in 2 of 2"],
     },
 ];
-
-/// A larger fork cosigned by the witnesses (colluding), shipped in a proof
-/// file to a machine that saw the honest size 4 and cannot read the tiles
-/// that would link the two now (`--offline`).
-pub fn cosigned_fork_offline() -> Outcome {
-    let mut w = super::scenarios::honest();
-    let f = super::scenarios::fork(&w, 7);
-    w.offline = true;
-    let proof = w.proof_file(0, &f, 6, 7, Some(NOW - 30));
-    verdict(w.verify("2.0", Some(proof)))
-}
-
-pub const GAP_ROWS_5: &[Row] = &[Row {
-    attacker: "log operator",
-    attack: "a larger fork the witnesses cosigned, its link to the saved checkpoint unreadable",
-    route: "proof file, --offline",
-    run: cosigned_fork_offline,
-    code: exit::UNREACHABLE,
-    says: &["cannot be proven to extend the checkpoint in force (size 4)"],
-}];

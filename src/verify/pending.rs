@@ -1,0 +1,190 @@
+//! Consistency that cannot be checked now (DESIGN §6): a checkpoint that
+//! meets the policy by itself — the log's signature, a fresh quorum of
+//! the policy's witnesses — may prove a leaf when the tiles that would
+//! link it to the checkpoint in force cannot be read (offline, the log
+//! down). The pair is kept pending ([`defer`]) and proven at the next
+//! online contact ([`settle`]): one history, and it is forgotten; two, and
+//! it is a split view (123, evidence, alarm) exactly as if found at once.
+//!
+//! What this trusts (docs/VERIFY.md): the witnesses. A log key and a
+//! colluding quorum of the policy's witnesses could show an offline
+//! machine a fork; the machine finds it at its next online contact with
+//! that log, and until then the fork proves anything only while its
+//! quorum is younger than `require.max_age`.
+
+use super::current::{current, fresh, fresh_until, one_history};
+use super::log::{open, to_save, Log, LogOutcome, LogReport, Step};
+use super::{Cause, Context};
+use crate::policy::LogSpec;
+use crate::store::{Pair, MAX_PENDING};
+use crate::tlog::SignedCheckpoint;
+
+/// A checkpoint shipped in a proof file beside the program, opened (its
+/// log signature and cosignatures verified), and where it was read.
+pub(super) struct Shipped {
+    pub(super) sc: SignedCheckpoint,
+    pub(super) at: String,
+}
+
+/// Lets `unlinked` prove a leaf although whether it is one history with
+/// `anchor` (the checkpoint in force) cannot be proven now (`why`): only
+/// when it meets the policy by itself, and only with the pair kept pending.
+///
+/// Attack stopped: a network path, a log that is down, or simply a machine
+/// offline turning a witnessed proof shipped beside a program into 124 —
+/// while a checkpoint the log key alone signed (a fork no witness saw)
+/// still proves nothing here: it never meets the policy by itself.
+pub(super) fn defer(
+    log: &Log,
+    anchor: &SignedCheckpoint,
+    unlinked: &SignedCheckpoint,
+    from: &str,
+    why: &str,
+    report: &mut LogReport,
+) -> Step<()> {
+    let (a, u) = (anchor.checkpoint.size, unlinked.checkpoint.size);
+    let cannot = |m: String| {
+        LogOutcome::Unreachable(format!(
+            "{from}: its checkpoint (size {u}) cannot be proven one history with the checkpoint in force (size {a}) now ({why}); {m}"
+        ))
+    };
+    fresh(log, unlinked)?;
+    let text = |sc: &SignedCheckpoint| {
+        String::from_utf8(to_save(log, sc)).map_err(|_| cannot("its note is not UTF-8".into()))
+    };
+    let pair = Pair {
+        anchor: text(anchor)?,
+        unlinked: text(unlinked)?,
+        recorded: log.ctx.now,
+        from: from.to_string(),
+    };
+    let known = log
+        .ctx
+        .state
+        .pending(&log.spec.id)
+        .map_err(|e| cannot(format!("the pairs already pending cannot be read: {e}")))?;
+    if known.len() >= MAX_PENDING && !known.iter().any(|p| p.is_of(&pair.unlinked)) {
+        return Err(cannot(format!(
+            "{MAX_PENDING} pairs of this log already wait to be proven: reach the log first"
+        )));
+    }
+    report.warnings.push(format!(
+        "{from}: its checkpoint (size {u}) meets the policy by itself but cannot be proven one history with the checkpoint in force (size {a}) now ({why}); the run goes on and the pair is kept pending until the next online contact with the log proves it"
+    ));
+    report.deferred = true;
+    report.save_pending.push(pair);
+    Ok(())
+}
+
+/// A shipped checkpoint in force for this run in place of the saved one,
+/// which cannot be (the log unreachable and the saved one stale, or the
+/// log serving one that does not meet the policy): proven one history with
+/// the saved one when the tiles allow — and then saved if larger — else
+/// deferred ([`defer`]).
+pub(super) fn in_place_of_saved(
+    log: &Log,
+    saved: &SignedCheckpoint,
+    shipped: &Shipped,
+    report: &mut LogReport,
+) -> Step<SignedCheckpoint> {
+    let p = &shipped.sc;
+    let (ps, ss) = (p.checkpoint.size, saved.checkpoint.size);
+    match one_history(log, saved, p)? {
+        // Larger, or the same tree cosigned again since: saved.
+        Ok(()) if ps > ss || (ps == ss && fresh_until(log, p) > fresh_until(log, saved)) => {
+            report.save_checkpoint = Some(to_save(log, p));
+        }
+        Ok(()) => {}
+        Err(why) => defer(log, saved, p, &shipped.at, &why, report)?,
+    }
+    log.say(format!(
+        "{}: its checkpoint (size {}) meets the policy by itself; in force for this run",
+        shipped.at, p.checkpoint.size
+    ));
+    Ok(p.clone())
+}
+
+/// Proves this log's pending pairs against `in_force` at an online
+/// contact (a run, `gossip import`, `status`): each one proven one history
+/// is forgotten; one proven two is a split view (its evidence and alarm
+/// written, the error returned). Returns the largest of them proven to
+/// extend `in_force` that meets the policy now: the checkpoint in force
+/// moves forward only to a checkpoint proven consistent with it.
+///
+/// Every pair is proven against the largest checkpoint proven so far, in
+/// order of size: proven checkpoints form one chain, so two pending
+/// checkpoints that fork from each other beyond `in_force` are found too.
+pub(super) fn settle(
+    log: &Log,
+    in_force: &SignedCheckpoint,
+    report: &mut LogReport,
+) -> Step<Option<SignedCheckpoint>> {
+    if log.source.is_none() {
+        return Ok(None);
+    }
+    let pairs = match log.ctx.state.pending(&log.spec.id) {
+        Ok(p) => p,
+        Err(e) => {
+            report.warnings.push(format!(
+                "the pending pairs of this log cannot be read ({e}); they stay unproven"
+            ));
+            return Ok(None);
+        }
+    };
+    let mut opened = vec![];
+    for pair in pairs {
+        match open(pair.unlinked.as_bytes(), log) {
+            Ok(sc) => opened.push((pair, sc)),
+            // Kept under another policy (its log key or witnesses since
+            // changed): nothing can be proven of it under this one.
+            Err(e) => {
+                report.warnings.push(format!(
+                    "a pending checkpoint from {} no longer verifies under this policy ({e}); forgotten",
+                    pair.from
+                ));
+                report.settled.push(pair.unlinked);
+            }
+        }
+    }
+    opened.sort_by_key(|(_, sc)| sc.checkpoint.size);
+    let mut top = in_force.clone();
+    let mut newer = None;
+    for (pair, p) in opened {
+        match one_history(log, &p, &top) {
+            Err(o) => {
+                report.settled.push(pair.unlinked);
+                return Err(o);
+            }
+            Ok(Ok(())) => {
+                log.say(format!(
+                    "the pending checkpoint of size {} (from {}) is proven one history with size {}",
+                    p.checkpoint.size, pair.from, top.checkpoint.size
+                ));
+                report.settled.push(pair.unlinked);
+                if p.checkpoint.size > top.checkpoint.size {
+                    if fresh(log, &p).is_ok() {
+                        newer = Some(p.clone());
+                    }
+                    top = p;
+                }
+            }
+            Ok(Err(why)) => report.warnings.push(format!(
+                "the pending checkpoint of size {} (from {}) still cannot be proven one history with size {}: {why}",
+                p.checkpoint.size, pair.from, top.checkpoint.size
+            )),
+        }
+    }
+    Ok(newer)
+}
+
+/// An online contact with `spec`'s log outside a run (`status`, `gossip
+/// import`): its checkpoint in force established as a run would, which
+/// proves its pending pairs ([`settle`]). The report holds what to save
+/// ([`crate::saving::save`]): the pairs proven, a newer checkpoint.
+pub fn contact(ctx: &Context, spec: &LogSpec) -> (LogReport, Step<()>) {
+    let log = Log::new(ctx, spec);
+    let mut report = LogReport::new(spec, LogOutcome::Refused(Cause::Internal, String::new()));
+    let r = current(&log, &mut report, None).map(|_| ());
+    report.narration = log.narration();
+    (report, r)
+}
