@@ -60,6 +60,7 @@ fn log_json(r: &LogReport) -> Value {
         "leaf_index": match r.outcome { LogOutcome::Proven { index } => Some(index), _ => None },
         "release": r.entry.as_ref().map(|e| json!({"name": e.release.name, "version": e.release.version, "platform": e.release.platform})),
         "rebuilders": r.attested,
+        "pending": r.deferred,
         "elapsed_ms": r.elapsed_ms,
     })
 }

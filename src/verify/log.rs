@@ -417,6 +417,19 @@ fn run(
                 found = Ok(f);
             }
         }
+        // A leaf proven by a checkpoint not yet linked to the one in
+        // force (super::pending), beyond the history this machine holds:
+        // which releases precede or follow it is unknown until the log
+        // is reached (124), never "not in any log" (126).
+        let (have, _) = view.size();
+        if let (true, Ok(f)) = (report.deferred, &found) {
+            if f.index >= have {
+                found = Err(LogOutcome::Unreachable(format!(
+                    "leaf {} is proven by a checkpoint not yet linked to the one in force, beyond the release history this machine holds ({have} entries); the history rules need the log to be reached",
+                    f.index
+                )));
+            }
+        }
         report.history = Some(super::Checked {
             covers: found.as_ref().map(|f| f.covers.clone()).unwrap_or_default(),
         });

@@ -101,6 +101,20 @@ fn grown(r: Reach) -> Outcome {
     grown_cut_off(r).2
 }
 
+/// `grown` offline under `latest`: the proof's leaf lies beyond the
+/// release history this machine holds, and whether a newer release
+/// precedes it there is unknown until the log is reached.
+fn grown_under_latest() -> Outcome {
+    let mut w = honest();
+    w.require.push_str("latest = true\n");
+    assert_eq!(w.verify("1.0", None).code, 0);
+    w.publish(0, "2.0", 1);
+    w.serve(0, 6, Some(NOW - 30));
+    let proof = w.proof_file(0, &w.logs[0].history, 5, 6, Some(NOW - 30));
+    w.offline = true;
+    with_state(&w, verdict(w.verify("2.0", Some(proof))))
+}
+
 /// `grown` offline, then online with the log's honest history: the next
 /// run (of 1.0, without a proof) proves the pair and forgets it.
 fn grown_then_online() -> Outcome {
@@ -302,6 +316,17 @@ pub const PENDING_ROWS: &[Row] = &[
         run: || grown(Reach::Down),
         code: 0,
         says: &["kept pending", "1 pending pair(s), saved checkpoint size 4"],
+    },
+    Row {
+        attacker: "lagging log",
+        attack: "the log grew; a witnessed proof of a leaf beyond the history held (latest)",
+        route: "proof file, --offline",
+        run: grown_under_latest,
+        code: exit::UNREACHABLE,
+        says: &[
+            "beyond the release history this machine holds (4 entries)",
+            "1 pending pair(s)",
+        ],
     },
     Row {
         attacker: "none",
