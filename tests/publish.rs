@@ -5,7 +5,8 @@
 //! which agree on every verdict; a re-run after a log was down; a log that
 //! answers 202 and is cosigned later; a `--cas-url` serving other bytes;
 //! a log that refuses connections, one that never answers and one whose
-//! witness never cosigns, each named with what happened.
+//! witness never cosigns, each named with what happened; a refresh of the
+//! proofs once the logs have grown.
 
 mod common;
 
@@ -563,4 +564,56 @@ fn each_log_without_a_proof_is_named_with_what_happened() {
         assert!(err.contains(&said), "{said:?} not in {err}");
     }
     drop(holders);
+}
+
+/// The refresh docs/PUBLISHING.md gives a publisher: once the logs have
+/// grown, `bt-log publish` again on a copy of the file and its kept entry,
+/// without the proofs, gives proofs of the same leaf against the newer
+/// checkpoints, and no second entry in either log.
+#[test]
+fn a_refresh_on_a_copy_proves_the_same_leaf_against_the_grown_logs() {
+    let n = net(|_, real| real.to_string());
+    let (c, out, err) = n.publish(&n.prog, "1.0", &["--json"]);
+    assert_eq!(c, 0, "{err}");
+    let first: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(first["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["checkpoint_size"] == 1));
+    // Another release grows both logs.
+    let other = n.root.join("bin/other");
+    fs::write(&other, "#!/bin/sh\necho other\n").unwrap();
+    chmod_x(&other);
+    let (c, _, err) = n.publish(&other, "2.0", &[]);
+    assert_eq!(c, 0, "{err}");
+    // A re-run beside the old proofs keeps them, whatever their age.
+    let (c, _, err) = n.publish(&n.prog, "1.0", &[]);
+    assert_eq!(c, 0, "{err}");
+    assert!(err.contains("already proven at leaf 0"), "{err}");
+    // On a copy with the kept entry and no proofs: new proofs.
+    let work = n.root.join("refresh");
+    fs::create_dir_all(&work).unwrap();
+    let copy = work.join("prog");
+    fs::copy(&n.prog, &copy).unwrap();
+    fs::copy(
+        bt_exec::fsutil::beside(&n.prog, ".bt-entry"),
+        bt_exec::fsutil::beside(&copy, ".bt-entry"),
+    )
+    .unwrap();
+    let (c, out, err) = n.publish(&copy, "1.0", &["--json"]);
+    assert_eq!(c, 0, "{err}");
+    let refreshed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for (i, l) in refreshed["logs"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(l["status"], "proven", "{out}");
+        assert_eq!(l["index"], 0, "{out}");
+        assert_eq!(l["checkpoint_size"], 2, "{out}");
+        assert_eq!(published_size(&n.logs[i].dir), 2, "a second entry");
+    }
+    // The new proofs prove the program where it is shipped.
+    for i in 0..2 {
+        fs::copy(n.proof_of(&copy, i), n.proof_of(&n.prog, i)).unwrap();
+    }
+    let (c, err) = n.exec(&n.prog, "state", &[]);
+    assert_eq!(c, 0, "{err}");
 }
