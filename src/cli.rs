@@ -13,7 +13,8 @@ use clap::{Parser, Subcommand};
     long_about = "bt-log writes C2SP tiled transparency logs of binary releases (bt-exec's release \
 entries), collects cosignatures from C2SP tlog-witness witnesses, serves a log directory over \
 HTTP, and runs a witness.\n\nExit status: 0 success; 1 error; 2 usage; 3 releases were \
-integrated and published but at least one configured witness did not cosign."
+integrated and published but at least one configured witness did not cosign; 4 monitor found \
+alerts; 5 publish got fewer verified proofs than --min-logs."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -66,11 +67,20 @@ pub enum Cmd {
     /// witnessed proof from each beside the file (FILE.tlog-proofs/).
     ///
     /// The entry is signed here and kept as FILE.bt-entry, so a re-run sends
-    /// the same bytes; logs whose proof already verifies are skipped. Exit
-    /// status 5 when fewer than --min-logs logs gave a verified proof.
+    /// the same bytes; logs whose proof already verifies are skipped. A log
+    /// that refuses the connection is given up on after a few attempts
+    /// (under 2 s); each log without a proof is named with what happened:
+    /// connection refused, timed out, or not cosigned by the witnesses
+    /// within --wait. Exit status 5 when fewer than --min-logs logs gave a
+    /// verified proof.
     Publish(PublishArgs),
     /// Print the C2SP tlog-proof of leaf INDEX against the log's published
     /// checkpoint (with its cosignatures), made from the log's tiles.
+    ///
+    /// Run where the log directory is (it reads the log's configuration and
+    /// key file). A proof is as fresh as that checkpoint's cosignatures:
+    /// print it again once the log has grown to refresh a proof shipped
+    /// beside a release (docs/PUBLISHING.md).
     Proof {
         /// The log directory.
         dir: PathBuf,
@@ -168,10 +178,13 @@ pub struct PublishArgs {
     /// Revision of --source-repo the release was built from.
     #[arg(long, requires = "source_repo")]
     pub source_rev: Option<String>,
-    /// How long all the logs together may take (e.g. 2m, 30s).
+    /// How long all the logs together may take (e.g. 2m, 30s): a log that
+    /// is slow, or whose witnesses have not cosigned, is waited for until
+    /// then; one that refuses the connection is not.
     #[arg(long, value_name = "DURATION", default_value = "2m")]
     pub wait: String,
-    /// Print the result as JSON on stdout.
+    /// Print the result as JSON on stdout: each log's status, and a proof
+    /// path only for the logs that gave one.
     #[arg(long)]
     pub json: bool,
 }

@@ -5,7 +5,12 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum FetchError {
     #[error("{url}: {msg}")]
-    Unreachable { url: String, msg: String },
+    Unreachable {
+        url: String,
+        msg: String,
+        /// Why, as the HTTP client or the system typed it.
+        cause: Cause,
+    },
     #[error("{url}: more than {cap} bytes; refused without reading the rest")]
     TooLarge { url: String, cap: usize },
     /// The bytes served are not the ones asked for (their hash differs).
@@ -23,6 +28,110 @@ pub enum FetchError {
     },
 }
 
+/// Why a server could not be reached, read from the types of the HTTP
+/// client's and the system's errors (`reqwest::Error::is_timeout`,
+/// `is_connect`, `std::io::ErrorKind`), never from their wording: a
+/// publisher gives up on a log that refuses connections and waits for one
+/// that is slow (src/publish/logs.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The connection was refused: nothing listens at that address.
+    ConnectionRefused,
+    /// No connection within [`CONNECT_TIMEOUT`]: the host does not answer
+    /// (down, or packets dropped on the way).
+    ConnectTimedOut,
+    /// Connected, but the whole answer did not come within the time
+    /// allowed.
+    AnswerTimedOut,
+    /// Anything else: a name that does not resolve, TLS, a connection
+    /// reset, a local file, a deadline that passed before a request.
+    Other,
+}
+
+impl Cause {
+    /// What the HTTP client says went wrong.
+    pub fn of_http(e: &reqwest::Error) -> Cause {
+        if e.is_timeout() {
+            if e.is_connect() {
+                Cause::ConnectTimedOut
+            } else {
+                Cause::AnswerTimedOut
+            }
+        } else if e.is_connect() && refused(e) {
+            Cause::ConnectionRefused
+        } else {
+            Cause::Other
+        }
+    }
+
+    /// What an error reading an answer's body says: the HTTP client's
+    /// error inside it, or the system's.
+    pub fn of_io(e: &std::io::Error) -> Cause {
+        if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<reqwest::Error>()) {
+            return Cause::of_http(inner);
+        }
+        match e.kind() {
+            std::io::ErrorKind::TimedOut => Cause::AnswerTimedOut,
+            std::io::ErrorKind::ConnectionRefused => Cause::ConnectionRefused,
+            _ => Cause::Other,
+        }
+    }
+}
+
+/// Whether an `io::Error` of kind `ConnectionRefused` is among the causes
+/// of `e` (the socket's own error, under the client's connect error).
+fn refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut at = Some(e);
+    while let Some(err) = at {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        at = err.source();
+    }
+    false
+}
+
+impl FetchError {
+    /// Unreachable for a reason no type tells apart ([`Cause::Other`]).
+    pub fn unreachable(url: impl Into<String>, msg: impl Into<String>) -> FetchError {
+        FetchError::Unreachable {
+            url: url.into(),
+            msg: msg.into(),
+            cause: Cause::Other,
+        }
+    }
+
+    /// Unreachable, as the HTTP client's error says.
+    pub fn of_http(url: &str, e: &reqwest::Error) -> FetchError {
+        FetchError::Unreachable {
+            url: url.into(),
+            msg: e.to_string(),
+            cause: Cause::of_http(e),
+        }
+    }
+
+    /// Unreachable while reading an answer's body.
+    pub fn of_body(url: &str, e: &std::io::Error) -> FetchError {
+        FetchError::Unreachable {
+            url: url.into(),
+            msg: e.to_string(),
+            cause: Cause::of_io(e),
+        }
+    }
+
+    /// Why the server could not be reached; `None` when it was (it
+    /// answered with an error, or too much).
+    pub fn cause(&self) -> Option<Cause> {
+        match self {
+            FetchError::Unreachable { cause, .. } => Some(*cause),
+            _ => None,
+        }
+    }
+}
+
 /// Timeouts for one request.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -35,10 +144,7 @@ pub fn client() -> Result<reqwest::Client, FetchError> {
         .redirect(reqwest::redirect::Policy::limited(3))
         .user_agent(concat!("bt-exec/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| FetchError::Unreachable {
-            url: String::new(),
-            msg: e.to_string(),
-        })
+        .map_err(|e| FetchError::unreachable("", e.to_string()))
 }
 
 /// Reads a response body, failing as soon as it passes `cap` bytes.
@@ -54,10 +160,11 @@ pub async fn read_capped(
         });
     }
     let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| FetchError::Unreachable {
-        url: url.into(),
-        msg: e.to_string(),
-    })? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| FetchError::of_http(url, &e))?
+    {
         if out.len() + chunk.len() > cap {
             return Err(FetchError::TooLarge {
                 url: url.into(),
@@ -91,10 +198,7 @@ pub const BACKOFF: Duration = Duration::from_millis(200);
 impl Fetcher {
     /// `http(s)://…` or `file:///…`; a trailing slash is optional.
     pub fn new(url: &str) -> Result<Fetcher, FetchError> {
-        let bad = |msg: String| FetchError::Unreachable {
-            url: url.to_string(),
-            msg,
-        };
+        let bad = |msg: String| FetchError::unreachable(url, msg);
         let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
         match parsed.scheme() {
             "http" | "https" => Ok(Fetcher::Http {
@@ -146,20 +250,18 @@ impl Fetcher {
                     Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                         Err(FetchError::TooLarge { url, cap })
                     }
-                    Err(e) => Err(FetchError::Unreachable {
-                        msg: match crate::fsutil::not_regular(&e) {
+                    Err(e) => Err(FetchError::unreachable(
+                        url,
+                        match crate::fsutil::not_regular(&e) {
                             Some(nr) => format!("{}, not a regular file", nr.kind),
                             None => e.to_string(),
                         },
-                        url,
-                    }),
+                    )),
                 }
             }
             Fetcher::Http { deadline, .. } => {
-                let client = blocking_client().map_err(|msg| FetchError::Unreachable {
-                    url: url.clone(),
-                    msg,
-                })?;
+                let client =
+                    blocking_client().map_err(|msg| FetchError::unreachable(url.clone(), msg))?;
                 let mut wait = BACKOFF;
                 let mut last = None;
                 for attempt in 0..=RETRIES {
@@ -175,10 +277,10 @@ impl Fetcher {
                     let left =
                         deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
                     if left.is_some_and(|l| l.is_zero()) {
-                        last.get_or_insert(FetchError::Unreachable {
-                            url: url.clone(),
-                            msg: "the verification deadline passed".into(),
-                        });
+                        last.get_or_insert(FetchError::unreachable(
+                            url.clone(),
+                            "the verification deadline passed",
+                        ));
                         break;
                     }
                     match http_once(client, &url, cap, left) {
@@ -191,10 +293,7 @@ impl Fetcher {
                         }
                     }
                 }
-                Err(last.unwrap_or(FetchError::Unreachable {
-                    url,
-                    msg: "no attempt".into(),
-                }))
+                Err(last.unwrap_or(FetchError::unreachable(url, "no attempt")))
             }
         }
     }
@@ -243,10 +342,7 @@ fn blocking_client() -> Result<&'static reqwest::blocking::Client, String> {
 fn time_left(url: &str, deadline: std::time::Instant) -> Result<Duration, FetchError> {
     let left = deadline.saturating_duration_since(std::time::Instant::now());
     if left.is_zero() {
-        return Err(FetchError::Unreachable {
-            url: url.into(),
-            msg: "the deadline passed".into(),
-        });
+        return Err(FetchError::unreachable(url, "the deadline passed"));
     }
     Ok(left.min(REQUEST_TIMEOUT))
 }
@@ -257,10 +353,7 @@ fn time_left(url: &str, deadline: std::time::Instant) -> Result<Duration, FetchE
 /// first byte instead (see [`range_probe`]). Every request is bounded by
 /// `deadline`.
 pub fn available(url: &str, size: u64, deadline: std::time::Instant) -> Result<bool, FetchError> {
-    let bad = |msg: String| FetchError::Unreachable {
-        url: url.into(),
-        msg,
-    };
+    let bad = |msg: String| FetchError::unreachable(url, msg);
     match local_path(url)? {
         Some(p) => Ok(std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() == size)),
         None => {
@@ -269,7 +362,7 @@ pub fn available(url: &str, size: u64, deadline: std::time::Instant) -> Result<b
                 .head(url)
                 .timeout(time_left(url, deadline)?)
                 .send()
-                .map_err(|e| bad(e.to_string()))?;
+                .map_err(|e| FetchError::of_http(url, &e))?;
             // Not `resp.content_length()`: on a HEAD response that is the
             // size of the (empty) body, never the length the server states.
             match resp.status().as_u16() {
@@ -299,10 +392,7 @@ fn range_probe(
         .header(reqwest::header::RANGE, "bytes=0-0")
         .timeout(time_left(url, deadline)?)
         .send()
-        .map_err(|e| FetchError::Unreachable {
-            url: url.into(),
-            msg: e.to_string(),
-        })?;
+        .map_err(|e| FetchError::of_http(url, &e))?;
     let ok = match resp.status().as_u16() {
         206 => {
             let mut ranges = resp
@@ -373,10 +463,7 @@ fn content_range_total(v: &[u8]) -> Option<u64> {
 
 /// A `file://` URL's path, `None` for http(s); other schemes are errors.
 fn local_path(url: &str) -> Result<Option<std::path::PathBuf>, FetchError> {
-    let bad = |msg: String| FetchError::Unreachable {
-        url: url.into(),
-        msg,
-    };
+    let bad = |msg: String| FetchError::unreachable(url, msg);
     let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
     match parsed.scheme() {
         "file" => parsed
@@ -399,10 +486,7 @@ pub fn download(
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), FetchError> {
     use std::io::Read;
-    let bad = |msg: String| FetchError::Unreachable {
-        url: url.into(),
-        msg,
-    };
+    let bad = |msg: String| FetchError::unreachable(url, msg);
     let mut body: Box<dyn Read> = match local_path(url)? {
         // Only a regular file: a FIFO or device named by a log entry could
         // block past any deadline.
@@ -413,7 +497,7 @@ pub fn download(
                 .get(url)
                 .timeout(time_left(url, deadline)?)
                 .send()
-                .map_err(|e| bad(e.to_string()))?;
+                .map_err(|e| FetchError::of_http(url, &e))?;
             let status = resp.status().as_u16();
             if status != 200 {
                 return Err(FetchError::Status {
@@ -437,7 +521,9 @@ pub fn download(
         if std::time::Instant::now() >= deadline {
             return Err(bad("the deadline passed".into()));
         }
-        let n = body.read(&mut buf).map_err(|e| bad(e.to_string()))?;
+        let n = body
+            .read(&mut buf)
+            .map_err(|e| FetchError::of_body(url, &e))?;
         if n == 0 {
             break;
         }
@@ -473,17 +559,13 @@ pub struct Posted {
 /// an error.
 pub fn post(url: &str, body: Vec<u8>, cap: usize, timeout: Duration) -> Result<Posted, FetchError> {
     use std::io::Read;
-    let bad = |msg: String| FetchError::Unreachable {
-        url: url.to_string(),
-        msg,
-    };
-    let client = blocking_client().map_err(bad)?;
+    let client = blocking_client().map_err(|msg| FetchError::unreachable(url, msg))?;
     let resp = client
         .post(url)
         .timeout(timeout)
         .body(body)
         .send()
-        .map_err(|e| bad(e.to_string()))?;
+        .map_err(|e| FetchError::of_http(url, &e))?;
     let status = resp.status().as_u16();
     let retry_after = resp
         .headers()
@@ -498,7 +580,7 @@ pub fn post(url: &str, body: Vec<u8>, cap: usize, timeout: Duration) -> Result<P
     let mut out = Vec::new();
     resp.take(cap as u64 + 1)
         .read_to_end(&mut out)
-        .map_err(|e| bad(e.to_string()))?;
+        .map_err(|e| FetchError::of_body(url, &e))?;
     if out.len() > cap {
         return Err(FetchError::TooLarge {
             url: url.to_string(),
@@ -520,15 +602,13 @@ fn http_once(
     left: Option<Duration>,
 ) -> Result<Option<Vec<u8>>, (FetchError, bool)> {
     use std::io::Read;
-    let unreachable = |msg: String| FetchError::Unreachable {
-        url: url.to_string(),
-        msg,
-    };
     let mut req = client.get(url);
     if let Some(l) = left {
         req = req.timeout(l.min(REQUEST_TIMEOUT));
     }
-    let resp = req.send().map_err(|e| (unreachable(e.to_string()), true))?;
+    let resp = req
+        .send()
+        .map_err(|e| (FetchError::of_http(url, &e), true))?;
     let status = resp.status().as_u16();
     if status == 404 || status == 410 {
         return Ok(None);
@@ -556,7 +636,7 @@ fn http_once(
     let mut out = Vec::new();
     resp.take(cap as u64 + 1)
         .read_to_end(&mut out)
-        .map_err(|e| (unreachable(e.to_string()), true))?;
+        .map_err(|e| (FetchError::of_body(url, &e), true))?;
     if out.len() > cap {
         return Err((
             FetchError::TooLarge {
@@ -573,6 +653,59 @@ fn http_once(
 mod tests {
     use super::*;
     use reqwest::header::{HeaderMap, HeaderValue, CONTENT_LENGTH};
+
+    /// The causes a publisher acts on, from the client's error types over
+    /// real sockets: a port nothing listens on, a listener whose backlog
+    /// takes the connection and never answers, and one that sends the
+    /// head of an answer and stops.
+    #[test]
+    fn a_refused_connection_and_a_silent_server_are_told_apart() {
+        use std::io::Write;
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x", closed.local_addr().unwrap());
+        drop(closed);
+        let e = post(&url, vec![], 10, Duration::from_secs(5)).unwrap_err();
+        assert_eq!(e.cause(), Some(Cause::ConnectionRefused), "{e}");
+        let e = Fetcher::new(&url).unwrap().get("", 10).unwrap_err();
+        assert_eq!(e.cause(), Some(Cause::ConnectionRefused), "{e}");
+
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x", silent.local_addr().unwrap());
+        let e = post(&url, vec![], 10, Duration::from_millis(300)).unwrap_err();
+        assert_eq!(e.cause(), Some(Cause::AnswerTimedOut), "{e}");
+
+        let halting = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x", halting.local_addr().unwrap());
+        let holder = std::thread::spawn(move || {
+            use std::io::Read;
+            let (mut c, _) = halting.accept().unwrap();
+            // The whole request first: an answer that comes before it is
+            // an error of another kind.
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && c.read(&mut byte).unwrap() == 1 {
+                request.push(byte[0]);
+            }
+            c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhalf")
+                .unwrap();
+            std::thread::sleep(Duration::from_secs(2));
+        });
+        let e = post(&url, vec![], 10, Duration::from_millis(500)).unwrap_err();
+        assert_eq!(e.cause(), Some(Cause::AnswerTimedOut), "{e}");
+        holder.join().unwrap();
+
+        // Answers are not causes.
+        assert_eq!(
+            FetchError::unreachable("u", "m").cause(),
+            Some(Cause::Other)
+        );
+        let status = FetchError::Status {
+            url: "u".into(),
+            status: 503,
+            body: String::new(),
+        };
+        assert_eq!(status.cause(), None);
+    }
 
     #[test]
     fn content_range_totals() {

@@ -98,6 +98,7 @@ impl Source for MemorySource {
             return Err(FetchError::Unreachable {
                 url,
                 msg: "connection refused".into(),
+                cause: crate::fetch::Cause::ConnectionRefused,
             });
         }
         match lock(&self.files).get(path) {

@@ -3,13 +3,17 @@
 //! both beside the program, read by bt-exec (`require.logs = 2`, offline
 //! with the log servers stopped) and by the independent implementation,
 //! which agree on every verdict; a re-run after a log was down; a log that
-//! answers 202 and is cosigned later; a `--cas-url` serving other bytes.
+//! answers 202 and is cosigned later; a `--cas-url` serving other bytes;
+//! a log that refuses connections, one that never answers and one whose
+//! witness never cosigns, each named with what happened; a refresh of the
+//! proofs once the logs have grown.
 
 mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use common::accepting::{free_port, published_size, serve};
 use common::world::{chmod_x, BT_EXEC};
@@ -135,6 +139,18 @@ fn net(witness_url: impl Fn(usize, &str) -> String) -> Net {
 
 impl Net {
     fn publish(&self, file: &Path, version: &str, extra: &[&str]) -> (i32, String, String) {
+        let logs: Vec<String> = self.logs.iter().map(Log::arg).collect();
+        self.publish_to(file, version, &logs, extra)
+    }
+
+    /// `bt-log publish` to the logs given as `URL=VKEY`.
+    fn publish_to(
+        &self,
+        file: &Path,
+        version: &str,
+        logs: &[String],
+        extra: &[&str],
+    ) -> (i32, String, String) {
         let mut args = vec![
             "publish".to_string(),
             file.display().to_string(),
@@ -147,8 +163,8 @@ impl Net {
             "--policy".into(),
             self.root.join("policy.toml").display().to_string(),
         ];
-        for l in &self.logs {
-            args.extend(["--log".to_string(), l.arg()]);
+        for l in logs {
+            args.extend(["--log".to_string(), l.clone()]);
         }
         args.extend(extra.iter().map(|s| s.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -205,10 +221,15 @@ impl Net {
 
     /// The proof file of log `i` beside `prog`.
     fn proof_of(&self, prog: &Path, i: usize) -> PathBuf {
-        let key = bt_exec::note::VerifierKey::parse_log(&self.logs[i].vkey).unwrap();
-        let id = bt_exec::log_id::LogId::new(&key.name, &key);
-        bt_exec::publish::proof_path(prog, &id)
+        proof_for(prog, &self.logs[i].vkey)
     }
+}
+
+/// The proof file beside `prog` of the log whose key is `vkey`.
+fn proof_for(prog: &Path, vkey: &str) -> PathBuf {
+    let key = bt_exec::note::VerifierKey::parse_log(vkey).unwrap();
+    let id = bt_exec::log_id::LogId::new(&key.name, &key);
+    bt_exec::publish::proof_path(prog, &id)
 }
 
 #[test]
@@ -423,5 +444,176 @@ fn a_cas_url_serving_other_bytes_stops_the_publish_before_anything_is_sent() {
     // The right bytes: published, the entry naming the URL.
     fs::write(cas.join("sha256").join(&hexh), &body).unwrap();
     let (c, _, err) = n.publish(&n.prog, "1.0", &["--cas-url", &url]);
+    assert_eq!(c, 0, "{err}");
+}
+
+/// Each log that gives no proof is named with what happened and what to
+/// do: one whose port refuses connections (given up on after a short
+/// retry, not waited for until `--wait`), one that takes the connection
+/// and never answers, one whose witness never cosigns within `--wait`.
+/// `--json` gives a proof path only for the log that gave a proof.
+#[test]
+fn each_log_without_a_proof_is_named_with_what_happened() {
+    // Log 1's witness is held for the whole test: it never cosigns.
+    let gate_dir = tempfile::tempdir().unwrap();
+    let gate = gate_dir.path().join("never");
+    let holders = std::sync::Mutex::new(Vec::new());
+    let n = net(|i, real| {
+        if i == 0 {
+            return real.to_string();
+        }
+        let (p, url) = common::helper_server(&[
+            "tests/interop/fake_witness.py",
+            "hold",
+            gate.to_str().unwrap(),
+            real,
+        ]);
+        holders.lock().unwrap().push(p);
+        url
+    });
+    // Two more logs: one at a port nothing listens on, one at a server
+    // that reads the request and never answers.
+    let down_vkey = keygen(&n.root, "example.org/down", "down.key");
+    let down = format!("http://127.0.0.1:{}", free_port());
+    let silent_vkey = keygen(&n.root, "example.org/silent", "silent.key");
+    let (_silent, silent) = common::helper_server(&["tests/interop/bad_server.py", "silent"]);
+    let good = n.logs[0].arg();
+
+    // The log that is down is given up on: --wait 120s, and the command
+    // returns well before (a generous bound; the retry takes about 2 s).
+    let started = Instant::now();
+    let (c, _, err) = n.publish_to(
+        &n.prog,
+        "1.0",
+        &[good.clone(), format!("{down}={down_vkey}")],
+        &["--wait", "120s"],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "waited for the log that is down: {err}"
+    );
+    assert_eq!(c, 5, "{err}");
+    assert!(
+        err.contains(&format!(
+            "bt-log: example.org/down ({down}): no verified proof: connection refused: nothing listens at {down}"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("run the same command again once it is up"),
+        "{err}"
+    );
+    assert!(n.proof_of(&n.prog, 0).is_file());
+    assert!(!proof_for(&n.prog, &down_vkey).exists());
+
+    // All four logs at once, with --json.
+    let prog = n.root.join("bin/prog2");
+    fs::write(&prog, "#!/bin/sh\necho two\n").unwrap();
+    chmod_x(&prog);
+    let (c, out, err) = n.publish_to(
+        &prog,
+        "2.0",
+        &[
+            good,
+            format!("{down}={down_vkey}"),
+            format!("{silent}={silent_vkey}"),
+            n.logs[1].arg(),
+        ],
+        &["--wait", "15s", "--json"],
+    );
+    assert_eq!(c, 5, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["verified"], 1, "{out}");
+    let log = |origin: &str| -> serde_json::Value {
+        report["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["origin"] == origin)
+            .unwrap_or_else(|| panic!("{origin} missing: {out}"))
+            .clone()
+    };
+    let proven = log("example.org/log0");
+    assert_eq!(proven["status"], "proven", "{out}");
+    let path = proof_for(&prog, &n.logs[0].vkey);
+    assert_eq!(proven["proof"], path.display().to_string(), "{out}");
+    assert!(path.is_file());
+    for (origin, kind) in [
+        ("example.org/down", "connection_refused"),
+        ("example.org/silent", "timed_out"),
+        ("example.org/log1", "not_cosigned"),
+    ] {
+        let l = log(origin);
+        assert_eq!(l["status"], "failed", "{origin}: {out}");
+        assert_eq!(l["failure"], kind, "{origin}: {out}");
+        assert!(l.get("proof").is_none(), "{origin} has a proof path: {out}");
+    }
+    assert_eq!(log("example.org/log1")["index"], 0, "{out}");
+    assert_eq!(n.proof_files(&prog), vec![path]);
+    // The same on stderr, in words.
+    for said in [
+        format!("example.org/down ({down}): no verified proof: connection refused"),
+        format!(
+            "example.org/silent ({silent}): no verified proof: timed out: {silent} took the connection but sent no answer within"
+        ),
+        format!(
+            "example.org/log1 ({}): no verified proof: not cosigned in time: the entry is in the log at index 0, but no checkpoint covering it met the witness requirement (one: 1 of (w0, w1)) within --wait 15 s",
+            n.logs[1].url
+        ),
+    ] {
+        assert!(err.contains(&said), "{said:?} not in {err}");
+    }
+    drop(holders);
+}
+
+/// The refresh docs/PUBLISHING.md gives a publisher: once the logs have
+/// grown, `bt-log publish` again on a copy of the file and its kept entry,
+/// without the proofs, gives proofs of the same leaf against the newer
+/// checkpoints, and no second entry in either log.
+#[test]
+fn a_refresh_on_a_copy_proves_the_same_leaf_against_the_grown_logs() {
+    let n = net(|_, real| real.to_string());
+    let (c, out, err) = n.publish(&n.prog, "1.0", &["--json"]);
+    assert_eq!(c, 0, "{err}");
+    let first: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(first["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["checkpoint_size"] == 1));
+    // Another release grows both logs.
+    let other = n.root.join("bin/other");
+    fs::write(&other, "#!/bin/sh\necho other\n").unwrap();
+    chmod_x(&other);
+    let (c, _, err) = n.publish(&other, "2.0", &[]);
+    assert_eq!(c, 0, "{err}");
+    // A re-run beside the old proofs keeps them, whatever their age.
+    let (c, _, err) = n.publish(&n.prog, "1.0", &[]);
+    assert_eq!(c, 0, "{err}");
+    assert!(err.contains("already proven at leaf 0"), "{err}");
+    // On a copy with the kept entry and no proofs: new proofs.
+    let work = n.root.join("refresh");
+    fs::create_dir_all(&work).unwrap();
+    let copy = work.join("prog");
+    fs::copy(&n.prog, &copy).unwrap();
+    fs::copy(
+        bt_exec::fsutil::beside(&n.prog, ".bt-entry"),
+        bt_exec::fsutil::beside(&copy, ".bt-entry"),
+    )
+    .unwrap();
+    let (c, out, err) = n.publish(&copy, "1.0", &["--json"]);
+    assert_eq!(c, 0, "{err}");
+    let refreshed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for (i, l) in refreshed["logs"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(l["status"], "proven", "{out}");
+        assert_eq!(l["index"], 0, "{out}");
+        assert_eq!(l["checkpoint_size"], 2, "{out}");
+        assert_eq!(published_size(&n.logs[i].dir), 2, "a second entry");
+    }
+    // The new proofs prove the program where it is shipped.
+    for i in 0..2 {
+        fs::copy(n.proof_of(&copy, i), n.proof_of(&n.prog, i)).unwrap();
+    }
+    let (c, err) = n.exec(&n.prog, "state", &[]);
     assert_eq!(c, 0, "{err}");
 }

@@ -317,33 +317,7 @@ fn publish(a: PublishArgs) -> Result<ExitCode> {
     };
     let report = publish::publish(&o, &say)?;
     if a.json {
-        let logs: Vec<serde_json::Value> = report
-            .outcomes
-            .iter()
-            .map(|(t, out)| {
-                let mut v = serde_json::json!({"url": t.url, "origin": t.key.name,
-                    "proof": publish::proof_path(&o.file, &t.id)});
-                match out {
-                    Outcome::Kept { index } => {
-                        v["status"] = "kept".into();
-                        v["index"] = (*index).into();
-                    }
-                    Outcome::Proven { index, size } => {
-                        v["status"] = "proven".into();
-                        v["index"] = (*index).into();
-                        v["checkpoint_size"] = (*size).into();
-                    }
-                    Outcome::Failed(why) => {
-                        v["status"] = "failed".into();
-                        v["error"] = why.clone().into();
-                    }
-                }
-                v
-            })
-            .collect();
-        let out = serde_json::json!({"entry": report.entry, "verified": report.verified(),
-            "min_logs": report.min_logs, "logs": logs});
-        println!("{out}");
+        println!("{}", publish_json(&o.file, &report));
     }
     for (t, out) in &report.outcomes {
         if let Outcome::Failed(why) = out {
@@ -368,6 +342,49 @@ fn publish(a: PublishArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `bt-log publish --json`: each log's outcome; a proof's path only for
+/// the logs that gave one, and for the others what failed, by kind.
+fn publish_json(file: &std::path::Path, report: &bt_exec::publish::Report) -> serde_json::Value {
+    use bt_exec::publish::{self, Outcome};
+    let logs: Vec<serde_json::Value> = report
+        .outcomes
+        .iter()
+        .map(|(t, out)| {
+            let mut v = serde_json::json!({"url": t.url, "origin": t.key.name});
+            match out {
+                Outcome::Kept { index } => {
+                    v["status"] = "kept".into();
+                    v["index"] = (*index).into();
+                    v["proof"] = publish::proof_path(file, &t.id)
+                        .display()
+                        .to_string()
+                        .into();
+                }
+                Outcome::Proven { index, size } => {
+                    v["status"] = "proven".into();
+                    v["index"] = (*index).into();
+                    v["checkpoint_size"] = (*size).into();
+                    v["proof"] = publish::proof_path(file, &t.id)
+                        .display()
+                        .to_string()
+                        .into();
+                }
+                Outcome::Failed(f) => {
+                    v["status"] = "failed".into();
+                    v["failure"] = f.kind().into();
+                    v["error"] = f.to_string().into();
+                    if let Some(i) = f.index() {
+                        v["index"] = i.into();
+                    }
+                }
+            }
+            v
+        })
+        .collect();
+    serde_json::json!({"entry": report.entry, "verified": report.verified(),
+        "min_logs": report.min_logs, "logs": logs})
 }
 
 fn serve(a: ServeArgs) -> Result<()> {

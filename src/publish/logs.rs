@@ -20,8 +20,8 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{proof_path, Options, Outcome, Target};
-use crate::fetch::{self, Fetcher};
+use super::{proof_path, Failure, Options, Outcome, Target};
+use crate::fetch::{self, Cause, Fetcher};
 use crate::fsutil::{self, Durability};
 use crate::policy::TrustPolicy;
 use crate::source::SourceTiles;
@@ -37,6 +37,15 @@ use crate::verify::MAX_SKEW_SECS;
 const MAX_WAIT_SECS: u64 = 10;
 /// Between two looks at a log's checkpoint.
 const POLL: Duration = Duration::from_secs(1);
+/// A log whose address refuses the connection is asked this many times,
+/// [`REFUSED_PAUSE`] apart and doubling (under 2 s in all), then given up
+/// on for this run: nothing listens there, and waiting out `--wait` for it
+/// would only hold up the logs that answered. A log restarting is back
+/// within that, or on the next run.
+const REFUSED_ATTEMPTS: u32 = 4;
+const REFUSED_PAUSE: Duration = Duration::from_millis(250);
+/// Before asking again after a time-out or another failure to connect.
+const RETRY_PAUSE: Duration = Duration::from_secs(2);
 
 /// Why `proof` does not prove `leaf` in `target` under `trust`, if it does
 /// not; when it does, the proof to keep: its checkpoint note holds only
@@ -52,7 +61,7 @@ pub fn check(
     if proof.extra.as_deref() != Some(leaf) {
         return Err("the proof is for another entry".into());
     }
-    let sc = checkpoint_ok(&proof.checkpoint, target, trust, now)?;
+    let sc = checkpoint_ok(&proof.checkpoint, target, trust, now).map_err(|e| e.to_string())?;
     let cp = &sc.checkpoint;
     verify_inclusion(leaf_hash(leaf), proof.index, cp.size, &proof.proof, cp.root)
         .map_err(|e| format!("inclusion proof of leaf {}: {e}", proof.index))?;
@@ -60,6 +69,36 @@ pub fn check(
         checkpoint: sc.verified_note,
         ..proof.clone()
     })
+}
+
+/// Why a checkpoint does not meet the requirement.
+#[derive(Debug)]
+enum NotMet {
+    /// Not a checkpoint of this log, validly signed by its key.
+    Invalid(String),
+    /// The log's, of `size` leaves, but without the witnesses required
+    /// (yet); `late`: the cosignatures not counted for their date.
+    Witnesses {
+        size: u64,
+        required: String,
+        late: String,
+    },
+}
+
+impl std::fmt::Display for NotMet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotMet::Invalid(why) => f.write_str(why),
+            NotMet::Witnesses {
+                size,
+                required,
+                late,
+            } => write!(
+                f,
+                "checkpoint of size {size} lacks the witnesses required ({required}){late}"
+            ),
+        }
+    }
 }
 
 /// The checkpoint note, verified with the log's key, its cosignatures
@@ -71,10 +110,10 @@ fn checkpoint_ok(
     target: &Target,
     trust: &TrustPolicy,
     now: u64,
-) -> Result<SignedCheckpoint, String> {
+) -> Result<SignedCheckpoint, NotMet> {
     let keys: Vec<_> = trust.witnesses.iter().map(|w| w.key.clone()).collect();
     let mut sc = SignedCheckpoint::verify(note, &target.key.name, &target.key, &keys)
-        .map_err(|e| format!("checkpoint: {e}"))?;
+        .map_err(|e| NotMet::Invalid(format!("checkpoint: {e}")))?;
     let late = sc.drop_dated_after(now.saturating_add(MAX_SKEW_SECS));
     let cosigned: HashSet<usize> =
         trust.witness_positions(sc.cosignatures.iter().map(|c| &c.witness));
@@ -89,11 +128,11 @@ fn checkpoint_ok(
                 )
             })
             .collect();
-        return Err(format!(
-            "checkpoint of size {} lacks the witnesses required ({}){late}",
-            sc.checkpoint.size,
-            trust.quorum_text()
-        ));
+        return Err(NotMet::Witnesses {
+            size: sc.checkpoint.size,
+            required: trust.quorum_text(),
+            late,
+        });
     }
     Ok(sc)
 }
@@ -133,9 +172,9 @@ pub fn one(
         Ok(Submitted::Index(i)) => i,
         Err(why) => return Outcome::Failed(why),
     };
-    match poll(target, leaf, index, &o.trust, deadline) {
+    match poll(target, leaf, index, &o.trust, deadline, o.wait) {
         Ok(p) => keep(&path, &p, &label, say),
-        Err(why) => Outcome::Failed(format!("entry at index {index}: {why}")),
+        Err(why) => Outcome::Failed(why),
     }
 }
 
@@ -149,7 +188,7 @@ fn keep(path: &Path, p: &TlogProof, label: &str, say: &(dyn Fn(&str) + Sync)) ->
                 size,
             }
         }
-        Err(e) => Outcome::Failed(format!("{}: {e}", path.display())),
+        Err(e) => Outcome::Failed(Failure::Other(format!("{}: {e}", path.display()))),
     }
 }
 
@@ -161,16 +200,19 @@ enum Submitted {
 }
 
 /// Sends the entry until the log answers with an index or a proof, or
-/// refuses it for good, or the deadline passes.
+/// refuses it for good, or refuses the connection [`REFUSED_ATTEMPTS`]
+/// times in a row, or the deadline passes.
 fn submit(
     target: &Target,
     leaf: &[u8],
     trust: &TrustPolicy,
     deadline: Instant,
     say: &(dyn Fn(&str) + Sync),
-) -> Result<Submitted, String> {
+) -> Result<Submitted, Failure> {
     let label = target.label();
-    let mut last = String::from("no answer before the deadline");
+    let mut last = Failure::Other("no answer before the deadline".into());
+    // When the refusals in a row began, and how many.
+    let mut refused: Option<(Instant, u32)> = None;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -179,30 +221,49 @@ fn submit(
         let wait = left.as_secs().min(MAX_WAIT_SECS);
         let url = format!("{}/bt/add-entry?wait={wait}", target.url);
         let timeout = Duration::from_secs(wait + 15).min(left + Duration::from_secs(1));
-        let pause = match fetch::post(&url, leaf.to_vec(), MAX_PROOF_BYTES, timeout) {
-            Ok(a) => match read_answer(
-                a.status,
-                &a.body,
-                a.retry_after,
-                leaf,
-                target,
-                trust,
-                now_secs(),
-            ) {
-                Answer::Proof(p) => return Ok(Submitted::Proof(p)),
-                Answer::Index(i, why) => {
-                    say(&format!("{label}: {why}"));
-                    return Ok(Submitted::Index(i));
+        let started = Instant::now();
+        let posted = fetch::post(&url, leaf.to_vec(), MAX_PROOF_BYTES, timeout);
+        let pause = match posted {
+            Err(e) if e.cause() == Some(Cause::ConnectionRefused) => {
+                let (first, n) = refused.get_or_insert((started, 0));
+                *n += 1;
+                last = Failure::ConnectionRefused {
+                    url: target.url.clone(),
+                    over: first.elapsed(),
+                    index: None,
+                };
+                if *n >= REFUSED_ATTEMPTS {
+                    return Err(last);
                 }
-                Answer::Retry(pause, why) => {
-                    last = format!("{url}: {why}");
-                    pause
-                }
-                Answer::Refused(why) => return Err(format!("{url}: {why}")),
-            },
+                REFUSED_PAUSE * 2u32.pow(*n - 1)
+            }
             Err(e) => {
-                last = e.to_string();
-                Duration::from_secs(2)
+                refused = None;
+                last = Failure::unreachable(&e, &target.url, started, None);
+                RETRY_PAUSE
+            }
+            Ok(a) => {
+                refused = None;
+                match read_answer(
+                    a.status,
+                    &a.body,
+                    a.retry_after,
+                    leaf,
+                    target,
+                    trust,
+                    now_secs(),
+                ) {
+                    Answer::Proof(p) => return Ok(Submitted::Proof(p)),
+                    Answer::Index(i, why) => {
+                        say(&format!("{label}: {why}"));
+                        return Ok(Submitted::Index(i));
+                    }
+                    Answer::Retry(pause, why) => {
+                        last = Failure::Other(format!("{url}: {why}"));
+                        pause
+                    }
+                    Answer::Refused(why) => return Err(Failure::Other(format!("{url}: {why}"))),
+                }
             }
         };
         if pause >= deadline.saturating_duration_since(Instant::now()) {
@@ -274,45 +335,67 @@ pub fn read_answer(
 /// Waits for a checkpoint that meets the requirement and covers `index`,
 /// then proves the entry there from the log's tiles: the leaf in its
 /// bundle must be this entry, and every hash is authenticated against the
-/// signed root.
+/// signed root. A log that refuses the connection (after the fetcher's
+/// short retry) is given up on at once; one that is slow, or whose
+/// witnesses have not cosigned, is waited for until the deadline.
 fn poll(
     target: &Target,
     leaf: &[u8],
     index: u64,
     trust: &TrustPolicy,
     deadline: Instant,
-) -> Result<TlogProof, String> {
+    wait: Duration,
+) -> Result<TlogProof, Failure> {
+    let other = |why: String| Failure::Other(format!("entry at index {index}: {why}"));
     let log = Fetcher::new(&target.url)
-        .map_err(|e| e.to_string())?
+        .map_err(|e| other(e.to_string()))?
         .with_deadline(deadline);
-    loop {
-        let last = match log.get("checkpoint", MAX_CHECKPOINT_BYTES) {
+    let not_cosigned = |latest: Option<String>| Failure::NotCosigned {
+        index,
+        required: trust.quorum_text(),
+        wait,
+        latest,
+    };
+    // The log answered with an index, not a proof: no checkpoint meeting
+    // the requirement covered the entry then.
+    let mut last = not_cosigned(None);
+    while Instant::now() < deadline {
+        let started = Instant::now();
+        last = match log.get("checkpoint", MAX_CHECKPOINT_BYTES) {
             Ok(Some(note)) => match checkpoint_ok(&note, target, trust, now_secs()) {
                 Ok(sc) if sc.checkpoint.size > index => {
                     let tiles = SourceTiles(&log);
-                    let proof = consistency::check_leaf(&sc.checkpoint, index, leaf, &tiles)?;
+                    let proof = consistency::check_leaf(&sc.checkpoint, index, leaf, &tiles)
+                        .map_err(other)?;
                     let p = TlogProof {
                         extra: Some(leaf.to_vec()),
                         index,
                         proof,
                         checkpoint: note,
                     };
-                    return check(&p, leaf, target, trust, now_secs());
+                    return check(&p, leaf, target, trust, now_secs()).map_err(other);
                 }
-                Ok(sc) => format!(
-                    "the latest checkpoint meeting the requirement has {} leaves",
+                Ok(sc) => not_cosigned(Some(format!(
+                    "the latest that does has {} leaves",
                     sc.checkpoint.size
-                ),
-                Err(why) => why,
+                ))),
+                Err(NotMet::Witnesses { size, late, .. }) => not_cosigned(Some(format!(
+                    "the log's latest, of size {size}, lacks them{late}"
+                ))),
+                Err(NotMet::Invalid(why)) => other(why),
             },
-            Ok(None) => format!("{} is missing", log.describe("checkpoint")),
-            Err(e) => e.to_string(),
+            Ok(None) => other(format!("{} is missing", log.describe("checkpoint"))),
+            Err(e) => match Failure::unreachable(&e, &target.url, started, Some(index)) {
+                down @ Failure::ConnectionRefused { .. } => return Err(down),
+                f => f,
+            },
         };
         if Instant::now() + POLL >= deadline {
-            return Err(last);
+            break;
         }
         std::thread::sleep(POLL);
     }
+    Err(last)
 }
 
 #[cfg(test)]

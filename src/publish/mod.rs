@@ -15,9 +15,13 @@
 //! hash ([`crate::log_id::LogId::key_hash`]): what bt-exec looks for for
 //! each log its policy trusts.
 
+mod failure;
 pub mod logs;
 
+pub use failure::Failure;
+
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::entry::{Entry, Release, Source as BuildSource};
 use crate::fsutil::{self, Durability};
@@ -127,7 +131,7 @@ pub struct Options {
     pub trust: TrustPolicy,
     pub min_logs: usize,
     /// How long every log together may take.
-    pub wait: std::time::Duration,
+    pub wait: Duration,
     /// Unix seconds recorded as `published` when a new entry is signed.
     pub now: u64,
 }
@@ -258,7 +262,7 @@ pub enum Outcome {
     /// A proof was made and written.
     Proven { index: u64, size: u64 },
     /// No verified proof, and why.
-    Failed(String),
+    Failed(Failure),
 }
 
 /// The result of a publish.
@@ -333,7 +337,7 @@ pub fn publish(o: &Options, say: &(dyn Fn(&str) + Sync)) -> Result<Report, Publi
             .map(|(h, t)| {
                 let out = h
                     .join()
-                    .unwrap_or_else(|_| Outcome::Failed("internal error".into()));
+                    .unwrap_or_else(|_| Outcome::Failed(Failure::Other("internal error".into())));
                 (t.clone(), out)
             })
             .collect()

@@ -175,10 +175,10 @@ impl Store {
         // A strict-mode refusal is also remembered: the command ends with
         // 125 and nothing runs.
         let refused = |e: strict::StrictError| {
-            vec![crate::fetch::FetchError::Unreachable {
-                url: self.cache.display().to_string(),
-                msg: e.to_string(),
-            }]
+            vec![crate::fetch::FetchError::unreachable(
+                self.cache.display().to_string(),
+                e.to_string(),
+            )]
         };
         if strict::existing(&cas_path)
             .map_err(refused)?
@@ -188,9 +188,8 @@ impl Store {
         }
         let dir = self.temp_dir().map_err(refused)?;
         let mut errors = vec![];
-        let local = |e: std::io::Error| crate::fetch::FetchError::Unreachable {
-            url: dir.display().to_string(),
-            msg: e.to_string(),
+        let local = |e: std::io::Error| {
+            crate::fetch::FetchError::unreachable(dir.display().to_string(), e.to_string())
         };
         for url in &release.cas {
             let attempt = (|| {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A misbehaving HTTP server for tests: `endless` streams an endless body
-(no Content-Length), `slow` sends headers then nothing. Listens on
-127.0.0.1:0 and prints its port; exits after 120 s at most."""
+(no Content-Length), `slow` sends headers then nothing, `silent` reads the
+request and never answers. Listens on 127.0.0.1:0 and prints its port;
+exits after 120 s at most."""
 import socket
 import sys
 import threading
@@ -23,6 +24,8 @@ def serve(c):
             chunk = b"example.org/log0\n" * 4096
             while True:
                 c.sendall(chunk)
+        elif mode == "silent":
+            time.sleep(115)
         else:
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nexample")
             time.sleep(115)
