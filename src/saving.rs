@@ -151,18 +151,26 @@ pub fn run_at(verdict: &Verdict) -> Vec<RunAt> {
         .iter()
         .filter_map(|r| match (&r.outcome, &r.entry) {
             (LogOutcome::Proven { index }, Some(e)) => {
-                Some((r.log.as_ref()?.file_key(), *index, e))
+                Some((r.log.as_ref()?.file_key(), *index, e, r.deferred))
             }
             _ => None,
         })
         .collect();
-    let Some((_, _, e)) = proven.first() else {
+    // Only a release some log proved against its checkpoint in force is
+    // recorded: what a checkpoint not yet linked to it proved alone may be
+    // a fork's (a run record outlives the split view found later).
+    let Some((_, _, e, _)) = proven.iter().find(|p| !p.3) else {
         return vec![];
     };
     vec![RunAt {
         name: e.release.name.clone(),
         version: e.release.version.clone(),
-        at: proven.iter().map(|(o, i, _)| (o.clone(), *i)).collect(),
+        // Nor is a leaf index such a checkpoint proved.
+        at: proven
+            .iter()
+            .filter(|p| !p.3)
+            .map(|(o, i, ..)| (o.clone(), *i))
+            .collect(),
         ran: Some(crate::history::Ran::new(
             &e.release.sha256,
             &e.release.version,

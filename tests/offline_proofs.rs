@@ -360,6 +360,10 @@ fn a_colluding_fork_runs_offline_and_is_a_split_view_at_the_next_online_contact(
     assert!(err.contains("kept pending"), "{err}");
     assert_eq!(pending(&state).len(), 1);
     assert_eq!(files(&state.join("checkpoints")), before, "item 3");
+    // What only the unlinked checkpoint proved is no run record: one would
+    // outlive the split view found later (no_downgrade reads them).
+    let (_, status, _) = w.checked(&["status", "--offline"]);
+    assert!(!status.contains("example.org/evil"), "{status}");
     // Online, the honest tree (size 1) smaller than the fork's: the pair
     // can be proven neither way, and stays.
     let err = w.runs();

@@ -284,7 +284,8 @@ pub(super) fn current(
         (None, Some(s)) => Some(s.sc.clone()),
         (c, _) => c.clone(),
     };
-    let mut current = match (established(log, cached, report), saved, meets) {
+    let mut reached = false;
+    let mut current = match (established(log, cached, report, &mut reached), saved, meets) {
         (Ok(c), ..) => c,
         (Err(LogOutcome::Misbehaved { msg, evidence }), ..) => {
             return Err(LogOutcome::Misbehaved { msg, evidence })
@@ -305,7 +306,8 @@ pub(super) fn current(
     if first && report.save_checkpoint.is_none() {
         report.save_checkpoint = Some(to_save(log, &current));
     }
-    if !report.deferred {
+    // Pending pairs are proven only at a contact with the log itself.
+    if reached && !report.deferred {
         if let Some(newer) = pending::settle(log, &current, report)? {
             report.save_checkpoint = Some(to_save(log, &newer));
             current = newer;
@@ -338,11 +340,13 @@ pub(super) fn current(
     Ok(current)
 }
 
-/// The checkpoint in force from the saved one (`cached`) and the log's.
+/// The checkpoint in force from the saved one (`cached`) and the log's;
+/// `reached`: the log served a checkpoint that opened.
 fn established(
     log: &Log,
     cached: Option<SignedCheckpoint>,
     report: &mut LogReport,
+    reached: &mut bool,
 ) -> Step<SignedCheckpoint> {
     let fetched = match fetch_checkpoint(log) {
         Ok(f) => f,
@@ -358,6 +362,7 @@ fn established(
         }
         Err(o) => return Err(o),
     };
+    *reached = fetched.is_some();
     match (cached, fetched) {
         (None, None) => Err(LogOutcome::Unreachable(
             "the log cannot be reached and no checkpoint of it is cached".into(),
