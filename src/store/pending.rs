@@ -133,7 +133,9 @@ mod tests {
         };
         let key = crate::note::SecretKey::from_seed("o", [1; 32]).unwrap();
         let id = LogId::new("o", &key.verifier());
-        store.update_pending(&id, std::slice::from_ref(&a), &[]).unwrap();
+        store
+            .update_pending(&id, std::slice::from_ref(&a), &[])
+            .unwrap();
         assert_eq!(store.pending(&id).unwrap(), vec![a.clone()]);
         store.update_pending(&id, &[], &[a.unlinked]).unwrap();
         assert!(!store.pending_path(&id).exists());
