@@ -38,11 +38,11 @@ use crate::log_id::LogId;
 use crate::note::sign_cosignature_line;
 use crate::source::{MemorySource, Source};
 use crate::state::{MemoryState, State};
-use crate::store::Ingested;
+use crate::store::{Ingested, Pair};
 use crate::tlog::{Checkpoint, Hash, TlogProof};
 use crate::verify::{LogOutcome, Sidecars, Verdict};
 use truth::{Signed, Truth};
-use world::{world, Files, Setup, ORIGINS, PROGRAM, START};
+use world::{world, Files, Setup, ORIGINS, PROGRAM, REFRESH, START};
 
 /// At most this many operations, and decisions, per input (each decision
 /// verifies signatures and hashes a few hundred leaves).
@@ -57,6 +57,11 @@ struct Side {
     served: Option<(Checkpoint, Vec<String>)>,
     /// The last history built for this log.
     last_tree: usize,
+    /// The checkpoint note the script last served (what an intact
+    /// `checkpoint` file holds).
+    note: Option<Vec<u8>>,
+    /// Whether every read of this log fails ([`Op::Down`]).
+    down: bool,
 }
 
 struct Game {
@@ -71,6 +76,9 @@ struct Game {
     /// The proof file beside the program: named for a log (which), its
     /// bytes.
     sidecar: Option<(Option<usize>, Vec<u8>)>,
+    /// Whether that file is as the script signed it, cosigned by the
+    /// policy's witnesses only (every line of its note verifies).
+    sidecar_signed: bool,
     decisions: usize,
     /// The exit code of each decision made.
     codes: Vec<u8>,
@@ -115,6 +123,8 @@ impl Game {
             log_id: LogId::new(ORIGINS[i], &w.keys.logs[i].verifier()),
             served: None,
             last_tree: i,
+            note: None,
+            down: false,
         };
         Game {
             truth: Truth::default(),
@@ -125,6 +135,7 @@ impl Game {
             now: START,
             offline: false,
             sidecar: None,
+            sidecar_signed: false,
             decisions: 0,
             codes: vec![],
         }
@@ -185,10 +196,12 @@ impl Game {
             } => self.sidecar(usize::from(tree), index, size, cosigners, when, named),
             Op::SidecarBytes { data, named } => {
                 self.sidecar = Some((named.then_some(self.cur), data));
+                self.sidecar_signed = false;
             }
             Op::SidecarFlip { at, bit } => {
                 if let Some((_, b)) = &mut self.sidecar {
                     flip(b, at, bit);
+                    self.sidecar_signed = false;
                 }
             }
             Op::Put { path, data } => self.side().src.put(&path.name(&world().sha256), data),
@@ -204,7 +217,10 @@ impl Game {
                 self.now = self.now.saturating_add_signed(i64::from(minutes) * 60);
             }
             Op::Offline(b) => self.offline = b,
-            Op::Down(b) => self.side().src.set_down(b),
+            Op::Down(b) => {
+                self.side().src.set_down(b);
+                self.logs[self.cur].down = b;
+            }
             Op::Decide => self.decide(),
             Op::Use { second } => self.cur = usize::from(second),
         }
@@ -292,7 +308,8 @@ impl Game {
         self.record(log, &cp, tree);
         let note = sign_checkpoint(&world().keys.logs[log], &cp, &[]);
         let side = &mut self.logs[log];
-        side.src.put("checkpoint", note);
+        side.src.put("checkpoint", note.clone());
+        side.note = Some(note);
         side.served = Some((cp, vec![]));
     }
 
@@ -355,10 +372,9 @@ impl Game {
         };
         lines.push(self.line_over(log, body, usize::from(by % 5), at, ed25519));
         let side = &mut self.logs[log];
-        side.src.put(
-            "checkpoint",
-            sign_checkpoint(&world().keys.logs[log], &cp, &lines),
-        );
+        let note = sign_checkpoint(&world().keys.logs[log], &cp, &lines);
+        side.src.put("checkpoint", note.clone());
+        side.note = Some(note);
         side.served = Some((cp, lines));
     }
 
@@ -397,6 +413,7 @@ impl Game {
             checkpoint,
         };
         self.sidecar = Some((named.then_some(log), p.encode()));
+        self.sidecar_signed = cosigners & !0b111 == 0;
     }
 
     /// The `file`-th path served (modulo how many there are).
@@ -439,7 +456,9 @@ impl Game {
     }
 
     /// Decides as bt-exec does and saves what was learnt; checks a "run"
-    /// against the truth and the saved checkpoint's move.
+    /// against the truth, the saved checkpoint's move, the pending pairs
+    /// kept and forgotten, the proofs cached, and that a split view
+    /// provable from what the log serves is found.
     fn decide(&mut self) {
         if self.decisions >= MAX_DECISIONS {
             return;
@@ -451,6 +470,15 @@ impl Game {
             .logs
             .iter()
             .map(|s| self.state.checkpoint(&s.log_id))
+            .collect();
+        let pending_before = self.pending();
+        let saved_at: Vec<Option<u64>> = self
+            .logs
+            .iter()
+            .map(|s| self.state.checkpoint_saved_at(&s.log_id))
+            .collect();
+        let provable: Vec<Option<String>> = (0..listed)
+            .map(|l| self.split_due(l, before[l].as_deref(), &pending_before[l]))
             .collect();
         let alarmed = self
             .logs
@@ -490,7 +518,8 @@ impl Game {
         if std::env::var_os("BT_DECISION_DEBUG").is_some() {
             eprintln!("decision {}: {} {}", self.decisions, v.code, v.reason);
         }
-        self.check(&v, &before);
+        let pending_after = self.pending();
+        self.check(&v, &before, &pending_after);
         self.codes.push(v.code);
         // An alarm stands until a person clears it.
         assert!(
@@ -499,7 +528,9 @@ impl Game {
             v.code
         );
         // A decision that recorded a split view says so (123).
-        for (id, e) in self.state.evidence().iter().skip(evidence) {
+        let recorded: Vec<(LogId, Vec<u8>)> =
+            self.state.evidence().into_iter().skip(evidence).collect();
+        for (id, e) in &recorded {
             assert_eq!(v.code, 123, "a split view recorded, yet exit {}", v.code);
             self.truth.check_split(self.log_of(id), e);
         }
@@ -507,7 +538,114 @@ impl Game {
             let after = self.state.checkpoint(&self.logs[log].log_id);
             self.truth
                 .check_saved(log, before.as_deref(), after.as_deref(), self.now);
+            let id = &self.logs[log].log_id;
+            let evidence: Vec<Vec<u8>> = recorded
+                .iter()
+                .filter(|(i, _)| i == id)
+                .map(|(_, e)| e.clone())
+                .collect();
+            self.truth.check_pending(
+                log,
+                &pending_before[log],
+                &pending_after[log],
+                before.as_deref(),
+                after.as_deref(),
+                &evidence,
+                self.now,
+            );
+            if let Some(p) = self.state.proof(id, &w.sha256) {
+                let root = p.decode().map(|(_, r, _)| r.0);
+                let root = root.unwrap_or_else(|| panic!("a cached proof that does not decode"));
+                self.truth
+                    .check_cached(log, (p.size, root), after.as_deref());
+            }
         }
+        for r in &v.logs {
+            let Some(l) = r.log.as_ref().map(|id| self.log_of(id)) else {
+                continue;
+            };
+            // The warm path makes no request: only within `refresh` of
+            // the saved checkpoint's fetch, and never under a history
+            // rule while a pair is pending (DESIGN §6).
+            if r.warm_until.is_some() {
+                let age = saved_at[l].and_then(|t| self.now.checked_sub(t));
+                assert!(
+                    age.is_some_and(|a| a < REFRESH),
+                    "log {l} decided on the warm path with its checkpoint saved {age:?} s ago"
+                );
+                assert!(
+                    !self.setup.latest || pending_before[l].is_empty(),
+                    "log {l} decided on the warm path under latest with a pair pending"
+                );
+                continue;
+            }
+            if let Some(why) = &provable[l] {
+                assert_eq!(
+                    v.code, 123,
+                    "reached log {l} and {why}, yet exit {}: {}",
+                    v.code, v.reason
+                );
+            }
+        }
+    }
+
+    /// Each log's pending pairs, as the state holds them.
+    fn pending(&self) -> Vec<Vec<Pair>> {
+        self.logs
+            .iter()
+            .map(|s| {
+                self.state
+                    .pending(&s.log_id)
+                    .unwrap_or_else(|e| panic!("the pending pairs in memory: {e}"))
+            })
+            .collect()
+    }
+
+    /// The proof file beside the program that log `l` reads: named for
+    /// it, or the single one.
+    fn sidecar_of(&self, l: usize) -> Option<&[u8]> {
+        match &self.sidecar {
+            Some((None, b)) => Some(b),
+            Some((Some(n), b)) if *n == l => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Why a decision made now must be a split view on log `l`
+    /// ([`Truth::split_provable`]): the log reached, serving what proves
+    /// a pending body — or the body of the proof file beside the program,
+    /// as the script signed it, when no pending body is larger than what
+    /// the log serves — a fork of the saved checkpoint `before`.
+    fn split_due(&self, l: usize, before: Option<&[u8]>, pending: &[Pair]) -> Option<String> {
+        let side = &self.logs[l];
+        if self.offline || side.down {
+            return None;
+        }
+        let intact = side.note.is_some() && side.src.read("checkpoint") == side.note;
+        let read = |p: &str| side.src.read(p);
+        let served = truth::Served {
+            checkpoint: side
+                .served
+                .as_ref()
+                .filter(|_| intact)
+                .map(|(cp, lines)| (cp.encode(), lines.as_slice())),
+            read: &read,
+        };
+        // The proof file's own checkpoint, met in this very decision.
+        let shipped = self
+            .sidecar_of(l)
+            .filter(|_| self.sidecar_signed)
+            .and_then(|file| {
+                let at = file.windows(2).position(|w| w == b"\n\n")?;
+                Some(Pair {
+                    anchor: String::new(),
+                    unlinked: String::from_utf8_lossy(file.get(at + 2..)?).into_owned(),
+                    recorded: self.now,
+                    from: "the proof file beside the program".into(),
+                })
+            });
+        self.truth
+            .split_provable(l, before, pending, shipped.as_ref(), &served, self.now)
     }
 
     /// Which log `id` names (a log of the world: the policy lists no
@@ -519,7 +657,12 @@ impl Game {
             .unwrap_or_else(|| panic!("a log the policy does not list: {id:?}"))
     }
 
-    fn check(&self, v: &Verdict, before: &[Option<Vec<u8>>]) {
+    /// A "run": proven in enough logs, each through a body that really
+    /// proves the program to this machine ([`Truth::proven`]) or one kept
+    /// pending with the proof file that carries it
+    /// ([`Truth::proven_unlinked`]: `pending`, the pairs after the
+    /// decision), on the genuine release; under `latest`, nothing newer.
+    fn check(&self, v: &Verdict, before: &[Option<Vec<u8>>], pending: &[Vec<Pair>]) {
         assert!(
             matches!(v.code, 0 | 123 | 124 | 126 | 127),
             "exit code {} from a decision: {}",
@@ -548,11 +691,17 @@ impl Game {
             let log = r.log.as_ref().map(|id| self.log_of(id));
             let before = log.and_then(|l| before.get(l)?.as_deref());
             let cp = r.checkpoint.as_ref();
+            let linked = cp
+                .zip(log)
+                .is_some_and(|(cp, log)| self.truth.proven(log, index, cp, before, self.now));
+            let kept = log.is_some_and(|l| {
+                let pairs = pending.get(l).map_or(&[][..], Vec::as_slice);
+                self.truth
+                    .proven_unlinked(l, index, self.sidecar_of(l), pairs, self.now)
+            });
             assert!(
-                cp.zip(log).is_some_and(|(cp, log)| self
-                    .truth
-                    .proven(log, index, cp, before, self.now)),
-                "ran the program on leaf {index} of {cp:?} (log {log:?}), which nothing the log and witnesses signed proves to this machine: {}",
+                linked || kept,
+                "ran the program on leaf {index} of {cp:?} (log {log:?}), which nothing the log and witnesses signed proves to this machine, and no pending pair keeps the proof file's checkpoint: {}",
                 v.reason
             );
             assert!(

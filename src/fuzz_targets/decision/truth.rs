@@ -9,10 +9,21 @@
 //! commits to a history holding the program's genuine release at that
 //! index, and two of the policy's three witnesses cosigned that same body
 //! within `max_age` and not beyond the allowed clock skew — and that body
-//! extends the checkpoint saved before the decision (a witnessed fork is
-//! no proof for a machine that saw the other branch). Nothing the fuzzer
-//! writes as raw bytes can add to that: it holds no key, and no root it
-//! can name opens to leaves without a preimage of SHA-256.
+//! is one history with the checkpoint saved before the decision (a
+//! witnessed fork is no proof for a machine that saw the other branch),
+//! or the decision kept it pending (DESIGN §6, "Consistency that cannot
+//! be checked now": a witnessed body that could not be linked now proves
+//! the leaf only with the pair kept, to be proven at the next online
+//! contact). Nothing the fuzzer writes as raw bytes can add to that: it
+//! holds no key, and no root it can name opens to leaves without a
+//! preimage of SHA-256.
+//!
+//! Pending pairs are checked against the trees too ([`Truth::check_pending`],
+//! [`Truth::split_provable`]): a pair is kept only for a witnessed body the
+//! log signed, forgotten only when it truly is one history with the saved
+//! line or its split view was recorded, and a decision that reaches a log
+//! serving, intact, a witnessed extension of the saved checkpoint and its
+//! tiles — from which a pending body is provably a fork — is a split view.
 //!
 //! Cosignatures count per body, whichever note carried them: anyone on
 //! the path can strip lines from a note, so a note the verifier refuses
@@ -23,6 +34,7 @@ use sha2::{Digest, Sha256};
 
 use super::world::{world, Candidate, Tree, MAX_AGE, ORIGINS, QUORUM};
 use crate::entry::{Entry, Release};
+use crate::store::Pair;
 use crate::tlog::Checkpoint;
 
 /// How far past the clock a cosignature may be dated (DESIGN §5), written
@@ -124,7 +136,10 @@ impl Truth {
 
     /// Whether leaf `index` really proves the program at `now` in `cp`,
     /// the checkpoint the decision held in force for `log`, for a machine
-    /// that had saved `before` for it.
+    /// that had saved `before` for it: a witnessed body of a history
+    /// holding the genuine release there, one history with `before` (an
+    /// extension of it, or a prefix: a shipped checkpoint in force while
+    /// the saved one is stale).
     pub fn proven(
         &self,
         log: usize,
@@ -134,18 +149,61 @@ impl Truth {
         now: u64,
     ) -> bool {
         let before = before.map(|b| self.record_of(log, b));
-        let origin = ORIGINS.get(log).copied().unwrap_or_default();
         self.signed.iter().any(|s| {
-            let leaf = s.tree.and_then(|t| self.tree(t).leaves.get(index as usize));
-            s.log == log
-                && s.origin == origin
-                && cp.origin == origin
-                && (s.size, s.root) == (cp.size, cp.root.0)
-                && index < s.size
-                && leaf.is_some_and(|l| genuine(l))
-                && self.witnessed(&s.body, now)
-                && before.map_or(true, |b| b.is_some_and(|b| self.extends(b, s)))
+            (s.size, s.root) == (cp.size, cp.root.0)
+                && self.proves(log, index, s, now)
+                && before.map_or(true, |b| b.is_some_and(|b| self.one_history(b, s)))
         })
+    }
+
+    /// Whether `s`, a body `log`'s key signed, proves the program at leaf
+    /// `index` at `now` by itself: for the log's origin, of a history
+    /// holding the genuine release there, two of the policy's witnesses
+    /// cosigning it in time.
+    fn proves(&self, log: usize, index: u64, s: &Signed, now: u64) -> bool {
+        let origin = ORIGINS.get(log).copied().unwrap_or_default();
+        let leaf = s.tree.and_then(|t| self.tree(t).leaves.get(index as usize));
+        s.log == log
+            && s.origin == origin
+            && index < s.size
+            && leaf.is_some_and(|l| genuine(l))
+            && self.witnessed(&s.body, now)
+    }
+
+    /// Whether leaf `index` really proves the program at `now` through the
+    /// checkpoint of the proof file beside the program (`sidecar`) without
+    /// its being linked to the saved checkpoint: that body proves the leaf
+    /// by itself, and the decision kept it pending (`pending`, the log's
+    /// pairs after the decision). Whether it truly is one history with the
+    /// saved one is left to the next online contact ([`Self::split_provable`]).
+    pub fn proven_unlinked(
+        &self,
+        log: usize,
+        index: u64,
+        sidecar: Option<&[u8]>,
+        pending: &[Pair],
+        now: u64,
+    ) -> bool {
+        let Some(s) = sidecar.and_then(|b| self.shipped(log, b)) else {
+            return false;
+        };
+        self.proves(log, index, s, now)
+            && pending.iter().any(|p| {
+                self.record_of(log, p.unlinked.as_bytes())
+                    .is_some_and(|u| u.body == s.body)
+            })
+    }
+
+    /// The body `log` signed that a proof file carries: its checkpoint
+    /// note comes last, after the first blank line (c2sp.org/tlog-proof).
+    pub fn shipped(&self, log: usize, proof_file: &[u8]) -> Option<&Signed> {
+        let at = proof_file.windows(2).position(|w| w == b"\n\n")?;
+        self.record_of(log, proof_file.get(at + 2..)?)
+    }
+
+    /// Whether two bodies are one history (either extends the other).
+    fn one_history(&self, a: &Signed, b: &Signed) -> bool {
+        self.extends(a, b) || self.extends(b, a)
     }
 
     /// The body `log`'s key signed that `note` carries (the record with
@@ -236,6 +294,183 @@ impl Truth {
                 a.size
             );
         }
+    }
+}
+
+/// What a log serves at a decision, as the reference knows it: the body
+/// of its checkpoint and the cosignature lines on it (`None` when the note
+/// served is not, byte for byte, one the script signed), and any file.
+pub struct Served<'a> {
+    pub checkpoint: Option<(Vec<u8>, &'a [String])>,
+    pub read: &'a dyn Fn(&str) -> Option<Vec<u8>>,
+}
+
+impl Truth {
+    /// Why a decision that reaches `log` must be a split view (`None`: it
+    /// need not): a pending body (`pending`, the pairs before the
+    /// decision) that is not one history with `before`, the checkpoint
+    /// saved before it, while the log serves — intact, every line a
+    /// cosignature of its own body by the policy's witnesses, each once —
+    /// a note meeting the quorum now whose body truly extends `before`, at
+    /// least as large as the pending body, with every hash tile of its
+    /// history at its size intact. That note is then the checkpoint in
+    /// force, and the pending body, proven against it from its tiles, is
+    /// provably no prefix of it. Narrower than every case the code may
+    /// find, never wider. The body of the proof file beside the program
+    /// (`shipped`, when the script signed that file as it is) counts too
+    /// when no pending body is larger than the note served (none can then
+    /// move the checkpoint in force beyond it before the file is read).
+    pub fn split_provable(
+        &self,
+        log: usize,
+        before: Option<&[u8]>,
+        pending: &[Pair],
+        shipped: Option<&Pair>,
+        served: &Served,
+        now: u64,
+    ) -> Option<String> {
+        use crate::tlog::tiles::{hash_tile_path, tile_width};
+        let s = self.record_of(log, before?)?;
+        let (body, lines) = served.checkpoint.as_ref()?;
+        let origin = ORIGINS.get(log).copied().unwrap_or_default();
+        let b = self
+            .signed
+            .iter()
+            .find(|x| x.log == log && &x.body == body && x.tree.is_some())?;
+        let mut by = [false; 3];
+        for l in lines.iter() {
+            let c = self.cosigned.iter().find(|c| &c.line == l)?;
+            let seen = by.get_mut(c.by).filter(|_| &c.body == body)?;
+            if *seen {
+                return None;
+            }
+            *seen = true;
+        }
+        let note = lines.join("\n");
+        if b.origin != origin
+            || s.tree.is_none()
+            || !self.quorum(body, Some(&note), now)
+            || !self.extends(s, b)
+        {
+            return None;
+        }
+        let tree = self.tree(b.tree?);
+        for level in 0..3u8 {
+            let mut n = 0;
+            while tile_width(level, n, b.size) > 0 {
+                let w = tile_width(level, n, b.size);
+                let data = tree.hashes.tile_data(level, n, w).ok()?;
+                if (served.read)(&hash_tile_path(level, n, w)) != Some(data) {
+                    return None;
+                }
+                n += 1;
+            }
+        }
+        let sizes: Option<Vec<u64>> = pending
+            .iter()
+            .map(|p| Some(self.record_of(log, p.unlinked.as_bytes())?.size))
+            .collect();
+        let within = sizes.is_some_and(|v| v.iter().all(|&n| n <= b.size));
+        let shipped = shipped.filter(|_| within);
+        pending.iter().chain(shipped).find_map(|p| {
+            let u = self.record_of(log, p.unlinked.as_bytes())?;
+            (u.tree.is_some() && u.size <= b.size && !self.one_history(u, s)).then(|| {
+                format!(
+                    "the checkpoint of size {} (pending from {}) is a fork of the saved size {}, and the log serves size {} intact, witnessed, with its tiles",
+                    u.size, p.from, s.size, b.size
+                )
+            })
+        })
+    }
+
+    /// What a decision did to `log`'s pending pairs (`before`, `after`),
+    /// given the saved checkpoint before and after it and the split views
+    /// it recorded (`evidence`): at most 32 wait; a pair is kept only for a
+    /// body the log signed for its origin that met the quorum by its own
+    /// lines now, beside a checkpoint the log signed; and a pair is
+    /// forgotten only when its body truly is one history with the saved
+    /// checkpoint, before and after, or its split view was recorded.
+    #[allow(clippy::too_many_arguments)]
+    pub fn check_pending(
+        &self,
+        log: usize,
+        before: &[Pair],
+        after: &[Pair],
+        saved_before: Option<&[u8]>,
+        saved_after: Option<&[u8]>,
+        evidence: &[Vec<u8>],
+        now: u64,
+    ) {
+        assert!(after.len() <= 32, "{} pairs pending", after.len());
+        let origin = ORIGINS.get(log).copied().unwrap_or_default();
+        let body = |note: &str| note.split_once("\n\n").map(|(b, _)| b.to_string());
+        let among =
+            |pairs: &[Pair], p: &Pair| pairs.iter().any(|q| body(&q.unlinked) == body(&p.unlinked));
+        for p in after.iter().filter(|p| !among(before, p)) {
+            let u = self
+                .record_of(log, p.unlinked.as_bytes())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "kept pending a checkpoint the log never signed:\n{}",
+                        p.unlinked
+                    )
+                });
+            assert!(
+                u.origin == origin && self.quorum(&u.body, Some(&p.unlinked), now),
+                "kept pending a checkpoint that does not meet the policy by itself:\n{}",
+                p.unlinked
+            );
+            assert!(
+                self.record_of(log, p.anchor.as_bytes()).is_some(),
+                "kept pending beside a checkpoint the log never signed:\n{}",
+                p.anchor
+            );
+        }
+        let saved = |n: Option<&[u8]>| n.map(|n| self.record_of(log, n));
+        let (sb, sa) = (saved(saved_before), saved(saved_after));
+        for p in before.iter().filter(|p| !among(after, p)) {
+            let Some(u) = self.record_of(log, p.unlinked.as_bytes()) else {
+                panic!("a pending checkpoint the log never signed:\n{}", p.unlinked);
+            };
+            let with = |s: &Option<Option<&Signed>>| {
+                s.as_ref()
+                    .map_or(true, |s| s.is_some_and(|s| self.one_history(u, s)))
+            };
+            let recorded = evidence
+                .iter()
+                .any(|e| e.windows(u.body.len()).any(|w| w == u.body.as_slice()));
+            assert!(
+                recorded || (sa.is_some() && with(&sb) && with(&sa)),
+                "a pending checkpoint of size {} was forgotten, yet it is not one history with the saved checkpoint (size {:?} before, {:?} after) and no split view was recorded",
+                u.size,
+                sb.flatten().map(|s| s.size),
+                sa.flatten().map(|s| s.size)
+            );
+        }
+    }
+
+    /// A proof of the program cached for `log` (its tree's size and root)
+    /// must be against a body the log signed that is a prefix of the saved
+    /// checkpoint: a later run trusts it as proven against the checkpoint
+    /// in force, and so never against a body not linked to the saved line.
+    pub fn check_cached(&self, log: usize, proof: (u64, [u8; 32]), saved: Option<&[u8]>) {
+        let s = saved
+            .and_then(|n| self.record_of(log, n))
+            .unwrap_or_else(|| panic!("a proof cached with no saved checkpoint"));
+        let mut of = self
+            .signed
+            .iter()
+            .filter(|x| x.log == log && (x.size, x.root) == proof);
+        let first = of
+            .next()
+            .unwrap_or_else(|| panic!("a proof cached against a root the log never signed"));
+        let r = of.find(|x| x.tree.is_some()).unwrap_or(first);
+        assert!(
+            self.extends(r, s),
+            "a proof cached against size {}, which is not a prefix of the saved size {}",
+            r.size,
+            s.size
+        );
     }
 }
 

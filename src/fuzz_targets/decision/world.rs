@@ -29,6 +29,7 @@ pub const NAME: &str = "example.org/tool";
 pub const RELOGGED: &str = "x.example/relogged";
 /// The policy's `max_age`, `refresh` and witness threshold.
 pub const MAX_AGE: u64 = 3600;
+pub const REFRESH: u64 = 600;
 pub const QUORUM: usize = 2;
 pub const START: u64 = 1_800_000_000;
 /// The honest log's length: two level-0 tiles, so a level-1 tile too.
@@ -387,7 +388,7 @@ fn policy_text(k: &Keys, setup: Setup) -> String {
     let logs = if setup.need_two { 2 } else { 1 };
     let latest = if setup.latest { "latest = true\n" } else { "" };
     format!(
-        "trust = \"\"\"\n{trust}\"\"\"\n\n[[publisher]]\nnames = [\"example.org/*\"]\nkey = \"{publisher}\"\n\n[[publisher]]\nnames = [\"x.example/*\"]\nkey = \"{second}\"\n\n[require]\nlogs = {logs}\nmax_age = \"1h\"\nrefresh = \"10m\"\n{latest}"
+        "trust = \"\"\"\n{trust}\"\"\"\n\n[[publisher]]\nnames = [\"example.org/*\"]\nkey = \"{publisher}\"\n\n[[publisher]]\nnames = [\"x.example/*\"]\nkey = \"{second}\"\n\n[require]\nlogs = {logs}\nmax_age = \"{MAX_AGE}s\"\nrefresh = \"{REFRESH}s\"\n{latest}"
     )
 }
 
