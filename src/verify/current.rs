@@ -285,6 +285,7 @@ pub(super) fn current(
         (c, _) => c.clone(),
     };
     let mut reached = false;
+    let line = saved.clone();
     let mut current = match (established(log, cached, report, &mut reached), saved, meets) {
         (Ok(c), ..) => c,
         (Err(LogOutcome::Misbehaved { msg, evidence }), ..) => {
@@ -308,7 +309,7 @@ pub(super) fn current(
     }
     // Pending pairs are proven only at a contact with the log itself.
     if reached && !report.deferred {
-        if let Some(newer) = pending::settle(log, &current, report)? {
+        if let Some(newer) = pending::settle(log, &current, line.as_ref(), report)? {
             report.save_checkpoint = Some(to_save(log, &newer));
             current = newer;
         }

@@ -104,19 +104,27 @@ pub(super) fn in_place_of_saved(
     Ok(p.clone())
 }
 
-/// Proves this log's pending pairs against `in_force` at an online
-/// contact (a run, `gossip import`, `status`): each one proven one history
-/// is forgotten; one proven two is a split view (its evidence and alarm
-/// written, the error returned). Returns the largest of them proven to
-/// extend `in_force` that meets the policy now: the checkpoint in force
-/// moves forward only to a checkpoint proven consistent with it.
+/// Proves this log's pending pairs at an online contact (a run, `gossip
+/// import`, `status`) against the line of checkpoints this machine holds:
+/// `in_force` (proven one history with the saved one) or `saved`, whichever
+/// is larger. Each one proven one history is forgotten; one proven two is
+/// a split view (its evidence and alarm written, the error returned).
+/// Returns the largest of them proven to extend that line that meets the
+/// policy now: the saved checkpoint moves forward only to a checkpoint
+/// proven consistent with it.
 ///
 /// Every pair is proven against the largest checkpoint proven so far, in
 /// order of size: proven checkpoints form one chain, so two pending
-/// checkpoints that fork from each other beyond `in_force` are found too.
+/// checkpoints that fork from each other beyond it are found too.
+///
+/// Attack stopped: a fork a colluding quorum signed, pending, "proven"
+/// against a smaller checkpoint in force (a stale saved one replaced for
+/// the run by a shipped prefix of it) — consistent with that prefix, and
+/// then saved over the larger checkpoint it forks from.
 pub(super) fn settle(
     log: &Log,
     in_force: &SignedCheckpoint,
+    saved: Option<&SignedCheckpoint>,
     report: &mut LogReport,
 ) -> Step<Option<SignedCheckpoint>> {
     if log.source.is_none() {
@@ -147,7 +155,10 @@ pub(super) fn settle(
         }
     }
     opened.sort_by_key(|(_, sc)| sc.checkpoint.size);
-    let mut top = in_force.clone();
+    let mut top = match saved {
+        Some(c) if c.checkpoint.size > in_force.checkpoint.size => c.clone(),
+        _ => in_force.clone(),
+    };
     let mut newer = None;
     for (pair, p) in opened {
         match one_history(log, &p, &top) {

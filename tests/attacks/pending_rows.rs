@@ -178,6 +178,35 @@ fn cosigned_fork_found(then: fn(&World) -> Outcome) -> Outcome {
     )
 }
 
+/// Size 7 saved (1.0 at leaf 3, 1.1 at leaf 6); offline, a colluding
+/// fork of size 9 shipped with 2.0 runs, pending. Two hours on, the saved
+/// checkpoint is stale; online, the log serves its old note, the honest
+/// tiles and the fork's; a proof of 1.0 at the honest size 4, cosigned
+/// now, stands in for the stale saved checkpoint it is a prefix of. The
+/// pending fork must be proven against the saved size 7, not that prefix.
+fn pending_fork_against_a_shipped_prefix() -> Outcome {
+    let mut w = World::new(1);
+    w.publish(0, "1.0", 3);
+    w.publish(0, "1.1", 2);
+    w.serve(0, 7, Some(NOW - 60));
+    assert_eq!(w.verify("1.0", None).code, 0);
+    // Forked after leaf 4: the shipped size 4 is a prefix of both.
+    let mut f = w.logs[0].history.fork(5);
+    while f.leaves.len() < 8 {
+        let n = f.leaves.len();
+        f.append(w.entry(&format!("9.{n}"), format!("forked {n}").as_bytes()));
+    }
+    f.append(w.entry("2.0", &super::world::program("2.0").0));
+    w.offline = true;
+    let (c1, _) = verdict(w.verify("2.0", Some(w.proof_file(0, &f, 8, 9, Some(NOW - 30)))));
+    w.offline = false;
+    w.now = NOW + 7200;
+    w.serve_history(0, &f, 9);
+    let prefix = w.proof_file(0, &w.logs[0].history, 3, 4, Some(NOW + 7170));
+    let (c2, m2) = with_state(&w, verdict(w.verify("1.0", Some(prefix))));
+    (c2, format!("offline: exit {c1}\nthen: {m2}"))
+}
+
 fn next_run(w: &World) -> Outcome {
     with_state(w, verdict(w.verify("1.0", None)))
 }
@@ -371,6 +400,18 @@ pub const PENDING_ROWS: &[Row] = &[
         says: &[
             "then online: exit 123: split view",
             "the next run: exit 123",
+        ],
+    },
+    Row {
+        attacker: "log operator",
+        attack:
+            "a pending colluding fork, the saved checkpoint stale, a shipped prefix of it in force",
+        route: "proof file, --offline, then a proof file online",
+        run: pending_fork_against_a_shipped_prefix,
+        code: exit::MISBEHAVIOUR,
+        says: &[
+            "offline: exit 0",
+            "split view: size 7 is not a prefix of size 9",
         ],
     },
     Row {

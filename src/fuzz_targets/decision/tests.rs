@@ -550,7 +550,6 @@ fn the_reference_catches_a_pending_fork_forgotten_without_evidence() {
 /// checkpoint never moved to it, the pair forgotten only as one history
 /// with the saved line or with its split view recorded.
 #[test]
-#[ignore = "a finding in the verification: fails until it is mended"]
 fn found_a_pending_fork_proven_against_a_shipped_prefix() {
     let (setup, ops) = pending_fork_against_a_shipped_prefix();
     play(setup, ops);
