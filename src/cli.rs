@@ -58,6 +58,10 @@ pub enum Cmd {
     Cosign {
         /// The log directory.
         dir: PathBuf,
+        /// Also ask again the witnesses whose cosignature is at least this old
+        /// (a log that takes nothing stays fresh for its users' max_age).
+        #[arg(long, value_name = "DURATION", default_value = "1h")]
+        older_than: String,
     },
     /// Serve a log directory over HTTP until SIGTERM (nothing outside it:
     /// a symbolic link that leaves the directory is 404). With --accept, also
@@ -211,6 +215,16 @@ pub struct ServeArgs {
         requires = "accept"
     )]
     pub checkpoint_interval: String,
+    /// With --accept: ask the witnesses to cosign the published checkpoint
+    /// again once their cosignatures are this old, so that a log that takes
+    /// nothing stays fresh for its users' max_age.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "1h",
+        requires = "accept"
+    )]
+    pub recosign_after: String,
     /// With --accept: a reverse proxy (nginx, a CDN) at this address, whose
     /// last X-Forwarded-For address is the client's for the address quota.
     #[arg(long, value_name = "IP", requires = "accept")]

@@ -375,3 +375,37 @@ fn a_log_written_by_submissions_is_read_by_everyone() {
     w.runs();
     drop(srv);
 }
+
+/// A log that takes nothing more stays fresh for its users' `max_age`:
+/// `serve --accept --recosign-after 2s` asks its witness to cosign the
+/// same checkpoint again once the cosignature is 2 s old — a new
+/// timestamp, one line per witness, the same tree.
+#[test]
+fn a_log_that_takes_nothing_is_cosigned_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let acc = Acc::keys("example.org/quiet");
+    let (_w, warg, wvkey) = common::accepting::witness(tmp.path(), &acc.log_vkey);
+    acc.init(&[warg]);
+    let adm = acc.admission("admit.toml", ADMIT);
+    let srv = acc.serve(&adm, "127.0.0.1:0", &["--recosign-after", "2s"]);
+    let (status, _, body) = submit(&srv.addr, "", &entry(&acc.publisher, "example.org/q", "1"));
+    assert!(status == 200 || status == 202, "{status} {body}");
+    let cosigned = || {
+        let (sc, _) = common::verify_log_dir(&acc.log, &acc.log_vkey, &[&wvkey]);
+        let times: Vec<u64> = sc.cosignatures.iter().map(|c| c.timestamp).collect();
+        (sc.checkpoint.size, times)
+    };
+    let mut first = None;
+    until(20, "the entry cosigned", || {
+        let (size, t) = cosigned();
+        first = t.first().copied().filter(|_| size == 1);
+        first.is_some()
+    });
+    let first = first.unwrap();
+    until(20, "the same checkpoint cosigned again", || {
+        let (size, t) = cosigned();
+        assert_eq!(size, 1, "nothing was added");
+        assert_eq!(t.len(), 1, "one line per witness: {t:?}");
+        t[0] >= first + 2
+    });
+}

@@ -16,28 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::accepting::{
-    free_port, header, index_of, published_size, serve, stderr_of, submit, until, Acc,
+    free_port, header, index_of, published_size, serve, stderr_of, submit, until, witness, Acc,
 };
-use common::{keygen, spawn_server, try_http};
+use common::try_http;
 
 const OPEN: &str = "[[publisher]]\nkey = \"{pub}\"\nnames = [\"example.org/*\"]\nquota = 100000\n\n[limits]\naddress_quota = 1000000\n";
-
-/// A witness process for `acc`'s log: (process, `URL=VKEY`, vkey).
-fn witness(root: &Path, log_vkey: &str) -> (common::Proc, String, String) {
-    let vkey = keygen(root, "w.example", "w.key");
-    let p = spawn_server(&[
-        "witness",
-        "serve",
-        "--key",
-        root.join("w.key").to_str().unwrap(),
-        "--state",
-        root.join("wstate").to_str().unwrap(),
-        "--log",
-        log_vkey,
-    ]);
-    let arg = format!("{}={vkey}", p.addr);
-    (p, arg, vkey)
-}
 
 /// xorshift64*: the kill times come from a fixed seed.
 struct Rng(u64);

@@ -388,3 +388,67 @@ fn a_witness_dating_its_cosignature_ahead_is_not_published() {
 fn now_plus(s: u64) -> u64 {
     common::world::now() + s
 }
+
+/// `bt-log cosign` asks again a witness whose cosignature is at least
+/// `--older-than` old (default 1h): a log that takes nothing stays fresh
+/// from cron. Its new line replaces the old one; with `--older-than 3h`
+/// a 2-hour-old line is left alone (the control); and a witness asked
+/// again that does not answer keeps the line it had (exit 3, named).
+#[test]
+fn cosign_asks_again_the_witnesses_whose_cosignature_is_old() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wv = keygen(tmp.path(), "w.example", "w.key");
+    let wkey = bt_exec::log::load_secret_key(&tmp.path().join("w.key")).unwrap();
+    let port = dating_witness(wkey, std::sync::Arc::new(0.into()));
+    let l = new_log(&[format!("http://127.0.0.1:{port}={wv}")]);
+    let m = manifest(l.tmp.path(), "quiet", 1);
+    assert!(add_cmd(&l, &m).output().unwrap().status.success());
+    fs::copy(tmp.path().join("w.key"), l.tmp.path().join("w.key")).unwrap();
+    let old = plant_line(&l, "w.key", now_plus(0) - 7200);
+    let dir = l.log.to_str().unwrap();
+    let (code, _, err) = bt_log(&["cosign", dir, "--older-than", "3h"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        published(&l, &[&wv]).1,
+        vec![("w.example".to_string(), old)]
+    );
+    let (code, _, err) = bt_log(&["cosign", dir]);
+    assert_eq!(code, 0, "{err}");
+    let cos = published(&l, &[&wv]).1;
+    assert_eq!(cos.len(), 1, "one line per witness: {cos:?}");
+    assert!(cos[0].1 + 60 >= now_plus(0), "{cos:?}");
+    // A witness that is down: its old line stays, and the run says so.
+    let down = new_log(&[format!("http://127.0.0.1:{}={wv}", closed_port())]);
+    let m = manifest(down.tmp.path(), "down", 1);
+    let _ = add_cmd(&down, &m).output().unwrap();
+    fs::copy(tmp.path().join("w.key"), down.tmp.path().join("w.key")).unwrap();
+    let old = plant_line(&down, "w.key", now_plus(0) - 7200);
+    let (code, _, err) = bt_log(&["cosign", down.log.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("did not cosign"), "{err}");
+    assert_eq!(
+        published(&down, &[&wv]).1,
+        vec![("w.example".to_string(), old)]
+    );
+}
+
+/// Publishes `l`'s checkpoint again with one cosignature line, by the
+/// witness key in `key` (beside the log's keys), dated `at`; returns `at`.
+fn plant_line(l: &LogDir, key: &str, at: u64) -> u64 {
+    let (sc, _) = verify_log_dir(&l.log, &l.log_vkey, &[]);
+    let wkey = bt_exec::log::load_secret_key(&l.tmp.path().join(key)).unwrap();
+    let line = bt_exec::note::sign_cosignature_line(&wkey, at, &sc.checkpoint.encode());
+    let lkey = bt_exec::log::load_secret_key(&l.tmp.path().join("log.key")).unwrap();
+    let note = bt_exec::log::sign_checkpoint(&lkey, &sc.checkpoint, &[line]);
+    fs::write(l.log.join("checkpoint"), note).unwrap();
+    at
+}
+
+/// A loopback port nothing listens on.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

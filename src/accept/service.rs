@@ -34,6 +34,10 @@ pub struct Config {
     pub admission: Admission,
     /// One checkpoint per interval at most.
     pub interval: Duration,
+    /// A checkpoint's witnesses are asked to cosign it again once their
+    /// cosignatures are this old, so that a log that takes nothing stays
+    /// fresh for its users' `max_age`.
+    pub recosign_after: Duration,
 }
 
 /// The latest checkpoint this server published.
@@ -95,6 +99,7 @@ pub struct Service {
     progress: watch::Sender<Progress>,
     admission: Admission,
     pub interval: Duration,
+    recosign_after: Duration,
     dir: std::path::PathBuf,
 }
 
@@ -240,6 +245,7 @@ pub fn start(dir: &Path, config: Config) -> Result<Running, LogError> {
         progress,
         admission: config.admission,
         interval: config.interval,
+        recosign_after: config.recosign_after,
         dir: dir.to_path_buf(),
     });
     let queue = Arc::new(Mutex::new(queue));
@@ -300,11 +306,15 @@ fn commit_loop(s: &Service, queue: &Mutex<Queue>) {
 
 /// Integrates what is durable once per interval; between batches, asks
 /// the witnesses a published checkpoint lacks (backing off while they
-/// fail). On stop, integrates what is left and returns.
+/// fail), and asks them all again once their cosignatures are
+/// `recosign_after` old (a log that takes nothing stays fresh). On stop,
+/// integrates what is left and returns.
 fn sequence_loop(s: &Service, held: Held, queue: &Mutex<Queue>, mut complete: bool) {
     let mut batch: Vec<(u64, Entry)> = Vec::new();
     let mut next = Instant::now() + s.interval;
     let mut cosign_after = Instant::now();
+    // The first pass asks again whatever is old already.
+    let mut recosign_at = Instant::now();
     let mut backoff = s.interval;
     loop {
         let finishing = {
@@ -324,6 +334,7 @@ fn sequence_loop(s: &Service, held: Held, queue: &Mutex<Queue>, mut complete: bo
                 Ok(report) => {
                     batch.clear();
                     complete = report.quorum_met();
+                    recosign_at = Instant::now() + s.recosign_after;
                     for (w, why) in &report.witness_failures {
                         crate::say!("bt-log serve: witness {w}: {why}");
                     }
@@ -331,11 +342,12 @@ fn sequence_loop(s: &Service, held: Held, queue: &Mutex<Queue>, mut complete: bo
                 }
                 Err(e) => crate::say!("bt-log serve: integrating: {e}; trying again"),
             }
-        } else if !complete && Instant::now() >= cosign_after {
-            match held.cosign() {
+        } else if (!complete || Instant::now() >= recosign_at) && Instant::now() >= cosign_after {
+            match held.cosign(Some(s.recosign_after)) {
                 Ok(r) if r.failures.is_empty() => {
                     complete = true;
                     backoff = s.interval;
+                    recosign_at = next_recosign(r.oldest, s.recosign_after, s.interval);
                     if let Ok(cp) = held.published() {
                         published(s, queue, cp.checkpoint.size, cp.note, true);
                     }
@@ -357,6 +369,16 @@ fn sequence_loop(s: &Service, held: Held, queue: &Mutex<Queue>, mut complete: bo
             return;
         }
     }
+}
+
+/// When the oldest cosignature (Unix seconds) turns `after` old, and is
+/// asked again — no sooner than one `interval` from now.
+fn next_recosign(oldest: Option<u64>, after: Duration, interval: Duration) -> Instant {
+    let now = crate::log::now_secs();
+    let left = oldest.map_or(after.as_secs(), |t| {
+        t.saturating_add(after.as_secs()).saturating_sub(now)
+    });
+    Instant::now() + Duration::from_secs(left).max(interval)
 }
 
 fn published(s: &Service, queue: &Mutex<Queue>, size: u64, note: Vec<u8>, complete: bool) {

@@ -402,12 +402,16 @@ fn serve(a: ServeArgs) -> Result<()> {
         }
         .filter(|d| !d.is_zero())
         .ok_or_else(|| anyhow::anyhow!("--checkpoint-interval: not a duration like 1s or 500ms"))?;
+        let recosign_after = bt_exec::policy::parse_duration(&a.recosign_after)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| anyhow::anyhow!("--recosign-after: not a duration like 1h or 30m"))?;
         let admission = accept::Admission::load(file)?;
         running = Some(service::start(
             &dir,
             service::Config {
                 admission,
                 interval,
+                recosign_after,
             },
         )?);
     }
@@ -499,8 +503,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{v}");
         }
         Cmd::Add(a) => return add(a),
-        Cmd::Cosign { dir } => {
-            let r = log::cosign(&dir)?;
+        Cmd::Cosign { dir, older_than } => {
+            let older_than = bt_exec::policy::parse_duration(&older_than)
+                .ok_or_else(|| anyhow::anyhow!("--older-than: not a duration like 1h or 30m"))?;
+            let r = log::cosign(&dir, Some(older_than))?;
             eprintln!(
                 "bt-log: checkpoint of size {}: {} witness(es) had cosigned, {} cosigned now",
                 r.size,

@@ -85,9 +85,13 @@ impl Held {
         integrate_queue(&self.dir, &self.cfg, &self.key)
     }
 
-    /// Asks the witnesses the published checkpoint lacks (`bt-log cosign`).
-    pub fn cosign(&self) -> Result<CosignReport, LogError> {
-        cosign_locked(&self.dir, &self.cfg, &self.key)
+    /// Asks the witnesses the published checkpoint lacks, and those whose
+    /// cosignature is `older_than` or more (`bt-log cosign`).
+    pub fn cosign(
+        &self,
+        older_than: Option<std::time::Duration>,
+    ) -> Result<CosignReport, LogError> {
+        cosign_locked(&self.dir, &self.cfg, &self.key, older_than)
     }
 }
 

@@ -17,6 +17,7 @@ mod writer;
 
 pub use cosign::{cosign, CosignReport};
 pub use held::{inclusion_proof, proof, Held};
+pub(crate) use writer::now_secs;
 pub use writer::{add, append, proof_path, AddOptions, AddReport, NewRelease, MAX_RELEASE_BYTES};
 
 use std::path::{Path, PathBuf};

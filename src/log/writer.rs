@@ -85,7 +85,7 @@ impl AddReport {
 /// The largest file `add` will hash and copy.
 pub const MAX_RELEASE_BYTES: u64 = 1 << 40;
 
-pub(super) fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

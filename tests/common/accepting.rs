@@ -212,3 +212,21 @@ pub fn published_size(log: &Path) -> u64 {
     let note = fs::read(log.join("checkpoint")).unwrap();
     bt_exec::tlog::Checkpoint::of_note(&note).unwrap().size
 }
+
+/// A `bt-log witness serve` process for the log with `log_vkey`, its key
+/// written under `root`: (process, `URL=VKEY`, vkey).
+pub fn witness(root: &Path, log_vkey: &str) -> (super::Proc, String, String) {
+    let vkey = keygen(root, "w.example", "w.key");
+    let p = super::spawn_server(&[
+        "witness",
+        "serve",
+        "--key",
+        root.join("w.key").to_str().unwrap(),
+        "--state",
+        root.join("wstate").to_str().unwrap(),
+        "--log",
+        log_vkey,
+    ]);
+    let arg = format!("{}={vkey}", p.addr);
+    (p, arg, vkey)
+}
