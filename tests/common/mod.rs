@@ -21,15 +21,21 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
-/// `../shared/vectors` beside the checkout, or `None` (and a clear SKIP line).
+/// `../shared/vectors` beside the checkout, or `None` (and a clear SKIP
+/// line). Under `CI=true` a missing folder fails the test, naming it: a
+/// vector test must never pass without its vectors there.
 pub fn vectors(test: &str) -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
     if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("SKIP {test}: ../shared/vectors not found; the vector suite did not run");
-        None
+        return Some(dir);
     }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test}: {} is missing, and under CI=true the vector suite must run",
+        dir.display()
+    );
+    eprintln!("SKIP {test}: ../shared/vectors not found; the vector suite did not run");
+    None
 }
 
 pub fn json(path: &std::path::Path) -> serde_json::Value {
