@@ -37,5 +37,24 @@ esac
 install -d "$PREFIX/bin" "$PREFIX/share/man/man1"
 install -m 0755 "$out/bt-exec" "$out/bt-exec-full" "$out/bt-log" "$PREFIX/bin/"
 install -m 0644 man/*.1 "$PREFIX/share/man/man1/"
-echo "installed bt-exec (with bt-exec-full) and bt-log into $PREFIX/bin, man pages into $PREFIX/share/man/man1"
+# Shell completions, generated from the command lines, where each shell
+# looks: bash-completion's and zsh's directories under PREFIX; fish's
+# vendor directory, or its user directory for an install into ~/.local.
+bash_dir="$PREFIX/share/bash-completion/completions"
+zsh_dir="$PREFIX/share/zsh/site-functions"
+if [ "$PREFIX" = "$HOME/.local" ]; then
+  fish_dir="${XDG_CONFIG_HOME:-$HOME/.config}/fish/completions"
+else
+  fish_dir="$PREFIX/share/fish/vendor_completions.d"
+fi
+install -d "$bash_dir" "$zsh_dir" "$fish_dir"
+for b in bt-exec bt-log; do
+  "$PREFIX/bin/$b" completions bash > "$bash_dir/$b"
+  "$PREFIX/bin/$b" completions zsh > "$zsh_dir/_$b"
+  "$PREFIX/bin/$b" completions fish > "$fish_dir/$b.fish"
+done
+echo "installed bt-exec (with bt-exec-full) and bt-log into $PREFIX/bin, man pages into $PREFIX/share/man/man1, completions for bash, zsh and fish"
+case "$PREFIX" in
+  "$HOME/.local") echo "note: zsh looks for completions in $zsh_dir once it is in fpath (fpath+=($zsh_dir) before compinit)" ;;
+esac
 case ":$PATH:" in *":$PREFIX/bin:"*) ;; *) echo "note: add $PREFIX/bin to your PATH" ;; esac

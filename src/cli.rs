@@ -94,6 +94,12 @@ pub enum Cmd {
     /// Witness commands.
     #[command(subcommand)]
     Witness(WitnessCmd),
+    /// Print the completion script of bt-log for SHELL on stdout (install.sh
+    /// installs them where each shell looks).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Follow a log: verify everything new since the last run, list the new releases.
     ///
     /// One pass, then exit (run it from cron or a systemd timer). Exit status:
@@ -299,7 +305,7 @@ directory above one, or a file in them, that another user could have written inc
 be yours or root's and not writable by group or others); 126 refused: not proven to policy \
 (a PROGRAM.tlog-proof beside it that does not verify, or is not a regular file, included); 127 program \
 not found, not executable or not a regular file.\n\n\
-A program named like a subcommand (verify, gossip, status, alarm) runs with `bt-exec -- NAME`."
+A program named like a subcommand (verify, gossip, status, alarm, policy, completions) runs with `bt-exec -- NAME`."
 )]
 pub struct ExecCli {
     #[command(subcommand)]
@@ -386,6 +392,12 @@ pub enum ExecCmd {
     /// Policy files.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// Print the completion script of bt-exec for SHELL on stdout (install.sh
+    /// installs them where each shell looks).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
@@ -420,7 +432,15 @@ pub enum AlarmCmd {
 }
 
 /// Names that make the first word a subcommand rather than PROGRAM.
-const EXEC_SUBCOMMANDS: [&str; 6] = ["verify", "gossip", "status", "alarm", "policy", "help"];
+const EXEC_SUBCOMMANDS: [&str; 7] = [
+    "verify",
+    "gossip",
+    "status",
+    "alarm",
+    "policy",
+    "completions",
+    "help",
+];
 
 impl ExecCli {
     /// Parses the command line the way clap does (`ExecCli::parse_from`) when
@@ -593,4 +613,11 @@ pub struct WitnessServeArgs {
     /// How often the log lists are read again (e.g. 10m, 1h).
     #[arg(long, value_name = "DURATION", default_value = "1h")]
     pub log_list_interval: String,
+}
+
+/// Writes the completion script of `cmd` (the binary `name`) for `shell`.
+pub fn completions(shell: clap_complete::Shell, mut cmd: clap::Command, name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, name, &mut out);
+    out
 }

@@ -51,3 +51,42 @@ fn man_pages_document_every_command_and_option() {
     check("bt-log.1", bt_exec::cli::Cli::command());
     check("bt-exec.1", bt_exec::cli::ExecCli::command());
 }
+
+/// Shell completions come from the command lines themselves, for each
+/// shell install.sh installs them for: every subcommand is in them.
+#[test]
+fn completions_are_generated_for_bash_zsh_and_fish() {
+    let cases = [
+        (
+            env!("CARGO_BIN_EXE_bt-log"),
+            "bt-log",
+            ["publish", "witness", "cosign"],
+        ),
+        (
+            env!("CARGO_BIN_EXE_bt-exec"),
+            "bt-exec",
+            ["verify", "gossip", "status"],
+        ),
+    ];
+    for (bin, name, subcommands) in cases {
+        for shell in ["bash", "zsh", "fish"] {
+            let out = std::process::Command::new(bin)
+                .args(["completions", shell])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{name} completions {shell}");
+            let script = String::from_utf8(out.stdout).unwrap();
+            assert!(script.contains(name), "{name} {shell}: {script}");
+            for s in subcommands {
+                assert!(script.contains(s), "{name} {shell} lacks {s}");
+            }
+        }
+    }
+    // Not a shell: a usage error, nothing on stdout.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bt-log"))
+        .args(["completions", "cmd.exe"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}

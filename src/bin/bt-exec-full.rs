@@ -266,6 +266,12 @@ fn run(cli: ExecCli) -> Res<u8> {
             program,
         }) => verify_and_maybe_run(&common, &sigsum, &program, None),
         Some(ExecCmd::Policy(PolicyCmd::Check { file })) => policy_check(&file),
+        Some(ExecCmd::Completions { shell }) => {
+            use clap::CommandFactory;
+            let script = bt_exec::cli::completions(shell, ExecCli::command(), "bt-exec");
+            let _ = std::io::stdout().lock().write_all(&script);
+            Ok(0)
+        }
         Some(ExecCmd::Gossip(GossipCmd::Export)) => {
             let out = gossip::export(&store()?);
             let _ = std::io::stdout().lock().write_all(&out);

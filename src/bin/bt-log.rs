@@ -522,6 +522,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Monitor(m) => return monitor(m),
         Cmd::Serve(a) => serve(a)?,
+        Cmd::Completions { shell } => {
+            use clap::CommandFactory;
+            let script = bt_exec::cli::completions(shell, Cli::command(), "bt-log");
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
+        }
         Cmd::Publish(a) => return publish(a),
         Cmd::Proof { dir, index } => {
             print!("{}", log::proof(&dir, index)?);
