@@ -100,8 +100,16 @@ pub fn prove_pending(
     let ctx = crate::app::context(policy, store, offline);
     let mut worst = 0;
     for l in &policy.trust.logs {
-        let Ok(pairs) = store.pending(&l.id) else {
-            continue;
+        let pairs = match store.pending(&l.id) {
+            Ok(p) => p,
+            Err(e) => {
+                say(&format!(
+                    "{}: the pending pairs cannot be read: {e}",
+                    l.label
+                ));
+                worst = crate::gossip::worse(worst, crate::verify::exit::CONFIG);
+                continue;
+            }
         };
         if pairs.is_empty() || offline {
             continue;
@@ -115,24 +123,28 @@ pub fn prove_pending(
                 worst = crate::gossip::worse(worst, o.exit_code());
                 format!("{}: pending pairs not proven: {}", l.label, o.message())
             }
-            (Ok(()), Ok(crate::saving::Saved::Done(failed))) if failed.is_empty() => {
+            (Ok(false), _) => format!(
+                "{}: the log could not be reached; {left} pending pair(s) not proven",
+                l.label
+            ),
+            (Ok(true), Ok(crate::saving::Saved::Done(failed))) if failed.is_empty() => {
                 format!(
                     "{}: {proven} pending pair(s) proven one history, {left} left",
                     l.label
                 )
             }
-            (Ok(()), Ok(crate::saving::Saved::Done(failed))) => format!(
+            (Ok(true), Ok(crate::saving::Saved::Done(failed))) => format!(
                 "{}: pending pairs proven but not forgotten: {}",
                 l.label,
                 failed.join("; ")
             ),
-            (Ok(()), Ok(crate::saving::Saved::Conflict(_))) => {
+            (Ok(true), Ok(crate::saving::Saved::Conflict(_))) => {
                 format!(
                     "{}: another process saved a checkpoint meanwhile; try again",
                     l.label
                 )
             }
-            (Ok(()), Err(f)) => format!("{}: {}", l.label, f.message),
+            (Ok(true), Err(f)) => format!("{}: {}", l.label, f.message),
         };
         say(&line);
         for w in &report.warnings {

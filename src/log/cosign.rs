@@ -93,41 +93,45 @@ pub(super) fn cosign_locked(
     let asked = super::rates::ask(dir, cfg, &missing, &log_only, cp.size, &store)?;
     report.failures = asked.failures;
     report.rate_waits = asked.rate_waits;
-    if !asked.lines.is_empty() || late {
-        // A witness that cosigned again replaces its own older line.
-        let replaced: Vec<usize> = missing
+    let answered = note::open(&sign_checkpoint(key, &cp, &asked.lines), &keys)?;
+    let new = had_lines(&answered, now.saturating_add(MAX_SKEW_SECS)).0;
+    let merged = merge(had, new);
+    // A witness (or an answer replayed on the way) giving a line no newer
+    // than the one it had: the fresher line stays, and the run says so.
+    let url_of = |(name, id): &(String, u32)| {
+        witnesses
             .iter()
-            .filter(|&&i| {
-                cfg.witness
-                    .get(i)
-                    .is_some_and(|w| asked.cosigned.contains(&w.url))
+            .zip(&cfg.witness)
+            .find(|(w, _)| {
+                let c = w.to_cosignature_key();
+                c.name == *name && c.id == *id
             })
-            .filter_map(|&i| line_of(&witnesses[i]))
-            .collect();
+            .map_or_else(|| name.clone(), |(_, c)| c.url.clone())
+    };
+    let older: Vec<String> = merged.older.iter().map(url_of).collect();
+    report.failures.extend(older.iter().map(|u| {
+        (
+            u.clone(),
+            "answered with a cosignature no newer than the one the checkpoint has".to_string(),
+        )
+    }));
+    report.oldest = merged.oldest;
+    if merged.changed || late {
         // Every other line the published note had stays: those of
         // witnesses no longer configured were verified when it was
         // published.
-        let kept: Vec<_> = had
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| !replaced.contains(i))
-            .map(|(_, h)| h)
-            .collect();
-        report.oldest = kept
-            .iter()
-            .map(|h| h.3)
-            .min()
-            .or(Some(now))
-            .map(|t| t.min(now));
-        let mut lines: Vec<String> = kept.into_iter().map(|h| h.2).collect();
+        let mut lines = merged.lines;
         lines.extend(opened.unknown_lines);
-        lines.extend(asked.lines);
         let note = sign_checkpoint(key, &cp, &lines);
         // Our own note must verify with our keys before anyone sees it.
         SignedCheckpoint::verify(&note, &cfg.origin, &vkey, &witnesses)?;
         fsutil::write_atomic(&path, &note, 0o644, Durability::Sync).map_err(io(&path))?;
     }
-    report.cosigned = asked.cosigned;
+    report.cosigned = asked
+        .cosigned
+        .into_iter()
+        .filter(|u| !older.contains(u))
+        .collect();
     Ok(report)
 }
 
@@ -157,3 +161,75 @@ fn had_lines(opened: &note::OpenedNote, latest: u64) -> (Vec<Had>, bool) {
 /// A cosignature line of the published note: the witness key's name and
 /// ID, the line, and its timestamp.
 type Had = (String, u32, String, u64);
+
+/// The lines of a note once witnesses answered again.
+#[derive(Debug, PartialEq)]
+struct Merged {
+    lines: Vec<String>,
+    /// Witnesses (key name and ID) whose answer was no newer than the
+    /// line they had: that line stays.
+    older: Vec<(String, u32)>,
+    changed: bool,
+    /// The oldest cosignature kept (Unix seconds).
+    oldest: Option<u64>,
+}
+
+/// `had` with each of `new`: a witness's newer line replaces its own, a
+/// witness with no line gains one, and a line no newer than the one a
+/// witness had is dropped (named in `older`).
+fn merge(had: Vec<Had>, new: Vec<Had>) -> Merged {
+    let mut kept = had;
+    let (mut older, mut changed) = (vec![], false);
+    for n in new {
+        match kept.iter().position(|h| h.0 == n.0 && h.1 == n.1) {
+            Some(i) if kept.get(i).is_some_and(|h| h.3 >= n.3) => older.push((n.0, n.1)),
+            Some(i) => {
+                if let Some(h) = kept.get_mut(i) {
+                    *h = n;
+                }
+                changed = true;
+            }
+            None => {
+                kept.push(n);
+                changed = true;
+            }
+        }
+    }
+    Merged {
+        oldest: kept.iter().map(|h| h.3).min(),
+        lines: kept.into_iter().map(|h| h.2).collect(),
+        older,
+        changed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(w: &str, t: u64) -> Had {
+        (w.into(), 1, format!("— {w} {t}"), t)
+    }
+
+    /// A newer line replaces the witness's own; one no newer is dropped
+    /// and named (the fresher line stays); a new witness's line is added.
+    #[test]
+    fn a_witness_line_is_replaced_only_by_a_newer_one() {
+        let m = merge(
+            vec![line("a", 100), line("b", 100)],
+            vec![line("a", 200), line("b", 50), line("c", 300)],
+        );
+        assert_eq!(
+            m,
+            Merged {
+                lines: vec!["— a 200".into(), "— b 100".into(), "— c 300".into()],
+                older: vec![("b".into(), 1)],
+                changed: true,
+                oldest: Some(100),
+            }
+        );
+        let same = merge(vec![line("a", 100)], vec![line("a", 100)]);
+        assert!(!same.changed);
+        assert_eq!(same.older, vec![("a".to_string(), 1)]);
+    }
+}

@@ -224,6 +224,7 @@ pub(super) fn may_prove(
     what: &str,
 ) -> Step<Proves> {
     let (c, f) = (candidate.checkpoint.size, in_force.checkpoint.size);
+    super::pending::evidence(log, candidate)?;
     let history = one_history(log, candidate, in_force)?;
     let meets = fresh(log, candidate);
     if c <= f {
@@ -284,9 +285,8 @@ pub(super) fn current(
         (None, Some(s)) => Some(s.sc.clone()),
         (c, _) => c.clone(),
     };
-    let mut reached = false;
     let line = saved.clone();
-    let mut current = match (established(log, cached, report, &mut reached), saved, meets) {
+    let mut current = match (established(log, cached, report), saved, meets) {
         (Ok(c), ..) => c,
         (Err(LogOutcome::Misbehaved { msg, evidence }), ..) => {
             return Err(LogOutcome::Misbehaved { msg, evidence })
@@ -302,13 +302,21 @@ pub(super) fn current(
                 s.at, s.sc.checkpoint.size
             ))
         }
-        (Err(o), ..) => return Err(o),
+        (Err(o), ..) => {
+            // Refused or unreachable: what the log served may still prove
+            // a pending checkpoint a fork.
+            pending::evidence_pending(log, report)?;
+            return Err(o);
+        }
     };
+    // Whatever is in force, the log's own signed checkpoint must not
+    // contradict it (a shipped one in place of a stale saved one).
+    pending::evidence(log, &current)?;
     if first && report.save_checkpoint.is_none() {
         report.save_checkpoint = Some(to_save(log, &current));
     }
     // Pending pairs are proven only at a contact with the log itself.
-    if reached && !report.deferred {
+    if log.served.get().is_some() && !report.deferred {
         if let Some(newer) = pending::settle(log, &current, line.as_ref(), report)? {
             report.save_checkpoint = Some(to_save(log, &newer));
             current = newer;
@@ -341,13 +349,12 @@ pub(super) fn current(
     Ok(current)
 }
 
-/// The checkpoint in force from the saved one (`cached`) and the log's;
-/// `reached`: the log served a checkpoint that opened.
+/// The checkpoint in force from the saved one (`cached`) and the log's
+/// (kept in `log.served` once it opens, in force or not).
 fn established(
     log: &Log,
     cached: Option<SignedCheckpoint>,
     report: &mut LogReport,
-    reached: &mut bool,
 ) -> Step<SignedCheckpoint> {
     let fetched = match fetch_checkpoint(log) {
         Ok(f) => f,
@@ -359,16 +366,28 @@ fn established(
             report
                 .warnings
                 .push(format!("{why}; using the saved checkpoint"));
+            report.unproven_growth =
+                Some(format!("the log's checkpoint could not be used ({why})"));
             None
         }
         Err(o) => return Err(o),
     };
-    *reached = fetched.is_some();
+    if let Some(f) = &fetched {
+        let _ = log.served.set(f.clone());
+    }
     match (cached, fetched) {
         (None, None) => Err(LogOutcome::Unreachable(
             "the log cannot be reached and no checkpoint of it is cached".into(),
         )),
-        (Some(c), None) => cached_in_force(log, c),
+        (Some(c), None) => {
+            // Served nothing usable (a 404, an answer cut off): what it
+            // holds beyond the saved checkpoint is unknown, not absent.
+            if log.source.is_some() && report.unproven_growth.is_none() {
+                report.unproven_growth =
+                    Some("the log's current checkpoint could not be had".into());
+            }
+            cached_in_force(log, c)
+        }
         (None, Some(f)) => {
             fresh(log, &f)?;
             report.save_checkpoint = Some(to_save(log, &f));
@@ -408,6 +427,14 @@ fn both(
                     "the log serves size {} and it does not meet the policy ({why}); using the saved checkpoint of size {}",
                     f.checkpoint.size, c.checkpoint.size
                 ));
+                // Its cosignature lines may have been stripped on the
+                // way: what only it holds is unknown, not absent.
+                if f.checkpoint.size > c.checkpoint.size {
+                    report.unproven_growth = Some(format!(
+                        "the log serves size {}, which does not meet the policy as served ({why})",
+                        f.checkpoint.size
+                    ));
+                }
                 c
             }
             Err(o) => return Err(o),
@@ -440,6 +467,12 @@ fn both(
                     "the log serves size {} < saved {}; keeping the saved checkpoint",
                     f.checkpoint.size, c.checkpoint.size
                 ));
+                // An older copy (a stale mirror, or one replayed on the
+                // way): what the log holds now is unknown.
+                report.unproven_growth = Some(format!(
+                    "the log serves size {}, older than the saved size {}",
+                    f.checkpoint.size, c.checkpoint.size
+                ));
             }
             cached_in_force(log, c)?
         }
@@ -448,9 +481,9 @@ fn both(
         // decides (DESIGN §6, §10).
         Err(why) => {
             report.warnings.push(format!("the log serves size {} and the saved checkpoint is size {}; whether they are one history cannot be proven from what it serves ({why}); using the saved checkpoint", f.checkpoint.size, c.checkpoint.size));
-            // Only a newer checkpoint the witnesses vouch for could have
-            // proven more; one the log key alone signed never could.
-            if f.checkpoint.size > c.checkpoint.size && fresh(log, &f).is_ok() {
+            // A newer checkpoint could have proven more — also one whose
+            // cosignature lines a path stripped.
+            if f.checkpoint.size > c.checkpoint.size {
                 report.unproven_growth = Some(format!(
                     "the log serves size {}, which cannot be proven to extend the saved size {} from what it serves ({why})",
                     f.checkpoint.size, c.checkpoint.size

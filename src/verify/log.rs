@@ -177,6 +177,10 @@ pub(super) struct Log<'a> {
     pub(super) witness_keys: Vec<crate::note::VerifierKey>,
     /// The steps taken, moved into the report at the end ([`Log::say`]).
     notes: std::sync::Mutex<Vec<String>>,
+    /// The checkpoint the log served in this run, validly signed by its
+    /// key, whether or not it met the policy: evidence against any other
+    /// checkpoint of the log ([`super::pending::evidence`]).
+    pub(super) served: std::sync::OnceLock<SignedCheckpoint>,
 }
 
 impl<'a> Log<'a> {
@@ -203,6 +207,7 @@ impl<'a> Log<'a> {
                 .map(|w| w.key.clone())
                 .collect(),
             notes: Default::default(),
+            served: Default::default(),
         }
     }
 
@@ -356,6 +361,21 @@ pub(super) fn unknown_if_unproven(o: LogOutcome, report: &LogReport) -> LogOutco
     }
 }
 
+/// The refusal of a proof file for this log that fails on its own (it does
+/// not parse, or its checkpoint is not this log's, validly signed).
+fn broken_proof(log: &Log, sidecar: Option<&super::ProofFile>) -> Option<LogOutcome> {
+    let pf = sidecar.filter(|pf| pf.concerns(&log.spec.origin))?;
+    let at = pf.path.display();
+    let why = match &pf.parsed {
+        Err(e) => e.to_string(),
+        Ok(p) => format!("checkpoint: {}", open(&p.checkpoint, log).err()?),
+    };
+    Some(LogOutcome::Refused(
+        Cause::ProofFile,
+        format!("{at}: {why}"),
+    ))
+}
+
 /// Verifies `file` against one log.
 pub fn verify_log(
     ctx: &Context,
@@ -368,7 +388,13 @@ pub fn verify_log(
     let mut report = LogReport::new(spec, LogOutcome::Refused(Cause::Internal, String::new()));
     let outcome = match run(&log, file, sidecar, &mut report) {
         Ok(index) => LogOutcome::Proven { index },
-        Err(o) => o,
+        // A pair is kept only for a leaf it proved: refused proofs beside
+        // other programs must not fill the pending pairs (and so refuse
+        // deferral to the next one).
+        Err(o) => {
+            report.save_pending.clear();
+            o
+        }
     };
     report.outcome = outcome;
     report.narration = log.narration();
@@ -394,7 +420,15 @@ fn run(
                 at: pf.path.display().to_string(),
             })
         });
-    let mut current = current(log, report, shipped.as_ref())?;
+    let mut current = match current(log, report, shipped.as_ref()) {
+        Ok(c) => c,
+        // Nothing else can prove the leaf now, and the proof file for this
+        // log fails on its own: its refusal (126), not the network's.
+        Err(LogOutcome::Unreachable(why)) => {
+            return Err(broken_proof(log, sidecar).unwrap_or(LogOutcome::Unreachable(why)))
+        }
+        Err(o) => return Err(o),
+    };
     let mut found = find_leaf(log, &mut current, file, sidecar, report);
     // Under history rules every log whose checkpoint is in force is read,
     // whether or not it proves the file: a newer release in a log that

@@ -104,6 +104,42 @@ pub(super) fn in_place_of_saved(
     Ok(p.clone())
 }
 
+/// Whether `other` contradicts the checkpoint the log served in this run
+/// (validly signed by its key, whatever its cosignatures): a split view
+/// (123, evidence) when the tiles at hand prove the two apart; nothing
+/// otherwise — an unproven link defers nothing here.
+///
+/// Attack stopped: a fork a colluding quorum signed, shipped to a machine
+/// that reaches the log while its saved checkpoint is stale, or while the
+/// log serves a checkpoint not yet cosigned (between witness rounds), ran
+/// with the pair "pending" although the log's own checkpoint proved it a
+/// fork: a checkpoint the witnesses never cosigned is still proof that
+/// the log key signed two histories (DESIGN §6).
+pub(super) fn evidence(log: &Log, other: &SignedCheckpoint) -> Step<()> {
+    match log.served.get() {
+        Some(f) if f.verified_note != other.verified_note => one_history(log, f, other).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// [`evidence`] for every pending checkpoint of this log: one the log's
+/// served checkpoint proves a fork is a split view (and forgotten, its
+/// evidence kept).
+pub(super) fn evidence_pending(log: &Log, report: &mut LogReport) -> Step<()> {
+    if log.served.get().is_none() {
+        return Ok(());
+    }
+    for pair in log.ctx.state.pending(&log.spec.id).unwrap_or_default() {
+        if let Ok(p) = open(pair.unlinked.as_bytes(), log) {
+            if let Err(o) = evidence(log, &p) {
+                report.settled.push(pair.unlinked);
+                return Err(o);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Proves this log's pending pairs at an online contact (a run, `gossip
 /// import`, `status`) against the line of checkpoints this machine holds:
 /// `in_force` (proven one history with the saved one) or `saved`, whichever
@@ -130,6 +166,7 @@ pub(super) fn settle(
     if log.source.is_none() {
         return Ok(None);
     }
+    evidence_pending(log, report)?;
     let pairs = match log.ctx.state.pending(&log.spec.id) {
         Ok(p) => p,
         Err(e) => {
@@ -191,11 +228,12 @@ pub(super) fn settle(
 /// An online contact with `spec`'s log outside a run (`status`, `gossip
 /// import`): its checkpoint in force established as a run would, which
 /// proves its pending pairs ([`settle`]). The report holds what to save
-/// ([`crate::saving::save`]): the pairs proven, a newer checkpoint.
-pub fn contact(ctx: &Context, spec: &LogSpec) -> (LogReport, Step<()>) {
+/// ([`crate::saving::save`]): the pairs proven, a newer checkpoint; and
+/// whether the log served a checkpoint (was reached).
+pub fn contact(ctx: &Context, spec: &LogSpec) -> (LogReport, Step<bool>) {
     let log = Log::new(ctx, spec);
     let mut report = LogReport::new(spec, LogOutcome::Refused(Cause::Internal, String::new()));
-    let r = current(&log, &mut report, None).map(|_| ());
+    let r = current(&log, &mut report, None).map(|_| log.served.get().is_some());
     report.narration = log.narration();
     (report, r)
 }

@@ -73,6 +73,25 @@ fn first_use(
     with_state(&w, out)
 }
 
+/// On first use, offline: a proof whose checkpoint another key signed
+/// under the log's origin (cosigned by the policy's witnesses).
+fn first_use_other_key() -> Outcome {
+    let mut w = World::new(1);
+    w.publish(0, "1.0", 3);
+    let l = &w.logs[0];
+    let other = bt_exec::note::SecretKey::from_seed(&l.origin, [99; 32]).unwrap();
+    let cp = bt_exec::tlog::Checkpoint::new(&l.origin, 4, l.history.root(4));
+    let proof = bt_exec::tlog::TlogProof {
+        extra: Some(l.history.leaves[3].clone()),
+        index: 3,
+        proof: l.history.inclusion(3, 4),
+        checkpoint: bt_exec::log::sign_checkpoint(&other, &cp, &w.cosign(&cp, NOW - 60)),
+    }
+    .encode();
+    w.offline = true;
+    with_state(&w, verdict(w.verify("1.0", Some(proof))))
+}
+
 /// On first use, offline: the log key extended its tree with 2.0 at leaf
 /// 4, which no witness cosigned, and ships it in a proof file.
 fn first_use_unwitnessed() -> Outcome {
@@ -143,7 +162,8 @@ fn contact(w: &World) -> Outcome {
     bt_exec::saving::save(&w.store, &[report], &[0; 32], w.now)
         .unwrap_or_else(|f| panic!("{}", f.message));
     let out = match r {
-        Ok(()) => (0, "reached".to_string()),
+        Ok(true) => (0, "reached".to_string()),
+        Ok(false) => (0, "not reached".to_string()),
         Err(o) => (o.exit_code(), o.message()),
     };
     with_state(w, out)
@@ -207,6 +227,51 @@ fn pending_fork_against_a_shipped_prefix() -> Outcome {
     (c2, format!("offline: exit {c1}\nthen: {m2}"))
 }
 
+/// `honest` (size 4 saved); the log key and a colluding quorum sign a fork
+/// of size 5 (2.0 at leaf 4) shipped beside the program; the machine is
+/// online and the log serves its own size 5 (1.1 at leaf 4) — cosigned
+/// two hours ago when `stale` (and the saved checkpoint stale too), else
+/// signed by the log key alone (between witness rounds). The log's own
+/// checkpoint, whatever its cosignatures, proves the fork.
+fn fork_beside_served(stale: bool) -> Outcome {
+    let mut w = honest();
+    let mut f = w.logs[0].history.fork(4);
+    f.append(w.entry("2.0", &super::world::program("2.0").0));
+    w.publish(0, "1.1", 0);
+    if stale {
+        w.now = NOW + 7200;
+        w.serve(0, 5, Some(NOW - 60));
+    } else {
+        w.serve(0, 5, None);
+    }
+    let proof = w.proof_file(0, &f, 4, 5, Some(w.now - 30));
+    with_state(&w, verdict(w.verify("2.0", Some(proof))))
+}
+
+/// `honest` (size 4 saved); the log grows to 6 with 2.0 at leaf 5 and its
+/// index lists it; a path alters only the checkpoint (`how`). What the log
+/// holds beyond the saved size is unknown, not absent: never "not in this
+/// log; publish this exact file".
+fn checkpoint_altered(how: fn(&World)) -> Outcome {
+    let mut w = honest();
+    w.publish(0, "2.0", 1);
+    w.serve(0, 6, Some(NOW - 30));
+    how(&w);
+    verdict(w.verify("2.0", None))
+}
+
+/// `grown` offline, but the program beside the witnessed proof of 2.0 is
+/// other bytes (3.0, never logged): refused, and no pair is kept — refused
+/// runs must not fill the pending pairs.
+fn other_bytes_beside_a_newer_proof() -> Outcome {
+    let mut w = honest();
+    w.publish(0, "2.0", 1);
+    w.serve(0, 6, Some(NOW - 30));
+    let proof = w.proof_file(0, &w.logs[0].history, 5, 6, Some(NOW - 30));
+    w.offline = true;
+    with_state(&w, verdict(w.verify("3.0", Some(proof))))
+}
+
 fn next_run(w: &World) -> Outcome {
     with_state(w, verdict(w.verify("1.0", None)))
 }
@@ -257,9 +322,17 @@ fn warm_after(pending: bool) -> Outcome {
     assert_eq!(w.verify("1.0", None).code, 0);
     w.offline = true;
     if pending {
+        // A colluding fork of size 5 kept pending by an earlier run.
         let f = fork(&w, 5);
-        let proof = w.proof_file(0, &f, 4, 5, Some(NOW - 30));
-        let _ = w.verify("2.0", Some(proof));
+        let id = w.logs[0].id();
+        let text = |n: Vec<u8>| String::from_utf8(n).unwrap();
+        let pair = Pair {
+            anchor: text(w.store.checkpoint(&id).unwrap()),
+            unlinked: text(w.note_of(0, &f, 5, Some(NOW - 30))),
+            recorded: NOW,
+            from: "tool.tlog-proof".into(),
+        };
+        w.store.update_pending(&id, &[pair], &[]).unwrap();
     }
     let v = w.verify("1.0", None);
     let steps = v.logs[0].narration.join("; ");
@@ -320,6 +393,14 @@ pub const PENDING_ROWS: &[Row] = &[
         says: &["check this machine's clock"],
     },
     Row {
+        attacker: "mirror",
+        attack: "first use, a proof whose checkpoint another key signed",
+        route: "proof file, --offline, empty state",
+        run: first_use_other_key,
+        code: exit::REFUSED,
+        says: &["tool.tlog-proof: checkpoint:", "saved checkpoint size none"],
+    },
+    Row {
         attacker: "log operator",
         attack: "first use, an extension no witness cosigned",
         route: "proof file, --offline, empty state",
@@ -354,7 +435,7 @@ pub const PENDING_ROWS: &[Row] = &[
         code: exit::UNREACHABLE,
         says: &[
             "beyond the release history this machine holds (4 entries)",
-            "1 pending pair(s)",
+            "0 pending pair(s)",
         ],
     },
     Row {
@@ -413,6 +494,49 @@ pub const PENDING_ROWS: &[Row] = &[
             "offline: exit 0",
             "split view: size 7 is not a prefix of size 9",
         ],
+    },
+    Row {
+        attacker: "log operator",
+        attack: "a colluding fork shipped online; the log serves its own tree, not cosigned yet",
+        route: "proof file",
+        run: || fork_beside_served(false),
+        code: exit::MISBEHAVIOUR,
+        says: &[
+            "split view: two different trees of size 5",
+            "0 pending pair(s)",
+        ],
+    },
+    Row {
+        attacker: "log operator",
+        attack: "a colluding fork shipped online; the saved checkpoint and the log's stale",
+        route: "proof file",
+        run: || fork_beside_served(true),
+        code: exit::MISBEHAVIOUR,
+        says: &["split view: two different trees of size 5"],
+    },
+    Row {
+        attacker: "mirror",
+        attack: "only the checkpoint removed (404); the index lists a release logged since",
+        route: "bt/index",
+        run: || checkpoint_altered(|w| drop(w.logs[0].src.remove("checkpoint"))),
+        code: exit::UNREACHABLE,
+        says: &["not in this log; the log's current checkpoint could not be had"],
+    },
+    Row {
+        attacker: "mirror",
+        attack: "only the checkpoint garbled; the index lists a release logged since",
+        route: "bt/index",
+        run: || checkpoint_altered(|w| w.logs[0].src.put("checkpoint", b"garbage".to_vec())),
+        code: exit::UNREACHABLE,
+        says: &["not in this log; the log's checkpoint could not be used"],
+    },
+    Row {
+        attacker: "mirror",
+        attack: "an honest witnessed proof of another release beside unlogged bytes",
+        route: "proof file, --offline",
+        run: other_bytes_beside_a_newer_proof,
+        code: exit::REFUSED,
+        says: &["the entry is for other bytes", "0 pending pair(s)"],
     },
     Row {
         attacker: "log operator",
