@@ -1,33 +1,48 @@
 //! bt-exec: Binary Transparency for the programs you run.
 //!
-//! The crate's map, pure core first:
+//! The crate's map, in layers: a lower layer never reaches up.
+//!
+//! The pure core:
 //! - [`note`]: signed notes, vkeys, Ed25519 and cosignature/v1 signatures.
 //! - [`tlog`]: RFC 6962 hashing, checkpoints, C2SP tiles and bundles, proofs,
-//!   `tlog-proof` files.
+//!   `tlog-proof` files; consistency proven from authenticated tiles.
 //! - [`entry`]: the release entry (DESIGN §3), CBOR, publisher signatures.
 //! - [`index`]: the `bt/index/<hh>` lookup shards.
-//! - [`policy`]: C2SP `tlog-policy` text and quorum evaluation.
+//! - [`policy`]: C2SP `tlog-policy` text and quorum evaluation; the bt-exec
+//!   policy file.
 //! - [`log_id`]: a log's identity (origin and key), what its saved state
 //!   is keyed by.
+//! - [`sigsum_interop`]: Sigsum proofs and policies through the `sigsum`
+//!   crate.
+//!
+//! The decision, over the [`source::Source`] and [`state::State`] traits:
+//! - [`verify`]: is this file proven to policy (each log, the checkpoint in
+//!   force, pending pairs, the release history's rules, the verdict).
+//! - [`history`]: the verified view of each log's releases, run records.
 //!
 //! I/O at the edges:
-//! - [`fsutil`]: atomic writes, locks, reads of regular files only.
-//! - [`tempfiles`]: the cache's temporary files, held while written, swept
-//!   once their writer is gone.
-//! - [`strict`]: strict modes: the cache and state, and all above them,
-//!   writable by this user (or root) alone.
 //! - [`source`]: where a log's files come from (the one trait every read
 //!   of a log goes through; in memory for tests).
+//! - [`state`]: the saved state as the decision sees it (files, or memory).
+//! - [`store`]: the files of the CAS and the state directory.
 //! - [`fetch`]: capped, deadline-bound reads over http(s) and `file://`.
-//! - [`httpd`]: the HTTP server loop (header deadline, connection cap, graceful stop).
-//! - [`log`]: the log writer behind `bt-log init` / `add`.
-//! - [`witness`]: the C2SP tlog-witness server and client.
+//! - [`fsutil`]: atomic writes, locks, reads of regular files only.
+//! - [`strict`]: strict modes: the cache and state, and all above them,
+//!   writable by this user (or root) alone.
+//! - [`tempfiles`]: the cache's temporary files, held while written, swept
+//!   once their writer is gone.
+//!
+//! bt-log's roles:
+//! - [`log`]: the log writer behind `bt-log init` / `add` / `cosign`.
 //! - [`accept`]: a log that accepts releases over HTTP (`serve --accept`).
 //! - [`publish`]: one release into several logs, witnessed proofs beside it.
-//! - [`serve`]: static HTTP for a log directory.
+//! - [`witness`]: the C2SP tlog-witness server and client.
+//! - [`monitor`]: `bt-log monitor`, following a log.
+//! - [`httpd`]: the HTTP server loop (header deadline, connection cap,
+//!   graceful stop); [`serve`]: static HTTP for a log directory.
 //!
-//! The bt-exec command over them (`src/bin/bt-exec.rs` parses, prints and
-//! execs):
+//! The bt-exec command over them (`src/bin/bt-exec-full.rs` parses, prints
+//! and execs; [`cli`] holds both command lines):
 //! - [`app`]: a command's failure (message and exit code), the clock, the
 //!   store, the policy loaded and checked.
 //! - [`verdict`]: one program's verification: sidecar, Sigsum proof or the
@@ -35,12 +50,18 @@
 //! - [`report`]: the `--json` report of a verification.
 //! - [`saving`]: what a verification learnt, and the run record of a proven
 //!   release, into the state directory.
-//! - [`release`]: `NAME@VERSION`: resolved from the logs, fetched into the
+//! - [`named`]: `NAME@VERSION`: resolved from the logs, fetched into the
 //!   CAS.
 //! - [`memo`]: warm verdicts: when one may serve, running from one,
 //!   recording one.
 //! - [`gossip`]: `gossip export` and `import`: checkpoints shared and checked.
-//! - [`status`]: the reports of `status` and `policy check`, as lines.
+//! - [`status`]: the reports of `status` and `policy check`, as lines; the
+//!   online contact that proves pending pairs.
+//! - [`audit`]: audit mode's records.
+//! - [`exec`]: finding the program and `execve` of the verified copy.
+//!
+//! [`fuzz_targets`]: one fuzz target per parser of outside data, and the
+//! decision's, run by cargo-fuzz from `fuzz/`.
 
 /// `eprintln!` that never panics: bt-exec's exit code must say why it
 /// refused even when standard error cannot be written (closed, /dev/full,
