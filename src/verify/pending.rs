@@ -9,8 +9,10 @@
 //! What this trusts (docs/VERIFY.md): the witnesses. A log key and a
 //! colluding quorum of the policy's witnesses could show an offline
 //! machine a fork; the machine finds it at its next online contact with
-//! that log, and until then the fork proves anything only while its
-//! quorum is younger than `require.max_age`.
+//! that log once the log's tiles can prove the two apart (at once when the
+//! log's own signed checkpoint contradicts it: [`evidence`]), and until
+//! then the fork proves anything only while its quorum is younger than
+//! `require.max_age`.
 
 use super::current::{current, fresh, fresh_until, one_history};
 use super::log::{open, to_save, Log, LogOutcome, LogReport, Step};
