@@ -99,7 +99,8 @@ const ROWS: &[Row] = &[
         // publish a release that is logged.
         code: exit::UNREACHABLE,
         says: &[
-            "not in this log; the log serves size 5, which does not meet the policy as served",
+            "the log's index lists leaf 4 for this hash, beyond the checkpoint in force (size 4)",
+            "the log serves size 5, which does not meet the policy as served",
             "warning: the log serves size 5 and it does not meet the policy",
         ],
     },

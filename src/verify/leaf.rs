@@ -234,7 +234,11 @@ pub(super) fn from_view(
 }
 
 /// The leaves the log's index lists for this file's hash (below `cp`'s
-/// size, at most [`MAX_CANDIDATES`]); a missing shard means "not in this log".
+/// size, at most [`MAX_CANDIDATES`]); a missing shard means "not in this
+/// log". One listed only beyond `cp` is the log unreachable for this run:
+/// a checkpoint older than its index (a stale or replayed copy, which
+/// anyone on the path can serve) never makes a logged release "not in
+/// this log".
 pub(super) fn index_candidates(log: &Log, cp: &Checkpoint, file: &Ingested) -> Step<Vec<u64>> {
     let shard_path = index::shard_path(&file.sha256);
     let shard = match log.get(&shard_path, index::MAX_SHARD_BYTES)? {
@@ -251,11 +255,19 @@ pub(super) fn index_candidates(log: &Log, cp: &Checkpoint, file: &Ingested) -> S
     // refusal (DESIGN §6).
     let candidates = index::lookup(&shard, &file.sha256)
         .map_err(|e| LogOutcome::Unreachable(format!("{shard_path}: {e}")))?;
-    Ok(candidates
-        .into_iter()
+    let below: Vec<u64> = candidates
+        .iter()
+        .copied()
         .filter(|&i| i < cp.size)
         .take(MAX_CANDIDATES)
-        .collect())
+        .collect();
+    if let (true, Some(beyond)) = (below.is_empty(), candidates.first()) {
+        return Err(LogOutcome::Unreachable(format!(
+            "the log's index lists leaf {beyond} for this hash, beyond the checkpoint in force (size {}): that checkpoint is older than the index",
+            cp.size
+        )));
+    }
+    Ok(below)
 }
 
 /// Leaf `idx` from its entry bundle, with its inclusion proof from the

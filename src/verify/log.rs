@@ -354,7 +354,7 @@ pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport>
 /// that, so it is 124, as dropping packets would be.
 pub(super) fn unknown_if_unproven(o: LogOutcome, report: &LogReport) -> LogOutcome {
     match (o, &report.unproven_growth) {
-        (LogOutcome::Refused(Cause::NotInLog, m), Some(why)) => {
+        (LogOutcome::Refused(Cause::NotInLog, m) | LogOutcome::Unreachable(m), Some(why)) => {
             LogOutcome::Unreachable(format!("{m}; {why}"))
         }
         (o, _) => o,

@@ -172,6 +172,15 @@ fn verify_once(ctx: &Context, file: Ingested, sidecars: &Sidecars, may_be_warm: 
             }
         }
     }
+    // A pair is kept pending only for a run it let go on: refused runs
+    // must not fill the pending pairs (and so refuse the next deferral) —
+    // with `logs = 2`, one log proving through an unlinked checkpoint
+    // while the verdict is refused keeps none.
+    if code != 0 {
+        for r in &mut reports {
+            r.save_pending.clear();
+        }
+    }
     Verdict {
         file,
         logs: reports,

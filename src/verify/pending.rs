@@ -71,7 +71,7 @@ pub(super) fn defer(
         )));
     }
     report.warnings.push(format!(
-        "{from}: its checkpoint (size {u}) meets the policy by itself but cannot be proven one history with the checkpoint in force (size {a}) now ({why}); the run goes on and the pair is kept pending until the next online contact with the log proves it"
+        "{from}: its checkpoint (size {u}) meets the policy by itself but cannot be proven one history with the checkpoint in force (size {a}) now ({why}); it proves the leaf, and when the program runs the pair is kept pending until the next online contact with the log proves it"
     ));
     report.deferred = true;
     report.save_pending.push(pair);

@@ -145,7 +145,7 @@ pub const MORE_ROWS: &[Row] = &[
         run: || grown_and_altered("tile/0/000.p/10", |w| verdict(w.verify("1.1", None))),
         code: exit::UNREACHABLE,
         says: &[
-            "not in this log",
+            "the log's index lists leaf 9 for this hash, beyond the checkpoint in force (size 4)",
             "cannot be proven to extend the saved size 4",
         ],
     },
@@ -215,8 +215,12 @@ pub const MORE_ROWS: &[Row] = &[
         attack: "stale checkpoint copy",
         route: "bt/index, program not yet cached",
         run: || stale_mirror_with(false),
-        code: exit::REFUSED,
-        says: &["not in this log"],
+        // The index lists the release beyond the stale copy: never "not in
+        // this log; publish this exact file" for a logged release.
+        code: exit::UNREACHABLE,
+        says: &[
+            "the log's index lists leaf 9 for this hash, beyond the checkpoint in force (size 4)",
+        ],
     },
     Row {
         attacker: "mirror",

@@ -272,6 +272,24 @@ fn other_bytes_beside_a_newer_proof() -> Outcome {
     with_state(&w, verdict(w.verify("3.0", Some(proof))))
 }
 
+/// `logs = 2`: 1.0 seen in both logs; 2.0 logged in log 0 alone and
+/// shipped with its proof, offline. Log 0 proves it through a checkpoint
+/// it cannot link, log 1 cannot: refused, and log 0 keeps no pair.
+fn one_of_two_logs_defers() -> Outcome {
+    let mut w = World::new(2);
+    w.require = "logs = 2\nmax_age = \"1h\"\n".into();
+    for l in 0..2 {
+        w.publish(l, "1.0", 3);
+        w.serve(l, 4, Some(NOW - 60));
+    }
+    assert_eq!(w.verify("1.0", None).code, 0);
+    w.publish(0, "2.0", 1);
+    w.serve(0, 6, Some(NOW - 30));
+    let proof = w.proof_file(0, &w.logs[0].history, 5, 6, Some(NOW - 30));
+    w.offline = true;
+    with_state(&w, verdict(w.verify("2.0", Some(proof))))
+}
+
 fn next_run(w: &World) -> Outcome {
     with_state(w, verdict(w.verify("1.0", None)))
 }
@@ -520,7 +538,10 @@ pub const PENDING_ROWS: &[Row] = &[
         route: "bt/index",
         run: || checkpoint_altered(|w| drop(w.logs[0].src.remove("checkpoint"))),
         code: exit::UNREACHABLE,
-        says: &["not in this log; the log's current checkpoint could not be had"],
+        says: &[
+            "beyond the checkpoint in force (size 4)",
+            "the log's current checkpoint could not be had",
+        ],
     },
     Row {
         attacker: "mirror",
@@ -528,7 +549,10 @@ pub const PENDING_ROWS: &[Row] = &[
         route: "bt/index",
         run: || checkpoint_altered(|w| w.logs[0].src.put("checkpoint", b"garbage".to_vec())),
         code: exit::UNREACHABLE,
-        says: &["not in this log; the log's checkpoint could not be used"],
+        says: &[
+            "beyond the checkpoint in force (size 4)",
+            "the log's checkpoint could not be used",
+        ],
     },
     Row {
         attacker: "mirror",
@@ -537,6 +561,17 @@ pub const PENDING_ROWS: &[Row] = &[
         run: other_bytes_beside_a_newer_proof,
         code: exit::REFUSED,
         says: &["the entry is for other bytes", "0 pending pair(s)"],
+    },
+    Row {
+        attacker: "mirror",
+        attack: "a release in one log of two (logs = 2), its witnessed proof beside it",
+        route: "proof file, --offline",
+        run: one_of_two_logs_defers,
+        code: exit::UNREACHABLE,
+        says: &[
+            "proven in 1 log(s), the policy requires 2",
+            "0 pending pair(s)",
+        ],
     },
     Row {
         attacker: "log operator",
