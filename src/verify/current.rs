@@ -322,7 +322,17 @@ pub(super) fn current(
             current = newer;
         }
     }
-    report.warnings.extend(future_warnings(log, &current));
+    note_in_force(log, &current, report);
+    Ok(current)
+}
+
+/// Notes the checkpoint in force in the report (its size, cosigners, the
+/// warnings about it) and records its coverage for `min_release_age` —
+/// not for one not linked to the saved line (its witnesses may have
+/// cosigned another history).
+fn note_in_force(log: &Log, current: &SignedCheckpoint, report: &mut LogReport) {
+    let ctx = log.ctx;
+    report.warnings.extend(future_warnings(log, current));
     report.checkpoint = Some(current.checkpoint.clone());
     report.cosigners = current
         .cosignatures
@@ -346,7 +356,6 @@ pub(super) fn current(
             ));
         }
     }
-    Ok(current)
 }
 
 /// The checkpoint in force from the saved one (`cached`) and the log's
@@ -416,26 +425,8 @@ fn both(
                 report.save_checkpoint = Some(f_note);
                 f
             }
-            // Not (yet) witnessed, or its cosignature lines stripped on
-            // the way: the saved checkpoint, if it still meets the
-            // policy, proves what it proved (DESIGN §6); else 126.
             Err(LogOutcome::Refused(cause, why)) => {
-                if fresh(log, &c).is_err() {
-                    return Err(LogOutcome::Refused(cause, why));
-                }
-                report.warnings.push(format!(
-                    "the log serves size {} and it does not meet the policy ({why}); using the saved checkpoint of size {}",
-                    f.checkpoint.size, c.checkpoint.size
-                ));
-                // Its cosignature lines may have been stripped on the
-                // way: what only it holds is unknown, not absent.
-                if f.checkpoint.size > c.checkpoint.size {
-                    report.unproven_growth = Some(format!(
-                        "the log serves size {}, which does not meet the policy as served ({why})",
-                        f.checkpoint.size
-                    ));
-                }
-                c
+                unwitnessed_growth(log, c, &f, cause, why, report)?
             }
             Err(o) => return Err(o),
         },
@@ -494,6 +485,33 @@ fn both(
     })
 }
 
+/// The log serves a larger checkpoint, proven to extend the saved `c`,
+/// that does not meet the policy (`why`): not (yet) witnessed, or its
+/// cosignature lines stripped on the way. The saved checkpoint, if it
+/// still meets the policy, proves what it proved (DESIGN §6); else 126.
+/// What only the served one holds is unknown, not absent (124).
+fn unwitnessed_growth(
+    log: &Log,
+    c: SignedCheckpoint,
+    f: &SignedCheckpoint,
+    cause: Cause,
+    why: String,
+    report: &mut LogReport,
+) -> Step<SignedCheckpoint> {
+    if fresh(log, &c).is_err() {
+        return Err(LogOutcome::Refused(cause, why));
+    }
+    report.warnings.push(format!(
+        "the log serves size {} and it does not meet the policy ({why}); using the saved checkpoint of size {}",
+        f.checkpoint.size, c.checkpoint.size
+    ));
+    report.unproven_growth = Some(format!(
+        "the log serves size {}, which does not meet the policy as served ({why})",
+        f.checkpoint.size
+    ));
+    Ok(c)
+}
+
 /// The log's `checkpoint`, verified: `None` when it cannot be had now.
 fn fetch_checkpoint(log: &Log) -> Step<Option<SignedCheckpoint>> {
     match log.get("checkpoint", MAX_CHECKPOINT_BYTES) {
@@ -521,65 +539,4 @@ fn cached_in_force(log: &Log, c: SignedCheckpoint) -> Step<SignedCheckpoint> {
         o => o,
     })?;
     Ok(c)
-}
-
-/// What a gossiped checkpoint note adds to the local view.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Gossip {
-    /// Newer, consistent and meeting the policy: the note to save, in
-    /// place of the saved checkpoint as it was read (`replaces`).
-    Newer {
-        note: Vec<u8>,
-        replaces: Option<Vec<u8>>,
-    },
-    /// Consistent with the saved checkpoint, and nothing newer to keep.
-    Known,
-    /// Consistent, but it does not meet the policy itself (why): a
-    /// checkpoint only the log key signed is evidence (a fork in it is a
-    /// split view), never the checkpoint in force.
-    NotSaved(String),
-}
-
-/// Checks a gossiped checkpoint note against the local view: its log
-/// signature, then consistency with the saved checkpoint (fetching tiles
-/// unless offline), then whether it may be saved.
-pub fn gossip_check(
-    ctx: &super::Context,
-    spec: &crate::policy::LogSpec,
-    note: &[u8],
-) -> Result<Gossip, LogOutcome> {
-    let log = Log::new(ctx, spec);
-    let theirs = open(note, &log)
-        .map_err(|e| LogOutcome::Refused(Cause::Checkpoint, format!("gossiped checkpoint: {e}")))?;
-    // A log with a split view on record stays refused on every route,
-    // gossip included: an honest-looking note does not clear it.
-    if let Some(ev) = ctx.state.alarm(&spec.id) {
-        return Err(LogOutcome::Misbehaved {
-            msg: format!("a split view of this log was recorded earlier ({ev}); it stays refused until a person runs `bt-exec alarm clear {}`", spec.origin),
-            evidence: Some(std::path::PathBuf::from(ev)),
-        });
-    }
-    let meets = match fresh(&log, &theirs) {
-        Ok(()) => Ok(()),
-        Err(o) => Err(o.message()),
-    };
-    let (raw, ours) = saved_read(&log);
-    let newer = match ours {
-        None => true,
-        Some(ours) => match one_history(&log, &ours, &theirs)? {
-            Ok(()) => theirs.checkpoint.size > ours.checkpoint.size,
-            Err(why) => return Err(LogOutcome::Unreachable(format!(
-                "whether the gossiped checkpoint (size {}) and the saved one (size {}) are one history cannot be proven now: {why}",
-                theirs.checkpoint.size, ours.checkpoint.size
-            ))),
-        },
-    };
-    Ok(match (newer, meets) {
-        (true, Ok(())) => Gossip::Newer {
-            note: to_save(&log, &theirs),
-            replaces: raw,
-        },
-        (true, Err(why)) => Gossip::NotSaved(why),
-        (false, _) => Gossip::Known,
-    })
 }

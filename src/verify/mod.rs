@@ -5,6 +5,7 @@
 mod cause;
 mod combine;
 mod current;
+mod gossiped;
 mod leaf;
 mod log;
 mod pending;
@@ -14,7 +15,7 @@ mod releases;
 
 pub use cause::Cause;
 pub use combine::attested;
-pub use current::{gossip_check, Gossip};
+pub use gossiped::{gossip_check, Gossip};
 pub use log::{LogOutcome, LogReport};
 pub use pending::contact;
 pub use release::{find_release, resolve_release};

@@ -103,13 +103,19 @@ fn first_use_unwitnessed() -> Outcome {
     with_state(&w, verdict(w.verify("2.0", Some(proof))))
 }
 
+/// Log 0 grows to 6 with 2.0 at leaf 5, cosigned half a minute ago;
+/// returns a proof of it at size 6, cosigned then.
+fn grow_to_2_0(w: &mut World) -> Vec<u8> {
+    w.publish(0, "2.0", 1);
+    w.serve(0, 6, Some(NOW - 30));
+    w.proof_file(0, &w.logs[0].history, 5, 6, Some(NOW - 30))
+}
+
 /// `honest` (size 4 saved), then the log grows to 6 with 2.0 at leaf 5,
 /// cosigned; cut off as `r`, the program comes with a proof of size 6.
 fn grown_cut_off(r: Reach) -> (World, Vec<u8>, Outcome) {
     let mut w = honest();
-    w.publish(0, "2.0", 1);
-    w.serve(0, 6, Some(NOW - 30));
-    let proof = w.proof_file(0, &w.logs[0].history, 5, 6, Some(NOW - 30));
+    let proof = grow_to_2_0(&mut w);
     cut_off(&mut w, r);
     let out = verdict(w.verify("2.0", Some(proof.clone())));
     let out = with_state(&w, out);
@@ -127,9 +133,7 @@ fn grown_under_latest() -> Outcome {
     let mut w = honest();
     w.require.push_str("latest = true\n");
     assert_eq!(w.verify("1.0", None).code, 0);
-    w.publish(0, "2.0", 1);
-    w.serve(0, 6, Some(NOW - 30));
-    let proof = w.proof_file(0, &w.logs[0].history, 5, 6, Some(NOW - 30));
+    let proof = grow_to_2_0(&mut w);
     w.offline = true;
     with_state(&w, verdict(w.verify("2.0", Some(proof))))
 }
@@ -254,8 +258,7 @@ fn fork_beside_served(stale: bool) -> Outcome {
 /// log; publish this exact file".
 fn checkpoint_altered(how: fn(&World)) -> Outcome {
     let mut w = honest();
-    w.publish(0, "2.0", 1);
-    w.serve(0, 6, Some(NOW - 30));
+    grow_to_2_0(&mut w);
     how(&w);
     verdict(w.verify("2.0", None))
 }
@@ -265,9 +268,7 @@ fn checkpoint_altered(how: fn(&World)) -> Outcome {
 /// runs must not fill the pending pairs.
 fn other_bytes_beside_a_newer_proof() -> Outcome {
     let mut w = honest();
-    w.publish(0, "2.0", 1);
-    w.serve(0, 6, Some(NOW - 30));
-    let proof = w.proof_file(0, &w.logs[0].history, 5, 6, Some(NOW - 30));
+    let proof = grow_to_2_0(&mut w);
     w.offline = true;
     with_state(&w, verdict(w.verify("3.0", Some(proof))))
 }
@@ -283,9 +284,7 @@ fn one_of_two_logs_defers() -> Outcome {
         w.serve(l, 4, Some(NOW - 60));
     }
     assert_eq!(w.verify("1.0", None).code, 0);
-    w.publish(0, "2.0", 1);
-    w.serve(0, 6, Some(NOW - 30));
-    let proof = w.proof_file(0, &w.logs[0].history, 5, 6, Some(NOW - 30));
+    let proof = grow_to_2_0(&mut w);
     w.offline = true;
     with_state(&w, verdict(w.verify("2.0", Some(proof))))
 }
@@ -296,13 +295,8 @@ fn next_run(w: &World) -> Outcome {
 
 /// Pending pairs at their cap: one more is not deferred (124).
 fn pending_full() -> Outcome {
-    let (mut w, proof, _) = {
-        let mut w = honest();
-        w.publish(0, "2.0", 1);
-        w.serve(0, 6, Some(NOW - 30));
-        let proof = w.proof_file(0, &w.logs[0].history, 5, 6, Some(NOW - 30));
-        (w, proof, ())
-    };
+    let mut w = honest();
+    let proof = grow_to_2_0(&mut w);
     let full: Vec<Pair> = (0..bt_exec::store::MAX_PENDING)
         .map(|i| Pair {
             anchor: "a".into(),
