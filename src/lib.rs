@@ -32,36 +32,28 @@
 //! - [`tempfiles`]: the cache's temporary files, held while written, swept
 //!   once their writer is gone.
 //!
-//! bt-log's roles:
+//! bt-log's roles, and bt-exec's command side, each over the layers above
+//! (bt-log's roles use one another only as `tests/layers.rs` lists):
 //! - [`log`]: the log writer behind `bt-log init` / `add` / `cosign`.
 //! - [`accept`]: a log that accepts releases over HTTP (`serve --accept`).
 //! - [`publish`]: one release into several logs, witnessed proofs beside it.
 //! - [`witness`]: the C2SP tlog-witness server and client.
 //! - [`monitor`]: `bt-log monitor`, following a log.
-//! - [`httpd`]: the HTTP server loop (header deadline, connection cap,
-//!   graceful stop); [`serve`]: static HTTP for a log directory.
+//! - [`serve`]: static HTTP for a log directory, and the HTTP server loop
+//!   every role serves through ([`serve::httpd`]: header deadline,
+//!   connection cap, graceful stop).
+//! - [`exec`]: bt-exec's command side: one program's verdict, warm
+//!   verdicts, what a run saves, gossip, `NAME@VERSION`, status, audit,
+//!   the JSON report, finding and exec'ing the program.
 //!
-//! The bt-exec command over them (`src/bin/bt-exec-full.rs` parses, prints
-//! and execs; [`cli`] holds both command lines):
-//! - [`app`]: a command's failure (message and exit code), the clock, the
-//!   store, the policy loaded and checked.
-//! - [`verdict`]: one program's verification: sidecar, Sigsum proof or the
-//!   policy's logs.
-//! - [`report`]: the `--json` report of a verification.
-//! - [`saving`]: what a verification learnt, and the run record of a proven
-//!   release, into the state directory.
-//! - [`named`]: `NAME@VERSION`: resolved from the logs, fetched into the
-//!   CAS.
-//! - [`memo`]: warm verdicts: when one may serve, running from one,
-//!   recording one.
-//! - [`gossip`]: `gossip export` and `import`: checkpoints shared and checked.
-//! - [`status`]: the reports of `status` and `policy check`, as lines; the
-//!   online contact that proves pending pairs.
-//! - [`audit`]: audit mode's records.
-//! - [`exec`]: finding the program and `execve` of the verified copy.
+//! The command lines, over everything: [`cli`] holds both binaries' clap
+//! definitions; `src/bin/` parses, prints and execs.
 //!
 //! [`fuzz_targets`]: one fuzz target per parser of outside data, and the
 //! decision's, run by cargo-fuzz from `fuzz/`.
+//!
+//! `tests/layers.rs` reads `src/` and holds the map: no file imports one
+//! that imports it back, and no layer imports from a higher one.
 
 /// `eprintln!` that never panics: bt-exec's exit code must say why it
 /// refused even when standard error cannot be written (closed, /dev/full,
@@ -76,8 +68,6 @@ macro_rules! say {
 }
 
 pub mod accept;
-pub mod app;
-pub mod audit;
 pub mod cli;
 pub mod entry;
 pub mod exec;
@@ -85,29 +75,21 @@ pub mod fetch;
 pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzz_targets;
-pub mod gossip;
 pub mod history;
-pub mod httpd;
 pub mod index;
 pub mod log;
 pub mod log_id;
-pub mod memo;
 pub mod monitor;
-pub mod named;
 pub mod note;
 pub mod policy;
 pub mod publish;
-pub mod report;
-pub mod saving;
 pub mod serve;
 pub mod sigsum_interop;
 pub mod source;
 pub mod state;
-pub mod status;
 pub mod store;
 pub mod strict;
 pub mod tempfiles;
 pub mod tlog;
-pub mod verdict;
 pub mod verify;
 pub mod witness;

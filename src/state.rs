@@ -7,7 +7,7 @@
 //! run records) and writes through it only what cannot wait for the
 //! verdict: the evidence of a split view and its alarm. Everything else a
 //! verification learns is returned in its [`crate::verify::LogReport`]s
-//! and saved afterwards, under the state lock ([`crate::saving`]).
+//! and saved afterwards, under the state lock ([`crate::exec::saving`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -127,7 +127,7 @@ fn signal_dispositions_and_standard_descriptors_pass_through() {
     );
 }
 
-/// A warm verdict (src/memo.rs) stands in for the verification while
+/// A warm verdict (src/exec/memo.rs) stands in for the verification while
 /// nothing it depends on has changed: it alone runs the program (here with
 /// the cached proofs gone and no network), but an alarm, other bytes,
 /// another policy text, -v, or the end of `refresh` each send the run

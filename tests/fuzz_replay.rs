@@ -1,4 +1,4 @@
-//! The fuzz targets (src/fuzz_targets.rs, run by cargo-fuzz from `fuzz/`)
+//! The fuzz targets (src/fuzz_targets/mod.rs, run by cargo-fuzz from `fuzz/`)
 //! on the stable toolchain: every target has its file in
 //! `fuzz/fuzz_targets/` and every parser of outside data has a target;
 //! every committed seed (`fuzz/seeds/<target>/`) and every input a fuzzer

@@ -393,7 +393,7 @@ fn a_cas_that_serves_other_endless_or_no_bytes_is_refused_in_time() {
     assert!(start.elapsed() < std::time::Duration::from_secs(45));
 }
 
-/// A warm verdict (src/memo.rs) never outlives the history it passed:
+/// A warm verdict (src/exec/memo.rs) never outlives the history it passed:
 /// running a newer release ends an older one's under `no_downgrade`, and a
 /// newer release entering the view ends it under `latest`.
 #[test]

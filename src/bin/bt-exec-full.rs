@@ -11,13 +11,15 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
-use bt_exec::app::{check_expiry, context, load_policy, load_policy_digest, now, store, Fail};
 use bt_exec::cli::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd, PolicyCmd, SigsumArgs};
+use bt_exec::exec::app::{
+    check_expiry, context, load_policy, load_policy_digest, now, store, Fail,
+};
+use bt_exec::exec::verdict::Judgement;
+use bt_exec::exec::{gossip, memo, named, report, saving, status, verdict};
 use bt_exec::policy::Policy;
 use bt_exec::store::{Ingested, Store};
-use bt_exec::verdict::Judgement;
 use bt_exec::verify::{exit, Verdict};
-use bt_exec::{gossip, memo, named, report, saving, status, verdict};
 
 type Res<T> = Result<T, Fail>;
 
@@ -67,7 +69,8 @@ fn locate(
             ingested: None,
         });
     }
-    let path = bt_exec::exec::resolve(program).map_err(|m| Fail::new(exit::NOT_FOUND, m))?;
+    let path =
+        bt_exec::exec::program::resolve(program).map_err(|m| Fail::new(exit::NOT_FOUND, m))?;
     let standalone = verdict::standalone(common.policy.as_deref(), sigsum);
     let store = store()?;
     let ingested = args
@@ -155,7 +158,7 @@ fn verify_and_maybe_run(
                     memo::record(&store, &policy, &verdict, pending);
                 }
             }
-            Err(bt_exec::exec::exec(&verdict.file.cas_path, program, args).into())
+            Err(bt_exec::exec::program::exec(&verdict.file.cas_path, program, args).into())
         }
     }
 }
@@ -173,8 +176,8 @@ fn judge(
 ) -> Res<()> {
     let audit = common.audit || policy.mode == bt_exec::policy::Mode::Audit;
     if audit && runs {
-        let rec = bt_exec::audit::Record::new(&program.to_string_lossy(), verdict, now());
-        if let Err(e) = bt_exec::audit::record(store, &rec) {
+        let rec = bt_exec::exec::audit::Record::new(&program.to_string_lossy(), verdict, now());
+        if let Err(e) = bt_exec::exec::audit::record(store, &rec) {
             bt_exec::say!("bt-exec: audit: cannot record the verdict: {e}");
         }
     }
@@ -324,8 +327,8 @@ fn run(cli: ExecCli) -> Res<u8> {
 
 fn real_main() -> u8 {
     // Only the front's hand-over sets it; the program must not inherit it.
-    std::env::remove_var(bt_exec::exec::FROM_FRONT);
-    if let Err(e) = bt_exec::exec::ensure_stdio() {
+    std::env::remove_var(bt_exec::exec::program::FROM_FRONT);
+    if let Err(e) = bt_exec::exec::program::ensure_stdio() {
         bt_exec::say!("bt-exec: {e}");
         return exit::CONFIG;
     }
@@ -341,7 +344,7 @@ fn real_main() -> u8 {
             return if e.use_stderr() { exit::CONFIG } else { 0 };
         }
     };
-    match bt_exec::app::settle(run(cli)) {
+    match bt_exec::exec::app::settle(run(cli)) {
         Ok(c) => c,
         Err(Fail { code, message }) => {
             bt_exec::say!("bt-exec: {message}");

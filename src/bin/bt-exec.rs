@@ -1,5 +1,5 @@
 //! bt-exec's front: the one check that runs in front of every program —
-//! does a warm verdict (src/memo.rs) hold for these bytes under this policy
+//! does a warm verdict (src/exec/memo.rs) hold for these bytes under this policy
 //! text? — and nothing else. When one holds, the verified copy is exec'd
 //! from here; otherwise, whatever the command line says (a cold run, a
 //! subcommand, --help, an error to report), this process becomes
@@ -25,8 +25,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use bt_exec::cli::ExecCli;
+use bt_exec::exec::{app, memo, named, program};
 use bt_exec::verify::exit;
-use bt_exec::{app, exec, memo, named};
 
 /// The full bt-exec's file name, in the directory of this binary.
 const FULL: &str = "bt-exec-full";
@@ -44,7 +44,7 @@ fn run_warm(args: &[OsString]) {
     if cli.cmd.is_some() || !memo::may_serve(common) || named::spec(program).is_some() {
         return;
     }
-    let Ok(path) = exec::resolve(program) else {
+    let Ok(path) = program::resolve(program) else {
         return;
     };
     let Ok(store) = app::store() else {
@@ -73,7 +73,7 @@ fn own_file() -> Result<PathBuf, String> {
 
 /// Becomes `bt-exec-full`; returns why not.
 fn hand_over(argv0: &OsStr, args: &[OsString]) -> String {
-    if std::env::var_os(exec::FROM_FRONT).is_some() {
+    if std::env::var_os(program::FROM_FRONT).is_some() {
         return format!(
             "the {FULL} installed beside bt-exec is another copy of bt-exec's front, \
              not the full bt-exec: install both again (install.sh)"
@@ -91,8 +91,8 @@ fn hand_over(argv0: &OsStr, args: &[OsString]) -> String {
         );
     }
     bt_exec::strict::restore_umask();
-    std::env::set_var(exec::FROM_FRONT, "1");
-    exec::execve(&full, argv0, args)
+    std::env::set_var(program::FROM_FRONT, "1");
+    program::execve(&full, argv0, args)
 }
 
 fn front() -> c_int {
@@ -101,7 +101,7 @@ fn front() -> c_int {
         Some((a, rest)) => (a.clone(), rest),
         None => (OsString::from("bt-exec"), &[][..]),
     };
-    if std::env::var_os(exec::FROM_FRONT).is_none() && exec::ensure_stdio().is_ok() {
+    if std::env::var_os(program::FROM_FRONT).is_none() && program::ensure_stdio().is_ok() {
         run_warm(args);
     }
     let why = hand_over(&argv0, args);

@@ -422,8 +422,8 @@ fn serve(a: ServeArgs) -> Result<()> {
         if let Some(svc) = writes {
             router = router.merge(http::router(svc, proxies));
         }
-        let l = bt_exec::httpd::bind(&a.listen).await?;
-        let stop = bt_exec::httpd::StopSignal::install()?;
+        let l = bt_exec::serve::httpd::bind(&a.listen).await?;
+        let stop = bt_exec::serve::httpd::StopSignal::install()?;
         eprintln!(
             "bt-log: serving {} on http://{}{}",
             dir.display(),
@@ -434,7 +434,7 @@ fn serve(a: ServeArgs) -> Result<()> {
                 ""
             }
         );
-        bt_exec::httpd::serve(l, router, stop).await
+        bt_exec::serve::httpd::serve(l, router, stop).await
     });
     // Whatever was given an index is written and integrated before exit.
     if let Some(r) = running {
@@ -473,8 +473,8 @@ fn witness_serve(a: WitnessServeArgs) -> Result<()> {
     };
     let say: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(|m: &str| eprintln!("bt-log: {m}"));
     runtime()?.block_on(async {
-        let l = bt_exec::httpd::bind(&a.listen).await?;
-        let stop = bt_exec::httpd::StopSignal::install()?;
+        let l = bt_exec::serve::httpd::bind(&a.listen).await?;
+        let stop = bt_exec::serve::httpd::StopSignal::install()?;
         service::run(cfg, l, stop, say)
             .await
             .map_err(anyhow::Error::msg)

@@ -505,7 +505,7 @@ impl Game {
             cas_path: PathBuf::from("/nonexistent"),
             cached: false,
         };
-        let decided = crate::saving::decide_and_save(
+        let decided = crate::exec::saving::decide_and_save(
             &self.state,
             self.now,
             || Ok(crate::verify::verify(&ctx, file.clone(), self.sidecars())),

@@ -230,7 +230,7 @@ pub(super) fn settle(
 /// An online contact with `spec`'s log outside a run (`status`, `gossip
 /// import`): its checkpoint in force established as a run would, which
 /// proves its pending pairs ([`settle`]). The report holds what to save
-/// ([`crate::saving::save`]): the pairs proven, a newer checkpoint; and
+/// ([`crate::exec::saving::save`]): the pairs proven, a newer checkpoint; and
 /// whether the log served a checkpoint (was reached).
 pub fn contact(ctx: &Context, spec: &LogSpec) -> (LogReport, Step<bool>) {
     let log = Log::new(ctx, spec);

@@ -333,7 +333,7 @@ pub fn router(w: Arc<Witness>) -> Router {
 pub async fn serve(
     w: Arc<Witness>,
     listener: tokio::net::TcpListener,
-    stop: crate::httpd::StopSignal,
+    stop: crate::serve::httpd::StopSignal,
 ) -> std::io::Result<()> {
-    crate::httpd::serve(listener, router(w), stop).await
+    crate::serve::httpd::serve(listener, router(w), stop).await
 }

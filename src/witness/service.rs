@@ -87,7 +87,7 @@ impl Lists {
 pub async fn run(
     cfg: Config,
     listener: tokio::net::TcpListener,
-    stop: crate::httpd::StopSignal,
+    stop: crate::serve::httpd::StopSignal,
     say: Arc<dyn Fn(&str) + Send + Sync>,
 ) -> Result<(), String> {
     use tokio::signal::unix::{signal, SignalKind};

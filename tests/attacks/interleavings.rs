@@ -2,7 +2,7 @@
 //! through the state in memory: a saved checkpoint only moves forward, and
 //! a process that verified against an older one decides again.
 
-use bt_exec::saving::{decide_and_save, Saved};
+use bt_exec::exec::saving::{decide_and_save, Saved};
 
 use super::scenarios::honest;
 use super::world::{State, World, NOW};
@@ -105,7 +105,7 @@ fn a_state_that_moves_under_every_attempt_is_124_never_a_save() {
     let err = r.err().expect("a save under a moving state");
     assert_eq!(err.code, 124, "{}", err.message);
     assert!(err.message.contains(ORIGIN), "{}", err.message);
-    assert_eq!(attempt, bt_exec::saving::ATTEMPTS as u64);
+    assert_eq!(attempt, bt_exec::exec::saving::ATTEMPTS as u64);
 }
 
 #[test]

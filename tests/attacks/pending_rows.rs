@@ -163,7 +163,7 @@ fn contact(w: &World) -> Outcome {
     let srcs = w.sources();
     let ctx = w.ctx(&policy, &srcs);
     let (report, r) = verify::contact(&ctx, &policy.trust.logs[0]);
-    bt_exec::saving::save(&w.store, &[report], &[0; 32], w.now)
+    bt_exec::exec::saving::save(&w.store, &[report], &[0; 32], w.now)
         .unwrap_or_else(|f| panic!("{}", f.message));
     let out = match r {
         Ok(true) => (0, "reached".to_string()),

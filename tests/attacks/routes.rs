@@ -3,8 +3,8 @@
 //! be written.
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use bt_exec::exec::verdict::{judge, Judgement};
 use bt_exec::store::Ingested;
-use bt_exec::verdict::{judge, Judgement};
 use bt_exec::verify;
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};

@@ -315,7 +315,7 @@ impl World {
     /// what it would save is saved, as bt-exec does after a verification
     /// (deciding again when the saved state moved meanwhile).
     pub fn verify(&self, version: &str, sidecar: Option<Vec<u8>>) -> Verdict {
-        let (v, unsaved) = bt_exec::saving::decide_and_save(
+        let (v, unsaved) = bt_exec::exec::saving::decide_and_save(
             &self.store,
             self.now,
             || Ok(self.decide(version, sidecar.clone())),
@@ -354,8 +354,8 @@ impl World {
     }
 
     /// Saves what a decision learnt, as bt-exec does after a verdict.
-    pub fn save(&self, v: &Verdict) -> bt_exec::saving::Saved {
-        bt_exec::saving::save(&self.store, &v.logs, &v.file.sha256, self.now)
+    pub fn save(&self, v: &Verdict) -> bt_exec::exec::saving::Saved {
+        bt_exec::exec::saving::save(&self.store, &v.logs, &v.file.sha256, self.now)
             .unwrap_or_else(|f| panic!("{}", f.message))
     }
 

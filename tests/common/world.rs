@@ -234,7 +234,7 @@ impl World {
         self.policy("logs = 1");
     }
 
-    /// How many warm verdicts (src/memo.rs) the state holds.
+    /// How many warm verdicts (src/exec/memo.rs) the state holds.
     pub fn memos(&self) -> usize {
         let Ok(shards) = fs::read_dir(self.root.join("state/memos")) else {
             return 0;

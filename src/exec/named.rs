@@ -7,8 +7,8 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use crate::app::Fail;
 use crate::entry::Release;
+use crate::exec::app::Fail;
 use crate::fetch::FetchError;
 use crate::history::Seen;
 use crate::store::Store;
@@ -35,7 +35,7 @@ pub fn spec(program: &OsStr) -> Option<(String, Option<String>)> {
 
 /// The release `name` at `version` (`None`: the newest) the policy's logs
 /// agree on, with its leaf; what the logs taught is saved either way.
-/// `notes` receives the lines to print beside it ([`crate::report::notes`]).
+/// `notes` receives the lines to print beside it ([`crate::exec::report::notes`]).
 pub fn resolve(
     ctx: &Context,
     name: &str,
@@ -43,7 +43,7 @@ pub fn resolve(
     verbose: bool,
     notes: &mut Vec<String>,
 ) -> Result<Seen, Fail> {
-    let ((reports, found), unsaved) = crate::saving::decide_and_save(
+    let ((reports, found), unsaved) = crate::exec::saving::decide_and_save(
         ctx.state,
         ctx.now,
         || Ok(verify::resolve_release(ctx, name, version)),
@@ -55,7 +55,7 @@ pub fn resolve(
             (reports, sha256)
         },
     )?;
-    notes.extend(crate::report::notes(&reports, &unsaved, verbose));
+    notes.extend(crate::exec::report::notes(&reports, &unsaved, verbose));
     found.map_err(|(c, m)| Fail::new(c, m))
 }
 

@@ -4,6 +4,11 @@
 //! ([`open_confined`]); `tower-http`'s `ServeFile` does the HTTP side of
 //! serving the file opened (HEAD, Range, conditional requests); this adds
 //! caching headers, content types and hides `.bt-log/`.
+//!
+//! [`httpd`] is the HTTP server loop every bt-log role serves through
+//! (`serve`, `serve --accept`, `witness serve`).
+
+pub mod httpd;
 
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -151,7 +156,7 @@ pub fn router(dir: &Path) -> std::io::Result<Router> {
 pub async fn serve(
     dir: &Path,
     listener: tokio::net::TcpListener,
-    stop: crate::httpd::StopSignal,
+    stop: crate::serve::httpd::StopSignal,
 ) -> std::io::Result<()> {
-    crate::httpd::serve(listener, router(dir)?, stop).await
+    crate::serve::httpd::serve(listener, router(dir)?, stop).await
 }

@@ -4,7 +4,7 @@
 //! ([`record_run`], what `require.no_downgrade` compares against;
 //! docs/HISTORY.md).
 
-use crate::app::{self, Fail};
+use crate::exec::app::{self, Fail};
 use crate::state::State;
 use crate::store::Store;
 use crate::verify::{exit, LogOutcome, LogReport, Verdict};

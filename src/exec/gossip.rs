@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use crate::app::{self, Fail};
+use crate::exec::app::{self, Fail};
 use crate::policy::{LogSpec, Policy};
 use crate::store::Store;
 use crate::tlog::SignedCheckpoint;
@@ -94,7 +94,7 @@ pub fn import(
         }
     }
     // An online contact: pending checkpoint pairs are proven (DESIGN §6).
-    let pending = crate::status::prove_pending(store, policy, offline, say);
+    let pending = crate::exec::status::prove_pending(store, policy, offline, say);
     worst = worse(worst, pending);
     if worst != 0 {
         return Err(Fail::new(worst, "gossip import found problems (above)"));
@@ -123,7 +123,7 @@ fn check_and_save(
     spec: &LogSpec,
     note: &[u8],
 ) -> Result<Result<verify::Gossip, verify::LogOutcome>, Fail> {
-    for _ in 0..crate::saving::ATTEMPTS {
+    for _ in 0..crate::exec::saving::ATTEMPTS {
         let r = verify::gossip_check(ctx, spec, note);
         let Ok(verify::Gossip::Newer { note: n, replaces }) = &r else {
             return Ok(r);

@@ -1,13 +1,13 @@
 //! One program's verification as a bt-exec command asks for it: where the
 //! proof comes from (a `.tlog-proof` sidecar beside the program, a Sigsum
 //! proof — docs/SIGSUM.md — or the policy's logs alone), the verdict, and
-//! the warm verdict (src/memo.rs) a proven run may leave.
+//! the warm verdict (src/exec/memo.rs) a proven run may leave.
 
 use std::path::{Path, PathBuf};
 
-use crate::app::{self, Fail};
 use crate::cli::SigsumArgs;
-use crate::memo;
+use crate::exec::app::{self, Fail};
+use crate::exec::memo;
 use crate::policy::{Mode, Policy, Quorum, TrustPolicy};
 use crate::store::{Ingested, Store};
 use crate::tlog::MAX_PROOF_BYTES;
@@ -231,7 +231,7 @@ pub enum Judgement {
     /// Proven: it runs (or `verify` answers 0).
     Run,
     /// Not proven, but audit mode runs it anyway with a warning; `cause`
-    /// is the audit summary's name for why ([`crate::audit::cause`]).
+    /// is the audit summary's name for why ([`crate::exec::audit::cause`]).
     AuditRun { cause: &'static str },
     /// Refused with the verdict's exit code.
     Refuse,
@@ -247,7 +247,7 @@ pub fn judge(audit: bool, runs: bool, v: &Verdict) -> Judgement {
         Judgement::Run
     } else if audit && runs && v.code != exit::MISBEHAVIOUR {
         Judgement::AuditRun {
-            cause: crate::audit::cause(v),
+            cause: crate::exec::audit::cause(v),
         }
     } else {
         Judgement::Refuse

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::exec::ExecError;
+use crate::exec::program::ExecError;
 use crate::policy::Policy;
 use crate::store::{IngestError, Store};
 use crate::strict::StrictError;

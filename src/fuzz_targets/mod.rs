@@ -324,7 +324,7 @@ fn tlog_policy(data: &[u8]) {
 
 fn gossip(data: &[u8]) {
     let k = keys();
-    for n in crate::gossip::notes(&String::from_utf8_lossy(data)) {
+    for n in crate::exec::gossip::notes(&String::from_utf8_lossy(data)) {
         let _ = Checkpoint::of_note(n.as_bytes());
         let _ = SignedCheckpoint::verify(n.as_bytes(), &k.log.name, &k.log_vkey, &[]);
     }

@@ -38,11 +38,11 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::app::now;
 use crate::cli::CommonArgs;
+use crate::exec::app::now;
+use crate::exec::saving::{run_at, RunAt};
 use crate::fsutil::{self, Durability};
 use crate::policy::{Mode, Policy};
-use crate::saving::{run_at, RunAt};
 use crate::store::{Ingested, Store};
 use crate::verify::Verdict;
 
@@ -211,7 +211,7 @@ pub fn run_warm(
     let file = store.ingest(path).ok()?;
     if holds(store, &Policy::text_digest(&text), &file.sha256, now()) {
         // Returns only if the exec failed; the full path then decides.
-        let _ = crate::exec::exec(&file.cas_path, program, args);
+        let _ = crate::exec::program::exec(&file.cas_path, program, args);
     }
     Some(file)
 }

@@ -97,7 +97,7 @@ pub fn prove_pending(
     offline: bool,
     say: &mut dyn FnMut(&str),
 ) -> u8 {
-    let ctx = crate::app::context(policy, store, offline);
+    let ctx = crate::exec::app::context(policy, store, offline);
     let mut worst = 0;
     for l in &policy.trust.logs {
         let pairs = match store.pending(&l.id) {
@@ -107,7 +107,7 @@ pub fn prove_pending(
                     "{}: the pending pairs cannot be read: {e}",
                     l.label
                 ));
-                worst = crate::gossip::worse(worst, crate::verify::exit::CONFIG);
+                worst = crate::exec::gossip::worse(worst, crate::verify::exit::CONFIG);
                 continue;
             }
         };
@@ -115,30 +115,31 @@ pub fn prove_pending(
             continue;
         }
         let (report, r) = crate::verify::contact(&ctx, l);
-        let saved = crate::saving::save(store, std::slice::from_ref(&report), &[0; 32], ctx.now);
+        let saved =
+            crate::exec::saving::save(store, std::slice::from_ref(&report), &[0; 32], ctx.now);
         let left = store.pending(&l.id).map_or(pairs.len(), |p| p.len());
         let proven = pairs.len().saturating_sub(left);
         let line = match (&r, saved) {
             (Err(o), _) => {
-                worst = crate::gossip::worse(worst, o.exit_code());
+                worst = crate::exec::gossip::worse(worst, o.exit_code());
                 format!("{}: pending pairs not proven: {}", l.label, o.message())
             }
             (Ok(false), _) => format!(
                 "{}: the log could not be reached; {left} pending pair(s) not proven",
                 l.label
             ),
-            (Ok(true), Ok(crate::saving::Saved::Done(failed))) if failed.is_empty() => {
+            (Ok(true), Ok(crate::exec::saving::Saved::Done(failed))) if failed.is_empty() => {
                 format!(
                     "{}: {proven} pending pair(s) proven one history, {left} left",
                     l.label
                 )
             }
-            (Ok(true), Ok(crate::saving::Saved::Done(failed))) => format!(
+            (Ok(true), Ok(crate::exec::saving::Saved::Done(failed))) => format!(
                 "{}: pending pairs proven but not forgotten: {}",
                 l.label,
                 failed.join("; ")
             ),
-            (Ok(true), Ok(crate::saving::Saved::Conflict(_))) => {
+            (Ok(true), Ok(crate::exec::saving::Saved::Conflict(_))) => {
                 format!(
                     "{}: another process saved a checkpoint meanwhile; try again",
                     l.label
@@ -191,7 +192,7 @@ fn runs(store: &Store, policy: &Policy, now: u64, out: &mut Vec<String>) {
 /// The audit log: how many verdicts would have been refused, by cause, and
 /// the latest five.
 fn audit(store: &Store, now: u64, out: &mut Vec<String>) {
-    let audit = crate::audit::records(store);
+    let audit = crate::exec::audit::records(store);
     if audit.is_empty() {
         return;
     }
