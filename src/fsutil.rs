@@ -246,6 +246,29 @@ pub fn read_capped(path: &Path, cap: usize) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Why a file bt-exec takes its trust from was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigReadError {
+    #[error("another user could rewrite it: {0}")]
+    Strict(crate::strict::StrictError),
+    #[error("{}: {err}", path.display())]
+    Read { path: PathBuf, err: String },
+}
+
+/// Reads a file bt-exec takes its trust from (at most `cap` bytes), once
+/// [`crate::strict::check_config`] passed for it.
+pub fn read_config(path: &Path, cap: usize) -> Result<Vec<u8>, ConfigReadError> {
+    match crate::strict::check_config(path) {
+        Ok(()) => {}
+        Err(crate::strict::StrictError::Io { path, err }) => return Err(ConfigReadError::Read { path, err }),
+        Err(e) => return Err(ConfigReadError::Strict(e)),
+    }
+    read_capped(path, cap).map_err(|e| ConfigReadError::Read {
+        path: path.to_path_buf(),
+        err: e.to_string(),
+    })
+}
+
 /// `path` with `suffix` appended to its last component, byte for byte
 /// (PROGRAM.tlog-proof beside PROGRAM): never through `Path::display`,
 /// which would replace the bytes of a name that is not UTF-8 and so look

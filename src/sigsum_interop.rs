@@ -61,8 +61,8 @@ pub fn load_policy(spec: &str, base: &Path) -> Result<SigsumPolicy, String> {
         Path::new(spec).to_path_buf()
     };
     // Under the strict modes, as the policy file naming it (DESIGN §7).
-    let text = crate::strict::read_config(&path, 1 << 20).map_err(|e| match e {
-        crate::strict::ConfigReadError::Read { .. } => {
+    let text = crate::fsutil::read_config(&path, 1 << 20).map_err(|e| match e {
+        crate::fsutil::ConfigReadError::Read { .. } => {
             format!("Sigsum policy {e} (nor is it a built-in policy name)")
         }
         e => format!("Sigsum policy {}: {e}", path.display()),

@@ -25,7 +25,7 @@
 //!
 //! What bt-exec takes its trust from — the policy file, its `trust_file`,
 //! the Sigsum policy it names — is held to the same rules before it is
-//! read ([`read_config`]): another user who could rewrite it could make it
+//! read ([`crate::fsutil::read_config`]): another user who could rewrite it could make it
 //! trust their own log and key.
 //!
 //! bt-exec creates nothing group- or world-writable itself: [`enforce`] adds
@@ -229,29 +229,6 @@ fn check_config_file(path: &Path, m: &Metadata) -> Result<(), StrictError> {
         });
     }
     check_entry(path, m, false)
-}
-
-/// Why a file bt-exec takes its trust from was not read.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigReadError {
-    #[error("another user could rewrite it: {0}")]
-    Strict(StrictError),
-    #[error("{}: {err}", path.display())]
-    Read { path: PathBuf, err: String },
-}
-
-/// Reads a file bt-exec takes its trust from (at most `cap` bytes), once
-/// [`check_config`] passed for it.
-pub fn read_config(path: &Path, cap: usize) -> Result<Vec<u8>, ConfigReadError> {
-    match check_config(path) {
-        Ok(()) => {}
-        Err(StrictError::Io { path, err }) => return Err(ConfigReadError::Read { path, err }),
-        Err(e) => return Err(ConfigReadError::Strict(e)),
-    }
-    crate::fsutil::read_capped(path, cap).map_err(|e| ConfigReadError::Read {
-        path: path.to_path_buf(),
-        err: e.to_string(),
-    })
 }
 
 /// Adds `022` to the umask this process was started with.

@@ -201,7 +201,7 @@ pub fn run_warm(
     let policy_path = Policy::locate(policy_flag)?;
     // A policy another user could rewrite decides nothing here: the full
     // bt-exec refuses it (125, src/strict.rs).
-    let text = crate::strict::read_config(&policy_path, Policy::MAX_BYTES).ok()?;
+    let text = crate::fsutil::read_config(&policy_path, Policy::MAX_BYTES).ok()?;
     // A proof file beside the program is evidence to check every time.
     for beside in [".tlog-proof", ".tlog-proofs"] {
         if std::fs::symlink_metadata(fsutil::beside(path, beside)).is_ok() {

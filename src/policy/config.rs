@@ -227,7 +227,7 @@ impl Policy {
         // Strict modes (DESIGN §7): another user must not be able to
         // rewrite what bt-exec trusts.
         let text =
-            crate::strict::read_config(path, Self::MAX_BYTES).map_err(|e| err(e.to_string()))?;
+            crate::fsutil::read_config(path, Self::MAX_BYTES).map_err(|e| err(e.to_string()))?;
         let text = String::from_utf8(text).map_err(|_| err("not UTF-8".into()))?;
         Self::parse_inner(&text, path, &validated)
     }

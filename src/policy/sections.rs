@@ -82,8 +82,8 @@ pub(super) fn trust(
                 f.clone()
             };
             // Under the strict modes, as the policy file (DESIGN §7).
-            let t = crate::strict::read_config(&f, 1 << 20).map_err(|e| match e {
-                crate::strict::ConfigReadError::Read { .. } => format!("trust_file {e}"),
+            let t = crate::fsutil::read_config(&f, 1 << 20).map_err(|e| match e {
+                crate::fsutil::ConfigReadError::Read { .. } => format!("trust_file {e}"),
                 e => format!("trust_file {}: {e}", f.display()),
             })?;
             let t = String::from_utf8(t)
