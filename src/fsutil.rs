@@ -260,7 +260,9 @@ pub enum ConfigReadError {
 pub fn read_config(path: &Path, cap: usize) -> Result<Vec<u8>, ConfigReadError> {
     match crate::strict::check_config(path) {
         Ok(()) => {}
-        Err(crate::strict::StrictError::Io { path, err }) => return Err(ConfigReadError::Read { path, err }),
+        Err(crate::strict::StrictError::Io { path, err }) => {
+            return Err(ConfigReadError::Read { path, err })
+        }
         Err(e) => return Err(ConfigReadError::Strict(e)),
     }
     read_capped(path, cap).map_err(|e| ConfigReadError::Read {

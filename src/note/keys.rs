@@ -2,10 +2,10 @@
 //! secret key files `bt-log keygen` writes (Go's `PRIVATE+KEY+…` format).
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
-use ed25519_dalek::{SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature as EdSignature, SigningKey, Verifier as _, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use super::NoteError;
+use super::error::NoteError;
 
 /// Signature type of an Ed25519 signed-note signature (a log's key).
 pub const ALG_ED25519: u8 = 0x01;
@@ -61,10 +61,9 @@ impl PublicKey {
             .as_ref()
     }
 
-    /// Ed25519 as Go's `crypto/ed25519` does it (see [`super::verify_ed25519`]).
+    /// Ed25519 as Go's `crypto/ed25519` does it (see [`verify_ed25519`]).
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
-        self.point()
-            .is_some_and(|k| super::verify_ed25519(k, msg, sig))
+        self.point().is_some_and(|k| verify_ed25519(k, msg, sig))
     }
 }
 
@@ -344,6 +343,14 @@ pub fn parse_public_key_with(text: &str, check: PointCheck) -> Result<PublicKey,
     check
         .key(raw)
         .ok_or_else(|| NoteError::BadKey(format!("not an Ed25519 point: {text:?}")))
+}
+
+/// Ed25519 as Go's `crypto/ed25519` does it: cofactorless, canonical S.
+pub fn verify_ed25519(key: &VerifyingKey, msg: &[u8], sig: &[u8]) -> bool {
+    let Ok(sig) = EdSignature::from_slice(sig) else {
+        return false;
+    };
+    key.verify(msg, &sig).is_ok()
 }
 
 #[cfg(test)]

@@ -5,32 +5,21 @@
 //! from the `signed_note` crate; this module adds the cosignature/v1
 //! verifier and signer it lacks, and keeps the timestamps it verified.
 
+mod error;
 mod keys;
 
+pub use error::NoteError;
+
 pub use keys::{
-    key_id, parse_public_key, parse_public_key_with, PointCheck, PublicKey, SecretKey, VerifierKey,
-    ALG_COSIGNATURE_V1, ALG_ED25519,
+    key_id, parse_public_key, parse_public_key_with, verify_ed25519, PointCheck, PublicKey,
+    SecretKey, VerifierKey, ALG_COSIGNATURE_V1, ALG_ED25519,
 };
 
-use ed25519_dalek::{Signature as EdSignature, Signer as _, Verifier as _, VerifyingKey};
+use ed25519_dalek::Signer as _;
 use signed_note::{Note, Verifier, VerifierList};
 
 /// The largest timestamp a cosignature may carry (tlog-cosignature: 2^63 − 1).
 pub const MAX_TIMESTAMP: u64 = (1 << 63) - 1;
-
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum NoteError {
-    #[error("bad key: {0}")]
-    BadKey(String),
-    #[error("malformed signed note: {0}")]
-    Malformed(String),
-    #[error("signature by {0} does not verify (the note is forged or corrupted)")]
-    BadSignature(String),
-    #[error("no signature by a trusted key for this note")]
-    Unverified,
-    #[error("signing failed: {0}")]
-    Signing(String),
-}
 
 /// The message a cosignature/v1 signs: header, timestamp line, note text.
 pub fn cosignature_message(timestamp: u64, text: &[u8]) -> Vec<u8> {
@@ -76,14 +65,6 @@ fn split_cosignature(sig: &[u8]) -> Option<(u64, &[u8])> {
     let (ts, sig) = sig.split_at(8);
     let ts = u64::from_be_bytes(ts.try_into().ok()?);
     (ts <= MAX_TIMESTAMP).then_some((ts, sig))
-}
-
-/// Ed25519 as Go's `crypto/ed25519` does it: cofactorless, canonical S.
-pub fn verify_ed25519(key: &VerifyingKey, msg: &[u8], sig: &[u8]) -> bool {
-    let Ok(sig) = EdSignature::from_slice(sig) else {
-        return false;
-    };
-    key.verify(msg, &sig).is_ok()
 }
 
 /// A signature that verified, with the cosignature timestamp when it has one.

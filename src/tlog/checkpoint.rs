@@ -3,9 +3,12 @@
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 
-use super::{Hash, TlogError, MAX_TREE_SIZE};
+use super::error::TlogError;
 use crate::note::{self, NoteError, VerifierKey};
+use tlog_tiles::Hash;
 
+/// The largest tree size or index (tlog-checkpoint: 2^63 − 1).
+pub const MAX_TREE_SIZE: u64 = (1 << 63) - 1;
 /// A checkpoint is read up to this many bytes (DESIGN §10).
 pub const MAX_CHECKPOINT_BYTES: usize = 1 << 20;
 

@@ -6,46 +6,17 @@
 
 pub mod checkpoint;
 pub mod consistency;
+pub mod error;
 pub mod proof;
 pub mod store;
 pub mod tiles;
 
-pub use checkpoint::{Checkpoint, Cosignature, SignedCheckpoint, MAX_CHECKPOINT_BYTES};
-pub use proof::{TlogProof, MAX_PROOF_BYTES};
+pub use checkpoint::{
+    Checkpoint, Cosignature, SignedCheckpoint, MAX_CHECKPOINT_BYTES, MAX_TREE_SIZE,
+};
+pub use error::TlogError;
+pub use proof::{TlogProof, MAX_PROOF_BYTES, MAX_PROOF_HASHES};
 pub use tlog_tiles::Hash;
-
-use crate::note::NoteError;
-
-/// The largest tree size or index (tlog-checkpoint: 2^63 − 1).
-pub const MAX_TREE_SIZE: u64 = (1 << 63) - 1;
-/// No valid proof in a tree of at most 2^63 − 1 leaves is longer than this.
-pub const MAX_PROOF_HASHES: usize = 63;
-
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum TlogError {
-    #[error("{0}")]
-    Note(#[from] NoteError),
-    #[error("malformed checkpoint: {0}")]
-    BadCheckpoint(String),
-    #[error("checkpoint is not signed by the log key {0}")]
-    NoLogSignature(String),
-    #[error("wrong origin: expected {want:?}, the checkpoint says {got:?}")]
-    WrongOrigin { want: String, got: String },
-    #[error("{0} larger than {1} bytes")]
-    TooLarge(&'static str, usize),
-    #[error("malformed entry bundle: {0}")]
-    BadBundle(String),
-    #[error("malformed tlog-proof: {0}")]
-    BadProofFile(String),
-    #[error("inclusion proof for leaf {index} in tree of size {size} does not verify")]
-    BadInclusion { index: u64, size: u64 },
-    #[error("consistency proof from size {old} to size {new} does not verify")]
-    BadConsistency { old: u64, new: u64 },
-    #[error("tile data does not match the checkpoint: {0}")]
-    BadTile(String),
-    #[error("missing data: {0}")]
-    Missing(String),
-}
 
 /// RFC 6962 leaf hash: SHA-256(0x00 ‖ data).
 pub fn leaf_hash(data: &[u8]) -> Hash {

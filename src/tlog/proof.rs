@@ -3,7 +3,11 @@
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 
 use super::checkpoint::{parse_hash, parse_size};
-use super::{Hash, TlogError, MAX_PROOF_HASHES};
+use super::error::TlogError;
+use tlog_tiles::Hash;
+
+/// No valid proof in a tree of at most 2^63 − 1 leaves is longer than this.
+pub const MAX_PROOF_HASHES: usize = 63;
 
 /// A tlog-proof is read up to this many bytes (DESIGN §10).
 pub const MAX_PROOF_BYTES: usize = 1 << 20;
