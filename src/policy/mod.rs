@@ -2,11 +2,11 @@
 //! in C2SP `tlog-policy` text (the format Sigsum's tools read too).
 
 mod config;
+mod parts;
 mod sections;
 mod trust;
 
-pub use config::{
-    parse_duration, ConfigError, Loaded, Mode, Policy, Publisher, Rebuilder, Require, SigsumSection,
-};
+pub use config::{ConfigError, Loaded, Policy};
+pub use parts::{parse_duration, Mode, Publisher, Rebuilder, Require, SigsumSection};
 
 pub use trust::{LogSpec, PolicyError, Quorum, TrustPolicy, WitnessSpec};

@@ -9,8 +9,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use sha2::Digest;
 
-use super::config::{line_of, parse_duration, Mode, Publisher, Rebuilder, Require, SigsumSection};
-use super::{Policy, Quorum, TrustPolicy};
+use super::parts::{
+    digest_start, line_of, parse_duration, Mode, Publisher, Rebuilder, Require, SigsumSection,
+};
+use super::trust::{Quorum, TrustPolicy};
 use crate::note::{parse_public_key_with, PointCheck};
 
 #[derive(Deserialize)]
@@ -73,7 +75,7 @@ pub(super) fn trust(
     path: &Path,
     validated: &dyn Fn(&[u8; 32]) -> bool,
 ) -> Result<(TrustPolicy, [u8; 32], PointCheck), String> {
-    let mut digest = Policy::digest_start(text.as_bytes());
+    let mut digest = digest_start(text.as_bytes());
     let trust_file = match (&raw.trust, &raw.trust_file) {
         (None, Some(f)) => {
             let f = if f.is_relative() {
