@@ -67,6 +67,7 @@ fn io(p: &Path) -> impl FnOnce(std::io::Error) -> HistoryError + '_ {
 }
 
 mod dir;
+pub(crate) mod growth;
 mod hashes;
 mod memory;
 pub use dir::DirView;
@@ -180,7 +181,7 @@ pub trait View: Send + Sync {
 
 /// Reads the entries of `cp` past the view's `(size, root)` through `f`,
 /// each verified against the tiles and the signed root and its publisher
-/// signature checked ([`crate::monitor::tiles::verify_growth`]), and hands
+/// signature checked ([`growth::verify_growth`]), and hands
 /// them to `sink` in log order. The one way into a view: a mirror serving
 /// entries the signed root does not cover cannot plant a release.
 fn grow(
@@ -191,7 +192,7 @@ fn grow(
     sink: &mut dyn FnMut(u64, &Entry),
 ) -> Result<(), HistoryError> {
     let old = root.map(|root| Checkpoint::new(origin, size, root));
-    crate::monitor::tiles::verify_growth(
+    growth::verify_growth(
         f,
         old.as_ref().filter(|o| o.size > 0),
         cp,

@@ -9,7 +9,6 @@
 //! saved.
 
 pub mod state;
-pub(crate) mod tiles;
 
 pub use state::{MonitorState, StateError};
 
@@ -94,9 +93,9 @@ pub struct Outcome {
 /// Counts what a pass reads.
 #[derive(Default)]
 pub(crate) struct Counters {
-    tiles: AtomicU64,
-    bundles: AtomicU64,
-    bytes: AtomicU64,
+    pub(crate) tiles: AtomicU64,
+    pub(crate) bundles: AtomicU64,
+    pub(crate) bytes: AtomicU64,
 }
 
 fn witness_keys(o: &MonitorOptions) -> Vec<VerifierKey> {
@@ -156,7 +155,7 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
     let mut write_error = None;
     let mut alerts = 0u64;
     let bar = progress(o.progress, new.checkpoint.size - old_size);
-    tiles::verify_growth(
+    crate::history::growth::verify_growth(
         &fetcher,
         old.as_ref().map(|c| &c.checkpoint),
         &new.checkpoint,
@@ -232,7 +231,7 @@ fn against_saved(
         });
     }
     if b.size < a.size {
-        let consistent = tiles::prefix_of(fetcher, a, b, counters);
+        let consistent = crate::history::growth::prefix_of(fetcher, a, b, counters);
         let evidence = st.evidence("rollback", &old.note, note, now);
         let how = match consistent {
             Some(true) => "it is a prefix of the saved one (a stale copy or a rollback)",

@@ -1,4 +1,5 @@
-//! Fetching and checking tiles and bundles for the monitor.
+//! Fetching and checking tiles and bundles: a log grew from one checkpoint to
+//! the next (the monitor, and each release history).
 //!
 //! Bottom-up: every new entry bundle must hash to its level-0 tile; every
 //! entry of a new level-L tile must be the hash of its full level-(L−1)
@@ -11,8 +12,8 @@ use std::sync::atomic::Ordering;
 use rayon::prelude::*;
 use tlog_tiles::Tile;
 
-use super::{Counters, Fault};
 use crate::entry::Entry;
+use crate::monitor::{Counters, Fault};
 use crate::source::Source;
 use crate::tlog::consistency::{prove_prefix, Consistency, TileSource};
 use crate::tlog::store::TileHashes;
@@ -307,7 +308,7 @@ impl TileSource for Tiles<'_> {
 
 /// Whether `smaller` is a prefix of `saved` ([`crate::tlog::consistency`]:
 /// `None` when the tiles cannot be read or do not hash to the saved root).
-pub(super) fn prefix_of(
+pub(crate) fn prefix_of(
     f: &dyn Source,
     saved: &Checkpoint,
     smaller: &Checkpoint,
