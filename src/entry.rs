@@ -6,6 +6,7 @@
 
 use ciborium::Value;
 use ed25519_dalek::{Signer as _, SigningKey};
+use sha2::{Digest, Sha256};
 
 use crate::note::{verify_ed25519, PublicKey};
 
@@ -380,6 +381,15 @@ impl Entry {
         e.verify_signature()?;
         Ok(e)
     }
+}
+
+/// A release name's key in file names: the release history's name shards,
+/// run records and the monitor's publishers per name are kept under it.
+pub fn name_key(name: &str) -> [u8; 16] {
+    let d = Sha256::digest(format!("name\n{name}").as_bytes());
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&d[..16]);
+    k
 }
 
 #[cfg(test)]

@@ -8,10 +8,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::{grow, hashes, io, Cover, HistoryError, Seen, View, MAX_LEAF, MAX_SHARD, NAME_RECORD};
+use crate::entry::name_key;
 use crate::entry::Entry;
 use crate::fsutil::{self, Durability, Lock};
 use crate::log_id::LogId;
-use crate::monitor::state::name_key;
 use crate::source::Source;
 use crate::store::Store;
 use crate::tlog::checkpoint::parse_hash;

@@ -7,13 +7,12 @@
 //! to the saved checkpoint's root at the saved size (consistency).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use tlog_tiles::Tile;
 
 use crate::entry::Entry;
-use crate::monitor::{Counters, Fault};
 use crate::source::Source;
 use crate::tlog::consistency::{prove_prefix, Consistency, TileSource};
 use crate::tlog::store::TileHashes;
@@ -22,6 +21,28 @@ use crate::tlog::tiles::{
     TILE_HEIGHT, TILE_WIDTH,
 };
 use crate::tlog::{leaf_hash, Checkpoint, Hash};
+
+/// Why a log's growth did not verify: what it serves is missing, does not
+/// hash to the signed root, or proves the old root is not a prefix.
+#[derive(Debug, thiserror::Error)]
+pub enum Fault {
+    #[error("{0}")]
+    Unreachable(#[from] crate::fetch::FetchError),
+    #[error("split view: {0}")]
+    SplitView(String),
+    #[error("missing: {0}")]
+    Missing(String),
+    #[error("bad log data: {0}")]
+    BadData(String),
+}
+
+/// Counts what a walk reads.
+#[derive(Default)]
+pub struct Counters {
+    pub tiles: AtomicU64,
+    pub bundles: AtomicU64,
+    pub bytes: AtomicU64,
+}
 
 /// Bundles verified in parallel per step; bounds memory to a few MiB.
 const WINDOW: u64 = 32;
@@ -280,10 +301,7 @@ impl Walk<'_> {
         };
         match prove_prefix(o, new, &tiles) {
             Consistency::Consistent => Ok(()),
-            Consistency::Inconsistent { .. } => Err(Fault::SplitView {
-                msg: format!("the log's tiles prove the saved checkpoint of size {} is not a prefix of size {size}", o.size),
-                evidence: None,
-            }),
+            Consistency::Inconsistent { .. } => Err(Fault::SplitView(format!("the log's tiles prove the saved checkpoint of size {} is not a prefix of size {size}", o.size))),
             Consistency::Unknown(why) => Err(Fault::BadData(why)),
         }
     }

@@ -38,10 +38,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::entry::name_key;
 use crate::entry::Entry;
 use crate::fsutil::{self, Durability};
-use crate::monitor::state::name_key;
-use crate::monitor::Fault;
 use crate::source::Source;
 use crate::store::Store;
 use crate::tlog::{Checkpoint, Hash};
@@ -57,7 +56,7 @@ pub enum HistoryError {
     #[error("release history {0}: {1}")]
     Io(PathBuf, std::io::Error),
     #[error("release history: {0}")]
-    Log(#[from] Fault),
+    Log(#[from] growth::Fault),
     #[error("release history {0}: {1}")]
     Corrupt(PathBuf, String),
 }
@@ -67,7 +66,7 @@ fn io(p: &Path) -> impl FnOnce(std::io::Error) -> HistoryError + '_ {
 }
 
 mod dir;
-pub(crate) mod growth;
+pub mod growth;
 mod hashes;
 mod memory;
 pub use dir::DirView;

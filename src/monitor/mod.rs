@@ -14,10 +14,11 @@ pub use state::{MonitorState, StateError};
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use crate::entry::Entry;
 use crate::fetch::{FetchError, Fetcher};
+use crate::history::growth::{self, Counters};
 use crate::note::VerifierKey;
 use crate::policy::TrustPolicy;
 use crate::tlog::{SignedCheckpoint, TlogError, MAX_CHECKPOINT_BYTES};
@@ -46,6 +47,21 @@ pub enum Fault {
     BadData(String),
     #[error("{0}")]
     State(#[from] StateError),
+}
+
+/// The same words as the walk's own: a monitor's fault reads as it did.
+impl From<growth::Fault> for Fault {
+    fn from(f: growth::Fault) -> Fault {
+        match f {
+            growth::Fault::SplitView(msg) => Fault::SplitView {
+                msg,
+                evidence: None,
+            },
+            growth::Fault::Unreachable(e) => Fault::Unreachable(e),
+            growth::Fault::Missing(m) => Fault::Missing(m),
+            growth::Fault::BadData(m) => Fault::BadData(m),
+        }
+    }
 }
 
 fn evidence_note(p: &Option<PathBuf>) -> String {
@@ -88,14 +104,6 @@ pub struct Outcome {
     pub bundles_read: u64,
     pub bytes_read: u64,
     pub alerts: u64,
-}
-
-/// Counts what a pass reads.
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub(crate) tiles: AtomicU64,
-    pub(crate) bundles: AtomicU64,
-    pub(crate) bytes: AtomicU64,
 }
 
 fn witness_keys(o: &MonitorOptions) -> Vec<VerifierKey> {
@@ -155,7 +163,7 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
     let mut write_error = None;
     let mut alerts = 0u64;
     let bar = progress(o.progress, new.checkpoint.size - old_size);
-    crate::history::growth::verify_growth(
+    growth::verify_growth(
         &fetcher,
         old.as_ref().map(|c| &c.checkpoint),
         &new.checkpoint,
@@ -185,7 +193,7 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
             bar.inc(1);
         },
     )
-    .map_err(|f| with_evidence(f, &mut st, old.as_ref(), &note, o.now))?;
+    .map_err(|f| with_evidence(f.into(), &mut st, old.as_ref(), &note, o.now))?;
     bar.finish_and_clear();
     if let Some(e) = write_error {
         return Err(Fault::State(StateError {
@@ -231,7 +239,7 @@ fn against_saved(
         });
     }
     if b.size < a.size {
-        let consistent = crate::history::growth::prefix_of(fetcher, a, b, counters);
+        let consistent = growth::prefix_of(fetcher, a, b, counters);
         let evidence = st.evidence("rollback", &old.note, note, now);
         let how = match consistent {
             Some(true) => "it is a prefix of the saved one (a stale copy or a rollback)",
@@ -303,7 +311,10 @@ fn alerts_for(
         }
         return (out, Some((name.clone(), matches)));
     }
-    let pubs = st.publishers.entry(state::name_key(&r.name)).or_default();
+    let pubs = st
+        .publishers
+        .entry(crate::entry::name_key(&r.name))
+        .or_default();
     if !pubs.is_empty() && !pubs.contains(e.publisher.as_bytes()) {
         out.push(format!(
             "{} is published by a key it was not published by before",

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::entry::name_key;
 use crate::fsutil::{self, Durability};
 use crate::note::VerifierKey;
 use crate::tlog::{SignedCheckpoint, MAX_CHECKPOINT_BYTES};
@@ -21,13 +22,6 @@ pub struct MonitorState {
     pub publishers: HashMap<[u8; 16], HashSet<[u8; 32]>>,
     /// The file hash seen for each (name, version, platform).
     pub hashes: HashMap<[u8; 16], [u8; 32]>,
-}
-
-pub fn name_key(name: &str) -> [u8; 16] {
-    let d = Sha256::digest(format!("name\n{name}").as_bytes());
-    let mut k = [0u8; 16];
-    k.copy_from_slice(&d[..16]);
-    k
 }
 
 pub fn release_key(name: &str, version: &str, platform: &str) -> [u8; 16] {

@@ -75,8 +75,8 @@ pub(super) fn update_view(
     view: &dyn crate::history::View,
     cp: &SignedCheckpoint,
 ) -> Step<()> {
+    use crate::history::growth::Fault;
     use crate::history::HistoryError;
-    use crate::monitor::Fault;
     let (have, _) = view.size();
     if have >= cp.checkpoint.size {
         return Ok(());
@@ -88,9 +88,10 @@ pub(super) fn update_view(
         )));
     };
     let added = view.update(f, &cp.checkpoint).map_err(|e| match e {
-        HistoryError::Log(Fault::SplitView { msg, evidence }) => {
-            LogOutcome::Misbehaved { msg, evidence }
-        }
+        HistoryError::Log(Fault::SplitView(msg)) => LogOutcome::Misbehaved {
+            msg,
+            evidence: None,
+        },
         // Served data that does not hash to the signed root: anyone on
         // the path could have altered it (DESIGN §6).
         HistoryError::Log(Fault::BadData(m)) => {
