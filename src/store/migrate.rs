@@ -123,7 +123,7 @@ fn move_runs(store: &Store, l: &LogSpec) -> Result<(), StoreError> {
     for e in std::fs::read_dir(&dir).map_err(io(&dir))? {
         let p = e.map_err(io(&dir))?.path();
         let bytes = fsutil::read_capped(&p, 1 << 20).map_err(io(&p))?;
-        let Ok(mut r) = serde_json::from_slice::<crate::history::Runs>(&bytes) else {
+        let Ok(mut r) = serde_json::from_slice::<super::runs::Runs>(&bytes) else {
             continue; // unreadable: it allows nothing either way
         };
         let Some(old) = r.logs.remove(&l.origin) else {

@@ -95,6 +95,7 @@ mod cas;
 mod logs;
 pub mod migrate;
 pub mod pending;
+pub mod runs;
 
 pub use pending::{Pair, MAX_PENDING};
 
