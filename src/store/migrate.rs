@@ -180,7 +180,8 @@ mod tests {
 
     fn note(key: &SecretKey, size: u64) -> Vec<u8> {
         let cp = Checkpoint::new("example.org/log", size, crate::tlog::Hash([size as u8; 32]));
-        crate::log::sign_checkpoint(key, &cp, &[])
+        let text = cp.encode();
+        crate::note::assemble(&text, &[crate::note::sign_ed25519_line(key, &text)])
     }
 
     /// A log's legacy files: checkpoint of `size`, a proof, a view, an alarm.
