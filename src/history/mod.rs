@@ -91,7 +91,7 @@ impl Cover {
     pub fn of(size: u64, cosigs: &[crate::tlog::Cosignature], now: u64) -> Vec<Cover> {
         cosigs
             .iter()
-            .filter(|c| c.timestamp <= now.saturating_add(crate::verify::MAX_SKEW_SECS))
+            .filter(|c| c.timestamp <= now.saturating_add(crate::tlog::MAX_SKEW_SECS))
             .map(|c| Cover {
                 size,
                 time: c.timestamp,

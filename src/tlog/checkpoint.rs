@@ -9,6 +9,8 @@ use tlog_tiles::Hash;
 
 /// The largest tree size or index (tlog-checkpoint: 2^63 − 1).
 pub const MAX_TREE_SIZE: u64 = (1 << 63) - 1;
+/// A cosignature timestamp may be this far in the future (clock skew).
+pub const MAX_SKEW_SECS: u64 = 600;
 /// A checkpoint is read up to this many bytes (DESIGN §10).
 pub const MAX_CHECKPOINT_BYTES: usize = 1 << 20;
 

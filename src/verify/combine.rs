@@ -3,7 +3,7 @@
 //! outcomes to bt-exec's exit code.
 
 use super::exit;
-use super::{LogOutcome, LogReport};
+use super::log::{LogOutcome, LogReport};
 use crate::policy::Policy;
 
 /// The exit code and the reason for `sha256`, from every log's report:

@@ -2,9 +2,9 @@
 //! import`), checked against the local view: its log signature, then
 //! consistency with the saved checkpoint, then whether it may be saved.
 
-use super::current::{fresh, one_history};
+use super::cause::Cause;
+use super::checkpoint::{fresh, one_history};
 use super::log::{open, saved_read, to_save, Log, LogOutcome};
-use super::Cause;
 
 /// What a gossiped checkpoint note adds to the local view.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub enum Gossip {
 /// signature, then consistency with the saved checkpoint (fetching tiles
 /// unless offline), then whether it may be saved.
 pub fn gossip_check(
-    ctx: &super::Context,
+    ctx: &super::context::Context,
     spec: &crate::policy::LogSpec,
     note: &[u8],
 ) -> Result<Gossip, LogOutcome> {

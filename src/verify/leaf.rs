@@ -3,9 +3,9 @@
 //! cached by an earlier run, or the log's `bt/index`; and checking that
 //! the entry is this file's release by a publisher the policy allows.
 
+use super::cause::Cause;
 use super::current::{may_prove, Proves};
 use super::log::{open, refused, Log, LogOutcome, LogReport, Step};
-use super::Cause;
 use crate::entry::Entry;
 use crate::index;
 use crate::store::{CachedProof, Ingested};
@@ -124,7 +124,7 @@ pub(super) fn find_leaf(
     log: &Log,
     current: &mut SignedCheckpoint,
     file: &Ingested,
-    sidecar: Option<&super::ProofFile>,
+    sidecar: Option<&super::context::ProofFile>,
     report: &mut LogReport,
 ) -> Step<Found> {
     // 1. A proof file for this log (named for it, or the single one of its
@@ -318,7 +318,7 @@ fn sidecar_leaf(
         .map_err(|e| LogOutcome::Refused(Cause::ProofFile, format!("{at}: checkpoint: {e}")))?;
     report
         .warnings
-        .extend(super::current::future_warnings(log, &sc));
+        .extend(super::checkpoint::future_warnings(log, &sc));
     match may_prove(log, current, &sc, &format!("{at}"))? {
         Proves::Prefix => {}
         Proves::Extends(newer) => {

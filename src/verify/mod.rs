@@ -3,65 +3,39 @@
 //! one verdict with one exit code (DESIGN §8, §10).
 
 mod cause;
+mod checkpoint;
 mod combine;
+mod context;
 mod current;
+pub mod exit;
 mod gossiped;
 mod leaf;
 mod log;
 mod pending;
+mod placed;
 mod prior;
+mod prove;
 mod release;
 mod releases;
 
 pub use cause::Cause;
 pub use combine::attested;
+pub(crate) use context::per_log;
+pub use context::{Context, ProofFile, Sidecars, Sources, DEFAULT_DEADLINE};
+pub use current::contact;
 pub use gossiped::{gossip_check, Gossip};
-pub use log::{LogOutcome, LogReport};
-pub use pending::contact;
+pub(crate) use log::internal_error;
+pub use log::{Checked, LogOutcome, LogReport};
+pub use placed::Placed;
 pub use release::{find_release, resolve_release};
-pub use releases::{recognised, rules_read_history, Checked, Placed};
-
-use std::path::PathBuf;
-use std::time::Instant;
-
-use crate::policy::Policy;
-use crate::state::State;
-use crate::store::Ingested;
-use crate::tlog::{TlogError, TlogProof};
-
-/// Exit codes of bt-exec (DESIGN §8).
-pub mod exit {
-    pub const MISBEHAVIOUR: u8 = 123;
-    pub const UNREACHABLE: u8 = 124;
-    pub const CONFIG: u8 = 125;
-    pub const REFUSED: u8 = 126;
-    pub const NOT_FOUND: u8 = 127;
-}
+pub use releases::{recognised, rules_read_history};
 
 /// A cosignature timestamp may be this far in the future (clock skew).
-pub const MAX_SKEW_SECS: u64 = 600;
+pub use crate::tlog::MAX_SKEW_SECS;
 
-pub struct Context<'a> {
-    pub policy: &'a Policy,
-    /// The saved state: read, and written only for a split view's
-    /// evidence and alarm (everything else is returned in the reports).
-    pub state: &'a dyn State,
-    pub offline: bool,
-    pub now: u64,
-    /// The whole verification's deadline: no request runs past it.
-    pub deadline: std::time::Instant,
-    /// Where each log's files are read from; `None`: its policy URL over
-    /// http(s) or `file://` ([`crate::fetch::Fetcher`]). Tests give
-    /// [`crate::source::MemorySource`]s.
-    pub sources: Option<&'a Sources>,
-}
+use std::time::Instant;
 
-/// Gives the [`crate::source::Source`] of a policy log (`None`: unreachable).
-pub type Sources =
-    dyn Fn(&crate::policy::LogSpec) -> Option<std::sync::Arc<dyn crate::source::Source>> + Sync;
-
-/// How long a whole verification may take by default.
-pub const DEFAULT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+use crate::store::Ingested;
 
 /// What was decided, and why.
 pub struct Verdict {
@@ -81,59 +55,6 @@ pub struct Verdict {
 impl Verdict {
     pub fn proven(&self) -> bool {
         self.code == 0
-    }
-}
-
-/// The proof files beside a program, as read (unparsed): the single
-/// `PROGRAM.tlog-proof`, and `PROGRAM.tlog-proofs/<key hash>.tlog-proof`
-/// for each log of the policy, by position (docs/FORMATS.md).
-#[derive(Debug, Default)]
-pub struct Sidecars {
-    pub single: Option<(PathBuf, Vec<u8>)>,
-    pub per_log: Vec<Option<(PathBuf, Vec<u8>)>>,
-}
-
-impl Sidecars {
-    /// Only the single proof file (or none).
-    pub fn single(single: Option<(PathBuf, Vec<u8>)>) -> Self {
-        Sidecars {
-            single,
-            per_log: vec![],
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.single.is_none() && self.per_log.iter().all(Option::is_none)
-    }
-}
-
-/// A proof file beside the program, parsed, for one log.
-pub struct ProofFile {
-    pub path: PathBuf,
-    pub parsed: Result<TlogProof, TlogError>,
-    /// Named for this log (`PROGRAM.tlog-proofs/<its key hash>`): it must
-    /// prove the program in this log, whatever it holds. The single file
-    /// counts only for the log its checkpoint names.
-    pub named: bool,
-}
-
-impl ProofFile {
-    fn parse((path, bytes): &(PathBuf, Vec<u8>), named: bool) -> Self {
-        ProofFile {
-            path: path.clone(),
-            parsed: TlogProof::parse(bytes),
-            named,
-        }
-    }
-
-    /// Whether this file is evidence about `origin`'s log: named for it,
-    /// unparseable (every log then refuses it), or of its origin.
-    fn concerns(&self, origin: &str) -> bool {
-        match &self.parsed {
-            _ if self.named => true,
-            Err(_) => true,
-            Ok(p) => p.checkpoint.split(|&b| b == b'\n').next() == Some(origin.as_bytes()),
-        }
     }
 }
 
@@ -229,47 +150,20 @@ fn per_logs(
         .map(|(i, l)| {
             proof_for(i)
                 .is_none()
-                .then(|| may_be_warm.then(|| log::warm(ctx, l, file)).flatten())
+                .then(|| may_be_warm.then(|| prove::warm(ctx, l, file)).flatten())
                 .flatten()
         })
         .collect();
     let cold: Vec<usize> = (0..logs.len()).filter(|&i| reports[i].is_none()).collect();
     let done = per_log(
         &cold,
-        |i| log::verify_log(ctx, &logs[i], file, proof_for(i)),
+        |i| prove::verify_log(ctx, &logs[i], file, proof_for(i)),
         |i| LogReport::new(&logs[i], internal_error()),
     );
     for (i, r) in cold.into_iter().zip(done) {
         reports[i] = Some(r);
     }
     reports.into_iter().flatten().collect()
-}
-
-/// Runs `f` for each item (a log), concurrently — one thread per log when
-/// there are several, none for one — and returns the results in order; a
-/// thread that panicked (a bug) gives `failed(item)`, never a run.
-pub(crate) fn per_log<I: Copy + Send + Sync, T: Send>(
-    items: &[I],
-    f: impl Fn(I) -> T + Sync,
-    failed: impl Fn(I) -> T,
-) -> Vec<T> {
-    match items {
-        [] => vec![],
-        [one] => vec![f(*one)],
-        _ => std::thread::scope(|s| {
-            let f = &f;
-            let handles: Vec<_> = items.iter().map(|&i| (i, s.spawn(move || f(i)))).collect();
-            handles
-                .into_iter()
-                .map(|(i, h)| h.join().unwrap_or_else(|_| failed(i)))
-                .collect()
-        }),
-    }
-}
-
-/// A verification thread that panicked (a bug): the log proves nothing.
-pub(crate) fn internal_error() -> LogOutcome {
-    LogOutcome::Refused(Cause::Internal, "internal error".into())
 }
 
 /// A verdict refused (126) before any log was asked, for `why`, reported

@@ -14,10 +14,8 @@
 //! then the fork proves anything only while its quorum is younger than
 //! `require.max_age`.
 
-use super::current::{current, fresh, fresh_until, one_history};
+use super::checkpoint::{fresh, fresh_until, one_history};
 use super::log::{open, to_save, Log, LogOutcome, LogReport, Step};
-use super::{Cause, Context};
-use crate::policy::LogSpec;
 use crate::store::{Pair, MAX_PENDING};
 use crate::tlog::SignedCheckpoint;
 
@@ -225,17 +223,4 @@ pub(super) fn settle(
         }
     }
     Ok(newer)
-}
-
-/// An online contact with `spec`'s log outside a run (`status`, `gossip
-/// import`): its checkpoint in force established as a run would, which
-/// proves its pending pairs ([`settle`]). The report holds what to save
-/// ([`crate::exec::saving::save`]): the pairs proven, a newer checkpoint; and
-/// whether the log served a checkpoint (was reached).
-pub fn contact(ctx: &Context, spec: &LogSpec) -> (LogReport, Step<bool>) {
-    let log = Log::new(ctx, spec);
-    let mut report = LogReport::new(spec, LogOutcome::Refused(Cause::Internal, String::new()));
-    let r = current(&log, &mut report, None).map(|_| log.served.get().is_some());
-    report.narration = log.narration();
-    (report, r)
 }

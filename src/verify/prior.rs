@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use super::releases::Placed;
-use super::{exit, Context};
+use super::context::Context;
+use super::exit;
+use super::placed::Placed;
 use crate::history::View;
 
 /// At least `require.prior_revisions` releases of `r`'s name older than

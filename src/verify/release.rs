@@ -3,11 +3,15 @@
 //! `NAME@latest`); and rebuilder attestations. The history rules
 //! themselves are judged over every log at once ([`super::releases`]).
 
+use super::cause::Cause;
+use super::context::{per_log, Context};
 use super::current::current;
+use super::exit;
 use super::leaf::{index_candidates, proven_leaf, still_valid, Found};
+use super::log::internal_error;
 use super::log::{Log, LogOutcome, LogReport, Step};
-use super::releases::Placed;
-use super::{exit, internal_error, Cause, Context};
+use super::placed::{place, Placed};
+use super::releases::recognised;
 use crate::entry::Entry;
 use crate::history::Seen;
 use crate::policy::LogSpec;
@@ -40,7 +44,7 @@ pub fn find_release(
             .into_iter()
             .filter(|s| {
                 version.map_or(true, |v| s.entry.release.version == v)
-                    && super::recognised(ctx.policy, &s.entry)
+                    && recognised(ctx.policy, &s.entry)
             })
             .collect();
         // None here while the log's newer history could not be read: that
@@ -200,7 +204,7 @@ pub fn resolve_release(
     version: Option<&str>,
 ) -> (Vec<LogReport>, Result<Seen, (u8, String)>) {
     let logs: Vec<&LogSpec> = ctx.policy.trust.logs.iter().collect();
-    let results = super::per_log(
+    let results = per_log(
         &logs,
         |l| find_release(ctx, l, name, version),
         |l| (LogReport::new(l, internal_error()), Err(internal_error())),
@@ -229,7 +233,7 @@ pub fn resolve_release(
         let alert = format!("SECURITY ALERT: a log misbehaved — {}", why.join("; "));
         return (reports, Err((code, format!("{what}: {alert}"))));
     }
-    let Some(best) = choose(super::releases::place(found)) else {
+    let Some(best) = choose(place(found)) else {
         return (
             reports,
             Err((

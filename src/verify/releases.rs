@@ -35,8 +35,11 @@
 
 use std::sync::Arc;
 
+use super::context::Context;
+use super::exit;
 use super::leaf::host_platform;
-use super::{exit, Context, LogOutcome, LogReport};
+use super::log::{LogOutcome, LogReport};
+use super::placed::{place, Placed};
 use crate::entry::Entry;
 use crate::history::{covered_since, Cover, HistoryError, Seen, View};
 use crate::policy::{LogSpec, Policy};
@@ -45,14 +48,6 @@ use crate::policy::{LogSpec, Policy};
 pub fn rules_read_history(policy: &Policy) -> bool {
     let r = &policy.require;
     r.latest || r.no_downgrade || r.prior_revisions > 0 || !r.min_release_age.is_zero()
-}
-
-/// What a log checked in this run adds to the history rules: its view
-/// covers its checkpoint in force; `covers` are cosignatures of checkpoints
-/// it proved with that are not recorded in the view (a proof file's).
-#[derive(Debug, Clone, Default)]
-pub struct Checked {
-    pub covers: Vec<Cover>,
 }
 
 /// One log of the run whose history is read.
@@ -65,46 +60,7 @@ struct Held<'a> {
     covers: &'a [Cover],
 }
 
-/// One release — a name and the bytes it names — as the checked logs hold
-/// it.
-#[derive(Debug, Clone)]
-pub struct Placed {
-    pub name: String,
-    pub version: String,
-    pub sha256: [u8; 32],
-    pub size: u64,
-    /// The earliest `published` its entries claim.
-    pub published: u64,
-    /// Per checked log holding it (by position in the run): the leaf of its
-    /// first entry there. A release is placed by its first entry: logging
-    /// old bytes again does not make them new.
-    pub first: Vec<(usize, u64)>,
-    /// The first entry seen (for its `cas` URLs, source and publisher).
-    pub entry: Entry,
-}
-
 impl Placed {
-    fn first_in(&self, log: usize) -> Option<u64> {
-        self.first.iter().find(|(l, _)| *l == log).map(|(_, i)| *i)
-    }
-
-    /// Whether `self` is newer than `other` (another release of the name):
-    /// in a log holding both, its first entry comes later; when no checked
-    /// log holds both, its publisher claims a later `published` time. Logs
-    /// that disagree on the order make each newer than the other, so
-    /// neither passes `latest`: a refusal, never a run of the older one.
-    pub fn newer_than(&self, other: &Placed) -> bool {
-        let mut both = self
-            .first
-            .iter()
-            .filter_map(|&(l, i)| Some((i, other.first_in(l)?)))
-            .peekable();
-        if both.peek().is_none() {
-            return self.published > other.published;
-        }
-        both.any(|(mine, theirs)| mine > theirs)
-    }
-
     /// Where it is, for messages: "leaf I of LOG".
     fn where_in(&self, held: &[Held]) -> String {
         self.first
@@ -123,36 +79,6 @@ pub fn recognised(policy: &Policy, e: &Entry) -> bool {
             .publishers
             .iter()
             .any(|p| p.key == e.publisher && p.may_publish(&e.release.name))
-}
-
-/// Groups entries (log position, entry) into releases (name, bytes).
-pub(super) fn place(entries: impl IntoIterator<Item = (usize, Seen)>) -> Vec<Placed> {
-    let mut out: Vec<Placed> = vec![];
-    for (log, s) in entries {
-        let r = &s.entry.release;
-        let at = out
-            .iter_mut()
-            .find(|p| p.name == r.name && p.sha256 == r.sha256 && p.size == r.size);
-        match at {
-            Some(p) => {
-                p.published = p.published.min(r.published);
-                match p.first.iter_mut().find(|(l, _)| *l == log) {
-                    Some((_, i)) => *i = (*i).min(s.index),
-                    None => p.first.push((log, s.index)),
-                }
-            }
-            None => out.push(Placed {
-                name: r.name.clone(),
-                version: r.version.clone(),
-                sha256: r.sha256,
-                size: r.size,
-                published: r.published,
-                first: vec![(log, s.index)],
-                entry: s.entry.clone(),
-            }),
-        }
-    }
-    out
 }
 
 fn state_error(label: &str, e: HistoryError) -> (u8, String) {
