@@ -88,14 +88,14 @@ pub fn import(
                 )),
                 Err(o) => {
                     say(&format!("{}: {name}: {}", f.display(), o.message()));
-                    worst = worse(worst, o.exit_code());
+                    worst = exit::worse(worst, o.exit_code());
                 }
             }
         }
     }
     // An online contact: pending checkpoint pairs are proven (DESIGN §6).
     let pending = crate::exec::status::prove_pending(store, policy, offline, say);
-    worst = worse(worst, pending);
+    worst = exit::worse(worst, pending);
     if worst != 0 {
         return Err(Fail::new(worst, "gossip import found problems (above)"));
     }
@@ -143,13 +143,4 @@ fn check_and_save(
             spec.label
         ),
     ))
-}
-
-/// The worse of two exit codes: a misbehaviour before all, else the higher.
-pub(crate) fn worse(a: u8, b: u8) -> u8 {
-    if a == exit::MISBEHAVIOUR || b == exit::MISBEHAVIOUR {
-        exit::MISBEHAVIOUR
-    } else {
-        a.max(b)
-    }
 }

@@ -107,7 +107,7 @@ pub fn prove_pending(
                     "{}: the pending pairs cannot be read: {e}",
                     l.label
                 ));
-                worst = crate::exec::gossip::worse(worst, crate::verify::exit::CONFIG);
+                worst = crate::verify::exit::worse(worst, crate::verify::exit::CONFIG);
                 continue;
             }
         };
@@ -121,7 +121,7 @@ pub fn prove_pending(
         let proven = pairs.len().saturating_sub(left);
         let line = match (&r, saved) {
             (Err(o), _) => {
-                worst = crate::exec::gossip::worse(worst, o.exit_code());
+                worst = crate::verify::exit::worse(worst, o.exit_code());
                 format!("{}: pending pairs not proven: {}", l.label, o.message())
             }
             (Ok(false), _) => format!(
