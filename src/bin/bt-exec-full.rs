@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
-use bt_exec::cli::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd, PolicyCmd, SigsumArgs};
+use bt_exec::cli::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd, PolicyCmd};
 use bt_exec::exec::app::{
     check_expiry, context, load_policy, load_policy_digest, now, store, Fail,
 };
 use bt_exec::exec::verdict::Judgement;
+use bt_exec::exec::verdict::SigsumFlags;
 use bt_exec::exec::{gossip, memo, named, report, saving, status, verdict};
 use bt_exec::policy::Policy;
 use bt_exec::store::{Ingested, Store};
@@ -53,7 +54,7 @@ struct Located {
 /// CAS) and its policy. A run that a warm verdict covers execs here.
 fn locate(
     common: &CommonArgs,
-    sigsum: &SigsumArgs,
+    sigsum: &SigsumFlags,
     program: &OsString,
     args: Option<&[OsString]>,
 ) -> Res<Located> {
@@ -74,7 +75,7 @@ fn locate(
     let standalone = verdict::standalone(common.policy.as_deref(), sigsum);
     let store = store()?;
     let ingested = args
-        .filter(|_| memo::may_serve(common))
+        .filter(|_| common.may_serve_warm())
         .and_then(|args| memo::run_warm(common.policy.as_deref(), &store, &path, program, args));
     let (policy, digest) = if standalone {
         (verdict::standalone_policy(), None)
@@ -93,7 +94,7 @@ fn locate(
 /// Verifies PROGRAM; runs it when `args` is given and it is proven.
 fn verify_and_maybe_run(
     common: &CommonArgs,
-    sigsum: &SigsumArgs,
+    sigsum: &SigsumFlags,
     program: &OsString,
     args: Option<&[OsString]>,
 ) -> Res<u8> {
@@ -124,7 +125,7 @@ fn verify_and_maybe_run(
         path: &path,
         offline: common.offline,
         verbose: common.verbose,
-        may_memo: args.is_some() && memo::may_serve(common),
+        may_memo: args.is_some() && common.may_serve_warm(),
         sigsum,
     };
     let ((verdict, pending), unsaved) = saving::decide_and_save(
@@ -261,13 +262,18 @@ fn run(cli: ExecCli) -> Res<u8> {
                     "usage: bt-exec [--policy FILE] [--offline] [--json] [-v] [--] PROGRAM [ARGS…]",
                 ));
             };
-            verify_and_maybe_run(&cli.run.common, &SigsumArgs::default(), program, Some(args))
+            verify_and_maybe_run(
+                &cli.run.common,
+                &SigsumFlags::default(),
+                program,
+                Some(args),
+            )
         }
         Some(ExecCmd::Verify {
             common,
             sigsum,
             program,
-        }) => verify_and_maybe_run(&common, &sigsum, &program, None),
+        }) => verify_and_maybe_run(&common, &sigsum.flags(), &program, None),
         Some(ExecCmd::Policy(PolicyCmd::Check { file })) => policy_check(&file),
         Some(ExecCmd::Completions { shell }) => {
             use clap::CommandFactory;

@@ -41,7 +41,7 @@ fn run_warm(args: &[OsString]) {
     let Some((program, args)) = cli.run.program.split_first() else {
         return;
     };
-    if cli.cmd.is_some() || !memo::may_serve(common) || named::spec(program).is_some() {
+    if cli.cmd.is_some() || !common.may_serve_warm() || named::spec(program).is_some() {
         return;
     }
     let Ok(path) = program::resolve(program) else {

@@ -336,6 +336,25 @@ pub struct CommonArgs {
 }
 
 /// Verifying against a Sigsum proof instead of bt-log logs.
+impl CommonArgs {
+    /// Whether these flags let a warm verdict stand in for the verification:
+    /// not when the user asked to see it (-v, --json) or to audit it.
+    pub fn may_serve_warm(&self) -> bool {
+        !self.verbose && !self.json && !self.audit
+    }
+}
+
+impl SigsumArgs {
+    /// The flags as the verdict reads them.
+    pub fn flags(&self) -> crate::exec::verdict::SigsumFlags {
+        crate::exec::verdict::SigsumFlags {
+            sigsum_proof: self.sigsum_proof.clone(),
+            sigsum_policy: self.sigsum_policy.clone(),
+            sigsum_keys: self.sigsum_keys.clone(),
+        }
+    }
+}
+
 #[derive(clap::Args, Default)]
 pub struct SigsumArgs {
     /// A Sigsum proof (as sigsum-submit writes it) of PROGRAM's bytes.

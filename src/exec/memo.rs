@@ -24,7 +24,8 @@
 //! checkpoint cannot make a proven release unproven; a memo outlives it
 //! only until its own `valid_until`.)
 //!
-//! A run uses them through [`may_serve`] (the flags allow one),
+//! A run uses them when its flags allow one
+//! (`crate::cli::CommonArgs::may_serve_warm`),
 //! [`run_warm`] (exec at once when one holds), [`pending`] (the state read
 //! before the verification) and [`record`] (after a proven run); the file
 //! itself is [`holds`] and [`write`].
@@ -38,7 +39,6 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::cli::CommonArgs;
 use crate::exec::app::now;
 use crate::exec::saving::{run_at, RunAt};
 use crate::fsutil::{self, Durability};
@@ -178,12 +178,6 @@ pub fn write(
     }
     let p = memo_path(store, policy_digest, sha256);
     fsutil::write_atomic(&p, text.as_bytes(), 0o644, Durability::Batch)
-}
-
-/// Whether these flags let a warm verdict stand in for the verification:
-/// not when the user asked to see it (-v, --json) or to audit it.
-pub fn may_serve(common: &CommonArgs) -> bool {
-    !common.verbose && !common.json && !common.audit
 }
 
 /// Runs PROGRAM (`path`, typed as `program`) at once when a warm verdict

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::SigsumArgs;
 use crate::exec::app::{self, Fail};
 use crate::exec::memo;
 use crate::policy::{Mode, Policy, Quorum, TrustPolicy};
@@ -25,14 +24,23 @@ pub struct Request<'a> {
     pub offline: bool,
     pub verbose: bool,
     /// Whether a proven verdict may be remembered as a warm verdict: the
-    /// program is to run and the flags allow it (`memo::may_serve`).
+    /// program is to run and the flags allow it
+    /// (`crate::cli::CommonArgs::may_serve_warm`).
     pub may_memo: bool,
-    pub sigsum: &'a SigsumArgs,
+    pub sigsum: &'a SigsumFlags,
+}
+
+/// What `--sigsum-proof`, `--sigsum-policy` and `--sigsum-key` gave.
+#[derive(Debug, Default, Clone)]
+pub struct SigsumFlags {
+    pub sigsum_proof: Option<PathBuf>,
+    pub sigsum_policy: Option<String>,
+    pub sigsum_keys: Vec<String>,
 }
 
 /// Whether `verify --sigsum-proof P --sigsum-policy Q --sigsum-key K`
 /// stands alone: it needs no bt-exec policy (none is given or found).
-pub fn standalone(policy_flag: Option<&Path>, sigsum: &SigsumArgs) -> bool {
+pub fn standalone(policy_flag: Option<&Path>, sigsum: &SigsumFlags) -> bool {
     sigsum.sigsum_proof.is_some()
         && sigsum.sigsum_policy.is_some()
         && !sigsum.sigsum_keys.is_empty()
