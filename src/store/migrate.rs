@@ -221,7 +221,7 @@ mod tests {
         let (id1, id2) = (&both.logs[0].id, &both.logs[1].id);
         let old = origin_key("example.org/log");
         let s = &store.state;
-        let checkpoint = |id: &LogId| crate::state::State::checkpoint(&store, id);
+        let checkpoint = |id: &LogId| store.checkpoint(id);
         legacy(&store, &k1, 5);
         // Another key: the alarm is raised for it, the checkpoint stays.
         assert!(migrate(&store, &p2.logs).unwrap().is_empty());
@@ -253,9 +253,6 @@ mod tests {
         legacy(&fresh, &k1, 7);
         std::fs::remove_file(fresh.state.join("alarms").join(&old)).unwrap();
         migrate(&fresh, &both.logs).unwrap();
-        assert_eq!(
-            crate::state::State::checkpoint(&fresh, id1),
-            Some(note(&k1, 7))
-        );
+        assert_eq!(fresh.checkpoint(id1), Some(note(&k1, 7)));
     }
 }
