@@ -1,0 +1,327 @@
+//! The command line of `bt-exec`: clap's definitions, and the run form
+//! (`bt-exec PROGRAM ARGS…`) read without clap on the warm path.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// The command line of `bt-exec`.
+#[derive(Parser)]
+#[command(
+    name = "bt-exec",
+    version,
+    args_conflicts_with_subcommands = true,
+    about = "Run a program only after proving its exact bytes are in public, witnessed transparency logs",
+    long_about = "bt-exec PROGRAM [ARGS…] resolves PROGRAM like execvp, hashes it into a local \
+content-addressed cache, proves the hash is logged per the policy (log signatures, witness quorum, \
+freshness, consistency with every checkpoint seen before, inclusion, publisher allowed for the \
+name, and the policy's release-history rules), then execs the verified copy with your arguments \
+and environment. PROGRAM may also be NAME@VERSION or NAME@latest (e.g. example.org/tool@1.2): the \
+release is looked up in the logs, its bytes fetched from its cas URLs into the cache, then verified \
+and run the same way.\n\n\
+Exit status: the program's own once it runs; 123 a log misbehaved (split view or data contradicting \
+its signed checkpoint: a security alert, evidence written); 124 a log could not be reached and the \
+cache cannot meet the policy; 125 usage or configuration error (a cache or state directory, a \
+directory above one, or a file in them, that another user could have written included: they must \
+be yours or root's and not writable by group or others); 126 refused: not proven to policy \
+(a PROGRAM.tlog-proof beside it that does not verify, or is not a regular file, included); 127 program \
+not found, not executable or not a regular file.\n\n\
+A program named like a subcommand (verify, gossip, status, alarm, policy, completions) runs with `bt-exec -- NAME`."
+)]
+pub struct ExecCli {
+    #[command(subcommand)]
+    pub cmd: Option<ExecCmd>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(clap::Args)]
+pub struct CommonArgs {
+    /// The policy file [default: $BT_EXEC_POLICY, else ~/.config/bt-exec/policy.toml].
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Make no network request: use cached checkpoints (while they meet max_age) and proofs.
+    #[arg(long)]
+    pub offline: bool,
+    /// Print the verification report as one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Narrate each step on stderr (always the whole verification, never a
+    /// remembered warm verdict).
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Audit mode: verify and record the verdict, warn, and run the program
+    /// even when it would be refused (a split view still exits 123).
+    #[arg(long)]
+    pub audit: bool,
+}
+
+/// Verifying against a Sigsum proof instead of bt-log logs.
+impl CommonArgs {
+    /// Whether these flags let a warm verdict stand in for the verification:
+    /// not when the user asked to see it (-v, --json) or to audit it.
+    pub fn may_serve_warm(&self) -> bool {
+        !self.verbose && !self.json && !self.audit
+    }
+}
+
+impl SigsumArgs {
+    /// The flags as the verdict reads them.
+    pub fn flags(&self) -> crate::exec::verdict::SigsumFlags {
+        crate::exec::verdict::SigsumFlags {
+            sigsum_proof: self.sigsum_proof.clone(),
+            sigsum_policy: self.sigsum_policy.clone(),
+            sigsum_keys: self.sigsum_keys.clone(),
+        }
+    }
+}
+
+#[derive(clap::Args, Default)]
+pub struct SigsumArgs {
+    /// A Sigsum proof (as sigsum-submit writes it) of PROGRAM's bytes.
+    #[arg(long, value_name = "FILE")]
+    pub sigsum_proof: Option<PathBuf>,
+    /// The Sigsum policy: a file, or a built-in name like sigsum-generic-2025-1
+    /// [default: the bt-exec policy's [sigsum] policy].
+    #[arg(long, value_name = "POLICY")]
+    pub sigsum_policy: Option<String>,
+    /// A submitter's public key (64 hex digits or an ssh-ed25519 line); repeatable
+    /// [default: the [sigsum] submitters allowed for PROGRAM's file name].
+    #[arg(long = "sigsum-key", value_name = "KEY")]
+    pub sigsum_keys: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The program (a path, a name on PATH, or NAME@VERSION / NAME@latest) and its
+    /// arguments (use -- before a program whose name starts with -).
+    #[arg(trailing_var_arg = true, value_name = "PROGRAM [ARGS]")]
+    pub program: Vec<std::ffi::OsString>,
+}
+
+#[derive(Subcommand)]
+pub enum ExecCmd {
+    /// Verify PROGRAM and report; never run it.
+    Verify {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        sigsum: SigsumArgs,
+        program: std::ffi::OsString,
+    },
+    /// Share the checkpoint cache with other machines.
+    #[command(subcommand)]
+    Gossip(GossipCmd),
+    /// Prove pending checkpoint pairs (reaching their logs, unless --offline;
+    /// 123 when one is a split view), then show each log's cached checkpoint,
+    /// its age, alarms, pending pairs and the cache size (its content-addressed
+    /// files; temporary files are not counted).
+    Status {
+        /// The policy file.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// Do not reach the logs with pending checkpoint pairs to prove them.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Split-view alarms.
+    #[command(subcommand)]
+    Alarm(AlarmCmd),
+    /// Policy files.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Print the completion script of bt-exec for SHELL on stdout (install.sh
+    /// installs them where each shell looks).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCmd {
+    /// Validate a policy file and print what it trusts (exit 125 when it is
+    /// malformed or past its expiry date).
+    Check { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum GossipCmd {
+    /// Write every cached checkpoint to stdout.
+    Export,
+    /// Check checkpoints from export files or plain notes against the local view,
+    /// then prove the pending checkpoint pairs of the logs it can reach.
+    Import {
+        /// The policy file.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// Make no network request (consistency that needs tiles is then unknown).
+        #[arg(long)]
+        offline: bool,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AlarmCmd {
+    /// After investigating the evidence, let bt-exec use this log again.
+    Clear { origin: String },
+}
+
+/// Names that make the first word a subcommand rather than PROGRAM.
+const EXEC_SUBCOMMANDS: [&str; 7] = [
+    "verify",
+    "gossip",
+    "status",
+    "alarm",
+    "policy",
+    "completions",
+    "help",
+];
+
+impl ExecCli {
+    /// Parses the command line the way clap does (`ExecCli::parse_from`) when
+    /// it is the ordinary run form, `[--policy FILE] [--offline] [--json]
+    /// [-v] [--audit] [--] PROGRAM [ARGS…]`, each flag at most once; `None`
+    /// for anything else (a subcommand, --help, an unknown or repeated flag),
+    /// which clap then parses and reports. bt-exec sits in front of every
+    /// program it runs, and building clap's parser for every subcommand is
+    /// a measurable part of its start-up; a unit test checks that this
+    /// agrees with clap on every form it accepts.
+    pub fn parse_run_form(args: &[std::ffi::OsString]) -> Option<ExecCli> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut common = CommonArgs {
+            policy: None,
+            offline: false,
+            json: false,
+            verbose: false,
+            audit: false,
+        };
+        let mut i = 0;
+        let set = |flag: &mut bool| (!std::mem::replace(flag, true)).then_some(());
+        while let Some(arg) = args.get(i) {
+            let bytes = arg.as_bytes();
+            match bytes {
+                b"--" => {
+                    i += 1;
+                    break;
+                }
+                b"--offline" => set(&mut common.offline)?,
+                b"--json" => set(&mut common.json)?,
+                b"--audit" => set(&mut common.audit)?,
+                b"-v" | b"--verbose" => set(&mut common.verbose)?,
+                b"--policy" => {
+                    let value = args.get(i + 1)?;
+                    if common.policy.is_some() || value.as_bytes().first() == Some(&b'-') {
+                        return None;
+                    }
+                    common.policy = Some(PathBuf::from(value));
+                    i += 1;
+                }
+                _ if bytes.starts_with(b"--policy=") => {
+                    let value = bytes.get(b"--policy=".len()..)?;
+                    if common.policy.is_some() || value.is_empty() {
+                        return None;
+                    }
+                    common.policy = Some(PathBuf::from(std::ffi::OsStr::from_bytes(value)));
+                }
+                _ if bytes.first() == Some(&b'-') => return None,
+                _ if EXEC_SUBCOMMANDS.iter().any(|s| s.as_bytes() == bytes) => return None,
+                _ => break,
+            }
+            i += 1;
+        }
+        let program = args.get(i..)?.to_vec();
+        if program.is_empty() {
+            return None;
+        }
+        Some(ExecCli {
+            cmd: None,
+            run: RunArgs { common, program },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    /// Every command line the fast parser accepts, clap parses to the same
+    /// thing; everything else is left to clap.
+    #[test]
+    fn the_run_form_parser_agrees_with_clap() {
+        let accepted: &[&[&str]] = &[
+            &["prog"],
+            &["./prog", "a", "--json", "-v", "--", "x"],
+            &["--policy", "p.toml", "./prog"],
+            &["--policy=p.toml", "--offline", "prog", "--policy", "q"],
+            &["--offline", "--json", "-v", "--audit", "prog"],
+            &["--verbose", "--", "--weird-name", "-x"],
+            &["--", "verify", "x"],
+            &["--policy", "verify", "prog"],
+            &["example.org/hello@latest", "arg"],
+            &["prog", "verify"],
+            &["--", "prog"],
+        ];
+        for args in accepted {
+            let argv = os(args);
+            let fast = ExecCli::parse_run_form(&argv)
+                .unwrap_or_else(|| panic!("{args:?} should take the fast path"));
+            let clap =
+                ExecCli::try_parse_from(std::iter::once(OsString::from("bt-exec")).chain(argv))
+                    .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert!(clap.cmd.is_none(), "{args:?}");
+            let (f, c) = (&fast.run, &clap.run);
+            assert_eq!(f.program, c.program, "{args:?}");
+            assert_eq!(f.common.policy, c.common.policy, "{args:?}");
+            assert_eq!(
+                (
+                    f.common.offline,
+                    f.common.json,
+                    f.common.verbose,
+                    f.common.audit
+                ),
+                (
+                    c.common.offline,
+                    c.common.json,
+                    c.common.verbose,
+                    c.common.audit
+                ),
+                "{args:?}"
+            );
+        }
+        let left_to_clap: &[&[&str]] = &[
+            &[],
+            &["--"],
+            &["--help"],
+            &["-h"],
+            &["--version"],
+            &["-vv", "prog"],
+            &["-v", "-v", "prog"],
+            &["--offline", "--offline", "prog"],
+            &["--policy", "a", "--policy", "b", "prog"],
+            &["--policy"],
+            &["--policy", "--offline", "prog"],
+            &["--policy=", "prog"],
+            &["--no-such-flag", "prog"],
+            &["verify", "prog"],
+            &["--json", "status"],
+            &["gossip", "export"],
+            &["help"],
+            &["policy", "check", "f"],
+            &["alarm", "clear", "o"],
+            &["--offline"],
+        ];
+        for args in left_to_clap {
+            assert!(ExecCli::parse_run_form(&os(args)).is_none(), "{args:?}");
+        }
+    }
+}
