@@ -20,6 +20,8 @@ pub use held::{inclusion_proof, proof, Held};
 pub(crate) use writer::now_secs;
 pub use writer::{add, append, proof_path, AddOptions, AddReport, NewRelease, MAX_RELEASE_BYTES};
 
+pub use crate::witness::client::WitnessConfig;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -47,20 +49,6 @@ pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
         path: path.to_path_buf(),
         err,
     }
-}
-
-/// A witness the log asks for cosignatures.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct WitnessConfig {
-    /// Submission prefix; `add-checkpoint` is appended.
-    pub url: String,
-    pub vkey: String,
-    /// Add-checkpoint requests a day the witness grants this log (a log
-    /// list's `qpd`): the log asks no more often (src/log/rates.rs). None:
-    /// no limit kept here.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub qpd: Option<f64>,
 }
 
 /// `.bt-log/config.toml`.
