@@ -13,8 +13,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::config::{
+    io, load_secret_key, lock, read_checkpoint, sign_checkpoint, LogConfig, LogError,
+};
 use super::writer::{disk_store, finish_pending};
-use super::{io, load_secret_key, read_checkpoint, sign_checkpoint, LogConfig, LogError};
 use crate::fsutil::{self, Durability};
 use crate::note::{self, SecretKey};
 use crate::tlog::{SignedCheckpoint, MAX_CHECKPOINT_BYTES};
@@ -43,7 +45,7 @@ pub struct CosignReport {
 /// does not answer keeps the line it had: nothing is lost.
 pub fn cosign(dir: &Path, older_than: Option<Duration>) -> Result<CosignReport, LogError> {
     let cfg = LogConfig::load(dir)?;
-    let _lock = super::lock(dir)?;
+    let _lock = lock(dir)?;
     let key = load_secret_key(&cfg.key)?;
     super::held::integrate_queue(dir, &cfg, &key)?;
     cosign_locked(dir, &cfg, &key, older_than)

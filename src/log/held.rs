@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::config::{io, load_secret_key, read_checkpoint, LogConfig, LogError, STATE_DIR};
 use super::cosign::{cosign_locked, CosignReport};
 use super::writer::{append_locked, disk_store, finish_pending, AddReport, Integrate};
-use super::{io, load_secret_key, read_checkpoint, LogConfig, LogError, STATE_DIR};
 use crate::entry::Entry;
 use crate::fsutil::Lock;
 use crate::note::SecretKey;

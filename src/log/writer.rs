@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::{
-    io, load_secret_key, read_checkpoint, sign_checkpoint, LogConfig, LogError, STATE_DIR,
+use super::config::{
+    io, load_secret_key, lock, read_checkpoint, sign_checkpoint, LogConfig, LogError, STATE_DIR,
 };
 use crate::entry::{Entry, Release, Source};
 use crate::fsutil::{self, Durability};
@@ -237,7 +237,7 @@ pub fn add(
         return Err(LogError::Usage("nothing to add".into()));
     }
     let cfg = LogConfig::load(dir)?;
-    let _lock = super::lock(dir)?;
+    let _lock = lock(dir)?;
     // The log's key before hashing: a wrong path fails at once.
     let key = load_secret_key(&cfg.key)?;
     super::held::integrate_queue(dir, &cfg, &key)?;
@@ -271,7 +271,7 @@ pub fn append(dir: &Path, entries: Vec<Entry>) -> Result<AddReport, LogError> {
         e.verify_signature()?;
     }
     let cfg = LogConfig::load(dir)?;
-    let _lock = super::lock(dir)?;
+    let _lock = lock(dir)?;
     let key = load_secret_key(&cfg.key)?;
     super::held::integrate_queue(dir, &cfg, &key)?;
     append_locked(dir, &cfg, &key, entries, Integrate::default())
