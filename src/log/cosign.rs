@@ -16,7 +16,7 @@ use std::time::Duration;
 use super::config::{
     io, load_secret_key, lock, read_checkpoint, sign_checkpoint, LogConfig, LogError,
 };
-use super::writer::{disk_store, finish_pending};
+use super::writer::{disk_store, finish_pending, integrate_queue};
 use crate::fsutil::{self, Durability};
 use crate::note::{self, SecretKey};
 use crate::tlog::{SignedCheckpoint, MAX_CHECKPOINT_BYTES};
@@ -47,7 +47,7 @@ pub fn cosign(dir: &Path, older_than: Option<Duration>) -> Result<CosignReport, 
     let cfg = LogConfig::load(dir)?;
     let _lock = lock(dir)?;
     let key = load_secret_key(&cfg.key)?;
-    super::held::integrate_queue(dir, &cfg, &key)?;
+    integrate_queue(dir, &cfg, &key)?;
     cosign_locked(dir, &cfg, &key, older_than)
 }
 

@@ -10,12 +10,14 @@
 //! - `.bt-log/config.toml`, `.bt-log/lock`, `.bt-log/pending`,
 //!   `.bt-log/witness-rates.json` (what is left of each witness's rate).
 
+mod add;
 mod config;
 mod cosign;
 mod held;
 mod rates;
 mod writer;
 
+pub use add::{add, append, AddOptions, NewRelease, MAX_RELEASE_BYTES};
 pub use config::{
     apply_witness_qpd, config_path, init, keygen, load_secret_key, parse_witness_arg,
     read_checkpoint, sign_checkpoint, LogConfig, LogError, STATE_DIR,
@@ -23,6 +25,6 @@ pub use config::{
 pub use cosign::{cosign, CosignReport};
 pub use held::{inclusion_proof, proof, Held};
 pub(crate) use writer::now_secs;
-pub use writer::{add, append, proof_path, AddOptions, AddReport, NewRelease, MAX_RELEASE_BYTES};
+pub use writer::{proof_path, AddReport};
 
 pub use crate::witness::client::WitnessConfig;
