@@ -8,13 +8,23 @@
 //! - `bt/proof/<N>.tlog-proof`: a C2SP tlog-proof per release;
 //! - `cas/sha256/<hex>`: content-addressed copies, when `--cas-url` is used;
 //! - `.bt-log/config.toml`, `.bt-log/lock`, `.bt-log/pending`,
-//!   `.bt-log/witness-rates.json` (what is left of each witness's rate).
+//!   `.bt-log/witness-rates.json` (what is left of each witness's rate),
+//!   `.bt-log/queue/` (the submission [`queue`] of `serve --accept`).
+//!
+//! Its files stand in a line, each using only those below it: [`Held`]
+//! (the log held by `serve --accept`), `add`, `cosign`, then the writer
+//! (which integrates the [`queue`] first, checked against the leaves
+//! [`seen`]), the witness rates, and the configuration under them all.
 
 mod add;
 mod config;
 mod cosign;
 mod held;
+pub mod queue;
 mod rates;
+pub mod seen;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 pub use add::{add, append, AddOptions, NewRelease, MAX_RELEASE_BYTES};

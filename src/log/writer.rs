@@ -270,8 +270,8 @@ pub(super) fn integrate_queue(
     cfg: &LogConfig,
     key: &SecretKey,
 ) -> Result<Option<AddReport>, LogError> {
-    use crate::accept::queue;
-    use crate::accept::seen::Seen;
+    use super::queue;
+    use super::seen::Seen;
     let damaged = |why: String| {
         LogError::Usage(format!(
             "{}: {why}; the log needs an operator",
