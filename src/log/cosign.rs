@@ -52,7 +52,7 @@ pub fn cosign(dir: &Path, older_than: Option<Duration>) -> Result<CosignReport, 
 }
 
 /// [`cosign`], the caller holding the log's lock.
-pub(super) fn cosign_locked(
+pub(crate) fn cosign_locked(
     dir: &Path,
     cfg: &LogConfig,
     key: &SecretKey,
