@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil::{self, Durability};
-use crate::note::{self, SecretKey, VerifierKey};
-use crate::tlog::{empty_root, Checkpoint, SignedCheckpoint, TlogError, MAX_CHECKPOINT_BYTES};
+use crate::note::{SecretKey, VerifierKey};
+use crate::tlog::{
+    empty_root, sign_checkpoint, Checkpoint, SignedCheckpoint, TlogError, MAX_CHECKPOINT_BYTES,
+};
 use crate::witness::client::WitnessConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -179,14 +181,6 @@ pub fn init(
     fsutil::write_atomic(&config_path(dir), text.as_bytes(), 0o644, Durability::Sync)
         .map_err(io(dir))?;
     Ok(key.verifier())
-}
-
-/// A checkpoint note signed by the log, with extra cosignature lines.
-pub fn sign_checkpoint(key: &SecretKey, cp: &Checkpoint, cosignatures: &[String]) -> Vec<u8> {
-    let text = cp.encode();
-    let mut lines = vec![note::sign_ed25519_line(key, &text)];
-    lines.extend_from_slice(cosignatures);
-    note::assemble(&text, &lines)
 }
 
 /// Reads and verifies the log's published checkpoint with its own key.

@@ -13,13 +13,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::config::{
-    io, load_secret_key, lock, read_checkpoint, sign_checkpoint, LogConfig, LogError,
-};
+use super::config::{io, load_secret_key, lock, read_checkpoint, LogConfig, LogError};
 use super::writer::{disk_store, finish_pending, integrate_queue};
 use crate::fsutil::{self, Durability};
 use crate::note::{self, SecretKey};
-use crate::tlog::{SignedCheckpoint, MAX_CHECKPOINT_BYTES};
+use crate::tlog::{sign_checkpoint, SignedCheckpoint, MAX_CHECKPOINT_BYTES};
 use crate::verify::MAX_SKEW_SECS;
 
 /// What `cosign` did.

@@ -30,11 +30,12 @@ mod writer;
 pub use add::{add, append, AddOptions, NewRelease, MAX_RELEASE_BYTES};
 pub use config::{
     apply_witness_qpd, config_path, init, keygen, load_secret_key, parse_witness_arg,
-    read_checkpoint, sign_checkpoint, LogConfig, LogError, STATE_DIR,
+    read_checkpoint, LogConfig, LogError, STATE_DIR,
 };
 pub use cosign::{cosign, CosignReport};
 pub use held::{inclusion_proof, proof, Held};
 pub(crate) use writer::now_secs;
 pub use writer::{proof_path, AddReport};
 
+pub use crate::tlog::sign_checkpoint;
 pub use crate::witness::client::WitnessConfig;

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::config::{io, read_checkpoint, sign_checkpoint, LogConfig, LogError, STATE_DIR};
+use super::config::{io, read_checkpoint, LogConfig, LogError, STATE_DIR};
 use crate::entry::Entry;
 use crate::fsutil::{self, Durability};
 use crate::index;
@@ -28,7 +28,7 @@ use crate::tlog::store::TileHashes;
 use crate::tlog::tiles::{
     bundle_path, decode_bundle, encode_bundle, hash_tile_path, index_path, tile_width, TILE_WIDTH,
 };
-use crate::tlog::{Checkpoint, SignedCheckpoint, TlogProof, MAX_CHECKPOINT_BYTES};
+use crate::tlog::{sign_checkpoint, Checkpoint, SignedCheckpoint, TlogProof, MAX_CHECKPOINT_BYTES};
 
 /// How entries are integrated.
 #[derive(Debug, Clone, Copy, Default)]

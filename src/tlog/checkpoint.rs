@@ -4,7 +4,7 @@
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 
 use super::{Hash, TlogError, MAX_TREE_SIZE};
-use crate::note::{self, NoteError, VerifierKey};
+use crate::note::{self, NoteError, SecretKey, VerifierKey};
 
 /// A checkpoint is read up to this many bytes (DESIGN §10).
 pub const MAX_CHECKPOINT_BYTES: usize = 1 << 20;
@@ -227,6 +227,14 @@ impl SignedCheckpoint {
         self.verified_note = note::assemble(&self.text, &lines);
         late
     }
+}
+
+/// A checkpoint note signed by the log, with extra cosignature lines.
+pub fn sign_checkpoint(key: &SecretKey, cp: &Checkpoint, cosignatures: &[String]) -> Vec<u8> {
+    let text = cp.encode();
+    let mut lines = vec![note::sign_ed25519_line(key, &text)];
+    lines.extend_from_slice(cosignatures);
+    note::assemble(&text, &lines)
 }
 
 #[cfg(test)]

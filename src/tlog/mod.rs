@@ -10,7 +10,9 @@ pub mod proof;
 pub mod store;
 pub mod tiles;
 
-pub use checkpoint::{Checkpoint, Cosignature, SignedCheckpoint, MAX_CHECKPOINT_BYTES};
+pub use checkpoint::{
+    sign_checkpoint, Checkpoint, Cosignature, SignedCheckpoint, MAX_CHECKPOINT_BYTES,
+};
 pub use proof::{TlogProof, MAX_PROOF_BYTES};
 pub use tlog_tiles::Hash;
 
