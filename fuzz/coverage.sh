@@ -38,7 +38,7 @@ files() {
         sigsum_proof) echo "sigsum_interop.rs" ;;
         admission) echo "accept/mod.rs" ;;
         submission) echo "accept/submit.rs accept/quota.rs" ;;
-        queue_segment) echo "accept/queue.rs" ;;
+        queue_segment) echo "log/queue.rs" ;;
         log_list) echo "witness/loglist.rs" ;;
         durations) echo "policy/config.rs accept/http.rs" ;;
         publish_response) echo "publish/logs.rs" ;;

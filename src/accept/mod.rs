@@ -2,8 +2,9 @@
 //! FILE`. This module is the admission file: who may submit, pure — the
 //! file's text in, and for each submission's publisher key and release
 //! name, its daily quota or why it is refused. [`submit`] judges one
-//! submission, [`service`] sequences and integrates them, [`queue`] makes
-//! them durable, [`http`] is `POST /bt/add-entry`.
+//! submission, [`service`] sequences and integrates them, the log's
+//! submission queue ([`crate::log::queue`]) makes them durable, [`http`] is
+//! `POST /bt/add-entry`.
 //!
 //! ```toml
 //! [[publisher]]                     # a key admitted for some names
@@ -29,9 +30,7 @@
 //! it can neither publish for another project nor bury the log.
 
 pub mod http;
-pub mod queue;
 pub mod quota;
-pub mod seen;
 pub mod service;
 pub mod submit;
 

@@ -22,11 +22,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::queue::Queue;
-use super::seen::Seen;
 use super::submit::{judge, Context, Quotas, Verdict};
 use super::Admission;
 use crate::entry::Entry;
+use crate::log::queue::Queue;
+use crate::log::seen::Seen;
 use crate::log::{Held, LogError};
 
 /// How the write side runs.

@@ -107,7 +107,7 @@ pub const TARGETS: &[Target] = &[
     },
     Target {
         name: "queue_segment",
-        calls: "accept::queue::parse_segment",
+        calls: "log::queue::parse_segment",
         run: queue_segment,
     },
     Target {
@@ -400,7 +400,7 @@ fn submission(data: &[u8]) {
 }
 
 fn queue_segment(data: &[u8]) {
-    let (records, torn) = crate::accept::queue::parse_segment(data);
+    let (records, torn) = crate::log::queue::parse_segment(data);
     if torn.is_none() {
         assert!(records.iter().map(|r| r.len() + 36).sum::<usize>() + 16 <= data.len().max(16));
     }

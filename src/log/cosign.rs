@@ -13,11 +13,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::writer::{disk_store, finish_pending};
-use super::{io, load_secret_key, read_checkpoint, sign_checkpoint, LogConfig, LogError};
+use super::config::{io, load_secret_key, lock, read_checkpoint, LogConfig, LogError};
+use super::writer::{disk_store, finish_pending, integrate_queue};
 use crate::fsutil::{self, Durability};
 use crate::note::{self, SecretKey};
-use crate::tlog::{SignedCheckpoint, MAX_CHECKPOINT_BYTES};
+use crate::tlog::{sign_checkpoint, SignedCheckpoint, MAX_CHECKPOINT_BYTES};
 use crate::verify::MAX_SKEW_SECS;
 
 /// What `cosign` did.
@@ -43,14 +43,14 @@ pub struct CosignReport {
 /// does not answer keeps the line it had: nothing is lost.
 pub fn cosign(dir: &Path, older_than: Option<Duration>) -> Result<CosignReport, LogError> {
     let cfg = LogConfig::load(dir)?;
-    let _lock = super::lock(dir)?;
+    let _lock = lock(dir)?;
     let key = load_secret_key(&cfg.key)?;
-    super::held::integrate_queue(dir, &cfg, &key)?;
+    integrate_queue(dir, &cfg, &key)?;
     cosign_locked(dir, &cfg, &key, older_than)
 }
 
 /// [`cosign`], the caller holding the log's lock.
-pub(super) fn cosign_locked(
+pub(crate) fn cosign_locked(
     dir: &Path,
     cfg: &LogConfig,
     key: &SecretKey,

@@ -6,9 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::config::{io, load_secret_key, read_checkpoint, LogConfig, LogError, STATE_DIR};
 use super::cosign::{cosign_locked, CosignReport};
-use super::writer::{append_locked, disk_store, finish_pending, AddReport, Integrate};
-use super::{io, load_secret_key, read_checkpoint, LogConfig, LogError, STATE_DIR};
+use super::writer::{
+    append_locked, disk_store, finish_pending, integrate_queue, AddReport, Integrate,
+};
 use crate::entry::Entry;
 use crate::fsutil::Lock;
 use crate::note::SecretKey;
@@ -93,71 +95,6 @@ impl Held {
     ) -> Result<CosignReport, LogError> {
         cosign_locked(&self.dir, &self.cfg, &self.key, older_than)
     }
-}
-
-/// Integrates every entry the submission queue (`.bt-log/queue/`) holds at
-/// the index it was given, then empties the queue. Every writer calls it
-/// once it holds the log's lock, before writing anything else.
-///
-/// The attack (or accident) this stops: a server that answered indexes is
-/// killed, and the `bt-log add` that was waiting for the lock appends its
-/// own releases at those indexes — the answered entries would be lost, and
-/// the log wedged. Records below the published size must be the log's own
-/// leaves there (a crash between publishing and emptying the queue); a
-/// record that is not, or a gap, is an error for the operator.
-pub(super) fn integrate_queue(
-    dir: &Path,
-    cfg: &LogConfig,
-    key: &SecretKey,
-) -> Result<Option<AddReport>, LogError> {
-    use crate::accept::queue;
-    use crate::accept::seen::Seen;
-    let damaged = |why: String| {
-        LogError::Usage(format!(
-            "{}: {why}; the log needs an operator",
-            queue::queue_dir(dir).display()
-        ))
-    };
-    let records = queue::recover(dir).map_err(|e| LogError::Usage(e.to_string()))?;
-    let Some(first) = records.first().map(|r| r.0) else {
-        return Ok(None);
-    };
-    let vkey = key.verifier();
-    let mut size = read_checkpoint(dir, cfg, &vkey)?.checkpoint.size;
-    if let Some(done) = finish_pending(dir, cfg, key, &vkey, size)? {
-        size = done.checkpoint.size;
-    }
-    let seen = if first < size {
-        Seen::load(dir, size)?
-    } else {
-        Seen::default()
-    };
-    let mut entries = Vec::new();
-    for (i, leaf) in records {
-        if i < size {
-            if seen.get(&crate::tlog::leaf_hash(&leaf)) != Some(i) {
-                return Err(damaged(format!("record {i} is not the log's leaf {i}")));
-            }
-            continue;
-        }
-        if i != size + entries.len() as u64 {
-            return Err(damaged(format!("record {i} follows a gap after {size}")));
-        }
-        let e = Entry::decode_verified(&leaf)
-            .map_err(|e| damaged(format!("record {i} does not verify: {e}")))?;
-        entries.push(e);
-    }
-    let report = if entries.is_empty() {
-        None
-    } else {
-        let how = Integrate {
-            first: Some(size),
-            proofs: false,
-        };
-        Some(append_locked(dir, cfg, key, entries, how)?)
-    };
-    queue::clear(dir).map_err(|e| LogError::Usage(e.to_string()))?;
-    Ok(report)
 }
 
 /// The inclusion proof of leaf `index` in the tree of `size` whose tiles

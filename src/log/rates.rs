@@ -11,8 +11,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{io, LogError, WitnessConfig, STATE_DIR};
+use super::config::{io, LogConfig, LogError, STATE_DIR};
 use crate::fsutil::{self, Durability};
+use crate::witness::client::WitnessConfig;
 use crate::witness::rate::Bucket;
 
 const FILE: &str = "witness-rates.json";
@@ -71,7 +72,7 @@ pub struct Asked {
 /// `hint`, the size it is believed to have seen (a 409 corrects it).
 pub fn ask(
     dir: &Path,
-    cfg: &super::LogConfig,
+    cfg: &LogConfig,
     which: &[usize],
     note: &[u8],
     hint: u64,

@@ -1,4 +1,7 @@
-//! `bt-log add`: integrate releases into the log under one new checkpoint.
+//! The log's writer: entries integrated under one new checkpoint, whichever
+//! command brings them (`add`, `append`, `serve --accept`), after the
+//! submission queue ([`integrate_queue`]) and a checkpoint a killed writer
+//! signed ([`finish_pending`]).
 //!
 //! Order of writes, so that a reader never sees a checkpoint whose data is
 //! missing and a `kill -9` at any point leaves a log the next `add` repairs
@@ -12,16 +15,12 @@
 //! 4. `checkpoint`, atomically; then `.bt-log/pending` is removed.
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
-use super::{
-    io, load_secret_key, read_checkpoint, sign_checkpoint, LogConfig, LogError, STATE_DIR,
-};
-use crate::entry::{Entry, Release, Source};
+use super::config::{io, read_checkpoint, LogConfig, LogError, STATE_DIR};
+use crate::entry::Entry;
 use crate::fsutil::{self, Durability};
 use crate::index;
 use crate::note::{SecretKey, VerifierKey};
@@ -29,29 +28,7 @@ use crate::tlog::store::TileHashes;
 use crate::tlog::tiles::{
     bundle_path, decode_bundle, encode_bundle, hash_tile_path, index_path, tile_width, TILE_WIDTH,
 };
-use crate::tlog::{Checkpoint, SignedCheckpoint, TlogProof, MAX_CHECKPOINT_BYTES};
-
-/// One release to add.
-#[derive(Debug, Clone)]
-pub struct NewRelease {
-    pub file: PathBuf,
-    pub name: String,
-    pub version: String,
-    pub platform: String,
-    pub cas_url: Option<String>,
-    pub source: Option<Source>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct AddOptions {
-    /// Unix seconds to record as `published` (defaults to now).
-    pub now: Option<u64>,
-    /// Show a progress bar (on a terminal).
-    pub progress: bool,
-    /// Also write a tlog-proof per release under `bt/proof/` (each file
-    /// costs a file creation; `bt-log proof` makes one on demand instead).
-    pub proofs: bool,
-}
+use crate::tlog::{sign_checkpoint, Checkpoint, SignedCheckpoint, TlogProof, MAX_CHECKPOINT_BYTES};
 
 /// How entries are integrated.
 #[derive(Debug, Clone, Copy, Default)]
@@ -82,9 +59,6 @@ impl AddReport {
     }
 }
 
-/// The largest file `add` will hash and copy.
-pub const MAX_RELEASE_BYTES: u64 = 1 << 40;
-
 pub(crate) fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -92,100 +66,8 @@ pub(crate) fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-/// Files up to this size are read whole (and kept for the CAS copy);
-/// larger ones are streamed.
-const READ_WHOLE_BYTES: u64 = 8 << 20;
-
-/// A hashed input file, with its bytes when it was small enough to keep.
-struct Hashed {
-    sha256: [u8; 32],
-    size: u64,
-    data: Option<Vec<u8>>,
-}
-
-/// Hashes a file; returns its bytes too when it is small.
-fn hash_file(path: &Path) -> Result<Hashed, LogError> {
-    let mut f = std::fs::File::open(path).map_err(io(path))?;
-    let len = f.metadata().map_err(io(path))?.len();
-    if len <= READ_WHOLE_BYTES {
-        let mut data = Vec::with_capacity(len as usize + 1);
-        (&mut f)
-            .take(READ_WHOLE_BYTES + 1)
-            .read_to_end(&mut data)
-            .map_err(io(path))?;
-        if data.len() as u64 <= READ_WHOLE_BYTES {
-            return Ok(Hashed {
-                sha256: Sha256::digest(&data).into(),
-                size: data.len() as u64,
-                data: Some(data),
-            });
-        }
-    }
-    let f = std::fs::File::open(path).map_err(io(path))?;
-    let (sha256, size) = fsutil::sha256_reader(f, MAX_RELEASE_BYTES).map_err(io(path))?;
-    Ok(Hashed {
-        sha256,
-        size,
-        data: None,
-    })
-}
-
-/// Where a CAS copy goes: a `file://` base gets it at `<base>/sha256/<hex>`;
-/// any other base is taken to be served from this log's `cas/` directory.
-fn cas_target(dir: &Path, base: &str, hex: &str) -> PathBuf {
-    match url::Url::parse(base)
-        .ok()
-        .filter(|u| u.scheme() == "file")
-        .and_then(|u| u.to_file_path().ok())
-    {
-        Some(p) => p.join("sha256").join(hex),
-        None => dir.join("cas/sha256").join(hex),
-    }
-}
-
-fn make_entry(
-    dir: &Path,
-    r: &NewRelease,
-    published: u64,
-    key: &ed25519_dalek::SigningKey,
-) -> Result<Entry, LogError> {
-    let Hashed { sha256, size, data } = hash_file(&r.file)?;
-    let hexh = hex::encode(sha256);
-    let mut cas = Vec::new();
-    if let Some(base) = &r.cas_url {
-        let base = base.trim_end_matches('/');
-        let target = cas_target(dir, base, &hexh);
-        if !target.exists() {
-            let tmp_src = match data {
-                Some(d) => d,
-                None => std::fs::read(&r.file).map_err(io(&r.file))?,
-            };
-            if Sha256::digest(&tmp_src).as_slice() != sha256 {
-                return Err(LogError::Usage(format!(
-                    "{} changed while it was being added",
-                    r.file.display()
-                )));
-            }
-            fsutil::write_atomic(&target, &tmp_src, 0o444, Durability::Batch)
-                .map_err(io(&target))?;
-        }
-        cas.push(format!("{base}/sha256/{hexh}"));
-    }
-    let release = Release {
-        name: r.name.clone(),
-        version: r.version.clone(),
-        platform: r.platform.clone(),
-        sha256,
-        size,
-        published,
-        cas,
-        source: r.source.clone(),
-    };
-    Entry::sign(release, key).map_err(|e| LogError::Usage(format!("{}: {e}", r.file.display())))
-}
-
 /// A hash reader over the log's own tiles on disk, as of tree `size`.
-pub(super) fn disk_store(dir: &Path, size: u64) -> TileHashes {
+pub(crate) fn disk_store(dir: &Path, size: u64) -> TileHashes {
     let dir = dir.to_path_buf();
     TileHashes::with_loader(Box::new(move |level, n| {
         let w = tile_width(level, n, size);
@@ -220,67 +102,16 @@ fn read_leaves(dir: &Path, from: u64, to: u64, size: u64) -> Result<Vec<Vec<u8>>
 }
 
 /// Leaf `index` of the tree of `size`, from its entry bundle.
-pub(super) fn read_leaf(dir: &Path, index: u64, size: u64) -> Result<Vec<u8>, LogError> {
+pub(crate) fn read_leaf(dir: &Path, index: u64, size: u64) -> Result<Vec<u8>, LogError> {
     read_leaves(dir, index, index + 1, size)?
         .pop()
         .ok_or_else(|| LogError::Usage(format!("leaf {index} is not in the log's bundles")))
 }
 
-/// Integrates `releases` under one new checkpoint.
-pub fn add(
-    dir: &Path,
-    releases: &[NewRelease],
-    publisher: &SecretKey,
-    opts: &AddOptions,
-) -> Result<AddReport, LogError> {
-    if releases.is_empty() {
-        return Err(LogError::Usage("nothing to add".into()));
-    }
-    let cfg = LogConfig::load(dir)?;
-    let _lock = super::lock(dir)?;
-    // The log's key before hashing: a wrong path fails at once.
-    let key = load_secret_key(&cfg.key)?;
-    super::held::integrate_queue(dir, &cfg, &key)?;
-    let bar = progress(opts.progress, releases.len() as u64, "hashing and signing");
-    let published = opts.now.unwrap_or_else(now_secs);
-    let entries: Vec<Entry> = releases
-        .par_iter()
-        .map(|r| {
-            let e = make_entry(dir, r, published, &publisher.key);
-            bar.inc(1);
-            e
-        })
-        .collect::<Result<_, _>>()?;
-    bar.finish_and_clear();
-    let how = Integrate {
-        first: None,
-        proofs: opts.proofs,
-    };
-    append_locked(dir, &cfg, &key, entries, how)
-}
-
-/// Integrates entries their publishers signed (as a log that accepts
-/// submissions receives them) under one new checkpoint, taking the log's
-/// lock as `add` does: one writer at a time, whichever command it is.
-/// Each entry's signature is checked again here.
-pub fn append(dir: &Path, entries: Vec<Entry>) -> Result<AddReport, LogError> {
-    if entries.is_empty() {
-        return Err(LogError::Usage("nothing to add".into()));
-    }
-    for e in &entries {
-        e.verify_signature()?;
-    }
-    let cfg = LogConfig::load(dir)?;
-    let _lock = super::lock(dir)?;
-    let key = load_secret_key(&cfg.key)?;
-    super::held::integrate_queue(dir, &cfg, &key)?;
-    append_locked(dir, &cfg, &key, entries, Integrate::default())
-}
-
 /// Writes `entries` after the published tree (finishing first a
 /// checkpoint a killed writer signed), then publishes the new checkpoint.
 /// The caller holds the log's lock.
-pub(super) fn append_locked(
+pub(crate) fn append_locked(
     dir: &Path,
     cfg: &LogConfig,
     key: &SecretKey,
@@ -393,7 +224,7 @@ fn publish(
 }
 
 /// Completes a checkpoint a crashed `add` signed but did not publish.
-pub(super) fn finish_pending(
+pub(crate) fn finish_pending(
     dir: &Path,
     cfg: &LogConfig,
     key: &SecretKey,
@@ -422,6 +253,71 @@ pub(super) fn finish_pending(
     // Per-release proofs are not written here: `bt-log proof` makes them.
     publish(dir, cfg, key, &store, published, &pending.checkpoint, None)?;
     Ok(Some(read_checkpoint(dir, cfg, vkey)?))
+}
+
+/// Integrates every entry the submission queue (`.bt-log/queue/`) holds at
+/// the index it was given, then empties the queue. Every writer calls it
+/// once it holds the log's lock, before writing anything else.
+///
+/// The attack (or accident) this stops: a server that answered indexes is
+/// killed, and the `bt-log add` that was waiting for the lock appends its
+/// own releases at those indexes — the answered entries would be lost, and
+/// the log wedged. Records below the published size must be the log's own
+/// leaves there (a crash between publishing and emptying the queue); a
+/// record that is not, or a gap, is an error for the operator.
+pub(crate) fn integrate_queue(
+    dir: &Path,
+    cfg: &LogConfig,
+    key: &SecretKey,
+) -> Result<Option<AddReport>, LogError> {
+    use super::queue;
+    use super::seen::Seen;
+    let damaged = |why: String| {
+        LogError::Usage(format!(
+            "{}: {why}; the log needs an operator",
+            queue::queue_dir(dir).display()
+        ))
+    };
+    let records = queue::recover(dir).map_err(|e| LogError::Usage(e.to_string()))?;
+    let Some(first) = records.first().map(|r| r.0) else {
+        return Ok(None);
+    };
+    let vkey = key.verifier();
+    let mut size = read_checkpoint(dir, cfg, &vkey)?.checkpoint.size;
+    if let Some(done) = finish_pending(dir, cfg, key, &vkey, size)? {
+        size = done.checkpoint.size;
+    }
+    let seen = if first < size {
+        Seen::load(dir, size)?
+    } else {
+        Seen::default()
+    };
+    let mut entries = Vec::new();
+    for (i, leaf) in records {
+        if i < size {
+            if seen.get(&crate::tlog::leaf_hash(&leaf)) != Some(i) {
+                return Err(damaged(format!("record {i} is not the log's leaf {i}")));
+            }
+            continue;
+        }
+        if i != size + entries.len() as u64 {
+            return Err(damaged(format!("record {i} follows a gap after {size}")));
+        }
+        let e = Entry::decode_verified(&leaf)
+            .map_err(|e| damaged(format!("record {i} does not verify: {e}")))?;
+        entries.push(e);
+    }
+    let report = if entries.is_empty() {
+        None
+    } else {
+        let how = Integrate {
+            first: Some(size),
+            proofs: false,
+        };
+        Some(append_locked(dir, cfg, key, entries, how)?)
+    };
+    queue::clear(dir).map_err(|e| LogError::Usage(e.to_string()))?;
+    Ok(report)
 }
 
 fn write_tiles(dir: &Path, store: &TileHashes, old: u64, new: u64) -> Result<(), LogError> {
@@ -518,17 +414,4 @@ fn write_proofs(
         let p = dir.join(proof_path(index));
         fsutil::write_unpublished(&p, &proof.encode()).map_err(io(&p))
     })
-}
-
-fn progress(show: bool, len: u64, what: &'static str) -> indicatif::ProgressBar {
-    if !show {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_message(what);
-    bar
 }

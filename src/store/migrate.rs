@@ -180,8 +180,7 @@ mod tests {
 
     fn note(key: &SecretKey, size: u64) -> Vec<u8> {
         let cp = Checkpoint::new("example.org/log", size, crate::tlog::Hash([size as u8; 32]));
-        let text = cp.encode();
-        crate::note::assemble(&text, &[crate::note::sign_ed25519_line(key, &text)])
+        crate::tlog::sign_checkpoint(key, &cp, &[])
     }
 
     /// A log's legacy files: checkpoint of `size`, a proof, a view, an alarm.

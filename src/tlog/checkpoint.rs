@@ -4,7 +4,7 @@
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 
 use super::error::TlogError;
-use crate::note::{self, NoteError, VerifierKey};
+use crate::note::{self, NoteError, SecretKey, VerifierKey};
 use tlog_tiles::Hash;
 
 /// The largest tree size or index (tlog-checkpoint: 2^63 − 1).
@@ -232,6 +232,14 @@ impl SignedCheckpoint {
         self.verified_note = note::assemble(&self.text, &lines);
         late
     }
+}
+
+/// A checkpoint note signed by the log, with extra cosignature lines.
+pub fn sign_checkpoint(key: &SecretKey, cp: &Checkpoint, cosignatures: &[String]) -> Vec<u8> {
+    let text = cp.encode();
+    let mut lines = vec![note::sign_ed25519_line(key, &text)];
+    lines.extend_from_slice(cosignatures);
+    note::assemble(&text, &lines)
 }
 
 #[cfg(test)]

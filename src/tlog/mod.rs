@@ -12,7 +12,8 @@ pub mod store;
 pub mod tiles;
 
 pub use checkpoint::{
-    Checkpoint, Cosignature, SignedCheckpoint, MAX_CHECKPOINT_BYTES, MAX_SKEW_SECS, MAX_TREE_SIZE,
+    sign_checkpoint, Checkpoint, Cosignature, SignedCheckpoint, MAX_CHECKPOINT_BYTES,
+    MAX_SKEW_SECS, MAX_TREE_SIZE,
 };
 pub use error::TlogError;
 pub use proof::{TlogProof, MAX_PROOF_BYTES, MAX_PROOF_HASHES};

@@ -1,13 +1,28 @@
-//! Asks witnesses to cosign a checkpoint (`POST <prefix>/add-checkpoint`).
+//! Asks witnesses to cosign a checkpoint (`POST <prefix>/add-checkpoint`),
+//! each as a log's configuration names it ([`WitnessConfig`]).
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use serde::{Deserialize, Serialize};
 
 use crate::fetch::{self, FetchError};
-use crate::log::WitnessConfig;
 use crate::note::{self, VerifierKey};
 use crate::tlog::store::TileHashes;
 use crate::tlog::Checkpoint;
 use crate::verify::MAX_SKEW_SECS;
+
+/// A witness the log asks for cosignatures.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// Submission prefix; `add-checkpoint` is appended.
+    pub url: String,
+    pub vkey: String,
+    /// Add-checkpoint requests a day the witness grants this log (a log
+    /// list's `qpd`): the log asks no more often (src/log/rates.rs). None:
+    /// no limit kept here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qpd: Option<f64>,
+}
 
 /// A witness response is read up to this many bytes.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;

@@ -1,5 +1,7 @@
 //! The submission queue: a write-ahead log of the entries a log accepted
-//! over the network and has not yet integrated, in `.bt-log/queue/`.
+//! over the network and has not yet integrated, in `.bt-log/queue/`. Part
+//! of the log, not of `accept`: every writer of the log (`add`, `cosign`,
+//! `serve --accept`) integrates it first, once it holds the lock.
 //!
 //! An entry is acknowledged (its index given to the publisher) only once
 //! its record is on disk here (`fdatasync`, one per group of submissions),
@@ -24,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::config::STATE_DIR;
 use crate::entry::MAX_LEAF_BYTES;
 
 const MAGIC: &[u8; 16] = b"bt-log queue v1\n";
@@ -51,7 +54,7 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> QueueError + '_ {
 
 /// The queue directory of log directory `log`.
 pub fn queue_dir(log: &Path) -> PathBuf {
-    log.join(crate::log::STATE_DIR).join("queue")
+    log.join(STATE_DIR).join("queue")
 }
 
 /// The records of one segment; `Err` with the offset where the last good
