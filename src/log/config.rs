@@ -50,7 +50,7 @@ pub const STATE_DIR: &str = ".bt-log";
 /// The log's writer lock, waited for: one writer at a time, whichever
 /// command it is (`add`, `cosign`, `serve --accept`, which holds it for as
 /// long as it runs). Says once on stderr that it is waiting.
-pub(crate) fn lock(dir: &Path) -> Result<fsutil::Lock, LogError> {
+pub(super) fn lock(dir: &Path) -> Result<fsutil::Lock, LogError> {
     let path = dir.join(STATE_DIR).join("lock");
     if let Some(l) = fsutil::Lock::try_exclusive(&path).map_err(io(&path))? {
         return Ok(l);

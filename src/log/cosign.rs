@@ -50,7 +50,7 @@ pub fn cosign(dir: &Path, older_than: Option<Duration>) -> Result<CosignReport, 
 }
 
 /// [`cosign`], the caller holding the log's lock.
-pub(crate) fn cosign_locked(
+pub(super) fn cosign_locked(
     dir: &Path,
     cfg: &LogConfig,
     key: &SecretKey,

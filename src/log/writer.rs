@@ -67,7 +67,7 @@ pub(crate) fn now_secs() -> u64 {
 }
 
 /// A hash reader over the log's own tiles on disk, as of tree `size`.
-pub(crate) fn disk_store(dir: &Path, size: u64) -> TileHashes {
+pub(super) fn disk_store(dir: &Path, size: u64) -> TileHashes {
     let dir = dir.to_path_buf();
     TileHashes::with_loader(Box::new(move |level, n| {
         let w = tile_width(level, n, size);
@@ -102,7 +102,7 @@ fn read_leaves(dir: &Path, from: u64, to: u64, size: u64) -> Result<Vec<Vec<u8>>
 }
 
 /// Leaf `index` of the tree of `size`, from its entry bundle.
-pub(crate) fn read_leaf(dir: &Path, index: u64, size: u64) -> Result<Vec<u8>, LogError> {
+pub(super) fn read_leaf(dir: &Path, index: u64, size: u64) -> Result<Vec<u8>, LogError> {
     read_leaves(dir, index, index + 1, size)?
         .pop()
         .ok_or_else(|| LogError::Usage(format!("leaf {index} is not in the log's bundles")))
@@ -111,7 +111,7 @@ pub(crate) fn read_leaf(dir: &Path, index: u64, size: u64) -> Result<Vec<u8>, Lo
 /// Writes `entries` after the published tree (finishing first a
 /// checkpoint a killed writer signed), then publishes the new checkpoint.
 /// The caller holds the log's lock.
-pub(crate) fn append_locked(
+pub(super) fn append_locked(
     dir: &Path,
     cfg: &LogConfig,
     key: &SecretKey,
@@ -224,7 +224,7 @@ fn publish(
 }
 
 /// Completes a checkpoint a crashed `add` signed but did not publish.
-pub(crate) fn finish_pending(
+pub(super) fn finish_pending(
     dir: &Path,
     cfg: &LogConfig,
     key: &SecretKey,
@@ -265,7 +265,7 @@ pub(crate) fn finish_pending(
 /// the log wedged. Records below the published size must be the log's own
 /// leaves there (a crash between publishing and emptying the queue); a
 /// record that is not, or a gap, is an error for the operator.
-pub(crate) fn integrate_queue(
+pub(super) fn integrate_queue(
     dir: &Path,
     cfg: &LogConfig,
     key: &SecretKey,
