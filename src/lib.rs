@@ -1,8 +1,19 @@
 //! bt-exec: Binary Transparency for the programs you run.
 //!
-//! The crate's map, in layers: a lower layer never reaches up.
+//! The crate's map, in layers, lowest first: a file imports only from its
+//! own layer or a lower one, and no two files import each other
+//! (`tests/layers.rs` reads `src/` and holds the map to this).
 //!
-//! The pure core:
+//! The file system's primitives, which every layer reads and writes
+//! through:
+//! - [`fsutil`]: atomic writes, locks, reads of regular files only, capped;
+//!   the files bt-exec takes its trust from, read under the strict modes.
+//! - [`strict`]: strict modes: the cache and state, and all above them,
+//!   writable by this user (or root) alone.
+//! - [`tempfiles`]: the cache's temporary files, held while written, swept
+//!   once their writer is gone.
+//!
+//! The core, pure but for reading the policy's own files:
 //! - [`note`]: signed notes, vkeys, Ed25519 and cosignature/v1 signatures.
 //! - [`tlog`]: RFC 6962 hashing, checkpoints, C2SP tiles and bundles, proofs,
 //!   `tlog-proof` files; consistency proven from authenticated tiles.
@@ -15,26 +26,26 @@
 //! - [`sigsum_interop`]: Sigsum proofs and policies through the `sigsum`
 //!   crate.
 //!
-//! The decision, over the [`source::Source`] and [`state::State`] traits:
-//! - [`verify`]: is this file proven to policy (each log, the checkpoint in
-//!   force, pending pairs, the release history's rules, the verdict).
-//! - [`history`]: the verified view of each log's releases, run records.
-//!
 //! I/O at the edges:
+//! - [`fetch`]: capped, deadline-bound reads over http(s) and `file://`.
 //! - [`source`]: where a log's files come from (the one trait every read
 //!   of a log goes through; in memory for tests).
-//! - [`state`]: the saved state as the decision sees it (files, or memory).
-//! - [`store`]: the files of the CAS and the state directory.
-//! - [`fetch`]: capped, deadline-bound reads over http(s) and `file://`.
-//! - [`fsutil`]: atomic writes, locks, reads of regular files only.
-//! - [`strict`]: strict modes: the cache and state, and all above them,
-//!   writable by this user (or root) alone.
-//! - [`tempfiles`]: the cache's temporary files, held while written, swept
-//!   once their writer is gone.
+//! - [`store`]: the files of the CAS and the state directory, run records
+//!   included.
 //!
-//! bt-log's roles, and bt-exec's command side, each over the layers above
-//! (bt-log's roles use one another only as `tests/layers.rs` lists):
-//! - [`log`]: the log writer behind `bt-log init` / `add` / `cosign`.
+//! The decision, over the [`source::Source`] and [`state::State`] traits:
+//! - [`verify`]: is this file proven to policy (each log, the checkpoint in
+//!   force, pending pairs, the release history's rules, the verdict and its
+//!   exit code).
+//! - [`history`]: the verified view of each log's releases, and the walk
+//!   that proves a log grew.
+//! - [`state`]: the saved state as the decision reads and writes it (the
+//!   store's files, or memory).
+//!
+//! bt-log's roles, and bt-exec's command side, each over the layers below
+//! (the roles use one another only as `tests/layers.rs` lists):
+//! - [`log`]: the log writer behind `bt-log init` / `add` / `cosign`, its
+//!   submission queue.
 //! - [`accept`]: a log that accepts releases over HTTP (`serve --accept`).
 //! - [`publish`]: one release into several logs, witnessed proofs beside it.
 //! - [`witness`]: the C2SP tlog-witness server and client.
@@ -51,9 +62,6 @@
 //!
 //! [`fuzz_targets`]: one fuzz target per parser of outside data, and the
 //! decision's, run by cargo-fuzz from `fuzz/`.
-//!
-//! `tests/layers.rs` reads `src/` and holds the map: no file imports one
-//! that imports it back, and no layer imports from a higher one.
 
 /// `eprintln!` that never panics: bt-exec's exit code must say why it
 /// refused even when standard error cannot be written (closed, /dev/full,
