@@ -92,10 +92,7 @@ pub(super) fn update_view(
         )));
     };
     let added = view.update(f, &cp.checkpoint).map_err(|e| match e {
-        HistoryError::Log(Fault::SplitView(msg)) => LogOutcome::Misbehaved {
-            msg,
-            evidence: None,
-        },
+        HistoryError::Log(Fault::SplitView(msg)) => history_split(log, view.size(), cp, msg),
         // Served data that does not hash to the signed root: anyone on
         // the path could have altered it (DESIGN §6).
         HistoryError::Log(Fault::BadData(m)) => {
@@ -108,6 +105,47 @@ pub(super) fn update_view(
         "release history: {added} new entries read and verified"
     ));
     Ok(())
+}
+
+/// The release history this machine verified earlier is not a prefix of
+/// the checkpoint in force: a split view like any other — evidence kept,
+/// the alarm raised, every later run refused until `alarm clear` — though
+/// only the checkpoint's side is a signed note (a view keeps the size and
+/// root it verified, not the note).
+///
+/// Attack stopped: a log (or a saved checkpoint lost or restored from an
+/// older backup while the views stayed) serving a fork of the history
+/// this machine read releases from; without the alarm each run was
+/// refused, but no evidence was kept and nothing said so later.
+fn history_split(
+    log: &Log,
+    (size, root): (u64, Option<crate::tlog::Hash>),
+    cp: &SignedCheckpoint,
+    msg: String,
+) -> LogOutcome {
+    use base64::Engine as _;
+    let root = root.map_or_else(String::new, |r| {
+        base64::engine::general_purpose::STANDARD.encode(r.0)
+    });
+    let view = format!(
+        "# the release history this machine verified earlier (it keeps no signed note):\n# {}\n# {size}\n# {root}\n",
+        log.spec.origin
+    );
+    let evidence =
+        log.ctx
+            .state
+            .record_split_view(&log.spec.id, view.as_bytes(), &cp.note, "", log.ctx.now);
+    let unsaved = match &evidence {
+        Ok(_) => String::new(),
+        Err(e) => format!("\nTHE EVIDENCE COULD NOT BE SAVED ({e}): keep this output"),
+    };
+    LogOutcome::Misbehaved {
+        msg: format!(
+            "release history: {msg} (the history verified earlier, at size {size}, is not a prefix of the checkpoint in force)\n--- the checkpoint in force ---\n{}{unsaved}",
+            String::from_utf8_lossy(&cp.note)
+        ),
+        evidence: evidence.ok(),
+    }
 }
 
 /// Rebuilder attestations of the release `found` in this log (DESIGN §3,

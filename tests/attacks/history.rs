@@ -415,3 +415,50 @@ pub fn index_pointing_elsewhere(require: &str) -> Outcome {
         .put(&format!("bt/index/{:02x}", sha[0]), rec.to_vec());
     verdict(w.verify("1.0", None))
 }
+
+/// The saved checkpoint replaced by a fork's while the release history
+/// read from the honest log stays (a state directory restored in part, or
+/// a machine that lost its checkpoint and meets a log serving a fork):
+/// the history's growth proves the split view, which is kept as evidence
+/// and raises the alarm like any other — the run after it is refused for
+/// the alarm, not decided afresh.
+#[test]
+fn a_fork_of_the_release_history_is_a_split_view_with_its_alarm() {
+    let mut w = world(1, "latest = true\n");
+    fill(&mut w, 0, true, true, false);
+    let first = w.verify("2.0", None);
+    assert_eq!(first.code, 0, "{}", first.reason);
+    // The fork shares leaf 0 and logs 2.0 again at leaf 1 (another
+    // `published`), then grows.
+    let (b2, _) = program("2.0");
+    let (b3, _) = program("3.0");
+    let mut forked = w.logs[0].history.fork(1);
+    forked.append(release(&w.publisher, NAME, "2.0", &b2, NOW - DAY + 1));
+    forked.append(release(&w.publisher, NAME, "3.0", &b3, NOW - 60));
+    w.serve_history(0, &forked, 3);
+    let note = w.note_of(0, &forked, 3, Some(NOW - 30));
+    w.logs[0].src.put("checkpoint", note.clone());
+    w.store.put_checkpoint(&w.logs[0].id(), &note, NOW - 30);
+
+    let v = w.verify("3.0", None);
+    assert_eq!(v.code, 123, "{}", v.reason);
+    assert!(
+        v.reason.contains("release history") && v.reason.contains("is not a prefix"),
+        "{}",
+        v.reason
+    );
+    assert_eq!(w.store.evidence().len(), 1, "the evidence is kept");
+    let alarm = w.store.alarm(&w.logs[0].id());
+    assert!(alarm.is_some(), "the alarm is raised");
+    let again = w.verify("3.0", None);
+    assert_eq!(again.code, 123, "{}", again.reason);
+    // The control: the same fork reached with no history read before is
+    // no split view (there is nothing it contradicts).
+    let mut fresh = world(1, "latest = true\n");
+    fresh.logs[0].history = forked;
+    fresh.serve_history(0, &fresh.logs[0].history, 3);
+    let note = fresh.note_of(0, &fresh.logs[0].history, 3, Some(NOW - 30));
+    fresh.logs[0].src.put("checkpoint", note);
+    let ok = fresh.verify("3.0", None);
+    assert_eq!(ok.code, 0, "{}", ok.reason);
+}
