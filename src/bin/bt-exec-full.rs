@@ -307,7 +307,7 @@ fn run(cli: ExecCli) -> Res<u8> {
                 bt_exec::say!("bt-exec: {m}")
             });
             print_lines(&status::report(&store, &policy, now()));
-            Ok(code)
+            Ok(status::exit_code(&store, &policy, code))
         }
         Some(ExecCmd::Alarm(AlarmCmd::Clear { origin })) => {
             let store = store()?;

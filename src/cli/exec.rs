@@ -114,10 +114,11 @@ pub enum ExecCmd {
     /// Share the checkpoint cache with other machines.
     #[command(subcommand)]
     Gossip(GossipCmd),
-    /// Prove pending checkpoint pairs (reaching their logs, unless --offline;
-    /// 123 when one is a split view), then show each log's cached checkpoint,
-    /// its age, alarms, pending pairs and the cache size (its content-addressed
-    /// files; temporary files are not counted).
+    /// Prove pending checkpoint pairs (reaching their logs, unless --offline),
+    /// then show each log's cached checkpoint, its age, alarms, pending pairs
+    /// and the cache size (its content-addressed files; temporary files are
+    /// not counted). Exits 123 when a pair is a split view or while any log's
+    /// alarm stands.
     Status {
         /// The policy file.
         #[arg(long, value_name = "FILE")]

@@ -24,6 +24,23 @@ pub fn report(store: &Store, policy: &Policy, now: u64) -> Vec<String> {
     out
 }
 
+/// The exit code of `status`: what proving the pending pairs gave, or 123
+/// while the alarm of any log of the policy stands. A script or a fleet
+/// that polls `status` learns of a split view recorded by any run or
+/// import, not only from the command that proved it.
+pub fn exit_code(store: &Store, policy: &Policy, proving: u8) -> u8 {
+    let alarmed = policy
+        .trust
+        .logs
+        .iter()
+        .any(|l| store.alarm(&l.id).is_some());
+    if alarmed {
+        crate::verify::exit::worse(proving, crate::verify::exit::MISBEHAVIOUR)
+    } else {
+        proving
+    }
+}
+
 /// Each log's cached checkpoint, alarm and release history.
 fn logs(store: &Store, policy: &Policy, now: u64, out: &mut Vec<String>) {
     let keys: Vec<_> = policy
