@@ -76,12 +76,7 @@ fn split_view(
         &proof_text,
         log.ctx.now,
     );
-    // The split view stands (123) whether or not its evidence could be
-    // kept; a failed write is said, never swallowed.
-    let unsaved = match &evidence {
-        Ok(_) => String::new(),
-        Err(e) => format!("\nTHE EVIDENCE COULD NOT BE SAVED ({e}): keep this output"),
-    };
+    let unsaved = unsaved(&evidence);
     LogOutcome::Misbehaved {
         msg: format!(
             "split view: {what}\n--- one checkpoint ---\n{}--- the other ---\n{}{unsaved}",
@@ -89,6 +84,16 @@ fn split_view(
             String::from_utf8_lossy(&newer.note)
         ),
         evidence: evidence.ok(),
+    }
+}
+
+/// What a split view's message adds when its evidence could not be kept:
+/// the split view stands (123) either way; a failed write is said, never
+/// swallowed.
+pub(super) fn unsaved<E: std::fmt::Display>(evidence: &Result<std::path::PathBuf, E>) -> String {
+    match evidence {
+        Ok(_) => String::new(),
+        Err(e) => format!("\nTHE EVIDENCE COULD NOT BE SAVED ({e}): keep this output"),
     }
 }
 

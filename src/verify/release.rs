@@ -135,10 +135,7 @@ fn history_split(
         log.ctx
             .state
             .record_split_view(&log.spec.id, view.as_bytes(), &cp.note, "", log.ctx.now);
-    let unsaved = match &evidence {
-        Ok(_) => String::new(),
-        Err(e) => format!("\nTHE EVIDENCE COULD NOT BE SAVED ({e}): keep this output"),
-    };
+    let unsaved = super::checkpoint::unsaved(&evidence);
     LogOutcome::Misbehaved {
         msg: format!(
             "release history: {msg} (the history verified earlier, at size {size}, is not a prefix of the checkpoint in force)\n--- the checkpoint in force ---\n{}{unsaved}",
