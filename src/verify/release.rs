@@ -81,7 +81,13 @@ pub(super) fn update_view(
 ) -> Step<()> {
     use crate::history::growth::Fault;
     use crate::history::HistoryError;
-    let (have, _) = view.size();
+    let (have, root) = view.size();
+    // The same size with another root: the history read before and the
+    // checkpoint in force are two trees (no tiles needed to know it).
+    if have == cp.checkpoint.size && have > 0 && root.is_some_and(|r| r != cp.checkpoint.root) {
+        let msg = format!("two different trees of size {have}");
+        return Err(history_split(log, (have, root), cp, msg));
+    }
     if have >= cp.checkpoint.size {
         return Ok(());
     }

@@ -462,3 +462,33 @@ fn a_fork_of_the_release_history_is_a_split_view_with_its_alarm() {
     let ok = fresh.verify("3.0", None);
     assert_eq!(ok.code, 0, "{}", ok.reason);
 }
+
+/// As above with a fork of the very size of the history read before:
+/// the same size, another root, is a split view without a tile read.
+#[test]
+fn a_fork_the_size_of_the_release_history_is_a_split_view_with_its_alarm() {
+    let mut w = world(1, "latest = true\n");
+    fill(&mut w, 0, true, true, false);
+    let first = w.verify("2.0", None);
+    assert_eq!(first.code, 0, "{}", first.reason);
+    let (b2, _) = program("2.0");
+    let mut forked = w.logs[0].history.fork(1);
+    forked.append(release(&w.publisher, NAME, "2.0", &b2, NOW - DAY + 1));
+    w.serve_history(0, &forked, 2);
+    let note = w.note_of(0, &forked, 2, Some(NOW - 30));
+    w.logs[0].src.put("checkpoint", note.clone());
+    w.store.put_checkpoint(&w.logs[0].id(), &note, NOW - 30);
+
+    let v = w.verify("2.0", None);
+    assert_eq!(v.code, 123, "{}", v.reason);
+    assert!(
+        v.reason.contains("two different trees of size 2"),
+        "{}",
+        v.reason
+    );
+    assert_eq!(w.store.evidence().len(), 1, "the evidence is kept");
+    assert!(
+        w.store.alarm(&w.logs[0].id()).is_some(),
+        "the alarm is raised"
+    );
+}
