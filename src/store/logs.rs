@@ -134,10 +134,22 @@ impl Store {
     /// An alarm file that exists but cannot be read counts as raised: a
     /// split view recorded once must not be forgotten because its record
     /// became unreadable (fail closed).
+    ///
+    /// Its text reaches the terminal in `status` and in every refusal for
+    /// the alarm: control characters in it are shown escaped, never sent.
     pub fn alarm(&self, log: &LogId) -> Option<String> {
         let p = self.alarm_path(log);
         match fsutil::read_optional(&p, 4096) {
-            Ok(b) => b.map(|b| String::from_utf8_lossy(&b).trim().to_string()),
+            Ok(b) => b.map(|b| {
+                String::from_utf8_lossy(&b)
+                    .trim()
+                    .chars()
+                    .map(|c| match c {
+                        c if c.is_control() => format!("\\u{{{:x}}}", u32::from(c)),
+                        c => c.to_string(),
+                    })
+                    .collect()
+            }),
             Err(e) => Some(format!("{} (unreadable: {e})", p.display())),
         }
     }
@@ -252,5 +264,9 @@ mod tests {
         std::fs::remove_file(other.alarm_path(&id)).unwrap();
         std::fs::create_dir_all(other.alarm_path(&id)).unwrap();
         assert!(other.alarm(&id).is_some(), "an unreadable alarm counts");
+        std::fs::remove_dir(other.alarm_path(&id)).unwrap();
+        std::fs::write(other.alarm_path(&id), b"seen\x1b[2J\nthen").unwrap();
+        let shown = other.alarm(&id).unwrap();
+        assert_eq!(shown, "seen\\u{1b}[2J\\u{a}then");
     }
 }
