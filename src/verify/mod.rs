@@ -1,5 +1,5 @@
 //! The decision: is this file proven to policy? Every log is checked
-//! concurrently ([`log::verify_log`]); the results are combined here into
+//! concurrently ([`prove::verify_log`]); the results are combined here into
 //! one verdict with one exit code (DESIGN §8, §10).
 
 mod cause;
