@@ -88,6 +88,20 @@ pub(super) fn update_view(
         let msg = format!("two different trees of size {have}");
         return Err(history_split(log, (have, root), cp, msg));
     }
+    // A smaller checkpoint in force (the saved one lost or replaced while
+    // the view stayed): the view's own first entries, each the exact leaf
+    // it was verified as, say whether it is a prefix — no tile read.
+    if cp.checkpoint.size < have && cp.checkpoint.size > 0 {
+        if let Some(r) = root_at(view, cp.checkpoint.size) {
+            if r != cp.checkpoint.root {
+                let msg = format!(
+                    "the release history's first {} entries are another tree than the checkpoint of that size",
+                    cp.checkpoint.size
+                );
+                return Err(history_split(log, (have, root), cp, msg));
+            }
+        }
+    }
     if have >= cp.checkpoint.size {
         return Ok(());
     }
@@ -111,6 +125,19 @@ pub(super) fn update_view(
         "release history: {added} new entries read and verified"
     ));
     Ok(())
+}
+
+/// The root of the first `size` entries of `view`, recomputed from them
+/// (`None` when one cannot be read: the caller decides as before).
+fn root_at(view: &dyn crate::history::View, size: u64) -> Option<crate::tlog::Hash> {
+    let mut hashes = crate::tlog::store::TileHashes::new();
+    hashes.set_fresh(0, vec![]);
+    for i in 0..size {
+        let leaf = view.entry(i).ok()?.encode();
+        let stored = tlog_tiles::stored_hashes(i, &leaf, &hashes).ok()?;
+        hashes.push_fresh(&stored);
+    }
+    hashes.tree_hash(size).ok()
 }
 
 /// The release history this machine verified earlier is not a prefix of

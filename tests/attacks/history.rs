@@ -492,3 +492,42 @@ fn a_fork_the_size_of_the_release_history_is_a_split_view_with_its_alarm() {
         "the alarm is raised"
     );
 }
+
+/// As above with a fork smaller than the history read before: the
+/// history's own first entries are another tree than the checkpoint of
+/// that size. The fork's program does not run.
+#[test]
+fn a_fork_smaller_than_the_release_history_is_a_split_view_with_its_alarm() {
+    let mut w = world(1, "latest = true\n");
+    fill(&mut w, 0, true, true, false);
+    let first = w.verify("2.0", None);
+    assert_eq!(first.code, 0, "{}", first.reason);
+    let (b9, _) = program("9.0");
+    let mut forked = w.logs[0].history.fork(0);
+    forked.append(release(&w.publisher, NAME, "9.0", &b9, NOW - 60));
+    w.serve_history(0, &forked, 1);
+    let note = w.note_of(0, &forked, 1, Some(NOW - 30));
+    w.logs[0].src.put("checkpoint", note.clone());
+    w.store.put_checkpoint(&w.logs[0].id(), &note, NOW - 30);
+
+    let v = w.verify("9.0", None);
+    assert_eq!(v.code, 123, "{}", v.reason);
+    assert!(v.reason.contains("another tree"), "{}", v.reason);
+    assert_eq!(w.store.evidence().len(), 1, "the evidence is kept");
+    assert!(
+        w.store.alarm(&w.logs[0].id()).is_some(),
+        "the alarm is raised"
+    );
+
+    // The control: the honest checkpoint of size 1 in force instead is a
+    // prefix of the history, no split view.
+    let mut w = world(1, "latest = true\n");
+    fill(&mut w, 0, true, true, false);
+    assert_eq!(w.verify("2.0", None).code, 0);
+    w.serve(0, 1, Some(NOW - 30));
+    let note = w.logs[0].src.read("checkpoint").unwrap();
+    w.store.put_checkpoint(&w.logs[0].id(), &note, NOW - 30);
+    let v = w.verify("1.0", None);
+    assert_ne!(v.code, 123, "{}", v.reason);
+    assert!(w.store.alarm(&w.logs[0].id()).is_none(), "{}", v.reason);
+}
