@@ -416,46 +416,68 @@ pub fn index_pointing_elsewhere(require: &str) -> Outcome {
     verdict(w.verify("1.0", None))
 }
 
-/// The saved checkpoint replaced by a fork's while the release history
-/// read from the honest log stays (a state directory restored in part, or
-/// a machine that lost its checkpoint and meets a log serving a fork):
-/// the history's growth proves the split view, which is kept as evidence
-/// and raises the alarm like any other — the run after it is refused for
-/// the alarm, not decided afresh.
-#[test]
-fn a_fork_of_the_release_history_is_a_split_view_with_its_alarm() {
+/// 1.0 and 2.0 logged and 2.0 run under `latest` (the release history read
+/// at size 2); then the log serves `forked` at its full size, cosigned,
+/// and the saved checkpoint is replaced by that note (a state directory
+/// restored in part, or a machine that lost its checkpoint).
+fn history_then_fork(build: impl FnOnce(&World) -> super::world::History) -> World {
     let mut w = world(1, "latest = true\n");
     fill(&mut w, 0, true, true, false);
     let first = w.verify("2.0", None);
     assert_eq!(first.code, 0, "{}", first.reason);
+    let forked = build(&w);
+    let size = forked.leaves.len() as u64;
+    w.serve_history(0, &forked, size);
+    let note = w.note_of(0, &forked, size, Some(NOW - 30));
+    w.logs[0].src.put("checkpoint", note.clone());
+    w.store.put_checkpoint(&w.logs[0].id(), &note, NOW - 30);
+    w
+}
+
+/// Running `version` is a split view saying `says`, with its evidence kept
+/// and the alarm raised.
+fn split_with_alarm(w: &World, version: &str, says: &[&str]) {
+    let v = w.verify(version, None);
+    assert_eq!(v.code, 123, "{}", v.reason);
+    for s in says {
+        assert!(v.reason.contains(s), "{}", v.reason);
+    }
+    assert_eq!(w.store.evidence().len(), 1, "the evidence is kept");
+    assert!(
+        w.store.alarm(&w.logs[0].id()).is_some(),
+        "the alarm is raised"
+    );
+}
+
+/// The saved checkpoint replaced by a fork's while the release history
+/// read from the honest log stays: the history's growth proves the split
+/// view, which is kept as evidence and raises the alarm like any other —
+/// the run after it is refused for the alarm, not decided afresh.
+#[test]
+fn a_fork_of_the_release_history_is_a_split_view_with_its_alarm() {
     // The fork shares leaf 0 and logs 2.0 again at leaf 1 (another
     // `published`), then grows.
     let (b2, _) = program("2.0");
     let (b3, _) = program("3.0");
-    let mut forked = w.logs[0].history.fork(1);
-    forked.append(release(&w.publisher, NAME, "2.0", &b2, NOW - DAY + 1));
-    forked.append(release(&w.publisher, NAME, "3.0", &b3, NOW - 60));
-    w.serve_history(0, &forked, 3);
-    let note = w.note_of(0, &forked, 3, Some(NOW - 30));
-    w.logs[0].src.put("checkpoint", note.clone());
-    w.store.put_checkpoint(&w.logs[0].id(), &note, NOW - 30);
-
-    let v = w.verify("3.0", None);
-    assert_eq!(v.code, 123, "{}", v.reason);
-    assert!(
-        v.reason.contains("release history") && v.reason.contains("is not a prefix"),
-        "{}",
-        v.reason
-    );
-    assert_eq!(w.store.evidence().len(), 1, "the evidence is kept");
-    let alarm = w.store.alarm(&w.logs[0].id());
-    assert!(alarm.is_some(), "the alarm is raised");
+    let w = history_then_fork(|w| {
+        let mut forked = w.logs[0].history.fork(1);
+        forked.append(release(&w.publisher, NAME, "2.0", &b2, NOW - DAY + 1));
+        forked.append(release(&w.publisher, NAME, "3.0", &b3, NOW - 60));
+        forked
+    });
+    split_with_alarm(&w, "3.0", &["release history", "is not a prefix"]);
     let again = w.verify("3.0", None);
     assert_eq!(again.code, 123, "{}", again.reason);
     // The control: the same fork reached with no history read before is
     // no split view (there is nothing it contradicts).
     let mut fresh = world(1, "latest = true\n");
-    fresh.logs[0].history = forked;
+    fresh.logs[0].history = w.logs[0].history.fork(1);
+    fresh.logs[0]
+        .history
+        .append(release(&w.publisher, NAME, "2.0", &b2, NOW - DAY + 1));
+    fresh.logs[0]
+        .history
+        .append(release(&w.publisher, NAME, "3.0", &b3, NOW - 60));
     fresh.serve_history(0, &fresh.logs[0].history, 3);
     let note = fresh.note_of(0, &fresh.logs[0].history, 3, Some(NOW - 30));
     fresh.logs[0].src.put("checkpoint", note);
@@ -467,30 +489,13 @@ fn a_fork_of_the_release_history_is_a_split_view_with_its_alarm() {
 /// the same size, another root, is a split view without a tile read.
 #[test]
 fn a_fork_the_size_of_the_release_history_is_a_split_view_with_its_alarm() {
-    let mut w = world(1, "latest = true\n");
-    fill(&mut w, 0, true, true, false);
-    let first = w.verify("2.0", None);
-    assert_eq!(first.code, 0, "{}", first.reason);
     let (b2, _) = program("2.0");
-    let mut forked = w.logs[0].history.fork(1);
-    forked.append(release(&w.publisher, NAME, "2.0", &b2, NOW - DAY + 1));
-    w.serve_history(0, &forked, 2);
-    let note = w.note_of(0, &forked, 2, Some(NOW - 30));
-    w.logs[0].src.put("checkpoint", note.clone());
-    w.store.put_checkpoint(&w.logs[0].id(), &note, NOW - 30);
-
-    let v = w.verify("2.0", None);
-    assert_eq!(v.code, 123, "{}", v.reason);
-    assert!(
-        v.reason.contains("two different trees of size 2"),
-        "{}",
-        v.reason
-    );
-    assert_eq!(w.store.evidence().len(), 1, "the evidence is kept");
-    assert!(
-        w.store.alarm(&w.logs[0].id()).is_some(),
-        "the alarm is raised"
-    );
+    let w = history_then_fork(|w| {
+        let mut forked = w.logs[0].history.fork(1);
+        forked.append(release(&w.publisher, NAME, "2.0", &b2, NOW - DAY + 1));
+        forked
+    });
+    split_with_alarm(&w, "2.0", &["two different trees of size 2"]);
 }
 
 /// As above with a fork smaller than the history read before: the
@@ -498,26 +503,13 @@ fn a_fork_the_size_of_the_release_history_is_a_split_view_with_its_alarm() {
 /// that size. The fork's program does not run.
 #[test]
 fn a_fork_smaller_than_the_release_history_is_a_split_view_with_its_alarm() {
-    let mut w = world(1, "latest = true\n");
-    fill(&mut w, 0, true, true, false);
-    let first = w.verify("2.0", None);
-    assert_eq!(first.code, 0, "{}", first.reason);
     let (b9, _) = program("9.0");
-    let mut forked = w.logs[0].history.fork(0);
-    forked.append(release(&w.publisher, NAME, "9.0", &b9, NOW - 60));
-    w.serve_history(0, &forked, 1);
-    let note = w.note_of(0, &forked, 1, Some(NOW - 30));
-    w.logs[0].src.put("checkpoint", note.clone());
-    w.store.put_checkpoint(&w.logs[0].id(), &note, NOW - 30);
-
-    let v = w.verify("9.0", None);
-    assert_eq!(v.code, 123, "{}", v.reason);
-    assert!(v.reason.contains("another tree"), "{}", v.reason);
-    assert_eq!(w.store.evidence().len(), 1, "the evidence is kept");
-    assert!(
-        w.store.alarm(&w.logs[0].id()).is_some(),
-        "the alarm is raised"
-    );
+    let w = history_then_fork(|w| {
+        let mut forked = w.logs[0].history.fork(0);
+        forked.append(release(&w.publisher, NAME, "9.0", &b9, NOW - 60));
+        forked
+    });
+    split_with_alarm(&w, "9.0", &["another tree"]);
 
     // The control: the honest checkpoint of size 1 in force instead is a
     // prefix of the history, no split view.
