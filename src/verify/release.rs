@@ -127,17 +127,24 @@ pub(super) fn update_view(
     Ok(())
 }
 
-/// The root of the first `size` entries of `view`, recomputed from them
-/// (`None` when one cannot be read: the caller decides as before).
+/// The root of the first `size` entries of `view`, recomputed from the
+/// entries it holds — but only when the same recomputation over all of
+/// them gives the root the view was verified at. A view keeps each entry
+/// re-encoded, and a log may serve a leaf in another valid CBOR framing;
+/// a view damaged on disk may still decode. Either way its entries are no
+/// longer the exact leaves, and an honest log must not be called forked
+/// for it: `None`, and the caller decides as before.
 fn root_at(view: &dyn crate::history::View, size: u64) -> Option<crate::tlog::Hash> {
+    let (have, root) = view.size();
     let mut hashes = crate::tlog::store::TileHashes::new();
     hashes.set_fresh(0, vec![]);
-    for i in 0..size {
+    for i in 0..have {
         let leaf = view.entry(i).ok()?.encode();
         let stored = tlog_tiles::stored_hashes(i, &leaf, &hashes).ok()?;
         hashes.push_fresh(&stored);
     }
-    hashes.tree_hash(size).ok()
+    let faithful = root.is_some() && hashes.tree_hash(have).ok() == root;
+    faithful.then(|| hashes.tree_hash(size).ok()).flatten()
 }
 
 /// The release history this machine verified earlier is not a prefix of

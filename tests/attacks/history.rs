@@ -523,3 +523,31 @@ fn a_fork_smaller_than_the_release_history_is_a_split_view_with_its_alarm() {
     assert_ne!(v.code, 123, "{}", v.reason);
     assert!(w.store.alarm(&w.logs[0].id()).is_none(), "{}", v.reason);
 }
+
+/// An honest log whose leaf 0 is served in another valid CBOR framing (an
+/// indefinite-length array): the release history keeps it re-encoded, so
+/// its entries no longer hash to the tree they were verified in. A smaller
+/// honest checkpoint in force is then not judged from them: no split view,
+/// no alarm.
+#[test]
+fn a_history_kept_re_encoded_calls_no_honest_log_forked() {
+    let mut w = world(1, "latest = true\n");
+    let (b1, _) = program("1.0");
+    let (b2, _) = program("2.0");
+    let mut leaf0 = release(&w.publisher, NAME, "1.0", &b1, NOW - 2 * DAY);
+    assert_eq!(leaf0[0], 0x83, "a CBOR array of three");
+    leaf0[0] = 0x9f;
+    leaf0.push(0xff);
+    w.logs[0].history.append(leaf0);
+    let leaf1 = release(&w.publisher, NAME, "2.0", &b2, NOW - DAY);
+    w.logs[0].history.append(leaf1);
+    w.serve(0, 2, Some(NOW - 60));
+    let first = w.verify("2.0", None);
+    assert_eq!(first.code, 0, "{}", first.reason);
+    w.serve(0, 1, Some(NOW - 30));
+    let note = w.logs[0].src.read("checkpoint").unwrap();
+    w.store.put_checkpoint(&w.logs[0].id(), &note, NOW - 30);
+    let v = w.verify("1.0", None);
+    assert_ne!(v.code, 123, "{}", v.reason);
+    assert!(w.store.alarm(&w.logs[0].id()).is_none(), "{}", v.reason);
+}
