@@ -231,7 +231,11 @@ pub fn open_beneath(root: &Path, rel: &Path) -> io::Result<File> {
 /// Reads a regular file ([`open_regular`]) up to `cap` bytes; a larger file
 /// is an error, not truncated.
 pub fn read_capped(path: &Path, cap: usize) -> io::Result<Vec<u8>> {
-    let (f, meta) = open_regular_with_metadata(path)?;
+    read_opened(path, open_regular_with_metadata(path)?, cap)
+}
+
+/// The content of `f`, opened from `path`, at most `cap` bytes.
+fn read_opened(path: &Path, (f, meta): (File, fs::Metadata), cap: usize) -> io::Result<Vec<u8>> {
     // Sized from the file's length (a hint only: the cap is what bounds it),
     // so a small file is one read rather than a series of growing ones.
     let hint = meta.len().min(cap as u64) as usize;
@@ -295,6 +299,29 @@ pub fn read_optional(path: &Path, cap: usize) -> io::Result<Option<Vec<u8>>> {
     }
 }
 
+/// Reads a file if it exists, with its modification time (Unix seconds;
+/// `None` when it cannot be told), from the descriptor read.
+pub fn read_optional_with_mtime(
+    path: &Path,
+    cap: usize,
+) -> io::Result<Option<(Vec<u8>, Option<u64>)>> {
+    let opened = match open_regular_with_metadata(path) {
+        Ok(o) => o,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            crate::strict::check_absent(path).map_err(io::Error::other)?;
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let mtime = opened
+        .1
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs());
+    read_opened(path, opened, cap).map(|b| Some((b, mtime)))
+}
+
 /// An exclusive advisory lock on a file, released on drop.
 pub struct Lock(#[allow(dead_code)] Flock<File>);
 
@@ -318,7 +345,7 @@ impl Lock {
     /// The lock file, created if needed: opened without following a link
     /// and without blocking (a FIFO planted there would hang the open), and
     /// only ever a regular file.
-    fn open(path: &Path) -> io::Result<File> {
+    pub fn open(path: &Path) -> io::Result<File> {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
         }
@@ -326,6 +353,7 @@ impl Lock {
         let f = OpenOptions::new()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
             .mode(0o600)
             .custom_flags(flags.bits())

@@ -443,7 +443,7 @@ const ROWS: &[Row] = &[
 const HONEST: &[Row] = &[
     Row {
         attacker: "none",
-        attack: "a log that neither grows nor is cosigned again, fetched after refresh",
+        attack: "a log that neither grows nor is cosigned again, refreshed after refresh",
         route: "warm path",
         run: unchanged_log_fetched_again,
         code: 0,

@@ -32,6 +32,60 @@ fn policy_check(file: &Path) -> Res<u8> {
     Ok(0)
 }
 
+/// The longest a background refresher runs: it then exits (124), as if
+/// killed, which leaves the state as a run would (every save is atomic).
+const REFRESHER_MAX: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// `bt-exec refresh` (src/exec/refresh.rs): by hand or a timer, in the
+/// foreground; `--detach`, the intermediate a run starts; `--background`,
+/// the detached refresher it starts in turn.
+fn refresh(policy: Option<&Path>, detach: bool, background: bool) -> Res<u8> {
+    use bt_exec::exec::{background as bg, refresh};
+    let store = store()?;
+    if detach {
+        // The lock the run took is inherited, and passes on to the child.
+        let me = std::env::current_exe().map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
+        let policy = policy.ok_or_else(|| Fail::new(exit::CONFIG, "--detach needs --policy"))?;
+        bg::detach(&me, policy).map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
+        return Ok(0);
+    }
+    let started = now();
+    let _lock =
+        if background {
+            // Its own session: no terminal's signals (a ^C to the program the
+            // run execs) reach it. It holds the lock it inherited.
+            let _ = nix::unistd::setsid();
+            std::thread::spawn(|| {
+                std::thread::sleep(REFRESHER_MAX);
+                std::process::exit(i32::from(exit::UNREACHABLE));
+            });
+            None
+        } else {
+            Some(bg::hold(&store.state, started).map_err(|e| {
+                Fail::new(exit::CONFIG, format!("cannot take the refresh lock: {e}"))
+            })?)
+        };
+    let out = match load_policy(policy, &store) {
+        Ok(p) => {
+            let out = refresh::refresh(&context(&p, &store, false));
+            refresh::record(&store, started, now(), &out);
+            out
+        }
+        Err(f) => {
+            let out = refresh::Outcome {
+                code: f.code,
+                lines: vec![f.message],
+            };
+            refresh::record(&store, started, now(), &out);
+            return Err(Fail::new(out.code, out.lines.concat()));
+        }
+    };
+    if !background {
+        print_lines(&out.lines);
+    }
+    Ok(out.code)
+}
+
 /// Prints a report built by the library, a line at a time.
 fn print_lines(lines: &[String]) {
     for l in lines {
@@ -74,9 +128,17 @@ fn locate(
         bt_exec::exec::program::resolve(program).map_err(|m| Fail::new(exit::NOT_FOUND, m))?;
     let standalone = verdict::standalone(common.policy.as_deref(), sigsum);
     let store = store()?;
-    let ingested = args
-        .filter(|_| common.may_serve_warm())
-        .and_then(|args| memo::run_warm(common.policy.as_deref(), &store, &path, program, args));
+    let ingested = args.filter(|_| common.may_serve_warm()).and_then(|args| {
+        let full = || std::env::current_exe().ok();
+        // An --offline run makes no request, nor starts what would.
+        let full: Option<&dyn Fn() -> Option<PathBuf>> = (!common.offline).then_some(&full);
+        memo::run_warm(
+            common.policy.as_deref(),
+            &store,
+            (&path, program, args),
+            full,
+        )
+    });
     let (policy, digest) = if standalone {
         (verdict::standalone_policy(), None)
     } else {
@@ -150,6 +212,12 @@ fn verify_and_maybe_run(
         &path,
         &verdict,
     )?;
+    if !common.offline {
+        if let Ok(me) = std::env::current_exe() {
+            // The state met the policy; the next run finds it fetched again.
+            let _ = bt_exec::exec::background::after_run(&store, &policy, &me, now());
+        }
+    }
     match args {
         None => Ok(0),
         Some(args) => {
@@ -275,6 +343,11 @@ fn run(cli: ExecCli) -> Res<u8> {
             program,
         }) => verify_and_maybe_run(&common, &sigsum.flags(), &program, None),
         Some(ExecCmd::Policy(PolicyCmd::Check { file })) => policy_check(&file),
+        Some(ExecCmd::Refresh {
+            policy,
+            detach,
+            background,
+        }) => refresh(policy.as_deref(), detach, background),
         Some(ExecCmd::Completions { shell }) => {
             use clap::CommandFactory;
             let script = bt_exec::cli::completions(shell, ExecCli::command(), "bt-exec");

@@ -25,11 +25,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use bt_exec::cli::ExecCli;
-use bt_exec::exec::{app, memo, named, program};
+use bt_exec::exec::{app, background, memo, named, program};
 use bt_exec::verify::exit;
-
-/// The full bt-exec's file name, in the directory of this binary.
-const FULL: &str = "bt-exec-full";
 
 /// Runs PROGRAM at once when the command line is the run form and a warm
 /// verdict holds; returns otherwise.
@@ -51,7 +48,15 @@ fn run_warm(args: &[OsString]) {
         return;
     };
     // Execs when the verdict holds and the strict modes refused nothing.
-    let _ = memo::run_warm(common.policy.as_deref(), &store, &path, program, args);
+    let full = || own_file().ok().map(|me| background::full_beside(&me));
+    // An --offline run makes no request, nor starts what would.
+    let full: Option<&dyn Fn() -> Option<PathBuf>> = (!common.offline).then_some(&full);
+    let _ = memo::run_warm(
+        common.policy.as_deref(),
+        &store,
+        (&path, program, args),
+        full,
+    );
 }
 
 /// This binary's own file: /proc/self/exe, else (where /proc is not
@@ -74,13 +79,12 @@ fn own_file() -> Result<PathBuf, String> {
 /// Becomes `bt-exec-full`; returns why not.
 fn hand_over(argv0: &OsStr, args: &[OsString]) -> String {
     if std::env::var_os(program::FROM_FRONT).is_some() {
-        return format!(
-            "the {FULL} installed beside bt-exec is another copy of bt-exec's front, \
-             not the full bt-exec: install both again (install.sh)"
-        );
+        return "the bt-exec-full installed beside bt-exec is another copy of bt-exec's front, \
+                not the full bt-exec: install both again (install.sh)"
+            .into();
     }
     let full = match own_file() {
-        Ok(me) => me.with_file_name(FULL),
+        Ok(me) => background::full_beside(&me),
         Err(e) => return e,
     };
     if std::fs::symlink_metadata(&full).is_err() {

@@ -26,7 +26,11 @@ directory above one, or a file in them, that another user could have written inc
 be yours or root's and not writable by group or others); 126 refused: not proven to policy \
 (a PROGRAM.tlog-proof beside it that does not verify, or is not a regular file, included); 127 program \
 not found, not executable or not a regular file.\n\n\
-A program named like a subcommand (verify, gossip, status, alarm, policy, completions) runs with `bt-exec -- NAME`."
+A program whose proof is cached is proven from the saved state alone while the saved checkpoints \
+meet the policy (max_age, the witness quorum); when one was fetched require.refresh ago or more \
+(default 10m), the run still answers from the state and starts one background `bt-exec refresh` \
+for the next run. Only a state that cannot meet the policy makes a run wait for the network.\n\n\
+A program named like a subcommand (verify, refresh, gossip, status, alarm, policy, completions) runs with `bt-exec -- NAME`."
 )]
 pub struct ExecCli {
     #[command(subcommand)]
@@ -111,6 +115,26 @@ pub enum ExecCmd {
         sigsum: SigsumArgs,
         program: std::ffi::OsString,
     },
+    /// Fetch every policy log's checkpoint now: prove it consistent with the
+    /// saved one, save it, prove pending checkpoint pairs, raise an alarm on a
+    /// split view, and bring the release history up to date when the policy's
+    /// rules read it. Runs start it in the background once the saved
+    /// checkpoints are older than require.refresh; a timer may run it too.
+    /// Exits 0 when every log was refreshed, 123 on a split view, 124 when a
+    /// log could not be reached (its saved checkpoint stays in force while it
+    /// meets the policy), 126 when a log's checkpoint no longer meets the
+    /// policy, 125 when the state cannot be written.
+    Refresh {
+        /// The policy file.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// Start a detached refresher and exit at once (what a run does).
+        #[arg(long, hide = true)]
+        detach: bool,
+        /// Be the detached refresher: no terminal, the outcome recorded only.
+        #[arg(long, hide = true, conflicts_with = "detach")]
+        background: bool,
+    },
     /// Share the checkpoint cache with other machines.
     #[command(subcommand)]
     Gossip(GossipCmd),
@@ -173,8 +197,9 @@ pub enum AlarmCmd {
 }
 
 /// Names that make the first word a subcommand rather than PROGRAM.
-const EXEC_SUBCOMMANDS: [&str; 7] = [
+const EXEC_SUBCOMMANDS: [&str; 8] = [
     "verify",
+    "refresh",
     "gossip",
     "status",
     "alarm",
@@ -267,6 +292,7 @@ mod tests {
             &["--offline", "--json", "-v", "--audit", "prog"],
             &["--verbose", "--", "--weird-name", "-x"],
             &["--", "verify", "x"],
+            &["--", "refresh"],
             &["--policy", "verify", "prog"],
             &["example.org/hello@latest", "arg"],
             &["prog", "verify"],
@@ -316,6 +342,8 @@ mod tests {
             &["verify", "prog"],
             &["--json", "status"],
             &["gossip", "export"],
+            &["refresh"],
+            &["refresh", "--policy", "p"],
             &["help"],
             &["policy", "check", "f"],
             &["alarm", "clear", "o"],

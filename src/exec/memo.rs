@@ -40,17 +40,21 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::exec::app::now;
+use crate::exec::background;
 use crate::exec::saving::{run_at, RunAt};
 use crate::fsutil::{self, Durability};
 use crate::policy::{Mode, Policy};
 use crate::store::{Ingested, Store};
 use crate::verify::Verdict;
 
-/// v2: the state files a verdict depends on are named by the log's
-/// identity (origin and key). A v1 verdict names the files of state keyed by
-/// origin alone, which are gone once moved (src/store/migrate.rs): "the
-/// alarm is absent" would hold for ever, so v1 verdicts must never serve.
-const VERSION: &str = "bt-exec memo v2";
+/// v3: each dependency line says whether it is a log's checkpoint (whose
+/// age starts the background refresher), and the header holds
+/// `require.refresh`. (v2 named the state files by the log's identity, as
+/// v3 does; a v1 verdict names the files of state keyed by origin alone,
+/// which are gone once moved — src/store/migrate.rs — so "the alarm is
+/// absent" would hold for ever: v1 verdicts must never serve.) Verdicts of
+/// another version are not read: the next run verifies in full.
+const VERSION: &str = "bt-exec memo v3";
 /// Cap on a memo and on each file it depends on.
 const MAX_BYTES: usize = 1 << 20;
 /// At most this many files per memo.
@@ -65,45 +69,61 @@ fn memo_path(store: &Store, policy_digest: &[u8; 32], sha256: &[u8; 32]) -> Path
     store.state.join("memos").join(&key[..2]).join(&key)
 }
 
-/// Digest of a dependency's content: `-` when absent, else 32 hex digits.
-fn content_digest(path: &Path) -> Option<String> {
-    match fsutil::read_optional(path, MAX_BYTES) {
-        Ok(None) => Some("-".into()),
-        Ok(Some(b)) => Some(hex::encode(&Sha256::digest(&b)[..16])),
+/// Digest of a dependency's content (`-` when absent, else 32 hex
+/// digits) and, when present, its modification time (Unix seconds).
+fn content_digest(path: &Path) -> Option<(String, Option<u64>)> {
+    match fsutil::read_optional_with_mtime(path, MAX_BYTES) {
+        Ok(None) => Some(("-".into(), None)),
+        Ok(Some((b, mtime))) => Some((hex::encode(&Sha256::digest(&b)[..16]), mtime)),
         Err(_) => None,
     }
 }
 
+/// The line kind of a log's checkpoint: its modification time is when it
+/// was last fetched, which the background refresher goes by.
+const CHECKPOINT: &str = "c";
+/// The line kind of any other dependency.
+const FILE: &str = "f";
+
+/// A memo that holds.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Held {
+    /// `require.refresh` (seconds) under the policy it was made for.
+    pub refresh: u64,
+    /// Whether one of the logs' checkpoints was fetched `refresh` ago or
+    /// more: the run starts the background refresher
+    /// (`crate::exec::background::due`).
+    pub refresh_due: bool,
+}
+
 /// Whether a memo of running `sha256` under the policy text with
-/// `policy_digest` holds at `now`.
-pub fn holds(store: &Store, policy_digest: &[u8; 32], sha256: &[u8; 32], now: u64) -> bool {
-    let Ok(Some(bytes)) =
-        fsutil::read_optional(&memo_path(store, policy_digest, sha256), MAX_BYTES)
-    else {
-        return false;
-    };
-    let Ok(text) = std::str::from_utf8(&bytes) else {
-        return false;
-    };
+/// `policy_digest` holds at `now`, and whether a refresh is due.
+pub fn holds(store: &Store, policy_digest: &[u8; 32], sha256: &[u8; 32], now: u64) -> Option<Held> {
+    let bytes =
+        fsutil::read_optional(&memo_path(store, policy_digest, sha256), MAX_BYTES).ok()??;
+    let text = std::str::from_utf8(&bytes).ok()?;
     let mut lines = text.lines();
     let header = format!("{VERSION} {}", hex::encode(sha256));
     if lines.next() != Some(header.as_str()) {
-        return false;
+        return None;
     }
-    let Some((created, until)) = lines.next().and_then(|l| {
-        let (a, b) = l.split_once(' ')?;
-        Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?))
-    }) else {
-        return false;
+    let mut times = lines.next()?.split(' ').map(|t| t.parse::<u64>().ok());
+    let (Some(Some(created)), Some(Some(until)), Some(Some(refresh)), None) =
+        (times.next(), times.next(), times.next(), times.next())
+    else {
+        return None;
     };
     // A clock set back before the memo was made is not trusted with it.
     if now < created || now >= until {
-        return false;
+        return None;
     }
     let mut deps = 0;
+    let mut fetched = vec![];
     for line in lines {
-        let Some((digest, rel)) = line.split_once(' ') else {
-            return false;
+        let mut parts = line.splitn(3, ' ');
+        let (Some(kind), Some(digest), Some(rel)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return None;
         };
         deps += 1;
         // Paths are relative to the state directory and stay inside it.
@@ -111,14 +131,21 @@ pub fn holds(store: &Store, policy_digest: &[u8; 32], sha256: &[u8; 32], now: u6
         let inside = rel
             .components()
             .all(|c| matches!(c, std::path::Component::Normal(_)));
-        if deps > MAX_DEPS
-            || !inside
-            || content_digest(&store.state.join(rel)).as_deref() != Some(digest)
-        {
-            return false;
+        if deps > MAX_DEPS || !inside || (kind != CHECKPOINT && kind != FILE) {
+            return None;
+        }
+        let (d, mtime) = content_digest(&store.state.join(rel))?;
+        if d != digest {
+            return None;
+        }
+        if kind == CHECKPOINT {
+            fetched.push(mtime);
         }
     }
-    deps > 0
+    (deps > 0).then(|| Held {
+        refresh,
+        refresh_due: crate::exec::background::due(&fetched, now, refresh),
+    })
 }
 
 /// The state files a verdict depends on, each with the content the
@@ -126,28 +153,38 @@ pub fn holds(store: &Store, policy_digest: &[u8; 32], sha256: &[u8; 32], now: u6
 /// only grow, so a change in between shows as a difference later), or from
 /// the very bytes checked.
 #[derive(Default)]
-pub struct Snapshot(Vec<(PathBuf, String)>);
+pub struct Snapshot(Vec<(&'static str, PathBuf, String)>);
 
 impl Snapshot {
     /// Records `path` with its content now.
     pub fn read(&mut self, path: PathBuf) -> std::io::Result<()> {
-        let d = content_digest(&path).ok_or_else(|| {
+        self.read_as(FILE, path)
+    }
+
+    /// Records a log's checkpoint at `path` with its content now (its age
+    /// starts the background refresher).
+    pub fn checkpoint(&mut self, path: PathBuf) -> std::io::Result<()> {
+        self.read_as(CHECKPOINT, path)
+    }
+
+    fn read_as(&mut self, kind: &'static str, path: PathBuf) -> std::io::Result<()> {
+        let (d, _) = content_digest(&path).ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::InvalidData, "an unreadable dependency")
         })?;
-        self.0.push((path, d));
+        self.0.push((kind, path, d));
         Ok(())
     }
 
     /// Records that `path` must not exist (the verdict required that).
     pub fn absent(&mut self, path: PathBuf) {
-        self.0.push((path, "-".into()));
+        self.0.push((FILE, path, "-".into()));
     }
 
     /// Records `path` with the content `bytes` (`None`: absent) the caller
     /// read and checked.
     pub fn content(&mut self, path: PathBuf, bytes: Option<&[u8]>) {
         let d = bytes.map_or("-".into(), |b| hex::encode(&Sha256::digest(b)[..16]));
-        self.0.push((path, d));
+        self.0.push((FILE, path, d));
     }
 }
 
@@ -158,15 +195,18 @@ pub fn write(
     policy_digest: &[u8; 32],
     sha256: &[u8; 32],
     now: u64,
-    valid_until: u64,
+    (valid_until, refresh): (u64, u64),
     deps: &Snapshot,
 ) -> std::io::Result<()> {
     let invalid = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, m.to_string());
     if deps.0.is_empty() || deps.0.len() > MAX_DEPS || valid_until <= now {
         return Err(invalid("nothing to record"));
     }
-    let mut text = format!("{VERSION} {}\n{now} {valid_until}\n", hex::encode(sha256));
-    for (path, digest) in &deps.0 {
+    let mut text = format!(
+        "{VERSION} {}\n{now} {valid_until} {refresh}\n",
+        hex::encode(sha256)
+    );
+    for (kind, path, digest) in &deps.0 {
         let rel = path
             .strip_prefix(&store.state)
             .map_err(|_| invalid("a dependency outside the state directory"))?;
@@ -174,7 +214,7 @@ pub fn write(
             .to_str()
             .filter(|r| !r.contains('\n'))
             .ok_or_else(|| invalid("a path that is not one UTF-8 line"))?;
-        text.push_str(&format!("{digest} {rel}\n"));
+        text.push_str(&format!("{kind} {digest} {rel}\n"));
     }
     let p = memo_path(store, policy_digest, sha256);
     fsutil::write_atomic(&p, text.as_bytes(), 0o644, Durability::Batch)
@@ -182,15 +222,16 @@ pub fn write(
 
 /// Runs PROGRAM (`path`, typed as `program`) at once when a warm verdict
 /// recorded for its bytes under this exact policy text (`--policy`
-/// `policy_flag`, else the default) still holds. Returns when there is
-/// none, with the program ingested when that got so far, and the full
-/// verification follows.
+/// `policy_flag`, else the default) still holds — first starting the
+/// background refresher, the full bt-exec at `full()`, when a log's
+/// checkpoint is older than `require.refresh` (never for an `--offline`
+/// run: `full` is `None`). Returns when there is none, with the program
+/// ingested when that got so far, and the full verification follows.
 pub fn run_warm(
     policy_flag: Option<&Path>,
     store: &Store,
-    path: &Path,
-    program: &OsStr,
-    args: &[OsString],
+    (path, program, args): (&Path, &OsStr, &[OsString]),
+    full: Option<&dyn Fn() -> Option<PathBuf>>,
 ) -> Option<Ingested> {
     let policy_path = Policy::locate(policy_flag)?;
     // A policy another user could rewrite decides nothing here: the full
@@ -203,7 +244,15 @@ pub fn run_warm(
         }
     }
     let file = store.ingest(path).ok()?;
-    if holds(store, &Policy::text_digest(&text), &file.sha256, now()) {
+    let now = now();
+    if let Some(held) = holds(store, &Policy::text_digest(&text), &file.sha256, now) {
+        if held.refresh_due {
+            // The run goes on whatever this does: the state meets the
+            // policy, and the next run tries again.
+            if let Some(full) = full.and_then(|f| f()) {
+                let _ = background::start(&store.state, &full, &policy_path, now, held.refresh);
+            }
+        }
         // Returns only if the exec failed; the full path then decides.
         let _ = crate::exec::program::exec(&file.cas_path, program, args);
     }
@@ -242,7 +291,7 @@ pub fn pending(store: &Store, policy: &Policy, policy_digest: [u8; 32]) -> Optio
         // rests on was a fork, so it ends the verdict. Attack stopped: a
         // warm verdict under `latest` outliving the checkpoint that shows
         // 2.0, while `bt-exec verify` on the same state refuses 1.0.
-        deps.read(store.checkpoint_path(&l.id)).ok()?;
+        deps.checkpoint(store.checkpoint_path(&l.id)).ok()?;
         if history {
             for f in crate::history::DirView::files(store, &l.id) {
                 deps.read(f).ok()?;
@@ -292,7 +341,7 @@ pub fn record(store: &Store, policy: &Policy, verdict: &Verdict, pending: Pendin
         &policy_digest,
         &verdict.file.sha256,
         now(),
-        until,
+        (until, policy.require.refresh.as_secs()),
         &deps,
     );
 }

@@ -17,15 +17,21 @@
 //!   checked.
 //! - [`status`]: the reports of `status` and `policy check`, as lines; the
 //!   online contact that proves pending pairs.
+//! - [`refresh`]: `bt-exec refresh`: every log's checkpoint fetched,
+//!   proven and saved, split views made alarms.
+//! - [`background`]: when a run starts a detached refresher, and starting
+//!   one (at most one at a time).
 //! - [`audit`]: audit mode's records.
 //! - [`program`]: finding the program and `execve` of the verified copy.
 
 pub mod app;
 pub mod audit;
+pub mod background;
 pub mod gossip;
 pub mod memo;
 pub mod named;
 pub mod program;
+pub mod refresh;
 pub mod report;
 pub mod saving;
 pub mod status;

@@ -13,6 +13,7 @@ use crate::store::Store;
 pub fn report(store: &Store, policy: &Policy, now: u64) -> Vec<String> {
     let mut out = vec![format!("policy: {}", policy.path.display())];
     logs(store, policy, now, &mut out);
+    refresher(store, policy, now, &mut out);
     runs(store, policy, now, &mut out);
     audit(store, now, &mut out);
     out.push(format!(
@@ -81,6 +82,42 @@ fn logs(store: &Store, policy: &Policy, now: u64, out: &mut Vec<String>) {
                 "  release history: {n} entries verified and indexed"
             ));
         }
+    }
+}
+
+/// How often the checkpoints are fetched again, and how the last
+/// `bt-exec refresh` ended (`refresh/last`; its text escaped: a file in
+/// the state directory is shown, never obeyed by the terminal).
+fn refresher(store: &Store, policy: &Policy, now: u64, out: &mut Vec<String>) {
+    let every = policy.require.refresh.as_secs();
+    out.push(if every == 0 {
+        "refresh: 0 s, every run fetches each log's checkpoint".into()
+    } else {
+        format!("refresh: a run past {every} s starts a background `bt-exec refresh`")
+    });
+    match crate::exec::refresh::last(store) {
+        Some((started, ended, code, lines)) => {
+            out.push(format!(
+                "  last refresh: started {} s ago, took {} s, exit {code}",
+                now.saturating_sub(started),
+                ended.saturating_sub(started)
+            ));
+            for l in lines.iter().take(64) {
+                let shown: String = l
+                    .chars()
+                    .flat_map(|c| {
+                        let e: Vec<char> = if c.is_control() {
+                            c.escape_default().collect()
+                        } else {
+                            vec![c]
+                        };
+                        e
+                    })
+                    .collect();
+                out.push(format!("    {shown}"));
+            }
+        }
+        None => out.push("  no refresh recorded yet".into()),
     }
 }
 

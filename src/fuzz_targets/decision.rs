@@ -19,6 +19,7 @@
 //! reading of every log the run checked ([`Truth::latest`]). The fuzzer holds no key: signing goes through the script's
 //! operations, which record what they sign.
 
+mod refresher;
 mod script;
 #[cfg(test)]
 mod tests;
@@ -42,7 +43,7 @@ use crate::store::{Ingested, Pair};
 use crate::tlog::{Checkpoint, Hash, TlogProof};
 use crate::verify::{LogOutcome, Sidecars, Verdict};
 use truth::{Signed, Truth};
-use world::{world, Files, Setup, ORIGINS, PROGRAM, REFRESH, START};
+use world::{world, Files, Setup, ORIGINS, PROGRAM, START};
 
 /// At most this many operations, and decisions, per input (each decision
 /// verifies signatures and hashes a few hundred leaves).
@@ -486,31 +487,20 @@ impl Game {
             .take(listed)
             .any(|s| self.state.alarm(&s.log_id).is_some());
         let evidence = self.state.evidence().len();
-        let srcs = [self.logs[0].src.clone(), self.logs[1].src.clone()];
-        let sources: Box<crate::verify::Sources> = Box::new(move |spec| {
-            let i = usize::from(spec.origin == ORIGINS[1]);
-            Some(srcs[i].clone() as Arc<dyn Source>)
-        });
-        let ctx = crate::verify::Context {
-            policy: w.policy(self.setup),
-            state: &self.state,
-            offline: self.offline,
-            now: self.now,
-            deadline: Instant::now() + Duration::from_secs(60),
-            sources: Some(&*sources),
-        };
         let file = Ingested {
             sha256: w.sha256,
             size: PROGRAM.len() as u64,
             cas_path: PathBuf::from("/nonexistent"),
             cached: false,
         };
-        let decided = crate::exec::saving::decide_and_save(
-            &self.state,
-            self.now,
-            || Ok(crate::verify::verify(&ctx, file.clone(), self.sidecars())),
-            |v: &Verdict| (&v.logs, v.file.sha256),
-        );
+        let decided = self.with_ctx(|ctx| {
+            crate::exec::saving::decide_and_save(
+                &self.state,
+                self.now,
+                || Ok(crate::verify::verify(ctx, file.clone(), self.sidecars())),
+                |v: &Verdict| (&v.logs, v.file.sha256),
+            )
+        });
         let v = match decided {
             Ok((v, _)) => v,
             Err(f) => panic!("one process alone moved its own saved state: {}", f.message),
@@ -564,14 +554,15 @@ impl Game {
             let Some(l) = r.log.as_ref().map(|id| self.log_of(id)) else {
                 continue;
             };
-            // The warm path makes no request: only within `refresh` of
-            // the saved checkpoint's fetch, and never under a history
-            // rule while a pair is pending (DESIGN §6).
-            if r.warm_until.is_some() {
-                let age = saved_at[l].and_then(|t| self.now.checked_sub(t));
+            // The warm path makes no request: only while the saved
+            // checkpoint meets the policy (`max_age` after its freshest
+            // quorum), however long ago it was fetched, and never under a
+            // history rule while a pair is pending (DESIGN §6).
+            if let Some(until) = r.warm_until {
                 assert!(
-                    age.is_some_and(|a| a < REFRESH),
-                    "log {l} decided on the warm path with its checkpoint saved {age:?} s ago"
+                    until > self.now && saved_at[l].is_some(),
+                    "log {l} decided on the warm path with a checkpoint fresh until {until}, at {}",
+                    self.now
                 );
                 assert!(
                     !self.setup.latest || pending_before[l].is_empty(),
@@ -587,6 +578,27 @@ impl Game {
                 );
             }
         }
+        // What the run starts when a saved checkpoint is older than
+        // `refresh`; the alarm it may raise refuses the next decision.
+        self.refresher();
+    }
+
+    /// `f` with the verification context of this moment: the game's
+    /// state, clock and sources, the setup's policy.
+    fn with_ctx<T>(&self, f: impl FnOnce(&crate::verify::Context) -> T) -> T {
+        let srcs = [self.logs[0].src.clone(), self.logs[1].src.clone()];
+        let sources: Box<crate::verify::Sources> = Box::new(move |spec| {
+            let i = usize::from(spec.origin == ORIGINS[1]);
+            Some(srcs[i].clone() as Arc<dyn Source>)
+        });
+        f(&crate::verify::Context {
+            policy: world().policy(self.setup),
+            state: &self.state,
+            offline: self.offline,
+            now: self.now,
+            deadline: Instant::now() + Duration::from_secs(60),
+            sources: Some(&*sources),
+        })
     }
 
     /// Each log's pending pairs, as the state holds them.

@@ -7,6 +7,8 @@ mod sections;
 mod trust;
 
 pub use config::{ConfigError, Loaded, Policy};
-pub use parts::{parse_duration, Mode, Publisher, Rebuilder, Require, SigsumSection};
+pub use parts::{
+    parse_duration, Mode, Publisher, Rebuilder, Require, SigsumSection, DEFAULT_REFRESH,
+};
 
 pub use trust::{LogSpec, PolicyError, Quorum, TrustPolicy, WitnessSpec};

@@ -26,6 +26,9 @@ impl Publisher {
     }
 }
 
+/// `require.refresh` when the policy does not set it: ten minutes.
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(600);
+
 /// `[require]`, with DESIGN §10's defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Require {
@@ -35,10 +38,14 @@ pub struct Require {
     pub no_downgrade: bool,
     pub prior_revisions: u64,
     pub min_release_age: Duration,
-    /// While the cached checkpoint was fetched less than this long ago (and
-    /// still meets max_age), a file whose proof is cached is verified with
-    /// no network request. 0 (the default): every run fetches checkpoints,
-    /// so a split view is seen on the very next run.
+    /// How often each log's checkpoint is fetched again. A file whose
+    /// proof is cached is verified from the state alone while the saved
+    /// checkpoints meet the policy (`max_age`, the quorum); once one was
+    /// fetched `refresh` ago or more, a run still answers from the state
+    /// and starts one background `bt-exec refresh` for the next run
+    /// (src/exec/background.rs). 0: every run fetches each log's
+    /// checkpoint, so a split view is seen on the very next run. Default
+    /// [`DEFAULT_REFRESH`].
     pub refresh: Duration,
     /// Distinct listed rebuilders that must have logged the same file.
     pub rebuilders: usize,
@@ -53,7 +60,7 @@ impl Default for Require {
             no_downgrade: false,
             prior_revisions: 0,
             min_release_age: Duration::ZERO,
-            refresh: Duration::ZERO,
+            refresh: DEFAULT_REFRESH,
             rebuilders: 0,
         }
     }

@@ -91,8 +91,8 @@ pub struct LogReport {
     /// Attestations to cache: (rebuilder key, proof).
     pub save_attestations: Vec<([u8; 32], CachedProof)>,
     /// Proven on the warm path, from the state alone; until then (Unix
-    /// seconds) the warm path would still hold: `require.refresh` after the
-    /// checkpoint was fetched, `max_age` after its freshest quorum.
+    /// seconds) the warm path would still hold: `max_age` after the saved
+    /// checkpoint's freshest quorum.
     pub warm_until: Option<u64>,
     /// Set when the policy's history rules read this log's release history
     /// and it covers the checkpoint in force: the log was checked in this

@@ -27,6 +27,7 @@ pub use gossiped::{gossip_check, Gossip};
 pub(crate) use log::internal_error;
 pub use log::{Checked, LogOutcome, LogReport};
 pub use placed::Placed;
+pub use prove::{refresh_log, Refreshed};
 pub use release::{find_release, resolve_release};
 pub use releases::{recognised, rules_read_history};
 

@@ -18,22 +18,17 @@ use super::releases::rules_read_history;
 use crate::policy::LogSpec;
 use crate::store::Ingested;
 
-/// The warm path: a checkpoint fetched less than `require.refresh` ago that
-/// still meets the policy, and a cached proof of this file against it, need
-/// no network request at all. `None` when this log needs the full path.
+/// The warm path: a saved checkpoint that still meets the policy
+/// (`max_age`, the quorum) and a cached proof of this file against it need
+/// no network request at all, however long ago the checkpoint was fetched:
+/// keeping it fetched is the background refresher's work
+/// (src/exec/background.rs), started by the run that finds it older than
+/// `require.refresh`. `refresh = "0s"` turns the warm path off (every run
+/// fetches). `None` when this log needs the full path.
 pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport> {
-    let refresh = ctx.policy.require.refresh;
-    if refresh.is_zero() || ctx.state.alarm(&spec.id).is_some() {
+    if ctx.policy.require.refresh.is_zero() || ctx.state.alarm(&spec.id).is_some() {
         return None;
     }
-    // A save time after now (the clock moved back) is no age at all.
-    let age = ctx
-        .now
-        .checked_sub(ctx.state.checkpoint_saved_at(&spec.id)?)?;
-    if age >= refresh.as_secs() {
-        return None;
-    }
-    let refresh_until = ctx.now.saturating_add(refresh.as_secs() - age);
     let start = Instant::now();
     let log = Log::new(ctx, spec);
     let c = saved(&log).filter(|c| fresh(&log, c).is_ok())?;
@@ -69,11 +64,41 @@ pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport>
         .iter()
         .map(|x| (x.witness.name.clone(), x.timestamp))
         .collect();
-    report.warm_until = fresh_until(&log, &c).map(|t| t.min(refresh_until));
+    report.warm_until = fresh_until(&log, &c);
     report.history = rules.then(Default::default);
     report.checkpoint = Some(c.checkpoint);
     report.elapsed_ms = start.elapsed().as_millis();
     Some(report)
+}
+
+/// What `bt-exec refresh` learnt of one log ([`refresh_log`]).
+pub struct Refreshed {
+    /// Whether the log served a checkpoint (was reached).
+    pub reached: bool,
+    /// Entries of the release history read and verified now.
+    pub history: bool,
+}
+
+/// `bt-exec refresh` of one log: its checkpoint in force established as a
+/// run would (fetched, proven consistent with the saved one, pending pairs
+/// proven, a fork a split view with evidence) and, when the policy's
+/// history rules read it, its release history brought up to that
+/// checkpoint. The report holds what to save
+/// ([`crate::exec::saving::save`]).
+pub fn refresh_log(ctx: &Context, spec: &LogSpec) -> (LogReport, Step<Refreshed>) {
+    let log = Log::new(ctx, spec);
+    let mut report = LogReport::new(spec, LogOutcome::Refused(Cause::Internal, String::new()));
+    let r = current(&log, &mut report, None).and_then(|c| {
+        let reached = log.served.get().is_some();
+        let history = reached && rules_read_history(ctx.policy);
+        if history {
+            let view = ctx.state.view(&spec.id);
+            update_view(&log, &*view, &c)?;
+        }
+        Ok(Refreshed { reached, history })
+    });
+    report.narration = log.narration();
+    (report, r)
 }
 
 /// "Not in this log" from a log whose larger, witnessed served checkpoint

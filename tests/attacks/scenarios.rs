@@ -222,20 +222,29 @@ pub fn cosig(w: &World, i: usize, cp: &bt_exec::tlog::Checkpoint, t: u64) -> Str
     bt_exec::note::sign_cosignature_line(&w.witnesses[i], t, &cp.encode())
 }
 
-/// Warm path (`refresh = 10m`): 20 minutes on, the log serves exactly the
-/// saved checkpoint (it neither grew nor was cosigned again). Fetched
-/// again, it counts as fetched now, and the next run takes the warm path.
+/// Warm path (`refresh = 10m`): 20 minutes on, the state still answers
+/// (no request), and the refresh that run starts finds the log serving
+/// exactly the saved checkpoint (it neither grew nor was cosigned again).
+/// Fetched again, it counts as fetched now: no refresh is due after it.
 pub fn unchanged_log_fetched_again() -> Outcome {
     let mut w = honest();
     w.require.push_str("refresh = \"10m\"\n");
     w.now = NOW + 1200;
-    let full = w.verify("1.0", None);
-    assert!(full.logs[0].warm_until.is_none(), "{}", full.reason);
+    let due = |w: &World| {
+        let at = w.store.checkpoint_saved_at(&w.logs[0].id());
+        bt_exec::exec::background::due(&[at], w.now, 600)
+    };
+    assert!(due(&w), "saved 20 minutes ago, a refresh is due");
     let warm = w.verify("1.0", None);
     assert!(
         warm.logs[0].warm_until.is_some(),
-        "fetched again, the warm path holds: {}",
+        "the state answers: {}",
         warm.reason
     );
+    let policy = w.policy();
+    let srcs = w.sources();
+    let out = bt_exec::exec::refresh::refresh(&w.ctx(&policy, &srcs));
+    assert_eq!(out.code, 0, "{:?}", out.lines);
+    assert!(!due(&w), "fetched again, it counts as fetched now");
     verdict(warm)
 }

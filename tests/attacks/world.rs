@@ -179,8 +179,15 @@ impl World {
             names.join(" ")
         ));
         let publisher = B64.encode(self.publisher.verifying_key().as_bytes());
+        // Every route but the warm one fetches each log's checkpoint, as
+        // `refresh = "0s"` does (the default answers from the state).
+        let refresh = if self.require.contains("refresh") {
+            ""
+        } else {
+            "\nrefresh = \"0s\""
+        };
         let text = format!(
-            "trust = \"\"\"\n{trust}\"\"\"\n\n[[publisher]]\nnames = [\"example.org/*\"]\nkey = \"{publisher}\"\n{}\n[require]\n{}",
+            "trust = \"\"\"\n{trust}\"\"\"\n\n[[publisher]]\nnames = [\"example.org/*\"]\nkey = \"{publisher}\"\n{}\n[require]\n{}{refresh}",
             self.extra_policy, self.require
         );
         Policy::parse(&text, std::path::Path::new("policy.toml")).unwrap()

@@ -152,7 +152,17 @@ impl World {
         fs::write(self.logs[i].dir.join("checkpoint"), note).unwrap();
     }
 
+    /// Writes the policy with `require` as its `[require]` section. A
+    /// section that does not set `refresh` gets `refresh = "0s"`: these
+    /// tests follow what each run fetches, which the default (a run
+    /// answers from the state, a background refresher fetches:
+    /// tests/refresh.rs) would leave to the refresher.
     pub fn policy(&self, require: &str) -> PathBuf {
+        let require = if require.contains("refresh") {
+            require.to_string()
+        } else {
+            format!("{require}\nrefresh = \"0s\"")
+        };
         let mut trust = String::new();
         for l in &self.logs {
             trust.push_str(&format!("log {} {}\n", l.vkey, l.url));

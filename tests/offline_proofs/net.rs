@@ -95,7 +95,7 @@ impl Net {
             });
         }
         trust.push_str("group both all w0 w1\nquorum both\n");
-        let policy = format!("trust = \"\"\"\n{trust}\"\"\"\n\n[[publisher]]\nnames = [\"example.org/*\"]\nkey = \"{publisher}\"\n\n[require]\nlogs = 2\nmax_age = \"1h\"\n");
+        let policy = format!("trust = \"\"\"\n{trust}\"\"\"\n\n[[publisher]]\nnames = [\"example.org/*\"]\nkey = \"{publisher}\"\n\n[require]\nlogs = 2\nmax_age = \"1h\"\nrefresh = \"0s\"\n");
         fs::write(root.join("policy.toml"), policy).unwrap();
         fs::create_dir_all(root.join("bin")).unwrap();
         let mut net = Net {

@@ -114,8 +114,9 @@ fn one_log() -> Vec<(&'static str, Vec<Op>, Vec<u8>)> {
             vec![126],
         ),
         (
-            // Past `refresh` the saved checkpoint no longer decides alone,
-            // and a fork of what it covers is a split view.
+            // Past `refresh` the saved checkpoint still decides (it meets
+            // max_age), and the refresher that run starts finds the fork
+            // of what it covers: a split view, which refuses the next run.
             "fork-after-save",
             join(vec![
                 witnessed(vec![honest(200)]),
@@ -123,9 +124,10 @@ fn one_log() -> Vec<(&'static str, Vec<Op>, Vec<u8>)> {
                     Op::Decide,
                     Op::Clock { minutes: 11 },
                     fork(HONEST as u16, 100, Candidate::Genuine),
+                    Op::Decide,
                 ]),
             ]),
-            vec![0, 123],
+            vec![0, 0, 123],
         ),
         (
             // The log serves size 200, cosigned; the proof file's size-300

@@ -1,0 +1,254 @@
+//! The background refresher: keeping each log's saved checkpoint fetched
+//! without a run waiting for the network (`require.refresh`).
+//!
+//! A run answers from the saved state while it meets the policy
+//! (`max_age`, the quorum: `crate::verify` decides that). When a policy
+//! log's checkpoint was fetched `refresh` ago or more ([`due`]), the run
+//! also starts one detached `bt-exec refresh` ([`start`]) before it execs
+//! the program, so the next run finds the state fetched again. At most one
+//! refresher runs per state directory: the run that takes the lock
+//! `refresh/lock` (non-blocking `flock`) hands that very lock to the
+//! refresher it starts, which holds it until it exits (the kernel lets it
+//! go however that happens, `kill -9` included); a run that finds the lock
+//! held starts nothing. After an attempt (its start time is written in
+//! the lock file) a new one waits [`backoff`], so a log that cannot be
+//! reached is not asked again on every run.
+//!
+//! The refresher is started through an intermediate `bt-exec refresh
+//! --detach` that starts the real one (`--background`) and exits at once:
+//! the program the run execs is never the refresher's parent, so it never
+//! sees a child it did not start (a shell reaping any child, a SIGCHLD it
+//! did not ask for). The refresher leaves its own session, reads nothing
+//! from and writes nothing to the terminal, and records how it ended in
+//! `refresh/last` (`bt-exec status` shows it).
+//!
+//! Bound (docs/VERIFY.md): a split view a log starts serving is an alarm
+//! within `refresh` plus one run (the run that finds the checkpoint stale
+//! starts the refresher that sees it), and the run after the alarm is
+//! refused (123).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::policy::Policy;
+use crate::store::Store;
+
+/// The refresher's lock, below the state directory.
+pub const LOCK: &str = "refresh/lock";
+/// How the last refresh ended, below the state directory.
+pub const LAST: &str = "refresh/last";
+/// The longest wait after an attempt before a run starts another.
+pub const MAX_BACKOFF_SECS: u64 = 60;
+
+/// Whether a refresh is due at `now`: some policy log's checkpoint was
+/// saved (fetched) `refresh` seconds ago or more, or never, or at a time
+/// after `now` (a clock set back: its age is unknown). Never with
+/// `refresh` 0, where every run fetches. Pure: `saved_at` is each policy
+/// log's checkpoint save time.
+pub fn due(saved_at: &[Option<u64>], now: u64, refresh: u64) -> bool {
+    refresh > 0
+        && saved_at.iter().any(|t| match t {
+            Some(t) => now < *t || now - t >= refresh,
+            None => true,
+        })
+}
+
+/// How long after an attempt no run starts another: `refresh`, at most
+/// [`MAX_BACKOFF_SECS`].
+pub fn backoff(refresh: u64) -> u64 {
+    refresh.min(MAX_BACKOFF_SECS)
+}
+
+/// Whether an attempt that started at `last` (the lock file's modification
+/// time) leaves room for another at `now`. Pure. A time after `now` (a
+/// clock set back) does not hold attempts off.
+pub fn may_start(last: Option<u64>, now: u64, refresh: u64) -> bool {
+    match last {
+        Some(t) if t <= now => now - t >= backoff(refresh),
+        _ => true,
+    }
+}
+
+/// What [`start`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Started {
+    /// A refresher was started; it holds the lock.
+    Started,
+    /// A refresher is running already (the lock is held).
+    Running,
+    /// The last attempt started less than [`backoff`] ago.
+    Recent,
+    /// None could be started (why). The run goes on: the state still
+    /// meets the policy, and the next run tries again.
+    Failed(String),
+}
+
+/// Starts one detached refresher of the logs of the policy at `policy`,
+/// run by the full bt-exec at `full`, over the state directory `state`,
+/// unless one runs already or the last attempt was too recent. Waits only
+/// for the intermediate process (which starts the refresher and exits).
+pub fn start(state: &Path, full: &Path, policy: &Path, now: u64, refresh: u64) -> Started {
+    let lock_path = state.join(LOCK);
+    let file = match crate::fsutil::Lock::open(&lock_path) {
+        Ok(f) => f,
+        Err(e) => return Started::Failed(format!("{}: {e}", lock_path.display())),
+    };
+    // The lock is taken on this open file description and handed down
+    // with it; it is never unlocked explicitly (that would release the
+    // refresher's too), only closed here once the refresher has it.
+    use rustix::fs::{flock, FlockOperation};
+    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => return Started::Running,
+        Err(e) => return Started::Failed(format!("{}: {e}", lock_path.display())),
+    }
+    if !may_start(last_attempt(&file), now, refresh) {
+        return Started::Recent;
+    }
+    if let Err(e) = stamp(&file, now) {
+        return Started::Failed(format!("{}: {e}", lock_path.display()));
+    }
+    // Inherited by the intermediate and by the refresher it starts.
+    if let Err(e) = rustix::io::fcntl_setfd(&file, rustix::io::FdFlags::empty()) {
+        return Started::Failed(format!("{}: {e}", lock_path.display()));
+    }
+    let status = detached(Command::new(full))
+        .args(["refresh", "--detach", "--policy"])
+        .arg(policy)
+        .status();
+    drop(file);
+    match status {
+        Ok(s) if s.success() => Started::Started,
+        Ok(s) => Started::Failed(format!("{} refresh --detach: {s}", full.display())),
+        Err(e) => Started::Failed(format!("{}: {e}", full.display())),
+    }
+}
+
+/// The intermediate's part: starts the refresher (this binary, `exe`,
+/// with `refresh --background`) with the lock inherited, and returns
+/// without waiting for it.
+pub fn detach(exe: &Path, policy: &Path) -> std::io::Result<()> {
+    detached(Command::new(exe))
+        .args(["refresh", "--background", "--policy"])
+        .arg(policy)
+        .spawn()
+        .map(drop)
+}
+
+/// `cmd` with no terminal: standard descriptors on /dev/null, and none of
+/// the front's hand-over mark.
+fn detached(cmd: Command) -> Command {
+    let mut cmd = cmd;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .env_remove(crate::exec::program::FROM_FRONT);
+    cmd
+}
+
+/// What the lock file says of the last attempt: when it started (`None`
+/// for a file just created, or one that says nothing readable).
+fn last_attempt(file: &File) -> Option<u64> {
+    use std::io::Read;
+    let mut text = String::new();
+    file.take(64).read_to_string(&mut text).ok()?;
+    parse_stamp(&text)
+}
+
+/// The time in a lock file's text ([`stamp`]).
+fn parse_stamp(text: &str) -> Option<u64> {
+    text.strip_prefix(STAMP)?.trim_end().parse().ok()
+}
+
+/// How the lock file's text starts.
+const STAMP: &str = "refresh started ";
+
+/// Records on the lock file that an attempt starts at `now` (what
+/// [`may_start`] reads back).
+fn stamp(file: &File, now: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.set_len(0)?;
+    file.write_all_at(format!("{STAMP}{now}\n").as_bytes(), 0)
+}
+
+/// After a run decided by the full bt-exec (`full`, this binary): starts
+/// the refresher when a log of `policy` is due ([`due`]). Never with
+/// `--offline` (the caller's to check), nor for a policy with no logs.
+pub fn after_run(store: &Store, policy: &Policy, full: &Path, now: u64) -> Option<Started> {
+    let refresh = policy.require.refresh.as_secs();
+    let saved_at: Vec<Option<u64>> = policy
+        .trust
+        .logs
+        .iter()
+        .map(|l| store.checkpoint_saved_at(&l.id))
+        .collect();
+    due(&saved_at, now, refresh).then(|| start(&store.state, full, &policy.path, now, refresh))
+}
+
+/// `bt-exec refresh` run by hand or by a timer: waits for a refresher
+/// running already (which the kernel releases when it ends, however it
+/// ends), then holds the lock itself, stamped with `now` so that no run
+/// starts another meanwhile.
+pub fn hold(state: &Path, now: u64) -> std::io::Result<crate::fsutil::Lock> {
+    let path = state.join(LOCK);
+    let lock = crate::fsutil::Lock::exclusive(&path)?;
+    stamp(&crate::fsutil::Lock::open(&path)?, now)?;
+    Ok(lock)
+}
+
+/// The path of the full bt-exec beside `own` (the front's own file).
+pub fn full_beside(own: &Path) -> PathBuf {
+    own.with_file_name("bt-exec-full")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_only_past_refresh_and_never_with_refresh_zero() {
+        let now = 1_000_000;
+        assert!(!due(&[Some(now - 599)], now, 600));
+        assert!(due(&[Some(now - 600)], now, 600));
+        assert!(due(&[Some(now - 10), Some(now - 601)], now, 600));
+        assert!(due(&[Some(now - 10), None], now, 600), "never fetched");
+        assert!(due(&[Some(now + 5)], now, 600), "saved in the future");
+        assert!(!due(&[], now, 600));
+        assert!(!due(&[Some(0), None], now, 0), "refresh 0: runs fetch");
+    }
+
+    #[test]
+    fn attempts_wait_the_backoff_after_the_last_one() {
+        let now = 1_000_000;
+        assert_eq!(backoff(600), MAX_BACKOFF_SECS);
+        assert_eq!(backoff(2), 2);
+        assert!(may_start(None, now, 600));
+        assert!(!may_start(Some(now - 59), now, 600));
+        assert!(may_start(Some(now - 60), now, 600));
+        assert!(!may_start(Some(now - 1), now, 2));
+        assert!(may_start(Some(now - 2), now, 2));
+        assert!(may_start(Some(now + 100), now, 600), "a clock set back");
+    }
+
+    #[test]
+    fn the_lock_file_says_when_the_last_attempt_started() {
+        assert_eq!(parse_stamp("refresh started 1234\n"), Some(1234));
+        for text in [
+            "",
+            "refresh started \n",
+            "refresh started x",
+            "1234",
+            "refresh started -1",
+        ] {
+            assert_eq!(parse_stamp(text), None, "{text:?}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let f = crate::fsutil::Lock::open(&dir.path().join(LOCK)).unwrap();
+        assert_eq!(last_attempt(&f), None, "a lock file just created");
+        stamp(&f, 1234).unwrap();
+        stamp(&f, 99).unwrap();
+        let again = crate::fsutil::Lock::open(&dir.path().join(LOCK)).unwrap();
+        assert_eq!(last_attempt(&again), Some(99));
+    }
+}
