@@ -251,4 +251,68 @@ mod tests {
         let again = crate::fsutil::Lock::open(&dir.path().join(LOCK)).unwrap();
         assert_eq!(last_attempt(&again), Some(99));
     }
+
+    /// A stand-in for bt-exec-full: `refresh --detach` leaves a child
+    /// holding what it inherited for `secs` seconds, and exits at once.
+    fn stand_in(dir: &Path, secs: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join("full");
+        std::fs::write(&p, format!("#!/bin/sh\nsleep {secs} &\nexit 0\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    /// One refresher at a time: the lock passes to the process started and
+    /// is held until it ends; then the backoff holds the next attempt off.
+    #[test]
+    fn one_refresher_at_a_time_and_none_within_the_backoff() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, policy) = (dir.path().join("state"), dir.path().join("p.toml"));
+        let full = stand_in(dir.path(), 2);
+        let now = 1_000_000;
+        assert_eq!(start(&state, &full, &policy, now, 600), Started::Started);
+        assert_eq!(
+            start(&state, &full, &policy, now + 120, 600),
+            Started::Running,
+            "the child started holds the lock"
+        );
+        let free = || crate::fsutil::Lock::try_exclusive(&state.join(LOCK)).unwrap();
+        let t = std::time::Instant::now();
+        while free().is_none() {
+            assert!(t.elapsed().as_secs() < 30, "the lock was never released");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert_eq!(
+            start(&state, &full, &policy, now + 59, 600),
+            Started::Recent
+        );
+        assert_eq!(
+            start(&state, &full, &policy, now + 60, 600),
+            Started::Started
+        );
+    }
+
+    /// A lock file another local user planted (a link, one open to
+    /// others) starts nothing, and says why.
+    #[test]
+    fn a_planted_lock_file_starts_nothing() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let full = stand_in(dir.path(), 0);
+        std::fs::create_dir_all(state.join("refresh")).unwrap();
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, "").unwrap();
+        std::os::unix::fs::symlink(&target, state.join(LOCK)).unwrap();
+        let r = start(&state, &full, Path::new("p"), 1_000_000, 600);
+        assert!(matches!(r, Started::Failed(_)), "{r:?}");
+        std::fs::remove_file(state.join(LOCK)).unwrap();
+        std::fs::write(state.join(LOCK), "").unwrap();
+        std::fs::set_permissions(state.join(LOCK), std::fs::Permissions::from_mode(0o666)).unwrap();
+        let r = start(&state, &full, Path::new("p"), 1_000_000, 600);
+        assert!(
+            matches!(&r, Started::Failed(m) if m.contains("chmod 600")),
+            "{r:?}"
+        );
+    }
 }
