@@ -65,6 +65,18 @@ fn one(ctx: &Context, spec: &LogSpec) -> (u8, Vec<String>) {
             (Ok(_), Ok(Saved::Done(unsaved))) if !unsaved.is_empty() => {
                 (exit::CONFIG, unsaved.join("; "))
             }
+            // Reached, but what it served could not be used (a stale
+            // mirror's older checkpoint, tiles that do not link, a newer
+            // one not cosigned): not refreshed, whatever was reached.
+            (Ok(_), Ok(Saved::Done(_))) if report.unproven_growth.is_some() => {
+                let why = report.unproven_growth.as_deref().unwrap_or_default();
+                let size = report.checkpoint.as_ref().map_or(0, |c| c.size);
+                let line = format!(
+                    "{}: not refreshed: {why}; the saved checkpoint (size {size}) stays in force while it meets the policy",
+                    spec.label
+                );
+                (exit::UNREACHABLE, line)
+            }
             (Ok(r), Ok(Saved::Done(_))) => {
                 let line = done(spec, &report, r.reached, r.history, ctx.now);
                 (if r.reached { 0 } else { exit::UNREACHABLE }, line)

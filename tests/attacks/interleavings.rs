@@ -128,3 +128,42 @@ fn a_checkpoint_that_cannot_be_saved_is_said() {
         "{unsaved:?}"
     );
 }
+
+/// `bt-exec refresh` against a log (or a mirror) that serves an older
+/// checkpoint than the saved one: not refreshed (124), the saved one kept
+/// and not counted as fetched again, so the next run starts another
+/// refresher once the backoff has passed. Control: the log grown and
+/// cosigned is refreshed (0) and saved.
+#[test]
+fn a_refresh_served_a_stale_checkpoint_is_124_and_keeps_the_saved_one() {
+    use bt_exec::exec::{background, refresh};
+    let mut w = honest();
+    grow(&mut w, "1.1", 10);
+    assert_eq!(w.verify("1.0", None).code, 0);
+    let id = w.logs[0].id();
+    let fetched = w.store.checkpoint_saved_at(&id);
+    w.now = NOW + 1200;
+    w.serve(0, 4, Some(NOW - 60));
+    let policy = w.policy();
+    let srcs = w.sources();
+    let out = refresh::refresh(&w.ctx(&policy, &srcs));
+    assert_eq!(out.code, 124, "{:?}", out.lines);
+    assert!(
+        out.lines.concat().contains("not refreshed"),
+        "{:?}",
+        out.lines
+    );
+    assert_eq!(saved_size(&w), 10, "the saved checkpoint moved backwards");
+    assert_eq!(
+        w.store.checkpoint_saved_at(&id),
+        fetched,
+        "counted as fetched"
+    );
+    assert!(background::due(&[fetched], w.now, 600));
+    grow(&mut w, "1.2", 12);
+    let out = refresh::refresh(&w.ctx(&policy, &srcs));
+    assert_eq!(out.code, 0, "{:?}", out.lines);
+    assert_eq!(saved_size(&w), 12);
+    let fetched = w.store.checkpoint_saved_at(&id);
+    assert!(!background::due(&[fetched], w.now, 600), "{fetched:?}");
+}
