@@ -152,9 +152,20 @@ fn failed(spec: &LogSpec, o: &LogOutcome) -> String {
 /// below the state directory, for `bt-exec status`). Best effort.
 pub fn record(store: &Store, started: u64, ended: u64, out: &Outcome) {
     let mut text = format!("bt-exec refresh v1\n{started} {ended} {}\n", out.code);
-    for l in &out.lines {
-        // One line each, bounded: a message carries what a log served.
-        let l: String = l.chars().filter(|c| !c.is_control()).take(400).collect();
+    // A message's own lines stay lines (a split view's quotes both notes);
+    // each is bounded, and any other control character is a space: a
+    // message carries what a log served.
+    for l in out
+        .lines
+        .iter()
+        .flat_map(|l| l.lines())
+        .take(LAST_MAX_LINES)
+    {
+        let l: String = l
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(400)
+            .collect();
         text.push_str(&l);
         text.push('\n');
     }
@@ -167,8 +178,9 @@ pub fn record(store: &Store, started: u64, ended: u64, out: &Outcome) {
     let _ = fsutil::write_atomic(&p, text.as_bytes(), 0o644, Durability::Batch);
 }
 
-/// Cap on `refresh/last`.
+/// Caps on `refresh/last`.
 const LAST_MAX_BYTES: usize = 16 * 1024;
+const LAST_MAX_LINES: usize = 256;
 
 /// How the last refresh ended: (started, ended, exit code, its lines).
 pub fn last(store: &Store) -> Option<(u64, u64, u8, Vec<String>)> {
@@ -189,4 +201,48 @@ pub fn last(store: &Store) -> Option<(u64, u64, u8, Vec<String>)> {
 /// Whether `policy` keeps its logs fetched in the background.
 pub fn keeps_fetched(policy: &Policy) -> bool {
     !policy.require.refresh.is_zero()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a refresh records is read back line for line: a message's own
+    /// lines stay lines, control characters are spaces, and the record is
+    /// bounded whatever the logs served.
+    #[test]
+    fn the_last_refresh_is_recorded_bounded_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join("cache"), dir.path().join("state"));
+        assert!(last(&store).is_none(), "nothing recorded yet");
+        let out = Outcome {
+            code: 123,
+            lines: vec![
+                "log0: SPLIT VIEW: two trees\nexample.org/log0\n1\n".into(),
+                "log1: size 4\x1b[2J (grew from 3)".into(),
+            ],
+        };
+        record(&store, 10, 12, &out);
+        let (started, ended, code, lines) = last(&store).unwrap();
+        assert_eq!((started, ended, code), (10, 12, 123));
+        assert_eq!(
+            lines,
+            [
+                "log0: SPLIT VIEW: two trees",
+                "example.org/log0",
+                "1",
+                "log1: size 4 [2J (grew from 3)"
+            ]
+        );
+        let flood = Outcome {
+            code: 124,
+            lines: vec!["é".repeat(100_000), "x\n".repeat(10_000)],
+        };
+        record(&store, 20, 21, &flood);
+        let (.., code, lines) = last(&store).unwrap();
+        assert_eq!(code, 124);
+        assert!(lines.len() <= LAST_MAX_LINES, "{}", lines.len());
+        let p = store.state.join(crate::exec::background::LAST);
+        assert!(std::fs::metadata(p).unwrap().len() <= LAST_MAX_BYTES as u64);
+    }
 }
