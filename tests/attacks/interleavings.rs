@@ -167,3 +167,44 @@ fn a_refresh_served_a_stale_checkpoint_is_124_and_keeps_the_saved_one() {
     let fetched = w.store.checkpoint_saved_at(&id);
     assert!(!background::due(&[fetched], w.now, 600), "{fetched:?}");
 }
+
+/// The clock injected: 20 minutes after the fetch (past `refresh`) the
+/// saved state answers with the log down and nothing asked of it, and a
+/// refresh is due; past `max_age` the run asks the log (124 while it is
+/// down), and runs once it is back.
+#[test]
+fn past_refresh_the_state_answers_and_past_max_age_the_run_waits_for_the_log() {
+    use bt_exec::exec::background;
+    let mut w = honest();
+    w.require.push_str("refresh = \"10m\"\n");
+    let id = w.logs[0].id();
+    let src = w.logs[0].src.clone();
+    src.set_down(true);
+    let asked = src.asked().len();
+    w.now = NOW + 1200;
+    let v = w.verify("1.0", None);
+    assert_eq!(v.code, 0, "{}", v.reason);
+    assert!(
+        v.logs[0].warm_until.is_some(),
+        "from the state: {}",
+        v.reason
+    );
+    assert_eq!(
+        src.asked().len(),
+        asked,
+        "the log was asked: {:?}",
+        src.asked()
+    );
+    let fetched = w.store.checkpoint_saved_at(&id);
+    assert!(background::due(&[fetched], w.now, 600), "{fetched:?}");
+    // Cosigned at NOW - 60 with max_age 1h: stale from NOW + 3540.
+    w.now = NOW + 3600;
+    let v = w.verify("1.0", None);
+    assert_eq!(v.code, 124, "{}", v.reason);
+    assert!(src.asked().len() > asked, "the run did not ask the log");
+    src.set_down(false);
+    w.serve(0, 4, Some(NOW + 3590));
+    let v = w.verify("1.0", None);
+    assert_eq!(v.code, 0, "{}", v.reason);
+    assert!(v.logs[0].warm_until.is_none(), "fetched: {}", v.reason);
+}
