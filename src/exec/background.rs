@@ -60,8 +60,8 @@ pub fn backoff(refresh: u64) -> u64 {
     refresh.min(MAX_BACKOFF_SECS)
 }
 
-/// Whether an attempt that started at `last` (the lock file's modification
-/// time) leaves room for another at `now`. Pure. A time after `now` (a
+/// Whether an attempt that started at `last` (the time written in the
+/// lock file) leaves room for another at `now`. Pure. A time after `now` (a
 /// clock set back) does not hold attempts off.
 pub fn may_start(last: Option<u64>, now: u64, refresh: u64) -> bool {
     match last {
