@@ -322,6 +322,30 @@ pub fn read_optional_with_mtime(
     read_opened(path, opened, cap).map(|b| Some((b, mtime)))
 }
 
+/// Text read from a file, as it may be shown on a terminal: control
+/// characters (escape sequences, C1) and the invisible formatting ones
+/// (bidirectional overrides and isolates, zero-width characters, which can
+/// make a line read as another) are shown escaped as `\u{..}`, never sent.
+pub fn terminal_safe(text: &str) -> String {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{feff}')
+            || ('\u{200b}'..='\u{200f}').contains(&c)
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2060}'..='\u{206f}').contains(&c)
+            || ('\u{fff9}'..='\u{fffb}').contains(&c)
+    };
+    text.chars()
+        .map(|c| {
+            if hidden(c) {
+                format!("\\u{{{:x}}}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// An exclusive advisory lock on a file, released on drop.
 pub struct Lock(#[allow(dead_code)] Flock<File>);
 
@@ -394,6 +418,19 @@ pub fn sha256_reader(mut r: impl Read, limit: u64) -> io::Result<([u8; 32], u64)
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn text_for_a_terminal_shows_control_and_formatting_characters_escaped() {
+        assert_eq!(terminal_safe("plain é ✓"), "plain é ✓");
+        assert_eq!(
+            terminal_safe("a\x1b[2Jb\u{9b}c\n"),
+            "a\\u{1b}[2Jb\\u{9b}c\\u{a}"
+        );
+        assert_eq!(
+            terminal_safe("hello \u{202e}live\u{2066}\u{200b}\u{feff}"),
+            "hello \\u{202e}live\\u{2066}\\u{200b}\\u{feff}"
+        );
+    }
+
     use super::*;
 
     /// A FIFO with no writer, a directory and a device: each refused at

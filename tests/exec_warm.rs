@@ -130,7 +130,7 @@ fn signal_dispositions_and_standard_descriptors_pass_through() {
 /// A warm verdict (src/exec/memo.rs) stands in for the verification while
 /// nothing it depends on has changed: it alone runs the program (here with
 /// the cached proofs gone and no network), but an alarm, other bytes,
-/// another policy text, -v, or the end of `refresh` each send the run
+/// another policy text, -v, or the end of `max_age` each send the run
 /// through the full verification again.
 #[test]
 fn warm_verdicts_hold_only_while_their_state_and_time_do() {
@@ -195,20 +195,24 @@ fn warm_verdicts_hold_only_while_their_state_and_time_do() {
     fs::write(&w.prog, &tampered).unwrap();
     w.refused(126, "tampered after a warm verdict");
     fs::write(&w.prog, &original).unwrap();
-    // A verdict holds no longer than the warm path would: here 2 s.
-    w.policy("logs = 2\nmax_age = \"1h\"\nrefresh = \"2s\"");
+    // A verdict holds no longer than the saved checkpoints meet max_age
+    // (here 3 s after their cosignatures), however `refresh` is set.
+    w.policy("logs = 2\nmax_age = \"3s\"\nrefresh = \"1h\"");
+    for i in 0..2 {
+        w.cosign(i, &[Some(now()), Some(now())]);
+    }
     w.runs();
     w.runs();
-    std::thread::sleep(std::time::Duration::from_secs(3));
-    fs::rename(&checkpoints, &aside).unwrap();
-    let out = w.run(&["--offline", prog]);
     assert_eq!(
-        out.status.code(),
-        Some(124),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        w.memos(),
+        2,
+        "the warm run under this policy recorded its verdict"
     );
-    fs::rename(&aside, &checkpoints).unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let out = w.run(&["--offline", prog]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(124), "{err}");
+    assert!(err.contains("max_age"), "{err}");
 }
 
 /// A proof file beside the program is checked even when the cache alone

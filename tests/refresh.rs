@@ -9,155 +9,18 @@
 //! records every request as it arrives, and can delay each response.
 
 mod common;
+#[path = "common/refresher.rs"]
+mod refresher;
 #[path = "common/served.rs"]
 mod served;
 
 use std::fs;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use common::world::{chmod_x, now, World, BT_EXEC};
+use refresher::*;
 use served::Served;
-
-/// Polls `f` every 50 ms until it gives a value; fails after `secs`.
-fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(t) = f() {
-            return t;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(secs),
-            "{what} (waited {secs} s)"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// How the last refresh ended (`STATE/refresh/last`): its exit code and
-/// the whole record.
-fn last(w: &World) -> Option<(i32, String)> {
-    let text = fs::read_to_string(w.root.join("state/refresh/last")).ok()?;
-    let code = text.lines().nth(1)?.split(' ').nth(2)?.parse().ok()?;
-    Some((code, text))
-}
-
-fn forget_last(w: &World) {
-    let _ = fs::remove_file(w.root.join("state/refresh/last"));
-}
-
-/// Whether no process holds `STATE/refresh/lock` (a refresher holds it
-/// until it exits, however it exits).
-fn lock_free(w: &World) -> bool {
-    let lock = w.root.join("state/refresh/lock");
-    !lock.exists()
-        || Command::new("flock")
-            .arg("-n")
-            .arg(&lock)
-            .arg("true")
-            .status()
-            .expect("flock(1) could not be run")
-            .success()
-}
-
-/// Waits until no refresher is left running.
-fn no_refresher_left(w: &World) {
-    wait_for(
-        "a refresher is still running: STATE/refresh/lock is held",
-        60,
-        || lock_free(w).then_some(()),
-    );
-}
-
-/// Waits for the refresher a run started to record how it ended and to
-/// exit; returns its exit code and record.
-fn refresher_ended(w: &World, why: &str) -> (i32, String) {
-    let out = wait_for(
-        &format!("{why}: no refresher recorded how it ended in STATE/refresh/last"),
-        60,
-        || last(w),
-    );
-    no_refresher_left(w);
-    out
-}
-
-/// The lock file's content and modification time: a run that starts a
-/// refresher stamps it before it execs the program.
-fn lock_stamp(w: &World) -> Option<(String, SystemTime)> {
-    let p = w.root.join("state/refresh/lock");
-    Some((
-        fs::read_to_string(&p).ok()?,
-        fs::metadata(&p).ok()?.modified().ok()?,
-    ))
-}
-
-/// Sleeps until every saved checkpoint was fetched more than `secs` ago.
-fn wait_stale(w: &World, secs: u64) {
-    let newest = fs::read_dir(w.root.join("state/checkpoints"))
-        .expect("no saved checkpoints to grow stale")
-        .flatten()
-        .filter_map(|e| e.metadata().ok()?.modified().ok())
-        .max()
-        .expect("no saved checkpoint to grow stale");
-    let until = newest + Duration::from_secs(secs + 1);
-    if let Ok(d) = until.duration_since(SystemTime::now()) {
-        std::thread::sleep(d);
-    }
-}
-
-/// The identity log `i`'s state is keyed by.
-fn file_key(w: &World, i: usize) -> String {
-    let origin = format!("example.org/log{i}");
-    bt_exec::log_id::LogId::new(&origin, &w.logs[i].key.verifier()).file_key()
-}
-
-/// Log `i`'s saved checkpoint note.
-fn saved(w: &World, i: usize) -> Option<Vec<u8>> {
-    let name = format!("{}.checkpoint", file_key(w, i));
-    fs::read(w.root.join("state/checkpoints").join(name)).ok()
-}
-
-fn saved_size(w: &World, i: usize) -> u64 {
-    let note = saved(w, i).unwrap_or_else(|| panic!("log{i} has no saved checkpoint"));
-    let text = String::from_utf8_lossy(&note);
-    let size = text.lines().nth(1).and_then(|l| l.parse().ok());
-    size.unwrap_or_else(|| panic!("log{i}'s saved checkpoint has no size: {text}"))
-}
-
-fn alarm(w: &World, i: usize) -> PathBuf {
-    w.root.join("state/alarms").join(file_key(w, i))
-}
-
-/// Log `i` publishes `note`, atomically (as a log publishes it).
-fn publish_note(w: &World, i: usize, note: &[u8]) {
-    let tmp = w.logs[i].dir.join("checkpoint.tmp");
-    fs::write(&tmp, note).unwrap();
-    fs::rename(&tmp, w.logs[i].dir.join("checkpoint")).unwrap();
-}
-
-/// Log `i` serves a fork: another tree of the size it served, signed by
-/// its key and cosigned now by both witnesses.
-fn serve_fork(w: &World, i: usize) {
-    let mut cp = w.checkpoint(i);
-    cp.root.0[5] ^= 1;
-    publish_note(w, i, &w.sign(i, &cp, &[Some(now()), Some(now())]));
-}
-
-/// `bt-exec ARGS`: exit code, and stdout and stderr together.
-fn bt_exec(w: &World, args: &[&str]) -> (i32, String) {
-    let out = w.run(args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        !text.contains("panicked"),
-        "bt-exec {args:?} panicked: {text}"
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
 
 /// With `refresh = "2s"`, a run on checkpoints fetched longer ago still
 /// runs from the state and starts exactly one refresher, which fetches
@@ -587,4 +450,72 @@ fn dash_dash_refresh_runs_a_program_named_refresh() {
     );
     assert_eq!(last(&w).map(|l| l.0), Some(0), "STATE/refresh/last");
     no_refresher_left(&w);
+}
+
+/// The refresher a run starts holds nothing the run's caller left open: a
+/// shell reading the run's output through a descriptor above 2 sees its
+/// end when the program ends, not when the refresher, waiting on a slow
+/// log, does.
+#[test]
+fn the_refresher_holds_none_of_the_callers_descriptors() {
+    let mut w = World::ready(1);
+    let srv = Served::start(&mut w, &[0]);
+    w.policy("logs = 1\nmax_age = \"1h\"\nrefresh = \"2s\"");
+    w.runs();
+    w.runs();
+    wait_stale(&w, 2);
+    srv.set_delay(DELAY);
+    forget_last(&w);
+    // Fd 3 is the shell's standard output, which this test reads to its end.
+    let script = format!(
+        "exec 3>&1 >/dev/null 2>&1; {} {} </dev/null",
+        BT_EXEC,
+        w.prog.display()
+    );
+    let mut c = Command::new("sh");
+    w.env(c.arg("-c").arg(script)).stdout(Stdio::piped());
+    let start = Instant::now();
+    let out = c.output().expect("run sh");
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(3), "the program did not run");
+    assert!(
+        took < Duration::from_secs(DELAY),
+        "the caller's descriptor stayed open {took:?}: the refresher, waiting on a \
+         response that takes {DELAY} s, held it"
+    );
+    let (code, text) = refresher_ended(&w, "a stale run with fd 3 open");
+    assert_eq!(code, 0, "the refresher did not refresh: {text}");
+}
+
+/// The refresher's directory or lock planted or opened to other users
+/// (they could hold the lock so that nothing is ever refreshed): the run
+/// is refused (125), as for any such file of the state — by the front
+/// (a warm verdict held) and by the full path — naming the path.
+#[test]
+fn a_refresh_lock_others_could_hold_refuses_the_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut w = World::ready(1);
+    let srv = Served::start(&mut w, &[0]);
+    w.policy("logs = 1\nmax_age = \"1h\"\nrefresh = \"2s\"");
+    w.runs();
+    w.runs();
+    assert_eq!(w.memos(), 1, "the warm run recorded no verdict");
+    fs::create_dir_all(w.root.join("state/refresh")).unwrap();
+    let dir = w.root.join("state/refresh");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+    // Not due yet: nothing reads the lock, the run goes on.
+    w.runs();
+    wait_stale(&w, 2);
+    for how in ["from a warm verdict", "verified in full"] {
+        if how == "verified in full" {
+            let _ = fs::remove_dir_all(w.root.join("state/memos"));
+        }
+        let err = w.refused(125, how);
+        assert!(err.contains("state/refresh"), "{how}: {err}");
+    }
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    w.runs();
+    let (code, text) = refresher_ended(&w, "the lock's directory mended");
+    assert_eq!(code, 0, "the refresher did not refresh: {text}");
+    drop(srv);
 }

@@ -46,7 +46,8 @@ fn refresh(policy: Option<&Path>, detach: bool, background: bool) -> Res<u8> {
         // The lock the run took is inherited, and passes on to the child.
         let me = std::env::current_exe().map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
         let policy = policy.ok_or_else(|| Fail::new(exit::CONFIG, "--detach needs --policy"))?;
-        bg::detach(&me, policy).map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
+        bg::detach(&store.state, &me, policy)
+            .map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
         return Ok(0);
     }
     let started = now();
@@ -213,10 +214,7 @@ fn verify_and_maybe_run(
         &verdict,
     )?;
     if !common.offline {
-        if let Ok(me) = std::env::current_exe() {
-            // The state met the policy; the next run finds it fetched again.
-            let _ = bt_exec::exec::background::after_run(&store, &policy, &me, now());
-        }
+        start_refresher(&store, &policy)?;
     }
     match args {
         None => Ok(0),
@@ -229,6 +227,24 @@ fn verify_and_maybe_run(
             }
             Err(bt_exec::exec::program::exec(&verdict.file.cas_path, program, args).into())
         }
+    }
+}
+
+/// Starts the background refresher when a log's saved checkpoint is older
+/// than `require.refresh` (the state met the policy; the next run finds it
+/// fetched again). A lock another user could hold refuses the run (125);
+/// a refresher that cannot be started is said, and the run goes on.
+fn start_refresher(store: &Store, policy: &Policy) -> Res<()> {
+    use bt_exec::exec::background::{after_run, Started};
+    let me = std::env::current_exe()
+        .map_err(|e| Fail::new(exit::CONFIG, format!("cannot find bt-exec's own file: {e}")))?;
+    match after_run(store, policy, &me, now()) {
+        Some(Started::Refused(e)) => Err(e.into()),
+        Some(Started::Failed(why)) => {
+            bt_exec::say!("bt-exec: warning: no background refresh started: {why}");
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }
 

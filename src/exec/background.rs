@@ -71,7 +71,7 @@ pub fn may_start(last: Option<u64>, now: u64, refresh: u64) -> bool {
 }
 
 /// What [`start`] did.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Started {
     /// A refresher was started; it holds the lock.
     Started,
@@ -79,6 +79,11 @@ pub enum Started {
     Running,
     /// The last attempt started less than [`backoff`] ago.
     Recent,
+    /// The lock, or a directory above it below the state directory, is one
+    /// another user could have planted or could hold (src/strict.rs): the
+    /// run refuses (125), as for any such file of the state, rather than go
+    /// on while nothing can be refreshed.
+    Refused(crate::strict::StrictError),
     /// None could be started (why). The run goes on: the state still
     /// meets the policy, and the next run tries again.
     Failed(String),
@@ -90,6 +95,12 @@ pub enum Started {
 /// for the intermediate process (which starts the refresher and exits).
 pub fn start(state: &Path, full: &Path, policy: &Path, now: u64, refresh: u64) -> Started {
     let lock_path = state.join(LOCK);
+    // Attack stopped: another local user planting the lock (or the
+    // directory holding it) to hold it for ever, so that no refresher
+    // ever runs while runs go on from the state.
+    if let Err(e) = crate::strict::existing(&lock_path) {
+        return Started::Refused(e);
+    }
     let file = match crate::fsutil::Lock::open(&lock_path) {
         Ok(f) => f,
         Err(e) => return Started::Failed(format!("{}: {e}", lock_path.display())),
@@ -126,14 +137,58 @@ pub fn start(state: &Path, full: &Path, policy: &Path, now: u64, refresh: u64) -
 }
 
 /// The intermediate's part: starts the refresher (this binary, `exe`,
-/// with `refresh --background`) with the lock inherited, and returns
-/// without waiting for it.
-pub fn detach(exe: &Path, policy: &Path) -> std::io::Result<()> {
+/// with `refresh --background`) with the lock inherited, and nothing else
+/// the run had open, and returns without waiting for it.
+pub fn detach(state: &Path, exe: &Path, policy: &Path) -> std::io::Result<()> {
+    only_the_lock_passes_on(&state.join(LOCK))?;
     detached(Command::new(exe))
         .args(["refresh", "--background", "--policy"])
         .arg(policy)
         .spawn()
         .map(drop)
+}
+
+/// Marks every descriptor above the standard three close-on-exec, but the
+/// lock at `lock`: the intermediate inherited whatever the run's caller
+/// left open (a pipe a shell waits on to end, another program's `flock`),
+/// which the program the run execs must get, but a refresher that may wait
+/// on the network for minutes must not hold.
+fn only_the_lock_passes_on(lock: &Path) -> std::io::Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    use std::os::unix::fs::MetadataExt;
+    let want = std::fs::metadata(lock)?;
+    let is_lock = |fd: i32| {
+        nix::sys::stat::fstat(fd).is_ok_and(|st| st.st_dev == want.dev() && st.st_ino == want.ino())
+    };
+    // Every open descriptor, from /proc; else every number up to the
+    // limit of open files (at most 65536 of them).
+    let fds: Vec<i32> = match std::fs::read_dir("/proc/self/fd") {
+        Ok(rd) => rd
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect(),
+        Err(_) => {
+            let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+            (0..i32::try_from(limit.unwrap_or(1024).min(65536)).unwrap_or(1024)).collect()
+        }
+    };
+    let mut kept = false;
+    for fd in fds.into_iter().filter(|&fd| fd > 2) {
+        if !kept && is_lock(fd) {
+            kept = true;
+            continue;
+        }
+        // A descriptor closed meanwhile (the directory read's own) is fine.
+        let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    }
+    if kept {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "{} was not handed down: no refresher without the lock",
+            lock.display()
+        )))
+    }
 }
 
 /// `cmd` with no terminal: standard descriptors on /dev/null, and none of
@@ -270,26 +325,26 @@ mod tests {
         let (state, policy) = (dir.path().join("state"), dir.path().join("p.toml"));
         let full = stand_in(dir.path(), 2);
         let now = 1_000_000;
-        assert_eq!(start(&state, &full, &policy, now, 600), Started::Started);
-        assert_eq!(
-            start(&state, &full, &policy, now + 120, 600),
-            Started::Running,
-            "the child started holds the lock"
-        );
+        let is = |r: Started, want: fn(&Started) -> bool| assert!(want(&r), "{r:?}");
+        is(start(&state, &full, &policy, now, 600), |r| {
+            matches!(r, Started::Started)
+        });
+        // The child started holds the lock.
+        is(start(&state, &full, &policy, now + 120, 600), |r| {
+            matches!(r, Started::Running)
+        });
         let free = || crate::fsutil::Lock::try_exclusive(&state.join(LOCK)).unwrap();
         let t = std::time::Instant::now();
         while free().is_none() {
             assert!(t.elapsed().as_secs() < 30, "the lock was never released");
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        assert_eq!(
-            start(&state, &full, &policy, now + 59, 600),
-            Started::Recent
-        );
-        assert_eq!(
-            start(&state, &full, &policy, now + 60, 600),
-            Started::Started
-        );
+        is(start(&state, &full, &policy, now + 59, 600), |r| {
+            matches!(r, Started::Recent)
+        });
+        is(start(&state, &full, &policy, now + 60, 600), |r| {
+            matches!(r, Started::Started)
+        });
     }
 
     /// A lock file another local user planted (a link, one open to
@@ -305,7 +360,10 @@ mod tests {
         std::fs::write(&target, "").unwrap();
         std::os::unix::fs::symlink(&target, state.join(LOCK)).unwrap();
         let r = start(&state, &full, Path::new("p"), 1_000_000, 600);
-        assert!(matches!(r, Started::Failed(_)), "{r:?}");
+        assert!(
+            matches!(r, Started::Failed(_) | Started::Refused(_)),
+            "{r:?}"
+        );
         std::fs::remove_file(state.join(LOCK)).unwrap();
         std::fs::write(state.join(LOCK), "").unwrap();
         std::fs::set_permissions(state.join(LOCK), std::fs::Permissions::from_mode(0o666)).unwrap();

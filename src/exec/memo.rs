@@ -247,10 +247,13 @@ pub fn run_warm(
     let now = now();
     if let Some(held) = holds(store, &Policy::text_digest(&text), &file.sha256, now) {
         if held.refresh_due {
-            // The run goes on whatever this does: the state meets the
-            // policy, and the next run tries again.
             if let Some(full) = full.and_then(|f| f()) {
-                let _ = background::start(&store.state, &full, &policy_path, now, held.refresh);
+                use background::Started;
+                match background::start(&store.state, &full, &policy_path, now, held.refresh) {
+                    Started::Started | Started::Running | Started::Recent => {}
+                    // Said (a warning), or refused, by the full path.
+                    Started::Failed(_) | Started::Refused(_) => return Some(file),
+                }
             }
         }
         // Returns only if the exec failed; the full path then decides.

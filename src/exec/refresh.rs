@@ -65,11 +65,17 @@ fn one(ctx: &Context, spec: &LogSpec) -> (u8, Vec<String>) {
             (Ok(_), Ok(Saved::Done(unsaved))) if !unsaved.is_empty() => {
                 (exit::CONFIG, unsaved.join("; "))
             }
-            // Reached, but what it served could not be used (a stale
-            // mirror's older checkpoint, tiles that do not link, a newer
-            // one not cosigned): not refreshed, whatever was reached.
-            (Ok(_), Ok(Saved::Done(_))) if report.unproven_growth.is_some() => {
-                let why = report.unproven_growth.as_deref().unwrap_or_default();
+            // Reached, but nothing it served was saved as the checkpoint
+            // in force (an older one, one whose link to the saved one the
+            // tiles do not prove, a newer one not cosigned): not
+            // refreshed, whatever was reached. (A checkpoint served
+            // exactly as saved is saved again: fetched now.)
+            (Ok(r), Ok(Saved::Done(_))) if r.reached && report.save_checkpoint.is_none() => {
+                let why = report
+                    .unproven_growth
+                    .clone()
+                    .or_else(|| report.warnings.first().cloned())
+                    .unwrap_or_else(|| "nothing it served could be saved".into());
                 let size = report.checkpoint.as_ref().map_or(0, |c| c.size);
                 let line = format!(
                     "{}: not refreshed: {why}; the saved checkpoint (size {size}) stays in force while it meets the policy",

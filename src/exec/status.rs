@@ -103,18 +103,7 @@ fn refresher(store: &Store, policy: &Policy, now: u64, out: &mut Vec<String>) {
                 ended.saturating_sub(started)
             ));
             for l in lines.iter().take(64) {
-                let shown: String = l
-                    .chars()
-                    .flat_map(|c| {
-                        let e: Vec<char> = if c.is_control() {
-                            c.escape_default().collect()
-                        } else {
-                            vec![c]
-                        };
-                        e
-                    })
-                    .collect();
-                out.push(format!("    {shown}"));
+                out.push(format!("    {}", crate::fsutil::terminal_safe(l)));
             }
         }
         None => out.push("  no refresh recorded yet".into()),

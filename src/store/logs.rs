@@ -136,20 +136,12 @@ impl Store {
     /// became unreadable (fail closed).
     ///
     /// Its text reaches the terminal in `status` and in every refusal for
-    /// the alarm: control characters in it are shown escaped, never sent.
+    /// the alarm: control and formatting characters in it are shown escaped,
+    /// never sent (`fsutil::terminal_safe`).
     pub fn alarm(&self, log: &LogId) -> Option<String> {
         let p = self.alarm_path(log);
         match fsutil::read_optional(&p, 4096) {
-            Ok(b) => b.map(|b| {
-                String::from_utf8_lossy(&b)
-                    .trim()
-                    .chars()
-                    .map(|c| match c {
-                        c if c.is_control() => format!("\\u{{{:x}}}", u32::from(c)),
-                        c => c.to_string(),
-                    })
-                    .collect()
-            }),
+            Ok(b) => b.map(|b| fsutil::terminal_safe(String::from_utf8_lossy(&b).trim())),
             Err(e) => Some(format!("{} (unreadable: {e})", p.display())),
         }
     }

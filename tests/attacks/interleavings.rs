@@ -160,6 +160,27 @@ fn a_refresh_served_a_stale_checkpoint_is_124_and_keeps_the_saved_one() {
         "counted as fetched"
     );
     assert!(background::due(&[fetched], w.now, 600));
+    // The same older checkpoint with no tile to link it to the saved one.
+    let src = w.logs[0].src.clone();
+    let tiles: Vec<(String, Vec<u8>)> = (src.paths().into_iter())
+        .filter(|p| p.starts_with("tile/"))
+        .filter_map(|p| Some((p.clone(), src.remove(&p)?)))
+        .collect();
+    let out = refresh::refresh(&w.ctx(&policy, &srcs));
+    assert_eq!(out.code, 124, "{:?}", out.lines);
+    assert!(
+        out.lines.concat().contains("not refreshed"),
+        "{:?}",
+        out.lines
+    );
+    assert_eq!(
+        w.store.checkpoint_saved_at(&id),
+        fetched,
+        "counted as fetched"
+    );
+    for (p, b) in tiles {
+        src.put(&p, b);
+    }
     grow(&mut w, "1.2", 12);
     let out = refresh::refresh(&w.ctx(&policy, &srcs));
     assert_eq!(out.code, 0, "{:?}", out.lines);
