@@ -40,8 +40,10 @@ if [ -n "$delay" ]; then
   # The interpreter itself, not a launcher in front of it, so that the pid
   # recorded is the proxy's.
   py="$(python3 -c 'import sys; print(sys.executable)')"
-  "$py" "$here/delay_proxy.py" "$proxy_a" "127.0.0.1:$port_a" "$delay" & echo $! >> pids
-  "$py" "$here/delay_proxy.py" "$proxy_b" "127.0.0.1:$port_b" "$delay" & echo $! >> pids
+  "$py" "$here/delay_proxy.py" "$proxy_a" "127.0.0.1:$port_a" "$delay" >/dev/null 2>&1 &
+  echo $! >> pids
+  "$py" "$here/delay_proxy.py" "$proxy_b" "127.0.0.1:$port_b" "$delay" >/dev/null 2>&1 &
+  echo $! >> pids
   url_a="http://127.0.0.1:$proxy_a/" url_b="http://127.0.0.1:$proxy_b/"
 fi
 for refresh in 0s 5m default; do
