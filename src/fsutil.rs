@@ -236,11 +236,26 @@ pub fn read_capped(path: &Path, cap: usize) -> io::Result<Vec<u8>> {
 
 /// The content of `f`, opened from `path`, at most `cap` bytes.
 fn read_opened(path: &Path, (f, meta): (File, fs::Metadata), cap: usize) -> io::Result<Vec<u8>> {
-    // Sized from the file's length (a hint only: the cap is what bounds it),
-    // so a small file is one read rather than a series of growing ones.
+    // Sized from the file's length (a hint only: the cap is what bounds it).
+    // Asked for a byte more than that length and given exactly the length,
+    // a regular file is at its end: one read, with no second one to see
+    // the end. Given anything else (it grew or shrank meanwhile), the rest
+    // is read to the end as usual, still within the cap.
     let hint = meta.len().min(cap as u64) as usize;
-    let mut buf = Vec::with_capacity(hint + 1);
-    f.take(cap as u64 + 1).read_to_end(&mut buf)?;
+    let mut buf = vec![0; hint + 1];
+    let mut f = f;
+    let n = loop {
+        match f.read(&mut buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => break r?,
+        }
+    };
+    buf.truncate(n);
+    if n as u64 == meta.len() && n <= cap {
+        return Ok(buf);
+    }
+    f.take((cap + 1).saturating_sub(n) as u64)
+        .read_to_end(&mut buf)?;
     if buf.len() > cap {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -418,6 +433,24 @@ pub fn sha256_reader(mut r: impl Read, limit: u64) -> io::Result<([u8; 32], u64)
 
 #[cfg(test)]
 mod tests {
+    /// Every length around the cap is read whole or refused, and a file
+    /// whose length `fstat` does not tell (in /proc) is read to its end.
+    #[test]
+    fn reads_are_whole_and_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        for (len, ok) in [(0, true), (1, true), (99, true), (100, true), (101, false)] {
+            let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            std::fs::write(&p, &data).unwrap();
+            match read_capped(&p, 100) {
+                Ok(b) => assert!(ok && b == data, "{len} bytes"),
+                Err(e) => assert!(!ok, "{len} bytes: {e}"),
+            }
+        }
+        let status = read_capped(Path::new("/proc/self/status"), 1 << 20).unwrap();
+        assert!(String::from_utf8_lossy(&status).contains("\nPid:"));
+    }
+
     #[test]
     fn text_for_a_terminal_shows_control_and_formatting_characters_escaped() {
         assert_eq!(terminal_safe("plain é ✓"), "plain é ✓");

@@ -119,6 +119,7 @@ pub fn holds(store: &Store, policy_digest: &[u8; 32], sha256: &[u8; 32], now: u6
     }
     let mut deps = 0;
     let mut fetched = vec![];
+    let mut gone: Vec<PathBuf> = vec![];
     for line in lines {
         let mut parts = line.splitn(3, ' ');
         let (Some(kind), Some(digest), Some(rel)) = (parts.next(), parts.next(), parts.next())
@@ -134,7 +135,11 @@ pub fn holds(store: &Store, policy_digest: &[u8; 32], sha256: &[u8; 32], now: u6
         if deps > MAX_DEPS || !inside || (kind != CHECKPOINT && kind != FILE) {
             return None;
         }
-        let (d, mtime) = content_digest(&store.state.join(rel))?;
+        let path = store.state.join(rel);
+        if digest == "-" && absent_dir_of(store, &path, &mut gone) {
+            continue;
+        }
+        let (d, mtime) = content_digest(&path)?;
         if d != digest {
             return None;
         }
@@ -146,6 +151,28 @@ pub fn holds(store: &Store, policy_digest: &[u8; 32], sha256: &[u8; 32], now: u6
         refresh,
         refresh_due: crate::exec::background::due(&fetched, now, refresh),
     })
+}
+
+/// Whether `path`, a file one level below a directory of the state
+/// directory (an alarm: `alarms/KEY`), is absent because that directory
+/// is: found absent once (`gone`), or now. Nothing else then needs
+/// checking: the state directory itself passed the strict modes when the
+/// store was opened, so no other user could have removed the directory,
+/// and no file is below a directory that is not there. On a machine that
+/// never saw a split view this is one call for all the alarms.
+fn absent_dir_of(store: &Store, path: &Path, gone: &mut Vec<PathBuf>) -> bool {
+    let Some(dir) = path.parent().filter(|d| d.parent() == Some(&*store.state)) else {
+        return false;
+    };
+    if gone.iter().any(|g| g == dir) {
+        return true;
+    }
+    let absent =
+        std::fs::symlink_metadata(dir).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+    if absent {
+        gone.push(dir.to_path_buf());
+    }
+    absent
 }
 
 /// The state files a verdict depends on, each with the content the
