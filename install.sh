@@ -4,6 +4,7 @@
 #   ./install.sh                 # into ~/.local (or /usr/local when run as root)
 #   PREFIX=/opt/bt ./install.sh  # elsewhere
 #   STATIC=0 ./install.sh        # dynamically linked binaries
+#   CARGO_TARGET_DIR=/tmp/t ./install.sh  # built there, as cargo does
 # On Linux with glibc the binaries are linked statically (still
 # position-independent, so ASLR applies): bt-exec starts in front of every
 # program it runs, and a static binary skips the dynamic loader's work
@@ -16,7 +17,9 @@ if [ -z "${PREFIX:-}" ]; then
 fi
 command -v cargo >/dev/null 2>&1 || { echo "install.sh: cargo is needed (https://rustup.rs)" >&2; exit 1; }
 host="$(rustc -vV | sed -n 's/^host: //p')"
-out=target/release
+# Where cargo builds: CARGO_TARGET_DIR when set, as cargo itself reads it.
+target="${CARGO_TARGET_DIR:-target}"
+out="$target/release"
 case "$host" in
   *-linux-gnu)
     # Relative relocations packed (RELR, glibc >= 2.36 and binutils >=
@@ -27,7 +30,7 @@ case "$host" in
         cargo build --release --locked --bins --target "$host"
     }
     if [ "${STATIC:-1}" != 0 ] && { static "$relr" || static ""; }; then
-      out="target/$host/release"
+      out="$target/$host/release"
     else
       echo "install.sh: building dynamically linked binaries" >&2
       cargo build --release --locked --bins
