@@ -146,38 +146,29 @@ fn a_refresh_served_a_stale_checkpoint_is_124_and_keeps_the_saved_one() {
     w.serve(0, 4, Some(NOW - 60));
     let policy = w.policy();
     let srcs = w.sources();
-    let out = refresh::refresh(&w.ctx(&policy, &srcs));
-    assert_eq!(out.code, 124, "{:?}", out.lines);
-    assert!(
-        out.lines.concat().contains("not refreshed"),
-        "{:?}",
-        out.lines
-    );
-    assert_eq!(saved_size(&w), 10, "the saved checkpoint moved backwards");
-    assert_eq!(
-        w.store.checkpoint_saved_at(&id),
-        fetched,
-        "counted as fetched"
-    );
-    assert!(background::due(&[fetched], w.now, 600));
+    // Not refreshed (124): the saved checkpoint kept, not counted as
+    // fetched again, so a refresh is still due.
+    let not_refreshed = |w: &World| {
+        let out = refresh::refresh(&w.ctx(&policy, &srcs));
+        assert_eq!(out.code, 124, "{:?}", out.lines);
+        let said = out.lines.concat();
+        assert!(said.contains("not refreshed"), "{said}");
+        assert_eq!(saved_size(w), 10, "the saved checkpoint moved backwards");
+        assert_eq!(
+            w.store.checkpoint_saved_at(&id),
+            fetched,
+            "counted as fetched"
+        );
+        assert!(background::due(&[fetched], w.now, 600));
+    };
+    not_refreshed(&w);
     // The same older checkpoint with no tile to link it to the saved one.
     let src = w.logs[0].src.clone();
     let tiles: Vec<(String, Vec<u8>)> = (src.paths().into_iter())
         .filter(|p| p.starts_with("tile/"))
         .filter_map(|p| Some((p.clone(), src.remove(&p)?)))
         .collect();
-    let out = refresh::refresh(&w.ctx(&policy, &srcs));
-    assert_eq!(out.code, 124, "{:?}", out.lines);
-    assert!(
-        out.lines.concat().contains("not refreshed"),
-        "{:?}",
-        out.lines
-    );
-    assert_eq!(
-        w.store.checkpoint_saved_at(&id),
-        fetched,
-        "counted as fetched"
-    );
+    not_refreshed(&w);
     for (p, b) in tiles {
         src.put(&p, b);
     }
