@@ -56,6 +56,8 @@ pub enum StrictError {
     Link { path: PathBuf, target: PathBuf },
     #[error("{}: not a directory or a regular file", path.display())]
     Kind { path: PathBuf },
+    #[error("{}: a lock file open to other users (mode {mode:04o}), who could take the lock and hold it; run: chmod 600 {}", path.display(), path.display())]
+    OpenLock { path: PathBuf, mode: u32 },
     #[error("{}: {err}", path.display())]
     Io { path: PathBuf, err: String },
 }

@@ -466,9 +466,16 @@ fn the_refresher_holds_none_of_the_callers_descriptors() {
     wait_stale(&w, 2);
     srv.set_delay(DELAY);
     forget_last(&w);
-    // Fd 3 is the shell's standard output, which this test reads to its end.
+    // Fd 3 is the shell's standard output, which this test reads to its
+    // end; fd 4 the refresh lock file itself, opened by the caller (a
+    // descriptor of the same file that holds no lock).
+    let lock = w.root.join("state/refresh/lock");
+    fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    fs::write(&lock, "").unwrap();
+    fs::set_permissions(&lock, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let script = format!(
-        "exec 3>&1 >/dev/null 2>&1; {} {} </dev/null",
+        "exec 3>&1 4<{} >/dev/null 2>&1; {} {} </dev/null",
+        lock.display(),
         BT_EXEC,
         w.prog.display()
     );
@@ -482,6 +489,11 @@ fn the_refresher_holds_none_of_the_callers_descriptors() {
         took < Duration::from_secs(DELAY),
         "the caller's descriptor stayed open {took:?}: the refresher, waiting on a \
          response that takes {DELAY} s, held it"
+    );
+    assert!(
+        !lock_free(&w),
+        "the refresher, waiting on the log, does not hold the lock (the caller's \
+         descriptor of the lock file was handed down in its place)"
     );
     let (code, text) = refresher_ended(&w, "a stale run with fd 3 open");
     assert_eq!(code, 0, "the refresher did not refresh: {text}");
@@ -502,20 +514,33 @@ fn a_refresh_lock_others_could_hold_refuses_the_run() {
     assert_eq!(w.memos(), 1, "the warm run recorded no verdict");
     fs::create_dir_all(w.root.join("state/refresh")).unwrap();
     let dir = w.root.join("state/refresh");
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
-    // Not due yet: nothing reads the lock, the run goes on.
-    w.runs();
-    wait_stale(&w, 2);
-    for how in ["from a warm verdict", "verified in full"] {
-        if how == "verified in full" {
-            let _ = fs::remove_dir_all(w.root.join("state/memos"));
+    let lock = dir.join("lock");
+    let mode = |p: &std::path::Path, m: u32| fs::set_permissions(p, fs::Permissions::from_mode(m));
+    // The directory others can write, then the lock file others can open.
+    for (planted, path, bad, good) in [
+        ("directory", &dir, 0o777, 0o700),
+        ("lock", &lock, 0o644, 0o600),
+    ] {
+        if !path.exists() {
+            fs::write(path, "").unwrap();
         }
-        let err = w.refused(125, how);
-        assert!(err.contains("state/refresh"), "{how}: {err}");
+        mode(path, bad).unwrap();
+        // Not due yet: nothing reads the lock, the run goes on.
+        w.runs();
+        assert!(w.memos() > 0, "{planted}: no warm verdict");
+        wait_stale(&w, 2);
+        for how in ["from a warm verdict", "verified in full"] {
+            if how == "verified in full" {
+                let _ = fs::remove_dir_all(w.root.join("state/memos"));
+            }
+            let err = w.refused(125, &format!("{planted}, {how}"));
+            assert!(err.contains("state/refresh"), "{planted}, {how}: {err}");
+        }
+        mode(path, good).unwrap();
+        forget_last(&w);
+        w.runs();
+        let (code, text) = refresher_ended(&w, &format!("the {planted} mended"));
+        assert_eq!(code, 0, "{planted}: the refresher did not refresh: {text}");
     }
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
-    w.runs();
-    let (code, text) = refresher_ended(&w, "the lock's directory mended");
-    assert_eq!(code, 0, "the refresher did not refresh: {text}");
     drop(srv);
 }

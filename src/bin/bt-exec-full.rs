@@ -32,21 +32,17 @@ fn policy_check(file: &Path) -> Res<u8> {
     Ok(0)
 }
 
-/// The longest a background refresher runs: it then exits (124), as if
-/// killed, which leaves the state as a run would (every save is atomic).
-const REFRESHER_MAX: std::time::Duration = std::time::Duration::from_secs(600);
-
 /// `bt-exec refresh` (src/exec/refresh.rs): by hand or a timer, in the
 /// foreground; `--detach`, the intermediate a run starts; `--background`,
 /// the detached refresher it starts in turn.
-fn refresh(policy: Option<&Path>, detach: bool, background: bool) -> Res<u8> {
+fn refresh(policy: Option<&Path>, detach: Option<i32>, background: bool) -> Res<u8> {
     use bt_exec::exec::{background as bg, refresh};
     let store = store()?;
-    if detach {
+    if let Some(lock_fd) = detach {
         // The lock the run took is inherited, and passes on to the child.
         let me = std::env::current_exe().map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
         let policy = policy.ok_or_else(|| Fail::new(exit::CONFIG, "--detach needs --policy"))?;
-        bg::detach(&store.state, &me, policy)
+        bg::detach(&store.state, &me, policy, lock_fd)
             .map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
         return Ok(0);
     }
@@ -57,7 +53,7 @@ fn refresh(policy: Option<&Path>, detach: bool, background: bool) -> Res<u8> {
             // run execs) reach it. It holds the lock it inherited.
             let _ = nix::unistd::setsid();
             std::thread::spawn(|| {
-                std::thread::sleep(REFRESHER_MAX);
+                std::thread::sleep(std::time::Duration::from_secs(bg::REFRESHER_MAX_SECS));
                 std::process::exit(i32::from(exit::UNREACHABLE));
             });
             None
@@ -362,8 +358,9 @@ fn run(cli: ExecCli) -> Res<u8> {
         Some(ExecCmd::Refresh {
             policy,
             detach,
+            lock_fd,
             background,
-        }) => refresh(policy.as_deref(), detach, background),
+        }) => refresh(policy.as_deref(), lock_fd.filter(|_| detach), background),
         Some(ExecCmd::Completions { shell }) => {
             use clap::CommandFactory;
             let script = bt_exec::cli::completions(shell, ExecCli::command(), "bt-exec");

@@ -129,8 +129,11 @@ pub enum ExecCmd {
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
         /// Start a detached refresher and exit at once (what a run does).
-        #[arg(long, hide = true)]
+        #[arg(long, hide = true, requires = "lock_fd")]
         detach: bool,
+        /// With --detach: the descriptor on which the run took the refresh lock.
+        #[arg(long, hide = true, value_name = "FD")]
+        lock_fd: Option<i32>,
         /// Be the detached refresher: no terminal, the outcome recorded only.
         #[arg(long, hide = true, conflicts_with = "detach")]
         background: bool,

@@ -98,52 +98,107 @@ pub fn start(state: &Path, full: &Path, policy: &Path, now: u64, refresh: u64) -
     // Attack stopped: another local user planting the lock (or the
     // directory holding it) to hold it for ever, so that no refresher
     // ever runs while runs go on from the state.
-    if let Err(e) = crate::strict::existing(&lock_path) {
+    if let Err(e) = strict_lock(&lock_path) {
         return Started::Refused(e);
     }
     let file = match crate::fsutil::Lock::open(&lock_path) {
         Ok(f) => f,
         Err(e) => return Started::Failed(format!("{}: {e}", lock_path.display())),
     };
+    let last = read_stamp(&file);
     // The lock is taken on this open file description and handed down
     // with it; it is never unlocked explicitly (that would release the
     // refresher's too), only closed here once the refresher has it.
     use rustix::fs::{flock, FlockOperation};
     match flock(&file, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
-        Err(rustix::io::Errno::WOULDBLOCK) => return Started::Running,
+        Err(rustix::io::Errno::WOULDBLOCK) => return held(&lock_path, last, now),
         Err(e) => return Started::Failed(format!("{}: {e}", lock_path.display())),
     }
-    if !may_start(last_attempt(&file), now, refresh) {
-        return Started::Recent;
+    if !may_start(last.as_ref().map(|s| s.at), now, refresh) {
+        // An attempt that failed is said again until the next one.
+        return match last.and_then(|s| s.failed) {
+            Some(why) => Started::Failed(why),
+            None => Started::Recent,
+        };
     }
-    if let Err(e) = stamp(&file, now) {
+    if let Err(e) = stamp(&file, now, None) {
         return Started::Failed(format!("{}: {e}", lock_path.display()));
     }
     // Inherited by the intermediate and by the refresher it starts.
     if let Err(e) = rustix::io::fcntl_setfd(&file, rustix::io::FdFlags::empty()) {
         return Started::Failed(format!("{}: {e}", lock_path.display()));
     }
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
     let status = detached(Command::new(full))
-        .args(["refresh", "--detach", "--policy"])
-        .arg(policy)
+        .args(["refresh", "--detach", &format!("--lock-fd={fd}")])
+        .arg(policy_arg(policy))
         .status();
-    drop(file);
-    match status {
-        Ok(s) if s.success() => Started::Started,
-        Ok(s) => Started::Failed(format!("{} refresh --detach: {s}", full.display())),
-        Err(e) => Started::Failed(format!("{}: {e}", full.display())),
+    let failed = match status {
+        Ok(s) if s.success() => return Started::Started,
+        Ok(s) => format!("{} refresh --detach: {s}", full.display()),
+        Err(e) => format!("{}: {e}", full.display()),
+    };
+    // Recorded, so that the runs until the next attempt say it too.
+    let _ = stamp(&file, now, Some(&failed));
+    Started::Failed(failed)
+}
+
+/// What a run does when the lock is held: a refresher runs, unless the
+/// lock was taken longer ago than any refresher runs — then another
+/// process holds it (a refresh by hand that hangs, or one another user
+/// started before the file was made private), and the run says so.
+fn held(lock: &Path, last: Option<Stamp>, now: u64) -> Started {
+    match last {
+        Some(s) if now.saturating_sub(s.at) > REFRESHER_MAX_SECS + MAX_BACKOFF_SECS => {
+            Started::Failed(format!(
+                "{}: held since {} s ago, longer than a refresher runs; find the process that holds it (fuser {})",
+                lock.display(),
+                now - s.at,
+                lock.display()
+            ))
+        }
+        _ => Started::Running,
     }
 }
 
+/// The lock and the directories holding it under the strict modes, and
+/// the lock file private: whoever can open it can take the lock.
+fn strict_lock(lock: &Path) -> Result<(), crate::strict::StrictError> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(m) = crate::strict::existing(lock)? {
+        let mode = m.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(crate::strict::StrictError::OpenLock {
+                path: lock.to_path_buf(),
+                mode,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `--policy=PATH` as one argument: a path that starts with `-` stays a
+/// path.
+fn policy_arg(policy: &Path) -> std::ffi::OsString {
+    let mut a = std::ffi::OsString::from("--policy=");
+    a.push(policy);
+    a
+}
+
+/// The longest a background refresher runs: it then exits (124), as if
+/// killed, which leaves the state as a run would (every save is atomic).
+pub const REFRESHER_MAX_SECS: u64 = 600;
+
 /// The intermediate's part: starts the refresher (this binary, `exe`,
-/// with `refresh --background`) with the lock inherited, and nothing else
-/// the run had open, and returns without waiting for it.
-pub fn detach(state: &Path, exe: &Path, policy: &Path) -> std::io::Result<()> {
-    only_the_lock_passes_on(&state.join(LOCK))?;
+/// with `refresh --background`) with the lock, descriptor `lock_fd` the
+/// run handed down, and nothing else the run had open, and returns
+/// without waiting for it.
+pub fn detach(state: &Path, exe: &Path, policy: &Path, lock_fd: i32) -> std::io::Result<()> {
+    only_the_lock_passes_on(&state.join(LOCK), lock_fd)?;
     detached(Command::new(exe))
-        .args(["refresh", "--background", "--policy"])
-        .arg(policy)
+        .args(["refresh", "--background"])
+        .arg(policy_arg(policy))
         .spawn()
         .map(drop)
 }
@@ -153,13 +208,20 @@ pub fn detach(state: &Path, exe: &Path, policy: &Path) -> std::io::Result<()> {
 /// left open (a pipe a shell waits on to end, another program's `flock`),
 /// which the program the run execs must get, but a refresher that may wait
 /// on the network for minutes must not hold.
-fn only_the_lock_passes_on(lock: &Path) -> std::io::Result<()> {
+fn only_the_lock_passes_on(lock: &Path, lock_fd: i32) -> std::io::Result<()> {
     use nix::fcntl::{fcntl, FcntlArg, FdFlag};
     use std::os::unix::fs::MetadataExt;
     let want = std::fs::metadata(lock)?;
-    let is_lock = |fd: i32| {
-        nix::sys::stat::fstat(fd).is_ok_and(|st| st.st_dev == want.dev() && st.st_ino == want.ino())
-    };
+    // The very descriptor the run took the lock on, by its number: the
+    // caller may have the same file open on another, which holds nothing.
+    let is_lock = nix::sys::stat::fstat(lock_fd)
+        .is_ok_and(|st| st.st_dev == want.dev() && st.st_ino == want.ino());
+    if lock_fd <= 2 || !is_lock {
+        return Err(std::io::Error::other(format!(
+            "descriptor {lock_fd} is not {}: no refresher without the lock",
+            lock.display()
+        )));
+    }
     // Every open descriptor, from /proc; else every number up to the
     // limit of open files (at most 65536 of them).
     let fds: Vec<i32> = match std::fs::read_dir("/proc/self/fd") {
@@ -172,23 +234,11 @@ fn only_the_lock_passes_on(lock: &Path) -> std::io::Result<()> {
             (0..i32::try_from(limit.unwrap_or(1024).min(65536)).unwrap_or(1024)).collect()
         }
     };
-    let mut kept = false;
-    for fd in fds.into_iter().filter(|&fd| fd > 2) {
-        if !kept && is_lock(fd) {
-            kept = true;
-            continue;
-        }
+    for fd in fds.into_iter().filter(|&fd| fd > 2 && fd != lock_fd) {
         // A descriptor closed meanwhile (the directory read's own) is fine.
         let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     }
-    if kept {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(format!(
-            "{} was not handed down: no refresher without the lock",
-            lock.display()
-        )))
-    }
+    Ok(())
 }
 
 /// `cmd` with no terminal: standard descriptors on /dev/null, and none of
@@ -202,29 +252,49 @@ fn detached(cmd: Command) -> Command {
     cmd
 }
 
-/// What the lock file says of the last attempt: when it started (`None`
-/// for a file just created, or one that says nothing readable).
-fn last_attempt(file: &File) -> Option<u64> {
+/// What the lock file says of the last attempt.
+struct Stamp {
+    /// When it started.
+    at: u64,
+    /// Why no refresher could be started, when none could.
+    failed: Option<String>,
+}
+
+/// The last attempt the lock file records (`None` for a file just
+/// created, or one that says nothing readable).
+fn read_stamp(file: &File) -> Option<Stamp> {
     use std::io::Read;
     let mut text = String::new();
-    file.take(64).read_to_string(&mut text).ok()?;
+    file.take(1024).read_to_string(&mut text).ok()?;
     parse_stamp(&text)
 }
 
-/// The time in a lock file's text ([`stamp`]).
-fn parse_stamp(text: &str) -> Option<u64> {
-    text.strip_prefix(STAMP)?.trim_end().parse().ok()
+/// The attempt in a lock file's text ([`stamp`]).
+fn parse_stamp(text: &str) -> Option<Stamp> {
+    let mut lines = text.lines();
+    let at = lines.next()?.strip_prefix(STAMP)?.parse().ok()?;
+    let failed = lines
+        .next()
+        .and_then(|l| l.strip_prefix(FAILED))
+        .map(String::from);
+    Some(Stamp { at, failed })
 }
 
-/// How the lock file's text starts.
+/// How the lock file's text starts, and its line when the attempt failed.
 const STAMP: &str = "refresh started ";
+const FAILED: &str = "failed: ";
 
 /// Records on the lock file that an attempt starts at `now` (what
-/// [`may_start`] reads back).
-fn stamp(file: &File, now: u64) -> std::io::Result<()> {
+/// [`may_start`] reads back), and why it failed when it did.
+fn stamp(file: &File, now: u64, failed: Option<&str>) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
+    let mut text = format!("{STAMP}{now}\n");
+    if let Some(why) = failed {
+        let why: String = why.chars().filter(|c| !c.is_control()).take(400).collect();
+        text.push_str(&format!("{FAILED}{why}\n"));
+    }
     file.set_len(0)?;
-    file.write_all_at(format!("{STAMP}{now}\n").as_bytes(), 0)
+    file.write_all_at(text.as_bytes(), 0)
 }
 
 /// After a run decided by the full bt-exec (`full`, this binary): starts
@@ -247,8 +317,9 @@ pub fn after_run(store: &Store, policy: &Policy, full: &Path, now: u64) -> Optio
 /// starts another meanwhile.
 pub fn hold(state: &Path, now: u64) -> std::io::Result<crate::fsutil::Lock> {
     let path = state.join(LOCK);
+    strict_lock(&path).map_err(std::io::Error::other)?;
     let lock = crate::fsutil::Lock::exclusive(&path)?;
-    stamp(&crate::fsutil::Lock::open(&path)?, now)?;
+    stamp(&crate::fsutil::Lock::open(&path)?, now, None)?;
     Ok(lock)
 }
 
@@ -288,7 +359,12 @@ mod tests {
 
     #[test]
     fn the_lock_file_says_when_the_last_attempt_started() {
-        assert_eq!(parse_stamp("refresh started 1234\n"), Some(1234));
+        let at = |t: &str| parse_stamp(t).map(|s| (s.at, s.failed));
+        assert_eq!(at("refresh started 1234\n"), Some((1234, None)));
+        assert_eq!(
+            at("refresh started 1234\nfailed: no bt-exec-full\n"),
+            Some((1234, Some("no bt-exec-full".into())))
+        );
         for text in [
             "",
             "refresh started \n",
@@ -296,15 +372,16 @@ mod tests {
             "1234",
             "refresh started -1",
         ] {
-            assert_eq!(parse_stamp(text), None, "{text:?}");
+            assert!(parse_stamp(text).is_none(), "{text:?}");
         }
         let dir = tempfile::tempdir().unwrap();
         let f = crate::fsutil::Lock::open(&dir.path().join(LOCK)).unwrap();
-        assert_eq!(last_attempt(&f), None, "a lock file just created");
-        stamp(&f, 1234).unwrap();
-        stamp(&f, 99).unwrap();
+        assert!(read_stamp(&f).is_none(), "a lock file just created");
+        stamp(&f, 1234, Some("why")).unwrap();
+        stamp(&f, 99, None).unwrap();
         let again = crate::fsutil::Lock::open(&dir.path().join(LOCK)).unwrap();
-        assert_eq!(last_attempt(&again), Some(99));
+        let s = read_stamp(&again).unwrap();
+        assert_eq!((s.at, s.failed), (99, None));
     }
 
     /// A stand-in for bt-exec-full: `refresh --detach` leaves a child
@@ -366,10 +443,54 @@ mod tests {
         );
         std::fs::remove_file(state.join(LOCK)).unwrap();
         std::fs::write(state.join(LOCK), "").unwrap();
-        std::fs::set_permissions(state.join(LOCK), std::fs::Permissions::from_mode(0o666)).unwrap();
+        std::fs::set_permissions(state.join(LOCK), std::fs::Permissions::from_mode(0o644)).unwrap();
         let r = start(&state, &full, Path::new("p"), 1_000_000, 600);
         assert!(
-            matches!(&r, Started::Failed(m) if m.contains("chmod 600")),
+            matches!(&r, Started::Refused(e) if e.to_string().contains("chmod 600")),
+            "{r:?}"
+        );
+    }
+
+    /// A refresher that cannot be started is said by every run until the
+    /// next attempt, never taken for a recent one.
+    #[test]
+    fn a_refresher_that_cannot_start_is_said_until_the_next_attempt() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (state, full) = (dir.path().join("state"), dir.path().join("full"));
+        std::fs::write(&full, "#!/bin/sh\nexit 125\n").unwrap();
+        std::fs::set_permissions(&full, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let now = 1_000_000;
+        for t in [now, now + 30] {
+            let r = start(&state, &full, Path::new("p"), t, 600);
+            assert!(
+                matches!(&r, Started::Failed(m) if m.contains("125")),
+                "{t}: {r:?}"
+            );
+        }
+        let missing = dir.path().join("missing");
+        let r = start(&state, &missing, Path::new("p"), now + 60, 600);
+        assert!(
+            matches!(&r, Started::Failed(m) if m.contains("missing")),
+            "{r:?}"
+        );
+    }
+
+    /// A lock held far longer than any refresher runs is another process's:
+    /// said, not taken for a running refresher.
+    #[test]
+    fn a_lock_held_longer_than_a_refresher_runs_is_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let full = stand_in(dir.path(), 0);
+        let lock = state.join(LOCK);
+        stamp(&crate::fsutil::Lock::open(&lock).unwrap(), 1_000_000, None).unwrap();
+        let _other = crate::fsutil::Lock::try_exclusive(&lock).unwrap().unwrap();
+        let r = start(&state, &full, Path::new("p"), 1_000_100, 600);
+        assert!(matches!(r, Started::Running), "{r:?}");
+        let r = start(&state, &full, Path::new("p"), 1_000_000 + 661, 600);
+        assert!(
+            matches!(&r, Started::Failed(m) if m.contains("held since")),
             "{r:?}"
         );
     }
