@@ -544,3 +544,39 @@ fn a_refresh_lock_others_could_hold_refuses_the_run() {
     }
     drop(srv);
 }
+
+/// `refresh --detach` by hand with a descriptor of the lock file that holds
+/// no lock, while another process holds it: refused (125), no second
+/// refresher.
+#[test]
+fn detach_refuses_a_descriptor_that_holds_no_lock() {
+    let w = World::ready(1);
+    w.runs();
+    let lock = w.root.join("state/refresh/lock");
+    fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    fs::write(&lock, "").unwrap();
+    fs::set_permissions(&lock, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut holder = Command::new("flock")
+        .arg("-x")
+        .arg(&lock)
+        .args(["sleep", "30"])
+        .spawn()
+        .expect("flock(1)");
+    wait_for("the lock taken", 10, || (!lock_free(&w)).then_some(()));
+    forget_last(&w);
+    let script = format!(
+        "exec 5<{}; {} refresh --detach --lock-fd 5 --policy={}",
+        lock.display(),
+        env!("CARGO_BIN_EXE_bt-exec-full"),
+        w.root.join("policy.toml").display()
+    );
+    let mut c = Command::new("sh");
+    let out = w.env(c.arg("-c").arg(script)).output().expect("run sh");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(err.contains("holding its lock"), "{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(last(&w).is_none(), "a refresher ran without the lock");
+}

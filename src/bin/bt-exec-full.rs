@@ -237,6 +237,7 @@ fn start_refresher(store: &Store, policy: &Policy) -> Res<()> {
     match after_run(store, policy, &me, now()) {
         Some(Started::Refused(e)) => Err(e.into()),
         Some(Started::Failed(why)) => {
+            let why = bt_exec::fsutil::terminal_safe(&why);
             bt_exec::say!("bt-exec: warning: no background refresh started: {why}");
             Ok(())
         }

@@ -112,7 +112,9 @@ pub fn start(state: &Path, full: &Path, policy: &Path, now: u64, refresh: u64) -
     use rustix::fs::{flock, FlockOperation};
     match flock(&file, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
-        Err(rustix::io::Errno::WOULDBLOCK) => return held(&lock_path, last, now),
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            return held(&lock_path, taken_at(&file, last.as_ref(), now), now)
+        }
         Err(e) => return Started::Failed(format!("{}: {e}", lock_path.display())),
     }
     if !may_start(last.as_ref().map(|s| s.at), now, refresh) {
@@ -148,18 +150,29 @@ pub fn start(state: &Path, full: &Path, policy: &Path, now: u64, refresh: u64) -
 /// lock was taken longer ago than any refresher runs — then another
 /// process holds it (a refresh by hand that hangs, or one another user
 /// started before the file was made private), and the run says so.
-fn held(lock: &Path, last: Option<Stamp>, now: u64) -> Started {
-    match last {
-        Some(s) if now.saturating_sub(s.at) > REFRESHER_MAX_SECS + MAX_BACKOFF_SECS => {
+fn held(lock: &Path, since: Option<u64>, now: u64) -> Started {
+    match since {
+        Some(t) if now.saturating_sub(t) > REFRESHER_MAX_SECS + MAX_BACKOFF_SECS => {
             Started::Failed(format!(
                 "{}: held since {} s ago, longer than a refresher runs; find the process that holds it (fuser {})",
                 lock.display(),
-                now - s.at,
+                now - t,
                 lock.display()
             ))
         }
         _ => Started::Running,
     }
+}
+
+/// When the lock was last taken: the attempt the file records, else
+/// (nothing readable in it, or a time after `now`) its modification time.
+fn taken_at(file: &File, last: Option<&Stamp>, now: u64) -> Option<u64> {
+    last.map(|s| s.at).filter(|&t| t <= now).or_else(|| {
+        let m = file.metadata().ok()?.modified().ok()?;
+        m.duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs())
+    })
 }
 
 /// The lock and the directories holding it under the strict modes, and
@@ -216,9 +229,17 @@ fn only_the_lock_passes_on(lock: &Path, lock_fd: i32) -> std::io::Result<()> {
     // caller may have the same file open on another, which holds nothing.
     let is_lock = nix::sys::stat::fstat(lock_fd)
         .is_ok_and(|st| st.st_dev == want.dev() && st.st_ino == want.ino());
-    if lock_fd <= 2 || !is_lock {
+    // And it holds the lock: taking it again on the same open file is
+    // nothing, and on another (a descriptor of the file that holds no
+    // lock, opened by hand) it would block while the run's refresher
+    // holds it. Known only by its number here: nix's raw-descriptor
+    // `flock`, deprecated for the owned `Flock`, is what checks it
+    // without `unsafe`.
+    #[allow(deprecated)]
+    let holds = || nix::fcntl::flock(lock_fd, nix::fcntl::FlockArg::LockExclusiveNonblock).is_ok();
+    if lock_fd <= 2 || !is_lock || !holds() {
         return Err(std::io::Error::other(format!(
-            "descriptor {lock_fd} is not {}: no refresher without the lock",
+            "descriptor {lock_fd} is not {} holding its lock: no refresher without the lock",
             lock.display()
         )));
     }
@@ -267,6 +288,13 @@ fn read_stamp(file: &File) -> Option<Stamp> {
     let mut text = String::new();
     file.take(1024).read_to_string(&mut text).ok()?;
     parse_stamp(&text)
+}
+
+/// Why the last attempt recorded in the state directory `state` could not
+/// start a refresher, if it could not (for `bt-exec status`).
+pub fn last_failure(state: &Path) -> Option<String> {
+    let text = crate::fsutil::read_optional(&state.join(LOCK), 4096).ok()??;
+    parse_stamp(&String::from_utf8_lossy(&text))?.failed
 }
 
 /// The attempt in a lock file's text ([`stamp`]).
@@ -331,6 +359,16 @@ pub fn full_beside(own: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tests that start processes, one at a time: a lock descriptor
+    /// made inheritable for a moment is inherited by whatever another
+    /// thread of the test harness spawns then (bt-exec itself starts the
+    /// refresher from its only thread).
+    static SPAWNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+        SPAWNING.lock().unwrap_or_else(|e| e.into_inner())
+    }
 
     #[test]
     fn due_only_past_refresh_and_never_with_refresh_zero() {
@@ -398,6 +436,7 @@ mod tests {
     /// is held until it ends; then the backoff holds the next attempt off.
     #[test]
     fn one_refresher_at_a_time_and_none_within_the_backoff() {
+        let _one = one_at_a_time();
         let dir = tempfile::tempdir().unwrap();
         let (state, policy) = (dir.path().join("state"), dir.path().join("p.toml"));
         let full = stand_in(dir.path(), 2);
@@ -428,6 +467,7 @@ mod tests {
     /// others) starts nothing, and says why.
     #[test]
     fn a_planted_lock_file_starts_nothing() {
+        let _one = one_at_a_time();
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");
@@ -455,6 +495,7 @@ mod tests {
     /// next attempt, never taken for a recent one.
     #[test]
     fn a_refresher_that_cannot_start_is_said_until_the_next_attempt() {
+        let _one = one_at_a_time();
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let (state, full) = (dir.path().join("state"), dir.path().join("full"));
@@ -480,6 +521,7 @@ mod tests {
     /// said, not taken for a running refresher.
     #[test]
     fn a_lock_held_longer_than_a_refresher_runs_is_said() {
+        let _one = one_at_a_time();
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");
         let full = stand_in(dir.path(), 0);
@@ -488,6 +530,16 @@ mod tests {
         let _other = crate::fsutil::Lock::try_exclusive(&lock).unwrap().unwrap();
         let r = start(&state, &full, Path::new("p"), 1_000_100, 600);
         assert!(matches!(r, Started::Running), "{r:?}");
+        let r = start(&state, &full, Path::new("p"), 1_000_000 + 661, 600);
+        assert!(
+            matches!(&r, Started::Failed(m) if m.contains("held since")),
+            "{r:?}"
+        );
+        // Nothing readable in it: its modification time says when.
+        std::fs::write(&lock, "garbage").unwrap();
+        let f = std::fs::File::options().write(true).open(&lock).unwrap();
+        f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000))
+            .unwrap();
         let r = start(&state, &full, Path::new("p"), 1_000_000 + 661, 600);
         assert!(
             matches!(&r, Started::Failed(m) if m.contains("held since")),

@@ -108,6 +108,12 @@ fn refresher(store: &Store, policy: &Policy, now: u64, out: &mut Vec<String>) {
         }
         None => out.push("  no refresh recorded yet".into()),
     }
+    if let Some(why) = crate::exec::background::last_failure(&store.state) {
+        out.push(format!(
+            "  THE LAST ATTEMPT STARTED NO REFRESHER: {}",
+            crate::fsutil::terminal_safe(&why)
+        ));
+    }
 }
 
 /// The pairs of `l`'s checkpoints kept pending (not yet proven one
