@@ -105,7 +105,6 @@ pub fn start(state: &Path, full: &Path, policy: &Path, now: u64, refresh: u64) -
         Ok(f) => f,
         Err(e) => return Started::Failed(format!("{}: {e}", lock_path.display())),
     };
-    let last = read_stamp(&file);
     // The lock is taken on this open file description and handed down
     // with it; it is never unlocked explicitly (that would release the
     // refresher's too), only closed here once the refresher has it.
@@ -113,10 +112,13 @@ pub fn start(state: &Path, full: &Path, policy: &Path, now: u64, refresh: u64) -
     match flock(&file, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
         Err(rustix::io::Errno::WOULDBLOCK) => {
-            return held(&lock_path, taken_at(&file, last.as_ref(), now), now)
+            let last = read_stamp(&file);
+            return held(&lock_path, taken_at(&file, last.as_ref(), now), now);
         }
         Err(e) => return Started::Failed(format!("{}: {e}", lock_path.display())),
     }
+    // Read with the lock held: whoever writes it holds the lock.
+    let last = read_stamp(&file);
     if !may_start(last.as_ref().map(|s| s.at), now, refresh) {
         // An attempt that failed is said again until the next one.
         return match last.and_then(|s| s.failed) {
