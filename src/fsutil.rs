@@ -302,16 +302,7 @@ pub fn beside(path: &Path, suffix: &str) -> PathBuf {
 
 /// Reads a file if it exists.
 pub fn read_optional(path: &Path, cap: usize) -> io::Result<Option<Vec<u8>>> {
-    match read_capped(path, cap) {
-        Ok(b) => Ok(Some(b)),
-        // Absent below bt-exec's cache or state directory: only if no
-        // other user could have removed it (src/strict.rs).
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            crate::strict::check_absent(path).map_err(io::Error::other)?;
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
+    read_optional_with_mtime(path, cap).map(|o| o.map(|(b, _)| b))
 }
 
 /// Reads a file if it exists, with its modification time (Unix seconds;
@@ -322,6 +313,8 @@ pub fn read_optional_with_mtime(
 ) -> io::Result<Option<(Vec<u8>, Option<u64>)>> {
     let opened = match open_regular_with_metadata(path) {
         Ok(o) => o,
+        // Absent below bt-exec's cache or state directory: only if no
+        // other user could have removed it (src/strict.rs).
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             crate::strict::check_absent(path).map_err(io::Error::other)?;
             return Ok(None);

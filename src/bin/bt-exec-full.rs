@@ -232,9 +232,7 @@ fn verify_and_maybe_run(
 /// a refresher that cannot be started is said, and the run goes on.
 fn start_refresher(store: &Store, policy: &Policy) -> Res<()> {
     use bt_exec::exec::background::{after_run, Started};
-    let me = std::env::current_exe()
-        .map_err(|e| Fail::new(exit::CONFIG, format!("cannot find bt-exec's own file: {e}")))?;
-    match after_run(store, policy, &me, now()) {
+    match after_run(store, policy, &std::env::current_exe, now()) {
         Some(Started::Refused(e)) => Err(e.into()),
         Some(Started::Failed(why)) => {
             let why = bt_exec::fsutil::terminal_safe(&why);

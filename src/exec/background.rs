@@ -327,10 +327,16 @@ fn stamp(file: &File, now: u64, failed: Option<&str>) -> std::io::Result<()> {
     file.write_all_at(text.as_bytes(), 0)
 }
 
-/// After a run decided by the full bt-exec (`full`, this binary): starts
-/// the refresher when a log of `policy` is due ([`due`]). Never with
-/// `--offline` (the caller's to check), nor for a policy with no logs.
-pub fn after_run(store: &Store, policy: &Policy, full: &Path, now: u64) -> Option<Started> {
+/// After a run decided by the full bt-exec (`full()`, this binary, found
+/// only then): starts the refresher when a log of `policy` is due
+/// ([`due`]). Never with `--offline` (the caller's to check), nor for a
+/// policy with no logs.
+pub fn after_run(
+    store: &Store,
+    policy: &Policy,
+    full: &dyn Fn() -> std::io::Result<PathBuf>,
+    now: u64,
+) -> Option<Started> {
     let refresh = policy.require.refresh.as_secs();
     let saved_at: Vec<Option<u64>> = policy
         .trust
@@ -338,7 +344,10 @@ pub fn after_run(store: &Store, policy: &Policy, full: &Path, now: u64) -> Optio
         .iter()
         .map(|l| store.checkpoint_saved_at(&l.id))
         .collect();
-    due(&saved_at, now, refresh).then(|| start(&store.state, full, &policy.path, now, refresh))
+    due(&saved_at, now, refresh).then(|| match full() {
+        Ok(full) => start(&store.state, &full, &policy.path, now, refresh),
+        Err(e) => Started::Failed(format!("cannot find bt-exec's own file: {e}")),
+    })
 }
 
 /// `bt-exec refresh` run by hand or by a timer: waits for a refresher

@@ -12,7 +12,7 @@
 
 use crate::exec::saving::{self, Saved};
 use crate::fsutil::{self, Durability};
-use crate::policy::{LogSpec, Policy};
+use crate::policy::LogSpec;
 use crate::store::Store;
 use crate::verify::{self, exit, Context, LogOutcome, LogReport};
 
@@ -202,11 +202,6 @@ pub fn last(store: &Store) -> Option<(u64, u64, u8, Vec<String>)> {
     let ended = head.next()?.parse().ok()?;
     let code = head.next()?.parse().ok()?;
     Some((started, ended, code, lines.map(String::from).collect()))
-}
-
-/// Whether `policy` keeps its logs fetched in the background.
-pub fn keeps_fetched(policy: &Policy) -> bool {
-    !policy.require.refresh.is_zero()
 }
 
 #[cfg(test)]
