@@ -92,6 +92,7 @@ pub mod note;
 pub mod policy;
 pub mod publish;
 pub mod serve;
+pub mod sigstore;
 pub mod sigsum_interop;
 pub mod source;
 pub mod state;

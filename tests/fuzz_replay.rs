@@ -36,6 +36,7 @@ const REQUIRED: &[(&str, &str)] = &[
         "witness_response",
     ),
     ("Sigsum proof adapter", "sigsum_proof"),
+    ("Sigstore bundles and trusted roots", "sigstore_bundle"),
     ("admission file", "admission"),
     ("submitted entry (POST /bt/add-entry)", "submission"),
     ("submission queue segment", "queue_segment"),

@@ -34,6 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "policy",
             "log_id",
             "sigsum_interop",
+            "sigstore",
         ],
     ),
     ("I/O at the edges", &["fetch", "source", "store"]),

@@ -15,6 +15,7 @@ use bt_exec::cli::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd, PolicyCmd}
 use bt_exec::exec::app::{
     check_expiry, context, load_policy, load_policy_digest, now, store, Fail,
 };
+use bt_exec::exec::bundle as bundle_cmd;
 use bt_exec::exec::verdict::Judgement;
 use bt_exec::exec::verdict::SigsumFlags;
 use bt_exec::exec::{gossip, memo, named, report, saving, status, verdict};
@@ -153,7 +154,7 @@ fn locate(
 /// Verifies PROGRAM; runs it when `args` is given and it is proven.
 fn verify_and_maybe_run(
     common: &CommonArgs,
-    sigsum: &SigsumFlags,
+    (sigsum, sigstore_bundle): (&SigsumFlags, Option<&Path>),
     program: &OsString,
     args: Option<&[OsString]>,
 ) -> Res<u8> {
@@ -163,7 +164,14 @@ fn verify_and_maybe_run(
         digest,
         store,
         ingested,
-    } = locate(common, sigsum, program, args)?;
+    } = locate(
+        common,
+        sigsum,
+        program,
+        // A bundle named on the command line is checked: no warm verdict
+        // stands in for it.
+        args.filter(|_| sigstore_bundle.is_none()),
+    )?;
     let file = match ingested {
         Some(file) => file,
         None => store.ingest(&path)?,
@@ -177,6 +185,7 @@ fn verify_and_maybe_run(
             if file.cached { ", hash cached" } else { "" }
         );
     }
+    let release = named::spec(program).map(|(name, _)| name);
     let request = verdict::Request {
         policy: &policy,
         policy_digest: digest,
@@ -186,6 +195,8 @@ fn verify_and_maybe_run(
         verbose: common.verbose,
         may_memo: args.is_some() && common.may_serve_warm(),
         sigsum,
+        sigstore_bundle,
+        release: release.as_deref(),
     };
     let ((verdict, pending), unsaved) = saving::decide_and_save(
         &store,
@@ -223,6 +234,96 @@ fn verify_and_maybe_run(
             }
             Err(bt_exec::exec::program::exec(&verdict.file.cas_path, program, args).into())
         }
+    }
+}
+
+/// `bt-exec verify --sigstore-bundle FILE --sha256 HEX`: the bundle checked
+/// under the policy's `[sigstore]` section for bytes not at hand.
+fn verify_digest(common: &CommonArgs, bundle: &Path, hex: &str) -> Res<u8> {
+    let sha256 = bundle_cmd::digest_hex(hex)?;
+    let store = store()?;
+    let policy = load_policy(common.policy.as_deref(), &store)?;
+    let file = Ingested {
+        sha256,
+        size: 0,
+        cas_path: PathBuf::new(),
+        cached: false,
+    };
+    let verdict = verdict::sigstore(&policy, None, file, bundle)?;
+    let label = PathBuf::from(format!("sha256:{hex}"));
+    if common.json {
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            report::json(&label, &verdict)
+        );
+    }
+    judge(
+        common,
+        &policy,
+        &store,
+        &label.clone().into_os_string(),
+        false,
+        &label,
+        &verdict,
+    )?;
+    Ok(0)
+}
+
+/// `bt-exec verify-bundle`: the conformance protocol's verification.
+fn verify_bundle(
+    bundle: &Path,
+    expected: bundle_cmd::Expected,
+    trusted_root: Option<PathBuf>,
+    policy: Option<&Path>,
+    json: bool,
+    artifact: &str,
+) -> Res<u8> {
+    let trusted_root = match trusted_root {
+        Some(t) => t,
+        None => {
+            let p = load_policy(policy, &store()?)?;
+            p.sigstore.map(|s| s.root_path).ok_or_else(|| {
+                Fail::new(
+                    exit::CONFIG,
+                    "no trusted root: give --trusted-root FILE, or a policy with [sigstore] trusted_root (bt-exec fetches none)",
+                )
+            })?
+        }
+    };
+    let req = bundle_cmd::Request {
+        bundle,
+        expected,
+        trusted_root: &trusted_root,
+        artifact,
+    };
+    let out = bundle_cmd::verify_bundle(&req);
+    if json {
+        let doc = match &out {
+            Ok(p) => {
+                serde_json::json!({"verified": true, "exit_code": 0, "bundle": bundle_cmd::proven_json(p)})
+            }
+            Err((f, cause)) => serde_json::json!({
+                "verified": false,
+                "exit_code": f.code,
+                "cause": cause.map(|c| c.name()),
+                "reason": f.message,
+            }),
+        };
+        let _ = writeln!(std::io::stdout().lock(), "{doc}");
+    }
+    match out {
+        Ok(p) => {
+            if !json {
+                bt_exec::say!(
+                    "bt-exec: verified {}: signed by {}",
+                    bundle.display(),
+                    p.signer()
+                );
+            }
+            Ok(0)
+        }
+        Err((f, _)) => Err(f),
     }
 }
 
@@ -343,7 +444,10 @@ fn run(cli: ExecCli) -> Res<u8> {
             };
             verify_and_maybe_run(
                 &cli.run.common,
-                &SigsumFlags::default(),
+                (
+                    &SigsumFlags::default(),
+                    cli.run.sigstore.sigstore_bundle.as_deref(),
+                ),
                 program,
                 Some(args),
             )
@@ -351,8 +455,42 @@ fn run(cli: ExecCli) -> Res<u8> {
         Some(ExecCmd::Verify {
             common,
             sigsum,
+            sigstore,
+            sha256,
             program,
-        }) => verify_and_maybe_run(&common, &sigsum.flags(), &program, None),
+        }) => match (sha256, program, sigstore.sigstore_bundle.as_deref()) {
+            (Some(hex), _, Some(bundle)) => verify_digest(&common, bundle, &hex),
+            (None, Some(program), bundle) => {
+                verify_and_maybe_run(&common, (&sigsum.flags(), bundle), &program, None)
+            }
+            _ => Err(Fail::new(
+                exit::CONFIG,
+                "usage: bt-exec verify PROGRAM, or bt-exec verify --sigstore-bundle FILE --sha256 HEX",
+            )),
+        },
+        Some(ExecCmd::VerifyBundle {
+            staging: _,
+            bundle,
+            certificate_identity,
+            certificate_oidc_issuer,
+            key,
+            trusted_root,
+            policy,
+            json,
+            artifact,
+        }) => {
+            let expected = match (key, certificate_identity, certificate_oidc_issuer) {
+                (Some(k), _, _) => bundle_cmd::Expected::Key(k),
+                (None, Some(san), Some(issuer)) => bundle_cmd::Expected::Identity { san, issuer },
+                _ => {
+                    return Err(Fail::new(
+                        exit::CONFIG,
+                        "verify-bundle needs --certificate-identity and --certificate-oidc-issuer, or --key",
+                    ))
+                }
+            };
+            verify_bundle(&bundle, expected, trusted_root, policy.as_deref(), json, &artifact)
+        }
         Some(ExecCmd::Policy(PolicyCmd::Check { file })) => policy_check(&file),
         Some(ExecCmd::Refresh {
             policy,

@@ -30,7 +30,7 @@ A program whose proof is cached is proven from the saved state alone while the s
 meet the policy (max_age, the witness quorum); when one was fetched require.refresh ago or more \
 (default 10m), the run still answers from the state and starts one background `bt-exec refresh` \
 for the next run. Only a state that cannot meet the policy makes a run wait for the network.\n\n\
-A program named like a subcommand (verify, refresh, gossip, status, alarm, policy, completions) runs with `bt-exec -- NAME`."
+A program named like a subcommand (verify, verify-bundle, refresh, gossip, status, alarm, policy, completions) runs with `bt-exec -- NAME`."
 )]
 pub struct ExecCli {
     #[command(subcommand)]
@@ -95,10 +95,23 @@ pub struct SigsumArgs {
     pub sigsum_keys: Vec<String>,
 }
 
+/// Verifying against a Sigstore bundle (docs/SIGSTORE.md).
+#[derive(clap::Args, Default)]
+pub struct SigstoreArgs {
+    /// A Sigstore bundle of PROGRAM's bytes, checked against the policy's
+    /// [sigstore] trusted root and identities [default: PROGRAM.sigstore.json
+    /// beside it, when the policy has a [sigstore] section]. One bundle, or
+    /// JSON lines as `gh attestation download` writes them.
+    #[arg(long, value_name = "FILE")]
+    pub sigstore_bundle: Option<PathBuf>,
+}
+
 #[derive(clap::Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub sigstore: SigstoreArgs,
     /// The program (a path, a name on PATH, or NAME@VERSION / NAME@latest) and its
     /// arguments (use -- before a program whose name starts with -).
     #[arg(trailing_var_arg = true, value_name = "PROGRAM [ARGS]")]
@@ -113,7 +126,64 @@ pub enum ExecCmd {
         common: CommonArgs,
         #[command(flatten)]
         sigsum: SigsumArgs,
-        program: std::ffi::OsString,
+        #[command(flatten)]
+        sigstore: SigstoreArgs,
+        /// With --sigstore-bundle: verify the bundle for the bytes whose
+        /// SHA-256 this is (64 hex digits), with no PROGRAM at hand.
+        #[arg(
+            long,
+            value_name = "HEX",
+            requires = "sigstore_bundle",
+            conflicts_with = "program"
+        )]
+        sha256: Option<String>,
+        #[arg(required_unless_present = "sha256")]
+        program: Option<std::ffi::OsString>,
+    },
+    /// Verify one Sigstore bundle as Sigstore's own verifiers do, with the
+    /// Sigstore conformance suite's command line: the certificate chain to a
+    /// Fulcio CA of the trusted root valid at signing time, the SCT, the
+    /// Rekor entry, the inclusion proof against the bundle's checkpoint, the
+    /// SET or an RFC 3161 timestamp. No bt-exec policy applies (no witnesses,
+    /// freshness or consistency: docs/SIGSTORE.md). Exits 0 verified, 126
+    /// refused, 125 a trusted root or key that cannot be read, 127 an
+    /// artifact that cannot be read.
+    VerifyBundle {
+        /// Accepted for the conformance protocol; bt-exec fetches no trusted
+        /// root, so --trusted-root must name the staging one.
+        #[arg(long)]
+        staging: bool,
+        /// The bundle (one JSON document, or JSON lines: the first that
+        /// verifies counts).
+        #[arg(long, value_name = "FILE")]
+        bundle: PathBuf,
+        /// The SAN the signing certificate must carry, exactly.
+        #[arg(
+            long,
+            value_name = "IDENTITY",
+            requires = "certificate_oidc_issuer",
+            required_unless_present = "key"
+        )]
+        certificate_identity: Option<String>,
+        /// The OIDC issuer the signing certificate must name, exactly.
+        #[arg(long, value_name = "URL", requires = "certificate_identity")]
+        certificate_oidc_issuer: Option<String>,
+        /// A PEM public key the bundle must be signed with (instead of an identity).
+        #[arg(long, value_name = "FILE", conflicts_with = "certificate_identity")]
+        key: Option<PathBuf>,
+        /// The Sigstore trusted root (trusted_root.json)
+        /// [default: the policy's [sigstore] trusted_root].
+        #[arg(long, value_name = "FILE")]
+        trusted_root: Option<PathBuf>,
+        /// The policy whose [sigstore] trusted_root to use when --trusted-root is not given.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// Print the verdict as one JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+        /// The artifact: a file, or sha256:HEX.
+        #[arg(value_name = "FILE_OR_DIGEST")]
+        artifact: String,
     },
     /// Fetch every policy log's checkpoint now: prove it consistent with the
     /// saved one, save it, prove pending checkpoint pairs, raise an alarm on a
@@ -200,8 +270,9 @@ pub enum AlarmCmd {
 }
 
 /// Names that make the first word a subcommand rather than PROGRAM.
-const EXEC_SUBCOMMANDS: [&str; 8] = [
+const EXEC_SUBCOMMANDS: [&str; 9] = [
     "verify",
+    "verify-bundle",
     "refresh",
     "gossip",
     "status",
@@ -269,7 +340,11 @@ impl ExecCli {
         }
         Some(ExecCli {
             cmd: None,
-            run: RunArgs { common, program },
+            run: RunArgs {
+                common,
+                sigstore: SigstoreArgs::default(),
+                program,
+            },
         })
     }
 }

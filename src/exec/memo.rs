@@ -265,7 +265,7 @@ pub fn run_warm(
     // bt-exec refuses it (125, src/strict.rs).
     let text = crate::fsutil::read_config(&policy_path, Policy::MAX_BYTES).ok()?;
     // A proof file beside the program is evidence to check every time.
-    for beside in [".tlog-proof", ".tlog-proofs"] {
+    for beside in [".tlog-proof", ".tlog-proofs", ".sigstore.json"] {
         if std::fs::symlink_metadata(fsutil::beside(path, beside)).is_ok() {
             return None;
         }

@@ -27,6 +27,7 @@
 pub mod app;
 pub mod audit;
 pub mod background;
+pub mod bundle;
 pub mod gossip;
 pub mod memo;
 pub mod named;

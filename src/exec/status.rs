@@ -269,6 +269,37 @@ fn audit(store: &Store, now: u64, out: &mut Vec<String>) {
 }
 
 /// `bt-exec policy check FILE`: what policy `p`, read from `file`, trusts.
+/// The `[sigstore]` section as `policy check` shows it.
+fn sigstore_lines(s: &crate::policy::SigstoreSection) -> Vec<String> {
+    let mut out = vec![format!(
+        "sigstore: trusted root {} ({} transparency log(s)), Rekor v1 entries {}",
+        s.root_path.display(),
+        s.root.logs.len(),
+        if s.allow_rekor_v1 {
+            "allowed"
+        } else {
+            "refused"
+        }
+    )];
+    for l in &s.root.logs {
+        let v = if l.ed25519().is_some() {
+            "Ed25519, Rekor v2"
+        } else {
+            "Rekor v1"
+        };
+        out.push(format!("sigstore log {} at {} ({v})", l.origin, l.base_url));
+    }
+    for i in &s.identities {
+        let names = if i.names.is_empty() {
+            "any program".to_string()
+        } else {
+            format!("programs run as {}", i.names.join(", "))
+        };
+        out.push(format!("sigstore signer {} may sign {names}", i.signer));
+    }
+    out
+}
+
 pub fn policy(file: &std::path::Path, p: &Policy) -> Vec<String> {
     let b64 =
         |k: &crate::note::PublicKey| base64::engine::general_purpose::STANDARD.encode(k.as_bytes());
@@ -296,6 +327,9 @@ pub fn policy(file: &std::path::Path, p: &Policy) -> Vec<String> {
             b64(&pb.key),
             pb.names.join(", ")
         ));
+    }
+    if let Some(s) = &p.sigstore {
+        out.extend(sigstore_lines(s));
     }
     let r = &p.require;
     out.push(format!(

@@ -28,6 +28,11 @@ pub struct Request<'a> {
     /// (`crate::cli::CommonArgs::may_serve_warm`).
     pub may_memo: bool,
     pub sigsum: &'a SigsumFlags,
+    /// `--sigstore-bundle`.
+    pub sigstore_bundle: Option<&'a Path>,
+    /// The release name the program was run by (`NAME@VERSION`): the
+    /// `[[sigstore.identity]]` entries bound to names apply only then.
+    pub release: Option<&'a str>,
 }
 
 /// What `--sigsum-proof`, `--sigsum-policy` and `--sigsum-key` gave.
@@ -54,6 +59,7 @@ pub fn standalone_policy() -> Policy {
         path: PathBuf::from("(none)"),
         rebuilders: vec![],
         sigsum: None,
+        sigstore: None,
         trust: TrustPolicy {
             logs: vec![],
             witnesses: vec![],
@@ -130,6 +136,13 @@ fn sidecar(path: &Path, sidecar_path: PathBuf) -> Result<Option<(PathBuf, Vec<u8
 pub fn verify(req: &Request, file: Ingested) -> Result<(Verdict, Option<memo::Pending>), Fail> {
     let sidecars = sidecars(req.path, req.policy)?;
     let ctx = app::context(req.policy, req.store, req.offline);
+    let sigstore_path = match req.sigstore_bundle {
+        Some(p) => Some(p.to_path_buf()),
+        // Present in any form (a link to nothing, a FIFO) is present: read,
+        // and refused when it cannot be.
+        None => Some(crate::fsutil::beside(req.path, ".sigstore.json"))
+            .filter(|p| req.policy.sigstore.is_some() && std::fs::symlink_metadata(p).is_ok()),
+    };
     let sigsum_path = match &req.sigsum.sigsum_proof {
         Some(p) => Some(p.clone()),
         None => Some(crate::fsutil::beside(req.path, ".sigsum-proof"))
@@ -138,13 +151,54 @@ pub fn verify(req: &Request, file: Ingested) -> Result<(Verdict, Option<memo::Pe
     // What a warm verdict depends on is read before the verification reads it.
     let pending = req
         .policy_digest
-        .filter(|_| req.may_memo && sidecars.is_empty() && sigsum_path.is_none())
+        .filter(|_| {
+            req.may_memo && sidecars.is_empty() && sigsum_path.is_none() && sigstore_path.is_none()
+        })
         .and_then(|d| memo::pending(req.store, req.policy, d));
-    let verdict = match sigsum_path {
-        Some(proof_path) => sigsum(req, file, &proof_path)?,
-        None => verify::verify(&ctx, file, sidecars),
+    let verdict = match (sigstore_path, sigsum_path) {
+        (Some(bundle), _) => sigstore(req.policy, req.release, file, &bundle)?,
+        (None, Some(proof_path)) => sigsum(req, file, &proof_path)?,
+        (None, None) => verify::verify(&ctx, file, sidecars),
     };
     Ok((verdict, pending))
+}
+
+/// The verdict of the Sigstore bundle(s) at `bundle_path` for `file`, under
+/// the policy's `[sigstore]` section (125 without one: there is no trusted
+/// root to verify against). `file` with no CAS path is a digest alone
+/// (`verify --sha256`).
+pub fn sigstore(
+    policy: &Policy,
+    release: Option<&str>,
+    file: Ingested,
+    bundle_path: &Path,
+) -> Result<Verdict, Fail> {
+    use crate::exec::bundle::{
+        read_artifact, read_bundles, OwnedArtifact, MAX_ARTIFACT_BYTES_IN_MEMORY,
+    };
+    let section = policy.sigstore.as_ref().ok_or_else(|| {
+        Fail::new(
+            exit::CONFIG,
+            "a Sigstore bundle needs a [sigstore] section in the policy: its trusted_root, and who may sign ([[sigstore.identity]])",
+        )
+    })?;
+    let artifact =
+        if file.cas_path.as_os_str().is_empty() || file.size > MAX_ARTIFACT_BYTES_IN_MEMORY {
+            OwnedArtifact::Sha256(file.sha256)
+        } else {
+            read_artifact(&file.cas_path)
+                .map_err(|e| Fail::new(exit::CONFIG, format!("{}: {e}", file.cas_path.display())))?
+        };
+    let signers = section.signers_for(release);
+    let req = verify::BundleRequest {
+        bundle_path,
+        bundles: read_bundles(bundle_path),
+        artifact: artifact.as_artifact(),
+        section,
+        signers: &signers,
+        now: app::now(),
+    };
+    Ok(verify::sigstore_verdict(file, policy, req))
 }
 
 /// The verdict of a Sigsum proof at `proof_path`, under `--sigsum-policy`

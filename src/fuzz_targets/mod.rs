@@ -96,6 +96,11 @@ pub const TARGETS: &[Target] = &[
         run: sigsum_proof,
     },
     Target {
+        name: "sigstore_bundle",
+        calls: "sigstore::material::split, material::prepare, TrustRoot::parse, sigstore::verify",
+        run: sigstore_bundle,
+    },
+    Target {
         name: "admission",
         calls: "accept::Admission::parse",
         run: admission,
@@ -361,6 +366,43 @@ fn sigsum_proof(data: &[u8]) {
     if let Some(p) = policy {
         let signer = *keys().log.key.verifying_key().as_bytes();
         let _ = crate::sigsum_interop::verify(&[3; 32], data, &[signer], p);
+    }
+}
+
+fn sigstore_bundle(data: &[u8]) {
+    use crate::sigstore::{material, Artifact, Expect, TrustRoot};
+    static ROOT: OnceLock<Option<TrustRoot>> = OnceLock::new();
+    // A root with one Ed25519 (Rekor v2) log, the fuzz log key.
+    let root = ROOT.get_or_init(|| {
+        use base64::Engine;
+        let mut spki = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+        spki.extend_from_slice(keys().log.key.verifying_key().as_bytes());
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let text = serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": [{
+                "baseUrl": "https://fuzz.example",
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": {"rawBytes": b64(&spki), "keyDetails": "PKIX_ED25519", "validFor": {"start": "2020-01-01T00:00:00Z"}},
+                "logId": {"keyId": b64(&[9; 32])},
+            }],
+            "certificateAuthorities": [], "ctlogs": [], "timestampAuthorities": [],
+        });
+        TrustRoot::parse(text.to_string().as_bytes()).ok()
+    });
+    let _ = TrustRoot::parse(data);
+    let Ok(bundles) = material::split(data) else {
+        return;
+    };
+    for b in bundles {
+        let (Ok(m), Some(root)) = (material::prepare(b), root) else {
+            continue;
+        };
+        let expect = Expect::Exact {
+            san: "a@fuzz.example",
+            issuer: "https://fuzz.example",
+        };
+        let _ = crate::sigstore::verify(root, &m, Artifact::Sha256([3; 32]), expect);
     }
 }
 

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest;
 
-use super::parts::{self, line_of, Mode, Publisher, Rebuilder, Require, SigsumSection};
+use super::parts::{
+    self, line_of, Mode, Publisher, Rebuilder, Require, SigstoreSection, SigsumSection,
+};
 use super::sections::{self, RawPolicy};
 use super::trust::TrustPolicy;
 use crate::note::PointCheck;
@@ -23,6 +25,7 @@ pub struct Policy {
     pub path: PathBuf,
     pub rebuilders: Vec<Rebuilder>,
     pub sigsum: Option<SigsumSection>,
+    pub sigstore: Option<SigstoreSection>,
     pub trust: TrustPolicy,
     pub publishers: Vec<Publisher>,
     pub require: Require,
@@ -137,7 +140,8 @@ impl Policy {
         })?;
         let (trust, digest, check) = sections::trust(&raw, text, path, validated).map_err(err)?;
         let sigsum = sections::sigsum(raw.sigsum.as_ref(), path).map_err(err)?;
-        if trust.logs.is_empty() && sigsum.is_none() {
+        let sigstore = sections::sigstore(raw.sigstore.as_ref(), path, &trust).map_err(err)?;
+        if trust.logs.is_empty() && sigsum.is_none() && sigstore.is_none() {
             return Err(err("the trust policy lists no log".into()));
         }
         if let Some(l) = trust.logs.iter().find(|l| l.url.is_none()) {
@@ -176,6 +180,7 @@ impl Policy {
                 path: path.to_path_buf(),
                 rebuilders,
                 sigsum,
+                sigstore,
                 trust,
                 publishers,
                 require,

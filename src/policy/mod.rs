@@ -8,7 +8,8 @@ mod trust;
 
 pub use config::{ConfigError, Loaded, Policy};
 pub use parts::{
-    parse_duration, Mode, Publisher, Rebuilder, Require, SigsumSection, DEFAULT_REFRESH,
+    names_match, parse_duration, Mode, Publisher, Rebuilder, Require, SigstoreIdentity,
+    SigstoreSection, SigsumSection, DEFAULT_REFRESH,
 };
 
 pub use trust::{LogSpec, PolicyError, Quorum, TrustPolicy, WitnessSpec};

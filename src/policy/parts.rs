@@ -19,10 +19,51 @@ impl Publisher {
     /// `example.org/*` matches every name under `example.org/`; other
     /// patterns match exactly.
     pub fn may_publish(&self, name: &str) -> bool {
-        self.names.iter().any(|p| match p.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix) && prefix.ends_with('/'),
-            None => p == name,
-        })
+        names_match(&self.names, name)
+    }
+}
+
+/// Whether release-name patterns (`example.org/*`: every name under
+/// `example.org/`; others exactly) match `name`.
+pub fn names_match(patterns: &[String], name: &str) -> bool {
+    patterns.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix) && prefix.ends_with('/'),
+        None => p == name,
+    })
+}
+
+/// `[sigstore]`: programs proven by a Sigstore bundle
+/// (`PROGRAM.sigstore.json`, or `--sigstore-bundle`), docs/SIGSTORE.md.
+#[derive(Debug, Clone)]
+pub struct SigstoreSection {
+    /// The trusted root, parsed and ready (`trusted_root`).
+    pub root: std::sync::Arc<crate::sigstore::TrustRoot>,
+    pub root_path: std::path::PathBuf,
+    /// Whether Rekor v1 entries count (`allow_rekor_v1`, default false).
+    pub allow_rekor_v1: bool,
+    /// `[[sigstore.identity]]`: who may have signed.
+    pub identities: Vec<SigstoreIdentity>,
+}
+
+/// One `[[sigstore.identity]]`: an issuer and SAN pattern, or a key, and
+/// the release names it is bound to (none: every program).
+#[derive(Debug, Clone)]
+pub struct SigstoreIdentity {
+    pub signer: crate::sigstore::Signer,
+    pub names: Vec<String>,
+}
+
+impl SigstoreSection {
+    /// The signers allowed for a program: every identity without `names`,
+    /// and, for a program run as `NAME@VERSION`, those whose `names` match
+    /// NAME. Attack stopped: an identity bound to some releases signing a
+    /// program run under another name.
+    pub fn signers_for(&self, release: Option<&str>) -> Vec<crate::sigstore::Signer> {
+        self.identities
+            .iter()
+            .filter(|i| i.names.is_empty() || release.is_some_and(|r| names_match(&i.names, r)))
+            .map(|i| i.signer.clone())
+            .collect()
     }
 }
 

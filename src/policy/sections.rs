@@ -10,7 +10,8 @@ use serde::Deserialize;
 use sha2::Digest;
 
 use super::parts::{
-    digest_start, line_of, parse_duration, Mode, Publisher, Rebuilder, Require, SigsumSection,
+    digest_start, line_of, parse_duration, Mode, Publisher, Rebuilder, Require, SigstoreIdentity,
+    SigstoreSection, SigsumSection,
 };
 use super::trust::{Quorum, TrustPolicy};
 use crate::note::{parse_public_key_with, PointCheck};
@@ -27,6 +28,7 @@ pub(super) struct RawPolicy {
     #[serde(default)]
     pub(super) require: RawRequire,
     pub(super) sigsum: Option<RawSigsum>,
+    pub(super) sigstore: Option<RawSigstore>,
     #[serde(default)]
     pub(super) rebuilder: Vec<RawRebuilder>,
 }
@@ -44,6 +46,26 @@ pub(super) struct RawSigsum {
     pub(super) policy: String,
     #[serde(default)]
     pub(super) submitter: Vec<RawPublisher>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSigstore {
+    pub(super) trusted_root: PathBuf,
+    #[serde(default)]
+    pub(super) allow_rekor_v1: bool,
+    #[serde(default)]
+    pub(super) identity: Vec<RawSigstoreIdentity>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSigstoreIdentity {
+    pub(super) issuer: Option<String>,
+    pub(super) san: Option<String>,
+    pub(super) key: Option<String>,
+    #[serde(default)]
+    pub(super) names: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -114,7 +136,7 @@ pub(super) fn trust(
         (None, Some((f, t))) => TrustPolicy::parse_with(&t, check)
             .map_err(|e| format!("trust_file {}: {e}", f.display()))?,
         (Some(_), _) => return Err("give trust or trust_file, not both".into()),
-        (None, None) if raw.sigsum.is_some() => TrustPolicy {
+        (None, None) if raw.sigsum.is_some() || raw.sigstore.is_some() => TrustPolicy {
             logs: vec![],
             witnesses: vec![],
             quorum: Quorum::None,
@@ -144,6 +166,97 @@ pub(super) fn sigsum(s: Option<&RawSigsum>, path: &Path) -> Result<Option<Sigsum
         submitters.push((key, sub.names.clone()));
     }
     Ok(Some(SigsumSection { policy, submitters }))
+}
+
+/// `[sigstore]`: the trusted root (relative to the policy file, read under
+/// the strict modes as the policy is), whether Rekor v1 counts, and who may
+/// have signed. A `log` line of the trust policy naming one of the root's
+/// logs must carry the root's key for it.
+pub(super) fn sigstore(
+    s: Option<&RawSigstore>,
+    path: &Path,
+    trust: &TrustPolicy,
+) -> Result<Option<SigstoreSection>, String> {
+    let Some(s) = s else { return Ok(None) };
+    let base = path.parent().unwrap_or(Path::new("."));
+    let root_path = base.join(&s.trusted_root);
+    let text = crate::fsutil::read_config(&root_path, crate::sigstore::root::MAX_ROOT_BYTES)
+        .map_err(|e| format!("[sigstore] trusted_root {}: {e}", root_path.display()))?;
+    let root = crate::sigstore::TrustRoot::parse(&text)
+        .map_err(|e| format!("[sigstore] trusted_root {}: {e}", root_path.display()))?;
+    for l in &trust.logs {
+        for r in root.logs_named(&l.origin) {
+            if r.ed25519() != Some(*l.key.key.as_bytes()) {
+                return Err(format!(
+                    "log {}: its key disagrees with the key the trusted root {} gives this log ({}): one of the two is wrong",
+                    l.origin,
+                    root_path.display(),
+                    r.base_url
+                ));
+            }
+        }
+    }
+    let identities = s
+        .identity
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            sigstore_identity(raw, base)
+                .map_err(|e| format!("[[sigstore.identity]] #{}: {e}", i + 1))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if identities.is_empty() {
+        return Err(
+            "[sigstore]: no [[sigstore.identity]]: say who may sign (issuer and san, or key)"
+                .into(),
+        );
+    }
+    Ok(Some(SigstoreSection {
+        root: std::sync::Arc::new(root),
+        root_path,
+        allow_rekor_v1: s.allow_rekor_v1,
+        identities,
+    }))
+}
+
+fn sigstore_identity(raw: &RawSigstoreIdentity, base: &Path) -> Result<SigstoreIdentity, String> {
+    use crate::sigstore::{Key, SanPattern, Signer};
+    let signer = match (&raw.issuer, &raw.san, &raw.key) {
+        (Some(issuer), Some(san), None) => {
+            if issuer.is_empty() || issuer.chars().any(char::is_control) {
+                return Err(format!("issuer {issuer:?}: not an issuer URL"));
+            }
+            Signer::Identity {
+                issuer: issuer.clone(),
+                san: SanPattern::parse(san)?,
+            }
+        }
+        (None, None, Some(key)) => {
+            let pem = if key.trim_start().starts_with("-----BEGIN") {
+                key.clone()
+            } else {
+                let p = base.join(key);
+                let b = crate::fsutil::read_config(&p, 64 << 10).map_err(|e| format!("key {e}"))?;
+                String::from_utf8(b).map_err(|_| format!("key {}: not UTF-8", p.display()))?
+            };
+            Signer::Key(Key::from_pem(&pem).map_err(|e| format!("key: {e}"))?)
+        }
+        _ => return Err("give issuer and san, or key (not both)".into()),
+    };
+    for n in &raw.names {
+        let bad = n.is_empty()
+            || n.chars().any(char::is_whitespace)
+            || (n.contains('*') && !n.ends_with("/*"));
+        if bad {
+            return Err(format!(
+                "bad name pattern {n:?} (a name, or a prefix ending in /*)"
+            ));
+        }
+    }
+    Ok(SigstoreIdentity {
+        signer,
+        names: raw.names.clone(),
+    })
 }
 
 /// `[[publisher]]`: a key and the release names (or `prefix/*`) it may

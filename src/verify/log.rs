@@ -117,6 +117,8 @@ pub struct LogReport {
     pub warnings: Vec<String>,
     /// Each step taken, for `-v`.
     pub narration: Vec<String>,
+    /// The Sigstore bundle that proved the program, when one did.
+    pub sigstore: Option<crate::sigstore::Proven>,
 }
 
 impl LogReport {
@@ -152,6 +154,7 @@ impl LogReport {
             settled: vec![],
             warnings: vec![],
             narration: vec![],
+            sigstore: None,
         }
     }
 }

@@ -17,6 +17,7 @@ mod prior;
 mod prove;
 mod release;
 mod releases;
+mod sigstore;
 
 pub use cause::Cause;
 pub use combine::attested;
@@ -30,6 +31,7 @@ pub use placed::Placed;
 pub use prove::{refresh_log, Refreshed};
 pub use release::{find_release, resolve_release};
 pub use releases::{recognised, rules_read_history};
+pub use sigstore::{rules_a_bundle_cannot_meet, sigstore_verdict, BundleRequest};
 
 /// A cosignature timestamp may be this far in the future (clock skew).
 pub use crate::tlog::MAX_SKEW_SECS;

@@ -1,0 +1,365 @@
+//! Sigstore bundles (docs/SIGSTORE.md): a signature over a program (a
+//! message signature or a DSSE in-toto statement naming its SHA-256), the
+//! certificate or key that made it, and the Rekor entry that logged it,
+//! verified offline against a trusted-root file with `sigstore-verify`
+//! (sigstore-rust), exactly as Sigstore's verifiers do: the certificate
+//! chain to a Fulcio CA valid at signing time, the SCT, the entry matching
+//! the bundle, the inclusion proof against the bundle's checkpoint, the
+//! SET (Rekor v1) or an RFC 3161 timestamp (Rekor v2).
+//!
+//! What this adds: the refusal's cause, typed (`cause.rs`), with the checks
+//! that make it the true one (`material.rs`); who may have signed, as a
+//! policy says it (`signer.rs`); the facts reports need (log, index, time).
+//! What a bundle cannot give is not claimed: its checkpoint is the one it
+//! carries — no witness, no freshness, no consistency with what was seen
+//! before.
+
+pub mod cause;
+pub mod material;
+pub mod root;
+pub mod signer;
+
+use sigstore_verify::types::{Bundle, Sha256Hash};
+use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, VerificationResult};
+
+pub use cause::{Cause, Refusal};
+pub use material::{Facts, Material};
+pub use root::{RootLog, TrustRoot};
+pub use signer::{Key, SanPattern, Signer};
+
+/// What the bundle is checked against: the bytes, or their SHA-256 when
+/// the bytes are not at hand (a message signature in Ed25519 needs them).
+#[derive(Debug, Clone, Copy)]
+pub enum Artifact<'a> {
+    Bytes(&'a [u8]),
+    Sha256([u8; 32]),
+}
+
+/// How a bundle's signing time was established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSource {
+    /// An RFC 3161 timestamp from a TSA of the trusted root.
+    Rfc3161,
+    /// The integrated time of a Rekor v1 entry, under its SET.
+    IntegratedTime,
+}
+
+impl TimeSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeSource::Rfc3161 => "rfc3161",
+            TimeSource::IntegratedTime => "rekor-integrated-time",
+        }
+    }
+}
+
+/// A verified bundle.
+#[derive(Debug, Clone)]
+pub struct Proven {
+    /// The certificate's SAN and OIDC issuer (keyless), or the key.
+    pub identity: Option<String>,
+    pub issuer: Option<String>,
+    pub key: Option<String>,
+    /// The trusted root's log that holds the entry.
+    pub log: Option<RootLog>,
+    pub facts: Facts,
+    /// The signing time (Unix seconds): the earliest verified one.
+    pub signed_at: Option<i64>,
+    pub time_source: Option<TimeSource>,
+}
+
+impl Proven {
+    /// Whether the entry is in a Rekor v2 log: a log whose key is Ed25519
+    /// (Rekor v1 logs sign with ECDSA) and an entry of the kinds it writes.
+    /// Read from the trusted root, not from the bundle's word alone.
+    pub fn rekor_v2(&self) -> bool {
+        self.log.as_ref().and_then(RootLog::ed25519).is_some() && self.facts.rekor_v2()
+    }
+
+    /// Who signed, for messages.
+    pub fn signer(&self) -> String {
+        match (&self.identity, &self.issuer, &self.key) {
+            (Some(san), Some(iss), _) => format!("{san} (issuer {iss})"),
+            (Some(san), None, _) => san.clone(),
+            (_, _, Some(k)) => format!("key sha256:{k}"),
+            _ => "an unknown signer".into(),
+        }
+    }
+}
+
+/// Whom a bundle must be signed by.
+#[derive(Debug, Clone, Copy)]
+pub enum Expect<'a> {
+    /// Exactly this SAN and issuer (the conformance protocol's
+    /// `--certificate-identity`, `--certificate-oidc-issuer`).
+    Exact { san: &'a str, issuer: &'a str },
+    /// One of these (a policy's `[[sigstore.identity]]` entries).
+    OneOf(&'a [Signer]),
+    /// This key (`--key`).
+    Key(&'a Key),
+}
+
+/// Verifies one bundle (`material`) for `artifact`, signed as `expect`
+/// says, against `root`.
+pub fn verify(
+    root: &TrustRoot,
+    material: &Material,
+    artifact: Artifact,
+    expect: Expect,
+) -> Result<Proven, Refusal> {
+    let facts = &material.facts;
+    let log = match &facts.log_id {
+        Some(id) => Some(root.log(id).cloned().ok_or_else(|| {
+            Refusal::new(
+                Cause::UnknownLog,
+                format!(
+                    "the bundle's log (ID {}) is not in the trusted root: a bundle of another Sigstore instance, or of a log this root does not trust",
+                    hex::encode(id)
+                ),
+            )
+        })?),
+        None => None,
+    };
+    let bundle = &material.bundle;
+    let (result, key) = match expect {
+        Expect::Exact { san, issuer } => {
+            wants_certificate(facts)?;
+            let policy = VerificationPolicy::new(san, issuer);
+            (run(root, bundle, artifact, &policy)?, None)
+        }
+        Expect::Key(k) => (with_key(root, bundle, facts, artifact, k)?, Some(k)),
+        Expect::OneOf(signers) => one_of(root, bundle, facts, artifact, signers)?,
+    };
+    if let Some(log) = &log {
+        bind_checkpoint(log, facts)?;
+    }
+    Ok(proven(&result, key, log, facts.clone()))
+}
+
+/// The checkpoint is the entry's own log's: its origin is the log's, and
+/// for an Ed25519 (Rekor v2) log its note is signed by that log's key.
+/// Attack stopped: a checkpoint signed by another log of the trusted root
+/// whose 4-byte key ID collides (the verifier matches checkpoint keys by
+/// key ID among all the root's logs, and reads no origin), vouching for an
+/// entry in a log that never held it.
+fn bind_checkpoint(log: &RootLog, facts: &Facts) -> Result<(), Refusal> {
+    let (Some(cp), Some(note)) = (&facts.checkpoint, &facts.checkpoint_note) else {
+        return Ok(());
+    };
+    let bad = |why: String| Refusal::new(Cause::Checkpoint, why);
+    let v1_origin = cp
+        .origin
+        .strip_prefix(log.origin.as_str())
+        .is_some_and(|rest| rest.starts_with(" - "));
+    if cp.origin != log.origin && !(v1_origin && log.ed25519().is_none()) {
+        return Err(bad(format!(
+            "the checkpoint's origin {:?} is not the entry's log {}",
+            cp.origin, log.origin
+        )));
+    }
+    if let Some(raw) = log.ed25519() {
+        let key = crate::note::PublicKey::checked(raw).ok_or_else(|| {
+            bad(format!(
+                "the trusted root's key for {} is not an Ed25519 point",
+                log.origin
+            ))
+        })?;
+        let vkey = crate::note::VerifierKey::from_ed25519(&log.origin, 0x01, key)
+            .map_err(|e| bad(format!("the log {}: {e}", log.origin)))?;
+        crate::note::open(note.as_bytes(), &[vkey]).map_err(|e| {
+            bad(format!(
+                "the checkpoint is not signed by the entry's log {}: {e}",
+                log.origin
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// The verifier's run, its error's cause read from its type.
+fn run(
+    root: &TrustRoot,
+    bundle: &Bundle,
+    artifact: Artifact,
+    policy: &(impl sigstore_verify::Policy + ?Sized),
+) -> Result<VerificationResult, Refusal> {
+    let r = match artifact {
+        Artifact::Bytes(b) => root.verifier().verify(b, bundle, policy),
+        Artifact::Sha256(d) => root.verifier().verify(Sha256Hash::new(d), bundle, policy),
+    };
+    r.map_err(|e| Refusal::of(&e))
+}
+
+fn wants_certificate(facts: &Facts) -> Result<(), Refusal> {
+    if facts.signed_with_key {
+        return Err(Refusal::new(
+            Cause::Key,
+            "the bundle is signed with a public key, not a certificate: verifying it needs that key",
+        ));
+    }
+    Ok(())
+}
+
+fn with_key(
+    root: &TrustRoot,
+    bundle: &Bundle,
+    facts: &Facts,
+    artifact: Artifact,
+    key: &Key,
+) -> Result<VerificationResult, Refusal> {
+    if !facts.signed_with_key {
+        return Err(Refusal::new(
+            Cause::Key,
+            "the bundle is signed with a certificate, not a public key",
+        ));
+    }
+    run(
+        root,
+        bundle,
+        artifact,
+        &PublicKeyVerificationPolicy::new(key.der.clone()),
+    )
+}
+
+/// A bundle signed by one of `signers`: a keyless bundle verified first,
+/// then its SAN and issuer matched; a key-signed one tried with each key.
+fn one_of<'s>(
+    root: &TrustRoot,
+    bundle: &Bundle,
+    facts: &Facts,
+    artifact: Artifact,
+    signers: &'s [Signer],
+) -> Result<(VerificationResult, Option<&'s Key>), Refusal> {
+    if facts.signed_with_key {
+        let keys: Vec<&Key> = signers
+            .iter()
+            .filter_map(|s| match s {
+                Signer::Key(k) => Some(k),
+                Signer::Identity { .. } => None,
+            })
+            .collect();
+        let mut first_other = None;
+        for k in &keys {
+            match with_key(root, bundle, facts, artifact, k) {
+                Ok(r) => return Ok((r, Some(k))),
+                Err(e) if e.cause == Cause::Signature => {}
+                Err(e) => {
+                    first_other.get_or_insert(e);
+                }
+            }
+        }
+        return Err(first_other.unwrap_or_else(|| {
+            Refusal::new(
+                Cause::Identity,
+                format!(
+                    "the bundle is signed with a public key, and none of the {} key(s) the policy allows verifies it",
+                    keys.len()
+                ),
+            )
+        }));
+    }
+    let result = run(root, bundle, artifact, &VerificationPolicy::any_identity())?;
+    let san = result.identity().map(|s| s.as_str().to_string());
+    let issuer = result.issuer().map(str::to_string);
+    let allowed = signers.iter().any(|s| match (s, &san, &issuer) {
+        (Signer::Identity { issuer: i, san: p }, Some(san), Some(iss)) => {
+            i == iss && p.matches(san)
+        }
+        _ => false,
+    });
+    if !allowed {
+        return Err(Refusal::new(
+            Cause::Identity,
+            format!(
+                "signed by {} (issuer {}), whom the policy does not allow",
+                san.as_deref().unwrap_or("a certificate without a SAN"),
+                issuer.as_deref().unwrap_or("none")
+            ),
+        ));
+    }
+    Ok((result, None))
+}
+
+fn proven(r: &VerificationResult, key: Option<&Key>, log: Option<RootLog>, facts: Facts) -> Proven {
+    let integrated = r.integrated_time().map(|t| t.as_second());
+    let earliest = r.verified_timestamps().iter().map(|t| t.as_second()).min();
+    let time_source = earliest.map(|t| {
+        if integrated == Some(t) {
+            TimeSource::IntegratedTime
+        } else {
+            TimeSource::Rfc3161
+        }
+    });
+    Proven {
+        identity: r.identity().map(|s| s.as_str().to_string()),
+        issuer: r.issuer().map(str::to_string),
+        key: key.map(|k| k.fingerprint.clone()),
+        log,
+        facts,
+        signed_at: earliest,
+        time_source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::note::SecretKey;
+    use crate::tlog::{sign_checkpoint, Checkpoint, Hash};
+
+    fn log_of(key: &SecretKey, origin: &str) -> RootLog {
+        let mut spki = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        spki.extend_from_slice(key.verifier().key.as_bytes());
+        RootLog {
+            base_url: format!("https://{origin}"),
+            origin: origin.into(),
+            log_id: vec![1; 32],
+            spki,
+        }
+    }
+
+    fn facts(signer: &SecretKey, origin: &str) -> Facts {
+        let cp = Checkpoint::new(origin, 3, Hash([7; 32]));
+        let note = sign_checkpoint(signer, &cp, &[]);
+        Facts {
+            checkpoint: Some(cp),
+            checkpoint_note: Some(String::from_utf8_lossy(&note).into_owned()),
+            ..Facts::default()
+        }
+    }
+
+    /// The checkpoint proving an entry is its own log's: the same origin and,
+    /// for a Rekor v2 log, that log's signature — not another root log's.
+    #[test]
+    fn a_checkpoint_must_be_the_entrys_own_logs() {
+        let k = |n: &str| SecretKey::generate(n).unwrap_or_else(|e| panic!("{e}"));
+        let (ours, theirs) = (k("log.example"), k("log.example"));
+        let log = log_of(&ours, "log.example");
+        assert_eq!(bind_checkpoint(&log, &facts(&ours, "log.example")), Ok(()));
+        let refused = |f: Facts| bind_checkpoint(&log, &f).map_err(|e| e.cause);
+        // Another key under the same name: not this log's signature.
+        assert_eq!(
+            refused(facts(&theirs, "log.example")),
+            Err(Cause::Checkpoint)
+        );
+        // Another origin, even one this log's key signed.
+        let other = k("other.example");
+        assert_eq!(
+            refused(facts(&other, "other.example")),
+            Err(Cause::Checkpoint)
+        );
+        // A Rekor v1 origin ("host - tree") only for a log that is not Ed25519.
+        let mut v1 = log.clone();
+        v1.spki = vec![0x30, 0x59];
+        let f = facts(&ours, "log.example - 123");
+        assert_eq!(bind_checkpoint(&v1, &f), Ok(()));
+        assert_eq!(refused(f), Err(Cause::Checkpoint));
+        let f = facts(&ours, "log.example.evil - 1");
+        assert_eq!(
+            bind_checkpoint(&v1, &f).map_err(|e| e.cause),
+            Err(Cause::Checkpoint)
+        );
+    }
+}

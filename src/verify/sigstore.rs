@@ -1,0 +1,198 @@
+//! The verdict on a program proven by a Sigstore bundle under the policy's
+//! `[sigstore]` section (docs/SIGSTORE.md): the bundle verified as
+//! Sigstore's verifiers do (`crate::sigstore`), then what bt-exec asks
+//! beyond them — a signer the policy allows, a Rekor v2 entry unless
+//! `allow_rekor_v1`, an inclusion proof with a signed checkpoint (a
+//! promise to include is not inclusion), and no rule a bundle cannot meet.
+
+use std::time::Instant;
+
+use super::cause::Cause;
+use super::log::{LogOutcome, LogReport};
+use super::Verdict;
+use crate::policy::{Policy, SigstoreSection};
+use crate::sigstore::{self, Artifact, Expect, Material, Proven, Refusal, Signer};
+use crate::store::Ingested;
+
+/// What a Sigstore verdict is asked.
+pub struct BundleRequest<'a> {
+    pub bundle_path: &'a std::path::Path,
+    /// The file's bundles as read (one, or JSON lines), or why they could
+    /// not be.
+    pub bundles: Result<Vec<Material>, Refusal>,
+    pub artifact: Artifact<'a>,
+    pub section: &'a SigstoreSection,
+    /// Who may have signed this program ([`SigstoreSection::signers_for`]).
+    pub signers: &'a [Signer],
+    /// Now (Unix seconds): `min_release_age` is measured from the signing
+    /// time.
+    pub now: u64,
+}
+
+/// The verdict on `file` proven by the bundle(s) of `req`.
+pub fn sigstore_verdict(file: Ingested, policy: &Policy, req: BundleRequest) -> Verdict {
+    let start = Instant::now();
+    let hexh = hex::encode(file.sha256);
+    let path = req.bundle_path.display().to_string();
+    let (report, reason) = match decide(policy, &req) {
+        Ok(p) => {
+            let origin = p
+                .log
+                .as_ref()
+                .map_or("sigstore", |l| l.origin.as_str())
+                .to_string();
+            let mut r = LogReport::other(
+                &origin,
+                LogOutcome::Proven {
+                    index: p.facts.index.unwrap_or_default(),
+                },
+            );
+            let reason = format!(
+                "sha256 {hexh} is proven by the Sigstore bundle {path}: signed by {}, logged in {origin} (Rekor v{}, entry {})",
+                p.signer(),
+                if p.rekor_v2() { 2 } else { 1 },
+                p.facts.index.map_or("?".into(), |i| i.to_string()),
+            );
+            r.sigstore = Some(p);
+            (r, reason)
+        }
+        Err((cause, r)) => {
+            let why = format!(
+                "{path}: the Sigstore bundle does not prove sha256 {hexh}: {}: {}",
+                r.cause.name(),
+                r.detail
+            );
+            (
+                LogReport::other("sigstore", LogOutcome::Refused(cause, why.clone())),
+                why,
+            )
+        }
+    };
+    let mut report = report;
+    report.elapsed_ms = start.elapsed().as_millis();
+    let code = report.outcome.exit_code();
+    Verdict {
+        file,
+        logs: vec![report],
+        code,
+        reason,
+        elapsed_ms: start.elapsed().as_millis(),
+        releases: vec![],
+        history_refused: false,
+    }
+}
+
+/// The bundle that proves the program (the first of the file's that does),
+/// or the refusal of the last one tried, with the decision's cause.
+fn decide(policy: &Policy, req: &BundleRequest) -> Result<Proven, (Cause, Refusal)> {
+    if let Some(rule) = rules_a_bundle_cannot_meet(policy) {
+        let cause = if rule.contains("rebuilders") {
+            Cause::Rebuilders
+        } else {
+            Cause::ReleaseHistory
+        };
+        return Err((cause, Refusal::new(sigstore::Cause::Bundle, format!(
+            "a Sigstore bundle alone does not meet this policy: it requires {rule}, and a bundle carries no release name, publisher or history and is one log"
+        ))));
+    }
+    if req.signers.is_empty() {
+        return Err((
+            Cause::Publisher,
+            Refusal::new(
+                sigstore::Cause::Identity,
+                "no [[sigstore.identity]] is allowed for this program (names)",
+            ),
+        ));
+    }
+    let bundles = req
+        .bundles
+        .as_ref()
+        .map_err(|r| (Cause::ProofFile, r.clone()))?;
+    let mut last = Refusal::new(sigstore::Cause::Bundle, "the file holds no bundle");
+    for m in bundles {
+        match one(policy, req, m) {
+            Ok(p) => return Ok(p),
+            Err(r) => last = r,
+        }
+    }
+    Err((cause_of(last.cause), last))
+}
+
+/// One bundle: verified, then held to what bt-exec asks beyond Sigstore.
+fn one(policy: &Policy, req: &BundleRequest, m: &Material) -> Result<Proven, Refusal> {
+    let p = sigstore::verify(
+        &req.section.root,
+        m,
+        req.artifact,
+        Expect::OneOf(req.signers),
+    )?;
+    if p.log.is_none() {
+        return Err(Refusal::new(
+            sigstore::Cause::InclusionProof,
+            "the bundle has no transparency-log entry: nothing shows its signature was published",
+        ));
+    }
+    if !p.rekor_v2() && !req.section.allow_rekor_v1 {
+        return Err(Refusal::new(sigstore::Cause::RekorV1, format!(
+            "the entry is a Rekor v1 one ({} {}), and the policy does not set [sigstore] allow_rekor_v1 = true (Rekor v1 checkpoints are not witnessed)",
+            p.facts.kind, p.facts.kind_version
+        )));
+    }
+    if p.facts.checkpoint.is_none() {
+        return Err(Refusal::new(sigstore::Cause::Checkpoint,
+            "the bundle has no signed checkpoint: the log only promised to include the entry (a v0.1 bundle's SET), which bt-exec does not take as inclusion"));
+    }
+    let age = &policy.require.min_release_age;
+    if !age.is_zero() {
+        let signed = p
+            .signed_at
+            .and_then(|t| u64::try_from(t).ok())
+            .unwrap_or(u64::MAX);
+        if req.now.saturating_sub(signed) < age.as_secs() {
+            return Err(Refusal::new(
+                sigstore::Cause::Timestamp,
+                format!(
+                    "signed at {} (Unix), less than require.min_release_age = \"{}s\" ago",
+                    p.signed_at.unwrap_or_default(),
+                    age.as_secs()
+                ),
+            ));
+        }
+    }
+    Ok(p)
+}
+
+/// The decision's cause for a bundle's refusal (the audit summary's).
+fn cause_of(c: sigstore::Cause) -> Cause {
+    match c {
+        sigstore::Cause::Identity | sigstore::Cause::Key => Cause::Publisher,
+        sigstore::Cause::Artifact => Cause::OtherBytes,
+        sigstore::Cause::Timestamp => Cause::ProofFile,
+        _ => Cause::ProofFile,
+    }
+}
+
+/// The `[require]` rules a Sigstore bundle cannot meet, named (`None`:
+/// none is set). Attack stopped: a bundle beside a program walking around
+/// `latest`, `no_downgrade`, `prior_revisions`, `rebuilders` or
+/// `logs = k`: a bundle names no release, has no history and is one log.
+/// (`min_release_age` is measured from the bundle's signing time.)
+pub fn rules_a_bundle_cannot_meet(policy: &Policy) -> Option<String> {
+    let r = &policy.require;
+    let rules = [
+        (r.logs > 1, format!("logs = {}", r.logs)),
+        (r.latest, "latest = true".into()),
+        (r.no_downgrade, "no_downgrade = true".into()),
+        (
+            r.prior_revisions > 0,
+            format!("prior_revisions = {}", r.prior_revisions),
+        ),
+        (r.rebuilders > 0, format!("rebuilders = {}", r.rebuilders)),
+    ];
+    let set: Vec<String> = rules
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| n)
+        .collect();
+    (!set.is_empty()).then(|| format!("require.{}", set.join(", require.")))
+}
