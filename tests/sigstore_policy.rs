@@ -395,3 +395,101 @@ fn a_planted_bundle_that_is_not_a_file_is_refused_not_skipped() {
     let (code, _, err) = f.bt_exec(&[&f.path("tool")]);
     assert_eq!(code, 126, "{err}");
 }
+
+/// A program proven by a log leaves a warm verdict; a bundle beside it, or
+/// named with --sigstore-bundle, is still checked on every run — a warm
+/// verdict never stands in for a proof the run was given.
+#[test]
+fn a_bundle_is_checked_even_when_a_warm_verdict_holds() {
+    let Some(f) = Fixture::new("a_bundle_is_checked_even_when_a_warm_verdict_holds") else {
+        return;
+    };
+    let w = common::world::World::ready(1);
+    let policy = w.policy("logs = 1\nmax_age = \"1h\"\n# refresh: the default");
+    let sigstore = format!(
+        "\n[sigstore]\ntrusted_root = \"{}\"\n{}",
+        f.path("inst/trusted_root.json"),
+        Fixture::identity(SAN_PATTERN)
+    );
+    let mut text = fs::read_to_string(&policy).unwrap();
+    // [sigstore] must come before [require] ends: append as a new table.
+    text.push_str(&sigstore);
+    fs::write(&policy, text).unwrap();
+    w.runs();
+    w.runs();
+    let memos = fs::read_dir(w.root.join("state/memos"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(memos > 0, "the proven runs left a warm verdict");
+    // A bundle by another identity beside the program: refused, not run.
+    let other = "https://github.com/mallory/tool/.github/workflows/release.yml@refs/tags/v1";
+    let inst = f.path("inst");
+    let prog = w.prog.display().to_string();
+    let beside = format!("{prog}.sigstore.json");
+    f.make(&[
+        "sign",
+        &inst,
+        "--artifact",
+        &prog,
+        "--out",
+        &beside,
+        "--identity",
+        other,
+        "--issuer",
+        ISSUER,
+    ]);
+    let (code, _, err) = w.checked(&[&prog]);
+    assert_eq!(code, 126, "{err}");
+    assert!(err.contains(other), "{err}");
+    // Named on the command line instead.
+    let named = f.path("named.json");
+    fs::rename(&beside, &named).unwrap();
+    let (code, _, err) = w.checked(&["--sigstore-bundle", &named, &prog]);
+    assert_eq!(code, 126, "{err}");
+    // Without it, the warm verdict runs the program again.
+    w.runs();
+}
+
+#[test]
+fn a_json_lines_file_passes_over_lines_that_do_not_parse() {
+    let Some(f) = Fixture::new("a_json_lines_file_passes_over_lines_that_do_not_parse") else {
+        return;
+    };
+    f.policy(&Fixture::identity(SAN_PATTERN));
+    let good = f.sign("tool", SAN, "good.json", &[]);
+    let lines = format!(
+        "{{\"mediaType\": \"unknown\"}}\nnot json at all\n{}\n",
+        compact(&fs::read_to_string(good).unwrap())
+    );
+    fs::write(f.path("tool.sigstore.json"), lines).unwrap();
+    let (code, _, err) = f.bt_exec(&[&f.path("tool")]);
+    assert_eq!(code, 0, "{err}");
+    // No line proves it: the refusal counts them and names the last that parsed.
+    fs::write(
+        f.path("tool.sigstore.json"),
+        "not json\n{\"mediaType\": \"unknown\"}\n",
+    )
+    .unwrap();
+    let (code, _, err) = f.bt_exec(&[&f.path("tool")]);
+    assert_eq!(code, 126, "{err}");
+    assert!(err.contains("none of the 2 bundles"), "{err}");
+}
+
+/// The trusted root decides who may sign: one another user could rewrite
+/// refuses every run (125), as the policy itself would.
+#[test]
+fn a_trusted_root_others_could_rewrite_is_refused() {
+    let Some(f) = Fixture::new("a_trusted_root_others_could_rewrite_is_refused") else {
+        return;
+    };
+    f.policy(&Fixture::identity(SAN_PATTERN));
+    f.sign("tool", SAN, "tool.sigstore.json", &[]);
+    let root = f.path("inst/trusted_root.json");
+    fs::set_permissions(&root, fs::Permissions::from_mode(0o666)).unwrap();
+    let (code, _, err) = f.bt_exec(&[&f.path("tool")]);
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("trusted_root"), "{err}");
+    fs::set_permissions(&root, fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, err) = f.bt_exec(&[&f.path("tool")]);
+    assert_eq!(code, 0, "{err}");
+}

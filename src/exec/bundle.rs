@@ -100,14 +100,15 @@ pub fn load_root(path: &Path) -> Result<TrustRoot, (Fail, Option<Cause>)> {
     })
 }
 
-/// The bundles of a bundle file (one, or JSON lines), read capped.
-pub fn read_bundles(path: &Path) -> Result<Vec<material::Material>, Refusal> {
+/// The bundles of a bundle file (one, or JSON lines), read capped: each
+/// prepared, or why it could not be.
+pub fn read_bundles(path: &Path) -> Result<Vec<Result<material::Material, Refusal>>, Refusal> {
     let bytes = crate::fsutil::read_capped(path, material::MAX_BUNDLE_BYTES)
         .map_err(|e| Refusal::new(Cause::Bundle, format!("{}: {e}", path.display())))?;
-    material::split(&bytes)?
+    Ok(material::split(&bytes)?
         .into_iter()
         .map(material::prepare)
-        .collect()
+        .collect())
 }
 
 /// Whom `verify-bundle` expects.
@@ -152,16 +153,10 @@ pub fn verify_bundle(req: &Request) -> Result<Proven, (Fail, Option<Cause>)> {
         (Fail::new(exit::REFUSED, msg), Some(r.cause))
     };
     let bundles = read_bundles(req.bundle).map_err(refused)?;
-    let mut last = None;
-    for m in &bundles {
-        match sigstore::verify(&root, m, art.as_artifact(), expect) {
-            Ok(p) => return Ok(p),
-            Err(r) => last = Some(r),
-        }
-    }
-    Err(refused(last.unwrap_or_else(|| {
-        Refusal::new(Cause::Bundle, "the file holds no bundle")
-    })))
+    sigstore::first_proven(&bundles, |m| {
+        sigstore::verify(&root, m, art.as_artifact(), expect)
+    })
+    .map_err(refused)
 }
 
 fn load_key(path: &Path) -> Result<Key, (Fail, Option<Cause>)> {

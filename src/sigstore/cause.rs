@@ -43,6 +43,10 @@ pub enum Cause {
     Timestamp,
     /// A Rekor v1 entry under a policy without `allow_rekor_v1`.
     RekorV1,
+    /// A rule of the bt-exec policy that no bundle can meet (a release
+    /// history, several logs, rebuilders), or that this one does not
+    /// (`min_release_age`, a signed checkpoint, a log entry).
+    Policy,
 }
 
 impl Cause {
@@ -64,6 +68,7 @@ impl Cause {
             Cause::InclusionPromise => "inclusion-promise",
             Cause::Timestamp => "timestamp",
             Cause::RekorV1 => "rekor-v1",
+            Cause::Policy => "policy",
         }
     }
 

@@ -99,6 +99,36 @@ pub enum Expect<'a> {
     Key(&'a Key),
 }
 
+/// The first of a file's bundles that `check` proves. A line of a JSON-lines
+/// file that does not parse is passed over, as the in-toto bundle format
+/// asks; when no bundle is proven, the refusal said is the last parsed
+/// bundle's (a line that does not parse says least), counted among all.
+pub fn first_proven(
+    bundles: &[Result<Material, Refusal>],
+    mut check: impl FnMut(&Material) -> Result<Proven, Refusal>,
+) -> Result<Proven, Refusal> {
+    let mut parsed = None;
+    let mut unparsed = None;
+    for b in bundles {
+        match b.as_ref().map(&mut check) {
+            Ok(Ok(p)) => return Ok(p),
+            Ok(Err(r)) => parsed = Some(r),
+            Err(r) => unparsed = Some(r.clone()),
+        }
+    }
+    let mut r = parsed
+        .or(unparsed)
+        .unwrap_or_else(|| Refusal::new(Cause::Bundle, "the file holds no bundle"));
+    if bundles.len() > 1 {
+        r.detail = format!(
+            "none of the {} bundles proves it; the last: {}",
+            bundles.len(),
+            r.detail
+        );
+    }
+    Err(r)
+}
+
 /// Verifies one bundle (`material`) for `artifact`, signed as `expect`
 /// says, against `root`.
 pub fn verify(

@@ -19,7 +19,7 @@ pub struct BundleRequest<'a> {
     pub bundle_path: &'a std::path::Path,
     /// The file's bundles as read (one, or JSON lines), or why they could
     /// not be.
-    pub bundles: Result<Vec<Material>, Refusal>,
+    pub bundles: Result<Vec<Result<Material, Refusal>>, Refusal>,
     pub artifact: Artifact<'a>,
     pub section: &'a SigstoreSection,
     /// Who may have signed this program ([`SigstoreSection::signers_for`]).
@@ -91,7 +91,7 @@ fn decide(policy: &Policy, req: &BundleRequest) -> Result<Proven, (Cause, Refusa
         } else {
             Cause::ReleaseHistory
         };
-        return Err((cause, Refusal::new(sigstore::Cause::Bundle, format!(
+        return Err((cause, Refusal::new(sigstore::Cause::Policy, format!(
             "a Sigstore bundle alone does not meet this policy: it requires {rule}, and a bundle carries no release name, publisher or history and is one log"
         ))));
     }
@@ -108,14 +108,7 @@ fn decide(policy: &Policy, req: &BundleRequest) -> Result<Proven, (Cause, Refusa
         .bundles
         .as_ref()
         .map_err(|r| (Cause::ProofFile, r.clone()))?;
-    let mut last = Refusal::new(sigstore::Cause::Bundle, "the file holds no bundle");
-    for m in bundles {
-        match one(policy, req, m) {
-            Ok(p) => return Ok(p),
-            Err(r) => last = r,
-        }
-    }
-    Err((cause_of(last.cause), last))
+    sigstore::first_proven(bundles, |m| one(policy, req, m)).map_err(|r| (cause_of(r.cause), r))
 }
 
 /// One bundle: verified, then held to what bt-exec asks beyond Sigstore.
@@ -150,7 +143,7 @@ fn one(policy: &Policy, req: &BundleRequest, m: &Material) -> Result<Proven, Ref
             .unwrap_or(u64::MAX);
         if req.now.saturating_sub(signed) < age.as_secs() {
             return Err(Refusal::new(
-                sigstore::Cause::Timestamp,
+                sigstore::Cause::Policy,
                 format!(
                     "signed at {} (Unix), less than require.min_release_age = \"{}s\" ago",
                     p.signed_at.unwrap_or_default(),
@@ -167,7 +160,7 @@ fn cause_of(c: sigstore::Cause) -> Cause {
     match c {
         sigstore::Cause::Identity | sigstore::Cause::Key => Cause::Publisher,
         sigstore::Cause::Artifact => Cause::OtherBytes,
-        sigstore::Cause::Timestamp => Cause::ProofFile,
+        sigstore::Cause::Policy => Cause::ReleaseHistory,
         _ => Cause::ProofFile,
     }
 }
