@@ -158,6 +158,18 @@ pub fn case_args(cases: &Path, case: &Path, trust_roots: &Path) -> Vec<String> {
     a
 }
 
+/// The conformance cases (one folder each), sorted.
+fn case_names(cases: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(cases)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 #[test]
 fn every_conformance_case_gives_its_verdict_for_the_cause_its_readme_names() {
     let Some(v) = common::vectors("every_conformance_case_gives_its_verdict") else {
@@ -166,13 +178,7 @@ fn every_conformance_case_gives_its_verdict_for_the_cause_its_readme_names() {
     let cases = v.join("sigstore/conformance/bundle-verify");
     let roots = v.join("sigstore/trust-roots");
     let home = tempfile::tempdir().unwrap();
-    let mut names: Vec<String> = std::fs::read_dir(&cases)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = case_names(&cases);
     let (mut passed, mut failed) = (0, 0);
     for name in &names {
         let args = case_args(&cases, &cases.join(name), &roots);
@@ -452,13 +458,7 @@ fn sigstore_python_agrees_on_every_verdict_both_can_express() {
     let cases = v.join("sigstore/conformance/bundle-verify");
     let roots = v.join("sigstore/trust-roots");
     let home = tempfile::tempdir().unwrap();
-    let mut names: Vec<String> = std::fs::read_dir(&cases)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = case_names(&cases);
     let args: Vec<Vec<String>> = names
         .iter()
         .map(|n| case_args(&cases, &cases.join(n), &roots))

@@ -264,27 +264,7 @@ fn sigsum(req: &Request, file: Ingested, proof_path: &Path) -> Result<Verdict, F
 /// checked against it, and it is one log; so a policy with such rules is
 /// not met by a Sigsum proof alone (docs/SIGSUM.md).
 pub fn rules_a_sigsum_proof_cannot_meet(policy: &Policy) -> Option<String> {
-    let r = &policy.require;
-    let rules = [
-        (r.logs > 1, format!("logs = {}", r.logs)),
-        (r.latest, "latest = true".into()),
-        (r.no_downgrade, "no_downgrade = true".into()),
-        (
-            r.prior_revisions > 0,
-            format!("prior_revisions = {}", r.prior_revisions),
-        ),
-        (
-            !r.min_release_age.is_zero(),
-            format!("min_release_age = \"{}s\"", r.min_release_age.as_secs()),
-        ),
-        (r.rebuilders > 0, format!("rebuilders = {}", r.rebuilders)),
-    ];
-    let set: Vec<String> = rules
-        .into_iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, n)| n)
-        .collect();
-    (!set.is_empty()).then(|| format!("require.{}", set.join(", require.")))
+    policy.require.unmet_by_one_outside_proof(false)
 }
 
 /// What bt-exec does with a verdict.

@@ -67,6 +67,41 @@ impl SigstoreSection {
     }
 }
 
+impl Require {
+    /// The rules set here that a proof from outside the policy's logs (a
+    /// Sigsum proof, a Sigstore bundle) cannot meet, named as the policy
+    /// writes them (`None`: none is set): such a proof names no release and
+    /// has no history (`latest`, `no_downgrade`, `prior_revisions`), no
+    /// rebuilder attests it (`rebuilders`), and it is one log (`logs` above
+    /// 1). `min_release_age` is named too unless the proof carries a
+    /// verified time to measure it from (`dated`).
+    pub fn unmet_by_one_outside_proof(&self, dated: bool) -> Option<String> {
+        let rules = [
+            (self.logs > 1, format!("logs = {}", self.logs)),
+            (self.latest, "latest = true".into()),
+            (self.no_downgrade, "no_downgrade = true".into()),
+            (
+                self.prior_revisions > 0,
+                format!("prior_revisions = {}", self.prior_revisions),
+            ),
+            (
+                !dated && !self.min_release_age.is_zero(),
+                format!("min_release_age = \"{}s\"", self.min_release_age.as_secs()),
+            ),
+            (
+                self.rebuilders > 0,
+                format!("rebuilders = {}", self.rebuilders),
+            ),
+        ];
+        let set: Vec<String> = rules
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, n)| n)
+            .collect();
+        (!set.is_empty()).then(|| format!("require.{}", set.join(", require.")))
+    }
+}
+
 /// `require.refresh` when the policy does not set it: ten minutes.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(600);
 

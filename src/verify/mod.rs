@@ -59,6 +59,27 @@ impl Verdict {
     pub fn proven(&self) -> bool {
         self.code == 0
     }
+
+    /// The verdict of one proof that is not one of the policy's logs (a
+    /// Sigsum proof, a Sigstore bundle): its report decides, its exit code
+    /// is the report's.
+    pub fn of_one(
+        file: Ingested,
+        mut report: LogReport,
+        reason: String,
+        start: Instant,
+    ) -> Verdict {
+        report.elapsed_ms = start.elapsed().as_millis();
+        Verdict {
+            file,
+            code: report.outcome.exit_code(),
+            logs: vec![report],
+            reason,
+            elapsed_ms: start.elapsed().as_millis(),
+            releases: vec![],
+            history_refused: false,
+        }
+    }
 }
 
 /// Verifies `file` (already in the CAS) against every log of the policy:
@@ -198,24 +219,21 @@ pub fn sigsum_verdict(
 ) -> Verdict {
     let start = Instant::now();
     let hexh = hex::encode(file.sha256);
-    let (code, reason, report) = if keys.is_empty() {
+    let (reason, report) = if keys.is_empty() {
         (
-            exit::REFUSED,
             format!("{}: no Sigsum submitter key is allowed for this program ([[sigsum.submitter]] names)", proof_path.display()),
             LogReport::other("sigsum", LogOutcome::Refused(Cause::Publisher, "no submitter key".into())),
         )
     } else {
         match crate::sigsum_interop::verify(&file.sha256, proof, keys, policy) {
             Ok(p) => {
-                let mut r = LogReport::other(
+                let r = LogReport::other(
                     &p.origin,
                     LogOutcome::Proven {
                         index: p.leaf_index,
                     },
                 );
-                r.elapsed_ms = start.elapsed().as_millis();
                 (
-                    0,
                     format!(
                         "sha256 {hexh} is proven by the Sigsum proof {} (log {}, leaf {} of {}, policy {})",
                         proof_path.display(),
@@ -228,7 +246,6 @@ pub fn sigsum_verdict(
                 )
             }
             Err(e) => (
-                exit::REFUSED,
                 format!(
                     "{}: the Sigsum proof does not prove sha256 {hexh} under policy {}: {e}",
                     proof_path.display(),
@@ -238,13 +255,5 @@ pub fn sigsum_verdict(
             ),
         }
     };
-    Verdict {
-        file,
-        logs: vec![report],
-        code,
-        reason,
-        elapsed_ms: start.elapsed().as_millis(),
-        releases: vec![],
-        history_refused: false,
-    }
+    Verdict::of_one(file, report, reason, start)
 }

@@ -68,18 +68,7 @@ pub fn sigstore_verdict(file: Ingested, policy: &Policy, req: BundleRequest) -> 
             )
         }
     };
-    let mut report = report;
-    report.elapsed_ms = start.elapsed().as_millis();
-    let code = report.outcome.exit_code();
-    Verdict {
-        file,
-        logs: vec![report],
-        code,
-        reason,
-        elapsed_ms: start.elapsed().as_millis(),
-        releases: vec![],
-        history_refused: false,
-    }
+    Verdict::of_one(file, report, reason, start)
 }
 
 /// The bundle that proves the program (the first of the file's that does),
@@ -171,21 +160,5 @@ fn cause_of(c: sigstore::Cause) -> Cause {
 /// `logs = k`: a bundle names no release, has no history and is one log.
 /// (`min_release_age` is measured from the bundle's signing time.)
 pub fn rules_a_bundle_cannot_meet(policy: &Policy) -> Option<String> {
-    let r = &policy.require;
-    let rules = [
-        (r.logs > 1, format!("logs = {}", r.logs)),
-        (r.latest, "latest = true".into()),
-        (r.no_downgrade, "no_downgrade = true".into()),
-        (
-            r.prior_revisions > 0,
-            format!("prior_revisions = {}", r.prior_revisions),
-        ),
-        (r.rebuilders > 0, format!("rebuilders = {}", r.rebuilders)),
-    ];
-    let set: Vec<String> = rules
-        .into_iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, n)| n)
-        .collect();
-    (!set.is_empty()).then(|| format!("require.{}", set.join(", require.")))
+    policy.require.unmet_by_one_outside_proof(true)
 }
