@@ -272,19 +272,23 @@ fn a_bundle_cannot_meet_history_rules() {
         assert_eq!(code, 126, "{rule}: {err}");
         assert!(err.contains(named), "{rule}: {err}");
     }
-    // min_release_age is measured from the bundle's signing time.
-    f.policy(&format!(
-        "{}\n[require]\nmin_release_age = \"1d\"\n",
-        Fixture::identity(SAN_PATTERN)
-    ));
-    let (code, _, err) = f.bt_exec(&[&f.path("tool")]);
-    assert_eq!(code, 126, "{err}");
+    // Nor min_release_age: a bundle dates its signature, not when anyone
+    // could first see it (a signer who logs late would pass), so even a
+    // bundle signed long ago does not meet it.
     f.sign(
         "tool",
         SAN,
         "tool.sigstore.json",
         &["--at", "2026-01-01T00:00:00Z"],
     );
+    f.policy(&format!(
+        "{}\n[require]\nmin_release_age = \"1d\"\n",
+        Fixture::identity(SAN_PATTERN)
+    ));
+    let (code, _, err) = f.bt_exec(&[&f.path("tool")]);
+    assert_eq!(code, 126, "{err}");
+    assert!(err.contains("require.min_release_age"), "{err}");
+    f.policy(&Fixture::identity(SAN_PATTERN));
     let (code, _, err) = f.bt_exec(&[&f.path("tool")]);
     assert_eq!(code, 0, "{err}");
 }
@@ -492,4 +496,75 @@ fn a_trusted_root_others_could_rewrite_is_refused() {
     fs::set_permissions(&root, fs::Permissions::from_mode(0o644)).unwrap();
     let (code, _, err) = f.bt_exec(&[&f.path("tool")]);
     assert_eq!(code, 0, "{err}");
+}
+
+/// Never past a split view: while a log of the policy has a standing
+/// alarm, a program a bundle proves is refused with 123 too.
+#[test]
+fn a_standing_split_view_alarm_refuses_bundle_proven_programs_too() {
+    let Some(f) = Fixture::new("a_standing_split_view_alarm_refuses_bundle_proven_programs_too")
+    else {
+        return;
+    };
+    let inst: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(f.path("inst/instance.json")).unwrap()).unwrap();
+    let vkey = inst["rekor_v2"]["vkey"].as_str().unwrap();
+    fs::write(
+        f.dir.path().join("policy.toml"),
+        format!(
+            "trust = \"\"\"\nlog {vkey} https://rekor.test.invalid\nquorum none\n\"\"\"\n[sigstore]\ntrusted_root = \"inst/trusted_root.json\"\n{}",
+            Fixture::identity(SAN_PATTERN)
+        ),
+    )
+    .unwrap();
+    f.sign("tool", SAN, "tool.sigstore.json", &[]);
+    let (code, _, err) = f.bt_exec(&["verify", &f.path("tool")]);
+    assert_eq!(code, 0, "{err}");
+    let policy = bt_exec::policy::Policy::load(&f.dir.path().join("policy.toml")).unwrap();
+    let alarms = f.dir.path().join("state/alarms");
+    fs::create_dir_all(&alarms).unwrap();
+    let alarm = alarms.join(policy.trust.logs[0].id.file_key());
+    fs::write(&alarm, "evidence/x.split-view").unwrap();
+    let (code, _, err) = f.bt_exec(&[&f.path("tool")]);
+    assert_eq!(code, 123, "{err}");
+    assert!(err.contains("alarm clear"), "{err}");
+    fs::remove_file(&alarm).unwrap();
+    let (code, _, err) = f.bt_exec(&[&f.path("tool")]);
+    assert_eq!(code, 0, "{err}");
+}
+
+/// What a bundle quotes in a refusal (its media type, an entry's kind)
+/// reaches the terminal escaped: no control character from it can clear
+/// the refusal line or retitle the window — on a run, and in `status`'s
+/// replay of audit mode's records.
+#[test]
+fn control_characters_in_a_bundle_never_reach_the_terminal() {
+    let Some(f) = Fixture::new("control_characters_in_a_bundle_never_reach_the_terminal") else {
+        return;
+    };
+    f.policy(&Fixture::identity(SAN_PATTERN));
+    let good = f.sign("tool", SAN, "good.json", &[]);
+    let mut b: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(good).unwrap()).unwrap();
+    b["mediaType"] =
+        "application/vnd.dev.sigstore.bundle.v0.3+json\u{1b}[2K\rPROGRAM RAN\u{1b}]0;owned\u{7}"
+            .into();
+    fs::write(f.path("tool.sigstore.json"), b.to_string()).unwrap();
+    let raw = |s: &str| s.contains(['\u{1b}', '\u{7}', '\r']);
+    let (code, out, err) = f.bt_exec(&[&f.path("tool")]);
+    assert_eq!(code, 126, "{err}");
+    assert!(!raw(&err) && !raw(&out), "{err:?}");
+    assert!(
+        err.contains("PROGRAM RAN"),
+        "the media type is quoted, escaped: {err:?}"
+    );
+    let (code, out, err) = f.bt_exec(&["--audit", &f.path("tool")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!raw(&err), "{err:?}");
+    let (_, out2, err2) = f.bt_exec(&["status", "--offline"]);
+    assert!(!raw(&out2) && !raw(&err2) && !raw(&out), "{out2:?}");
+    assert!(
+        out2.contains("PROGRAM RAN"),
+        "status replays the audit record: {out2:?}"
+    );
 }

@@ -255,20 +255,23 @@ fn audit(store: &Store, now: u64, out: &mut Vec<String>) {
     for r in &refused {
         *by.entry(r.verdict.as_str()).or_default() += 1;
     }
+    // What a record says came from a program's path and a refusal's
+    // reason, which quote what logs, proof files and bundles served:
+    // escaped, so none of it drives the terminal.
+    let safe = crate::fsutil::terminal_safe;
     for (v, n) in by {
-        out.push(format!("  {n} × {v}"));
+        out.push(format!("  {n} × {}", safe(v)));
     }
     for r in refused.iter().rev().take(5) {
         out.push(format!(
             "  {} s ago: {} — {}",
             now.saturating_sub(r.time),
-            r.program,
-            r.reason
+            safe(&r.program),
+            safe(&r.reason)
         ));
     }
 }
 
-/// `bt-exec policy check FILE`: what policy `p`, read from `file`, trusts.
 /// The `[sigstore]` section as `policy check` shows it.
 fn sigstore_lines(s: &crate::policy::SigstoreSection) -> Vec<String> {
     let mut out = vec![format!(
@@ -300,6 +303,7 @@ fn sigstore_lines(s: &crate::policy::SigstoreSection) -> Vec<String> {
     out
 }
 
+/// `bt-exec policy check FILE`: what policy `p`, read from `file`, trusts.
 pub fn policy(file: &std::path::Path, p: &Policy) -> Vec<String> {
     let b64 =
         |k: &crate::note::PublicKey| base64::engine::general_purpose::STANDARD.encode(k.as_bytes());

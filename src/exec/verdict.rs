@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::exec::app::{self, Fail};
 use crate::exec::memo;
-use crate::policy::{Mode, Policy, Quorum, TrustPolicy};
+use crate::policy::{LogSpec, Mode, Policy, Quorum, TrustPolicy};
 use crate::store::{Ingested, Store};
 use crate::tlog::MAX_PROOF_BYTES;
 use crate::verify::{self, exit, Verdict};
@@ -155,12 +155,47 @@ pub fn verify(req: &Request, file: Ingested) -> Result<(Verdict, Option<memo::Pe
             req.may_memo && sidecars.is_empty() && sigsum_path.is_none() && sigstore_path.is_none()
         })
         .and_then(|d| memo::pending(req.store, req.policy, d));
-    let verdict = match (sigstore_path, sigsum_path) {
-        (Some(bundle), _) => sigstore(req.policy, req.release, file, &bundle)?,
-        (None, Some(proof_path)) => sigsum(req, file, &proof_path)?,
-        (None, None) => verify::verify(&ctx, file, sidecars),
+    // Never past a split view: a proof from outside the logs does not
+    // walk around a standing alarm either.
+    let alarm = (sigstore_path.is_some() || sigsum_path.is_some())
+        .then(|| standing_alarm(req.store, req.policy))
+        .flatten();
+    let verdict = match (sigstore_path, sigsum_path, alarm) {
+        (_, _, Some((spec, evidence))) => alarm_verdict(file, spec, evidence),
+        (Some(bundle), _, None) => sigstore(req.policy, req.release, file, &bundle)?,
+        (None, Some(proof_path), None) => sigsum(req, file, &proof_path)?,
+        (None, None, None) => verify::verify(&ctx, file, sidecars),
     };
     Ok((verdict, pending))
+}
+
+/// The first of the policy's logs with a standing split-view alarm, and
+/// where its evidence is.
+fn standing_alarm<'p>(store: &Store, policy: &'p Policy) -> Option<(&'p LogSpec, String)> {
+    policy
+        .trust
+        .logs
+        .iter()
+        .find_map(|l| store.alarm(&l.id).map(|ev| (l, ev)))
+}
+
+/// 123: a log of the policy showed a split view and nobody has cleared
+/// its alarm. Attack stopped: a log operator who forked a log, and a
+/// program proven by a Sigsum proof or a Sigstore bundle run as if the
+/// machine had not seen it.
+fn alarm_verdict(file: Ingested, spec: &LogSpec, evidence: String) -> Verdict {
+    let msg = format!(
+        "a split view of {} was recorded earlier ({evidence}); every run is refused until a person runs `bt-exec alarm clear {}`",
+        spec.label, spec.origin
+    );
+    let report = verify::LogReport::new(
+        spec,
+        verify::LogOutcome::Misbehaved {
+            msg: msg.clone(),
+            evidence: Some(PathBuf::from(evidence)),
+        },
+    );
+    Verdict::of_one(file, report, msg, std::time::Instant::now())
 }
 
 /// The verdict of the Sigstore bundle(s) at `bundle_path` for `file`, under
@@ -196,7 +231,6 @@ pub fn sigstore(
         artifact: artifact.as_artifact(),
         section,
         signers: &signers,
-        now: app::now(),
     };
     Ok(verify::sigstore_verdict(file, policy, req))
 }
@@ -264,7 +298,7 @@ fn sigsum(req: &Request, file: Ingested, proof_path: &Path) -> Result<Verdict, F
 /// checked against it, and it is one log; so a policy with such rules is
 /// not met by a Sigsum proof alone (docs/SIGSUM.md).
 pub fn rules_a_sigsum_proof_cannot_meet(policy: &Policy) -> Option<String> {
-    policy.require.unmet_by_one_outside_proof(false)
+    policy.require.unmet_by_one_outside_proof()
 }
 
 /// What bt-exec does with a verdict.

@@ -73,9 +73,10 @@ impl Require {
     /// writes them (`None`: none is set): such a proof names no release and
     /// has no history (`latest`, `no_downgrade`, `prior_revisions`), no
     /// rebuilder attests it (`rebuilders`), and it is one log (`logs` above
-    /// 1). `min_release_age` is named too unless the proof carries a
-    /// verified time to measure it from (`dated`).
-    pub fn unmet_by_one_outside_proof(&self, dated: bool) -> Option<String> {
+    /// 1). Nor `min_release_age`: such a proof dates its signature (a TSA's
+    /// timestamp, a Rekor v1 SET), not when anyone could first see it — a
+    /// signer who logs late, or a Rekor operator who backdates, would pass.
+    pub fn unmet_by_one_outside_proof(&self) -> Option<String> {
         let rules = [
             (self.logs > 1, format!("logs = {}", self.logs)),
             (self.latest, "latest = true".into()),
@@ -85,7 +86,7 @@ impl Require {
                 format!("prior_revisions = {}", self.prior_revisions),
             ),
             (
-                !dated && !self.min_release_age.is_zero(),
+                !self.min_release_age.is_zero(),
                 format!("min_release_age = \"{}s\"", self.min_release_age.as_secs()),
             ),
             (

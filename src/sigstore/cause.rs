@@ -133,10 +133,13 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// The detail is escaped (`fsutil::terminal_safe`): it quotes what the
+    /// bundle holds (a media type, an entry's kind, a SAN), which must not
+    /// reach a terminal as control characters that rewrite what it shows.
     pub fn new(cause: Cause, detail: impl Into<String>) -> Self {
         Refusal {
             cause,
-            detail: detail.into(),
+            detail: crate::fsutil::terminal_safe(&detail.into()),
         }
     }
 

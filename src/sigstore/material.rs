@@ -165,6 +165,18 @@ fn read_facts(v: &Value) -> Result<Facts, Refusal> {
         signed_with_key: v.pointer("/verificationMaterial/publicKey").is_some(),
         ..Facts::default()
     };
+    let entries = v
+        .pointer("/verificationMaterial/tlogEntries")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if entries > 1 {
+        // sigstore-python takes exactly one; which one a report names, and
+        // which the checkpoint is held to, must not be in doubt.
+        return Err(Refusal::new(
+            Cause::Bundle,
+            format!("the bundle has {entries} transparency-log entries: a bundle carries one"),
+        ));
+    }
     if let Some(e) = first_entry(v) {
         let es = |p: &str| {
             e.pointer(p)
@@ -249,7 +261,8 @@ struct Proof {
 }
 
 impl Proof {
-    /// `None` when a field is missing or malformed.
+    /// `None` when a field is missing or malformed (the bundle's parser
+    /// has refused those already: tree size and root hash are required).
     fn read(entry: &Value, p: &Value) -> Option<Proof> {
         let hash = |x: &Value| -> Option<Hash> { Some(Hash(b64(x.as_str()?)?.try_into().ok()?)) };
         let hashes = match p.get("hashes").and_then(Value::as_array) {
@@ -258,7 +271,9 @@ impl Proof {
         };
         Some(Proof {
             body: b64(entry.get("canonicalizedBody")?.as_str()?)?,
-            index: int(p.get("logIndex")?)?,
+            // Absent is zero, as protobuf's JSON mapping leaves zero out
+            // (and as the verifier reads it): never a reason to skip.
+            index: p.get("logIndex").map_or(Some(0), int)?,
             size: int(p.get("treeSize")?)?,
             root: hash(p.get("rootHash")?)?,
             hashes,
@@ -329,6 +344,18 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_bundle_carries_one_log_entry() {
+        let two = serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {"tlogEntries": [{}, {}]},
+        });
+        let r = prepare(two.to_string().as_bytes())
+            .map(|_| ())
+            .map_err(|e| e.cause);
+        assert_eq!(r, Err(Cause::Bundle));
     }
 
     /// Line breaks go from protobuf bytes fields only: never from the

@@ -15,6 +15,7 @@
 //! before.
 
 pub mod cause;
+mod checkpoint;
 pub mod material;
 pub mod root;
 pub mod signer;
@@ -76,14 +77,15 @@ impl Proven {
         self.log.as_ref().and_then(RootLog::ed25519).is_some() && self.facts.rekor_v2()
     }
 
-    /// Who signed, for messages.
+    /// Who signed, for messages: escaped, since a certificate's SAN is
+    /// whatever its CA wrote.
     pub fn signer(&self) -> String {
-        match (&self.identity, &self.issuer, &self.key) {
+        crate::fsutil::terminal_safe(&match (&self.identity, &self.issuer, &self.key) {
             (Some(san), Some(iss), _) => format!("{san} (issuer {iss})"),
             (Some(san), None, _) => san.clone(),
             (_, _, Some(k)) => format!("key sha256:{k}"),
             _ => "an unknown signer".into(),
-        }
+        })
     }
 }
 
@@ -161,49 +163,9 @@ pub fn verify(
         Expect::OneOf(signers) => one_of(root, bundle, facts, artifact, signers)?,
     };
     if let Some(log) = &log {
-        bind_checkpoint(log, facts)?;
+        checkpoint::bind(log, facts)?;
     }
     Ok(proven(&result, key, log, facts.clone()))
-}
-
-/// The checkpoint is the entry's own log's: its origin is the log's, and
-/// for an Ed25519 (Rekor v2) log its note is signed by that log's key.
-/// Attack stopped: a checkpoint signed by another log of the trusted root
-/// whose 4-byte key ID collides (the verifier matches checkpoint keys by
-/// key ID among all the root's logs, and reads no origin), vouching for an
-/// entry in a log that never held it.
-fn bind_checkpoint(log: &RootLog, facts: &Facts) -> Result<(), Refusal> {
-    let (Some(cp), Some(note)) = (&facts.checkpoint, &facts.checkpoint_note) else {
-        return Ok(());
-    };
-    let bad = |why: String| Refusal::new(Cause::Checkpoint, why);
-    let v1_origin = cp
-        .origin
-        .strip_prefix(log.origin.as_str())
-        .is_some_and(|rest| rest.starts_with(" - "));
-    if cp.origin != log.origin && !(v1_origin && log.ed25519().is_none()) {
-        return Err(bad(format!(
-            "the checkpoint's origin {:?} is not the entry's log {}",
-            cp.origin, log.origin
-        )));
-    }
-    if let Some(raw) = log.ed25519() {
-        let key = crate::note::PublicKey::checked(raw).ok_or_else(|| {
-            bad(format!(
-                "the trusted root's key for {} is not an Ed25519 point",
-                log.origin
-            ))
-        })?;
-        let vkey = crate::note::VerifierKey::from_ed25519(&log.origin, 0x01, key)
-            .map_err(|e| bad(format!("the log {}: {e}", log.origin)))?;
-        crate::note::open(note.as_bytes(), &[vkey]).map_err(|e| {
-            bad(format!(
-                "the checkpoint is not signed by the entry's log {}: {e}",
-                log.origin
-            ))
-        })?;
-    }
-    Ok(())
 }
 
 /// The verifier's run, its error's cause read from its type.
@@ -328,68 +290,5 @@ fn proven(r: &VerificationResult, key: Option<&Key>, log: Option<RootLog>, facts
         facts,
         signed_at: earliest,
         time_source,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::note::SecretKey;
-    use crate::tlog::{sign_checkpoint, Checkpoint, Hash};
-
-    fn log_of(key: &SecretKey, origin: &str) -> RootLog {
-        let mut spki = vec![
-            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-        ];
-        spki.extend_from_slice(key.verifier().key.as_bytes());
-        RootLog {
-            base_url: format!("https://{origin}"),
-            origin: origin.into(),
-            log_id: vec![1; 32],
-            spki,
-        }
-    }
-
-    fn facts(signer: &SecretKey, origin: &str) -> Facts {
-        let cp = Checkpoint::new(origin, 3, Hash([7; 32]));
-        let note = sign_checkpoint(signer, &cp, &[]);
-        Facts {
-            checkpoint: Some(cp),
-            checkpoint_note: Some(String::from_utf8_lossy(&note).into_owned()),
-            ..Facts::default()
-        }
-    }
-
-    /// The checkpoint proving an entry is its own log's: the same origin and,
-    /// for a Rekor v2 log, that log's signature — not another root log's.
-    #[test]
-    fn a_checkpoint_must_be_the_entrys_own_logs() {
-        let k = |n: &str| SecretKey::generate(n).unwrap_or_else(|e| panic!("{e}"));
-        let (ours, theirs) = (k("log.example"), k("log.example"));
-        let log = log_of(&ours, "log.example");
-        assert_eq!(bind_checkpoint(&log, &facts(&ours, "log.example")), Ok(()));
-        let refused = |f: Facts| bind_checkpoint(&log, &f).map_err(|e| e.cause);
-        // Another key under the same name: not this log's signature.
-        assert_eq!(
-            refused(facts(&theirs, "log.example")),
-            Err(Cause::Checkpoint)
-        );
-        // Another origin, even one this log's key signed.
-        let other = k("other.example");
-        assert_eq!(
-            refused(facts(&other, "other.example")),
-            Err(Cause::Checkpoint)
-        );
-        // A Rekor v1 origin ("host - tree") only for a log that is not Ed25519.
-        let mut v1 = log.clone();
-        v1.spki = vec![0x30, 0x59];
-        let f = facts(&ours, "log.example - 123");
-        assert_eq!(bind_checkpoint(&v1, &f), Ok(()));
-        assert_eq!(refused(f), Err(Cause::Checkpoint));
-        let f = facts(&ours, "log.example.evil - 1");
-        assert_eq!(
-            bind_checkpoint(&v1, &f).map_err(|e| e.cause),
-            Err(Cause::Checkpoint)
-        );
     }
 }

@@ -24,9 +24,6 @@ pub struct BundleRequest<'a> {
     pub section: &'a SigstoreSection,
     /// Who may have signed this program ([`SigstoreSection::signers_for`]).
     pub signers: &'a [Signer],
-    /// Now (Unix seconds): `min_release_age` is measured from the signing
-    /// time.
-    pub now: u64,
 }
 
 /// The verdict on `file` proven by the bundle(s) of `req`.
@@ -97,11 +94,11 @@ fn decide(policy: &Policy, req: &BundleRequest) -> Result<Proven, (Cause, Refusa
         .bundles
         .as_ref()
         .map_err(|r| (Cause::ProofFile, r.clone()))?;
-    sigstore::first_proven(bundles, |m| one(policy, req, m)).map_err(|r| (cause_of(r.cause), r))
+    sigstore::first_proven(bundles, |m| one(req, m)).map_err(|r| (cause_of(r.cause), r))
 }
 
 /// One bundle: verified, then held to what bt-exec asks beyond Sigstore.
-fn one(policy: &Policy, req: &BundleRequest, m: &Material) -> Result<Proven, Refusal> {
+fn one(req: &BundleRequest, m: &Material) -> Result<Proven, Refusal> {
     let p = sigstore::verify(
         &req.section.root,
         m,
@@ -124,23 +121,6 @@ fn one(policy: &Policy, req: &BundleRequest, m: &Material) -> Result<Proven, Ref
         return Err(Refusal::new(sigstore::Cause::Checkpoint,
             "the bundle has no signed checkpoint: the log only promised to include the entry (a v0.1 bundle's SET), which bt-exec does not take as inclusion"));
     }
-    let age = &policy.require.min_release_age;
-    if !age.is_zero() {
-        let signed = p
-            .signed_at
-            .and_then(|t| u64::try_from(t).ok())
-            .unwrap_or(u64::MAX);
-        if req.now.saturating_sub(signed) < age.as_secs() {
-            return Err(Refusal::new(
-                sigstore::Cause::Policy,
-                format!(
-                    "signed at {} (Unix), less than require.min_release_age = \"{}s\" ago",
-                    p.signed_at.unwrap_or_default(),
-                    age.as_secs()
-                ),
-            ));
-        }
-    }
     Ok(p)
 }
 
@@ -156,9 +136,10 @@ fn cause_of(c: sigstore::Cause) -> Cause {
 
 /// The `[require]` rules a Sigstore bundle cannot meet, named (`None`:
 /// none is set). Attack stopped: a bundle beside a program walking around
-/// `latest`, `no_downgrade`, `prior_revisions`, `rebuilders` or
-/// `logs = k`: a bundle names no release, has no history and is one log.
-/// (`min_release_age` is measured from the bundle's signing time.)
+/// `latest`, `no_downgrade`, `prior_revisions`, `rebuilders`,
+/// `min_release_age` or `logs = k`: a bundle names no release, has no
+/// history, dates its signature rather than its publication, and is one
+/// log (`Require::unmet_by_one_outside_proof`).
 pub fn rules_a_bundle_cannot_meet(policy: &Policy) -> Option<String> {
-    policy.require.unmet_by_one_outside_proof(true)
+    policy.require.unmet_by_one_outside_proof()
 }
