@@ -528,6 +528,10 @@ fn a_standing_split_view_alarm_refuses_bundle_proven_programs_too() {
     let (code, _, err) = f.bt_exec(&[&f.path("tool")]);
     assert_eq!(code, 123, "{err}");
     assert!(err.contains("alarm clear"), "{err}");
+    let sha = hex_sha256(&fs::read(f.path("tool")).unwrap());
+    let bundle = f.path("tool.sigstore.json");
+    let (code, _, err) = f.bt_exec(&["verify", "--sigstore-bundle", &bundle, "--sha256", &sha]);
+    assert_eq!(code, 123, "{err}");
     fs::remove_file(&alarm).unwrap();
     let (code, _, err) = f.bt_exec(&[&f.path("tool")]);
     assert_eq!(code, 0, "{err}");

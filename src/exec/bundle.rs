@@ -34,13 +34,6 @@ impl OwnedArtifact {
             OwnedArtifact::Sha256(d) => Artifact::Sha256(*d),
         }
     }
-
-    pub fn sha256(&self) -> [u8; 32] {
-        match self {
-            OwnedArtifact::Bytes(b) => Sha256::digest(b).into(),
-            OwnedArtifact::Sha256(d) => *d,
-        }
-    }
 }
 
 /// `sha256:HEX`, or a file: its bytes up to

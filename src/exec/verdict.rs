@@ -171,7 +171,7 @@ pub fn verify(req: &Request, file: Ingested) -> Result<(Verdict, Option<memo::Pe
 
 /// The first of the policy's logs with a standing split-view alarm, and
 /// where its evidence is.
-fn standing_alarm<'p>(store: &Store, policy: &'p Policy) -> Option<(&'p LogSpec, String)> {
+pub fn standing_alarm<'p>(store: &Store, policy: &'p Policy) -> Option<(&'p LogSpec, String)> {
     policy
         .trust
         .logs
@@ -183,7 +183,7 @@ fn standing_alarm<'p>(store: &Store, policy: &'p Policy) -> Option<(&'p LogSpec,
 /// its alarm. Attack stopped: a log operator who forked a log, and a
 /// program proven by a Sigsum proof or a Sigstore bundle run as if the
 /// machine had not seen it.
-fn alarm_verdict(file: Ingested, spec: &LogSpec, evidence: String) -> Verdict {
+pub fn alarm_verdict(file: Ingested, spec: &LogSpec, evidence: String) -> Verdict {
     let msg = format!(
         "a split view of {} was recorded earlier ({evidence}); every run is refused until a person runs `bt-exec alarm clear {}`",
         spec.label, spec.origin
