@@ -572,3 +572,44 @@ fn control_characters_in_a_bundle_never_reach_the_terminal() {
         "status replays the audit record: {out2:?}"
     );
 }
+
+/// An Ed25519 message signature signs the bytes themselves, not a digest:
+/// the program's bytes are read from the cache then (and only then: every
+/// other bundle is verified from the SHA-256 already known). With only a
+/// digest (`verify --sha256`) such a bundle cannot be verified.
+#[test]
+fn an_ed25519_message_signature_is_verified_over_the_programs_bytes() {
+    let Some(f) = Fixture::new("an_ed25519_message_signature_is_verified_over_the_programs_bytes")
+    else {
+        return;
+    };
+    let k = f.path("ed.pem");
+    f.make(&["keygen", &k, "--ed25519"]);
+    let (inst, tool, out) = (f.path("inst"), f.path("tool"), f.path("tool.sigstore.json"));
+    // Rekor v1 logs such a signature as hashedrekord 0.0.1.
+    f.make(&[
+        "sign",
+        &inst,
+        "--artifact",
+        &tool,
+        "--out",
+        &out,
+        "--key",
+        &k,
+        "--rekor",
+        "v1",
+    ]);
+    f.policy("allow_rekor_v1 = true\n[[sigstore.identity]]\nkey = \"ed.pub\"\n");
+    let (code, stdout, err) = f.bt_exec(&[&tool, "x"]);
+    assert_eq!((code, stdout.as_str()), (0, "tool ran x\n"), "{err}");
+    let sha = hex_sha256(&fs::read(&tool).unwrap());
+    let (code, _, err) = f.bt_exec(&["verify", "--sigstore-bundle", &out, "--sha256", &sha]);
+    assert_eq!(code, 126, "{err}");
+    assert!(err.contains("artifact"), "{err}");
+    // One byte changed: the bytes read are not the bytes signed.
+    let mut bytes = fs::read(&tool).unwrap();
+    bytes[3] ^= 1;
+    fs::write(&tool, bytes).unwrap();
+    let (code, _, err) = f.bt_exec(&[&tool]);
+    assert_eq!(code, 126, "{err}");
+}

@@ -31,7 +31,10 @@ impl OwnedArtifact {
     pub fn as_artifact(&self) -> Artifact<'_> {
         match self {
             OwnedArtifact::Bytes(b) => Artifact::Bytes(b),
-            OwnedArtifact::Sha256(d) => Artifact::Sha256(*d),
+            OwnedArtifact::Sha256(d) => Artifact::Sha256 {
+                sha256: *d,
+                bytes: None,
+            },
         }
     }
 }

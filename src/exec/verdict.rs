@@ -208,27 +208,30 @@ pub fn sigstore(
     file: Ingested,
     bundle_path: &Path,
 ) -> Result<Verdict, Fail> {
-    use crate::exec::bundle::{
-        read_artifact, read_bundles, OwnedArtifact, MAX_ARTIFACT_BYTES_IN_MEMORY,
-    };
+    use crate::exec::bundle::{read_artifact, read_bundles, OwnedArtifact};
     let section = policy.sigstore.as_ref().ok_or_else(|| {
         Fail::new(
             exit::CONFIG,
             "a Sigstore bundle needs a [sigstore] section in the policy: its trusted_root, and who may sign ([[sigstore.identity]])",
         )
     })?;
-    let artifact =
-        if file.cas_path.as_os_str().is_empty() || file.size > MAX_ARTIFACT_BYTES_IN_MEMORY {
-            OwnedArtifact::Sha256(file.sha256)
-        } else {
-            read_artifact(&file.cas_path)
-                .map_err(|e| Fail::new(exit::CONFIG, format!("{}: {e}", file.cas_path.display())))?
-        };
+    // The program's bytes, from the cache's copy, only when a signature
+    // needs them (and not when only a digest was given: `verify --sha256`).
+    let cas = file.cas_path.clone();
+    let read = move || match read_artifact(&cas) {
+        Ok(OwnedArtifact::Bytes(b)) => Some(b),
+        _ => None,
+    };
+    let bytes: Option<&dyn Fn() -> Option<Vec<u8>>> =
+        (!file.cas_path.as_os_str().is_empty()).then_some(&read);
     let signers = section.signers_for(release);
     let req = verify::BundleRequest {
         bundle_path,
         bundles: read_bundles(bundle_path),
-        artifact: artifact.as_artifact(),
+        artifact: crate::sigstore::Artifact::Sha256 {
+            sha256: file.sha256,
+            bytes,
+        },
         section,
         signers: &signers,
     };

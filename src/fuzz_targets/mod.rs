@@ -402,7 +402,15 @@ fn sigstore_bundle(data: &[u8]) {
             san: "a@fuzz.example",
             issuer: "https://fuzz.example",
         };
-        let _ = crate::sigstore::verify(root, &m, Artifact::Sha256([3; 32]), expect);
+        let _ = crate::sigstore::verify(
+            root,
+            &m,
+            Artifact::Sha256 {
+                sha256: [3; 32],
+                bytes: None,
+            },
+            expect,
+        );
     }
 }
 

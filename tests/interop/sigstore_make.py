@@ -8,7 +8,7 @@ pyca/cryptography only; shares no code with the Rust implementation.
 usage:
   sigstore_make.py init DIR [--not-before ISO] [--not-after ISO]
                    [--origin HOST] [--v1-origin HOST] [--no-rekor-v1]
-  sigstore_make.py keygen KEY.pem          (also writes KEY.pub)
+  sigstore_make.py keygen KEY.pem [--ed25519]  (also writes KEY.pub)
   sigstore_make.py sign DIR --artifact FILE --out BUNDLE
                    (--identity SAN --issuer URL | --key KEY.pem)
                    [--dsse] [--rekor v2|v1] [--at ISO] [--tsa | --no-tsa]
@@ -39,7 +39,7 @@ import sys
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from write_log import inclusion_path, key_id as note_key_id, leaf_hash, mth
@@ -390,7 +390,7 @@ def cmd_init(args):
 
 
 def cmd_keygen(args):
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = Ed25519PrivateKey.generate() if args.ed25519 else ec.generate_private_key(ec.SECP256R1())
     save_key(args.key, key)
     pub = (args.key[:-4] if args.key.endswith(".pem") else args.key) + ".pub"
     write_file(pub, pem_of(key.public_key()))
@@ -468,7 +468,8 @@ def hashedrekord_v002(digest, signature, cert, public_key):
         verifier = {"x509Certificate": {"rawBytes": b64(cert.public_bytes(serialization.Encoding.DER))}}
     else:
         verifier = {"publicKey": {"rawBytes": b64(spki_der(public_key))}}
-    verifier["keyDetails"] = "PKIX_ECDSA_P256_SHA_256"
+    ed25519 = cert is None and isinstance(public_key, Ed25519PublicKey)
+    verifier["keyDetails"] = "PKIX_ED25519" if ed25519 else "PKIX_ECDSA_P256_SHA_256"
     return canonical_json({"apiVersion": "0.0.2", "kind": "hashedrekord", "spec": {"hashedRekordV002": {
         "data": {"algorithm": "SHA2_256", "digest": b64(digest)},
         "signature": {"content": b64(signature), "verifier": verifier}}}})
@@ -498,9 +499,12 @@ def pae(payload_type, payload):
 
 def sign_content(key, artifact, artifact_name, dsse):
     """Returns (bundle field, its value, signature bytes, digest the Rekor v2 entry logs)."""
-    sig_alg = ec.ECDSA(hashes.SHA256())
+    def sign(data):
+        if isinstance(key, Ed25519PrivateKey):
+            return key.sign(data)  # pure Ed25519: over the bytes themselves
+        return key.sign(data, ec.ECDSA(hashes.SHA256()))
     if not dsse:
-        signature = key.sign(artifact, sig_alg)
+        signature = sign(artifact)
         value = {"messageDigest": {"algorithm": "SHA2_256", "digest": b64(sha256(artifact))},
                  "signature": b64(signature)}
         return "messageSignature", value, signature, sha256(artifact)
@@ -509,7 +513,7 @@ def sign_content(key, artifact, artifact_name, dsse):
         "subject": [{"name": artifact_name, "digest": {"sha256": sha256(artifact).hex()}}],
         "predicateType": "https://bt-exec.test/predicate/v1", "predicate": {}})
     signed = pae(INTOTO_TYPE, statement)
-    signature = key.sign(signed, sig_alg)
+    signature = sign(signed)
     envelope = {"payload": b64(statement), "payloadType": INTOTO_TYPE,
                 "signatures": [{"sig": b64(signature)}]}
     return "dsseEnvelope", envelope, signature, sha256(signed)
@@ -519,8 +523,9 @@ def signing_material(d, args, at):
     """(private key, certificate or None, bundle verificationMaterial start)."""
     if args.key:
         key = load_key(args.key)
-        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-            sys.exit("sigstore_make: --key must be an ECDSA P-256 private key")
+        p256 = isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"
+        if not p256 and not isinstance(key, Ed25519PrivateKey):
+            sys.exit("sigstore_make: --key must be an ECDSA P-256 or Ed25519 private key")
         return key, None, {"publicKey": {"hint": b64(sha256(spki_der(key.public_key())))}}
     key = ec.generate_private_key(ec.SECP256R1())
     cert = issue_leaf(d, key.public_key(), args.identity, args.issuer, at)
@@ -570,6 +575,8 @@ def parse_args(argv):
     init.add_argument("--no-rekor-v1", action="store_true")
     keygen = sub.add_parser("keygen")
     keygen.add_argument("key")
+    keygen.add_argument("--ed25519", action="store_true",
+                        help="an Ed25519 key (a message signature then signs the bytes themselves)")
     sign = sub.add_parser("sign")
     sign.add_argument("dir")
     sign.add_argument("--artifact", required=True)
