@@ -125,17 +125,12 @@ pub struct Request<'a> {
 /// the refusal's cause when it has one).
 pub fn verify_bundle(req: &Request) -> Result<Proven, (Fail, Option<Cause>)> {
     let root = load_root(req.trusted_root)?;
-    let key = match &req.expected {
-        Expected::Key(p) => Some(load_key(p)?),
-        Expected::Identity { .. } => None,
-    };
-    let expect = match (&req.expected, &key) {
-        (Expected::Identity { san, issuer }, _) => Expect::Exact { san, issuer },
-        (Expected::Key(_), Some(k)) => Expect::Key(k),
-        (Expected::Key(p), None) => {
-            return Err(load_key(p)
-                .err()
-                .unwrap_or_else(|| (Fail::new(exit::CONFIG, "no key"), Some(Cause::Key))))
+    let key;
+    let expect = match &req.expected {
+        Expected::Identity { san, issuer } => Expect::Exact { san, issuer },
+        Expected::Key(p) => {
+            key = load_key(p)?;
+            Expect::Key(&key)
         }
     };
     let art = artifact(req.artifact).map_err(|f| (f, None))?;
