@@ -249,10 +249,23 @@ fn verify_digest(common: &CommonArgs, bundle: &Path, hex: &str) -> Res<u8> {
         cas_path: PathBuf::new(),
         cached: false,
     };
-    let verdict = match verdict::standing_alarm(&store, &policy) {
-        Some((spec, evidence)) => verdict::alarm_verdict(file, spec, evidence),
-        None => verdict::sigstore(&policy, None, file, bundle)?,
-    };
+    // What a Rekor log of the policy learnt (its checkpoint) is saved as a
+    // run's would be.
+    let (verdict, unsaved) = saving::decide_and_save(
+        &store,
+        now(),
+        || match verdict::standing_alarm(&store, &policy) {
+            Some((spec, evidence)) => Ok(verdict::alarm_verdict(file.clone(), spec, evidence)),
+            None => {
+                let ctx = bt_exec::exec::app::context(&policy, &store, common.offline);
+                verdict::sigstore(&ctx, None, file.clone(), bundle, Default::default())
+            }
+        },
+        |v| (&v.logs, v.file.sha256),
+    )?;
+    for line in report::notes(&verdict.logs, &unsaved, common.verbose) {
+        bt_exec::say!("bt-exec: {line}");
+    }
     let label = PathBuf::from(format!("sha256:{hex}"));
     if common.json {
         let _ = writeln!(
@@ -304,7 +317,7 @@ fn verify_bundle(
     if json {
         let doc = match &out {
             Ok(p) => {
-                serde_json::json!({"verified": true, "exit_code": 0, "bundle": bundle_cmd::proven_json(p)})
+                serde_json::json!({"verified": true, "exit_code": 0, "bundle": bundle_cmd::proven_json(p, false)})
             }
             Err((f, cause)) => serde_json::json!({
                 "verified": false,

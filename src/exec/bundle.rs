@@ -163,7 +163,9 @@ fn load_key(path: &Path) -> Result<Key, (Fail, Option<Cause>)> {
 }
 
 /// A proven bundle as `--json` reports it (and `verify --json`'s log part).
-pub fn proven_json(p: &Proven) -> Value {
+/// `held` (a Rekor log of the policy proved it): its checkpoint was held
+/// to the witnesses, freshness and consistency with what was seen before.
+pub fn proven_json(p: &Proven, held: bool) -> Value {
     json!({
         "identity": p.identity,
         "issuer": p.issuer,
@@ -179,7 +181,7 @@ pub fn proven_json(p: &Proven) -> Value {
         "checkpoint_size": p.facts.checkpoint.as_ref().map(|c| c.size),
         "signed_at": p.signed_at,
         "timestamp_source": p.time_source.map(|t| t.name()),
-        "witnessed": false,
-        "consistency_checked": false,
+        "witnessed": held,
+        "consistency_checked": held,
     })
 }

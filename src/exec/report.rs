@@ -61,7 +61,10 @@ fn log_json(r: &LogReport) -> Value {
         "release": r.entry.as_ref().map(|e| json!({"name": e.release.name, "version": e.release.version, "platform": e.release.platform})),
         "rebuilders": r.attested,
         "pending": r.deferred,
-        "sigstore": r.sigstore.as_ref().map(crate::exec::bundle::proven_json),
+        "sigstore": r
+            .sigstore
+            .as_ref()
+            .map(|p| crate::exec::bundle::proven_json(p, r.log.is_some())),
         "elapsed_ms": r.elapsed_ms,
     })
 }

@@ -69,6 +69,9 @@ fn logs(store: &Store, policy: &Policy, now: u64, out: &mut Vec<String>) {
             }
             None => out.push(format!("log {}: nothing cached yet", l.label)),
         }
+        if policy.is_rekor(l) {
+            out.push("  a Rekor log: proven by Sigstore bundles, no release history".into());
+        }
         if let Some(a) = store.alarm(&l.id) {
             out.push(format!(
                 "  ALARM: split view recorded ({a}); clear with: bt-exec alarm clear {}",
@@ -310,10 +313,15 @@ pub fn policy(file: &std::path::Path, p: &Policy) -> Vec<String> {
     let mut out = vec![format!("policy {}: valid", file.display())];
     for l in &p.trust.logs {
         out.push(format!(
-            "log {} (key {}) at {}",
+            "log {} (key {}) at {}{}",
             l.origin,
             b64(&l.key.key),
-            l.url.as_deref().unwrap_or("-")
+            l.url.as_deref().unwrap_or("-"),
+            if p.is_rekor(l) {
+                ": a Rekor log of the trusted root, proven by Sigstore bundles and held to the witnesses"
+            } else {
+                ""
+            }
         ));
     }
     for w in &p.trust.witnesses {

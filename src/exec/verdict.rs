@@ -99,7 +99,11 @@ fn sidecars(path: &Path, policy: &Policy) -> Result<verify::Sidecars, Fail> {
         .iter()
         .map(|l| sidecar(path, dir.join(format!("{}.tlog-proof", l.id.key_hash()))))
         .collect::<Result<_, _>>()?;
-    Ok(verify::Sidecars { single, per_log })
+    Ok(verify::Sidecars {
+        single,
+        per_log,
+        rekor: None,
+    })
 }
 
 /// The proof file at `sidecar_path` beside `path`, when there is one. One
@@ -162,7 +166,7 @@ pub fn verify(req: &Request, file: Ingested) -> Result<(Verdict, Option<memo::Pe
         .flatten();
     let verdict = match (sigstore_path, sigsum_path, alarm) {
         (_, _, Some((spec, evidence))) => alarm_verdict(file, spec, evidence),
-        (Some(bundle), _, None) => sigstore(req.policy, req.release, file, &bundle)?,
+        (Some(bundle), _, None) => sigstore(&ctx, req.release, file, &bundle, sidecars)?,
         (None, Some(proof_path), None) => sigsum(req, file, &proof_path)?,
         (None, None, None) => verify::verify(&ctx, file, sidecars),
     };
@@ -202,12 +206,23 @@ pub fn alarm_verdict(file: Ingested, spec: &LogSpec, evidence: String) -> Verdic
 /// the policy's `[sigstore]` section (125 without one: there is no trusted
 /// root to verify against). `file` with no CAS path is a digest alone
 /// (`verify --sha256`).
+///
+/// When the policy lists a Rekor log of the trusted root (a `log` line for
+/// it), the bundle is a proof for that log, one of the policy's logs: the
+/// verdict is theirs together ([`verify::verify`]), its checkpoint held to
+/// the witnesses, freshness and consistency, and counted toward
+/// `require.logs`. Otherwise the bundle alone decides
+/// ([`verify::sigstore_verdict`]). The policy chooses, never the bundle:
+/// one from a log the policy does not list proves nothing in its Rekor
+/// logs.
 pub fn sigstore(
-    policy: &Policy,
+    ctx: &verify::Context,
     release: Option<&str>,
     file: Ingested,
     bundle_path: &Path,
+    mut sidecars: verify::Sidecars,
 ) -> Result<Verdict, Fail> {
+    let policy = ctx.policy;
     use crate::exec::bundle::{read_artifact, read_bundles, OwnedArtifact};
     let section = policy.sigstore.as_ref().ok_or_else(|| {
         Fail::new(
@@ -235,7 +250,11 @@ pub fn sigstore(
         section,
         signers: &signers,
     };
-    Ok(verify::sigstore_verdict(file, policy, req))
+    if policy.rekor_logs().next().is_none() {
+        return Ok(verify::sigstore_verdict(file, policy, req));
+    }
+    sidecars.rekor = Some(verify::rekor_proof(&file.sha256, &req));
+    Ok(verify::verify(ctx, file, sidecars))
 }
 
 /// The verdict of a Sigsum proof at `proof_path`, under `--sigsum-policy`

@@ -452,6 +452,7 @@ impl Game {
                         })
                     })
                     .collect(),
+                rekor: None,
             },
         }
     }

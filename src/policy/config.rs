@@ -85,6 +85,18 @@ impl Policy {
     /// The largest policy (or trust_file) read.
     pub const MAX_BYTES: usize = 1 << 20;
 
+    /// Whether `spec` is a Rekor log of the `[sigstore]` trusted root
+    /// ([`super::SigstoreSection::lists`]): proven by bundles, with no
+    /// release history.
+    pub fn is_rekor(&self, spec: &super::LogSpec) -> bool {
+        self.sigstore.as_ref().is_some_and(|s| s.lists(spec))
+    }
+
+    /// The policy's Rekor logs ([`Policy::is_rekor`]).
+    pub fn rekor_logs(&self) -> impl Iterator<Item = &super::LogSpec> {
+        self.trust.logs.iter().filter(|l| self.is_rekor(l))
+    }
+
     pub fn load(path: &Path) -> Result<Policy, ConfigError> {
         Self::load_validated(path, |_| false).map(|l| l.policy)
     }

@@ -65,6 +65,15 @@ impl SigstoreSection {
             .map(|i| i.signer.clone())
             .collect()
     }
+
+    /// Whether the policy's log `spec` is one of the trusted root's Rekor
+    /// logs (a `log` line for it: the same origin, and — checked when the
+    /// policy is read — the same key). Such a log holds Sigstore entries,
+    /// not releases: a bundle proves a program in it
+    /// (`crate::verify::rekor`), and it has no release history.
+    pub fn lists(&self, spec: &crate::policy::LogSpec) -> bool {
+        self.root.logs_named(&spec.origin).next().is_some()
+    }
 }
 
 impl Require {

@@ -57,6 +57,9 @@ pub struct Facts {
     pub checkpoint_note: Option<String>,
     /// The inclusion proof's index within the checkpoint's tree.
     pub tree_index: Option<u64>,
+    /// The inclusion proof with the entry it proves, when it reads (set
+    /// by [`prepare`]: what a witnessed log's checkpoint proves again).
+    pub inclusion: Option<Inclusion>,
 }
 
 impl Facts {
@@ -109,11 +112,12 @@ pub fn prepare(text: &[u8]) -> Result<Material, Refusal> {
     unwrap_base64(&mut v, false);
     // A checkpoint that does not parse is the checkpoint's fault, though
     // the bundle's parser would stop at it first.
-    let facts = read_facts(&v)?;
+    let mut facts = read_facts(&v)?;
     let bundle = sigstore_verify::types::Bundle::from_json(&v.to_string())
         .map_err(|e| Refusal::new(Cause::Bundle, format!("the bundle does not parse: {e}")))?;
     check_chain(&v)?;
     check_inclusion(&v)?;
+    facts.inclusion = first_entry(&v).and_then(|e| Inclusion::read(e, e.get("inclusionProof")?));
     Ok(Material { bundle, facts })
 }
 
@@ -251,25 +255,27 @@ fn check_chain(v: &Value) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// An inclusion proof as a bundle gives it, with the entry it proves.
-struct Proof {
-    body: Vec<u8>,
-    index: u64,
-    size: u64,
-    root: Hash,
-    hashes: Vec<Hash>,
+/// An inclusion proof as a bundle gives it, with the entry it proves (the
+/// log's leaf: the entry's canonicalized body).
+#[derive(Debug, Clone)]
+pub struct Inclusion {
+    pub body: Vec<u8>,
+    pub index: u64,
+    pub size: u64,
+    pub root: Hash,
+    pub hashes: Vec<Hash>,
 }
 
-impl Proof {
+impl Inclusion {
     /// `None` when a field is missing or malformed (the bundle's parser
     /// has refused those already: tree size and root hash are required).
-    fn read(entry: &Value, p: &Value) -> Option<Proof> {
+    fn read(entry: &Value, p: &Value) -> Option<Inclusion> {
         let hash = |x: &Value| -> Option<Hash> { Some(Hash(b64(x.as_str()?)?.try_into().ok()?)) };
         let hashes = match p.get("hashes").and_then(Value::as_array) {
             Some(a) => a.iter().map(hash).collect::<Option<Vec<_>>>()?,
             None => vec![],
         };
-        Some(Proof {
+        Some(Inclusion {
             body: b64(entry.get("canonicalizedBody")?.as_str()?)?,
             // Absent is zero, as protobuf's JSON mapping leaves zero out
             // (and as the verifier reads it): never a reason to skip.
@@ -292,13 +298,13 @@ fn check_inclusion(v: &Value) -> Result<(), Refusal> {
         return Ok(());
     };
     // What does not parse, the verifier refuses as malformed.
-    let Some(Proof {
+    let Some(Inclusion {
         body,
         index,
         size,
         root,
         hashes,
-    }) = Proof::read(e, p)
+    }) = Inclusion::read(e, p)
     else {
         return Ok(());
     };

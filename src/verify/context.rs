@@ -39,6 +39,9 @@ pub const DEFAULT_DEADLINE: std::time::Duration = std::time::Duration::from_secs
 pub struct Sidecars {
     pub single: Option<(PathBuf, Vec<u8>)>,
     pub per_log: Vec<Option<(PathBuf, Vec<u8>)>>,
+    /// The Sigstore bundle, verified, for the policy's Rekor logs
+    /// ([`super::rekor`]).
+    pub rekor: Option<RekorProof>,
 }
 
 impl Sidecars {
@@ -47,12 +50,23 @@ impl Sidecars {
         Sidecars {
             single,
             per_log: vec![],
+            rekor: None,
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.single.is_none() && self.per_log.iter().all(Option::is_none)
+        self.single.is_none() && self.per_log.iter().all(Option::is_none) && self.rekor.is_none()
     }
+}
+
+/// The Sigstore bundle beside a program, as verified for the policy's
+/// Rekor logs: the signer and entry proven ([`Proven`]), or the refusal
+/// (the decision's cause and why).
+#[derive(Debug, Clone)]
+pub struct RekorProof {
+    /// Where the bundle was read (for messages).
+    pub at: String,
+    pub proven: Result<crate::sigstore::Proven, (super::cause::Cause, String)>,
 }
 
 /// A proof file beside the program, parsed, for one log.

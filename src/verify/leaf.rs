@@ -316,28 +316,18 @@ fn sidecar_leaf(
     let at = path.display();
     let sc = open(&p.checkpoint, log)
         .map_err(|e| LogOutcome::Refused(Cause::ProofFile, format!("{at}: checkpoint: {e}")))?;
-    report
-        .warnings
-        .extend(super::checkpoint::future_warnings(log, &sc));
-    match may_prove(log, current, &sc, &format!("{at}"))? {
-        Proves::Prefix => {}
-        Proves::Extends(newer) => {
-            report.save_checkpoint = Some(super::log::to_save(log, &newer));
-            report.checkpoint = Some(newer.checkpoint.clone());
-            *current = newer;
-        }
-        // A proof this machine verified earlier against the checkpoint in
-        // force needs no pending pair; else the pair is kept.
-        Proves::Unlinked(why) => match cached_proof(log, &current.checkpoint, file) {
-            Some(found) => {
-                log.say(format!(
-                    "{at}: {why}; proven from the cache at leaf {}",
-                    found.index
-                ));
-                return Ok(found);
-            }
-            None => super::pending::defer(log, current, &sc, &at.to_string(), &why, report)?,
-        },
+    // A proof this machine verified earlier against the checkpoint in
+    // force needs no pending pair.
+    let cached = |cp: &Checkpoint, why: &str| {
+        let found = cached_proof(log, cp, file)?;
+        log.say(format!(
+            "{at}: {why}; proven from the cache at leaf {}",
+            found.index
+        ));
+        Some(found)
+    };
+    if let Some(found) = shipped(log, current, &sc, &at.to_string(), report, cached)? {
+        return Ok(found);
     }
     let leaf = p.extra.as_deref().ok_or_else(|| {
         LogOutcome::Refused(
@@ -374,4 +364,35 @@ fn sidecar_leaf(
         entry,
         covers: crate::history::Cover::of(sc.checkpoint.size, &sc.cosignatures, ctx.now),
     })
+}
+
+/// What a checkpoint shipped with a proof (`sc`, read at `at`) does to the
+/// checkpoint in force, as [`may_prove`] decides: nothing (a prefix), it
+/// becomes the checkpoint in force (it extends it, and is saved), or —
+/// not linked to it now — `cached` may still answer from a proof this
+/// machine verified earlier (`Some`), else the pair is kept pending.
+pub(super) fn shipped<T>(
+    log: &Log,
+    current: &mut SignedCheckpoint,
+    sc: &SignedCheckpoint,
+    at: &str,
+    report: &mut LogReport,
+    cached: impl FnOnce(&Checkpoint, &str) -> Option<T>,
+) -> Step<Option<T>> {
+    report
+        .warnings
+        .extend(super::checkpoint::future_warnings(log, sc));
+    match may_prove(log, current, sc, at)? {
+        Proves::Prefix => {}
+        Proves::Extends(newer) => {
+            report.save_checkpoint = Some(super::log::to_save(log, &newer));
+            report.checkpoint = Some(newer.checkpoint.clone());
+            *current = newer;
+        }
+        Proves::Unlinked(why) => match cached(&current.checkpoint, &why) {
+            Some(found) => return Ok(Some(found)),
+            None => super::pending::defer(log, current, sc, at, &why, report)?,
+        },
+    }
+    Ok(None)
 }

@@ -15,6 +15,7 @@ mod pending;
 mod placed;
 mod prior;
 mod prove;
+mod rekor;
 mod release;
 mod releases;
 mod sigstore;
@@ -22,7 +23,7 @@ mod sigstore;
 pub use cause::Cause;
 pub use combine::attested;
 pub(crate) use context::per_log;
-pub use context::{Context, ProofFile, Sidecars, Sources, DEFAULT_DEADLINE};
+pub use context::{Context, ProofFile, RekorProof, Sidecars, Sources, DEFAULT_DEADLINE};
 pub use current::contact;
 pub use gossiped::{gossip_check, Gossip};
 pub(crate) use log::internal_error;
@@ -31,7 +32,7 @@ pub use placed::Placed;
 pub use prove::{refresh_log, Refreshed};
 pub use release::{find_release, resolve_release};
 pub use releases::{recognised, rules_read_history};
-pub use sigstore::{rules_a_bundle_cannot_meet, sigstore_verdict, BundleRequest};
+pub use sigstore::{rekor_proof, rules_a_bundle_cannot_meet, sigstore_verdict, BundleRequest};
 
 /// A cosignature timestamp may be this far in the future (clock skew).
 pub use crate::tlog::MAX_SKEW_SECS;
@@ -172,8 +173,8 @@ fn per_logs(
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            proof_for(i)
-                .is_none()
+            // A Rekor log is proven by a bundle alone, never warm.
+            (proof_for(i).is_none() && !ctx.policy.is_rekor(l))
                 .then(|| may_be_warm.then(|| prove::warm(ctx, l, file)).flatten())
                 .flatten()
         })
@@ -181,7 +182,10 @@ fn per_logs(
     let cold: Vec<usize> = (0..logs.len()).filter(|&i| reports[i].is_none()).collect();
     let done = per_log(
         &cold,
-        |i| prove::verify_log(ctx, &logs[i], file, proof_for(i)),
+        |i| match ctx.policy.is_rekor(&logs[i]) {
+            true => rekor::verify_rekor(ctx, &logs[i], sidecars.rekor.as_ref()),
+            false => prove::verify_log(ctx, &logs[i], file, proof_for(i)),
+        },
         |i| LogReport::new(&logs[i], internal_error()),
     );
     for (i, r) in cold.into_iter().zip(done) {

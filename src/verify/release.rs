@@ -81,6 +81,12 @@ pub(super) fn update_view(
 ) -> Step<()> {
     use crate::history::growth::Fault;
     use crate::history::HistoryError;
+    // A Rekor log holds Sigstore entries, not releases: it has no release
+    // history (its view stays empty; its checkpoint is still established,
+    // saved and gossiped as any log's).
+    if log.ctx.policy.is_rekor(log.spec) {
+        return Ok(());
+    }
     let (have, root) = view.size();
     // The same size with another root: the history read before and the
     // checkpoint in force are two trees (no tiles needed to know it).

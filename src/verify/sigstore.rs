@@ -8,6 +8,7 @@
 use std::time::Instant;
 
 use super::cause::Cause;
+use super::context::RekorProof;
 use super::log::{LogOutcome, LogReport};
 use super::Verdict;
 use crate::policy::{Policy, SigstoreSection};
@@ -24,6 +25,25 @@ pub struct BundleRequest<'a> {
     pub section: &'a SigstoreSection,
     /// Who may have signed this program ([`SigstoreSection::signers_for`]).
     pub signers: &'a [Signer],
+}
+
+/// The bundle of `req` as a proof for the policy's Rekor logs
+/// ([`super::rekor`]).
+pub fn rekor_proof(sha256: &[u8; 32], req: &BundleRequest) -> RekorProof {
+    let path = req.bundle_path.display().to_string();
+    RekorProof {
+        proven: prove_bundle(req).map_err(|(cause, r)| (cause, refusal_text(&path, sha256, &r))),
+        at: path,
+    }
+}
+
+fn refusal_text(path: &str, sha256: &[u8; 32], r: &Refusal) -> String {
+    format!(
+        "{path}: the Sigstore bundle does not prove sha256 {}: {}: {}",
+        hex::encode(sha256),
+        r.cause.name(),
+        r.detail
+    )
 }
 
 /// The verdict on `file` proven by the bundle(s) of `req`.
@@ -54,11 +74,7 @@ pub fn sigstore_verdict(file: Ingested, policy: &Policy, req: BundleRequest) -> 
             (r, reason)
         }
         Err((cause, r)) => {
-            let why = format!(
-                "{path}: the Sigstore bundle does not prove sha256 {hexh}: {}: {}",
-                r.cause.name(),
-                r.detail
-            );
+            let why = refusal_text(&path, &file.sha256, &r);
             (
                 LogReport::other("sigstore", LogOutcome::Refused(cause, why.clone())),
                 why,
@@ -81,6 +97,14 @@ fn decide(policy: &Policy, req: &BundleRequest) -> Result<Proven, (Cause, Refusa
             "a Sigstore bundle alone does not meet this policy: it requires {rule}, and a bundle carries no release name, publisher or history and is one log"
         ))));
     }
+    prove_bundle(req)
+}
+
+/// The bundle that proves the program under `req`'s `[sigstore]` section,
+/// or the refusal of the last one tried (what the policy's `[require]`
+/// asks is another matter: [`sigstore_verdict`] for a bundle alone, the
+/// policy's logs together for a Rekor log it lists).
+pub fn prove_bundle(req: &BundleRequest) -> Result<Proven, (Cause, Refusal)> {
     if req.signers.is_empty() {
         return Err((
             Cause::Publisher,

@@ -353,6 +353,7 @@ impl World {
             verify::Sidecars {
                 single: None,
                 per_log: vec![sidecar.map(|b| (PathBuf::from(path), b))],
+                rekor: None,
             }
         } else {
             verify::Sidecars::single(sidecar.map(|b| (PathBuf::from("tool.tlog-proof"), b)))
