@@ -2,8 +2,9 @@
 """A complete, offline, throw-away Sigstore instance for bt-exec's
 interoperability tests (test-only: every key it makes is a test key kept in
 plain files). Written from the specs (Sigstore bundle/trusted-root formats,
-RFC 6962, RFC 3161/5652, C2SP signed-note/checkpoint, DSSE, in-toto) with
-pyca/cryptography only; shares no code with the Rust implementation.
+RFC 6962, RFC 3161/5652, C2SP signed-note/checkpoint/tlog-tiles/tlog-witness,
+DSSE, in-toto) with pyca/cryptography only; shares no code with the Rust
+implementation. The logs are kept by rekor_log.py.
 
 usage:
   sigstore_make.py init DIR [--not-before ISO] [--not-after ISO]
@@ -12,11 +13,16 @@ usage:
   sigstore_make.py sign DIR --artifact FILE --out BUNDLE
                    (--identity SAN --issuer URL | --key KEY.pem)
                    [--dsse] [--rekor v2|v1] [--at ISO] [--tsa | --no-tsa]
+                   [--witness URL ...] [--unpublished]
+  sigstore_make.py cosign DIR --witness URL [--witness URL ...]
+  sigstore_make.py checkpoint DIR --out FILE
 
 init writes DIR/trusted_root.json (a Fulcio-like CA, a CT log, a Rekor v2
 log (Ed25519, C2SP checkpoints), optionally a Rekor v1 log (ECDSA) and an
 RFC 3161 TSA with its own root), the private keys as DIR/*.key.pem, the
-certificates as DIR/*.crt.pem and DIR/instance.json.
+certificates as DIR/*.crt.pem, DIR/instance.json, DIR/rekor_v2.vkey (the
+Rekor v2 log's signed-note verifier key; its name is the origin, default
+rekor.test.invalid) and DIR/log/checkpoint (the empty tree).
 sign writes a Sigstore bundle v0.3 for FILE: keyless (a 10-minute Fulcio-like
 leaf with an embedded SCT) or managed-key; a messageSignature or (--dsse) a
 DSSE in-toto statement; logged in the Rekor v2 log (hashedrekord 0.0.2 and an
@@ -26,11 +32,22 @@ Every sign appends to the same log: DIR/log/ (Rekor v2) or DIR/log-v1/, each
 with `leaves` (one base64 entry body a line, the Merkle leaves in order) and
 `checkpoint` (the latest signed tree head). --at sets the signing time
 (certificate validity, TSA time and integratedTime follow it).
+
+DIR/log/ is also a C2SP tiled log (rekor_log.py) that `python3 -m http.server
+-d DIR/log` serves as-is, its tiles and checkpoint updated by each sign.
+sign --witness URL (repeatable; a C2SP tlog-witness submission prefix, e.g.
+`bt-log witness serve --log "$(cat DIR/rekor_v2.vkey)"`) has each witness
+cosign the new checkpoint before the bundle is written: the cosigned note is
+the bundle's checkpoint and the one DIR/log serves (a witness's refusal fails
+the sign; the entry stays in the tree). sign --unpublished gives the bundle a
+checkpoint covering the entry but leaves DIR/log/checkpoint as it was: a tree
+the log never serves. cosign has the witnesses cosign the served checkpoint
+and serves it with their cosignatures. checkpoint writes a fresh log-signed
+checkpoint of the whole Rekor v2 tree (no cosignatures) to FILE only.
 """
 import argparse
 import base64
 import datetime
-import fcntl
 import hashlib
 import json
 import os
@@ -42,7 +59,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from write_log import inclusion_path, key_id as note_key_id, leaf_hash, mth
+from rekor_log import (canonical_json, v1_append, v2_append, v2_checkpoint, v2_cosign_served,
+                       write_atomic)
+from write_log import key_id as note_key_id
 
 UTC = datetime.timezone.utc
 TRUSTED_ROOT_TYPE = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
@@ -105,11 +124,6 @@ def load_key(path):
 def load_cert(path):
     with open(path, "rb") as f:
         return x509.load_pem_x509_certificate(f.read())
-
-
-def canonical_json(obj):
-    """RFC 8785 for what this script writes (ASCII strings and integers only)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
 # ---------------------------------------------------------------- DER (RFC 3161 token)
@@ -386,6 +400,9 @@ def cmd_init(args):
     write_file(f"{d}/trusted_root.json", json.dumps(root, indent=2) + "\n")
     instance["ct_log_id"] = b64(ct_id)
     write_file(f"{d}/instance.json", json.dumps(instance, indent=2) + "\n")
+    write_file(f"{d}/rekor_v2.vkey", v2_vkey + "\n")
+    # The Rekor v2 log serves the empty tree until the first entry.
+    write_atomic(f"{d}/log/checkpoint", v2_checkpoint(d, instance, keys["rekor-v2"]))
     print(json.dumps({"trusted_root": f"{d}/trusted_root.json", **instance}))
 
 
@@ -395,70 +412,6 @@ def cmd_keygen(args):
     pub = (args.key[:-4] if args.key.endswith(".pem") else args.key) + ".pub"
     write_file(pub, pem_of(key.public_key()))
     print(json.dumps({"private": args.key, "public": pub}))
-
-
-# ---------------------------------------------------------------- logs
-
-def c2sp_note(origin, size, root, key_name, key_hint, sign):
-    """A signed note whose text is a C2SP checkpoint (Rekor v1 uses the same shape)."""
-    text = f"{origin}\n{size}\n{b64(root)}\n"
-    return text + f"\n\u2014 {key_name} {b64(key_hint + sign(text.encode()))}\n"
-
-
-def append_entry(log_dir, body, checkpoint):
-    """Appends `body` to the RFC 6962 log kept in log_dir (serialised with a
-    lock); returns (index, size, root, inclusion path, signed checkpoint)."""
-    os.makedirs(log_dir, exist_ok=True)
-    with open(f"{log_dir}/lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        leaves = []
-        if os.path.exists(f"{log_dir}/leaves"):
-            with open(f"{log_dir}/leaves") as f:
-                leaves = [base64.b64decode(line) for line in f if line.strip()]
-        leaves.append(body)
-        with open(f"{log_dir}/leaves", "a") as f:
-            f.write(b64(body) + "\n")
-        hashes = [leaf_hash(leaf) for leaf in leaves]
-        index, root = len(leaves) - 1, mth(hashes)
-        note = checkpoint(len(leaves), root)
-        write_file(f"{log_dir}/checkpoint", note)
-    return index, len(leaves), root, inclusion_path(index, hashes), note
-
-
-def log_v2(d, inst, body):
-    key = load_key(f"{d}/rekor-v2.key.pem")
-    origin, log_id = inst["rekor_v2"]["origin"], base64.b64decode(inst["rekor_v2"]["log_id"])
-    index, size, root, path, note = append_entry(
-        f"{d}/log", body, lambda n, r: c2sp_note(origin, n, r, origin, log_id[:4], key.sign))
-    entry = tlog_entry(index, log_id, ("hashedrekord", "0.0.2"), body, size, root, path, note)
-    entry["integratedTime"] = "0"
-    return entry
-
-
-def log_v1(d, inst, body, kind, integrated_time):
-    if inst["rekor_v1"] is None:
-        sys.exit("sigstore_make: this instance has no Rekor v1 log (init --no-rekor-v1)")
-    key = load_key(f"{d}/rekor-v1.key.pem")
-    v1, log_id = inst["rekor_v1"], base64.b64decode(inst["rekor_v1"]["log_id"])
-
-    def sign(data):
-        return key.sign(data, ec.ECDSA(hashes.SHA256()))
-    index, size, root, path, note = append_entry(
-        f"{d}/log-v1", body, lambda n, r: c2sp_note(v1["origin"], n, r, v1["name"], log_id[:4], sign))
-    entry = tlog_entry(index, log_id, (kind, "0.0.1"), body, size, root, path, note)
-    promise = canonical_json({"body": b64(body), "integratedTime": integrated_time,
-                              "logID": log_id.hex(), "logIndex": index})
-    entry["integratedTime"] = str(integrated_time)
-    entry["inclusionPromise"] = {"signedEntryTimestamp": b64(sign(promise))}
-    return entry
-
-
-def tlog_entry(index, log_id, kind_version, body, size, root, path, note):
-    return {"logIndex": str(index), "logId": {"keyId": b64(log_id)},
-            "kindVersion": {"kind": kind_version[0], "version": kind_version[1]},
-            "inclusionProof": {"logIndex": str(index), "rootHash": b64(root), "treeSize": str(size),
-                               "hashes": [b64(h) for h in path], "checkpoint": {"envelope": note}},
-            "canonicalizedBody": b64(body)}
 
 
 # ---------------------------------------------------------------- entry bodies
@@ -545,12 +498,16 @@ def cmd_sign(args):
     verifier_pem = pem_of(cert if cert is not None else key.public_key())
     if args.rekor == "v2":
         body = hashedrekord_v002(logged_digest, signature, cert, key.public_key())
-        entry = log_v2(d, inst, body)
-    elif args.dsse:
-        entry = log_v1(d, inst, dsse_v001(content, signature, verifier_pem), "dsse", int(at.timestamp()))
+        entry = v2_append(d, inst, load_key(f"{d}/rekor-v2.key.pem"), body,
+                          args.witness, args.unpublished)
     else:
-        body = hashedrekord_v001(sha256(artifact), signature, verifier_pem)
-        entry = log_v1(d, inst, body, "hashedrekord", int(at.timestamp()))
+        if inst["rekor_v1"] is None:
+            sys.exit("sigstore_make: this instance has no Rekor v1 log (init --no-rekor-v1)")
+        v1_key = load_key(f"{d}/rekor-v1.key.pem")
+        kind, body = (("dsse", dsse_v001(content, signature, verifier_pem)) if args.dsse else
+                      ("hashedrekord", hashedrekord_v001(sha256(artifact), signature, verifier_pem)))
+        entry = v1_append(d, inst, lambda data: v1_key.sign(data, ec.ECDSA(hashes.SHA256())),
+                          body, kind, int(at.timestamp()))
     material["tlogEntries"] = [entry]
     if args.tsa if args.tsa is not None else args.rekor == "v2":
         token = timestamp_response(d, signature, at)
@@ -559,6 +516,21 @@ def cmd_sign(args):
     write_file(args.out, json.dumps(bundle, indent=2) + "\n")
     print(json.dumps({"bundle": args.out, "log_index": int(entry["logIndex"]),
                       "tree_size": int(entry["inclusionProof"]["treeSize"]), "time": iso(at)}))
+
+
+def cmd_cosign(args):
+    """Has the witnesses cosign the checkpoint DIR/log serves, and serves the result."""
+    note = v2_cosign_served(args.dir, args.witness)
+    print(json.dumps({"checkpoint": f"{args.dir}/log/checkpoint", "envelope": note}))
+
+
+def cmd_checkpoint(args):
+    """A fresh log-signed checkpoint of the whole Rekor v2 tree, to FILE only."""
+    with open(f"{args.dir}/instance.json") as f:
+        inst = json.load(f)
+    note = v2_checkpoint(args.dir, inst, load_key(f"{args.dir}/rekor-v2.key.pem"))
+    write_file(args.out, note)
+    print(json.dumps({"checkpoint": args.out, "envelope": note}))
 
 
 # ---------------------------------------------------------------- command line
@@ -589,15 +561,29 @@ def parse_args(argv):
     sign.add_argument("--at")
     sign.add_argument("--tsa", action="store_true", default=None)
     sign.add_argument("--no-tsa", dest="tsa", action="store_false")
+    sign.add_argument("--witness", action="append", default=[], metavar="URL",
+                      help="a tlog-witness submission prefix to cosign the new checkpoint (Rekor v2)")
+    sign.add_argument("--unpublished", action="store_true",
+                      help="leave DIR/log/checkpoint as it was (a tree the log never serves)")
+    cosign = sub.add_parser("cosign")
+    cosign.add_argument("dir")
+    cosign.add_argument("--witness", action="append", required=True, metavar="URL")
+    checkpoint = sub.add_parser("checkpoint")
+    checkpoint.add_argument("dir")
+    checkpoint.add_argument("--out", required=True)
     args = p.parse_args(argv)
     if args.cmd == "sign" and (args.key is None) == (args.identity is None or args.issuer is None):
         p.error("sign needs either --identity and --issuer, or --key")
+    if args.cmd == "sign" and args.rekor == "v1" and (args.witness or args.unpublished):
+        p.error("--witness and --unpublished are for the Rekor v2 log")
     return args
 
 
 def main(argv):
     args = parse_args(argv)
-    {"init": cmd_init, "keygen": cmd_keygen, "sign": cmd_sign}[args.cmd](args)
+    commands = {"init": cmd_init, "keygen": cmd_keygen, "sign": cmd_sign,
+                "cosign": cmd_cosign, "checkpoint": cmd_checkpoint}
+    commands[args.cmd](args)
     return 0
 
 

@@ -72,6 +72,34 @@ def tile_path(kind, n, w):
     return "tile/%s/%s%s" % (kind, npath(n), "" if w == 256 else ".p/%d" % w)
 
 
+def tree_root(hashes):
+    """The root of the tree of these leaf hashes (the empty tree's too)."""
+    return mth(hashes) if hashes else hashlib.sha256(b"").digest()
+
+
+def entry_bundle(entries):
+    """An entry bundle: each entry as a big-endian uint16 length, then its bytes."""
+    return b"".join(len(e).to_bytes(2, "big") + e for e in entries)
+
+
+def tile_files(leaves):
+    """Every resource of the tiled log of `leaves` but its checkpoint, as
+    (path, bytes) pairs: the entry bundles, then the hash tiles level by level,
+    each full one and the rightmost partial one (tlog-tiles: a level-L tile
+    holds the MTH of consecutive full 256**L-leaf subtrees; a partial tile is
+    never hashed into the level above)."""
+    for n in range(0, (len(leaves) + 255) // 256):
+        chunk = leaves[n * 256:(n + 1) * 256]
+        yield tile_path("entries", n, len(chunk)), entry_bundle(chunk)
+    level, level_hashes = 0, [leaf_hash(l) for l in leaves]
+    while level_hashes:
+        for n in range(0, (len(level_hashes) + 255) // 256):
+            chunk = level_hashes[n * 256:(n + 1) * 256]
+            yield tile_path(level, n, len(chunk)), b"".join(chunk)
+        level_hashes = [mth(level_hashes[i:i + 256]) for i in range(0, len(level_hashes) - 255, 256)]
+        level += 1
+
+
 def write(d, p, data):
     full = os.path.join(d, p)
     os.makedirs(os.path.dirname(full), exist_ok=True)
@@ -98,18 +126,9 @@ def main():
         leaves.append(cbor2.dumps([stb, pub, sig]))
         releases.append({"name": st["name"], "version": st["version"], "sha256": st["sha256"].hex()})
     hashes = [leaf_hash(l) for l in leaves]
-    for n in range(0, (count + 255) // 256):
-        chunk = leaves[n * 256:(n + 1) * 256]
-        write(out, tile_path("entries", n, len(chunk)),
-              b"".join(len(l).to_bytes(2, "big") + l for l in chunk))
-    level, level_hashes = 0, hashes
-    while level_hashes:
-        for n in range(0, (len(level_hashes) + 255) // 256):
-            chunk = level_hashes[n * 256:(n + 1) * 256]
-            write(out, tile_path(level, n, len(chunk)), b"".join(chunk))
-        level_hashes = [mth(level_hashes[i:i + 256]) for i in range(0, len(level_hashes) - 255, 256)]
-        level += 1
-    root = mth(hashes) if hashes else hashlib.sha256(b"").digest()
+    for path, data in tile_files(leaves):
+        write(out, path, data)
+    root = tree_root(hashes)
     text = ("%s\n%d\n%s\n" % (origin, count, base64.b64encode(root).decode())).encode()
     lpub = raw_pub(log_key)
     kid = key_id(origin, 1, lpub)
