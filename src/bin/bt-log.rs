@@ -120,47 +120,56 @@ fn add(a: AddArgs) -> Result<ExitCode> {
 /// Exit status of a monitor pass that verified but found alerts.
 const EXIT_ALERTS: u8 = 4;
 
-fn release_json(s: &bt_exec::monitor::Seen) -> serde_json::Value {
-    use base64::Engine;
-    let r = &s.entry.release;
-    let mut v = serde_json::json!({
-        "index": s.index,
-        "name": r.name,
-        "version": r.version,
-        "platform": r.platform,
-        "sha256": hex::encode(r.sha256),
-        "size": r.size,
-        "published": r.published,
-        "publisher": base64::engine::general_purpose::STANDARD.encode(s.entry.publisher.as_bytes()),
-        "alerts": s.alerts,
-    });
-    if let Some((name, matches)) = &s.attestation {
-        v["attestation"] = serde_json::json!({"rebuilder": name, "matches_release": matches});
+fn monitor(m: MonitorArgs) -> Result<ExitCode> {
+    let opts = monitor_options(&m)?;
+    if m.rekor {
+        let watch = rekor_watch(&m)?;
+        return report_pass(&m.url, &|list| {
+            bt_exec::monitor::rekor::run(&opts, &watch, &mut |s| {
+                for a in &s.alerts {
+                    eprintln!("bt-log monitor: ALERT at index {}: {a}", s.index);
+                }
+                if s.listed() {
+                    list(if m.json {
+                        s.json().to_string()
+                    } else {
+                        s.line()
+                    });
+                }
+            })
+        });
     }
-    if !r.cas.is_empty() {
-        v["cas"] = serde_json::json!(r.cas);
-    }
-    if let Some(src) = &r.source {
-        v["source"] = serde_json::json!({"repo": src.repo, "rev": src.rev});
-    }
-    v
+    report_pass(&m.url, &|list| {
+        bt_exec::monitor::run(&opts, &mut |s| {
+            for a in &s.alerts {
+                eprintln!("bt-log monitor: ALERT at index {}: {a}", s.index);
+            }
+            if m.name.as_ref().is_some_and(|n| n != &s.entry.release.name) {
+                return;
+            }
+            list(if m.json {
+                s.json().to_string()
+            } else {
+                s.line()
+            });
+        })
+    })
 }
 
-fn monitor(m: MonitorArgs) -> Result<ExitCode> {
+/// A monitoring pass, given the function that lists one line.
+type Pass<'a> = dyn Fn(&mut dyn FnMut(String)) -> PassOutcome + 'a;
+type PassOutcome = Result<bt_exec::monitor::Outcome, bt_exec::monitor::Fault>;
+
+/// Runs `pass` and reports it: the listed lines are printed only once the
+/// whole pass has verified (spooled to a temporary file meanwhile, so
+/// memory stays bounded), then a summary; the exit status.
+fn report_pass(url: &str, pass: &Pass) -> Result<ExitCode> {
     use std::io::Write;
-    let opts = monitor_options(&m)?;
-    // Releases are listed only once the whole pass has verified: they are
-    // spooled to a temporary file meanwhile, so memory stays bounded.
     let mut spool = std::io::BufWriter::new(tempfile::tempfile().context("temporary file")?);
     let mut write_err = None;
-    let outcome = bt_exec::monitor::run(&opts, &mut |s| {
-        for a in &s.alerts {
-            eprintln!("bt-log monitor: ALERT at index {}: {a}", s.index);
-        }
-        if m.name.as_ref().is_some_and(|n| n != &s.entry.release.name) {
-            return;
-        }
-        let line = release_line(s, m.json);
+    let mut listed = 0u64;
+    let outcome = pass(&mut |line| {
+        listed += 1;
         if let Err(e) = writeln!(spool, "{line}") {
             write_err.get_or_insert(e);
         }
@@ -168,20 +177,19 @@ fn monitor(m: MonitorArgs) -> Result<ExitCode> {
     let outcome = match outcome {
         Ok(o) => o,
         Err(fault) => {
-            eprintln!("bt-log monitor: FAULT in {}: {fault}", m.url);
+            eprintln!("bt-log monitor: FAULT in {url}: {fault}");
             return Ok(ExitCode::FAILURE);
         }
     };
     if let Some(e) = write_err {
-        return Err(e).context("spooling the release list");
+        return Err(e).context("spooling the list");
     }
     let mut file = spool.into_inner().map_err(|e| e.into_error())?;
     use std::io::Seek;
     file.seek(std::io::SeekFrom::Start(0))?;
     std::io::copy(&mut file, &mut std::io::stdout().lock())?;
     eprintln!(
-        "bt-log monitor: {} verified at size {} ({} new entries; read {} tiles, {} bundles, {} bytes); {} alert(s)",
-        m.url,
+        "bt-log monitor: {url} verified at size {} ({} new entries, {listed} listed; read {} tiles, {} bundles, {} bytes); {} alert(s)",
         outcome.size,
         outcome.size - outcome.previous,
         outcome.tiles_read,
@@ -193,6 +201,45 @@ fn monitor(m: MonitorArgs) -> Result<ExitCode> {
         ExitCode::from(EXIT_ALERTS)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// What `bt-log monitor --rekor` lists, from its flags.
+fn rekor_watch(m: &MonitorArgs) -> Result<bt_exec::monitor::rekor::Watch> {
+    use bt_exec::sigstore::{Key, SanPattern};
+    let identities = m
+        .identities
+        .iter()
+        .map(|i| SanPattern::parse(i).map_err(|e| anyhow::anyhow!("--identity: {e}")))
+        .collect::<Result<Vec<_>>>()?;
+    let keys = m
+        .signer_keys
+        .iter()
+        .map(|p| {
+            let pem = std::fs::read_to_string(p)
+                .with_context(|| format!("--signer-key {}", p.display()))?;
+            let k = Key::from_pem(&pem)
+                .map_err(|e| anyhow::anyhow!("--signer-key {}: {e}", p.display()))?;
+            let mut fp = [0u8; 32];
+            hex::decode_to_slice(&k.fingerprint, &mut fp)?;
+            Ok(fp)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let sha256 = m
+        .sha256
+        .iter()
+        .map(|h| {
+            let mut d = [0u8; 32];
+            hex::decode_to_slice(h.trim(), &mut d)
+                .map_err(|_| anyhow::anyhow!("--sha256 {h:?}: not 64 hex digits"))?;
+            Ok(d)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(bt_exec::monitor::rekor::Watch {
+        identities,
+        issuers: m.issuers.clone(),
+        keys,
+        sha256,
     })
 }
 
@@ -243,29 +290,6 @@ fn monitor_options(m: &MonitorArgs) -> Result<bt_exec::monitor::MonitorOptions> 
             .map(|d| d.as_secs())
             .unwrap_or(0),
     })
-}
-
-/// One release as `bt-log monitor` lists it (a line of text, or JSON).
-fn release_line(s: &bt_exec::monitor::Seen, json: bool) -> String {
-    let r = &s.entry.release;
-    if json {
-        return release_json(s).to_string();
-    }
-    let attests = match &s.attestation {
-        Some((n, Some(true))) => format!(" attested-by {n}"),
-        Some((n, Some(false))) => format!(" MISMATCH-by {n}"),
-        Some((n, None)) => format!(" rebuilt-by {n}"),
-        None => String::new(),
-    };
-    format!(
-        "{} {} {} {} {} {}{attests}",
-        s.index,
-        r.name,
-        r.version,
-        r.platform,
-        hex::encode(r.sha256),
-        r.size
-    )
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

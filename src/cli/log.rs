@@ -103,9 +103,11 @@ pub enum Cmd {
     ///
     /// One pass, then exit (run it from cron or a systemd timer). Exit status:
     /// 0 verified; 4 verified, with alerts (a name published by a new key, or
-    /// one name/version/platform logged with two hashes); 1 a fault: the log
-    /// misbehaved (split view, rollback, data that contradicts its checkpoint)
-    /// or could not be read.
+    /// one name/version/platform logged with two hashes; with --rekor, a
+    /// watched identity signing through another OIDC issuer); 1 a fault: the
+    /// log misbehaved (split view, rollback, data that contradicts its
+    /// checkpoint) or could not be read. With --rekor the log is a Rekor v2
+    /// log, its entries listed by digest and signer.
     Monitor(MonitorArgs),
 }
 
@@ -269,18 +271,38 @@ pub struct MonitorArgs {
     pub policy: Option<PathBuf>,
     /// A rebuilder, NAME=KEY (a vkey or base64 Ed25519 key); repeatable. Its
     /// entries are listed as attestations; one for other bytes is an alert.
-    #[arg(long = "rebuilder", value_name = "NAME=KEY")]
+    #[arg(long = "rebuilder", value_name = "NAME=KEY", conflicts_with = "rekor")]
     pub rebuilders: Vec<String>,
     /// Where the monitor keeps its checkpoint and view of the log
     /// [default: $BT_EXEC_STATE_DIR, else ~/.local/state/bt-exec].
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
     /// List only releases of this name.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "rekor")]
     pub name: Option<String>,
-    /// One JSON object per release on stdout.
+    /// One JSON object per release (per entry, with --rekor) on stdout.
     #[arg(long)]
     pub json: bool,
+    /// The log is a Rekor v2 log (Sigstore's tiled log): list its
+    /// hashedrekord and dsse entries by digest and signer.
+    #[arg(long)]
+    pub rekor: bool,
+    /// With --rekor: list entries signed by this certificate SAN (an email
+    /// or URI; one trailing * matches any suffix); repeatable.
+    #[arg(long = "identity", value_name = "SAN", requires = "rekor")]
+    pub identities: Vec<String>,
+    /// With --identity: the OIDC issuer its certificates must come from
+    /// (repeatable); a certificate for it from another is an alert.
+    #[arg(long = "issuer", value_name = "URL", requires = "identities")]
+    pub issuers: Vec<String>,
+    /// With --rekor: list entries signed with this public key (a PEM
+    /// file); repeatable.
+    #[arg(long = "signer-key", value_name = "FILE", requires = "rekor")]
+    pub signer_keys: Vec<PathBuf>,
+    /// With --rekor: list entries whose logged digest is this SHA-256
+    /// (hex); repeatable.
+    #[arg(long = "sha256", value_name = "HEX", requires = "rekor")]
+    pub sha256: Vec<String>,
 }
 
 /// `bt-log witness serve`.

@@ -5,6 +5,11 @@
 //! entry of a new level-L tile must be the hash of its full level-(L−1)
 //! child; and at the end the tiles must hash to the checkpoint's root, and
 //! to the saved checkpoint's root at the saved size (consistency).
+//!
+//! What a leaf is, is the caller's: a [`LeafCheck`] decodes and checks the
+//! leaves of each bundle once they hash to their tile ([`Releases`]: bt-exec
+//! release entries with their publisher signatures; the monitor's Rekor v2
+//! entries are another).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,13 +69,52 @@ fn fetch_tile(f: &dyn Source, c: &Counters, level: u8, n: u64, w: u64) -> Result
     Ok(data)
 }
 
-struct BundleResult {
+/// How the walk reads a log's leaves. Each entry bundle's leaves, once they
+/// hash to their level-0 tile, are handed to `check` (on the pool, one
+/// bundle at a time, so a check may batch), and what it returns is handed
+/// to the caller in log order.
+pub trait LeafCheck: Sync {
+    type Leaf: Send;
+    /// The decoded and checked leaves of one bundle, whose first leaf is at
+    /// index `first`; or why one is not a good leaf, naming its index.
+    fn check(&self, first: u64, leaves: &[&[u8]]) -> Result<Vec<Self::Leaf>, String>;
+}
+
+/// bt-exec release entries (DESIGN §3), their publisher signatures verified
+/// in batches.
+pub struct Releases;
+
+impl LeafCheck for Releases {
+    type Leaf = Entry;
+
+    fn check(&self, first: u64, leaves: &[&[u8]]) -> Result<Vec<Entry>, String> {
+        let mut keys = crate::entry::KeyCache::default();
+        let entries = leaves
+            .iter()
+            .enumerate()
+            .map(|(i, leaf)| {
+                Entry::decode_with_keys(leaf, &mut keys)
+                    .map_err(|e| format!("entry {}: {e}", first + i as u64))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        verify_signatures(&entries, first)?;
+        Ok(entries)
+    }
+}
+
+struct BundleResult<T> {
     n: u64,
-    entries: Vec<Entry>,
+    entries: Vec<T>,
     tile: Vec<u8>,
 }
 
-fn check_bundle(f: &dyn Source, c: &Counters, n: u64, size: u64) -> Result<BundleResult, Fault> {
+fn check_bundle<L: LeafCheck>(
+    f: &dyn Source,
+    c: &Counters,
+    check: &L,
+    n: u64,
+    size: u64,
+) -> Result<BundleResult<L::Leaf>, Fault> {
     let w = tile_width(0, n, size);
     let tile = fetch_tile(f, c, 0, n, w)?;
     let path = bundle_path(n, w);
@@ -81,25 +125,23 @@ fn check_bundle(f: &dyn Source, c: &Counters, n: u64, size: u64) -> Result<Bundl
     c.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
     let leaves =
         decode_bundle(&data, w as usize).map_err(|e| Fault::BadData(format!("{path}: {e}")))?;
-    let mut entries = Vec::with_capacity(leaves.len());
-    let mut keys = crate::entry::KeyCache::default();
     for (i, leaf) in leaves.iter().enumerate() {
-        let index = n * TILE_WIDTH + i as u64;
-        if leaf_hash(leaf).0[..] != tile[i * 32..i * 32 + 32] {
+        if tile.get(i * 32..i * 32 + 32) != Some(&leaf_hash(leaf).0[..]) {
             return Err(Fault::BadData(format!(
-                "entry {index} in {path} does not hash to its leaf hash in {}",
+                "entry {} in {path} does not hash to its leaf hash in {}",
+                n * TILE_WIDTH + i as u64,
                 hash_tile_path(0, n, w)
             )));
         }
-        let e = Entry::decode_with_keys(leaf, &mut keys);
-        entries.push(e.map_err(|e| Fault::BadData(format!("entry {index}: {e}")))?);
     }
-    verify_signatures(&entries, n * TILE_WIDTH)?;
+    let entries = check
+        .check(n * TILE_WIDTH, &leaves)
+        .map_err(Fault::BadData)?;
     Ok(BundleResult { n, entries, tile })
 }
 
 /// Batch verification; on failure, one by one to name the bad entry.
-fn verify_signatures(entries: &[Entry], first: u64) -> Result<(), Fault> {
+fn verify_signatures(entries: &[Entry], first: u64) -> Result<(), String> {
     let refs: Vec<&[u8]> = entries.iter().map(Entry::signed_message).collect();
     let sigs: Vec<ed25519_dalek::Signature> = entries
         .iter()
@@ -114,10 +156,10 @@ fn verify_signatures(entries: &[Entry], first: u64) -> Result<(), Fault> {
     }
     for (i, e) in entries.iter().enumerate() {
         e.verify_signature().map_err(|_| {
-            Fault::BadData(format!(
+            format!(
                 "entry {}: publisher signature does not verify",
                 first + i as u64
-            ))
+            )
         })?;
     }
     Ok(())
@@ -135,16 +177,28 @@ fn needed_tiles(sizes: &[u64]) -> HashSet<(u8, u64)> {
     out
 }
 
-/// Verifies the tree grew from `old` to `new`, calling `on_entry` for each
-/// new entry in order: every new bundle against its level-0 tile, every
-/// full tile against its parent, the tiles against `new`'s root, and `old`
-/// as a prefix of `new`.
+/// [`verify_leaves`] of a log of bt-exec release entries ([`Releases`]).
 pub(crate) fn verify_growth(
     f: &dyn Source,
     old: Option<&Checkpoint>,
     new: &Checkpoint,
     c: &Counters,
     on_entry: &mut dyn FnMut(u64, &Entry),
+) -> Result<(), Fault> {
+    verify_leaves(f, old, new, c, &Releases, on_entry)
+}
+
+/// Verifies the tree grew from `old` to `new`, calling `on_entry` for each
+/// new leaf in order, as `check` decoded it: every new bundle against its
+/// level-0 tile and `check`, every full tile against its parent, the tiles
+/// against `new`'s root, and `old` as a prefix of `new`.
+pub(crate) fn verify_leaves<L: LeafCheck>(
+    f: &dyn Source,
+    old: Option<&Checkpoint>,
+    new: &Checkpoint,
+    c: &Counters,
+    check: &L,
+    on_entry: &mut dyn FnMut(u64, &L::Leaf),
 ) -> Result<(), Fault> {
     let old_size = old.map_or(0, |o| o.size);
     let size = new.size;
@@ -159,7 +213,7 @@ pub(crate) fn verify_growth(
         needed: needed_tiles(&[size, old_size]),
         kept: HashMap::new(),
     };
-    let mut child_hashes = walk.bundles(on_entry)?;
+    let mut child_hashes = walk.bundles(check, on_entry)?;
     let mut level = 1u8;
     while level < 8 && (size >> (u32::from(level) * 8)) > 0 {
         child_hashes = walk.level(level, &child_hashes)?;
@@ -182,9 +236,10 @@ struct Walk<'a> {
 impl Walk<'_> {
     /// Level 0: the new bundles and their tiles. Returns the hash of each
     /// full level-0 tile by index, for level 1 to check.
-    fn bundles(
+    fn bundles<L: LeafCheck>(
         &mut self,
-        on_entry: &mut dyn FnMut(u64, &Entry),
+        check: &L,
+        on_entry: &mut dyn FnMut(u64, &L::Leaf),
     ) -> Result<HashMap<u64, Hash>, Fault> {
         let (f, c, size, old_size) = (self.f, self.c, self.size, self.old_size);
         let first = old_size / TILE_WIDTH;
@@ -193,7 +248,8 @@ impl Walk<'_> {
         // Windows are verified in parallel on the pool while this thread
         // hands the previous window's entries to `on_entry` in order (a
         // pipeline two windows deep, so memory stays bounded).
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<BundleResult>, Fault>>(2);
+        let (tx, rx) =
+            std::sync::mpsc::sync_channel::<Result<Vec<BundleResult<L::Leaf>>, Fault>>(2);
         std::thread::scope(|scope| -> Result<(), Fault> {
             scope.spawn(move || {
                 let mut start = first;
@@ -201,7 +257,7 @@ impl Walk<'_> {
                     let end = (start + WINDOW).min(last);
                     let r = (start..end)
                         .into_par_iter()
-                        .map(|n| check_bundle(f, c, n, size))
+                        .map(|n| check_bundle(f, c, check, n, size))
                         .collect::<Result<Vec<_>, _>>();
                     let failed = r.is_err();
                     if tx.send(r).is_err() || failed {

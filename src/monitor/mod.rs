@@ -8,12 +8,13 @@
 //! then save the checkpoint. Any fault stops the pass before anything is
 //! saved.
 
+pub mod rekor;
 pub mod state;
 
 pub use state::{MonitorState, StateError};
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use crate::entry::Entry;
@@ -96,6 +97,56 @@ pub struct Seen<'a> {
     pub attestation: Option<(String, Option<bool>)>,
 }
 
+impl Seen<'_> {
+    /// One JSON object, as `bt-log monitor --json` lists a release.
+    pub fn json(&self) -> serde_json::Value {
+        use base64::Engine;
+        let r = &self.entry.release;
+        let mut v = serde_json::json!({
+            "index": self.index,
+            "name": r.name,
+            "version": r.version,
+            "platform": r.platform,
+            "sha256": hex::encode(r.sha256),
+            "size": r.size,
+            "published": r.published,
+            "publisher": base64::engine::general_purpose::STANDARD.encode(self.entry.publisher.as_bytes()),
+            "alerts": self.alerts,
+        });
+        if let Some((name, matches)) = &self.attestation {
+            v["attestation"] = serde_json::json!({"rebuilder": name, "matches_release": matches});
+        }
+        if !r.cas.is_empty() {
+            v["cas"] = serde_json::json!(r.cas);
+        }
+        if let Some(src) = &r.source {
+            v["source"] = serde_json::json!({"repo": src.repo, "rev": src.rev});
+        }
+        v
+    }
+
+    /// One line of text: index, name, version, platform, SHA-256, size, and
+    /// a rebuilder's attestation.
+    pub fn line(&self) -> String {
+        let r = &self.entry.release;
+        let attests = match &self.attestation {
+            Some((n, Some(true))) => format!(" attested-by {n}"),
+            Some((n, Some(false))) => format!(" MISMATCH-by {n}"),
+            Some((n, None)) => format!(" rebuilt-by {n}"),
+            None => String::new(),
+        };
+        format!(
+            "{} {} {} {} {} {}{attests}",
+            self.index,
+            r.name,
+            r.version,
+            r.platform,
+            hex::encode(r.sha256),
+            r.size
+        )
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub size: u64,
@@ -135,11 +186,11 @@ fn check_quorum(o: &MonitorOptions, sc: &SignedCheckpoint) -> Result<(), Fault> 
     Ok(())
 }
 
-/// One monitoring pass. `emit` sees every new release in log order.
-pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, Fault> {
+/// The log's checkpoint, fetched and verified: its signature, origin and
+/// cosignatures, and the witnesses `o` requires. Returns the fetcher, the
+/// note as served, and the checkpoint.
+fn signed_checkpoint(o: &MonitorOptions) -> Result<(Fetcher, Vec<u8>, SignedCheckpoint), Fault> {
     let fetcher = Fetcher::new(&o.url)?;
-    let origin = o.key.name.clone();
-    let wkeys = witness_keys(o);
     let note = fetcher
         .get("checkpoint", MAX_CHECKPOINT_BYTES)?
         .ok_or_else(|| {
@@ -148,16 +199,23 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
                 fetcher.describe("checkpoint")
             ))
         })?;
-    let new =
-        SignedCheckpoint::verify(&note, &origin, &o.key, &wkeys).map_err(Fault::Checkpoint)?;
+    let new = SignedCheckpoint::verify(&note, &o.key.name, &o.key, &witness_keys(o))
+        .map_err(Fault::Checkpoint)?;
     check_quorum(o, &new)?;
+    Ok((fetcher, note, new))
+}
+
+/// One monitoring pass. `emit` sees every new release in log order.
+pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, Fault> {
+    let (fetcher, note, new) = signed_checkpoint(o)?;
+    let origin = o.key.name.clone();
     let dir = MonitorState::dir_for(&o.state_root, &origin);
-    let mut st = MonitorState::load(&dir, &origin, &o.key, &wkeys)?;
+    let mut st = MonitorState::load(&dir, &origin, &o.key, &witness_keys(o))?;
     let counters = Counters::default();
     let old = st.checkpoint.clone();
     let old_size = old.as_ref().map_or(0, |c| c.checkpoint.size);
     if let Some(old) = &old {
-        against_saved(&mut st, &fetcher, old, &note, &new, &counters, o.now)?;
+        against_saved(&dir, &fetcher, old, &note, &new, &counters, o.now)?;
     }
     let mut records = st.appender()?;
     let mut write_error = None;
@@ -193,7 +251,7 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
             bar.inc(1);
         },
     )
-    .map_err(|f| with_evidence(f.into(), &mut st, old.as_ref(), &note, o.now))?;
+    .map_err(|f| with_evidence(f.into(), &dir, old.as_ref(), &note, o.now))?;
     bar.finish_and_clear();
     if let Some(e) = write_error {
         return Err(Fault::State(StateError {
@@ -218,7 +276,7 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
 /// another root is a split view, a smaller size a rollback (either way
 /// with both notes kept as evidence).
 fn against_saved(
-    st: &mut MonitorState,
+    dir: &Path,
     fetcher: &Fetcher,
     old: &SignedCheckpoint,
     note: &[u8],
@@ -228,7 +286,7 @@ fn against_saved(
 ) -> Result<(), Fault> {
     let (a, b) = (&old.checkpoint, &new.checkpoint);
     if b.size == a.size && b.root != a.root {
-        let evidence = st.evidence("split-view", &old.note, note, now);
+        let evidence = state::evidence(dir, "split-view", &old.note, note, now);
         return Err(Fault::SplitView {
             msg: format!(
                 "the log signed two different trees of size {}{}",
@@ -240,7 +298,7 @@ fn against_saved(
     }
     if b.size < a.size {
         let consistent = growth::prefix_of(fetcher, a, b, counters);
-        let evidence = st.evidence("rollback", &old.note, note, now);
+        let evidence = state::evidence(dir, "rollback", &old.note, note, now);
         let how = match consistent {
             Some(true) => "it is a prefix of the saved one (a stale copy or a rollback)",
             Some(false) => "and it is NOT a prefix of the saved one: a split view",
@@ -263,7 +321,7 @@ fn against_saved(
 /// as evidence.
 fn with_evidence(
     f: Fault,
-    st: &mut MonitorState,
+    dir: &Path,
     old: Option<&SignedCheckpoint>,
     note: &[u8],
     now: u64,
@@ -271,7 +329,7 @@ fn with_evidence(
     match (f, old) {
         (Fault::SplitView { msg, .. }, Some(old)) => Fault::SplitView {
             msg: format!("{msg}{}", both(&old.note, note)),
-            evidence: st.evidence("inconsistent", &old.note, note, now),
+            evidence: state::evidence(dir, "inconsistent", &old.note, note, now),
         },
         (f, _) => f,
     }

@@ -55,18 +55,7 @@ impl MonitorState {
             path: dir.to_path_buf(),
             msg,
         };
-        let note = fsutil::read_optional(&dir.join("checkpoint"), MAX_CHECKPOINT_BYTES)
-            .map_err(|e| err(e.to_string()))?;
-        let checkpoint = match note {
-            None => None,
-            Some(n) => Some(
-                SignedCheckpoint::verify(&n, origin, key, witnesses).map_err(|e| {
-                    err(format!(
-                        "saved checkpoint does not verify with this key ({e}); is --key right?"
-                    ))
-                })?,
-            ),
-        };
+        let checkpoint = load_checkpoint(dir, origin, key, witnesses)?;
         let size = checkpoint.as_ref().map_or(0, |c| c.checkpoint.size);
         let want = usize::try_from(size)
             .ok()
@@ -135,23 +124,58 @@ impl MonitorState {
             .into_inner()
             .map_err(|e| err(e.error().to_string()))?;
         f.sync_all().map_err(|e| err(e.to_string()))?;
-        fsutil::write_atomic(&self.dir.join("checkpoint"), note, 0o644, Durability::Sync)
-            .map_err(|e| err(e.to_string()))
+        save_checkpoint(&self.dir, note)
     }
+}
 
-    /// Writes both notes of a split view or rollback; returns the file.
-    pub fn evidence(&self, what: &str, old: &[u8], new: &[u8], now: u64) -> Option<PathBuf> {
-        let p = self.dir.join(format!("evidence-{now}-{what}.txt"));
-        let mut text =
-            format!("# {what}: the checkpoint saved earlier, then the one the log served\n")
-                .into_bytes();
-        text.extend_from_slice(old);
-        text.extend_from_slice(b"\n# --- served now ---\n");
-        text.extend_from_slice(new);
-        fsutil::write_atomic(&p, &text, 0o644, Durability::Sync)
-            .ok()
-            .map(|_| p)
-    }
+/// The checkpoint a pass saved in `dir`, verified again with the key the
+/// monitor is given now (a wrong `--key` is said so, not taken for a
+/// split view).
+pub fn load_checkpoint(
+    dir: &Path,
+    origin: &str,
+    key: &VerifierKey,
+    witnesses: &[VerifierKey],
+) -> Result<Option<SignedCheckpoint>, StateError> {
+    let err = |msg: String| StateError {
+        path: dir.to_path_buf(),
+        msg,
+    };
+    let note = fsutil::read_optional(&dir.join("checkpoint"), MAX_CHECKPOINT_BYTES)
+        .map_err(|e| err(e.to_string()))?;
+    note.map(|n| {
+        SignedCheckpoint::verify(&n, origin, key, witnesses).map_err(|e| {
+            err(format!(
+                "saved checkpoint does not verify with this key ({e}); is --key right?"
+            ))
+        })
+    })
+    .transpose()
+}
+
+/// Saves the checkpoint a pass verified, last: what it covers is durable
+/// before.
+pub fn save_checkpoint(dir: &Path, note: &[u8]) -> Result<(), StateError> {
+    fsutil::write_atomic(&dir.join("checkpoint"), note, 0o644, Durability::Sync).map_err(|e| {
+        StateError {
+            path: dir.to_path_buf(),
+            msg: e.to_string(),
+        }
+    })
+}
+
+/// Writes both notes of a split view or rollback into `dir`; returns the file.
+pub fn evidence(dir: &Path, what: &str, old: &[u8], new: &[u8], now: u64) -> Option<PathBuf> {
+    let p = dir.join(format!("evidence-{now}-{what}.txt"));
+    let mut text = format!("# {what}: the checkpoint saved earlier, then the one the log served\n")
+        .into_bytes();
+    text.extend_from_slice(old);
+    text.extend_from_slice(b"\n# --- served now ---\n");
+    text.extend_from_slice(new);
+    std::fs::create_dir_all(dir).ok()?;
+    fsutil::write_atomic(&p, &text, 0o644, Durability::Sync)
+        .ok()
+        .map(|_| p)
 }
 
 fn arr<const N: usize>(s: &[u8]) -> [u8; N] {
