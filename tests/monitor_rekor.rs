@@ -16,10 +16,6 @@ use std::process::Command;
 use common::{copy_dir, keygen, python_http_server, python_interop, spawn_server, BT_LOG};
 use sha2::{Digest, Sha256};
 
-const MAKE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/interop/sigstore_make.py"
-);
 const ISSUER: &str = "https://issuer.example";
 
 /// A test Sigstore instance whose Rekor v2 log the monitor follows.
@@ -31,17 +27,7 @@ struct Rekor {
 }
 
 fn python(args: &[&str]) -> serde_json::Value {
-    let out = Command::new("python3")
-        .arg(MAKE)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "sigstore_make.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_str(&common::sigstore_make(args)).unwrap()
 }
 
 impl Rekor {

@@ -15,7 +15,6 @@ mod common;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
 const STAGING_LOG: &str =
     "log2025-alpha3.rekor.sigstage.dev+d3d3a70c+AZQ93VXPMmj9uZj7U/7CefQ9yy8RgYFv6mKzOseipjqp";
@@ -25,26 +24,6 @@ const NAVIGLI: &str =
     "witness.navigli.sunlight.geomys.org+a3e00fe2+BNy/co4C1Hn1p+INwJrfUlgz7W55dSZReusH/GhUhJ/G";
 const IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
-
-/// bt-exec ARGS with its directories under `home`: (exit code, stdout,
-/// stderr); never a panic.
-fn bt_exec(home: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_bt-exec"))
-        .args(args)
-        .env("BT_EXEC_CACHE_DIR", home.join("cache"))
-        .env("BT_EXEC_STATE_DIR", home.join("state"))
-        .env("BT_EXEC_POLICY", home.join("policy.toml"))
-        .env("HOME", home)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!err.contains("panicked"), "{args:?}: {err}");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        err,
-    )
-}
 
 /// The staging policy: the alpha3 log, `witnesses` (name, vkey), the
 /// quorum of all of them, and `max_age`.
@@ -86,7 +65,7 @@ fn the_real_cosigned_staging_checkpoint_verifies_under_its_real_witnesses() {
     let bundle = v.join("sigstore-real/a.dsse.staging-rekor-v2.txt.sigstore.json");
     let (bundle, art) = (bundle.to_str().unwrap(), art.to_str().unwrap());
     let verify = |h: &Path| {
-        bt_exec(
+        common::bt_exec_at(
             h,
             &[
                 "verify",

@@ -9,7 +9,6 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use bt_exec::note::sign_cosignature_line;
 use bt_exec::tlog::Checkpoint;
@@ -38,7 +37,7 @@ impl Rk {
         }
         let w = World::new(1);
         let inst = w.root.join("inst");
-        make(&["init", inst.to_str().unwrap()]);
+        common::sigstore_make(&["init", inst.to_str().unwrap()]);
         let vkey = fs::read_to_string(inst.join("rekor_v2.vkey"))
             .unwrap()
             .trim()
@@ -112,7 +111,7 @@ impl Rk {
             args.extend(["--witness".into(), self.witnesses[i].clone()]);
         }
         args.extend(extra.iter().map(|s| s.to_string()));
-        make(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        common::sigstore_make(&args.iter().map(String::as_str).collect::<Vec<_>>());
         out
     }
 
@@ -123,7 +122,7 @@ impl Rk {
         for &i in witnesses {
             args.extend(["--witness", self.witnesses[i].as_str()]);
         }
-        make(&args);
+        common::sigstore_make(&args);
     }
 
     /// The policy: the Rekor log at `url` and the bt-log log, both
@@ -171,21 +170,6 @@ impl Rk {
         assert_eq!(code, 3, "{err}");
         assert!(self.w.canary.exists(), "{err}");
     }
-}
-
-fn make(args: &[&str]) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/sigstore_make.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "sigstore_make.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The checkpoint note inside a bundle.

@@ -11,7 +11,6 @@ mod common;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 const SAN: &str = "https://github.com/example/tool/.github/workflows/release.yml@refs/tags/v1.0";
@@ -44,18 +43,7 @@ impl Fixture {
     }
 
     fn make(&self, args: &[&str]) -> String {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/sigstore_make.py");
-        let out = Command::new("python3")
-            .arg(script)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "sigstore_make.py {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        common::sigstore_make(args)
     }
 
     /// A bundle for `artifact` (relative to the fixture), signed keylessly
@@ -91,22 +79,7 @@ impl Fixture {
 
     /// bt-exec ARGS: (exit code, stdout, stderr); never a panic.
     fn bt_exec(&self, args: &[&str]) -> (i32, String, String) {
-        let d = self.dir.path();
-        let out = Command::new(env!("CARGO_BIN_EXE_bt-exec"))
-            .args(args)
-            .env("BT_EXEC_CACHE_DIR", d.join("cache"))
-            .env("BT_EXEC_STATE_DIR", d.join("state"))
-            .env("BT_EXEC_POLICY", d.join("policy.toml"))
-            .env("HOME", d)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!err.contains("panicked"), "{args:?}: {err}");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            err,
-        )
+        common::bt_exec_at(self.dir.path(), args)
     }
 }
 

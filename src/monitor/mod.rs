@@ -157,6 +157,20 @@ pub struct Outcome {
     pub alerts: u64,
 }
 
+impl Outcome {
+    /// A pass from `previous` entries to `size`, with what the walk read.
+    fn of(size: u64, previous: u64, c: &Counters, alerts: u64) -> Outcome {
+        Outcome {
+            size,
+            previous,
+            tiles_read: c.tiles.load(Ordering::Relaxed),
+            bundles_read: c.bundles.load(Ordering::Relaxed),
+            bytes_read: c.bytes.load(Ordering::Relaxed),
+            alerts,
+        }
+    }
+}
+
 fn witness_keys(o: &MonitorOptions) -> Vec<VerifierKey> {
     let mut keys = o.witnesses.clone();
     if let Some(p) = &o.policy {
@@ -262,14 +276,12 @@ pub fn run(o: &MonitorOptions, emit: &mut dyn FnMut(&Seen)) -> Result<Outcome, F
     // Only the lines that verified (the log's and the witnesses'), as every
     // checkpoint bt-log and bt-exec keep.
     st.commit(records, &new.verified_note)?;
-    Ok(Outcome {
-        size: new.checkpoint.size,
-        previous: old_size,
-        tiles_read: counters.tiles.load(Ordering::Relaxed),
-        bundles_read: counters.bundles.load(Ordering::Relaxed),
-        bytes_read: counters.bytes.load(Ordering::Relaxed),
+    Ok(Outcome::of(
+        new.checkpoint.size,
+        old_size,
+        &counters,
         alerts,
-    })
+    ))
 }
 
 /// The served checkpoint against the saved one: the same size with

@@ -38,11 +38,17 @@ pub struct StateError {
     pub msg: String,
 }
 
+/// The state directory of the log of `origin` under `root/kind` (one per
+/// kind of log: their records differ).
+pub(crate) fn state_dir(root: &Path, kind: &str, origin: &str) -> PathBuf {
+    root.join(kind)
+        .join(hex::encode(&Sha256::digest(origin.as_bytes())[..16]))
+}
+
 impl MonitorState {
     /// The state directory of one log under `root`.
     pub fn dir_for(root: &Path, origin: &str) -> PathBuf {
-        root.join("monitor")
-            .join(hex::encode(&Sha256::digest(origin.as_bytes())[..16]))
+        state_dir(root, "monitor", origin)
     }
 
     pub fn load(

@@ -115,6 +115,44 @@ pub fn keygen(dir: &Path, name: &str, file: &str) -> String {
     stdout.trim().to_string()
 }
 
+/// bt-exec ARGS with its cache, state, policy (`policy.toml`) and HOME
+/// under `home`: (exit code, stdout, stderr); never a panic.
+pub fn bt_exec_at(home: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(world::BT_EXEC)
+        .args(args)
+        .env("BT_EXEC_CACHE_DIR", home.join("cache"))
+        .env("BT_EXEC_STATE_DIR", home.join("state"))
+        .env("BT_EXEC_POLICY", home.join("policy.toml"))
+        .env("HOME", home)
+        .output()
+        .expect("run bt-exec");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        err,
+    )
+}
+
+/// Runs the tests' independent Sigstore instance
+/// (tests/interop/sigstore_make.py) with `args`; its stdout. A failure
+/// fails the test, with what it said.
+pub fn sigstore_make(args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/sigstore_make.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "sigstore_make.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Whether the independent Python implementation can run here. Under CI it
 /// must (`.ci/run` installs it); elsewhere a missing module is a loud skip.
 pub fn python_interop(test: &str) -> bool {

@@ -23,8 +23,6 @@ pub mod state;
 pub use entry::{EntryError, Kind, RekorEntry, Signer};
 pub use state::RekorState;
 
-use std::sync::atomic::Ordering;
-
 use crate::fsutil::terminal_safe;
 use crate::history::growth::{self, Counters, LeafCheck};
 use crate::sigstore::SanPattern;
@@ -200,14 +198,12 @@ pub fn run(
     .map_err(|f| super::with_evidence(f.into(), &dir, old.as_ref(), &note, o.now))?;
     bar.finish_and_clear();
     st.commit(&new.verified_note)?;
-    Ok(Outcome {
-        size: new.checkpoint.size,
-        previous: old_size,
-        tiles_read: counters.tiles.load(Ordering::Relaxed),
-        bundles_read: counters.bundles.load(Ordering::Relaxed),
-        bytes_read: counters.bytes.load(Ordering::Relaxed),
+    Ok(Outcome::of(
+        new.checkpoint.size,
+        old_size,
+        &counters,
         alerts,
-    })
+    ))
 }
 
 /// The alerts an entry raises (see the module doc), remembering the

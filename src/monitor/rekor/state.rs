@@ -43,8 +43,7 @@ fn key16(what: &str, s: &str) -> [u8; 16] {
 impl RekorState {
     /// The state directory of one Rekor v2 log under `root`.
     pub fn dir_for(root: &Path, origin: &str) -> PathBuf {
-        root.join("monitor-rekor")
-            .join(hex::encode(&Sha256::digest(origin.as_bytes())[..16]))
+        crate::monitor::state::state_dir(root, "monitor-rekor", origin)
     }
 
     pub fn load(
