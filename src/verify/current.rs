@@ -77,14 +77,7 @@ pub(super) fn current(
     report: &mut LogReport,
     shipped: Option<&Shipped>,
 ) -> Step<SignedCheckpoint> {
-    let ctx = log.ctx;
-    let origin = &log.spec.origin;
-    if let Some(ev) = ctx.state.alarm(&log.spec.id) {
-        return Err(LogOutcome::Misbehaved {
-            msg: format!("a split view of this log was recorded earlier ({ev}); it stays refused until a person runs `bt-exec alarm clear {origin}`"),
-            evidence: Some(std::path::PathBuf::from(ev)),
-        });
-    }
+    no_alarm(log)?;
     let (raw, saved) = saved_read(log);
     if raw.is_some() && saved.is_none() {
         // Rollback and fork protection rest on it: never lost in silence.
@@ -142,6 +135,18 @@ pub(super) fn current(
     }
     note_in_force(log, &current, report);
     Ok(current)
+}
+
+/// 123 while a split view of this log recorded earlier stands: nothing
+/// proves a program in a log seen to fork until a person clears it.
+pub(super) fn no_alarm(log: &Log) -> Step<()> {
+    match log.ctx.state.alarm(&log.spec.id) {
+        None => Ok(()),
+        Some(ev) => Err(LogOutcome::Misbehaved {
+            msg: format!("a split view of this log was recorded earlier ({ev}); it stays refused until a person runs `bt-exec alarm clear {}`", log.spec.origin),
+            evidence: Some(std::path::PathBuf::from(ev)),
+        }),
+    }
 }
 
 /// Notes the checkpoint in force in the report (its size, cosigners, the

@@ -45,14 +45,8 @@ pub fn verify_rekor(
 }
 
 fn run(log: &Log, bundle: Option<&RekorProof>, report: &mut LogReport) -> Step<u64> {
-    let origin = &log.spec.origin;
     // A standing alarm refuses whatever proves the program here.
-    if let Some(ev) = log.ctx.state.alarm(&log.spec.id) {
-        return Err(LogOutcome::Misbehaved {
-            msg: format!("a split view of this log was recorded earlier ({ev}); it stays refused until a person runs `bt-exec alarm clear {origin}`"),
-            evidence: Some(std::path::PathBuf::from(ev)),
-        });
-    }
+    super::current::no_alarm(log)?;
     let Some(b) = bundle else {
         return refused(
             Cause::NotInLog,
@@ -64,13 +58,14 @@ fn run(log: &Log, bundle: Option<&RekorProof>, report: &mut LogReport) -> Step<u
         .proven
         .as_ref()
         .map_err(|(c, why)| LogOutcome::Refused(*c, why.clone()))?;
-    let (leaf_index, size) = in_this_log(log, at, p)?;
+    in_this_log(log, at, p)?;
     let (Some(note), Some(inc)) = (&p.facts.checkpoint_note, &p.facts.inclusion) else {
         return refused(
             Cause::ProofFile,
-            format!("{at}: the bundle has no checkpoint and inclusion proof for this log"),
+            format!("{at}: the bundle has no checkpoint and inclusion proof"),
         );
     };
+    let leaf_index = inc.index;
     // Its checkpoint opened against the policy's key for the log and
     // witnesses (the bundle's verification used the trusted root's key,
     // which the policy was checked to agree with).
@@ -86,7 +81,7 @@ fn run(log: &Log, bundle: Option<&RekorProof>, report: &mut LogReport) -> Step<u
     super::leaf::shipped(log, &mut in_force, &sc, at, report, |_, _| None::<()>)?;
     // The entry is the leaf the checkpoint's tree holds (proven again here
     // against the checkpoint just held to the policy).
-    let (c, s) = (&sc.checkpoint, size);
+    let (c, s) = (&sc.checkpoint, inc.size);
     if s != c.size {
         return refused(
             Cause::ProofFile,
@@ -113,25 +108,18 @@ fn run(log: &Log, bundle: Option<&RekorProof>, report: &mut LogReport) -> Step<u
     Ok(leaf_index)
 }
 
-/// The entry's leaf index and tree size, when the bundle's entry is in
-/// this log (the trusted root's log of the same origin).
-fn in_this_log(log: &Log, at: &str, p: &Proven) -> Step<(u64, u64)> {
-    let origin = &log.spec.origin;
+/// Whether the bundle's entry is in this log (the trusted root's log of
+/// the same origin: the policy was checked to give it the root's key).
+fn in_this_log(log: &Log, at: &str, p: &Proven) -> Step<()> {
     let theirs = p.log.as_ref().map(|l| l.origin.as_str());
-    if theirs != Some(origin.as_str()) {
-        return refused(
-            Cause::NotInLog,
-            format!(
-                "not proven in this Rekor log: the bundle {at} has its entry in {}",
-                theirs.unwrap_or("no log")
-            ),
-        );
+    if theirs == Some(log.spec.origin.as_str()) {
+        return Ok(());
     }
-    match &p.facts.inclusion {
-        Some(i) => Ok((i.index, i.size)),
-        None => refused(
-            Cause::ProofFile,
-            format!("{at}: the bundle has no inclusion proof"),
+    refused(
+        Cause::NotInLog,
+        format!(
+            "not proven in this Rekor log: the bundle {at} has its entry in {}",
+            theirs.unwrap_or("no log")
         ),
-    }
+    )
 }
