@@ -196,11 +196,12 @@ fn lists_every_entry_of_a_served_rekor_log_with_digest_and_identity() {
     let got = entries(&out);
     assert_eq!(indexes(&out), vec![0, 1, 2, 3, 4], "{out}");
     let fp = fingerprint;
-    let email = serde_json::json!({"identity": "alice@example.com", "identity_type": "email", "issuer": ISSUER});
+    let email = serde_json::json!({"identity": "alice@example.com", "identity_type": "email", "other_identities": [], "issuer": ISSUER});
     assert_entry(&got[0], &a.0, email, true);
     let workflow = serde_json::json!({
         "identity": "https://github.com/o/r/.github/workflows/r.yml@refs/tags/v1",
         "identity_type": "uri",
+        "other_identities": [],
         "issuer": "https://token.actions.githubusercontent.com",
     });
     assert_entry(&got[1], &b.0, workflow, true);

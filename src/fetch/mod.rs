@@ -474,11 +474,9 @@ fn http_once(
     cap: usize,
     left: Option<Duration>,
 ) -> Result<Option<Vec<u8>>, (FetchError, bool)> {
-    use std::io::Read;
-    let mut req = client.get(url);
-    if let Some(l) = left {
-        req = req.timeout(l.min(REQUEST_TIMEOUT));
-    }
+    let limit = left.map_or(REQUEST_TIMEOUT, |l| l.min(REQUEST_TIMEOUT));
+    let until = std::time::Instant::now() + limit;
+    let req = client.get(url).timeout(limit);
     let resp = req
         .send()
         .map_err(|e| (FetchError::of_http(url, &e), true))?;
@@ -506,10 +504,7 @@ fn http_once(
             false,
         ));
     }
-    let mut out = Vec::new();
-    resp.take(cap as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| (FetchError::of_body(url, &e), true))?;
+    let out = read_body(resp, url, cap, until)?;
     if out.len() > cap {
         return Err((
             FetchError::TooLarge {
@@ -520,6 +515,39 @@ fn http_once(
         ));
     }
     Ok(Some(out))
+}
+
+/// The body of `resp`, at most `cap + 1` bytes, read by `until`.
+///
+/// Attack stopped: a server (or a path) dripping a body a byte at a time.
+/// The blocking client's timeout bounds each read, not the whole body, so
+/// a drip within it would hold a request — a monitor pass, which has no
+/// overall deadline — for as long as the cap allows (days for a 1 MiB
+/// checkpoint). The whole request is bounded here instead.
+fn read_body(
+    resp: reqwest::blocking::Response,
+    url: &str,
+    cap: usize,
+    until: std::time::Instant,
+) -> Result<Vec<u8>, (FetchError, bool)> {
+    use std::io::Read;
+    let mut body = resp.take(cap as u64 + 1);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 << 10];
+    loop {
+        if std::time::Instant::now() >= until {
+            return Err((
+                FetchError::unreachable(url, "the body was not read within the request's time"),
+                true,
+            ));
+        }
+        match body.read(&mut buf) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(buf.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((FetchError::of_body(url, &e), true)),
+        }
+    }
 }
 
 #[cfg(test)]

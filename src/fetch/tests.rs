@@ -127,3 +127,36 @@ fn content_lengths() {
         assert_eq!(of(bad), Length::Invalid, "{bad:?}");
     }
 }
+
+/// A body dripped a byte at a time, each within the client's read
+/// timeout, is cut off when the request's time is up: it never holds a
+/// request for as long as the cap allows.
+#[test]
+fn a_dripped_body_is_cut_off_when_the_requests_time_is_up() {
+    use std::io::{Read, Write};
+    let drip = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/checkpoint", drip.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let Ok((mut c, _)) = drip.accept() else {
+            return;
+        };
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") && c.read(&mut byte).unwrap_or(0) == 1 {
+            request.push(byte[0]);
+        }
+        let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+        for _ in 0..1000 {
+            if c.write_all(b"x").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let client = blocking_client().unwrap();
+    let resp = client.get(&url).send().unwrap();
+    let until = std::time::Instant::now() + Duration::from_millis(500);
+    let (e, transient) = read_body(resp, &url, 4096, until).unwrap_err();
+    assert!(transient);
+    assert!(e.to_string().contains("not read within"), "{e}");
+}

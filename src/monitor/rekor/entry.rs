@@ -123,9 +123,16 @@ impl SanKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signer {
     /// An X.509 certificate: its first SAN Fulcio issues (email, URI,
-    /// username, DNS), and its OIDC issuer (`None` when it has neither).
+    /// username, DNS), any other SANs it carries, and its OIDC issuer
+    /// (`None` when it has neither).
+    ///
+    /// Attack stopped: a certificate naming an innocent identity first and
+    /// a watched one after it. Verifiers differ in which SAN they take as
+    /// the signer (sigstore-rust takes the first email or URI), so every
+    /// SAN is shown and matched, and more than one is an alert.
     Certificate {
         san: Option<(SanKind, String)>,
+        other_sans: Vec<(SanKind, String)>,
         issuer: Option<String>,
     },
     /// A public key (DER SubjectPublicKeyInfo), by its SHA-256.
@@ -133,17 +140,40 @@ pub enum Signer {
 }
 
 impl Signer {
+    /// Every SAN of a certificate signer, in its order (none for a key).
+    pub fn sans(&self) -> impl Iterator<Item = &str> {
+        let (first, others) = match self {
+            Signer::Certificate {
+                san, other_sans, ..
+            } => (san.as_ref(), other_sans.as_slice()),
+            Signer::Key { .. } => (None, &[][..]),
+        };
+        first.into_iter().chain(others).map(|(_, s)| s.as_str())
+    }
+
     /// `SAN (issuer URL)` or `key sha256:<hex>`, escaped for a terminal.
     pub fn describe(&self) -> String {
         match self {
-            Signer::Certificate { san, issuer } => format!(
-                "{} (issuer {})",
-                san.as_ref()
-                    .map_or("(no SAN)".to_string(), |(_, s)| terminal_safe(s)),
-                issuer
-                    .as_deref()
-                    .map_or("(none)".to_string(), terminal_safe)
-            ),
+            Signer::Certificate {
+                san,
+                other_sans,
+                issuer,
+            } => {
+                let also: Vec<String> = other_sans.iter().map(|(_, s)| terminal_safe(s)).collect();
+                format!(
+                    "{}{} (issuer {})",
+                    san.as_ref()
+                        .map_or("(no SAN)".to_string(), |(_, s)| terminal_safe(s)),
+                    if also.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" and {}", also.join(" and "))
+                    },
+                    issuer
+                        .as_deref()
+                        .map_or("(none)".to_string(), terminal_safe)
+                )
+            }
             Signer::Key { sha256 } => format!("key sha256:{}", hex::encode(sha256)),
         }
     }
@@ -382,10 +412,20 @@ fn certificate(der: &[u8]) -> Result<(Signer, Vec<u8>), EntryError> {
         .and_then(|v| x509_cert::der::asn1::Utf8StringRef::from_der(v).ok())
         .map(|s| s.as_str().to_string())
         .or_else(|| ext(OID_ISSUER_V1).map(|v| String::from_utf8_lossy(v).into_owned()));
-    let san = ext(x509_cert::der::oid::db::rfc5280::ID_CE_SUBJECT_ALT_NAME)
-        .and_then(|v| x509_cert::ext::pkix::SubjectAltName::from_der(v).ok())
-        .and_then(|names| names.0.iter().find_map(san_of));
-    Ok((Signer::Certificate { san, issuer }, spki))
+    let mut sans: Vec<(SanKind, String)> =
+        ext(x509_cert::der::oid::db::rfc5280::ID_CE_SUBJECT_ALT_NAME)
+            .and_then(|v| x509_cert::ext::pkix::SubjectAltName::from_der(v).ok())
+            .map(|names| names.0.iter().filter_map(san_of).collect())
+            .unwrap_or_default();
+    let san = (!sans.is_empty()).then(|| sans.remove(0));
+    Ok((
+        Signer::Certificate {
+            san,
+            other_sans: sans,
+            issuer,
+        },
+        spki,
+    ))
 }
 
 fn san_of(name: &x509_cert::ext::pkix::name::GeneralName) -> Option<(SanKind, String)> {

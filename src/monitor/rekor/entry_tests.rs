@@ -245,6 +245,7 @@ fn a_certificate_gives_its_san_and_fulcio_issuer() {
         e.signers,
         vec![Signer::Certificate {
             san: Some((SanKind::Email, "alice@example.com".into())),
+            other_sans: vec![],
             issuer: Some("https://issuer.example".into()),
         }]
     );
@@ -260,6 +261,7 @@ fn a_certificate_gives_its_san_and_fulcio_issuer() {
                 SanKind::Uri,
                 "https://github.com/o/r/.github/workflows/release.yml@refs/tags/v1".into()
             )),
+            other_sans: vec![],
             issuer: Some("https://token.actions.githubusercontent.com".into()),
         }]
     );

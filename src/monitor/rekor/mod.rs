@@ -15,7 +15,9 @@
 //! pattern were not seen with by an earlier pass that watched them. An
 //! identity is only as good as the issuer that vouched for it: a second
 //! issuer for it is how a lost mailbox or a misconfigured identity
-//! provider shows.
+//! provider shows. And any certificate naming more than one identity
+//! ([`entry::Signer::Certificate`]): verifiers differ in which SAN they
+//! take as the signer.
 
 pub mod entry;
 pub mod state;
@@ -43,15 +45,11 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// The first watched pattern a certificate signer's SAN matches.
-    fn pattern_for(&self, s: &Signer) -> Option<&SanPattern> {
-        match s {
-            Signer::Certificate {
-                san: Some((_, san)),
-                ..
-            } => self.identities.iter().find(|p| p.matches(san)),
-            _ => None,
-        }
+    /// The first watched pattern one of a certificate signer's SANs
+    /// matches, and that SAN.
+    fn pattern_for<'s>(&self, s: &'s Signer) -> Option<(&SanPattern, &'s str)> {
+        s.sans()
+            .find_map(|san| Some((self.identities.iter().find(|p| p.matches(san))?, san)))
     }
 
     fn signer_matches(&self, s: &Signer) -> bool {
@@ -117,9 +115,14 @@ impl Seen<'_> {
             .signers
             .iter()
             .map(|s| match s {
-                Signer::Certificate { san, issuer } => serde_json::json!({
+                Signer::Certificate {
+                    san,
+                    other_sans,
+                    issuer,
+                } => serde_json::json!({
                     "identity": san.as_ref().map(|(_, v)| terminal_safe(v)),
                     "identity_type": san.as_ref().map(|(k, _)| k.name()),
+                    "other_identities": other_sans.iter().map(|(_, v)| terminal_safe(v)).collect::<Vec<_>>(),
                     "issuer": issuer.as_deref().map(terminal_safe),
                 }),
                 Signer::Key { sha256 } => serde_json::json!({ "key_sha256": hex::encode(sha256) }),
@@ -211,10 +214,24 @@ pub fn run(
 fn alerts_for(st: &mut RekorState, w: &Watch, index: u64, e: &RekorEntry) -> Vec<String> {
     let mut out = Vec::new();
     for s in &e.signers {
-        let (Some(pattern), Signer::Certificate { san, issuer }) = (w.pattern_for(s), s) else {
+        if let Signer::Certificate {
+            other_sans, issuer, ..
+        } = s
+        {
+            if !other_sans.is_empty() {
+                let all: Vec<&str> = s.sans().collect();
+                out.push(format!(
+                    "a certificate naming {} identities ({}), issuer {}: Fulcio certifies one, and verifiers differ in which they take as the signer",
+                    all.len(),
+                    all.join(", "),
+                    issuer.as_deref().unwrap_or("(none)")
+                ));
+            }
+        }
+        let (Some((pattern, san)), Signer::Certificate { issuer, .. }) = (w.pattern_for(s), s)
+        else {
             continue;
         };
-        let san = san.as_ref().map_or("", |(_, v)| v.as_str());
         let shown = issuer.as_deref().map_or("(none)", |i| i);
         let expected = issuer.as_ref().is_some_and(|i| w.issuers.contains(i));
         if !w.issuers.is_empty() && !expected {

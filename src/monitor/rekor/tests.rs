@@ -322,18 +322,53 @@ fn a_watched_identity_signing_through_a_new_issuer_is_an_alert() {
     assert_eq!(seen, vec![(5, vec![])]);
 }
 
-/// A dsse entry (whose signatures are not checked) signed as
-/// alice@example.com with a certificate that names no OIDC issuer.
-fn no_issuer_entry() -> Vec<u8> {
+/// A certificate naming an innocent identity first and a watched one after
+/// it is listed for the watched one, with an alert, whichever SAN a
+/// verifier would take; and it is an alert with no watch at all.
+#[test]
+fn a_certificate_naming_two_identities_is_listed_for_either_and_an_alert() {
+    let w = World::new();
+    let mut l = leaves(2);
+    l.push(cert_entry(TWO_SANS_CERT));
+    write_log(&w.log, &w.key, &l);
+    let watch = Watch {
+        identities: vec![pattern("alice@example.com")],
+        issuers: vec!["https://issuer.example".into()],
+        ..Watch::default()
+    };
+    let seen = ok(w.pass(&w.log, &watch));
+    let two = seen.iter().find(|(i, _)| *i == 2).map(|(_, a)| a.clone());
+    assert_eq!(
+        two,
+        Some(vec!["a certificate naming 2 identities (innocent.example, alice@example.com), issuer https://issuer.example: Fulcio certifies one, and verifiers differ in which they take as the signer".to_string()])
+    );
+    let e = ok(RekorEntry::decode(&l[2]));
+    assert_eq!(
+        e.signers[0].describe(),
+        "innocent.example and alice@example.com (issuer https://issuer.example)"
+    );
+}
+
+/// A dsse entry (whose signatures are not checked) signed with the
+/// certificate `der`.
+fn cert_entry(der: &[u8]) -> Vec<u8> {
     let mut v: serde_json::Value = ok(serde_json::from_slice(BODIES[3]));
     v["spec"]["dsseV002"]["signatures"] = serde_json::json!([{
         "content": "c2ln",
         "verifier": {
             "keyDetails": "PKIX_ECDSA_P256_SHA_256",
-            "x509Certificate": {"rawBytes": base64::engine::general_purpose::STANDARD.encode(SAN_ONLY_CERT)},
+            "x509Certificate": {"rawBytes": base64::engine::general_purpose::STANDARD.encode(der)},
         },
     }]);
     v.to_string().into_bytes()
+}
+
+const TWO_SANS_CERT: &[u8] = include_bytes!("../../../fixtures/rekor-entries/two-sans.der");
+
+/// A dsse entry (whose signatures are not checked) signed as
+/// alice@example.com with a certificate that names no OIDC issuer.
+fn no_issuer_entry() -> Vec<u8> {
+    cert_entry(SAN_ONLY_CERT)
 }
 
 const SAN_ONLY_CERT: &[u8] = include_bytes!("../../../fixtures/rekor-entries/san-only.der");
