@@ -150,8 +150,15 @@ impl Rk {
     /// Runs `prog` through bt-exec: its exit code and stderr; a refusal
     /// never ran it.
     fn run(&self, prog: &Path) -> (i32, String) {
+        self.run_with(&[], prog)
+    }
+
+    /// Runs `prog` through bt-exec with `flags` first.
+    fn run_with(&self, flags: &[&str], prog: &Path) -> (i32, String) {
         let _ = fs::remove_file(&self.w.canary);
-        let out = self.w.run(&[prog.to_str().unwrap()]);
+        let mut args = flags.to_vec();
+        args.push(prog.to_str().unwrap());
+        let out = self.w.run(&args);
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(!err.contains("panicked"), "{err}");
         let code = out.status.code().unwrap_or(-1);
@@ -438,4 +445,52 @@ fn a_bundle_from_a_log_the_policy_does_not_list_proves_nothing_in_its_rekor_log(
     let (code, err) = r.run(&prog);
     assert_eq!(code, 126, "{err}");
     assert!(err.contains("has its entry in"), "{err}");
+}
+
+/// A file of several bundles (JSON lines, as `gh attestation download`
+/// writes) is not decided by its first: a Rekor v1 line and a Rekor v2 line
+/// whose checkpoint no witness cosigned come before one whose checkpoint
+/// the quorum cosigned, and the program runs offline on that one.
+#[test]
+fn a_file_of_several_bundles_is_not_decided_by_its_first() {
+    let Some(r) = Rk::new("a_file_of_several_bundles_is_not_decided_by_its_first") else {
+        return;
+    };
+    let prog = r.program("tool", "lines");
+    let v1 = fs::read_to_string(r.sign(&prog, &[], &["--rekor", "v1"])).unwrap();
+    let alone = fs::read_to_string(r.sign(&prog, &[], &["--unpublished"])).unwrap();
+    let bundle = r.sign(&prog, &[0, 1], &[]);
+    let good = fs::read_to_string(&bundle).unwrap();
+    r.policy("logs = 1\nmax_age = \"1h\"");
+    let text = fs::read_to_string(r.w.root.join("policy.toml"))
+        .unwrap()
+        .replace("[sigstore]\n", "[sigstore]\nallow_rekor_v1 = true\n");
+    fs::write(r.w.root.join("policy.toml"), text).unwrap();
+    let one_line = |s: &str| {
+        serde_json::from_str::<serde_json::Value>(s)
+            .unwrap()
+            .to_string()
+    };
+    fs::write(
+        &bundle,
+        format!("{}\n{}\n", one_line(&v1), one_line(&alone)),
+    )
+    .unwrap();
+    // Neither of the first two proves it (and offline, the bt-log log that
+    // might have is out of reach: 124).
+    let (code, err) = r.run_with(&["--offline"], &prog);
+    assert_eq!(code, 124, "{err}");
+    assert!(err.contains("does not meet the policy by itself"), "{err}");
+    fs::write(
+        &bundle,
+        format!(
+            "{}\n{}\n{}\n",
+            one_line(&v1),
+            one_line(&alone),
+            one_line(&good)
+        ),
+    )
+    .unwrap();
+    let (code, err) = r.run_with(&["--offline"], &prog);
+    assert_eq!(code, 3, "{err}");
 }

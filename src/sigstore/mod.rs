@@ -109,22 +109,39 @@ pub enum Expect<'a> {
     Key(&'a Key),
 }
 
-/// The first of a file's bundles that `check` proves. A line of a JSON-lines
-/// file that does not parse is passed over, as the in-toto bundle format
-/// asks; when no bundle is proven, the refusal said is the last parsed
-/// bundle's (a line that does not parse says least), counted among all.
+/// The first of a file's bundles that `check` proves ([`all_proven`]).
 pub fn first_proven(
     bundles: &[Result<Material, Refusal>],
-    mut check: impl FnMut(&Material) -> Result<Proven, Refusal>,
+    check: impl FnMut(&Material) -> Result<Proven, Refusal>,
 ) -> Result<Proven, Refusal> {
+    all_proven(bundles, check).and_then(|v| {
+        v.into_iter()
+            .next()
+            .ok_or_else(|| Refusal::new(Cause::Bundle, "the file holds no bundle"))
+    })
+}
+
+/// Every one of a file's bundles that `check` proves, in file order (at
+/// least one). A line of a JSON-lines file that does not parse is passed
+/// over, as the in-toto bundle format asks; when no bundle is proven, the
+/// refusal said is the last parsed bundle's (a line that does not parse
+/// says least), counted among all.
+pub fn all_proven(
+    bundles: &[Result<Material, Refusal>],
+    mut check: impl FnMut(&Material) -> Result<Proven, Refusal>,
+) -> Result<Vec<Proven>, Refusal> {
+    let mut proven = vec![];
     let mut parsed = None;
     let mut unparsed = None;
     for b in bundles {
         match b.as_ref().map(&mut check) {
-            Ok(Ok(p)) => return Ok(p),
+            Ok(Ok(p)) => proven.push(p),
             Ok(Err(r)) => parsed = Some(r),
             Err(r) => unparsed = Some(r.clone()),
         }
+    }
+    if !proven.is_empty() {
+        return Ok(proven);
     }
     let mut r = parsed
         .or(unparsed)

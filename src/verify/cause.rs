@@ -7,6 +7,9 @@
 pub enum Cause {
     /// No leaf of this log holds the file (index shard missing, no entry).
     NotInLog,
+    /// No Sigstore bundle beside the program has its entry in this Rekor
+    /// log (none at all, or one for another log).
+    NoBundle,
     /// The leaf found is a release of other bytes.
     OtherBytes,
     /// The checkpoint is malformed, has a bad log signature or origin.
@@ -43,7 +46,7 @@ impl Cause {
     /// The short name the audit summary groups refusals by (docs/AUDIT.md).
     pub fn audit_name(self) -> &'static str {
         match self {
-            Cause::NotInLog | Cause::OtherBytes => "hash mismatch",
+            Cause::NotInLog | Cause::NoBundle | Cause::OtherBytes => "hash mismatch",
             Cause::Stale | Cause::FutureCosignature => "stale checkpoint",
             Cause::Publisher => "publisher not allowed",
             Cause::ReleaseHistory => "release history",
@@ -58,6 +61,7 @@ impl Cause {
             Cause::NotInLog | Cause::OtherBytes => {
                 Some("publish this exact file with bt-log add, or check the policy's logs")
             }
+            Cause::NoBundle => Some("ship the program's Sigstore bundle from this Rekor log beside it (PROGRAM.sigstore.json), or give it with --sigstore-bundle"),
             Cause::Publisher => Some("check the policy's [[publisher]] names and keys"),
             Cause::Quorum | Cause::Unwitnessed => {
                 Some("check the policy's witnesses and quorum, or wait until they cosign")

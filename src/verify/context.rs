@@ -59,14 +59,15 @@ impl Sidecars {
     }
 }
 
-/// The Sigstore bundle beside a program, as verified for the policy's
-/// Rekor logs: the signer and entry proven ([`Proven`]), or the refusal
-/// (the decision's cause and why).
+/// The Sigstore bundle file beside a program, as verified for the policy's
+/// Rekor logs: each of its bundles that proves the signer and entry, in
+/// file order (`crate::sigstore::Proven`), or the refusal (the decision's
+/// cause and why).
 #[derive(Debug, Clone)]
 pub struct RekorProof {
     /// Where the bundle was read (for messages).
     pub at: String,
-    pub proven: Result<crate::sigstore::Proven, (super::cause::Cause, String)>,
+    pub proven: Result<Vec<crate::sigstore::Proven>, (super::cause::Cause, String)>,
 }
 
 /// A proof file beside the program, parsed, for one log.

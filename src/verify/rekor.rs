@@ -22,7 +22,9 @@ use crate::tlog::{leaf_hash, verify_inclusion};
 
 /// The report of one Rekor log of the policy on the program `bundle`
 /// proves (or not: no bundle, or one for another log, proves nothing
-/// here).
+/// here). Each of the file's bundles whose entry is in this log is tried in
+/// turn, until one proves the program or a split view is found: a file of
+/// several (`gh attestation download`) is not decided by its first alone.
 pub fn verify_rekor(
     ctx: &super::context::Context,
     spec: &LogSpec,
@@ -30,13 +32,20 @@ pub fn verify_rekor(
 ) -> LogReport {
     let start = Instant::now();
     let log = Log::new(ctx, spec);
-    let mut report = LogReport::new(spec, LogOutcome::Refused(Cause::Internal, String::new()));
-    report.outcome = match run(&log, bundle, &mut report) {
-        Ok(index) => LogOutcome::Proven { index },
-        // A pair is kept only for a leaf it proved.
-        Err(o) => {
-            report.save_pending.clear();
-            o
+    let mut report = match ours(&log, bundle) {
+        Err(o) => LogReport::new(spec, o),
+        Ok((at, proven)) => {
+            let mut last = LogReport::new(spec, super::log::internal_error());
+            for p in proven {
+                last = attempt(&log, at, p);
+                if !matches!(
+                    last.outcome,
+                    LogOutcome::Refused(..) | LogOutcome::Unreachable(_)
+                ) {
+                    break;
+                }
+            }
+            last
         }
     };
     report.narration = log.narration();
@@ -44,21 +53,57 @@ pub fn verify_rekor(
     report
 }
 
-fn run(log: &Log, bundle: Option<&RekorProof>, report: &mut LogReport) -> Step<u64> {
+/// The bundles that may prove the program in this log, and where they
+/// were read; or why none may.
+fn ours<'b>(log: &Log, bundle: Option<&'b RekorProof>) -> Step<(&'b str, Vec<&'b Proven>)> {
     // A standing alarm refuses whatever proves the program here.
     super::current::no_alarm(log)?;
     let Some(b) = bundle else {
         return refused(
-            Cause::NotInLog,
+            Cause::NoBundle,
             "not proven in this Rekor log: no Sigstore bundle beside the program (PROGRAM.sigstore.json, or --sigstore-bundle)",
         );
     };
-    let at = b.at.as_str();
-    let p = b
+    let all = b
         .proven
         .as_ref()
         .map_err(|(c, why)| LogOutcome::Refused(*c, why.clone()))?;
-    in_this_log(log, at, p)?;
+    let here: Vec<&Proven> = all.iter().filter(|p| in_this_log(log, p)).collect();
+    if here.is_empty() {
+        let theirs: Vec<&str> = all
+            .iter()
+            .map(|p| p.log.as_ref().map_or("no log", |l| l.origin.as_str()))
+            .collect();
+        return refused(
+            Cause::NoBundle,
+            format!(
+                "not proven in this Rekor log: the bundle {} has its entry in {}",
+                b.at,
+                theirs.join(", ")
+            ),
+        );
+    }
+    Ok((b.at.as_str(), here))
+}
+
+/// One bundle's report: its proof in this log.
+fn attempt(log: &Log, at: &str, p: &Proven) -> LogReport {
+    let mut report = LogReport::new(
+        log.spec,
+        LogOutcome::Refused(Cause::Internal, String::new()),
+    );
+    report.outcome = match run(log, at, p, &mut report) {
+        Ok(index) => LogOutcome::Proven { index },
+        // A pair is kept only for a leaf it proved.
+        Err(o) => {
+            report.save_pending.clear();
+            o
+        }
+    };
+    report
+}
+
+fn run(log: &Log, at: &str, p: &Proven, report: &mut LogReport) -> Step<u64> {
     let (Some(note), Some(inc)) = (&p.facts.checkpoint_note, &p.facts.inclusion) else {
         return refused(
             Cause::ProofFile,
@@ -110,16 +155,6 @@ fn run(log: &Log, bundle: Option<&RekorProof>, report: &mut LogReport) -> Step<u
 
 /// Whether the bundle's entry is in this log (the trusted root's log of
 /// the same origin: the policy was checked to give it the root's key).
-fn in_this_log(log: &Log, at: &str, p: &Proven) -> Step<()> {
-    let theirs = p.log.as_ref().map(|l| l.origin.as_str());
-    if theirs == Some(log.spec.origin.as_str()) {
-        return Ok(());
-    }
-    refused(
-        Cause::NotInLog,
-        format!(
-            "not proven in this Rekor log: the bundle {at} has its entry in {}",
-            theirs.unwrap_or("no log")
-        ),
-    )
+fn in_this_log(log: &Log, p: &Proven) -> bool {
+    p.log.as_ref().map(|l| l.origin.as_str()) == Some(log.spec.origin.as_str())
 }

@@ -32,7 +32,7 @@ pub struct BundleRequest<'a> {
 pub fn rekor_proof(sha256: &[u8; 32], req: &BundleRequest) -> RekorProof {
     let path = req.bundle_path.display().to_string();
     RekorProof {
-        proven: prove_bundle(req).map_err(|(cause, r)| (cause, refusal_text(&path, sha256, &r))),
+        proven: bundles_proven(req).map_err(|(cause, r)| (cause, refusal_text(&path, sha256, &r))),
         at: path,
     }
 }
@@ -105,6 +105,19 @@ fn decide(policy: &Policy, req: &BundleRequest) -> Result<Proven, (Cause, Refusa
 /// asks is another matter: [`sigstore_verdict`] for a bundle alone, the
 /// policy's logs together for a Rekor log it lists).
 pub fn prove_bundle(req: &BundleRequest) -> Result<Proven, (Cause, Refusal)> {
+    bundles_proven(req)
+        .map(|v| v.into_iter().next())?
+        .ok_or_else(|| {
+            (
+                Cause::ProofFile,
+                Refusal::new(sigstore::Cause::Bundle, "the file holds no bundle"),
+            )
+        })
+}
+
+/// Every bundle of `req` that proves the program, in file order
+/// ([`sigstore::all_proven`]).
+fn bundles_proven(req: &BundleRequest) -> Result<Vec<Proven>, (Cause, Refusal)> {
     if req.signers.is_empty() {
         return Err((
             Cause::Publisher,
@@ -118,7 +131,7 @@ pub fn prove_bundle(req: &BundleRequest) -> Result<Proven, (Cause, Refusal)> {
         .bundles
         .as_ref()
         .map_err(|r| (Cause::ProofFile, r.clone()))?;
-    sigstore::first_proven(bundles, |m| one(req, m)).map_err(|r| (cause_of(r.cause), r))
+    sigstore::all_proven(bundles, |m| one(req, m)).map_err(|r| (cause_of(r.cause), r))
 }
 
 /// One bundle: verified, then held to what bt-exec asks beyond Sigstore.
