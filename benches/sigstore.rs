@@ -4,6 +4,10 @@
 //! against an Ed25519 checkpoint, RFC 3161 timestamp) verified for its
 //! artifact, with bt-exec's own checks before and after the verifier's.
 //!
+//! And what `bt-log monitor --rekor` does with each Rekor v2 entry: a
+//! hashedrekord body decoded strictly, its certificate read and its ECDSA
+//! signature checked over the logged digest (fixtures/rekor-entries/).
+//!
 //! ```sh
 //! cargo bench --bench sigstore
 //! ```
@@ -18,6 +22,14 @@ use bt_exec::sigstore::{self, material, Artifact, Expect, TrustRoot};
 
 const ID: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+fn monitor_entry(c: &mut Criterion) {
+    use bt_exec::monitor::rekor::entry::RekorEntry;
+    let body = include_bytes!("../fixtures/rekor-entries/hashedrekord-email.json");
+    c.bench_function("rekor v2 entry decoded and its signature checked", |b| {
+        b.iter(|| RekorEntry::decode(body).map(|e| e.signatures_checked))
+    });
+}
 
 fn bench(c: &mut Criterion) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -48,5 +60,5 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+criterion_group!(benches, bench, monitor_entry);
 criterion_main!(benches);

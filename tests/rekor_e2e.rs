@@ -27,6 +27,8 @@ struct Rk {
     url: String,
     witnesses: Vec<String>,
     _procs: Vec<Proc>,
+    /// The Rekor log's HTTP server (dropped: the log is out of reach).
+    http: Option<Proc>,
 }
 
 impl Rk {
@@ -61,7 +63,6 @@ impl Rk {
             procs.push(p);
         }
         let (http, url) = common::python_http_server(&inst.join("log"));
-        procs.push(http);
         Some(Rk {
             w,
             inst,
@@ -69,6 +70,7 @@ impl Rk {
             url,
             witnesses,
             _procs: procs,
+            http: Some(http),
         })
     }
 
@@ -136,8 +138,14 @@ impl Rk {
         }
         trust.push_str("group both all w0 w1\nquorum both\n");
         let publisher = fs::read_to_string(self.w.root.join("pub.key.pub")).unwrap();
+        // Every run fetches, unless `require` sets `refresh` (the warm path).
+        let refresh = if require.contains("refresh") {
+            ""
+        } else {
+            "refresh = \"0s\"\n"
+        };
         let text = format!(
-            "trust = \"\"\"\n{trust}\"\"\"\n\n[[publisher]]\nnames = [\"example.org/*\"]\nkey = \"{}\"\n\n[sigstore]\ntrusted_root = \"inst/trusted_root.json\"\n[[sigstore.identity]]\nissuer = \"{ISSUER}\"\nsan = \"{SAN}\"\n\n[require]\n{require}\nrefresh = \"0s\"\n",
+            "trust = \"\"\"\n{trust}\"\"\"\n\n[[publisher]]\nnames = [\"example.org/*\"]\nkey = \"{}\"\n\n[sigstore]\ntrusted_root = \"inst/trusted_root.json\"\n[[sigstore.identity]]\nissuer = \"{ISSUER}\"\nsan = \"{SAN}\"\n\n[require]\n{require}\n{refresh}",
             publisher.trim()
         );
         fs::write(self.w.root.join("policy.toml"), text).unwrap();
@@ -493,4 +501,57 @@ fn a_file_of_several_bundles_is_not_decided_by_its_first() {
     .unwrap();
     let (code, err) = r.run_with(&["--offline"], &prog);
     assert_eq!(code, 3, "{err}");
+}
+
+/// Once a bundle's entry was proven against its checkpoint, a later run
+/// needs no request to the log while the saved checkpoint meets the
+/// policy (`require.refresh` set: the warm path, as for any log), even
+/// after the saved checkpoint moved past the bundle's; with
+/// `refresh = "0s"` every run asks the log, and with it out of reach the
+/// bundle's older, stale checkpoint cannot be linked to the saved one
+/// (124). A
+/// bundle whose checkpoint was never compared with the saved line (here,
+/// one from a fork) goes the full way.
+#[test]
+fn a_proven_bundle_runs_again_without_asking_the_log_while_the_state_is_fresh() {
+    let Some(mut r) =
+        Rk::new("a_proven_bundle_runs_again_without_asking_the_log_while_the_state_is_fresh")
+    else {
+        return;
+    };
+    let fork = r.w.root.join("inst-fork");
+    common::copy_dir(&r.inst, &fork);
+    let prog = r.program("tool", "warm");
+    let bundle = r.sign(&prog, &[0, 1], &[]);
+    // Its checkpoint does not meet the policy by itself (its cosignatures
+    // are older than max_age): the log's own proves it.
+    let stale = redated(&r.w, &bundle_note(&bundle), now() - 2 * 3600);
+    set_bundle_note(&bundle, &stale);
+    r.policy("logs = 1\nmax_age = \"1h\"\nrefresh = \"1h\"");
+    r.runs(&prog);
+    // The log grows, and this machine saves its newer checkpoint.
+    let next = r.program("next", "grown");
+    r.sign(&next, &[0, 1], &[]);
+    r.runs(&next);
+    // The log goes away.
+    r.http = None;
+    r.runs(&prog);
+    let (code, _, err) = r.w.checked(&["verify", "-v", prog.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("was proven against the bundle's checkpoint before"),
+        "{err}"
+    );
+    // Every run asks the log: out of reach, nothing links the bundle's
+    // checkpoint (size 1) to the saved one (size 2).
+    r.policy("logs = 1\nmax_age = \"1h\"\nrefresh = \"0s\"");
+    let (code, err) = r.run(&prog);
+    assert_eq!(code, 124, "{err}");
+    // A fork's bundle is never answered warm.
+    r.policy("logs = 1\nmax_age = \"1h\"\nrefresh = \"1h\"");
+    let other = r.program("other", "warm-fork");
+    let fork_bundle = r.sign_in(&fork, &other, &[], &[]);
+    fs::copy(&fork_bundle, format!("{}.sigstore.json", prog.display())).unwrap();
+    let (code, err) = r.run(&prog);
+    assert_ne!(code, 3, "{err}");
 }

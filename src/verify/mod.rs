@@ -173,10 +173,16 @@ fn per_logs(
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            // A Rekor log is proven by a bundle alone, never warm.
-            (proof_for(i).is_none() && !ctx.policy.is_rekor(l))
-                .then(|| may_be_warm.then(|| prove::warm(ctx, l, file)).flatten())
-                .flatten()
+            if !may_be_warm {
+                None
+            } else if ctx.policy.is_rekor(l) {
+                rekor::warm(ctx, l, file, sidecars.rekor.as_ref())
+            } else {
+                proof_for(i)
+                    .is_none()
+                    .then(|| prove::warm(ctx, l, file))
+                    .flatten()
+            }
         })
         .collect();
     let cold: Vec<usize> = (0..logs.len()).filter(|&i| reports[i].is_none()).collect();

@@ -12,12 +12,15 @@
 use std::time::Instant;
 
 use super::cause::Cause;
-use super::context::RekorProof;
+use super::checkpoint::{fresh, fresh_until};
+use super::context::{Context, RekorProof};
 use super::current::current;
-use super::log::{open, refused, Log, LogOutcome, LogReport, Step};
+use super::leaf::still_valid;
+use super::log::{open, refused, saved, Log, LogOutcome, LogReport, Step};
 use super::pending::Shipped;
 use crate::policy::LogSpec;
 use crate::sigstore::Proven;
+use crate::store::{CachedProof, Ingested};
 use crate::tlog::{leaf_hash, verify_inclusion};
 
 /// The report of one Rekor log of the policy on the program `bundle`
@@ -25,11 +28,7 @@ use crate::tlog::{leaf_hash, verify_inclusion};
 /// here). Each of the file's bundles whose entry is in this log is tried in
 /// turn, until one proves the program or a split view is found: a file of
 /// several (`gh attestation download`) is not decided by its first alone.
-pub fn verify_rekor(
-    ctx: &super::context::Context,
-    spec: &LogSpec,
-    bundle: Option<&RekorProof>,
-) -> LogReport {
+pub fn verify_rekor(ctx: &Context, spec: &LogSpec, bundle: Option<&RekorProof>) -> LogReport {
     let start = Instant::now();
     let log = Log::new(ctx, spec);
     let mut report = match ours(&log, bundle) {
@@ -149,8 +148,85 @@ fn run(log: &Log, at: &str, p: &Proven, report: &mut LogReport) -> Step<u64> {
         p.signer(),
         c.size
     ));
+    // Its checkpoint is in force or proven a prefix of the one that is:
+    // the proof is kept against it, for the warm path ([`warm`]). Never
+    // one against a checkpoint not linked to the one in force.
+    if !report.deferred {
+        report.save_proof = Some(CachedProof::new(
+            leaf_index,
+            &inc.body,
+            c.size,
+            c.root,
+            &inc.hashes,
+        ));
+    }
     report.sigstore = Some(p.clone());
     Ok(leaf_index)
+}
+
+/// The warm path of a Rekor log: a saved checkpoint that still meets the
+/// policy, and a proof this machine cached of the bundle's entry against
+/// the bundle's own checkpoint — proven a prefix of the line in force
+/// when it was cached — need no request to the log: keeping the saved
+/// checkpoint fresh is the background refresher's work, as for any log
+/// (`crate::verify::prove::warm`). `None`: the full way.
+///
+/// Attack stopped: none new; what it must not lose is the bundle as
+/// evidence. A bundle's checkpoint is evidence about the log's history (a
+/// fork in it is a split view), so only a bundle whose checkpoint is the
+/// very one already compared with the saved line (same size, same root)
+/// is answered here; any other goes the full way.
+pub fn warm(
+    ctx: &Context,
+    spec: &LogSpec,
+    file: &Ingested,
+    bundle: Option<&RekorProof>,
+) -> Option<LogReport> {
+    if ctx.policy.require.refresh.is_zero() || ctx.state.alarm(&spec.id).is_some() {
+        return None;
+    }
+    let start = Instant::now();
+    let log = Log::new(ctx, spec);
+    let (at, proven) = ours(&log, bundle).ok()?;
+    let saved = saved(&log).filter(|c| fresh(&log, c).is_ok())?;
+    let cached = ctx.state.proof(&spec.id, &file.sha256)?;
+    let leaf = still_valid(&cached, &saved.checkpoint)?;
+    let (_, root, _) = cached.decode()?;
+    let p = proven.into_iter().find(|p| {
+        let same_entry =
+            p.facts.inclusion.as_ref().is_some_and(|i| {
+                i.body == leaf && i.index == cached.index && i.size == cached.size
+            });
+        let same_checkpoint = p
+            .facts
+            .checkpoint
+            .as_ref()
+            .is_some_and(|c| c.size == cached.size && c.root == root);
+        same_entry && same_checkpoint
+    })?;
+    log.say(format!(
+        "{at}: signed by {}; the saved checkpoint (size {}) is fresh, and the entry was proven against the bundle's checkpoint before: leaf {}",
+        p.signer(),
+        saved.checkpoint.size,
+        cached.index
+    ));
+    let mut report = LogReport::new(
+        spec,
+        LogOutcome::Proven {
+            index: cached.index,
+        },
+    );
+    report.narration = log.narration();
+    report.sigstore = Some(p.clone());
+    report.cosigners = saved
+        .cosignatures
+        .iter()
+        .map(|x| (x.witness.name.clone(), x.timestamp))
+        .collect();
+    report.warm_until = fresh_until(&log, &saved);
+    report.checkpoint = Some(saved.checkpoint);
+    report.elapsed_ms = start.elapsed().as_millis();
+    Some(report)
 }
 
 /// Whether the bundle's entry is in this log (the trusted root's log of
