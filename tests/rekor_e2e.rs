@@ -555,3 +555,90 @@ fn a_proven_bundle_runs_again_without_asking_the_log_while_the_state_is_fresh() 
     let (code, err) = r.run(&prog);
     assert_ne!(code, 3, "{err}");
 }
+
+/// A bundle that proves the program does not hide a fork another bundle of
+/// the same file shows: 123 with the fork after the good bundle, as before
+/// it.
+#[test]
+fn a_fork_in_a_file_of_several_bundles_is_a_split_view_wherever_it_is() {
+    let Some(r) = Rk::new("a_fork_in_a_file_of_several_bundles_is_a_split_view_wherever_it_is")
+    else {
+        return;
+    };
+    let fork = r.w.root.join("inst-fork");
+    common::copy_dir(&r.inst, &fork);
+    let prog = r.program("tool", "both");
+    let good = fs::read_to_string(r.sign(&prog, &[0, 1], &[])).unwrap();
+    r.policy("logs = 1\nmax_age = \"1h\"");
+    r.runs(&prog);
+    let forked = fs::read_to_string(r.sign_in(&fork, &prog, &[], &[])).unwrap();
+    let line = |s: &str| {
+        serde_json::from_str::<serde_json::Value>(s)
+            .unwrap()
+            .to_string()
+    };
+    let bundle = format!("{}.sigstore.json", prog.display());
+    fs::write(&bundle, format!("{}\n{}\n", line(&good), line(&forked))).unwrap();
+    let (code, err) = r.run(&prog);
+    assert_eq!(code, 123, "{err}");
+}
+
+/// A file whose bundles for the Rekor log all fail is judged by the
+/// likeliest to prove it later: one the log could not be reached for (124)
+/// outranks one refused outright (126), whatever their order; and a
+/// bundle by another identity is refused as that, though a Rekor v1
+/// bundle of the file proves the program elsewhere.
+#[test]
+fn a_file_of_several_failing_bundles_is_judged_by_what_could_prove_it() {
+    let Some(r) = Rk::new("a_file_of_several_failing_bundles_is_judged_by_what_could_prove_it")
+    else {
+        return;
+    };
+    let prog = r.program("tool", "order");
+    let line = |p: PathBuf| {
+        let s = fs::read_to_string(p).unwrap();
+        serde_json::from_str::<serde_json::Value>(&s)
+            .unwrap()
+            .to_string()
+    };
+    // Size 1, signed by the log alone; then size 2, cosigned and served;
+    // then size 3, signed by the log alone.
+    let small = line(r.sign(&prog, &[], &["--unpublished"]));
+    r.sign(&r.program("between", "b"), &[0, 1], &[]);
+    let big = line(r.sign(&prog, &[], &["--unpublished"]));
+    // No hash tile can be read: nothing links size 1 to size 2.
+    fs::remove_dir_all(r.inst.join("log/tile/0")).unwrap();
+    r.policy("logs = 1\nmax_age = \"1h\"");
+    let bundle = format!("{}.sigstore.json", prog.display());
+    for lines in [[&small, &big], [&big, &small]] {
+        fs::write(&bundle, format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+        let (code, err) = r.run(&prog);
+        assert_eq!(code, 124, "{err}");
+    }
+
+    // Another identity's Rekor v2 bundle beside a good Rekor v1 one.
+    let other = r.program("other", "identity");
+    let v2 = r.w.root.join("v2.json");
+    let inst = r.inst.display().to_string();
+    common::sigstore_make(&[
+        "sign",
+        &inst,
+        "--artifact",
+        other.to_str().unwrap(),
+        "--out",
+        v2.to_str().unwrap(),
+        "--identity",
+        "https://github.com/evil/tool/.github/workflows/release.yml@refs/tags/v1.0",
+        "--issuer",
+        ISSUER,
+    ]);
+    let v1 = r.sign(&other, &[], &["--rekor", "v1"]);
+    let text = fs::read_to_string(r.w.root.join("policy.toml"))
+        .unwrap()
+        .replace("[sigstore]\n", "[sigstore]\nallow_rekor_v1 = true\n");
+    fs::write(r.w.root.join("policy.toml"), text).unwrap();
+    fs::write(&v1, format!("{}\n{}\n", line(v2.clone()), line(v1.clone()))).unwrap();
+    let (code, err) = r.run(&other);
+    assert_eq!(code, 126, "{err}");
+    assert!(err.contains("evil"), "named who signed: {err}");
+}

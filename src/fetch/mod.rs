@@ -475,7 +475,7 @@ fn http_once(
     left: Option<Duration>,
 ) -> Result<Option<Vec<u8>>, (FetchError, bool)> {
     let limit = left.map_or(REQUEST_TIMEOUT, |l| l.min(REQUEST_TIMEOUT));
-    let until = std::time::Instant::now() + limit;
+    let until = std::time::Instant::now() + body_time(cap, left);
     let req = client.get(url).timeout(limit);
     let resp = req
         .send()
@@ -517,13 +517,26 @@ fn http_once(
     Ok(Some(out))
 }
 
+/// The slowest link a body is waited for: a body of `cap` bytes gets
+/// `cap / MIN_BODY_RATE` seconds, never less than [`REQUEST_TIMEOUT`].
+pub const MIN_BODY_RATE: usize = 16 << 10;
+
+/// How long a body of at most `cap` bytes may take to arrive: in
+/// proportion to the cap, at least [`REQUEST_TIMEOUT`], never past the
+/// deadline (`left`).
+fn body_time(cap: usize, left: Option<Duration>) -> Duration {
+    let by_size = Duration::from_secs((cap / MIN_BODY_RATE) as u64).max(REQUEST_TIMEOUT);
+    left.map_or(by_size, |l| l.min(by_size))
+}
+
 /// The body of `resp`, at most `cap + 1` bytes, read by `until`.
 ///
 /// Attack stopped: a server (or a path) dripping a body a byte at a time.
 /// The blocking client's timeout bounds each read, not the whole body, so
 /// a drip within it would hold a request — a monitor pass, which has no
 /// overall deadline — for as long as the cap allows (days for a 1 MiB
-/// checkpoint). The whole request is bounded here instead.
+/// checkpoint). The whole body is bounded here instead ([`body_time`]: a
+/// 16 MiB entry bundle on a slow link still arrives).
 fn read_body(
     resp: reqwest::blocking::Response,
     url: &str,

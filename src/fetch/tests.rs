@@ -160,3 +160,16 @@ fn a_dripped_body_is_cut_off_when_the_requests_time_is_up() {
     assert!(transient);
     assert!(e.to_string().contains("not read within"), "{e}");
 }
+
+/// A body is waited for in proportion to what may be read: a large entry
+/// bundle on a slow link is not cut off at the request timeout, and the
+/// deadline still bounds it.
+#[test]
+fn a_body_is_waited_for_in_proportion_to_its_cap() {
+    assert_eq!(body_time(8 << 10, None), REQUEST_TIMEOUT);
+    assert_eq!(body_time(16 << 20, None), Duration::from_secs(1024));
+    assert_eq!(
+        body_time(16 << 20, Some(Duration::from_secs(20))),
+        Duration::from_secs(20)
+    );
+}

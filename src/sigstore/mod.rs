@@ -128,8 +128,24 @@ pub fn first_proven(
 /// says least), counted among all.
 pub fn all_proven(
     bundles: &[Result<Material, Refusal>],
-    mut check: impl FnMut(&Material) -> Result<Proven, Refusal>,
+    check: impl FnMut(&Material) -> Result<Proven, Refusal>,
 ) -> Result<Vec<Proven>, Refusal> {
+    match sorted(bundles, check) {
+        (proven, _) if !proven.is_empty() => Ok(proven),
+        (_, r) => Err(r.unwrap_or_else(no_bundle)),
+    }
+}
+
+fn no_bundle() -> Refusal {
+    Refusal::new(Cause::Bundle, "the file holds no bundle")
+}
+
+/// The bundles `check` proves, and the refusal [`all_proven`] would say
+/// of the others (`None`: there is none, every bundle proved).
+pub fn sorted(
+    bundles: &[Result<Material, Refusal>],
+    mut check: impl FnMut(&Material) -> Result<Proven, Refusal>,
+) -> (Vec<Proven>, Option<Refusal>) {
     let mut proven = vec![];
     let mut parsed = None;
     let mut unparsed = None;
@@ -140,20 +156,20 @@ pub fn all_proven(
             Err(r) => unparsed = Some(r.clone()),
         }
     }
-    if !proven.is_empty() {
-        return Ok(proven);
-    }
-    let mut r = parsed
+    let failed = parsed
         .or(unparsed)
-        .unwrap_or_else(|| Refusal::new(Cause::Bundle, "the file holds no bundle"));
-    if bundles.len() > 1 {
-        r.detail = format!(
-            "none of the {} bundles proves it; the last: {}",
-            bundles.len(),
-            r.detail
-        );
-    }
-    Err(r)
+        .or_else(|| proven.is_empty().then(no_bundle));
+    let failed = failed.map(|mut r| {
+        if bundles.len() > 1 {
+            r.detail = format!(
+                "none of the {} bundles proves it; the last: {}",
+                bundles.len(),
+                r.detail
+            );
+        }
+        r
+    });
+    (proven, failed)
 }
 
 /// Verifies one bundle (`material`) for `artifact`, signed as `expect`

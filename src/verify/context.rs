@@ -61,13 +61,14 @@ impl Sidecars {
 
 /// The Sigstore bundle file beside a program, as verified for the policy's
 /// Rekor logs: each of its bundles that proves the signer and entry, in
-/// file order (`crate::sigstore::Proven`), or the refusal (the decision's
-/// cause and why).
+/// file order (`crate::sigstore::Proven`), and the refusal of those that do
+/// not (the decision's cause and why; `None`: every one proved).
 #[derive(Debug, Clone)]
 pub struct RekorProof {
-    /// Where the bundle was read (for messages).
+    /// Where the bundle file was read (for messages).
     pub at: String,
-    pub proven: Result<Vec<crate::sigstore::Proven>, (super::cause::Cause, String)>,
+    pub proven: Vec<crate::sigstore::Proven>,
+    pub refused: Option<(super::cause::Cause, String)>,
 }
 
 /// A proof file beside the program, parsed, for one log.

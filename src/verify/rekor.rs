@@ -25,31 +25,46 @@ use crate::tlog::{leaf_hash, verify_inclusion};
 
 /// The report of one Rekor log of the policy on the program `bundle`
 /// proves (or not: no bundle, or one for another log, proves nothing
-/// here). Each of the file's bundles whose entry is in this log is tried in
-/// turn, until one proves the program or a split view is found: a file of
-/// several (`gh attestation download`) is not decided by its first alone.
+/// here). Every one of the file's bundles whose entry is in this log is
+/// examined ([`decide`]).
 pub fn verify_rekor(ctx: &Context, spec: &LogSpec, bundle: Option<&RekorProof>) -> LogReport {
     let start = Instant::now();
     let log = Log::new(ctx, spec);
     let mut report = match ours(&log, bundle) {
         Err(o) => LogReport::new(spec, o),
-        Ok((at, proven)) => {
-            let mut last = LogReport::new(spec, super::log::internal_error());
-            for p in proven {
-                last = attempt(&log, at, p);
-                if !matches!(
-                    last.outcome,
-                    LogOutcome::Refused(..) | LogOutcome::Unreachable(_)
-                ) {
-                    break;
-                }
-            }
-            last
-        }
+        Ok((at, proven)) => decide(proven.iter().map(|p| attempt(&log, at, p)))
+            .unwrap_or_else(|| LogReport::new(spec, super::log::internal_error())),
     };
     report.narration = log.narration();
     report.elapsed_ms = start.elapsed().as_millis();
     report
+}
+
+/// The report of a file of several bundles (`gh attestation download`
+/// writes JSON lines), from each bundle's, in file order: a split view any
+/// of them shows (123, whichever comes first: a bundle that proves the
+/// program does not hide a fork another one shows), else the first that
+/// proves the program, else one the log could not be reached for (124:
+/// what it lacked may be had later), else the last refusal.
+///
+/// Attack stopped: a bundle placed first in the file to decide it — one
+/// from another log or unwitnessed to have a logged program refused, or
+/// one that proves it to keep a fork placed after it unexamined.
+fn decide(reports: impl Iterator<Item = LogReport>) -> Option<LogReport> {
+    let (mut proven, mut unreachable, mut last) = (None, None, None);
+    for r in reports {
+        match &r.outcome {
+            LogOutcome::Misbehaved { .. } => return Some(r),
+            LogOutcome::Proven { .. } => {
+                proven.get_or_insert(r);
+            }
+            LogOutcome::Unreachable(_) => {
+                unreachable.get_or_insert(r);
+            }
+            LogOutcome::Refused(..) => last = Some(r),
+        }
+    }
+    proven.or(unreachable).or(last)
 }
 
 /// The bundles that may prove the program in this log, and where they
@@ -63,13 +78,15 @@ fn ours<'b>(log: &Log, bundle: Option<&'b RekorProof>) -> Step<(&'b str, Vec<&'b
             "not proven in this Rekor log: no Sigstore bundle beside the program (PROGRAM.sigstore.json, or --sigstore-bundle)",
         );
     };
-    let all = b
-        .proven
-        .as_ref()
-        .map_err(|(c, why)| LogOutcome::Refused(*c, why.clone()))?;
-    let here: Vec<&Proven> = all.iter().filter(|p| in_this_log(log, p)).collect();
+    let here: Vec<&Proven> = b.proven.iter().filter(|p| in_this_log(log, p)).collect();
     if here.is_empty() {
-        let theirs: Vec<&str> = all
+        // Why the others did not prove it, when some did not: a bundle
+        // by another identity is refused as that, not as "no bundle".
+        if let Some((cause, why)) = &b.refused {
+            return refused(*cause, why.clone());
+        }
+        let theirs: Vec<&str> = b
+            .proven
             .iter()
             .map(|p| p.log.as_ref().map_or("no log", |l| l.origin.as_str()))
             .collect();
@@ -173,9 +190,9 @@ fn run(log: &Log, at: &str, p: &Proven, report: &mut LogReport) -> Step<u64> {
 ///
 /// Attack stopped: none new; what it must not lose is the bundle as
 /// evidence. A bundle's checkpoint is evidence about the log's history (a
-/// fork in it is a split view), so only a bundle whose checkpoint is the
-/// very one already compared with the saved line (same size, same root)
-/// is answered here; any other goes the full way.
+/// fork in it is a split view), so only a file whose bundles of this log
+/// all carry the very checkpoint already compared with the saved line
+/// (same size, same root) is answered here; any other goes the full way.
 pub fn warm(
     ctx: &Context,
     spec: &LogSpec,
@@ -192,17 +209,22 @@ pub fn warm(
     let cached = ctx.state.proof(&spec.id, &file.sha256)?;
     let leaf = still_valid(&cached, &saved.checkpoint)?;
     let (_, root, _) = cached.decode()?;
-    let p = proven.into_iter().find(|p| {
-        let same_entry =
-            p.facts.inclusion.as_ref().is_some_and(|i| {
-                i.body == leaf && i.index == cached.index && i.size == cached.size
-            });
-        let same_checkpoint = p
-            .facts
+    // Every bundle of this log in the file: one with another checkpoint
+    // may show a fork ([`decide`]).
+    let compared = |p: &&Proven| {
+        p.facts
             .checkpoint
             .as_ref()
-            .is_some_and(|c| c.size == cached.size && c.root == root);
-        same_entry && same_checkpoint
+            .is_some_and(|c| c.size == cached.size && c.root == root)
+    };
+    if !proven.iter().all(compared) {
+        return None;
+    }
+    let p = proven.into_iter().find(|p| {
+        p.facts
+            .inclusion
+            .as_ref()
+            .is_some_and(|i| i.body == leaf && i.index == cached.index && i.size == cached.size)
     })?;
     log.say(format!(
         "{at}: signed by {}; the saved checkpoint (size {}) is fresh, and the entry was proven against the bundle's checkpoint before: leaf {}",

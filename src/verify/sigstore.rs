@@ -31,8 +31,14 @@ pub struct BundleRequest<'a> {
 /// ([`super::rekor`]).
 pub fn rekor_proof(sha256: &[u8; 32], req: &BundleRequest) -> RekorProof {
     let path = req.bundle_path.display().to_string();
+    let text = |(cause, r): (Cause, Refusal)| (cause, refusal_text(&path, sha256, &r));
+    let (proven, refused) = match bundles_sorted(req) {
+        Ok((proven, failed)) => (proven, failed.map(|r| text((cause_of(r.cause), r)))),
+        Err(e) => (vec![], Some(text(e))),
+    };
     RekorProof {
-        proven: bundles_proven(req).map_err(|(cause, r)| (cause, refusal_text(&path, sha256, &r))),
+        proven,
+        refused,
         at: path,
     }
 }
@@ -118,6 +124,20 @@ pub fn prove_bundle(req: &BundleRequest) -> Result<Proven, (Cause, Refusal)> {
 /// Every bundle of `req` that proves the program, in file order
 /// ([`sigstore::all_proven`]).
 fn bundles_proven(req: &BundleRequest) -> Result<Vec<Proven>, (Cause, Refusal)> {
+    let bundles = usable(req)?;
+    sigstore::all_proven(bundles, |m| one(req, m)).map_err(|r| (cause_of(r.cause), r))
+}
+
+/// The bundles of `req` that prove the program, and the refusal of those
+/// that do not (`None`: every one proved).
+fn bundles_sorted(req: &BundleRequest) -> Result<(Vec<Proven>, Option<Refusal>), (Cause, Refusal)> {
+    let bundles = usable(req)?;
+    Ok(sigstore::sorted(bundles, |m| one(req, m)))
+}
+
+/// The file's bundles, when the policy allows someone to sign the program
+/// and the file could be read.
+fn usable<'r>(req: &'r BundleRequest) -> Result<&'r [Result<Material, Refusal>], (Cause, Refusal)> {
     if req.signers.is_empty() {
         return Err((
             Cause::Publisher,
@@ -127,11 +147,9 @@ fn bundles_proven(req: &BundleRequest) -> Result<Vec<Proven>, (Cause, Refusal)> 
             ),
         ));
     }
-    let bundles = req
-        .bundles
-        .as_ref()
-        .map_err(|r| (Cause::ProofFile, r.clone()))?;
-    sigstore::all_proven(bundles, |m| one(req, m)).map_err(|r| (cause_of(r.cause), r))
+    req.bundles
+        .as_deref()
+        .map_err(|r| (Cause::ProofFile, r.clone()))
 }
 
 /// One bundle: verified, then held to what bt-exec asks beyond Sigstore.
