@@ -37,6 +37,10 @@ const REQUIRED: &[(&str, &str)] = &[
     ),
     ("Sigsum proof adapter", "sigsum_proof"),
     ("Sigstore bundles and trusted roots", "sigstore_bundle"),
+    (
+        "Rekor v2 log entries (bt-log monitor --rekor)",
+        "rekor_entry",
+    ),
     ("admission file", "admission"),
     ("submitted entry (POST /bt/add-entry)", "submission"),
     ("submission queue segment", "queue_segment"),

@@ -101,6 +101,11 @@ pub const TARGETS: &[Target] = &[
         run: sigstore_bundle,
     },
     Target {
+        name: "rekor_entry",
+        calls: "monitor::rekor::entry::RekorEntry::decode, Signer::describe",
+        run: rekor_entry,
+    },
+    Target {
         name: "admission",
         calls: "accept::Admission::parse",
         run: admission,
@@ -509,6 +514,15 @@ fn publish_response(data: &[u8]) {
         }
         Answer::Retry(d, _) => assert!((1..=3600).contains(&d.as_secs())),
         Answer::Index(..) | Answer::Refused(_) => {}
+    }
+}
+
+fn rekor_entry(data: &[u8]) {
+    use crate::monitor::rekor::entry::RekorEntry;
+    if let Ok(e) = RekorEntry::decode(data) {
+        for s in &e.signers {
+            let _ = (s.describe(), s.sans().count());
+        }
     }
 }
 
