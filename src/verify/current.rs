@@ -156,12 +156,7 @@ pub(super) fn no_alarm(log: &Log) -> Step<()> {
 fn note_in_force(log: &Log, current: &SignedCheckpoint, report: &mut LogReport) {
     let ctx = log.ctx;
     report.warnings.extend(future_warnings(log, current));
-    report.checkpoint = Some(current.checkpoint.clone());
-    report.cosigners = current
-        .cosignatures
-        .iter()
-        .map(|c| (c.witness.name.clone(), c.timestamp))
-        .collect();
+    report.rests_on(current);
     log.say(format!(
         "checkpoint size {} verified, {} cosignature(s)",
         current.checkpoint.size,

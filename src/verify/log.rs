@@ -159,6 +159,19 @@ impl LogReport {
     }
 }
 
+impl LogReport {
+    /// Notes the checkpoint this report rests on: its tree and who
+    /// cosigned it.
+    pub(super) fn rests_on(&mut self, sc: &SignedCheckpoint) {
+        self.checkpoint = Some(sc.checkpoint.clone());
+        self.cosigners = sc
+            .cosignatures
+            .iter()
+            .map(|c| (c.witness.name.clone(), c.timestamp))
+            .collect();
+    }
+}
+
 /// A step's failure, already classified.
 pub(super) type Step<T> = Result<T, LogOutcome>;
 

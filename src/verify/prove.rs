@@ -59,14 +59,9 @@ pub fn warm(ctx: &Context, spec: &LogSpec, file: &Ingested) -> Option<LogReport>
     report.narration = log.narration();
     report.entry = Some(found.entry);
     report.attested = attested;
-    report.cosigners = c
-        .cosignatures
-        .iter()
-        .map(|x| (x.witness.name.clone(), x.timestamp))
-        .collect();
+    report.rests_on(&c);
     report.warm_until = fresh_until(&log, &c);
     report.history = rules.then(Default::default);
-    report.checkpoint = Some(c.checkpoint);
     report.elapsed_ms = start.elapsed().as_millis();
     Some(report)
 }

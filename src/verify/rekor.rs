@@ -240,13 +240,8 @@ pub fn warm(
     );
     report.narration = log.narration();
     report.sigstore = Some(p.clone());
-    report.cosigners = saved
-        .cosignatures
-        .iter()
-        .map(|x| (x.witness.name.clone(), x.timestamp))
-        .collect();
+    report.rests_on(&saved);
     report.warm_until = fresh_until(&log, &saved);
-    report.checkpoint = Some(saved.checkpoint);
     report.elapsed_ms = start.elapsed().as_millis();
     Some(report)
 }
