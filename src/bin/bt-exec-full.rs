@@ -25,6 +25,123 @@ use bt_exec::verify::{exit, Verdict};
 
 type Res<T> = Result<T, Fail>;
 
+/// `bt-exec guard …` and `bt-exec verify --guard`.
+mod guard_cmd {
+    use super::{print_lines, Res};
+    use bt_exec::cli::GuardCmd;
+    use bt_exec::exec::app::Fail;
+    use bt_exec::exec::guard::{config::GuardConfig, daemon, snapshot, socket};
+    use bt_exec::verify::exit;
+    use std::path::Path;
+
+    fn config(path: &Path) -> Res<GuardConfig> {
+        GuardConfig::load(path).map_err(|e| Fail::new(exit::CONFIG, e.to_string()))
+    }
+
+    pub fn run(cmd: GuardCmd) -> Res<u8> {
+        match cmd {
+            GuardCmd::Run { config: c } => daemon::run(config(&c)?),
+            GuardCmd::Status { config: c } => ask(&config(&c)?.socket, socket::Request::Status {}),
+            GuardCmd::Refresh { config: c } => {
+                ask(&config(&c)?.socket, socket::Request::Refresh {})
+            }
+            GuardCmd::Snapshot {
+                config: c,
+                out,
+                root,
+            } => snapshot_cmd(&c, out.as_deref(), &root),
+        }
+    }
+
+    /// A request without a file: its reply's lines, and its code (124 when
+    /// no guard answers).
+    fn ask(sock: &Path, req: socket::Request) -> Res<u8> {
+        let reply = socket::ask(sock, &req, None)
+            .map_err(|e| Fail::new(exit::UNREACHABLE, e.to_string()))?;
+        print_lines(&reply.lines);
+        if reply.code != 0 {
+            bt_exec::say!("bt-exec: guard: {}", reply.reason);
+        }
+        Ok(reply.code)
+    }
+
+    /// `bt-exec verify --guard PROGRAM`: the file opened as the user, its
+    /// descriptor passed to the guard, the guard's verdict reported.
+    pub fn verify(sock: &Path, program: &std::ffi::OsStr, json: bool) -> Res<u8> {
+        let path = Path::new(program);
+        let f = bt_exec::fsutil::open_regular(path)
+            .map_err(|e| Fail::new(exit::NOT_FOUND, format!("{}: {e}", path.display())))?;
+        let req = socket::Request::Prove {
+            path: path.display().to_string(),
+        };
+        let reply = socket::ask(sock, &req, Some(std::os::fd::AsFd::as_fd(&f)))
+            .map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
+        if json {
+            println!("{}", serde_json::to_string(&reply).unwrap_or_default());
+        } else {
+            print_lines(&reply.lines);
+        }
+        let sha = reply.sha256.as_deref().unwrap_or("-");
+        if reply.code == 0 {
+            bt_exec::say!(
+                "bt-exec: the guard proved {} ({sha}): it may run on this machine",
+                path.display()
+            );
+            Ok(0)
+        } else {
+            Err(Fail::new(
+                reply.code,
+                format!(
+                    "the guard refused {} ({sha}): {}",
+                    path.display(),
+                    reply.reason
+                ),
+            ))
+        }
+    }
+
+    fn snapshot_cmd(config_path: &Path, out: Option<&Path>, root: &Path) -> Res<u8> {
+        let out = match out {
+            Some(o) => o.to_path_buf(),
+            None => config(config_path)?.allow_list.ok_or_else(|| {
+                Fail::new(
+                    exit::CONFIG,
+                    format!(
+                        "{} names no allow_list: give --out FILE",
+                        config_path.display()
+                    ),
+                )
+            })?,
+        };
+        let s = snapshot::take(root).map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
+        for p in &s.mismatched {
+            bt_exec::say!(
+                "bt-exec: {} differs from what dpkg installed: left out",
+                p.display()
+            );
+        }
+        for (p, why) in s.unreadable.iter().take(20) {
+            bt_exec::say!("bt-exec: {}: {why}: left out", p.display());
+        }
+        bt_exec::fsutil::write_atomic(
+            &out,
+            &snapshot::render(&s),
+            0o644,
+            bt_exec::fsutil::Durability::Sync,
+        )
+        .map_err(|e| Fail::new(exit::CONFIG, format!("{}: {e}", out.display())))?;
+        bt_exec::say!(
+            "bt-exec: {} executables allow-listed in {} ({} differ from dpkg's record, {} unreadable, {} not executables)",
+            s.entries.len(),
+            out.display(),
+            s.mismatched.len(),
+            s.unreadable.len(),
+            s.skipped
+        );
+        Ok(0)
+    }
+}
+
 /// `bt-exec policy check FILE`: what the policy trusts, in plain words.
 fn policy_check(file: &Path) -> Res<u8> {
     let p = Policy::load(file).map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
@@ -473,6 +590,18 @@ fn run(cli: ExecCli) -> Res<u8> {
             sigsum,
             sigstore,
             sha256,
+            guard: Some(socket),
+            program: Some(program),
+        }) => {
+            let _ = (sigsum, sigstore, sha256);
+            guard_cmd::verify(&socket, &program, common.json)
+        }
+        Some(ExecCmd::Verify {
+            common,
+            sigsum,
+            sigstore,
+            sha256,
+            guard: _,
             program,
         }) => match (sha256, program, sigstore.sigstore_bundle.as_deref()) {
             (Some(hex), _, Some(bundle)) => verify_digest(&common, bundle, &hex),
@@ -548,6 +677,7 @@ fn run(cli: ExecCli) -> Res<u8> {
             print_lines(&status::report(&store, &policy, now()));
             Ok(status::exit_code(&store, &policy, code))
         }
+        Some(ExecCmd::Guard(cmd)) => guard_cmd::run(cmd),
         Some(ExecCmd::Alarm(AlarmCmd::Clear { origin })) => {
             let store = store()?;
             match store.clear_alarms(&origin) {

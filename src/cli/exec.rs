@@ -30,7 +30,7 @@ A program whose proof is cached is proven from the saved state alone while the s
 meet the policy (max_age, the witness quorum); when one was fetched require.refresh ago or more \
 (default 10m), the run still answers from the state and starts one background `bt-exec refresh` \
 for the next run. Only a state that cannot meet the policy makes a run wait for the network.\n\n\
-A program named like a subcommand (verify, verify-bundle, refresh, gossip, status, alarm, policy, completions) runs with `bt-exec -- NAME`."
+A program named like a subcommand (verify, verify-bundle, refresh, gossip, status, alarm, guard, policy, completions) runs with `bt-exec -- NAME`."
 )]
 pub struct ExecCli {
     #[command(subcommand)]
@@ -137,6 +137,19 @@ pub enum ExecCmd {
             conflicts_with = "program"
         )]
         sha256: Option<String>,
+        /// Ask the guard (`bt-exec guard`) to prove PROGRAM under its own
+        /// policy and state, and allow it on this machine from then on; the
+        /// guard's verdict is the answer (no policy of yours is read).
+        /// SOCKET defaults to /run/bt-exec/guard.sock.
+        #[arg(
+            long,
+            value_name = "SOCKET",
+            num_args = 0..=1,
+            require_equals = true,
+            default_missing_value = crate::exec::guard::config::DEFAULT_SOCKET,
+            conflicts_with_all = ["sha256", "sigstore_bundle", "sigsum_proof"]
+        )]
+        guard: Option<PathBuf>,
         #[arg(required_unless_present = "sha256")]
         program: Option<std::ffi::OsString>,
     },
@@ -227,6 +240,10 @@ pub enum ExecCmd {
     /// Split-view alarms.
     #[command(subcommand)]
     Alarm(AlarmCmd),
+    /// The guard: a root daemon that answers every exec on the filesystems
+    /// its configuration names from its own state (docs/GUARD.md).
+    #[command(subcommand)]
+    Guard(GuardCmd),
     /// Policy files.
     #[command(subcommand)]
     Policy(PolicyCmd),
@@ -235,6 +252,48 @@ pub enum ExecCmd {
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum GuardCmd {
+    /// Run the guard (as root; the systemd unit bt-exec-guard.service does):
+    /// fanotify FAN_OPEN_EXEC_PERM on each filesystem the configuration
+    /// names; an exec of a file there is allowed when its SHA-256 is proven
+    /// from the guard's state under its policy (or it is exempt), else
+    /// denied with EPERM (enforce) or allowed and recorded (audit). Runs
+    /// until stopped; when it stops, the kernel lets every exec through.
+    Run {
+        /// The guard's configuration.
+        #[arg(long, value_name = "FILE", default_value = crate::exec::guard::config::DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Show the running guard's mode, counters, logs and records (exits 124
+    /// when no guard answers).
+    Status {
+        /// The guard's configuration (where its socket is).
+        #[arg(long, value_name = "FILE", default_value = crate::exec::guard::config::DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Have the running guard refresh every log's checkpoint now (root only).
+    Refresh {
+        /// The guard's configuration (where its socket is).
+        #[arg(long, value_name = "FILE", default_value = crate::exec::guard::config::DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Write the SHA-256 allow-list of the installed Debian packages'
+    /// executables: each file dpkg lists is hashed again from disk, and
+    /// listed only when its MD5 matches what dpkg recorded.
+    Snapshot {
+        /// The guard's configuration (its allow_list is written).
+        #[arg(long, value_name = "FILE", default_value = crate::exec::guard::config::DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Write here instead of the configuration's allow_list.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// The system's root directory (dpkg's database is below it).
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
     },
 }
 
@@ -270,13 +329,14 @@ pub enum AlarmCmd {
 }
 
 /// Names that make the first word a subcommand rather than PROGRAM.
-const EXEC_SUBCOMMANDS: [&str; 9] = [
+const EXEC_SUBCOMMANDS: [&str; 10] = [
     "verify",
     "verify-bundle",
     "refresh",
     "gossip",
     "status",
     "alarm",
+    "guard",
     "policy",
     "completions",
     "help",

@@ -5,7 +5,9 @@
 mod exec;
 mod log;
 
-pub use exec::{AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd, PolicyCmd, RunArgs, SigsumArgs};
+pub use exec::{
+    AlarmCmd, CommonArgs, ExecCli, ExecCmd, GossipCmd, GuardCmd, PolicyCmd, RunArgs, SigsumArgs,
+};
 pub use log::{
     AddArgs, Cli, Cmd, MonitorArgs, PublishArgs, ServeArgs, WitnessCmd, WitnessServeArgs,
 };

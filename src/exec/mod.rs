@@ -29,6 +29,7 @@ pub mod audit;
 pub mod background;
 pub mod bundle;
 pub mod gossip;
+pub mod guard;
 pub mod memo;
 pub mod named;
 pub mod program;

@@ -1,0 +1,26 @@
+//! `bt-exec guard`: every exec on the filesystems its configuration names,
+//! answered from the guard's own state (docs/GUARD.md).
+//!
+//! - [`config`]: `/etc/bt-exec/guard.toml`, root's alone.
+//! - [`decide`]: the answer to one exec, a pure function of the mode and
+//!   what was found out about the file.
+//! - [`hashing`]: a file's SHA-256 through the exec's descriptor, within
+//!   a deadline, cached by device, inode, size, mtime and ctime.
+//! - [`exec_event`]: what the guard finds out about one exec (its own
+//!   executables, exemptions, the allow-list, the hash), and its records.
+//! - [`proofs`]: proving brought-in bytes from the logs, and judging an
+//!   exec's from the state alone.
+//! - [`socket`]: `bt-exec verify --guard` and `guard status`/`refresh`.
+//! - [`snapshot`]: the SHA-256 allow-list of the installed packages.
+//! - [`daemon`]: the fanotify loop, its workers, refresher and watchdog.
+//! - [`notify`]: systemd's readiness and watchdog notifications.
+
+pub mod config;
+pub mod daemon;
+pub mod decide;
+pub mod exec_event;
+pub mod hashing;
+pub mod notify;
+pub mod proofs;
+pub mod snapshot;
+pub mod socket;

@@ -1,0 +1,572 @@
+//! `bt-exec guard` end to end, as root, on a tmpfs each test mounts (never
+//! the machine's own filesystems): the guard marks it with fanotify, a
+//! log written by bt-log is served by `python3 -m http.server`, and
+//! programs are brought in by `bt-exec verify --guard` run as an
+//! unprivileged user (nobody). Every exec is a real execve, answered by
+//! the kernel with the guard's verdict. Without root (or a mount), the
+//! tests say so and skip; under `CI=true` they fail instead.
+
+mod common;
+#[path = "common/refresher.rs"]
+#[allow(dead_code)]
+mod refresher;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::world::{now, World, BT_EXEC};
+
+const NOBODY: u32 = 65534;
+
+/// A test world with a tmpfs the guard watches and a guard running on it.
+struct Guarded {
+    w: World,
+    http: Option<common::Proc>,
+    /// The tmpfs mount point.
+    fs: PathBuf,
+    cfg: PathBuf,
+    sock: PathBuf,
+    guard: Option<Child>,
+}
+
+/// Whether this process may mount and run the guard; says why not.
+fn privileged(test: &str) -> bool {
+    let root = rustix::process::geteuid().is_root();
+    if !root {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{test}: CI runs as root and must run the guard tests"
+        );
+        eprintln!("SKIPPED {test}: the guard tests need root (fanotify, mount)");
+    }
+    root
+}
+
+impl Guarded {
+    /// A world whose log 0 is served over HTTP, a tmpfs at `fs/`, and a
+    /// guard configuration (`mode`, `extra` lines) — the guard not yet
+    /// started. `None` (after saying why) when the tests cannot run here.
+    fn new(test: &str, mode: &str, require: &str, extra: &str) -> Option<Guarded> {
+        if !privileged(test) {
+            return None;
+        }
+        let mut w = World::new(1);
+        fs::set_permissions(&w.root, fs::Permissions::from_mode(0o755)).unwrap();
+        let fs_dir = w.root.join("fs");
+        fs::create_dir(&fs_dir).unwrap();
+        let m = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256m,mode=0755", "tmpfs"])
+            .arg(&fs_dir)
+            .output()
+            .unwrap();
+        if !m.status.success() {
+            let why = String::from_utf8_lossy(&m.stderr);
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{test}: cannot mount a tmpfs: {why}"
+            );
+            eprintln!("SKIPPED {test}: cannot mount a tmpfs: {why}");
+            return None;
+        }
+        let (http, url) = common::python_http_server(&w.root);
+        w.logs[0].url = format!("{url}/log0");
+        w.policy(require);
+        let sock = w.root.join("run/guard.sock");
+        let cfg = w.root.join("guard.toml");
+        fs::write(
+            &cfg,
+            format!(
+                "mode = \"{mode}\"\nfilesystems = [\"{}\"]\npolicy = \"{}\"\nstate = \"{}\"\nsocket = \"{}\"\n{extra}\n",
+                fs_dir.display(),
+                w.root.join("policy.toml").display(),
+                w.root.join("gstate").display(),
+                sock.display()
+            ),
+        )
+        .unwrap();
+        Some(Guarded {
+            w,
+            http: Some(http),
+            fs: fs_dir,
+            cfg,
+            sock,
+            guard: None,
+        })
+    }
+
+    /// The guard's configuration with `mode` in place of the one written.
+    fn set_mode(&self, mode: &str) {
+        let text = fs::read_to_string(&self.cfg).unwrap();
+        let text = text.replace("mode = \"enforce\"", &format!("mode = \"{mode}\""));
+        fs::write(&self.cfg, text).unwrap();
+    }
+
+    /// Starts the guard and waits until it answers on its socket.
+    fn start(&mut self) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.w.root.join("guard.log"))
+            .unwrap();
+        let child = Command::new(BT_EXEC)
+            .args(["guard", "run", "--config"])
+            .arg(&self.cfg)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.guard = Some(child);
+        let start = Instant::now();
+        loop {
+            let (code, out) = self.guard_cmd("status");
+            if code == 0 {
+                assert!(out.contains("guard: "), "{out}");
+                return;
+            }
+            if let Some(Some(st)) = self.guard.as_mut().map(|g| g.try_wait().unwrap()) {
+                panic!("the guard exited ({st}): {}", self.guard_log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the guard does not answer: {out}\n{}",
+                self.guard_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `kill -9` of the guard.
+    fn kill(&mut self) {
+        if let Some(mut g) = self.guard.take() {
+            let _ = g.kill();
+            let _ = g.wait();
+        }
+    }
+
+    fn guard_log(&self) -> String {
+        fs::read_to_string(self.w.root.join("guard.log")).unwrap_or_default()
+    }
+
+    /// `bt-exec guard CMD --config …` as root: exit code, stdout+stderr.
+    fn guard_cmd(&self, cmd: &str) -> (i32, String) {
+        let out = Command::new(BT_EXEC)
+            .args(["guard", cmd, "--config"])
+            .arg(&self.cfg)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains("panicked"), "{text}");
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    /// `bt-exec verify --guard=SOCKET PATH` as nobody.
+    fn verify_as_nobody(&self, path: &Path) -> (i32, String) {
+        let out = Command::new(BT_EXEC)
+            .arg("verify")
+            .arg(format!("--guard={}", self.sock.display()))
+            .arg(path)
+            .env_clear()
+            .env("HOME", "/nonexistent")
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains("panicked"), "{text}");
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    /// A script at `fs/NAME` printing `ran NAME` (root's, mode 0755).
+    fn program(&self, name: &str) -> PathBuf {
+        let p = self.fs.join(name);
+        fs::write(&p, format!("#!/bin/sh\necho ran {name}\n")).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    /// Publishes `p` in log 0 under NAME and cosigns the checkpoint now.
+    fn publish(&self, p: &Path, name: &str) {
+        self.w
+            .publish_release(0, p, &format!("example.org/{name}"), "1.0", "pub.key", None);
+        self.w.cosign(0, &[Some(now()), Some(now())]);
+    }
+
+    /// The guard's records, once one holds `want` (they are written
+    /// just after the exec is answered).
+    fn records(&self, want: &str) -> String {
+        let p = self.w.root.join("gstate/state/audit.jsonl");
+        let start = Instant::now();
+        loop {
+            let text = fs::read_to_string(&p).unwrap_or_default();
+            if text.contains(want) || start.elapsed() > Duration::from_secs(5) {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Adds `lines` to the guard's configuration (read when it starts).
+    fn configure(&self, lines: &str) {
+        let mut text = fs::read_to_string(&self.cfg).unwrap();
+        text.push_str(lines);
+        text.push('\n');
+        fs::write(&self.cfg, text).unwrap();
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        self.kill();
+        self.http.take();
+        let _ = Command::new("umount").arg("-l").arg(&self.fs).status();
+    }
+}
+
+/// Execs `p` (a real execve): `Ok(stdout)` when it ran, `Err(errno)` when
+/// the exec was refused.
+fn exec(p: &Path) -> Result<String, i32> {
+    match Command::new(p).stdin(Stdio::null()).output() {
+        Ok(out) => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
+        Err(e) => Err(e.raw_os_error().unwrap_or(-1)),
+    }
+}
+
+const EPERM: i32 = 1;
+const REQUIRE: &str = "logs = 1\nmax_age = \"1h\"\nrefresh = \"1h\"";
+
+/// The acceptance's first part: a program brought in by an unprivileged
+/// user runs; unproven, one byte changed (a copy, and the file itself in
+/// place), and an unpublished program a user asks for, are denied with
+/// EPERM and recorded; `guard status` counts them.
+#[test]
+fn a_program_brought_in_by_a_user_runs_and_the_near_misses_are_denied() {
+    let Some(mut g) = Guarded::new("brought_in", "enforce", REQUIRE, "") else {
+        return;
+    };
+    let prog = g.program("prog");
+    g.publish(&prog, "prog");
+    g.start();
+    assert_eq!(exec(&prog), Err(EPERM), "not brought in yet");
+    let (code, out) = g.verify_as_nobody(&prog);
+    assert_eq!(code, 0, "{out}\n{}", g.guard_log());
+    assert!(out.contains("the guard proved"), "{out}");
+    assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"));
+
+    let other = g.program("other");
+    assert_eq!(exec(&other), Err(EPERM), "never published");
+    let (code, out) = g.verify_as_nobody(&other);
+    assert_eq!(code, 126, "{out}");
+    assert!(out.contains("the guard refused"), "{out}");
+    assert_eq!(exec(&other), Err(EPERM), "refused when asked");
+
+    let copy = g.fs.join("copy");
+    let mut bytes = fs::read(&prog).unwrap();
+    bytes[12] ^= 1;
+    fs::write(&copy, &bytes).unwrap();
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(exec(&copy), Err(EPERM), "one byte changed, in a copy");
+
+    // The proven file itself, one byte changed in place (same size).
+    let orig = fs::read(&prog).unwrap();
+    fs::write(&prog, &bytes).unwrap();
+    assert_eq!(exec(&prog), Err(EPERM), "one byte changed in place");
+    fs::write(&prog, &orig).unwrap();
+    assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"), "the bytes again");
+
+    let rec = g.records(&other.display().to_string());
+    assert!(rec.contains("refused: not proven"), "{rec}");
+    assert!(rec.contains(&other.display().to_string()), "{rec}");
+    let (code, status) = g.guard_cmd("status");
+    assert_eq!(code, 0, "{status}");
+    assert!(status.contains("guard: enforce"), "{status}");
+    assert!(status.contains("brought in: 1 program(s)"), "{status}");
+    assert!(!status.contains(" 0 denied"), "{status}");
+}
+
+/// A log later seen to fork (the guard's refresher, here asked at once
+/// with `guard refresh`) denies what it proved: in enforce, and in audit
+/// too (a split view over bytes the guard brought in is never audited
+/// away), while audit still allows and records what was never proven.
+#[test]
+fn a_fork_seen_later_denies_what_the_log_proved_in_both_modes() {
+    for mode in ["enforce", "audit"] {
+        let Some(mut g) = Guarded::new("fork", "enforce", REQUIRE, "") else {
+            return;
+        };
+        g.set_mode(mode);
+        let prog = g.program("prog");
+        g.publish(&prog, "prog");
+        g.start();
+        assert_eq!(g.verify_as_nobody(&prog).0, 0, "{}", g.guard_log());
+        assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"), "{mode}");
+        refresher::serve_fork(&g.w, 0);
+        let (code, out) = g.guard_cmd("refresh");
+        assert_eq!(code, 123, "{mode}: {out}\n{}", g.guard_log());
+        assert_eq!(exec(&prog), Err(EPERM), "{mode}: forked log");
+        let rec = g.records("split view");
+        assert!(rec.contains("refused: split view"), "{mode}: {rec}");
+        let (_, status) = g.guard_cmd("status");
+        assert!(
+            status.contains("ALARM") || status.contains("alarm"),
+            "{status}"
+        );
+    }
+}
+
+/// Audit mode allows what enforce would deny, and records it as the
+/// CLI's audit mode does ("would refuse: …"); `guard status` gives the
+/// same summary as `bt-exec status`.
+#[test]
+fn audit_mode_allows_and_records_what_enforce_would_deny() {
+    let Some(mut g) = Guarded::new("audit", "audit", REQUIRE, "") else {
+        return;
+    };
+    let other = g.program("other");
+    g.start();
+    assert_eq!(exec(&other).as_deref(), Ok("ran other\n"));
+    assert_eq!(exec(&other).as_deref(), Ok("ran other\n"));
+    let rec = g.records("would refuse");
+    assert!(rec.contains("would refuse: not proven"), "{rec}");
+    assert_eq!(rec.lines().count(), 1, "recorded once an hour: {rec}");
+    let (code, status) = g.guard_cmd("status");
+    assert_eq!(code, 0, "{status}");
+    assert!(status.contains("guard: audit"), "{status}");
+    assert!(
+        status.contains("0 denied, 2 would have been denied"),
+        "{status}"
+    );
+    assert!(
+        status.contains("audit log: 1 verdict(s), 1 would have been refused"),
+        "{status}"
+    );
+}
+
+/// Killing the guard (`kill -9`) lets every exec through, as the kernel
+/// does when a fanotify group is gone; starting it again resumes
+/// enforcement from its state alone: the unproven is denied, and what
+/// was brought in runs without being asked for again.
+#[test]
+fn killing_the_guard_lets_execs_through_and_a_restart_resumes() {
+    let Some(mut g) = Guarded::new("restart", "enforce", REQUIRE, "") else {
+        return;
+    };
+    let prog = g.program("prog");
+    let other = g.program("other");
+    g.publish(&prog, "prog");
+    g.start();
+    assert_eq!(g.verify_as_nobody(&prog).0, 0, "{}", g.guard_log());
+    assert_eq!(exec(&other), Err(EPERM));
+    g.kill();
+    assert_eq!(exec(&other).as_deref(), Ok("ran other\n"), "no guard");
+    // The log is no longer reachable: the restarted guard answers from
+    // its state.
+    g.http.take();
+    g.start();
+    assert_eq!(exec(&other), Err(EPERM), "enforcing again");
+    assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"), "from the state");
+}
+
+/// 50 concurrent execs of proven programs all succeed.
+#[test]
+fn fifty_concurrent_execs_of_proven_programs_all_succeed() {
+    let Some(mut g) = Guarded::new("concurrent", "enforce", REQUIRE, "") else {
+        return;
+    };
+    let progs: Vec<PathBuf> = (0..5)
+        .map(|i| {
+            let p = g.program(&format!("p{i}"));
+            g.publish(&p, &format!("p{i}"));
+            p
+        })
+        .collect();
+    g.start();
+    for p in &progs {
+        assert_eq!(g.verify_as_nobody(p).0, 0, "{}", g.guard_log());
+    }
+    let threads: Vec<_> = (0..50)
+        .map(|i| {
+            let p = progs[i % progs.len()].clone();
+            std::thread::spawn(move || exec(&p))
+        })
+        .collect();
+    for (i, t) in threads.into_iter().enumerate() {
+        let want = format!("ran p{}\n", i % progs.len());
+        assert_eq!(t.join().unwrap().as_deref(), Ok(want.as_str()), "exec {i}");
+    }
+    let (_, status) = g.guard_cmd("status");
+    assert!(status.contains("0 denied"), "{status}");
+}
+
+/// When the state can no longer meet `max_age` (the logs cannot be
+/// reached), enforce denies what was proven, and says why.
+#[test]
+fn a_state_too_old_for_max_age_denies_and_says_why() {
+    let require = "logs = 1\nmax_age = \"3s\"\nrefresh = \"1h\"";
+    let Some(mut g) = Guarded::new("stale", "enforce", require, "") else {
+        return;
+    };
+    let prog = g.program("prog");
+    g.publish(&prog, "prog");
+    g.start();
+    assert_eq!(g.verify_as_nobody(&prog).0, 0, "{}", g.guard_log());
+    assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"));
+    g.http.take();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(exec(&prog), Err(EPERM), "stale");
+    let rec = g.records("max_age");
+    assert!(rec.contains("max_age"), "the record says why: {rec}");
+}
+
+/// A file too large to hash within `hash_deadline` is denied at once and
+/// hashed in the background; the next exec finds its hash.
+#[test]
+fn a_file_too_slow_to_hash_is_denied_then_hashed_in_the_background() {
+    let Some(mut g) = Guarded::new("slow", "enforce", REQUIRE, "hash_deadline = \"1ms\"") else {
+        return;
+    };
+    let big = g.fs.join("big");
+    let mut bytes = b"#!/bin/sh\necho ran big\nexit 0\n".to_vec();
+    bytes.resize(96 << 20, b'#');
+    fs::write(&big, &bytes).unwrap();
+    fs::set_permissions(&big, fs::Permissions::from_mode(0o755)).unwrap();
+    g.publish(&big, "big");
+    g.start();
+    assert_eq!(g.verify_as_nobody(&big).0, 0, "{}", g.guard_log());
+    assert_eq!(exec(&big).as_deref(), Ok("ran big\n"), "hashed by verify");
+    // A new guard has no hash of it: too slow for 1 ms.
+    g.kill();
+    g.start();
+    assert_eq!(exec(&big), Err(EPERM), "too slow to hash");
+    let rec = g.records("hash_deadline");
+    assert!(rec.contains("hash_deadline"), "{rec}");
+    let start = Instant::now();
+    while exec(&big).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "never hashed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Exemptions: a root-owned file under an exempt root-owned directory
+/// runs unproven; a file there that another user owns, or in a directory
+/// below it another user can write, does not. The allow-list written by
+/// `guard snapshot` from dpkg's records lets exactly the files whose
+/// bytes match dpkg's MD5 run.
+#[test]
+fn exemptions_cover_roots_files_and_the_dpkg_allow_list_only() {
+    let Some(mut g) = Guarded::new("exempt", "enforce", REQUIRE, "") else {
+        return;
+    };
+    let sys = g.fs.join("sys");
+    fs::create_dir_all(sys.join("open")).unwrap();
+    fs::set_permissions(&sys, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(sys.join("open"), fs::Permissions::from_mode(0o777)).unwrap();
+    g.configure(&format!(
+        "exempt = [\"{}\"]\nallow_list = \"{}\"",
+        sys.display(),
+        g.w.root.join("allow-list").display()
+    ));
+    let ok = g.program("sys/tool");
+    let theirs = g.program("sys/theirs");
+    std::os::unix::fs::chown(&theirs, Some(NOBODY), None).unwrap();
+    let open = g.program("sys/open/tool");
+    // The allow-list from a dpkg database: one file as installed, one
+    // changed after installation.
+    let pkg = g.program("pkgtool");
+    let changed = g.program("pkgchanged");
+    let info = g.w.root.join("dpkgroot/var/lib/dpkg/info");
+    fs::create_dir_all(&info).unwrap();
+    let rel = |p: &Path| p.strip_prefix("/").unwrap().display().to_string();
+    let md5 = |b: &[u8]| {
+        let out = Command::new("md5sum")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(b)?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)[..32].to_string()
+    };
+    let listed = format!(
+        "{}  {}\n{}  {}\n",
+        md5(&fs::read(&pkg).unwrap()),
+        rel(&pkg),
+        md5(b"#!/bin/sh\necho as installed\n"),
+        rel(&changed)
+    );
+    fs::write(info.join("t.md5sums"), listed).unwrap();
+    // The snapshot reads the files under --root: link the tmpfs in.
+    let inside = g.w.root.join("dpkgroot").join(rel(&g.fs));
+    fs::create_dir_all(inside.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&g.fs, &inside).unwrap();
+    let out = Command::new(BT_EXEC)
+        .args(["guard", "snapshot", "--config"])
+        .arg(&g.cfg)
+        .arg("--root")
+        .arg(g.w.root.join("dpkgroot"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    g.start();
+    assert_eq!(exec(&ok).as_deref(), Ok("ran sys/tool\n"), "exempt");
+    assert_eq!(exec(&theirs), Err(EPERM), "another user's file");
+    assert_eq!(exec(&open), Err(EPERM), "a directory others can write");
+    assert!(text.contains("1 executables allow-listed"), "{text}");
+    assert!(text.contains("differs from what dpkg installed"), "{text}");
+    assert_eq!(exec(&pkg).as_deref(), Ok("ran pkgtool\n"), "allow-listed");
+    assert_eq!(exec(&changed), Err(EPERM), "changed after installation");
+}
+
+/// The systemd unit passes `systemd-analyze verify` with nothing to say
+/// (its ExecStart pointed at the built binary), where systemd-analyze
+/// exists.
+#[test]
+fn the_systemd_unit_verifies() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED the_systemd_unit_verifies: no systemd-analyze here");
+        return;
+    }
+    let unit = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/systemd/bt-exec-guard.service"),
+    )
+    .unwrap();
+    let full = Path::new(BT_EXEC).with_file_name("bt-exec-full");
+    let unit = unit.replace("/usr/local/bin/bt-exec-full", full.to_str().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bt-exec-guard.service");
+    fs::write(&p, unit).unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.trim().is_empty(),
+        "systemd-analyze has remarks: {said}"
+    );
+}
