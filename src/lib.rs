@@ -55,7 +55,9 @@
 //!   connection cap, graceful stop).
 //! - [`exec`]: bt-exec's command side: one program's verdict, warm
 //!   verdicts, what a run saves, gossip, `NAME@VERSION`, status, audit,
-//!   the JSON report, finding and exec'ing the program.
+//!   the JSON report, finding and exec'ing the program; the guard
+//!   (`exec::guard`), a fanotify daemon answering every exec from its own
+//!   state.
 //!
 //! The command lines, over everything: [`cli`] holds both binaries' clap
 //! definitions; `src/bin/` parses, prints and execs.

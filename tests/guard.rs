@@ -288,6 +288,17 @@ fn a_program_brought_in_by_a_user_runs_and_the_near_misses_are_denied() {
     let rec = g.records(&other.display().to_string());
     assert!(rec.contains("refused: not proven"), "{rec}");
     assert!(rec.contains(&other.display().to_string()), "{rec}");
+    // Only root may have the guard refresh.
+    let out = Command::new(BT_EXEC)
+        .args(["guard", "refresh", "--config"])
+        .arg(&g.cfg)
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{said}");
+    assert!(said.contains("only root"), "{said}");
     let (code, status) = g.guard_cmd("status");
     assert_eq!(code, 0, "{status}");
     assert!(status.contains("guard: enforce"), "{status}");
@@ -530,6 +541,51 @@ fn exemptions_cover_roots_files_and_the_dpkg_allow_list_only() {
     assert!(text.contains("differs from what dpkg installed"), "{text}");
     assert_eq!(exec(&pkg).as_deref(), Ok("ran pkgtool\n"), "allow-listed");
     assert_eq!(exec(&changed), Err(EPERM), "changed after installation");
+}
+
+/// A listener another user put where the guard's socket should be (the
+/// guard stopped, the directory theirs) is not asked: `verify --guard`
+/// refuses it (125) rather than take its "proven", and so does a socket
+/// root owns in a directory another user can write.
+#[test]
+fn a_socket_that_is_not_the_guards_is_refused() {
+    if !privileged("fake_socket") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let prog = dir.path().join("prog");
+    fs::write(&prog, "#!/bin/sh\n").unwrap();
+    fs::set_permissions(&prog, fs::Permissions::from_mode(0o755)).unwrap();
+    let theirs = dir.path().join("theirs");
+    fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(NOBODY), Some(NOBODY)).unwrap();
+    let open = dir.path().join("open");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    let nobodys = theirs.join("guard.sock");
+    let fake = std::os::unix::net::UnixListener::bind(&nobodys).unwrap();
+    std::os::unix::fs::chown(&nobodys, Some(NOBODY), Some(NOBODY)).unwrap();
+    let in_open = open.join("guard.sock");
+    let _fake2 = std::os::unix::net::UnixListener::bind(&in_open).unwrap();
+    for (sock, why) in [
+        (&nobodys, "not a socket owned by root"),
+        (&in_open, "writable by group or others"),
+    ] {
+        let out = Command::new(BT_EXEC)
+            .arg("verify")
+            .arg(format!("--guard={}", sock.display()))
+            .arg(&prog)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{said}");
+        assert!(
+            said.contains("is not the guard's") && said.contains(why),
+            "{said}"
+        );
+    }
+    drop(fake);
 }
 
 /// The systemd unit passes `systemd-analyze verify` with nothing to say
