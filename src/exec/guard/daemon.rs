@@ -116,13 +116,26 @@ impl Guard {
         let Some(fd) = ev.fd() else { return };
         let file = fd.try_clone_to_owned().map(std::fs::File::from);
         let deadline = Instant::now() + self.cfg.hash_deadline;
-        let (ground, sha, later) = match (&file, ev.pid() == std::process::id() as i32) {
-            (_, true) => (Ground::Own, None, None),
-            (Ok(f), false) => exec_event::ground(&self.known, &self.hashes, f, deadline, |s, n| {
-                self.proofs.judge(s, n, now())
-            }),
-            (Err(e), false) => (Ground::NoHash(e.to_string()), None, None),
-        };
+        // Every event is answered, whatever happens on the way: an event
+        // left unanswered would hold its exec for as long as the guard runs.
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            match (&file, ev.pid() == std::process::id() as i32) {
+                (_, true) => (Ground::Own, None, None),
+                (Ok(f), false) => {
+                    exec_event::ground(&self.known, &self.hashes, f, deadline, |s, n| {
+                        self.proofs.judge(s, n, now())
+                    })
+                }
+                (Err(e), false) => (Ground::NoHash(e.to_string()), None, None),
+            }
+        }));
+        let (ground, sha, later) = found.unwrap_or_else(|_| {
+            (
+                Ground::NoHash("an internal error (see the guard's log)".into()),
+                None,
+                None,
+            )
+        });
         let a = decide::answer(self.mode, &ground);
         let response = if a.allow {
             Response::FAN_ALLOW
