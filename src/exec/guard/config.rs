@@ -221,3 +221,102 @@ pub fn exempt_dir(dir: &Path) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A configuration file in a fresh directory (root's when the tests
+    /// run as root; the strict check is the user's own otherwise).
+    fn load(text: &str) -> Result<GuardConfig, GuardConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("guard.toml");
+        std::fs::write(&p, text).unwrap();
+        GuardConfig::load(&p)
+    }
+
+    #[test]
+    fn a_minimal_configuration_takes_the_defaults() {
+        let c = load("mode = \"audit\"\nfilesystems = [\"/srv\"]\n").unwrap();
+        assert_eq!(c.mode, GuardMode::Audit);
+        assert_eq!(c.policy, Path::new("/etc/bt-exec/policy.toml"));
+        assert_eq!(c.socket, Path::new(DEFAULT_SOCKET));
+        assert_eq!(c.hash_deadline, Duration::from_secs(2));
+        assert_eq!(c.workers, 4);
+        let c = load("mode = \"enforce\"\nfilesystems = [\"/srv\"]\nhash_deadline = \"250ms\"\n")
+            .unwrap();
+        assert_eq!(c.hash_deadline, Duration::from_millis(250));
+    }
+
+    /// Near-misses: each is refused, naming what is wrong; a typo never
+    /// weakens the guard (an unknown key is an error, not ignored).
+    #[test]
+    fn mistakes_are_refused_by_name() {
+        let fs = "filesystems = [\"/srv\"]\n";
+        for (text, says) in [
+            (format!("mode = \"off\"\n{fs}"), "mode"),
+            (
+                format!("mode = \"enforce\"\n{fs}exmept = [\"/usr\"]\n"),
+                "exmept",
+            ),
+            (
+                "mode = \"enforce\"\nfilesystems = []\n".to_string(),
+                "filesystems is empty",
+            ),
+            (
+                "mode = \"enforce\"\nfilesystems = [\"srv\"]\n".to_string(),
+                "must be absolute",
+            ),
+            (
+                format!("mode = \"enforce\"\n{fs}policy = \"p.toml\"\n"),
+                "must be absolute",
+            ),
+            (
+                format!("mode = \"enforce\"\n{fs}hash_deadline = \"0s\"\n"),
+                "hash_deadline",
+            ),
+            (
+                format!("mode = \"enforce\"\n{fs}hash_deadline = \"soon\"\n"),
+                "hash_deadline",
+            ),
+            (format!("mode = \"enforce\"\n{fs}workers = 0\n"), "workers"),
+            (
+                format!("mode = \"enforce\"\n{fs}workers = 100000\n"),
+                "workers",
+            ),
+            (fs.to_string(), "mode"),
+        ] {
+            let e = load(&text).expect_err(&text).to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
+    }
+
+    /// An exempt directory someone else could write is refused; a
+    /// sticky root-owned directory above one is fine (as `/tmp`).
+    #[test]
+    fn an_exempt_directory_others_can_write_is_refused() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("SKIPPED an_exempt_directory_others_can_write_is_refused: needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let ok = dir.path().join("ok");
+        let open = dir.path().join("open");
+        std::fs::create_dir(&ok).unwrap();
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&ok, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(exempt_dir(&ok), Ok(()));
+        let e = exempt_dir(&open).unwrap_err();
+        assert!(e.contains("writable by group or others"), "{e}");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(
+            exempt_dir(&open).is_err(),
+            "sticky is fine above, not as the prefix"
+        );
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&ok, &link).unwrap();
+        assert!(exempt_dir(&link).unwrap_err().contains("not a directory"));
+    }
+}

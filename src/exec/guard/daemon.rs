@@ -184,8 +184,8 @@ impl Guard {
         }
     }
 
-    /// Hashes a file that took too long for its exec, in the background
-    /// (a few at a time), so the next exec of it finds the hash.
+    /// Hashes (and judges) a file that took too long for its exec, in the
+    /// background (a few at a time), so the next exec of it finds both.
     fn hash_later(self: &Arc<Self>, f: std::fs::File, key: hashing::FileKey) {
         if self.background.fetch_add(1, Ordering::SeqCst) >= MAX_BACKGROUND {
             self.background.fetch_sub(1, Ordering::SeqCst);
@@ -195,6 +195,8 @@ impl Guard {
         std::thread::spawn(move || {
             if let Ok(s) = hashing::hash(&f, &key, None) {
                 g.hashes.put(key, s);
+                // Judged now too, so the next exec finds the verdict.
+                let _ = g.proofs.judge(&s, key.size, now());
             }
             g.background.fetch_sub(1, Ordering::SeqCst);
         });
