@@ -98,13 +98,6 @@ impl Guarded {
         })
     }
 
-    /// The guard's configuration with `mode` in place of the one written.
-    fn set_mode(&self, mode: &str) {
-        let text = fs::read_to_string(&self.cfg).unwrap();
-        let text = text.replace("mode = \"enforce\"", &format!("mode = \"{mode}\""));
-        fs::write(&self.cfg, text).unwrap();
-    }
-
     /// Starts the guard and waits until it answers on its socket.
     fn start(&mut self) {
         let log = fs::OpenOptions::new()
@@ -226,6 +219,19 @@ impl Guarded {
     }
 }
 
+/// A guard (`mode`, `require`) running with `fs/prog` published and
+/// brought in by nobody; `None` when the tests cannot run here.
+fn with_prog_brought_in(test: &str, mode: &str, require: &str) -> Option<(Guarded, PathBuf)> {
+    let mut g = Guarded::new(test, mode, require, "")?;
+    let prog = g.program("prog");
+    g.publish(&prog, "prog");
+    g.start();
+    let (code, out) = g.verify_as_nobody(&prog);
+    assert_eq!(code, 0, "{out}\n{}", g.guard_log());
+    assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"), "brought in");
+    Some((g, prog))
+}
+
 impl Drop for Guarded {
     fn drop(&mut self) {
         self.kill();
@@ -313,15 +319,9 @@ fn a_program_brought_in_by_a_user_runs_and_the_near_misses_are_denied() {
 #[test]
 fn a_fork_seen_later_denies_what_the_log_proved_in_both_modes() {
     for mode in ["enforce", "audit"] {
-        let Some(mut g) = Guarded::new("fork", "enforce", REQUIRE, "") else {
+        let Some((g, prog)) = with_prog_brought_in("fork", mode, REQUIRE) else {
             return;
         };
-        g.set_mode(mode);
-        let prog = g.program("prog");
-        g.publish(&prog, "prog");
-        g.start();
-        assert_eq!(g.verify_as_nobody(&prog).0, 0, "{}", g.guard_log());
-        assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"), "{mode}");
         refresher::serve_fork(&g.w, 0);
         let (code, out) = g.guard_cmd("refresh");
         assert_eq!(code, 123, "{mode}: {out}\n{}", g.guard_log());
@@ -370,14 +370,10 @@ fn audit_mode_allows_and_records_what_enforce_would_deny() {
 /// was brought in runs without being asked for again.
 #[test]
 fn killing_the_guard_lets_execs_through_and_a_restart_resumes() {
-    let Some(mut g) = Guarded::new("restart", "enforce", REQUIRE, "") else {
+    let Some((mut g, prog)) = with_prog_brought_in("restart", "enforce", REQUIRE) else {
         return;
     };
-    let prog = g.program("prog");
     let other = g.program("other");
-    g.publish(&prog, "prog");
-    g.start();
-    assert_eq!(g.verify_as_nobody(&prog).0, 0, "{}", g.guard_log());
     assert_eq!(exec(&other), Err(EPERM));
     g.kill();
     assert_eq!(exec(&other).as_deref(), Ok("ran other\n"), "no guard");
@@ -425,14 +421,9 @@ fn fifty_concurrent_execs_of_proven_programs_all_succeed() {
 #[test]
 fn a_state_too_old_for_max_age_denies_and_says_why() {
     let require = "logs = 1\nmax_age = \"3s\"\nrefresh = \"1h\"";
-    let Some(mut g) = Guarded::new("stale", "enforce", require, "") else {
+    let Some((mut g, prog)) = with_prog_brought_in("stale", "enforce", require) else {
         return;
     };
-    let prog = g.program("prog");
-    g.publish(&prog, "prog");
-    g.start();
-    assert_eq!(g.verify_as_nobody(&prog).0, 0, "{}", g.guard_log());
-    assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"));
     g.http.take();
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(exec(&prog), Err(EPERM), "stale");
