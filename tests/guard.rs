@@ -146,39 +146,25 @@ impl Guarded {
 
     /// `bt-exec guard CMD --config …` as root: exit code, stdout+stderr.
     fn guard_cmd(&self, cmd: &str) -> (i32, String) {
-        let out = Command::new(BT_EXEC)
-            .args(["guard", cmd, "--config"])
-            .arg(&self.cfg)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(!text.contains("panicked"), "{text}");
-        (out.status.code().unwrap_or(-1), text)
+        said(
+            Command::new(BT_EXEC)
+                .args(["guard", cmd, "--config"])
+                .arg(&self.cfg),
+        )
     }
 
     /// `bt-exec verify --guard=SOCKET PATH` as nobody.
     fn verify_as_nobody(&self, path: &Path) -> (i32, String) {
-        let out = Command::new(BT_EXEC)
-            .arg("verify")
-            .arg(format!("--guard={}", self.sock.display()))
-            .arg(path)
-            .env_clear()
-            .env("HOME", "/nonexistent")
-            .uid(NOBODY)
-            .gid(NOBODY)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(!text.contains("panicked"), "{text}");
-        (out.status.code().unwrap_or(-1), text)
+        said(
+            Command::new(BT_EXEC)
+                .arg("verify")
+                .arg(format!("--guard={}", self.sock.display()))
+                .arg(path)
+                .env_clear()
+                .env("HOME", "/nonexistent")
+                .uid(NOBODY)
+                .gid(NOBODY),
+        )
     }
 
     /// A script at `fs/NAME` printing `ran NAME` (root's, mode 0755).
@@ -240,6 +226,18 @@ impl Drop for Guarded {
     }
 }
 
+/// Runs `c`: its exit code, and stdout and stderr together (never a panic).
+fn said(c: &mut Command) -> (i32, String) {
+    let out = c.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("panicked"), "{text}");
+    (out.status.code().unwrap_or(-1), text)
+}
+
 /// Execs `p` (a real execve): `Ok(stdout)` when it ran, `Err(errno)` when
 /// the exec was refused.
 fn exec(p: &Path) -> Result<String, i32> {
@@ -295,16 +293,15 @@ fn a_program_brought_in_by_a_user_runs_and_the_near_misses_are_denied() {
     assert!(rec.contains("refused: not proven"), "{rec}");
     assert!(rec.contains(&other.display().to_string()), "{rec}");
     // Only root may have the guard refresh.
-    let out = Command::new(BT_EXEC)
-        .args(["guard", "refresh", "--config"])
-        .arg(&g.cfg)
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(125), "{said}");
-    assert!(said.contains("only root"), "{said}");
+    let (code, out) = said(
+        Command::new(BT_EXEC)
+            .args(["guard", "refresh", "--config"])
+            .arg(&g.cfg)
+            .uid(NOBODY)
+            .gid(NOBODY),
+    );
+    assert_eq!(code, 125, "{out}");
+    assert!(out.contains("only root"), "{out}");
     let (code, status) = g.guard_cmd("status");
     assert_eq!(code, 0, "{status}");
     assert!(status.contains("guard: enforce"), "{status}");
@@ -563,17 +560,16 @@ fn a_socket_that_is_not_the_guards_is_refused() {
         (&nobodys, "not a socket owned by root"),
         (&in_open, "writable by group or others"),
     ] {
-        let out = Command::new(BT_EXEC)
-            .arg("verify")
-            .arg(format!("--guard={}", sock.display()))
-            .arg(&prog)
-            .output()
-            .unwrap();
-        let said = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(125), "{said}");
+        let (code, out) = said(
+            Command::new(BT_EXEC)
+                .arg("verify")
+                .arg(format!("--guard={}", sock.display()))
+                .arg(&prog),
+        );
+        assert_eq!(code, 125, "{out}");
         assert!(
-            said.contains("is not the guard's") && said.contains(why),
-            "{said}"
+            out.contains("is not the guard's") && out.contains(why),
+            "{out}"
         );
     }
     drop(fake);
