@@ -41,6 +41,10 @@ const REQUIRED: &[(&str, &str)] = &[
         "Rekor v2 log entries (bt-log monitor --rekor)",
         "rekor_entry",
     ),
+    (
+        "the guard's socket requests, allow-list and dpkg md5sums",
+        "guard_input",
+    ),
     ("admission file", "admission"),
     ("submitted entry (POST /bt/add-entry)", "submission"),
     ("submission queue segment", "queue_segment"),

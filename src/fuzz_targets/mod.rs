@@ -86,6 +86,11 @@ pub const TARGETS: &[Target] = &[
         run: witness_request,
     },
     Target {
+        name: "guard_input",
+        calls: "exec::guard::socket::parse_request, snapshot::parse_allow_list, snapshot::parse_md5sums",
+        run: guard_input,
+    },
+    Target {
         name: "witness_response",
         calls: "witness::client::verify_response, checkpoint::parse_size (409 body)",
         run: witness_response,
@@ -346,6 +351,31 @@ fn witness_request(data: &[u8]) {
     let prev = Checkpoint::new(&k.log.name, 3, Hash([7; 32]));
     let _ = crate::witness::decide::origin_of(data);
     let _ = crate::witness::decide::check(data, &logs, |_| Some(prev.clone()));
+}
+
+/// What the guard reads from outside: a request on its socket (any local
+/// user), an allow-list and dpkg's md5sums lines. The first byte picks
+/// which. A request that parses is written back and parses to itself.
+fn guard_input(data: &[u8]) {
+    use crate::exec::guard::{snapshot, socket};
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    match which % 3 {
+        0 => {
+            if let Ok(r) = socket::parse_request(rest) {
+                let again = serde_json::to_vec(&r).unwrap_or_default();
+                assert_eq!(socket::parse_request(&again).ok(), Some(r));
+            }
+        }
+        1 => {
+            let _ = snapshot::parse_allow_list(rest);
+        }
+        _ => {
+            let mut into = Default::default();
+            let _ = snapshot::parse_md5sums(std::path::Path::new("f.md5sums"), rest, &mut into);
+        }
+    }
 }
 
 fn witness_response(data: &[u8]) {

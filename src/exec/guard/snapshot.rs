@@ -113,7 +113,7 @@ pub enum SnapshotError {
 /// package recorded for it (two packages may ship one path: the halves of
 /// a `Multi-Arch: same` pair, or the two sides of a diversion). Sorted by
 /// path, which sorts the snapshot.
-type Listings = BTreeMap<PathBuf, Vec<[u8; 16]>>;
+pub(crate) type Listings = BTreeMap<PathBuf, Vec<[u8; 16]>>;
 
 /// A file's MD5 and SHA-256, from one read.
 type Digests = ([u8; 16], [u8; 32]);
@@ -193,7 +193,11 @@ fn read_listings(root: &Path) -> Result<Listings, SnapshotError> {
 }
 
 /// The lines of one md5sums file, added to `into`.
-fn parse_md5sums(file: &Path, text: &[u8], into: &mut Listings) -> Result<(), SnapshotError> {
+pub(crate) fn parse_md5sums(
+    file: &Path,
+    text: &[u8],
+    into: &mut Listings,
+) -> Result<(), SnapshotError> {
     if text.is_empty() {
         return Ok(());
     }
@@ -407,7 +411,7 @@ pub fn load(path: &Path) -> Result<HashSet<[u8; 32]>, SnapshotError> {
 
 /// The digests of an allow-list's text; an error is the line's number
 /// (from 1) and what is wrong with it.
-fn parse_allow_list(bytes: &[u8]) -> Result<HashSet<[u8; 32]>, (usize, String)> {
+pub(crate) fn parse_allow_list(bytes: &[u8]) -> Result<HashSet<[u8; 32]>, (usize, String)> {
     let Some(rest) = bytes
         .strip_prefix(HEADER.as_bytes())
         .and_then(|r| r.strip_prefix(b"\n"))

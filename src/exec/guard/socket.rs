@@ -89,9 +89,18 @@ pub fn receive(stream: &UnixStream) -> std::io::Result<(Request, Option<OwnedFd>
     if got.flags.contains(rustix::net::ReturnFlags::CTRUNC) || got.bytes > MAX_REQUEST {
         return Err(std::io::Error::other("request too large"));
     }
-    let req = serde_json::from_slice(buf.get(..got.bytes).unwrap_or_default())
-        .map_err(|e| std::io::Error::other(format!("malformed request: {e}")))?;
+    let req =
+        parse_request(buf.get(..got.bytes).unwrap_or_default()).map_err(std::io::Error::other)?;
     Ok((req, fd))
+}
+
+/// A request's bytes as the guard reads them: one JSON object of a known
+/// operation and fields, at most [`MAX_REQUEST`] bytes.
+pub fn parse_request(bytes: &[u8]) -> Result<Request, String> {
+    if bytes.len() > MAX_REQUEST {
+        return Err("request too large".into());
+    }
+    serde_json::from_slice(bytes).map_err(|e| format!("malformed request: {e}"))
 }
 
 /// Writes `reply` and ends the connection.
