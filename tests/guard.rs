@@ -428,6 +428,33 @@ fn a_state_too_old_for_max_age_denies_and_says_why() {
     assert!(rec.contains("max_age"), "the record says why: {rec}");
 }
 
+/// The policy's release-history rules hold for the guard too: under
+/// `latest`, a newer release of the name logged since (seen by the
+/// guard's refresher) ends the older one's runs; the newer one, brought
+/// in, runs; asking for the older one again is refused (126).
+#[test]
+fn a_newer_release_logged_since_ends_the_older_ones_runs_under_latest() {
+    let require = "logs = 1\nlatest = true\nmax_age = \"1h\"\nrefresh = \"1h\"";
+    let Some((g, prog)) = with_prog_brought_in("latest", "enforce", require) else {
+        return;
+    };
+    let v2 = g.program("prog2");
+    g.w.publish_release(0, &v2, "example.org/prog", "2.0", "pub.key", None);
+    g.w.cosign(0, &[Some(now()), Some(now())]);
+    assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"), "not seen yet");
+    let (code, out) = g.guard_cmd("refresh");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(exec(&prog), Err(EPERM), "2.0 is the latest now");
+    let rec = g.records("release history");
+    assert!(rec.contains("refused: release history"), "{rec}");
+    let (code, out) = g.verify_as_nobody(&v2);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(exec(&v2).as_deref(), Ok("ran prog2\n"));
+    let (code, out) = g.verify_as_nobody(&prog);
+    assert_eq!(code, 126, "{out}");
+    assert_eq!(exec(&prog), Err(EPERM));
+}
+
 /// A file too large to hash within `hash_deadline` is denied at once and
 /// hashed in the background; the next exec finds its hash.
 #[test]
