@@ -53,10 +53,19 @@ mod guard_cmd {
         }
     }
 
+    /// The guard's reply, what a log said in it escaped for the terminal.
+    fn safe(mut reply: socket::Reply) -> socket::Reply {
+        let s = bt_exec::fsutil::terminal_safe;
+        reply.reason = s(&reply.reason);
+        reply.lines = reply.lines.iter().map(|l| s(l)).collect();
+        reply
+    }
+
     /// A request without a file: its reply's lines, and its code (124 when
     /// no guard answers).
     fn ask(sock: &Path, req: socket::Request) -> Res<u8> {
         let reply = socket::ask(sock, &req, None)
+            .map(safe)
             .map_err(|e| Fail::new(exit::UNREACHABLE, e.to_string()))?;
         print_lines(&reply.lines);
         if reply.code != 0 {
@@ -78,7 +87,9 @@ mod guard_cmd {
             .map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
         if json {
             println!("{}", serde_json::to_string(&reply).unwrap_or_default());
-        } else {
+        }
+        let reply = safe(reply);
+        if !json {
             print_lines(&reply.lines);
         }
         let sha = reply.sha256.as_deref().unwrap_or("-");

@@ -147,7 +147,7 @@ pub enum ExecCmd {
             num_args = 0..=1,
             require_equals = true,
             default_missing_value = crate::exec::guard::config::DEFAULT_SOCKET,
-            conflicts_with_all = ["sha256", "sigstore_bundle", "sigsum_proof"]
+            conflicts_with_all = ["sha256", "sigstore_bundle", "sigsum_proof", "sigsum_policy", "sigsum_keys", "policy", "offline", "audit"]
         )]
         guard: Option<PathBuf>,
         #[arg(required_unless_present = "sha256")]

@@ -166,10 +166,14 @@ impl Guard {
         if !self.recorder.due(&path, &sha, note, t) {
             return;
         }
+        // A file name or a log's text could hold control characters: the
+        // journal gets them escaped (the record is JSON).
+        let safe = crate::fsutil::terminal_safe;
         crate::say!(
-            "bt-exec guard: {} {path} (pid {pid}, sha256 {sha}): {}",
+            "bt-exec guard: {} {} (pid {pid}, sha256 {sha}): {}",
             note.verdict,
-            note.reason
+            safe(&path),
+            safe(&note.reason)
         );
         let rec = crate::exec::audit::Record {
             time: t,
@@ -248,9 +252,10 @@ impl Guard {
         };
         let verdict = if v.proven() { "proven" } else { "refused" };
         crate::say!(
-            "bt-exec guard: uid {uid} asked for {path} ({}): {verdict}: {}",
+            "bt-exec guard: uid {uid} asked for {} ({}): {verdict}: {}",
+            crate::fsutil::terminal_safe(path),
             hex::encode(sha),
-            v.reason
+            crate::fsutil::terminal_safe(&v.reason)
         );
         Reply {
             code: v.code,
