@@ -455,6 +455,43 @@ fn a_newer_release_logged_since_ends_the_older_ones_runs_under_latest() {
     assert_eq!(exec(&prog), Err(EPERM));
 }
 
+/// A proven program rewritten through a shared mapping — on tmpfs a
+/// page already mapped writable changes no time when stored to, so the
+/// hash cache's key stays the same — is hashed again when its writer
+/// closes it (`FAN_CLOSE_WRITE`) and denied.
+#[test]
+fn a_program_rewritten_through_a_shared_mapping_is_denied() {
+    let Some((_g, prog)) = with_prog_brought_in("mmap", "enforce", REQUIRE) else {
+        return;
+    };
+    // Old enough for its hash to be kept, then run twice (the hash kept).
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"));
+    assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"));
+    let before = fs::metadata(&prog).unwrap();
+    let script = "import mmap, os, sys\n\
+f = os.open(sys.argv[1], os.O_RDWR)\n\
+m = mmap.mmap(f, 0)\n\
+_ = m[0]\n\
+at = m.find(b'ran')\n\
+m[at:at + 3] = b'RAN'\n\
+m.close()\n\
+os.close(f)\n";
+    let st = Command::new("python3")
+        .args(["-c", script])
+        .arg(&prog)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(fs::read_to_string(&prog).unwrap().contains("echo RAN prog"));
+    let after = fs::metadata(&prog).unwrap();
+    eprintln!(
+        "times moved: {}",
+        (before.modified().unwrap(), before.len()) != (after.modified().unwrap(), after.len())
+    );
+    assert_eq!(exec(&prog), Err(EPERM), "other bytes, same key or not");
+}
+
 /// A file too large to hash within `hash_deadline` is denied at once and
 /// hashed in the background; the next exec finds its hash.
 #[test]
@@ -468,6 +505,9 @@ fn a_file_too_slow_to_hash_is_denied_then_hashed_in_the_background() {
     fs::write(&big, &bytes).unwrap();
     fs::set_permissions(&big, fs::Permissions::from_mode(0o755)).unwrap();
     g.publish(&big, "big");
+    // A hash is kept only once the file's ctime is a second older than it
+    // (src/exec/guard/hashing.rs, HashCache::put).
+    std::thread::sleep(Duration::from_millis(1100));
     g.start();
     assert_eq!(g.verify_as_nobody(&big).0, 0, "{}", g.guard_log());
     assert_eq!(exec(&big).as_deref(), Ok("ran big\n"), "hashed by verify");

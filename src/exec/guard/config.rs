@@ -118,7 +118,9 @@ impl GuardConfig {
         let hash_deadline = match &raw.hash_deadline {
             None => Duration::from_secs(2),
             Some(s) => parse_deadline(s).ok_or_else(|| {
-                invalid(format!("hash_deadline {s:?}: write it like 500ms or 2s"))
+                invalid(format!(
+                    "hash_deadline {s:?}: write it like 500ms or 2s, at most 60s"
+                ))
             })?,
         };
         let workers = raw.workers.unwrap_or(4);
@@ -184,8 +186,11 @@ fn parse_deadline(s: &str) -> Option<Duration> {
         }
         _ => crate::policy::parse_duration(s)?,
     };
-    (!d.is_zero()).then_some(d)
+    (!d.is_zero() && d <= MAX_HASH_DEADLINE).then_some(d)
 }
+
+/// The longest `hash_deadline`: an exec waits at most this long.
+const MAX_HASH_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Whether `dir` may be an exempt prefix (or hold the guard's socket): a
 /// directory (not a link) owned by root and writable by root alone, and

@@ -1,16 +1,21 @@
 //! `bt-exec guard run`: the daemon. A fanotify group marks each named
-//! filesystem for `FAN_OPEN_EXEC_PERM`; the kernel holds every exec of a
-//! file there until the guard answers. Workers answer from memory and the
+//! filesystem for `FAN_OPEN_EXEC_PERM` (and `FAN_CLOSE_WRITE`, which ends
+//! a written file's hash); the kernel holds every exec of a file there
+//! until the guard answers. The thread reading the events answers at once
+//! what memory decides (a known hash with a known verdict, its own
+//! executables, exempt files); the rest goes to a few workers through a
+//! bounded queue, each exec's hash deadline counted from its arrival, and
+//! an exec that finds the queue full is denied at once. So no user can
+//! hold up others' execs by exec'ing files slow to hash. Workers read the
 //! guard's state only ([`super::exec_event`], [`super::proofs`]); the
-//! socket ([`super::socket`]) and the refresher are the only parts that
+//! socket ([`super::requests`]) and the refresher are the only parts that
 //! reach the network, and no exec waits on them.
 //!
 //! When the guard dies its fanotify group is gone and the kernel lets
 //! every exec through, pending ones included: the systemd unit restarts
 //! it, and its watchdog restarts one whose workers are stuck.
 
-use std::os::fd::AsFd;
-use std::os::unix::net::UnixListener;
+use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,17 +27,24 @@ use nix::sys::fanotify::{
 
 use super::config::{GuardConfig, GuardMode};
 use super::decide::{self, Ground};
-use super::exec_event::{self, Known, Recorder};
-use super::hashing::{self, HashCache};
+use super::exec_event::{self, Known, Own, Quick, Recorder};
+use super::hashing::{self, FileKey, HashCache};
 use super::proofs::Proofs;
-use super::socket::{self, Reply, Request};
 use crate::exec::app::{now, Fail};
 use crate::verify::exit;
 
 /// At most this many hashes are remembered.
 const HASH_CACHE: usize = 1 << 16;
-/// At most this many socket requests at once; more are told to wait.
-const MAX_CLIENTS: usize = 16;
+/// Execs waiting for a worker, per worker; past them an exec is denied
+/// at once (the guard is busy hashing other files). Each waits at most
+/// its hash deadline, counted from its arrival (a worker that takes it
+/// later denies it at once as too slow), so a long queue holds no exec
+/// longer than that; it only has to hold a burst (each entry is one
+/// descriptor).
+const QUEUED_PER_WORKER: usize = 256;
+/// After this many errors in a row reading events, the guard gives up
+/// (and systemd starts it again) rather than leave execs unanswered.
+const MAX_READ_ERRORS: u32 = 1000;
 /// At most this many files hashed in the background at once.
 const MAX_BACKGROUND: usize = 4;
 /// A worker busy on one exec longer than this is stuck: the watchdog is
@@ -50,8 +62,9 @@ pub struct Guard {
     pub allowed: AtomicU64,
     pub denied: AtomicU64,
     pub would_deny: AtomicU64,
-    clients: AtomicUsize,
     background: AtomicUsize,
+    /// The number of the last event read (writes and execs alike).
+    pub seq: AtomicU64,
     /// Per worker: since when (ms since start) it has been on one exec; 0 idle.
     busy: Vec<AtomicU64>,
     started: Instant,
@@ -87,7 +100,7 @@ impl Guard {
         let workers = cfg.workers;
         Ok(Guard {
             known: Known {
-                own: exec_event::own_executables(),
+                own: Own::find(),
                 exempt: cfg.exempt.clone(),
                 allow_list,
             },
@@ -99,8 +112,8 @@ impl Guard {
             allowed: AtomicU64::new(0),
             denied: AtomicU64::new(0),
             would_deny: AtomicU64::new(0),
-            clients: AtomicUsize::new(0),
             background: AtomicUsize::new(0),
+            seq: AtomicU64::new(0),
             busy: (0..workers).map(|_| AtomicU64::new(0)).collect(),
             started: Instant::now(),
         })
@@ -110,33 +123,12 @@ impl Guard {
         (self.started.elapsed().as_millis() as u64).max(1)
     }
 
-    /// Answers one exec: allow or deny through `fan`, then count and
-    /// record it (after the answer: no exec waits for a disk write).
-    fn answer(self: &Arc<Self>, fan: &Fanotify, ev: FanotifyEvent) {
+    /// Answers one exec with what was found (`ground`, the hash if any):
+    /// allow or deny through `fan`, then count and record it (after the
+    /// answer: no exec waits for a disk write).
+    fn respond(&self, fan: &Fanotify, ev: &FanotifyEvent, ground: &Ground, sha: Option<[u8; 32]>) {
         let Some(fd) = ev.fd() else { return };
-        let file = fd.try_clone_to_owned().map(std::fs::File::from);
-        let deadline = Instant::now() + self.cfg.hash_deadline;
-        // Every event is answered, whatever happens on the way: an event
-        // left unanswered would hold its exec for as long as the guard runs.
-        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            match (&file, ev.pid() == std::process::id() as i32) {
-                (_, true) => (Ground::Own, None, None),
-                (Ok(f), false) => {
-                    exec_event::ground(&self.known, &self.hashes, f, deadline, |s, n| {
-                        self.proofs.judge(s, n, now())
-                    })
-                }
-                (Err(e), false) => (Ground::NoHash(e.to_string()), None, None),
-            }
-        }));
-        let (ground, sha, later) = found.unwrap_or_else(|_| {
-            (
-                Ground::NoHash("an internal error (see the guard's log)".into()),
-                None,
-                None,
-            )
-        });
-        let a = decide::answer(self.mode, &ground);
+        let a = decide::answer(self.mode, ground);
         let response = if a.allow {
             Response::FAN_ALLOW
         } else {
@@ -151,21 +143,82 @@ impl Guard {
             (None, true) => &self.allowed,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        if let (Some(note), Ok(f)) = (&a.note, &file) {
-            self.record(f, sha, ev.pid(), note);
-        }
-        if let Some((f, key)) = later {
-            self.hash_later(f, key);
+        if let Some(note) = &a.note {
+            let path = fd
+                .try_clone_to_owned()
+                .map(|f| exec_event::path_of(&std::fs::File::from(f)))
+                .unwrap_or_default();
+            self.record(&path.display().to_string(), sha, ev.pid(), note);
         }
     }
 
-    fn record(&self, f: &std::fs::File, sha: Option<[u8; 32]>, pid: i32, note: &decide::Note) {
-        let path = exec_event::path_of(f).display().to_string();
+    /// What memory alone says of an exec (the reader's fast path), or the
+    /// file and what is left to do for a worker.
+    fn quick(&self, ev: &FanotifyEvent) -> Result<Found, (std::fs::File, Quick)> {
+        if ev.pid() == std::process::id() as i32 {
+            return Ok((Ground::Own, None));
+        }
+        let Some(fd) = ev.fd() else {
+            return Ok((
+                Ground::NoHash("no descriptor came with the exec".into()),
+                None,
+            ));
+        };
+        let file = match fd.try_clone_to_owned() {
+            Ok(f) => std::fs::File::from(f),
+            Err(e) => return Ok((Ground::NoHash(e.to_string()), None)),
+        };
+        let m = match file.metadata() {
+            Ok(m) => m,
+            Err(e) => return Ok((Ground::NoHash(format!("it cannot be read: {e}")), None)),
+        };
+        let t = now();
+        match exec_event::quick(&self.known, &self.hashes, &file, &m, |s| {
+            self.proofs.known(s, t)
+        }) {
+            Quick::Done(g, sha) => Ok((g, sha)),
+            q => Err((file, q)),
+        }
+    }
+
+    /// A worker's part of an exec: hashing the file within `deadline`
+    /// (counted from the exec's arrival) and judging the hash from the
+    /// state.
+    fn work(self: &Arc<Self>, file: &std::fs::File, q: Quick, job: &Job) -> Found {
+        let (sha, size) = match q {
+            Quick::Done(g, sha) => return (g, sha),
+            Quick::Judge(sha, size) => (sha, size),
+            Quick::Hash(key) => {
+                match exec_event::hash_for_exec(&self.hashes, file, key, job.deadline, job.seq) {
+                    Ok(s) => (s, key.size),
+                    Err((g, later)) => {
+                        if let Some((f, key)) = later {
+                            self.hash_later(f, key, job.seq);
+                        }
+                        return (g, None);
+                    }
+                }
+            }
+        };
+        if self.known.allow_list.contains(&sha) {
+            return (Ground::AllowListed, Some(sha));
+        }
+        (self.proofs.judge(&sha, size, now()), Some(sha))
+    }
+
+    fn record(&self, path: &str, sha: Option<[u8; 32]>, pid: i32, note: &decide::Note) {
         let sha = sha.map(hex::encode).unwrap_or_default();
         let t = now();
-        if !self.recorder.due(&path, &sha, note, t) {
+        let (due, suppressed) =
+            self.recorder
+                .due(if sha.is_empty() { path } else { &sha }, note, t);
+        if suppressed > 0 {
+            crate::say!("bt-exec guard: {suppressed} records left out last minute (too many)");
+        }
+        if !due {
             return;
         }
+        let path = path.to_string();
         // A file name or a log's text could hold control characters: the
         // journal gets them escaped (the record is JSON).
         let safe = crate::fsutil::terminal_safe;
@@ -190,15 +243,16 @@ impl Guard {
 
     /// Hashes (and judges) a file that took too long for its exec, in the
     /// background (a few at a time), so the next exec of it finds both.
-    fn hash_later(self: &Arc<Self>, f: std::fs::File, key: hashing::FileKey) {
+    fn hash_later(self: &Arc<Self>, f: std::fs::File, key: FileKey, seq: u64) {
         if self.background.fetch_add(1, Ordering::SeqCst) >= MAX_BACKGROUND {
             self.background.fetch_sub(1, Ordering::SeqCst);
             return;
         }
         let g = Arc::clone(self);
         std::thread::spawn(move || {
+            let started = now();
             if let Ok(s) = hashing::hash(&f, &key, None) {
-                g.hashes.put(key, s);
+                g.hashes.put(key, s, seq, started);
                 // Judged now too, so the next exec finds the verdict.
                 let _ = g.proofs.judge(&s, key.size, now());
             }
@@ -206,115 +260,50 @@ impl Guard {
         });
     }
 
-    /// The socket's answer to one request from `uid`.
-    pub fn serve(&self, req: Request, fd: Option<std::os::fd::OwnedFd>, uid: u32) -> Reply {
-        match req {
-            Request::Status {} => Reply {
-                code: 0,
-                reason: "running".into(),
-                sha256: None,
-                lines: self.status_lines(),
-            },
-            Request::Refresh {} if uid != 0 => {
-                Reply::fail(exit::CONFIG, "only root may refresh the guard")
+    /// One event as the reader takes it: a written file's hash forgotten,
+    /// or an exec answered at once from memory, or queued for a worker
+    /// (denied at once when the queue is full).
+    fn take(self: &Arc<Self>, fan: &Fanotify, ev: FanotifyEvent, tx: &mpsc::SyncSender<Job>) {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let Some(fd) = ev.fd() else {
+            // The queue overflowed: writes may have gone unseen.
+            self.hashes.forget_all(seq);
+            return;
+        };
+        if ev.mask().contains(MaskFlags::FAN_CLOSE_WRITE) {
+            if let Ok(m) = fd
+                .try_clone_to_owned()
+                .map(std::fs::File::from)
+                .and_then(|f| f.metadata())
+            {
+                self.hashes.written(m.dev(), m.ino(), seq);
             }
-            Request::Refresh {} => {
-                let out = self.proofs.refresh(now());
-                Reply {
-                    code: out.code,
-                    reason: "refreshed".into(),
-                    sha256: None,
-                    lines: out.lines,
-                }
-            }
-            Request::Prove { path } => match fd {
-                None => Reply::fail(exit::CONFIG, "no file came with the request"),
-                Some(fd) => self.prove(std::fs::File::from(fd), &path, uid),
-            },
+            return;
         }
-    }
-
-    fn prove(&self, f: std::fs::File, path: &str, uid: u32) -> Reply {
-        let m = match f.metadata() {
-            Ok(m) if m.is_file() => m,
-            Ok(_) => return Reply::fail(exit::NOT_FOUND, format!("{path}: not a regular file")),
-            Err(e) => return Reply::fail(exit::NOT_FOUND, format!("{path}: {e}")),
+        let arrived = Instant::now();
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.quick(&ev)));
+        let (file, q) = match found {
+            Ok(Ok((g, sha))) => return self.respond(fan, &ev, &g, sha),
+            Ok(Err(work)) => work,
+            Err(_) => return self.respond(fan, &ev, &internal_error(), None),
         };
-        let key = hashing::FileKey::of(&m);
-        let sha = match hashing::hash(&f, &key, Some(Instant::now() + Duration::from_secs(60))) {
-            Ok(s) => s,
-            Err(e) => return Reply::fail(exit::NOT_FOUND, format!("{path}: {e}")),
+        let job = Job {
+            ev,
+            file,
+            q,
+            seq,
+            deadline: arrived
+                .checked_add(self.cfg.hash_deadline)
+                .unwrap_or(arrived),
         };
-        self.hashes.put(key, sha);
-        let v = match self.proofs.prove(&sha, m.len(), now()) {
-            Ok(v) => v,
-            Err(Fail { code, message }) => return Reply::fail(code, message),
-        };
-        let verdict = if v.proven() { "proven" } else { "refused" };
-        crate::say!(
-            "bt-exec guard: uid {uid} asked for {} ({}): {verdict}: {}",
-            crate::fsutil::terminal_safe(path),
-            hex::encode(sha),
-            crate::fsutil::terminal_safe(&v.reason)
-        );
-        Reply {
-            code: v.code,
-            reason: v.reason.clone(),
-            sha256: Some(hex::encode(sha)),
-            lines: v
-                .logs
-                .iter()
-                .map(|r| format!("{}: {}", r.label, r.outcome.message()))
-                .collect(),
+        if let Err(mpsc::TrySendError::Full(job) | mpsc::TrySendError::Disconnected(job)) =
+            tx.try_send(job)
+        {
+            let busy = Ground::NoHash(
+                "the guard is busy hashing other files: exec it again in a moment".into(),
+            );
+            self.respond(fan, &job.ev, &busy, None);
         }
-    }
-
-    /// `bt-exec guard status`: the guard's own summary, then the state's
-    /// report as `bt-exec status` gives it (its logs, the audit records).
-    pub fn status_lines(&self) -> Vec<String> {
-        let mode = match self.mode {
-            GuardMode::Enforce => "enforce",
-            GuardMode::Audit => "audit",
-        };
-        let mut out = vec![
-            format!("guard: {mode}, pid {}", std::process::id()),
-            format!(
-                "guarded filesystems: {}",
-                self.cfg
-                    .filesystems
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            format!(
-                "execs: {} allowed, {} denied, {} would have been denied (audit)",
-                self.allowed.load(Ordering::Relaxed),
-                self.denied.load(Ordering::Relaxed),
-                self.would_deny.load(Ordering::Relaxed)
-            ),
-            format!(
-                "brought in: {} program(s); allow-list: {} digest(s); exempt: {}",
-                self.proofs.brought_in(),
-                self.known.allow_list.len(),
-                if self.known.exempt.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    self.known
-                        .exempt
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
-            ),
-        ];
-        out.extend(crate::exec::status::report(
-            &self.proofs.store,
-            &self.proofs.policy,
-            now(),
-        ));
-        out
     }
 
     /// Whether every worker is answering (none on one exec for
@@ -328,8 +317,26 @@ impl Guard {
     }
 }
 
+/// What was found out about an exec's file: the ground, and its hash.
+type Found = (Ground, Option<[u8; 32]>);
+
+/// An exec a worker is to finish.
+struct Job {
+    ev: FanotifyEvent,
+    file: std::fs::File,
+    q: Quick,
+    seq: u64,
+    /// The exec's hash deadline, counted from its arrival.
+    deadline: Instant,
+}
+
+fn internal_error() -> Ground {
+    Ground::NoHash("an internal error (see the guard's log)".into())
+}
+
 /// Runs the guard of `cfg` until it is killed.
 pub fn run(cfg: GuardConfig) -> Result<u8, Fail> {
+    prepare_process();
     let fan = Fanotify::init(
         InitFlags::FAN_CLASS_CONTENT | InitFlags::FAN_CLOEXEC | InitFlags::FAN_UNLIMITED_QUEUE,
         EventFFlags::O_RDONLY | EventFFlags::O_LARGEFILE | EventFFlags::O_CLOEXEC,
@@ -344,68 +351,95 @@ pub fn run(cfg: GuardConfig) -> Result<u8, Fail> {
     for fs in &guard.cfg.filesystems {
         fan.mark(
             MarkFlags::FAN_MARK_ADD | MarkFlags::FAN_MARK_FILESYSTEM,
-            MaskFlags::FAN_OPEN_EXEC_PERM,
+            MaskFlags::FAN_OPEN_EXEC_PERM | MaskFlags::FAN_CLOSE_WRITE,
             None,
             Some(fs.as_path()),
         )
         .map_err(|e| Fail::new(exit::CONFIG, format!("cannot guard {}: {e}", fs.display())))?;
     }
-    let listener = listen(&guard.cfg.socket)?;
+    let listener = super::requests::listen(&guard.cfg.socket)?;
     let fan = Arc::new(fan);
     let tx = workers(&guard, &fan);
-    spawn_socket(&guard, listener);
+    super::requests::spawn(&guard, listener);
     spawn_refresher(&guard);
     spawn_watchdog(&guard);
-    super::notify::ready(&format!(
-        "guarding {} filesystem(s), {} mode",
-        guard.cfg.filesystems.len(),
-        match guard.mode {
-            GuardMode::Enforce => "enforce",
-            GuardMode::Audit => "audit",
-        }
-    ));
+    let mode = match guard.mode {
+        GuardMode::Enforce => "enforce",
+        GuardMode::Audit => "audit",
+    };
+    let names: Vec<String> = guard
+        .cfg
+        .filesystems
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    super::notify::ready(&format!("guarding {}, {mode} mode", names.join(", ")));
     crate::say!(
-        "bt-exec guard: guarding {} in {:?} mode",
-        guard
-            .cfg
-            .filesystems
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        guard.mode
+        "bt-exec guard: guarding {} in {mode} mode",
+        names.join(", ")
     );
+    read_events(&guard, &fan, &tx)
+}
+
+/// The reader: every event taken in order ([`Guard::take`]). An error
+/// reading is said and tried again (the kernel denies the exec it could
+/// not give: too many open files, no memory); only a long run of them
+/// ends the guard.
+fn read_events(guard: &Arc<Guard>, fan: &Fanotify, tx: &mpsc::SyncSender<Job>) -> Result<u8, Fail> {
+    let mut errors = 0u32;
     loop {
         let events = match fan.read_events() {
-            Ok(e) => e,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(Fail::new(exit::CONFIG, format!("reading exec events: {e}"))),
+            Ok(e) => {
+                errors = 0;
+                e
+            }
+            Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => continue,
+            Err(e) => {
+                errors += 1;
+                if errors >= MAX_READ_ERRORS {
+                    return Err(Fail::new(exit::CONFIG, format!("reading exec events: {e}")));
+                }
+                if errors == 1 || errors % 100 == 0 {
+                    crate::say!("bt-exec guard: reading exec events: {e} (trying again)");
+                }
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
         };
         for ev in events {
             if !ev.check_version() {
                 return Err(Fail::new(exit::CONFIG, "fanotify: unknown event version"));
             }
-            if ev.fd().is_none() {
-                // A queue overflow: nothing to answer.
-                continue;
-            }
-            if tx.send(ev).is_err() {
-                return Err(Fail::new(exit::CONFIG, "every worker has stopped"));
-            }
+            guard.take(fan, ev, tx);
         }
     }
 }
 
-/// The workers answering execs, fed through the returned channel.
-fn workers(guard: &Arc<Guard>, fan: &Arc<Fanotify>) -> mpsc::Sender<FanotifyEvent> {
-    let (tx, rx) = mpsc::channel::<FanotifyEvent>();
+/// The process as a daemon needs it: `SIGPIPE` blocked (a client or log
+/// that went away is an error to handle, never the guard's end), and as
+/// many descriptors as it may have (each queued exec holds one).
+fn prepare_process() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+    let mut pipe = SigSet::empty();
+    pipe.add(Signal::SIGPIPE);
+    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&pipe), None);
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+/// The workers finishing the execs the reader could not answer at once,
+/// fed through the returned bounded queue.
+fn workers(guard: &Arc<Guard>, fan: &Arc<Fanotify>) -> mpsc::SyncSender<Job> {
+    let (tx, rx) = mpsc::sync_channel::<Job>(guard.busy.len() * QUEUED_PER_WORKER);
     let rx = Arc::new(Mutex::new(rx));
     for i in 0..guard.busy.len() {
         let (g, fan, rx) = (Arc::clone(guard), Arc::clone(fan), Arc::clone(&rx));
         std::thread::spawn(move || loop {
-            let ev = match rx.lock() {
+            let job = match rx.lock() {
                 Ok(r) => match r.recv() {
-                    Ok(ev) => ev,
+                    Ok(job) => job,
                     Err(_) => return,
                 },
                 Err(_) => return,
@@ -413,7 +447,14 @@ fn workers(guard: &Arc<Guard>, fan: &Arc<Fanotify>) -> mpsc::Sender<FanotifyEven
             if let Some(b) = g.busy.get(i) {
                 b.store(g.ms(), Ordering::Relaxed);
             }
-            g.answer(&fan, ev);
+            // Every exec is answered, whatever happens on the way: one
+            // left unanswered would hold its exec for as long as the guard
+            // runs.
+            let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                g.work(&job.file, job.q.clone(), &job)
+            }));
+            let (ground, sha) = found.unwrap_or_else(|_| (internal_error(), None));
+            g.respond(&fan, &job.ev, &ground, sha);
             if let Some(b) = g.busy.get(i) {
                 b.store(0, Ordering::Relaxed);
             }
@@ -422,60 +463,18 @@ fn workers(guard: &Arc<Guard>, fan: &Arc<Fanotify>) -> mpsc::Sender<FanotifyEven
     tx
 }
 
-/// The socket, made anew: in a root-owned directory only root can write,
-/// readable and writable by everyone (any user may ask for a proof).
-fn listen(path: &std::path::Path) -> Result<UnixListener, Fail> {
-    use std::os::unix::fs::PermissionsExt;
-    let fail = |e: std::io::Error| Fail::new(exit::CONFIG, format!("{}: {e}", path.display()));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
-        super::config::exempt_dir(dir).map_err(|why| Fail::new(exit::CONFIG, why))?;
-    }
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(e)),
-        _ => {}
-    }
-    let l = UnixListener::bind(path).map_err(fail)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).map_err(fail)?;
-    Ok(l)
-}
-
-fn spawn_socket(guard: &Arc<Guard>, listener: UnixListener) {
-    let g = Arc::clone(guard);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            if g.clients.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
-                g.clients.fetch_sub(1, Ordering::SeqCst);
-                socket::answer(
-                    &stream,
-                    &Reply::fail(exit::UNREACHABLE, "the guard is busy: try again"),
-                );
-                continue;
-            }
-            let g = Arc::clone(&g);
-            std::thread::spawn(move || {
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-                let uid = rustix::net::sockopt::socket_peercred(stream.as_fd())
-                    .map(|c| c.uid.as_raw())
-                    .unwrap_or(u32::MAX);
-                let reply = match socket::receive(&stream) {
-                    Ok((req, fd)) => g.serve(req, fd, uid),
-                    Err(e) => Reply::fail(exit::CONFIG, e.to_string()),
-                };
-                socket::answer(&stream, &reply);
-                g.clients.fetch_sub(1, Ordering::SeqCst);
-            });
-        }
-    });
-}
-
-/// Refreshes every log's checkpoint each `require.refresh` (at least a
-/// second apart), so the state keeps meeting `max_age` without any exec
+/// Refreshes every log's checkpoint each `require.refresh` or half of
+/// `max_age`, whichever is sooner (at least a second apart), so the state keeps meeting `max_age` without any exec
 /// waiting for the network.
 fn spawn_refresher(guard: &Arc<Guard>) {
     let g = Arc::clone(guard);
-    let every = g.proofs.policy.require.refresh.max(Duration::from_secs(1));
+    // Never less often than half of max_age: a policy whose refresh is
+    // longer would see its proven programs denied between refreshes.
+    let require = &g.proofs.policy.require;
+    let every = require
+        .refresh
+        .min(require.max_age / 2)
+        .max(Duration::from_secs(1));
     std::thread::spawn(move || loop {
         let out = g.proofs.refresh(now());
         if out.code != 0 {

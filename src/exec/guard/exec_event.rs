@@ -14,8 +14,9 @@ use super::hashing::{self, FileKey, HashCache, HashError};
 
 /// What the guard knows that is not its state: what it always allows.
 pub struct Known {
-    /// (device, inode) of the guard's own executables.
-    pub own: Vec<(u64, u64)>,
+    /// The guard's own executables as they were when it started (held
+    /// open, so their inodes cannot be freed and given to another file).
+    pub own: Own,
     /// The exempt directories.
     pub exempt: Vec<PathBuf>,
     /// `bt-exec guard snapshot`'s allow-list.
@@ -23,24 +24,49 @@ pub struct Known {
 }
 
 /// The guard's own executables: this one and `bt-exec`, `bt-exec-full`
-/// and `bt-log` beside it.
-pub fn own_executables() -> Vec<(u64, u64)> {
-    let mut out = vec![];
-    let Ok(me) = std::env::current_exe() else {
-        return out;
-    };
-    let mut paths = vec![me.clone()];
-    if let Some(dir) = me.parent() {
-        for n in ["bt-exec", "bt-exec-full", "bt-log"] {
-            paths.push(dir.join(n));
+/// and `bt-log` beside it, by [`FileKey`], each held open. Attack
+/// stopped: another file given a freed inode number of one of them (after
+/// an upgrade that renamed a new binary over it) passing as the guard's
+/// own; an upgraded binary is not its own until the guard restarts.
+pub struct Own {
+    keys: Vec<FileKey>,
+    _held: Vec<File>,
+}
+
+impl Own {
+    pub fn find() -> Own {
+        let mut own = Own {
+            keys: vec![],
+            _held: vec![],
+        };
+        let Ok(me) = std::env::current_exe() else {
+            return own;
+        };
+        let mut paths = vec![me.clone()];
+        if let Some(dir) = me.parent() {
+            for n in ["bt-exec", "bt-exec-full", "bt-log"] {
+                paths.push(dir.join(n));
+            }
+        }
+        for p in paths {
+            if let Ok((f, m)) = crate::fsutil::open_regular_with_metadata(&p) {
+                own.keys.push(FileKey::of(&m));
+                own._held.push(f);
+            }
+        }
+        own
+    }
+
+    pub fn none() -> Own {
+        Own {
+            keys: vec![],
+            _held: vec![],
         }
     }
-    for p in paths {
-        if let Ok(m) = std::fs::metadata(&p) {
-            out.push((m.dev(), m.ino()));
-        }
+
+    pub fn contains(&self, key: &FileKey) -> bool {
+        self.keys.contains(key)
     }
-    out
 }
 
 /// The path the kernel opened, for exemptions and records: the
@@ -81,99 +107,172 @@ pub fn exempt<'a>(exempt: &'a [PathBuf], path: &Path, m: &std::fs::Metadata) -> 
     None
 }
 
-/// What the guard finds out about the file an exec opened, up to its
-/// hash; the proof itself is asked of `judge` (the guard's state).
-pub fn ground(
+/// What the guard can tell about an exec's file without reading it.
+#[derive(Clone)]
+pub enum Quick {
+    /// Decided: its own, exempt, not a regular file, or a hash it knows
+    /// with a verdict the guard knows.
+    Done(Ground, Option<[u8; 32]>),
+    /// The hash is known; the state must judge it.
+    Judge([u8; 32], u64),
+    /// The file must be hashed.
+    Hash(FileKey),
+}
+
+/// What the guard can tell about `file` (described by `m`) from memory
+/// alone: the reader thread answers these at once, whatever the workers
+/// are busy with. `known_verdict` gives a verdict of a hash the guard
+/// knows without reading its state.
+pub fn quick(
     known: &Known,
     hashes: &HashCache,
     file: &File,
-    deadline: Instant,
-    judge: impl FnOnce(&[u8; 32], u64) -> Ground,
-) -> (Ground, Option<[u8; 32]>, Option<(File, FileKey)>) {
-    let m = match file.metadata() {
-        Ok(m) => m,
-        Err(e) => {
-            return (
-                Ground::NoHash(format!("it cannot be read: {e}")),
-                None,
-                None,
-            )
-        }
-    };
-    if known.own.contains(&(m.dev(), m.ino())) {
-        return (Ground::Own, None, None);
+    m: &std::fs::Metadata,
+    known_verdict: impl FnOnce(&[u8; 32]) -> Option<Ground>,
+) -> Quick {
+    let key = FileKey::of(m);
+    if known.own.contains(&key) {
+        return Quick::Done(Ground::Own, None);
     }
     if !m.is_file() {
-        return (
-            Ground::NoHash(HashError::NotRegular.to_string()),
-            None,
-            None,
-        );
+        return Quick::Done(Ground::NoHash(HashError::NotRegular.to_string()), None);
     }
     if !known.exempt.is_empty() {
-        if let Some(p) = exempt(&known.exempt, &path_of(file), &m) {
-            return (Ground::Exempt(p.display().to_string()), None, None);
+        if let Some(p) = exempt(&known.exempt, &path_of(file), m) {
+            return Quick::Done(Ground::Exempt(p.display().to_string()), None);
         }
     }
-    let key = FileKey::of(&m);
-    let sha = match hashes.get(&key) {
-        Some(s) => s,
-        None => match hashing::hash(file, &key, Some(deadline)) {
-            Ok(s) => {
-                hashes.put(key, s);
-                s
-            }
-            Err(e @ HashError::TooSlow(_)) => {
-                let later = file.try_clone().ok().map(|f| (f, key));
-                return (Ground::NoHash(e.to_string()), None, later);
-            }
-            Err(e) => return (Ground::NoHash(e.to_string()), None, None),
-        },
+    let Some(sha) = hashes.get(&key) else {
+        return Quick::Hash(key);
     };
     if known.allow_list.contains(&sha) {
-        return (Ground::AllowListed, Some(sha), None);
+        return Quick::Done(Ground::AllowListed, Some(sha));
     }
-    (judge(&sha, m.size()), Some(sha), None)
+    match known_verdict(&sha) {
+        Some(g) => Quick::Done(g, Some(sha)),
+        None => Quick::Judge(sha, key.size),
+    }
+}
+
+/// A file too slow to hash for its exec, to be hashed in the background.
+pub type Later = Option<(File, FileKey)>;
+
+/// Hashes `file` for an exec, within `deadline`, keeping the hash unless
+/// the file was written after event `seq`. `Err` says why there is none;
+/// a file that was too slow comes back with it, to be hashed later.
+pub fn hash_for_exec(
+    hashes: &HashCache,
+    file: &File,
+    key: FileKey,
+    deadline: Instant,
+    seq: u64,
+) -> Result<[u8; 32], (Ground, Later)> {
+    let started = crate::exec::app::now();
+    match hashing::hash(file, &key, Some(deadline)) {
+        Ok(s) => {
+            hashes.put(key, s, seq, started);
+            Ok(s)
+        }
+        Err(e @ HashError::TooSlow(_)) => {
+            let later = file.try_clone().ok().map(|f| (f, key));
+            Err((Ground::NoHash(e.to_string()), later))
+        }
+        Err(e) => Err((Ground::NoHash(e.to_string()), None)),
+    }
 }
 
 /// The records of denied (or, in audit, would-be-denied) execs: each
-/// kind once an hour at most (by file, hash and verdict), so a loop
-/// exec'ing a denied program cannot fill the disk; every one is counted.
+/// hash (or, with none, each file) and verdict once an hour at most, and
+/// at most [`PER_MINUTE`] records a minute in all; what was left out is
+/// counted and said. Attack stopped: a user renaming one unproven file
+/// in a loop, or exec'ing many, to fill the disk or the journal with
+/// records. Every exec is still counted (`guard status`).
 pub struct Recorder {
-    seen: Mutex<HashMap<(String, String, String), u64>>,
+    inner: Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    last: HashMap<(String, String), u64>,
+    /// The minute being counted, and the records written in it.
+    minute: u64,
+    written: u32,
+    suppressed: u64,
 }
 
 /// At most this many distinct records are remembered for deduplication.
 const MAX_SEEN: usize = 10_000;
 /// A record is written again after this long.
 const AGAIN_SECS: u64 = 3600;
+/// At most this many records a minute.
+pub const PER_MINUTE: u32 = 60;
 
 impl Recorder {
     pub fn new() -> Recorder {
         Recorder {
-            seen: Mutex::new(HashMap::new()),
+            inner: Mutex::new(Seen::default()),
         }
     }
 
-    /// Whether this note about `path` and `sha256` is to be written now.
-    pub fn due(&self, path: &str, sha256: &str, note: &Note, now: u64) -> bool {
-        let Ok(mut seen) = self.seen.lock() else {
-            return true;
+    /// Whether the note about `what` (a hash, or a file with none) is to
+    /// be written now, and how many were left out in the minute before
+    /// (to be said once).
+    pub fn due(&self, what: &str, note: &Note, now: u64) -> (bool, u64) {
+        let Ok(mut s) = self.inner.lock() else {
+            return (false, 0);
         };
-        let k = (path.to_string(), sha256.to_string(), note.verdict.clone());
-        if seen.get(&k).is_some_and(|&t| now < t + AGAIN_SECS) {
-            return false;
+        let mut said = 0;
+        if now / 60 != s.minute {
+            said = std::mem::take(&mut s.suppressed);
+            s.minute = now / 60;
+            s.written = 0;
         }
-        if seen.len() >= MAX_SEEN {
-            seen.clear();
+        let k = (what.to_string(), note.verdict.clone());
+        if s.last.get(&k).is_some_and(|&t| now < t + AGAIN_SECS) {
+            return (false, said);
         }
-        seen.insert(k, now);
-        true
+        if s.written >= PER_MINUTE {
+            s.suppressed += 1;
+            return (false, said);
+        }
+        if s.last.len() >= MAX_SEEN {
+            s.last.clear();
+        }
+        s.last.insert(k, now);
+        s.written += 1;
+        (true, said)
     }
 }
 
 impl Default for Recorder {
     fn default() -> Self {
         Recorder::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One record per hash and verdict an hour, whatever the file's name;
+    /// at most PER_MINUTE a minute in all, the rest counted and said.
+    #[test]
+    fn records_are_bounded_by_hash_and_by_minute() {
+        let r = Recorder::new();
+        let note = |v: &str| Note {
+            verdict: v.into(),
+            code: 126,
+            reason: String::new(),
+        };
+        assert_eq!(r.due("aa", &note("refused: x"), 60), (true, 0));
+        assert_eq!(r.due("aa", &note("refused: x"), 61), (false, 0));
+        assert_eq!(r.due("aa", &note("refused: y"), 61), (true, 0));
+        for i in 0..200 {
+            r.due(&format!("h{i}"), &note("refused: x"), 62);
+        }
+        assert_eq!(
+            r.due("aa", &note("refused: x"), 60 + AGAIN_SECS + 60).1,
+            202 - PER_MINUTE as u64
+        );
     }
 }

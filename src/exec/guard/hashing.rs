@@ -68,7 +68,9 @@ pub fn hash(file: &File, key: &FileKey, deadline: Option<Instant>) -> Result<[u8
     }
     let start = Instant::now();
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; CHUNK];
+    // No larger than the file: a small program costs no 1 MiB to zero.
+    let mut buf =
+        vec![0u8; CHUNK.min(usize::try_from(key.size).unwrap_or(CHUNK).saturating_add(1))];
     let mut at: u64 = 0;
     loop {
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -93,37 +95,97 @@ pub fn hash(file: &File, key: &FileKey, deadline: Option<Instant>) -> Result<[u8
     Ok(h.finalize().into())
 }
 
-/// The hashes the guard took, by [`FileKey`]; at most `cap` of them
-/// (when full, it is emptied and fills again: a bound on memory that
-/// costs only hashing again).
+/// The hashes the guard took, one per file (device and inode), each
+/// valid for its [`FileKey`] and only while nobody has written the file
+/// since it was read. A write through a shared mapping changes no time
+/// on some filesystems (tmpfs: a page already mapped writable never
+/// faults again), so times alone cannot say the bytes are the same: the
+/// guard is told of every close of a file opened for writing
+/// (`FAN_CLOSE_WRITE`, [`HashCache::written`]), and an exec of a file
+/// someone still holds open for writing fails with `ETXTBSY`. Attack
+/// stopped: a proven program rewritten through `mmap(MAP_SHARED)` with
+/// its times unchanged, run on the strength of its old hash.
+///
+/// Events are numbered as the guard reads them (`seq`); a hash is kept
+/// only if its file was not written after the hash began
+/// ([`HashCache::put`]). At most `cap` files are remembered (when full it
+/// is emptied: a bound on memory that costs only hashing again).
 pub struct HashCache {
-    map: Mutex<HashMap<FileKey, [u8; 32]>>,
+    inner: Mutex<Inner>,
     cap: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    hashes: HashMap<(u64, u64), (FileKey, [u8; 32])>,
+    /// Each file written since, with the number of the event that said so.
+    written: HashMap<(u64, u64), u64>,
+    /// A hash begun before this is never kept (the record of writes was
+    /// emptied, or events were lost).
+    floor: u64,
 }
 
 impl HashCache {
     pub fn new(cap: usize) -> HashCache {
         HashCache {
-            map: Mutex::new(HashMap::new()),
+            inner: Mutex::new(Inner::default()),
             cap,
         }
     }
 
     pub fn get(&self, key: &FileKey) -> Option<[u8; 32]> {
-        self.map.lock().ok()?.get(key).copied()
+        let m = self.inner.lock().ok()?;
+        let (k, sha) = m.hashes.get(&(key.dev, key.ino))?;
+        (k == key).then_some(*sha)
     }
 
-    pub fn put(&self, key: FileKey, sha256: [u8; 32]) {
-        if let Ok(mut m) = self.map.lock() {
-            if m.len() >= self.cap {
-                m.clear();
-            }
-            m.insert(key, sha256);
+    /// Keeps `sha256` for `key`, read from event number `since` on, unless
+    /// the file was written after that, or its ctime is not older than the
+    /// second the hash began (`started`, Unix seconds). A filesystem whose
+    /// times move once a clock tick keeps the same times across writes
+    /// within one tick (git's "racily clean" files): a hash is kept only
+    /// once any later write must show in ctime. Attack stopped: a program
+    /// rewritten in place (or by `truncate`, which closes no file) within
+    /// the tick its hash was taken in, run under the old hash.
+    pub fn put(&self, key: FileKey, sha256: [u8; 32], since: u64, started: u64) {
+        if i64::try_from(started).map_or(true, |s| key.ctime.0 >= s) {
+            return;
+        }
+        let Ok(mut m) = self.inner.lock() else { return };
+        let id = (key.dev, key.ino);
+        if since < m.floor || m.written.get(&id).is_some_and(|&w| w >= since) {
+            return;
+        }
+        if m.hashes.len() >= self.cap {
+            m.hashes.clear();
+        }
+        m.hashes.insert(id, (key, sha256));
+    }
+
+    /// The file `dev`/`ino` was closed after being written (event `seq`):
+    /// its hash is forgotten, and one begun before now is not kept.
+    pub fn written(&self, dev: u64, ino: u64, seq: u64) {
+        let Ok(mut m) = self.inner.lock() else { return };
+        m.hashes.remove(&(dev, ino));
+        if m.written.len() >= self.cap {
+            m.written.clear();
+            m.floor = seq;
+        }
+        m.written.insert((dev, ino), seq);
+    }
+
+    /// Events were lost (the queue overflowed): any file may have been
+    /// written; every hash is forgotten.
+    pub fn forget_all(&self, seq: u64) {
+        if let Ok(mut m) = self.inner.lock() {
+            m.hashes.clear();
+            m.written.clear();
+            m.floor = seq;
         }
     }
 
     pub fn len(&self) -> usize {
-        self.map.lock().map(|m| m.len()).unwrap_or(0)
+        self.inner.lock().map(|m| m.hashes.len()).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -188,12 +250,50 @@ mod tests {
             mtime: (0, 0),
             ctime: (0, 0),
         };
-        c.put(k(1), [1; 32]);
-        c.put(k(2), [2; 32]);
+        c.put(k(1), [1; 32], 0, 9);
+        c.put(k(2), [2; 32], 0, 9);
         assert_eq!(c.get(&k(1)), Some([1; 32]));
-        c.put(k(3), [3; 32]);
+        c.put(k(3), [3; 32], 0, 9);
         assert_eq!(c.len(), 1);
         assert_eq!(c.get(&k(3)), Some([3; 32]));
         assert_eq!(c.get(&k(1)), None);
+    }
+
+    /// A write the guard is told of ends the file's hash, and a hash begun
+    /// before that write is not kept; one begun after it is. Near-misses:
+    /// another key of the same file, and every hash after lost events.
+    #[test]
+    fn a_hash_is_kept_only_while_its_file_is_unwritten() {
+        let c = HashCache::new(16);
+        let k = FileKey {
+            dev: 1,
+            ino: 7,
+            size: 5,
+            mtime: (1, 0),
+            ctime: (1, 0),
+        };
+        c.put(k, [1; 32], 10, 9);
+        assert_eq!(c.get(&k), Some([1; 32]));
+        let mut other = k;
+        other.ctime = (2, 0);
+        assert_eq!(c.get(&other), None, "another key of the same file");
+        c.written(1, 7, 11);
+        assert_eq!(c.get(&k), None, "written since");
+        c.put(k, [2; 32], 10, 9);
+        assert_eq!(c.get(&k), None, "hashed before the write: not kept");
+        c.put(k, [3; 32], 12, 9);
+        assert_eq!(c.get(&k), Some([3; 32]), "hashed after it");
+        c.forget_all(20);
+        assert_eq!(c.get(&k), None);
+        c.put(k, [4; 32], 19, 9);
+        assert_eq!(c.get(&k), None, "begun before events were lost");
+        c.put(k, [5; 32], 21, 1);
+        assert_eq!(
+            c.get(&k),
+            None,
+            "ctime not older than the hash: racily clean"
+        );
+        c.put(k, [5; 32], 21, 2);
+        assert_eq!(c.get(&k), Some([5; 32]), "ctime a second older");
     }
 }

@@ -10,7 +10,9 @@
 //!   executables, exemptions, the allow-list, the hash), and its records.
 //! - [`proofs`]: proving brought-in bytes from the logs, and judging an
 //!   exec's from the state alone.
-//! - [`socket`]: `bt-exec verify --guard` and `guard status`/`refresh`.
+//! - [`socket`]: the socket's requests and replies, and the client.
+//! - [`requests`]: the socket served: `verify --guard`, `guard status`,
+//!   `guard refresh`.
 //! - [`snapshot`]: the SHA-256 allow-list of the installed packages.
 //! - [`daemon`]: the fanotify loop, its workers, refresher and watchdog.
 //! - [`notify`]: systemd's readiness and watchdog notifications.
@@ -22,5 +24,6 @@ pub mod exec_event;
 pub mod hashing;
 pub mod notify;
 pub mod proofs;
+pub mod requests;
 pub mod snapshot;
 pub mod socket;

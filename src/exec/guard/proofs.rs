@@ -91,24 +91,8 @@ impl Proofs {
     /// state.
     pub fn judge(&self, sha256: &[u8; 32], size: u64, now: u64) -> Ground {
         let generation = self.generation.load(Ordering::SeqCst);
-        if let Some(r) = self.remembered(sha256, generation, now) {
-            return r;
-        }
-        let brought_in = self
-            .brought_in
-            .read()
-            .map(|s| s.contains(sha256))
-            .unwrap_or(false);
-        if !brought_in {
-            return Ground::Unproven(Unproven {
-                code: verify::exit::REFUSED,
-                cause: "not proven".into(),
-                reason: format!(
-                    "{} was never proven to the guard: bring it in with `bt-exec verify --guard PROGRAM`",
-                    hex::encode(sha256)
-                ),
-                brought_in: false,
-            });
+        if let Some(g) = self.known(sha256, now) {
+            return g;
         }
         let ctx = self.context(true, now, JUDGE_DEADLINE);
         let v = verify::verify(&ctx, ingested(sha256, size), Sidecars::single(None));
@@ -127,6 +111,32 @@ impl Proofs {
             );
         }
         ground
+    }
+
+    /// What is known of `sha256` at `now` without reading the state: bytes
+    /// never brought in are refused, and a verdict remembered since the
+    /// state last changed holds until its time.
+    pub fn known(&self, sha256: &[u8; 32], now: u64) -> Option<Ground> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        if let Some(r) = self.remembered(sha256, generation, now) {
+            return Some(r);
+        }
+        let brought_in = self
+            .brought_in
+            .read()
+            .map(|s| s.contains(sha256))
+            .unwrap_or(false);
+        (!brought_in).then(|| {
+            Ground::Unproven(Unproven {
+                code: verify::exit::REFUSED,
+                cause: "not proven".into(),
+                reason: format!(
+                    "{} was never proven to the guard: bring it in with `bt-exec verify --guard PROGRAM`",
+                    hex::encode(sha256)
+                ),
+                brought_in: false,
+            })
+        })
     }
 
     fn remembered(&self, sha256: &[u8; 32], generation: u64, now: u64) -> Option<Ground> {

@@ -9,7 +9,7 @@
 //! making the root daemon read (and so reveal whether it proved) a file
 //! they cannot read, or hang on a FIFO they name.
 
-use std::io::{IoSlice, IoSliceMut, Read, Write};
+use std::io::{IoSlice, IoSliceMut, Read};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -103,11 +103,18 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, String> {
     serde_json::from_slice(bytes).map_err(|e| format!("malformed request: {e}"))
 }
 
-/// Writes `reply` and ends the connection.
-pub fn answer(mut stream: &UnixStream, reply: &Reply) {
+/// Writes `reply` and ends the connection. Sent with `MSG_NOSIGNAL`: a
+/// client that left must not end the guard with `SIGPIPE`.
+pub fn answer(stream: &UnixStream, reply: &Reply) {
     if let Ok(mut b) = serde_json::to_vec(reply) {
         b.push(b'\n');
-        let _ = stream.write_all(&b);
+        let mut rest = b.as_slice();
+        while !rest.is_empty() {
+            match rustix::net::send(stream, rest, SendFlags::NOSIGNAL) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => rest = rest.get(n..).unwrap_or_default(),
+            }
+        }
     }
     let _ = stream.shutdown(std::net::Shutdown::Both);
 }
@@ -182,7 +189,7 @@ fn send(stream: &UnixStream, req: &Request, fd: Option<BorrowedFd>) -> std::io::
         stream.as_fd(),
         &[IoSlice::new(&bytes)],
         &mut control,
-        SendFlags::empty(),
+        SendFlags::NOSIGNAL,
     )?;
     if sent != bytes.len() {
         return Err(std::io::Error::other("request cut short"));
@@ -193,6 +200,7 @@ fn send(stream: &UnixStream, req: &Request, fd: Option<BorrowedFd>) -> std::io::
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     /// A request and its descriptor cross the socket; garbage, an
     /// unknown operation or an unknown field is refused.
