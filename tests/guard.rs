@@ -455,6 +455,41 @@ fn a_newer_release_logged_since_ends_the_older_ones_runs_under_latest() {
     assert_eq!(exec(&prog), Err(EPERM));
 }
 
+/// A user exec'ing many files slow to hash at once does not hold up a
+/// program the guard remembers (the reader answers it from memory), and
+/// does not end the guard: each slow file is denied, the proven program
+/// runs during the flood, and the guard still enforces after it.
+#[test]
+fn a_flood_of_files_slow_to_hash_holds_up_no_remembered_program() {
+    let Some((g, prog)) = with_prog_brought_in("flood", "enforce", REQUIRE) else {
+        return;
+    };
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"), "its hash kept");
+    let slow: Vec<PathBuf> = (0..120)
+        .map(|i| {
+            let p = g.fs.join(format!("slow{i}"));
+            let f = fs::File::create(&p).unwrap();
+            f.set_len(2 << 30).unwrap();
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+            p
+        })
+        .collect();
+    let flood: Vec<_> = slow
+        .into_iter()
+        .map(|p| std::thread::spawn(move || exec(&p)))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"), "during the flood");
+    for t in flood {
+        assert_eq!(t.join().unwrap(), Err(EPERM), "a slow file is denied");
+    }
+    let (code, status) = g.guard_cmd("status");
+    assert_eq!(code, 0, "the guard is still there: {status}");
+    let other = g.program("other");
+    assert_eq!(exec(&other), Err(EPERM), "still enforcing");
+}
+
 /// A proven program rewritten through a shared mapping — on tmpfs a
 /// page already mapped writable changes no time when stored to, so the
 /// hash cache's key stays the same — is hashed again when its writer
