@@ -237,7 +237,7 @@ fn a_flood_of_files_slow_to_hash_holds_up_no_remembered_program() {
     let Some((g, prog)) = with_prog_brought_in("flood", "enforce", REQUIRE) else {
         return;
     };
-    std::thread::sleep(Duration::from_millis(1100));
+    std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"), "its hash kept");
     let slow: Vec<PathBuf> = (0..120)
         .map(|i| {
@@ -266,14 +266,15 @@ fn a_flood_of_files_slow_to_hash_holds_up_no_remembered_program() {
 /// A proven program rewritten through a shared mapping — on tmpfs a
 /// page already mapped writable changes no time when stored to, so the
 /// hash cache's key stays the same — is hashed again when its writer
-/// closes it (`FAN_CLOSE_WRITE`) and denied.
+/// closes it (`FAN_CLOSE_WRITE`) and denied; and while anyone holds a
+/// writable mapping, the guard allows no exec of it (a lease says so).
 #[test]
 fn a_program_rewritten_through_a_shared_mapping_is_denied() {
     let Some((_g, prog)) = with_prog_brought_in("mmap", "enforce", REQUIRE) else {
         return;
     };
-    // Old enough for its hash to be kept, then run twice (the hash kept).
-    std::thread::sleep(Duration::from_millis(1100));
+    // Old enough for its hash to be kept (two seconds), then run twice (the hash kept).
+    std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"));
     assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"));
     let before = fs::metadata(&prog).unwrap();
@@ -298,6 +299,36 @@ os.close(f)\n";
         (before.modified().unwrap(), before.len()) != (after.modified().unwrap(), after.len())
     );
     assert_eq!(exec(&prog), Err(EPERM), "other bytes, same key or not");
+
+    // The proven bytes again, old enough for their hash to be kept.
+    fs::write(&prog, "#!/bin/sh\necho ran prog\n").unwrap();
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"));
+    assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"), "from memory");
+    // A writable mapping still held while the exec waits for the guard:
+    // the guard says no (EPERM), before the kernel's own ETXTBSY, so its
+    // dropping the mapping in the meantime changes nothing.
+    let holder = "import mmap, os, sys, time\n\
+f = os.open(sys.argv[1], os.O_RDWR)\n\
+m = mmap.mmap(f, 0)\n\
+os.close(f)\n\
+print('mapped', flush=True)\n\
+time.sleep(3)\n";
+    let mut child = Command::new("python3")
+        .args(["-c", holder])
+        .arg(&prog)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "mapped\n");
+    assert_eq!(exec(&prog), Err(EPERM), "mapped writable: the guard denies");
+    child.wait().unwrap();
 }
 
 /// A file too large to hash within `hash_deadline` is denied at once and
@@ -313,9 +344,9 @@ fn a_file_too_slow_to_hash_is_denied_then_hashed_in_the_background() {
     fs::write(&big, &bytes).unwrap();
     fs::set_permissions(&big, fs::Permissions::from_mode(0o755)).unwrap();
     g.publish(&big, "big");
-    // A hash is kept only once the file's ctime is a second older than it
+    // A hash is kept only once the file's ctime is two seconds older than it
     // (src/exec/guard/hashing.rs, HashCache::put).
-    std::thread::sleep(Duration::from_millis(1100));
+    std::thread::sleep(Duration::from_millis(2100));
     g.start();
     assert_eq!(g.verify_as_nobody(&big).0, 0, "{}", g.guard_log());
     assert_eq!(exec(&big).as_deref(), Ok("ran big\n"), "hashed by verify");

@@ -65,6 +65,8 @@ pub struct Guard {
     background: AtomicUsize,
     /// The number of the last event read (writes and execs alike).
     pub seq: AtomicU64,
+    /// Whether a lease could not be had (said once).
+    no_leases: std::sync::atomic::AtomicBool,
     /// Per worker: since when (ms since start) it has been on one exec; 0 idle.
     busy: Vec<AtomicU64>,
     started: Instant,
@@ -114,6 +116,7 @@ impl Guard {
             would_deny: AtomicU64::new(0),
             background: AtomicUsize::new(0),
             seq: AtomicU64::new(0),
+            no_leases: Default::default(),
             busy: (0..workers).map(|_| AtomicU64::new(0)).collect(),
             started: Instant::now(),
         })
@@ -128,6 +131,16 @@ impl Guard {
     /// answer: no exec waits for a disk write).
     fn respond(&self, fan: &Fanotify, ev: &FanotifyEvent, ground: &Ground, sha: Option<[u8; 32]>) {
         let Some(fd) = ev.fd() else { return };
+        let writing;
+        let ground = match ground {
+            Ground::Proven | Ground::AllowListed if self.open_for_writing(fd) => {
+                writing = Ground::NoHash(
+                    "it is open for writing (a writable mapping included): its bytes may not be the ones hashed".into(),
+                );
+                &writing
+            }
+            g => g,
+        };
         let a = decide::answer(self.mode, ground);
         let response = if a.allow {
             Response::FAN_ALLOW
@@ -149,6 +162,28 @@ impl Guard {
                 .map(|f| exec_event::path_of(&std::fs::File::from(f)))
                 .unwrap_or_default();
             self.record(&path.display().to_string(), sha, ev.pid(), note);
+        }
+    }
+
+    /// Whether anyone holds the exec's file open for writing as it is
+    /// allowed (src/exec/guard/lease.rs). Attack stopped: a writable
+    /// shared mapping made before the exec and dropped while the exec
+    /// waits for the guard — its write changed no time and its close
+    /// comes after the exec's event — running other bytes under the
+    /// file's remembered hash. (With no writer now, the exec's own deny of
+    /// writes follows the answer at once.) A filesystem without leases
+    /// cannot say: said once, and the answer stands on the hash.
+    fn open_for_writing(&self, fd: std::os::fd::BorrowedFd) -> bool {
+        match super::lease::open_for_writing(fd) {
+            Ok(w) => w,
+            Err(e) => {
+                if !self.no_leases.swap(true, Ordering::Relaxed) {
+                    crate::say!(
+                        "bt-exec guard: cannot ask whether a file is open for writing: {e}"
+                    );
+                }
+                false
+            }
         }
     }
 
@@ -207,11 +242,12 @@ impl Guard {
     }
 
     fn record(&self, path: &str, sha: Option<[u8; 32]>, pid: i32, note: &decide::Note) {
-        let sha = sha.map(hex::encode).unwrap_or_default();
         let t = now();
-        let (due, suppressed) =
-            self.recorder
-                .due(if sha.is_empty() { path } else { &sha }, note, t);
+        let vouched = sha
+            .is_some_and(|s| self.known.allow_list.contains(&s) || self.proofs.is_brought_in(&s));
+        let sha = sha.map(hex::encode).unwrap_or_default();
+        let what = if sha.is_empty() { path } else { &sha };
+        let (due, suppressed) = self.recorder.due(what, note, t, vouched);
         if suppressed > 0 {
             crate::say!("bt-exec guard: {suppressed} records left out last minute (too many)");
         }
@@ -302,7 +338,11 @@ impl Guard {
             let busy = Ground::NoHash(
                 "the guard is busy hashing other files: exec it again in a moment".into(),
             );
-            self.respond(fan, &job.ev, &busy, None);
+            let sha = match job.q {
+                Quick::Judge(sha, _) => Some(sha),
+                _ => None,
+            };
+            self.respond(fan, &job.ev, &busy, sha);
         }
     }
 
@@ -416,13 +456,15 @@ fn read_events(guard: &Arc<Guard>, fan: &Fanotify, tx: &mpsc::SyncSender<Job>) -
 }
 
 /// The process as a daemon needs it: `SIGPIPE` blocked (a client or log
-/// that went away is an error to handle, never the guard's end), and as
-/// many descriptors as it may have (each queued exec holds one).
+/// that went away is an error to handle, never the guard's end), `SIGIO`
+/// blocked (a lease held for a moment and broken must not end it either),
+/// and as many descriptors as it may have (each queued exec holds one).
 fn prepare_process() {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
     let mut pipe = SigSet::empty();
     pipe.add(Signal::SIGPIPE);
+    pipe.add(Signal::SIGIO);
     let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&pipe), None);
     if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
         let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);

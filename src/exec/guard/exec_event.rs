@@ -183,10 +183,13 @@ pub fn hash_for_exec(
 
 /// The records of denied (or, in audit, would-be-denied) execs: each
 /// hash (or, with none, each file) and verdict once an hour at most, and
-/// at most [`PER_MINUTE`] records a minute in all; what was left out is
-/// counted and said. Attack stopped: a user renaming one unproven file
+/// at most [`PER_MINUTE`] records a minute of each kind; what was left out
+/// is counted and said. Attack stopped: a user renaming one unproven file
 /// in a loop, or exec'ing many, to fill the disk or the journal with
-/// records. Every exec is still counted (`guard status`).
+/// records. The denials of bytes the guard vouches for (brought in, or
+/// allow-listed) have a budget of their own: a user's flood of their own
+/// unproven files cannot hide that a proven program was denied. Every
+/// exec is still counted (`guard status`).
 pub struct Recorder {
     inner: Mutex<Seen>,
 }
@@ -194,9 +197,10 @@ pub struct Recorder {
 #[derive(Default)]
 struct Seen {
     last: HashMap<(String, String), u64>,
-    /// The minute being counted, and the records written in it.
+    /// The minute being counted, and the records written in it (of the
+    /// others, and of bytes the guard vouches for).
     minute: u64,
-    written: u32,
+    written: [u32; 2],
     suppressed: u64,
 }
 
@@ -215,9 +219,9 @@ impl Recorder {
     }
 
     /// Whether the note about `what` (a hash, or a file with none) is to
-    /// be written now, and how many were left out in the minute before
-    /// (to be said once).
-    pub fn due(&self, what: &str, note: &Note, now: u64) -> (bool, u64) {
+    /// be written now (`vouched`: about bytes the guard vouches for), and
+    /// how many were left out in the minute before (to be said once).
+    pub fn due(&self, what: &str, note: &Note, now: u64, vouched: bool) -> (bool, u64) {
         let Ok(mut s) = self.inner.lock() else {
             return (false, 0);
         };
@@ -225,13 +229,14 @@ impl Recorder {
         if now / 60 != s.minute {
             said = std::mem::take(&mut s.suppressed);
             s.minute = now / 60;
-            s.written = 0;
+            s.written = [0, 0];
         }
         let k = (what.to_string(), note.verdict.clone());
         if s.last.get(&k).is_some_and(|&t| now < t + AGAIN_SECS) {
             return (false, said);
         }
-        if s.written >= PER_MINUTE {
+        let kind = usize::from(vouched);
+        if s.written.get(kind).copied().unwrap_or(PER_MINUTE) >= PER_MINUTE {
             s.suppressed += 1;
             return (false, said);
         }
@@ -239,7 +244,9 @@ impl Recorder {
             s.last.clear();
         }
         s.last.insert(k, now);
-        s.written += 1;
+        if let Some(w) = s.written.get_mut(kind) {
+            *w += 1;
+        }
         (true, said)
     }
 }
@@ -264,14 +271,17 @@ mod tests {
             code: 126,
             reason: String::new(),
         };
-        assert_eq!(r.due("aa", &note("refused: x"), 60), (true, 0));
-        assert_eq!(r.due("aa", &note("refused: x"), 61), (false, 0));
-        assert_eq!(r.due("aa", &note("refused: y"), 61), (true, 0));
+        assert_eq!(r.due("aa", &note("refused: x"), 60, false), (true, 0));
+        assert_eq!(r.due("aa", &note("refused: x"), 61, false), (false, 0));
+        assert_eq!(r.due("aa", &note("refused: y"), 61, false), (true, 0));
         for i in 0..200 {
-            r.due(&format!("h{i}"), &note("refused: x"), 62);
+            r.due(&format!("h{i}"), &note("refused: x"), 62, false);
         }
+        // The flood did not use up the budget of bytes the guard vouches for.
+        assert_eq!(r.due("proven", &note("refused: x"), 63, true), (true, 0));
+        let later = 60 + AGAIN_SECS + 60;
         assert_eq!(
-            r.due("aa", &note("refused: x"), 60 + AGAIN_SECS + 60).1,
+            r.due("aa", &note("refused: x"), later, false).1,
             202 - PER_MINUTE as u64
         );
     }

@@ -6,6 +6,8 @@
 //!   what was found out about the file.
 //! - [`hashing`]: a file's SHA-256 through the exec's descriptor, within
 //!   a deadline, cached by device, inode, size, mtime and ctime.
+//! - [`lease`]: whether anyone holds a file open for writing (the crate's
+//!   one `unsafe` call).
 //! - [`exec_event`]: what the guard finds out about one exec (its own
 //!   executables, exemptions, the allow-list, the hash), and its records.
 //! - [`proofs`]: proving brought-in bytes from the logs, and judging an
@@ -22,6 +24,7 @@ pub mod daemon;
 pub mod decide;
 pub mod exec_event;
 pub mod hashing;
+pub mod lease;
 pub mod notify;
 pub mod proofs;
 pub mod requests;

@@ -36,6 +36,8 @@ struct Remembered {
     /// Unix seconds: the verdict holds before then.
     until: u64,
     ground: Ground,
+    /// The file's size, to judge it again.
+    size: u64,
 }
 
 /// The guard's policy and state, and what it has decided from them.
@@ -61,6 +63,14 @@ impl Proofs {
             remembered: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
         }
+    }
+
+    /// Whether the guard proved `sha256` at some time.
+    pub fn is_brought_in(&self, sha256: &[u8; 32]) -> bool {
+        self.brought_in
+            .read()
+            .map(|s| s.contains(sha256))
+            .unwrap_or(false)
     }
 
     /// How many SHA-256s the guard has proved.
@@ -90,10 +100,15 @@ impl Proofs {
     /// a refusal. Bytes never brought in are refused without reading the
     /// state.
     pub fn judge(&self, sha256: &[u8; 32], size: u64, now: u64) -> Ground {
-        let generation = self.generation.load(Ordering::SeqCst);
         if let Some(g) = self.known(sha256, now) {
             return g;
         }
+        self.judge_from_state(sha256, size, now)
+    }
+
+    /// Judges `sha256` from the state (not from memory), and remembers it.
+    fn judge_from_state(&self, sha256: &[u8; 32], size: u64, now: u64) -> Ground {
+        let generation = self.generation.load(Ordering::SeqCst);
         let ctx = self.context(true, now, JUDGE_DEADLINE);
         let v = verify::verify(&ctx, ingested(sha256, size), Sidecars::single(None));
         let (ground, until) = ground_of(&v, now);
@@ -107,6 +122,7 @@ impl Proofs {
                     generation,
                     until,
                     ground: ground.clone(),
+                    size,
                 },
             );
         }
@@ -121,12 +137,7 @@ impl Proofs {
         if let Some(r) = self.remembered(sha256, generation, now) {
             return Some(r);
         }
-        let brought_in = self
-            .brought_in
-            .read()
-            .map(|s| s.contains(sha256))
-            .unwrap_or(false);
-        (!brought_in).then(|| {
+        (!self.is_brought_in(sha256)).then(|| {
             Ground::Unproven(Unproven {
                 code: verify::exit::REFUSED,
                 cause: "not proven".into(),
@@ -171,7 +182,11 @@ impl Proofs {
             saving::record_run(&self.store, &v)?;
             self.bring_in(sha256);
         }
-        self.changed();
+        self.saved(
+            v.code == verify::exit::MISBEHAVIOUR || v.proven(),
+            v.code,
+            now,
+        );
         Ok(v)
     }
 
@@ -192,8 +207,39 @@ impl Proofs {
         let ctx = self.context(false, now, verify::DEFAULT_DEADLINE);
         let out = crate::exec::refresh::refresh(&ctx);
         crate::exec::refresh::record(&self.store, now, crate::exec::app::now(), &out);
-        self.changed();
+        self.saved(true, out.code, crate::exec::app::now());
         out
+    }
+
+    /// After the guard saved something (`any`): a split view (`code` 123)
+    /// forgets every remembered verdict at once; anything else has every
+    /// remembered verdict judged again in place, the old ones serving
+    /// meanwhile. A refusal saved nothing that could change another
+    /// verdict, and changes nothing. Attack stopped: a user asking the
+    /// guard to prove junk again and again to have every program's next
+    /// exec judged from the state, queued behind their own flood of
+    /// execs, and denied as busy.
+    fn saved(&self, any: bool, code: u8, now: u64) {
+        if code == verify::exit::MISBEHAVIOUR {
+            self.changed();
+        }
+        if any {
+            self.judge_again(now);
+        }
+    }
+
+    /// Judges every remembered verdict again from the state as it is now,
+    /// here rather than in the next exec of each: the execs of programs
+    /// the guard remembers stay on the reading thread's fast path after a
+    /// refresh or a proof, whatever is queued for the workers.
+    fn judge_again(&self, now: u64) {
+        let known: Vec<([u8; 32], u64)> = match self.remembered.lock() {
+            Ok(m) => m.iter().map(|(s, r)| (*s, r.size)).collect(),
+            Err(_) => return,
+        };
+        for (sha, size) in known {
+            let _ = self.judge_from_state(&sha, size, now);
+        }
     }
 }
 
