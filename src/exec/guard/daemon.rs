@@ -173,7 +173,17 @@ impl Guard {
     /// file's remembered hash. (With no writer now, the exec's own deny of
     /// writes follows the answer at once.) A filesystem without leases
     /// cannot say: said once, and the answer stands on the hash.
+    ///
+    /// A file root owns that nobody else may write (by its mode; an ACL
+    /// granting another user write shows in the group bits) can have no
+    /// writer but root, whom the guard does not guard against: no lease
+    /// is asked for (it costs an exec some 40 µs: docs/BENCHMARKS.md).
     fn open_for_writing(&self, fd: std::os::fd::BorrowedFd) -> bool {
+        let roots_alone =
+            rustix::fs::fstat(fd).is_ok_and(|st| st.st_uid == 0 && st.st_mode & 0o022 == 0);
+        if roots_alone {
+            return false;
+        }
         match super::lease::open_for_writing(fd) {
             Ok(w) => w,
             Err(e) => {
