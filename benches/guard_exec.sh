@@ -3,12 +3,16 @@
 # guard's exec latency against fapolicyd").
 #
 # What it measures: the wall time of execve of a proven program (a copy of
-# /bin/true) on one test filesystem, under three gates in turn, back to back
+# /bin/true) on one test filesystem, under each gate in turn, back to back
 # in one run on the same machine:
 #   none       no fanotify listener at all;
 #   guard      `bt-exec guard run` (enforce) marking that filesystem, the
 #              program published in a bt-log log, witnessed, and brought in
 #              with `bt-exec verify --guard=SOCKET` (run as nobody);
+#   floor      for reference: a 30-line C listener (written and built here)
+#              marking the same filesystem for FAN_OPEN_EXEC_PERM and
+#              allowing every exec from its one thread: the least any
+#              fanotify gate costs (skipped when there is no C compiler);
 #   fapolicyd  the Debian package's daemon, run by hand in the foreground,
 #              watch_fs = the test filesystem's type only, trust = file,
 #              integrity = sha256, the program in its trust file, rules
@@ -25,7 +29,7 @@
 #
 # The test filesystem is an ext2 image loop-mounted under $GB_WORK (ext2
 # must be a type no other mount uses: fapolicyd marks every mount of each
-# watch_fs type). The same filesystem serves all three gates.
+# watch_fs type). The same filesystem serves every gate.
 #
 # Run:   sudo benches/guard_exec.sh
 # Needs root (fanotify, mount); installs fapolicyd and hyperfine with apt
@@ -34,9 +38,11 @@
 # and restored, and everything started is stopped, even on failure.
 # It builds bt-exec, bt-exec-full and bt-log (release) with cargo into
 # $CARGO_TARGET_DIR (default /tmp/bench-target) and copies them to
-# $GB_WORK/bin; with BIN_DIR=DIR it uses the binaries there instead.
+# $GB_WORK/bin; with BIN_DIR=DIR it uses the binaries there instead. A C
+# compiler (cc) is used for the floor listener and, where needed, the shim.
 # Environment: GB_WORK (default /tmp/gb), RUNS (1000), WARMUP (50),
-# FIRST (200), ROUNDS (3: the three gates, in order, this many times),
+# FIRST (200), ROUNDS (3: every gate once a round, the order rotated),
+# GUARD2_BIN (another build's binaries, measured as a gate "guard2"),
 # PORT_LOG (19182), PORT_W (19183). Results (hyperfine JSON, logs, the
 # table) are left in $GB_WORK/results.
 set -euo pipefail
@@ -62,6 +68,7 @@ pids=() guard_pid="" fapo_pid="" fapo_backup="" mounted="" fapo_db_new="" fapo_p
 cleanup() {
   set +e
   [ -n "$guard_pid" ] && { kill "$guard_pid"; wait "$guard_pid"; } 2>/dev/null
+  [ -n "${floor_pid:-}" ] && { kill "$floor_pid"; wait "$floor_pid"; } 2>/dev/null
   [ -n "$fapo_pid" ] && { kill -TERM "$fapo_pid"; wait "$fapo_pid"; } 2>/dev/null
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   if [ -n "$fapo_backup" ] && [ -d "$fapo_backup" ]; then
@@ -118,9 +125,9 @@ if findmnt -rn -t ext2 -o TARGET | grep -q .; then
   die "an ext2 filesystem is already mounted; fapolicyd (watch_fs = ext2) would watch it too"
 fi
 mkdir -p "$MNT" "$OUT"
-# Room for every fresh copy (ROUNDS × 3 gates × FIRST, 64 KiB each at most).
+# Room for every fresh copy (ROUNDS × 5 gates at most × FIRST, 64 KiB each).
 rm -f "$WORK/fs.img" "$WORK/fresh.n"
-truncate -s $(( 32 + ROUNDS * 3 * FIRST / 16 ))M "$WORK/fs.img"
+truncate -s $(( 32 + ROUNDS * 5 * FIRST / 16 ))M "$WORK/fs.img"
 mkfs.ext2 -q -F "$WORK/fs.img"
 mount -o loop "$WORK/fs.img" "$MNT" && mounted=1
 chmod 0755 "$MNT"
@@ -184,11 +191,12 @@ socket = "$SOCK"
 TOML
 chmod 0644 policy.toml guard.toml
 
-start_guard() {
-  "$BIN/bt-exec" guard run --config "$W/guard.toml" 2>>"$W/guard.log" &
+start_guard() { # [BINDIR]: the guard of that build (default $BIN)
+  local bin="${1:-$BIN}"
+  "$bin/bt-exec" guard run --config "$W/guard.toml" 2>>"$W/guard.log" &
   guard_pid=$!
   local i=0
-  until "$BIN/bt-exec" guard status --config "$W/guard.toml" >/dev/null 2>&1; do
+  until "$bin/bt-exec" guard status --config "$W/guard.toml" >/dev/null 2>&1; do
     kill -0 "$guard_pid" 2>/dev/null || { cat "$W/guard.log" >&2; die "the guard exited"; }
     i=$((i + 1)); [ $i -lt 400 ] || die "the guard does not answer"; sleep 0.05
   done
@@ -268,6 +276,45 @@ start_fapolicyd() {
 }
 stop_fapolicyd() { kill -TERM "$fapo_pid"; wait "$fapo_pid" 2>/dev/null || true; fapo_pid=""; }
 
+# ---- the floor: the least a fanotify exec gate costs ----------------------
+floor_pid="" gates="none guard fapolicyd"
+if command -v cc >/dev/null; then
+  cat >"$WORK/fanfloor.c" <<'C'
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/fanotify.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  int fan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+  if (argc != 2 || fan < 0 ||
+      fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN_EXEC_PERM, AT_FDCWD, argv[1])) {
+    perror("fanfloor"); return 1;
+  }
+  char buf[4096] __attribute__((aligned(8)));
+  for (;;) {
+    ssize_t n = read(fan, buf, sizeof buf);
+    if (n <= 0) { perror("fanfloor: read"); return 1; }
+    for (struct fanotify_event_metadata *m = (void *)buf; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
+      if (m->fd < 0) continue;
+      struct fanotify_response r = { .fd = m->fd, .response = FAN_ALLOW };
+      if (write(fan, &r, sizeof r) != sizeof r) perror("fanfloor: write");
+      close(m->fd);
+    }
+  }
+}
+C
+  cc -O2 -o "$WORK/fanfloor" "$WORK/fanfloor.c"
+  gates="none floor guard fapolicyd"
+fi
+start_floor() {
+  "$WORK/fanfloor" "$MNT" 2>>"$W/fanfloor.log" &
+  floor_pid=$!
+  sleep 0.5
+  kill -0 "$floor_pid" 2>/dev/null || { cat "$W/fanfloor.log" >&2; die "fanfloor exited"; }
+}
+stop_floor() { kill "$floor_pid"; wait "$floor_pid" 2>/dev/null || true; floor_pid=""; }
+
 # ---- measurements ---------------------------------------------------------
 # The prepare step of the first-exec runs: a new inode with the program's
 # bytes put at the program's own path (fapolicyd's trust = file is by path
@@ -286,31 +333,59 @@ chmod 0755 "$WORK/fresh-copy"
 
 measure() { # GATE ROUND
   local g="$1" r="$2"
+  # The program was last written (or linked) by the previous gate's first
+  # execs: the guard keeps a file's hash only once its ctime is two
+  # seconds older than the hash (a rewrite within one clock tick moves no
+  # time), so "repeated" starts on a file that old, as a program run
+  # again and again is.
+  sleep 3
   hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" \
     --export-json "$OUT/repeated-$g-$r.json" -n "$g, repeated" "$MNT/prog" >&2
   hyperfine -N --style basic --runs "$FIRST" --prepare "$WORK/fresh-copy" \
     --export-json "$OUT/first-$g-$r.json" -n "$g, first exec" "$MNT/prog" >&2
 }
 
+# GUARD2_BIN=DIR adds a gate "guard2": the guard of another build (e.g. a
+# candidate fix), same configuration and state, measured in the same rounds.
+if [ -n "${GUARD2_BIN:-}" ]; then
+  gates="$gates guard2"
+fi
+run_gate() { # GATE ROUND
+  local g="$1" r="$2"
+  say "round $r: $g"
+  case "$g" in
+    none)
+      denied "$MNT/unproven" && die "something gates the test filesystem already"
+      measure none "$r" ;;
+    floor)
+      start_floor
+      runs || die "the program does not run under the floor listener"
+      measure floor "$r"
+      stop_floor ;;
+    guard | guard2)
+      local bin="$BIN"
+      [ "$g" = guard2 ] && bin="$GUARD2_BIN"
+      start_guard "$bin"
+      denied "$MNT/unproven" || die "the guard ($g) does not enforce"
+      runs || die "the proven program does not run under the guard ($g)"
+      measure "$g" "$r"
+      "$bin/bt-exec" guard status --config "$W/guard.toml" >"$OUT/$g-status-$r.txt" 2>&1 || true
+      stop_guard ;;
+    fapolicyd)
+      start_fapolicyd
+      runs || { cat "$W/fapolicyd.log" >&2; die "the trusted program does not run under fapolicyd"; }
+      measure fapolicyd "$r"
+      stop_fapolicyd ;;
+  esac
+}
+# Each round runs every gate once, the order rotated from round to round so
+# that no gate always runs first or last.
+read -r -a order <<<"$gates"
 for r in $(seq 1 "$ROUNDS"); do
-  say "round $r: no gating"
-  denied "$MNT/unproven" && die "something gates the test filesystem already"
-  measure none "$r"
-
-  say "round $r: the guard"
-  start_guard
-  denied "$MNT/unproven" || die "the guard does not enforce"
-  runs || die "the proven program does not run under the guard"
-  measure guard "$r"
-  "$BIN/bt-exec" guard status --config "$W/guard.toml" >"$OUT/guard-status-$r.txt" 2>&1 || true
-  stop_guard
-
-  say "round $r: fapolicyd"
-  start_fapolicyd
-  runs || { cat "$W/fapolicyd.log" >&2; die "the trusted program does not run under fapolicyd"; }
-  measure fapolicyd "$r"
-  fapolicyd-cli --check-status >"$OUT/fapolicyd-status-$r.txt" 2>&1 || true
-  stop_fapolicyd
+  n=${#order[@]}
+  for i in $(seq 0 $((n - 1))); do
+    run_gate "${order[$(( (i + r - 1) % n ))]}" "$r"
+  done
 done
 cp "$W/guard.log" "$W/fapolicyd.log" "$OUT/" 2>/dev/null || true
 
@@ -321,32 +396,41 @@ cp "$W/guard.log" "$W/fapolicyd.log" "$OUT/" 2>/dev/null || true
   echo "$(hyperfine --version); fapolicyd $(dpkg-query -W -f='${Version}' fapolicyd)"
   echo "program: $(readlink -f /bin/true) ($(stat -c %s "$MNT/prog") bytes) on ext2 (loop) at $MNT"
   echo "runs: repeated --warmup $WARMUP --runs $RUNS; first exec --runs $FIRST (a new inode each)"
-  python3 - "$OUT" "$ROUNDS" <<'PY'
-import json, sys
-out, rounds = sys.argv[1], int(sys.argv[2])
-def get(kind, gate, r):
-    res = json.load(open(f"{out}/{kind}-{gate}-{r}.json"))["results"][0]
-    us = lambda x: x * 1e6
-    return dict(mean=us(res["mean"]), sd=us(res["stddev"]), min=us(res["min"]),
-                median=us(res["median"]))
-print()
-print("| round | gate | repeated: mean ± σ | min | median | first exec: mean ± σ | min | median |")
-print("|---|---|---|---|---|---|---|---|")
-rows = {}
+  python3 - "$OUT" "$ROUNDS" "$gates" <<'PY'
+import json, statistics as st, sys
+out, rounds, gates = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
+kinds = ["repeated", "first"]
+def times(kind, gate, r):
+    return [t * 1e6 for t in json.load(open(f"{out}/{kind}-{gate}-{r}.json"))["results"][0]["times"]]
+def summary(ts):
+    return dict(mean=st.mean(ts), sd=st.stdev(ts), min=min(ts), median=st.median(ts), n=len(ts))
+def cell(x):
+    return f"{x['mean']:.0f} ± {x['sd']:.0f} | {x['min']:.0f} | {x['median']:.0f}"
+head = ("| gate | repeated: mean ± σ (µs) | min | median | first exec: mean ± σ (µs) | min | median |\n"
+        "|---|---|---|---|---|---|---|")
+print("\nEach round (hyperfine -N, µs):\n")
+print(head.replace("| gate |", "| round | gate |", 1).replace("|---|", "|---|---|", 1))
 for r in range(1, rounds + 1):
-    for g in ["none", "guard", "fapolicyd"]:
-        a, b = get("repeated", g, r), get("first", g, r)
-        rows[(g, r)] = (a, b)
-        print(f"| {r} | {g} | {a['mean']:.0f} µs ± {a['sd']:.0f} | {a['min']:.0f} µs | {a['median']:.0f} µs "
-              f"| {b['mean']:.0f} µs ± {b['sd']:.0f} | {b['min']:.0f} µs | {b['median']:.0f} µs |")
+    for g in gates:
+        print(f"| {r} | {g} | " + " | ".join(cell(summary(times(k, g, r))) for k in kinds) + " |")
+pooled = {g: {k: summary([t for r in range(1, rounds + 1) for t in times(k, g, r)]) for k in kinds}
+          for g in gates}
+print(f"\nAll {rounds} round(s) pooled (µs):\n")
+print(head)
+for g in gates:
+    print(f"| {g} | " + " | ".join(cell(pooled[g][k]) for k in kinds) + " |")
+print("\nOver no gating (pooled; mean / median, µs):\n")
+print("| gate | repeated | first exec |\n|---|---|---|")
+for g in gates[1:]:
+    d = [f"{pooled[g][k]['mean'] - pooled['none'][k]['mean']:+.0f} / "
+         f"{pooled[g][k]['median'] - pooled['none'][k]['median']:+.0f}" for k in kinds]
+    print(f"| {g} | {d[0]} | {d[1]} |")
 print()
-for r in range(1, rounds + 1):
-    n, g, f = rows[("none", r)], rows[("guard", r)], rows[("fapolicyd", r)]
-    for i, kind in enumerate(["repeated", "first exec"]):
-        print(f"round {r}, {kind}: guard − none = {g[i]['mean'] - n[i]['mean']:+.0f} µs (mean), "
-              f"{g[i]['median'] - n[i]['median']:+.0f} µs (median); "
-              f"fapolicyd − none = {f[i]['mean'] - n[i]['mean']:+.0f} µs (mean), "
-              f"{f[i]['median'] - n[i]['median']:+.0f} µs (median); "
-              f"guard at most fapolicyd's: {'yes' if g[i]['mean'] <= f[i]['mean'] else 'NO'} (means)")
+for gg in [g for g in gates if g.startswith("guard")]:
+    for k in kinds:
+        g, f = pooled[gg][k], pooled["fapolicyd"][k]
+        ok = g["mean"] <= f["mean"] and g["median"] <= f["median"]
+        print(f"{k}: {gg} at most fapolicyd's: {'yes' if ok else 'NO'} "
+              f"(mean {g['mean']:.0f} vs {f['mean']:.0f} µs, median {g['median']:.0f} vs {f['median']:.0f} µs)")
 PY
 } | tee "$OUT/table.md"
