@@ -78,6 +78,14 @@ fn a_program_brought_in_by_a_user_runs_and_the_near_misses_are_denied() {
     let (code, status) = g.guard_cmd("status");
     assert_eq!(code, 0, "{status}");
     assert!(status.contains("guard: enforce"), "{status}");
+    assert!(
+        status.contains("refresh: the guard refreshes every 1800 s"),
+        "max_age 1h: half of it, sooner than refresh 1h: {status}"
+    );
+    assert!(
+        status.contains("refused (or would have been, in audit mode)"),
+        "{status}"
+    );
     assert!(status.contains("brought in: 1 program(s)"), "{status}");
     assert!(!status.contains(" 0 denied"), "{status}");
 }

@@ -520,13 +520,7 @@ fn workers(guard: &Arc<Guard>, fan: &Arc<Fanotify>) -> mpsc::SyncSender<Job> {
 /// waiting for the network.
 fn spawn_refresher(guard: &Arc<Guard>) {
     let g = Arc::clone(guard);
-    // Never less often than half of max_age: a policy whose refresh is
-    // longer would see its proven programs denied between refreshes.
-    let require = &g.proofs.policy.require;
-    let every = require
-        .refresh
-        .min(require.max_age / 2)
-        .max(Duration::from_secs(1));
+    let every = refresh_every(&g.proofs.policy);
     std::thread::spawn(move || loop {
         let out = g.proofs.refresh(now());
         if out.code != 0 {
@@ -536,6 +530,17 @@ fn spawn_refresher(guard: &Arc<Guard>) {
         }
         std::thread::sleep(every);
     });
+}
+
+/// How often the guard refreshes: `require.refresh`, but never less often
+/// than half of `max_age` (a policy whose refresh is longer would see its
+/// proven programs denied between refreshes), at least a second apart.
+pub fn refresh_every(policy: &crate::policy::Policy) -> Duration {
+    let require = &policy.require;
+    require
+        .refresh
+        .min(require.max_age / 2)
+        .max(Duration::from_secs(1))
 }
 
 /// Feeds systemd's watchdog while every worker answers.

@@ -131,11 +131,23 @@ impl Guard {
                 }
             ),
         ];
-        out.extend(crate::exec::status::report(
-            &self.proofs.store,
-            &self.proofs.policy,
-            now(),
-        ));
+        // The state's report as `bt-exec status` gives it, in the guard's
+        // words where they differ: the guard refreshes by itself, and in
+        // enforce mode what was refused was refused.
+        let every = super::daemon::refresh_every(&self.proofs.policy).as_secs();
+        let report = crate::exec::status::report(&self.proofs.store, &self.proofs.policy, now());
+        out.extend(report.into_iter().map(|l| {
+            if l.starts_with("refresh: ") {
+                format!("refresh: the guard refreshes every {every} s")
+            } else if self.mode == GuardMode::Enforce && l.starts_with("audit log: ") {
+                l.replace(
+                    "would have been refused",
+                    "refused (or would have been, in audit mode)",
+                )
+            } else {
+                l
+            }
+        }));
         out
     }
 }
