@@ -30,7 +30,7 @@ mod guard_cmd {
     use super::{print_lines, Res};
     use bt_exec::cli::GuardCmd;
     use bt_exec::exec::app::Fail;
-    use bt_exec::exec::guard::{config::GuardConfig, daemon, snapshot, socket};
+    use bt_exec::exec::guard::{config::GuardConfig, run as daemon, snapshot, socket};
     use bt_exec::verify::exit;
     use std::path::Path;
 

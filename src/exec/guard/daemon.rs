@@ -1,4 +1,5 @@
-//! `bt-exec guard run`: the daemon. A fanotify group marks each named
+//! The guard's answer to each exec (the process around it is
+//! [`super::run`]). A fanotify group marks each named
 //! filesystem for `FAN_OPEN_EXEC_PERM` (and `FAN_CLOSE_WRITE`, which ends
 //! a written file's hash); the kernel holds every exec of a file there
 //! until the guard answers. The thread reading the events answers at once
@@ -17,13 +18,10 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use nix::sys::fanotify::{
-    EventFFlags, Fanotify, FanotifyEvent, FanotifyResponse, InitFlags, MarkFlags, MaskFlags,
-    Response,
-};
+use nix::sys::fanotify::{Fanotify, FanotifyEvent, FanotifyResponse, MaskFlags, Response};
 
 use super::config::{GuardConfig, GuardMode};
 use super::decide::{self, Ground};
@@ -41,10 +39,10 @@ const HASH_CACHE: usize = 1 << 16;
 /// later denies it at once as too slow), so a long queue holds no exec
 /// longer than that; it only has to hold a burst (each entry is one
 /// descriptor).
-const QUEUED_PER_WORKER: usize = 256;
+pub(super) const QUEUED_PER_WORKER: usize = 256;
 /// After this many errors in a row reading events, the guard gives up
 /// (and systemd starts it again) rather than leave execs unanswered.
-const MAX_READ_ERRORS: u32 = 1000;
+pub(super) const MAX_READ_ERRORS: u32 = 1000;
 /// At most this many files hashed in the background at once.
 const MAX_BACKGROUND: usize = 4;
 /// A worker busy on one exec longer than this is stuck: the watchdog is
@@ -68,7 +66,7 @@ pub struct Guard {
     /// Whether a lease could not be had (said once).
     no_leases: std::sync::atomic::AtomicBool,
     /// Per worker: since when (ms since start) it has been on one exec; 0 idle.
-    busy: Vec<AtomicU64>,
+    pub(super) busy: Vec<AtomicU64>,
     started: Instant,
 }
 
@@ -122,14 +120,20 @@ impl Guard {
         })
     }
 
-    fn ms(&self) -> u64 {
+    pub(super) fn ms(&self) -> u64 {
         (self.started.elapsed().as_millis() as u64).max(1)
     }
 
     /// Answers one exec with what was found (`ground`, the hash if any):
     /// allow or deny through `fan`, then count and record it (after the
     /// answer: no exec waits for a disk write).
-    fn respond(&self, fan: &Fanotify, ev: &FanotifyEvent, ground: &Ground, sha: Option<[u8; 32]>) {
+    pub(super) fn respond(
+        &self,
+        fan: &Fanotify,
+        ev: &FanotifyEvent,
+        ground: &Ground,
+        sha: Option<[u8; 32]>,
+    ) {
         let Some(fd) = ev.fd() else { return };
         let writing;
         let ground = match ground {
@@ -229,7 +233,7 @@ impl Guard {
     /// A worker's part of an exec: hashing the file within `deadline`
     /// (counted from the exec's arrival) and judging the hash from the
     /// state.
-    fn work(self: &Arc<Self>, file: &std::fs::File, q: Quick, job: &Job) -> Found {
+    pub(super) fn work(self: &Arc<Self>, file: &std::fs::File, q: Quick, job: &Job) -> Found {
         let (sha, size) = match q {
             Quick::Done(g, sha) => return (g, sha),
             Quick::Judge(sha, size) => (sha, size),
@@ -309,7 +313,12 @@ impl Guard {
     /// One event as the reader takes it: a written file's hash forgotten,
     /// or an exec answered at once from memory, or queued for a worker
     /// (denied at once when the queue is full).
-    fn take(self: &Arc<Self>, fan: &Fanotify, ev: FanotifyEvent, tx: &mpsc::SyncSender<Job>) {
+    pub(super) fn take(
+        self: &Arc<Self>,
+        fan: &Fanotify,
+        ev: FanotifyEvent,
+        tx: &mpsc::SyncSender<Job>,
+    ) {
         let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
         let Some(fd) = ev.fd() else {
             // The queue overflowed: writes may have gone unseen.
@@ -358,7 +367,7 @@ impl Guard {
 
     /// Whether every worker is answering (none on one exec for
     /// [`STUCK_MS`]).
-    fn healthy(&self) -> bool {
+    pub(super) fn healthy(&self) -> bool {
         let t = self.ms();
         self.busy.iter().all(|b| {
             let s = b.load(Ordering::Relaxed);
@@ -368,168 +377,20 @@ impl Guard {
 }
 
 /// What was found out about an exec's file: the ground, and its hash.
-type Found = (Ground, Option<[u8; 32]>);
+pub(super) type Found = (Ground, Option<[u8; 32]>);
 
 /// An exec a worker is to finish.
-struct Job {
-    ev: FanotifyEvent,
-    file: std::fs::File,
-    q: Quick,
-    seq: u64,
+pub(super) struct Job {
+    pub(super) ev: FanotifyEvent,
+    pub(super) file: std::fs::File,
+    pub(super) q: Quick,
+    pub(super) seq: u64,
     /// The exec's hash deadline, counted from its arrival.
-    deadline: Instant,
+    pub(super) deadline: Instant,
 }
 
-fn internal_error() -> Ground {
+pub(super) fn internal_error() -> Ground {
     Ground::NoHash("an internal error (see the guard's log)".into())
-}
-
-/// Runs the guard of `cfg` until it is killed.
-pub fn run(cfg: GuardConfig) -> Result<u8, Fail> {
-    prepare_process();
-    let fan = Fanotify::init(
-        InitFlags::FAN_CLASS_CONTENT | InitFlags::FAN_CLOEXEC | InitFlags::FAN_UNLIMITED_QUEUE,
-        EventFFlags::O_RDONLY | EventFFlags::O_LARGEFILE | EventFFlags::O_CLOEXEC,
-    )
-    .map_err(|e| {
-        Fail::new(
-            exit::CONFIG,
-            format!("fanotify_init: {e} (the guard must run as root, with CAP_SYS_ADMIN)"),
-        )
-    })?;
-    let guard = Arc::new(Guard::load(cfg)?);
-    for fs in &guard.cfg.filesystems {
-        fan.mark(
-            MarkFlags::FAN_MARK_ADD | MarkFlags::FAN_MARK_FILESYSTEM,
-            MaskFlags::FAN_OPEN_EXEC_PERM | MaskFlags::FAN_CLOSE_WRITE,
-            None,
-            Some(fs.as_path()),
-        )
-        .map_err(|e| Fail::new(exit::CONFIG, format!("cannot guard {}: {e}", fs.display())))?;
-    }
-    let listener = super::requests::listen(&guard.cfg.socket)?;
-    let fan = Arc::new(fan);
-    let tx = workers(&guard, &fan);
-    super::requests::spawn(&guard, listener);
-    spawn_refresher(&guard);
-    spawn_watchdog(&guard);
-    let mode = match guard.mode {
-        GuardMode::Enforce => "enforce",
-        GuardMode::Audit => "audit",
-    };
-    let names: Vec<String> = guard
-        .cfg
-        .filesystems
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
-    super::notify::ready(&format!("guarding {}, {mode} mode", names.join(", ")));
-    crate::say!(
-        "bt-exec guard: guarding {} in {mode} mode",
-        names.join(", ")
-    );
-    read_events(&guard, &fan, &tx)
-}
-
-/// The reader: every event taken in order ([`Guard::take`]). An error
-/// reading is said and tried again (the kernel denies the exec it could
-/// not give: too many open files, no memory); only a long run of them
-/// ends the guard.
-fn read_events(guard: &Arc<Guard>, fan: &Fanotify, tx: &mpsc::SyncSender<Job>) -> Result<u8, Fail> {
-    let mut errors = 0u32;
-    loop {
-        let events = match fan.read_events() {
-            Ok(e) => {
-                errors = 0;
-                e
-            }
-            Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => continue,
-            Err(e) => {
-                errors += 1;
-                if errors >= MAX_READ_ERRORS {
-                    return Err(Fail::new(exit::CONFIG, format!("reading exec events: {e}")));
-                }
-                if errors == 1 || errors % 100 == 0 {
-                    crate::say!("bt-exec guard: reading exec events: {e} (trying again)");
-                }
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        for ev in events {
-            if !ev.check_version() {
-                return Err(Fail::new(exit::CONFIG, "fanotify: unknown event version"));
-            }
-            guard.take(fan, ev, tx);
-        }
-    }
-}
-
-/// The process as a daemon needs it: `SIGPIPE` blocked (a client or log
-/// that went away is an error to handle, never the guard's end), `SIGIO`
-/// blocked (a lease held for a moment and broken must not end it either),
-/// and as many descriptors as it may have (each queued exec holds one).
-fn prepare_process() {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
-    let mut pipe = SigSet::empty();
-    pipe.add(Signal::SIGPIPE);
-    pipe.add(Signal::SIGIO);
-    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&pipe), None);
-    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
-        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
-    }
-}
-
-/// The workers finishing the execs the reader could not answer at once,
-/// fed through the returned bounded queue.
-fn workers(guard: &Arc<Guard>, fan: &Arc<Fanotify>) -> mpsc::SyncSender<Job> {
-    let (tx, rx) = mpsc::sync_channel::<Job>(guard.busy.len() * QUEUED_PER_WORKER);
-    let rx = Arc::new(Mutex::new(rx));
-    for i in 0..guard.busy.len() {
-        let (g, fan, rx) = (Arc::clone(guard), Arc::clone(fan), Arc::clone(&rx));
-        std::thread::spawn(move || loop {
-            let job = match rx.lock() {
-                Ok(r) => match r.recv() {
-                    Ok(job) => job,
-                    Err(_) => return,
-                },
-                Err(_) => return,
-            };
-            if let Some(b) = g.busy.get(i) {
-                b.store(g.ms(), Ordering::Relaxed);
-            }
-            // Every exec is answered, whatever happens on the way: one
-            // left unanswered would hold its exec for as long as the guard
-            // runs.
-            let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                g.work(&job.file, job.q.clone(), &job)
-            }));
-            let (ground, sha) = found.unwrap_or_else(|_| (internal_error(), None));
-            g.respond(&fan, &job.ev, &ground, sha);
-            if let Some(b) = g.busy.get(i) {
-                b.store(0, Ordering::Relaxed);
-            }
-        });
-    }
-    tx
-}
-
-/// Refreshes every log's checkpoint each `require.refresh` or half of
-/// `max_age`, whichever is sooner (at least a second apart), so the state keeps meeting `max_age` without any exec
-/// waiting for the network.
-fn spawn_refresher(guard: &Arc<Guard>) {
-    let g = Arc::clone(guard);
-    let every = refresh_every(&g.proofs.policy);
-    std::thread::spawn(move || loop {
-        let out = g.proofs.refresh(now());
-        if out.code != 0 {
-            for l in &out.lines {
-                crate::say!("bt-exec guard: refresh: {l}");
-            }
-        }
-        std::thread::sleep(every);
-    });
 }
 
 /// How often the guard refreshes: `require.refresh`, but never less often
@@ -541,18 +402,4 @@ pub fn refresh_every(policy: &crate::policy::Policy) -> Duration {
         .refresh
         .min(require.max_age / 2)
         .max(Duration::from_secs(1))
-}
-
-/// Feeds systemd's watchdog while every worker answers.
-fn spawn_watchdog(guard: &Arc<Guard>) {
-    let Some(every) = super::notify::watchdog_interval() else {
-        return;
-    };
-    let g = Arc::clone(guard);
-    std::thread::spawn(move || loop {
-        if g.healthy() {
-            super::notify::send("WATCHDOG=1");
-        }
-        std::thread::sleep(every);
-    });
 }

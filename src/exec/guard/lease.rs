@@ -8,7 +8,7 @@
 //!
 //! The guard must not be ended by the lease it held for a moment being
 //! broken: `SIGIO`, the signal a lease break sends, is blocked in the
-//! guard (src/exec/guard/daemon.rs, `prepare_process`).
+//! guard (src/exec/guard/run.rs, `prepare_process`).
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 

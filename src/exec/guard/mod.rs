@@ -16,7 +16,10 @@
 //! - [`requests`]: the socket served: `verify --guard`, `guard status`,
 //!   `guard refresh`.
 //! - [`snapshot`]: the SHA-256 allow-list of the installed packages.
-//! - [`daemon`]: the fanotify loop, its workers, refresher and watchdog.
+//! - [`daemon`]: the guard's answer to each exec: the reader's fast path,
+//!   the workers' part, the records.
+//! - [`run`]: the process: fanotify set up, the threads started, the
+//!   events read.
 //! - [`notify`]: systemd's readiness and watchdog notifications.
 
 pub mod config;
@@ -28,5 +31,6 @@ pub mod lease;
 pub mod notify;
 pub mod proofs;
 pub mod requests;
+pub mod run;
 pub mod snapshot;
 pub mod socket;
