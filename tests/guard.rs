@@ -315,7 +315,7 @@ os.close(f)\n";
     std::os::unix::fs::chown(&prog, Some(NOBODY), Some(NOBODY)).unwrap();
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"));
-    assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"), "from memory");
+    assert_eq!(exec(&prog).as_deref(), Ok("ran prog\n"), "again");
     // A writable mapping still held while the exec waits for the guard:
     // the guard says no (EPERM), before the kernel's own ETXTBSY, so its
     // dropping the mapping in the meantime changes nothing.

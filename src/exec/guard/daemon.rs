@@ -138,9 +138,7 @@ impl Guard {
         let writing;
         let ground = match ground {
             Ground::Proven | Ground::AllowListed if self.open_for_writing(fd) => {
-                writing = Ground::NoHash(
-                    "it is open for writing (a writable mapping included): its bytes may not be the ones hashed".into(),
-                );
+                writing = open_for_writing_ground();
                 &writing
             }
             g => g,
@@ -201,6 +199,11 @@ impl Guard {
         }
     }
 
+    fn open_for_writing_file(&self, file: &std::fs::File) -> bool {
+        use std::os::fd::AsFd;
+        self.open_for_writing(file.as_fd())
+    }
+
     /// What memory alone says of an exec (the reader's fast path), or the
     /// file and what is left to do for a worker.
     fn quick(&self, ev: &FanotifyEvent) -> Result<Found, (std::fs::File, Quick)> {
@@ -238,6 +241,11 @@ impl Guard {
             Quick::Done(g, sha) => return (g, sha),
             Quick::Judge(sha, size) => (sha, size),
             Quick::Hash(key) => {
+                // Writers first: the bytes hashed are then the ones that run
+                // (a writer who comes later must open the file anew).
+                if self.open_for_writing_file(file) {
+                    return (open_for_writing_ground(), None);
+                }
                 match exec_event::hash_for_exec(&self.hashes, file, key, job.deadline, job.seq) {
                     Ok(s) => (s, key.size),
                     Err((g, later)) => {
@@ -387,6 +395,13 @@ pub(super) struct Job {
     pub(super) seq: u64,
     /// The exec's hash deadline, counted from its arrival.
     pub(super) deadline: Instant,
+}
+
+fn open_for_writing_ground() -> Ground {
+    Ground::NoHash(
+        "it is open for writing (a writable mapping included): its bytes may not be the ones hashed"
+            .into(),
+    )
 }
 
 pub(super) fn internal_error() -> Ground {

@@ -142,7 +142,14 @@ pub fn quick(
             return Quick::Done(Ground::Exempt(p.display().to_string()), None);
         }
     }
-    let Some(sha) = hashes.get(&key) else {
+    // Only a file root alone may write is answered from a remembered
+    // hash: one someone else can write is hashed again on every exec,
+    // after the guard has seen that nobody holds it open for writing
+    // (`Guard::work`). Attack stopped: a writable shared mapping made
+    // before the exec, its bytes changed (no time moves on tmpfs), and
+    // dropped while the exec waits — its close queued behind the exec —
+    // running other bytes under the remembered hash.
+    let Some(sha) = hashes.get(&key).filter(|_| roots_alone(m)) else {
         return Quick::Hash(key);
     };
     if known.allow_list.contains(&sha) {
@@ -152,6 +159,12 @@ pub fn quick(
         Some(g) => Quick::Done(g, Some(sha)),
         None => Quick::Judge(sha, key.size),
     }
+}
+
+/// Whether only root may write the file `m` describes (by its mode; an
+/// ACL granting another user write shows in the group bits).
+pub fn roots_alone(m: &std::fs::Metadata) -> bool {
+    m.uid() == 0 && m.mode() & 0o022 == 0
 }
 
 /// A file too slow to hash for its exec, to be hashed in the background.
