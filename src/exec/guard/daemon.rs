@@ -181,8 +181,8 @@ impl Guard {
     /// writer but root, whom the guard does not guard against: no lease
     /// is asked for (it costs an exec some 40 µs: docs/BENCHMARKS.md).
     fn open_for_writing(&self, fd: std::os::fd::BorrowedFd) -> bool {
-        let roots_alone =
-            rustix::fs::fstat(fd).is_ok_and(|st| st.st_uid == 0 && st.st_mode & 0o022 == 0);
+        let roots_alone = rustix::fs::fstat(fd)
+            .is_ok_and(|st| exec_event::owner_alone_is_root(st.st_uid, st.st_mode));
         if roots_alone {
             return false;
         }

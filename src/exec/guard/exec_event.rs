@@ -164,7 +164,12 @@ pub fn quick(
 /// Whether only root may write the file `m` describes (by its mode; an
 /// ACL granting another user write shows in the group bits).
 pub fn roots_alone(m: &std::fs::Metadata) -> bool {
-    m.uid() == 0 && m.mode() & 0o022 == 0
+    owner_alone_is_root(m.uid(), m.mode())
+}
+
+/// [`roots_alone`] from a file's owner and mode.
+pub fn owner_alone_is_root(uid: u32, mode: u32) -> bool {
+    uid == 0 && mode & 0o022 == 0
 }
 
 /// A file too slow to hash for its exec, to be hashed in the background.
